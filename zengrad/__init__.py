@@ -1,0 +1,59 @@
+"""zengrad: a readable, fast deep-learning framework written from scratch on NumPy.
+
+The public API mirrors PyTorch: zengrad.tensor, zengrad.no_grad, zengrad.nn, zengrad.optim.
+"""
+
+from zengrad import backend
+from zengrad.autograd import (
+    Function,
+    Tensor,
+    enable_grad,
+    gradcheck,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from zengrad.backend import (
+    bool_,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    get_rng_state,
+    int32,
+    int64,
+    manual_seed,
+    set_default_dtype,
+    set_rng_state,
+)
+from zengrad.creation import (
+    arange,
+    as_tensor,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    normal,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from zengrad.ops import *  # noqa: F403  (add, matmul, cat, ... as zengrad.add etc.)
+
+half, double, long = float16, float64, int64
+bool = bool_  # noqa: A001  (zengrad.bool, as torch.bool)
+float = float32  # noqa: A001
+int = int32  # noqa: A001
+
+__version__ = "0.1.0"

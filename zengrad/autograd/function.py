@@ -1,0 +1,79 @@
+"""Function: one differentiable op, its forward and its backward side by side.
+
+Subclasses write two static methods on raw arrays:
+    forward(ctx, *arrays, **params) -> array           y = f(x)
+    backward(ctx, grad) -> grad or tuple of grads       dL/dx = dL/dy * dy/dx (one per input)
+`ctx` is the graph node itself: forward stores on it what backward needs (ctx.x = x).
+Non-tensor positional arguments (Python scalars, axes) pass through to forward unchanged and
+get None as their gradient.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zengrad.autograd.engine import grad_mode
+from zengrad.autograd.tensor import Tensor
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Undo NumPy broadcasting: sum grad over the axes that broadcasting added or stretched."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad
+
+
+class Function:
+    """Base class of every op; an instance is a node of the graph (and the ctx)."""
+
+    __slots__ = ("parents", "needs_input_grad", "_retained", "_freed", "__dict__")
+
+    @staticmethod
+    def forward(ctx: Function, *args, **kwargs) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args, **kwargs) -> Tensor:
+        """Run forward on the inputs' arrays; record a node when an input requires grad."""
+        ctx = object.__new__(cls)
+        arrays = []
+        needs = []
+        record = False
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a.data)
+                r = a.requires_grad
+                needs.append(r)
+                record = record or r
+            else:
+                arrays.append(a)
+                needs.append(False)
+        if record and grad_mode.enabled:
+            ctx.parents = args
+            ctx.needs_input_grad = needs
+            ctx._retained = None
+            ctx._freed = False
+            return Tensor._make(cls.forward(ctx, *arrays, **kwargs), True, ctx)
+        ctx.needs_input_grad = (False,) * len(args)
+        return Tensor._make(cls.forward(ctx, *arrays, **kwargs), False, None)
+
+    def release(self) -> None:
+        """Free what forward saved; a later backward through this node raises."""
+        self.__dict__.clear()
+        self._freed = True
+
+    def name(self) -> str:
+        return type(self).__name__ + "Backward"
+
+    def __repr__(self) -> str:
+        return f"<{self.name()}>"

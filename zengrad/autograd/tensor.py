@@ -1,0 +1,459 @@
+"""Tensor: an array, its gradient, and the node that produced it.
+
+Operators and methods mirror PyTorch and delegate to the ops in zengrad.ops, where each
+op's forward and backward live together.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zengrad import backend
+from zengrad.autograd import engine as _engine
+
+_FLOAT_KINDS = "f"
+
+
+def as_array(data, dtype=None) -> np.ndarray:
+    """Convert data to an array with PyTorch's dtype rules.
+
+    Python floats and float NumPy arrays keep their precision for arrays (float64 stays
+    float64) but Python floats/lists become the default dtype; integers become int64;
+    bools stay bool.
+    """
+    if isinstance(data, Tensor):
+        arr = data.data
+    elif isinstance(data, np.ndarray):
+        arr = data
+        if dtype is None and arr.dtype.kind in "iu" and arr.dtype != np.int64:
+            if arr.dtype.kind == "u" and arr.dtype != np.uint8:
+                arr = arr.astype(np.int64)
+    else:
+        arr = np.asarray(data)
+        if dtype is None:
+            kind = arr.dtype.kind
+            if kind == "f":
+                arr = arr.astype(backend.get_default_dtype(), copy=False)
+            elif kind in "iu":
+                arr = arr.astype(np.int64, copy=False)
+            elif kind == "b":
+                pass
+            elif kind == "O":
+                raise TypeError(
+                    "could not build a tensor from this data: it mixes types or has ragged "
+                    "nested sequences (every row must have the same length)"
+                )
+            elif kind not in "c":
+                raise TypeError(f"can't convert data of dtype {arr.dtype} to a tensor")
+    if dtype is not None:
+        arr = arr.astype(np.dtype(dtype), copy=False)
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it for backpropagation."""
+
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "__weakref__")
+    # make `ndarray + tensor` call Tensor.__radd__ rather than looping over elements
+    __array_ufunc__ = None
+    __array_priority__ = 1000
+
+    def __init__(self, data, dtype=None, requires_grad: bool = False) -> None:
+        self.data = as_array(data, dtype)
+        self.grad = None
+        self.grad_fn = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, data: np.ndarray, requires_grad: bool, grad_fn) -> Tensor:
+        """Fast constructor used by ops: no conversion, no checks."""
+        t = object.__new__(cls)
+        # NumPy returns scalars, not 0-d arrays, from 0-d arithmetic and full reductions
+        t.data = data if type(data) is np.ndarray else np.asarray(data)
+        t.grad = None
+        t.requires_grad = requires_grad
+        t.grad_fn = grad_fn
+        return t
+
+    # ----- properties --------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def T(self) -> Tensor:
+        return _ops.permute(self, tuple(range(self.data.ndim - 1, -1, -1)))
+
+    @property
+    def mT(self) -> Tensor:
+        return _ops.transpose(self, -2, -1)
+
+    def size(self, dim: int | None = None):
+        if dim is None:
+            return self.data.shape
+        return self.data.shape[_ops.normalize_dim(dim, self.data.ndim)]
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def is_floating_point(self) -> bool:
+        return self.data.dtype.kind in _FLOAT_KINDS
+
+    # ----- autograd ----------------------------------------------------------------
+    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+        """Compute d(self)/d(leaf) for every leaf that requires grad; accumulate in .grad."""
+        _engine.backward(self, gradient, retain_graph)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise RuntimeError(
+                f"only tensors of floating point dtype can require gradients, "
+                f"got {self.data.dtype}"
+            )
+        if not requires_grad and self.grad_fn is not None:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf tensors; use .detach()"
+            )
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep .grad on this non-leaf tensor after backward."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on a tensor that has requires_grad=False")
+        if self.grad_fn is not None:
+            self.grad_fn._retained = self
+
+    @property
+    def retains_grad(self) -> bool:
+        return self.grad_fn is not None and self.grad_fn._retained is self
+
+    def detach(self) -> Tensor:
+        """The same data (shared, not copied), cut from the graph."""
+        return Tensor._make(self.data, False, None)
+
+    def detach_(self) -> Tensor:
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    # ----- conversion --------------------------------------------------------------
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(
+                f"a Tensor with {self.data.size} elements cannot be converted to a Python "
+                f"scalar (.item() needs exactly one element; shape {tuple(self.data.shape)})"
+            )
+        return self.data.reshape(()).item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def numpy(self) -> np.ndarray:
+        if self.requires_grad:
+            raise RuntimeError(
+                "Can't call numpy() on a Tensor that requires grad. Use tensor.detach().numpy()"
+            )
+        return self.data
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"Boolean value of a Tensor with {self.data.size} elements is ambiguous "
+                "(use .any() or .all())"
+            )
+        return bool(self.data.reshape(()).item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be used as an index")
+        return int(self.data.reshape(()).item())
+
+    def to(self, *args, **kwargs) -> Tensor:
+        """to(dtype), to(device), to(device, dtype), to(other_tensor); 'cpu' only for now."""
+        dtype = kwargs.pop("dtype", None)
+        device = kwargs.pop("device", None)
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif isinstance(a, str):
+                device = a
+            elif a is not None:
+                dtype = a
+        if device is not None and str(device).split(":")[0] != "cpu":
+            raise RuntimeError(
+                f"device {device!r} is not available: this build of zengrad runs on the "
+                "NumPy (cpu) backend"
+            )
+        if dtype is None or np.dtype(dtype) == self.data.dtype:
+            return self
+        return _ops.cast(self, np.dtype(dtype))
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return str(self.data.dtype)
+        return self.to(dtype)
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def float(self) -> Tensor:
+        return self.to(np.float32)
+
+    def double(self) -> Tensor:
+        return self.to(np.float64)
+
+    def half(self) -> Tensor:
+        return self.to(np.float16)
+
+    def long(self) -> Tensor:
+        return self.to(np.int64)
+
+    def int(self) -> Tensor:
+        return self.to(np.int32)
+
+    def bool(self) -> Tensor:
+        return self.to(np.bool_)
+
+    def clone(self) -> Tensor:
+        return _ops.clone(self)
+
+    def contiguous(self) -> Tensor:
+        return self
+
+    # ----- in-place helpers (used under no_grad: init, optimizers) ----------------
+    def _check_inplace(self) -> None:
+        if self.requires_grad and self.grad_fn is None and _engine.grad_mode.enabled:
+            raise RuntimeError(
+                "a leaf Tensor that requires grad is being used in an in-place operation; "
+                "wrap it in `with zengrad.no_grad():`"
+            )
+
+    def zero_(self) -> Tensor:
+        self._check_inplace()
+        self.data[...] = 0
+        return self
+
+    def fill_(self, value) -> Tensor:
+        self._check_inplace()
+        self.data[...] = value
+        return self
+
+    def copy_(self, src) -> Tensor:
+        self._check_inplace()
+        src = src.data if isinstance(src, Tensor) else np.asarray(src)
+        try:
+            np.copyto(self.data, np.broadcast_to(src, self.data.shape), casting="unsafe")
+        except ValueError:
+            raise ValueError(
+                f"copy_: source of shape {tuple(np.shape(src))} does not broadcast to "
+                f"{tuple(self.data.shape)}"
+            ) from None
+        return self
+
+    def add_(self, other, alpha=1) -> Tensor:
+        self._check_inplace()
+        other = other.data if isinstance(other, Tensor) else other
+        self.data += other if alpha == 1 else alpha * other
+        return self
+
+    def sub_(self, other, alpha=1) -> Tensor:
+        return self.add_(other, alpha=-alpha)
+
+    def mul_(self, other) -> Tensor:
+        self._check_inplace()
+        self.data *= other.data if isinstance(other, Tensor) else other
+        return self
+
+    def div_(self, other) -> Tensor:
+        self._check_inplace()
+        self.data /= other.data if isinstance(other, Tensor) else other
+        return self
+
+    def clamp_(self, min=None, max=None) -> Tensor:
+        self._check_inplace()
+        np.clip(self.data, min, max, out=self.data)
+        return self
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
+        self._check_inplace()
+        self.data[...] = backend.rng().uniform(a, b, self.data.shape)
+        return self
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
+        self._check_inplace()
+        self.data[...] = backend.rng().normal(mean, std, self.data.shape)
+        return self
+
+    # ----- printing ------------------------------------------------------------------
+    def __repr__(self) -> str:
+        body = np.array2string(
+            self.data, separator=", ", prefix="tensor(", precision=4, threshold=1000
+        )
+        extras = []
+        if self.data.dtype not in (backend.get_default_dtype(), np.int64, np.bool_):
+            extras.append(f"dtype=zengrad.{self.data.dtype}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn={self.grad_fn!r}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    __hash__ = object.__hash__
+
+    # ----- arithmetic ----------------------------------------------------------------
+    def __add__(self, other):
+        return _ops.add(self, other)
+
+    def __radd__(self, other):
+        return _ops.add(other, self)
+
+    def __sub__(self, other):
+        return _ops.sub(self, other)
+
+    def __rsub__(self, other):
+        return _ops.sub(other, self)
+
+    def __mul__(self, other):
+        return _ops.mul(self, other)
+
+    def __rmul__(self, other):
+        return _ops.mul(other, self)
+
+    def __truediv__(self, other):
+        return _ops.div(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops.div(other, self)
+
+    def __pow__(self, other):
+        return _ops.pow(self, other)
+
+    def __rpow__(self, other):
+        return _ops.pow(other, self)
+
+    def __matmul__(self, other):
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops.matmul(other, self)
+
+    def __neg__(self):
+        return _ops.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ops.abs(self)
+
+    def __iadd__(self, other):
+        return _ops.add(self, other)
+
+    def __isub__(self, other):
+        return _ops.sub(self, other)
+
+    def __imul__(self, other):
+        return _ops.mul(self, other)
+
+    def __itruediv__(self, other):
+        return _ops.div(self, other)
+
+    def __floordiv__(self, other):
+        return _ops.floor_divide(self, other)
+
+    def __mod__(self, other):
+        return _ops.remainder(self, other)
+
+    # comparisons and logic: no gradient
+    def __eq__(self, other):  # type: ignore[override]
+        return _ops.eq(self, other)
+
+    def __ne__(self, other):  # type: ignore[override]
+        return _ops.ne(self, other)
+
+    def __lt__(self, other):
+        return _ops.lt(self, other)
+
+    def __le__(self, other):
+        return _ops.le(self, other)
+
+    def __gt__(self, other):
+        return _ops.gt(self, other)
+
+    def __ge__(self, other):
+        return _ops.ge(self, other)
+
+    def __and__(self, other):
+        return _ops.logical_and(self, other)
+
+    def __or__(self, other):
+        return _ops.logical_or(self, other)
+
+    def __xor__(self, other):
+        return _ops.logical_xor(self, other)
+
+    def __invert__(self):
+        return _ops.logical_not(self)
+
+    def __getitem__(self, index):
+        return _ops.getitem(self, index)
+
+    def __setitem__(self, index, value) -> None:
+        if self.requires_grad and _engine.grad_mode.enabled:
+            raise RuntimeError(
+                "in-place assignment into a tensor that requires grad is not supported; "
+                "build a new tensor (e.g. zengrad.where) or assign under no_grad"
+            )
+        index = _ops.unwrap_index(index)
+        self.data[index] = value.data if isinstance(value, Tensor) else value
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+
+# The ops package sits above this module and registers itself here when it is imported
+# (zengrad/__init__ imports it), so Tensor's operators can delegate to it.
+_ops = None
+
+
+def bind_ops(module) -> None:
+    global _ops
+    _ops = module

@@ -1,0 +1,155 @@
+"""Differentiable primitives, one family per file; each op is a Function.
+
+This module also gives Tensor its methods (x.exp(), x.sum(dim), ...), so that methods and
+functions are the same code.
+"""
+
+import sys
+
+from zengrad.autograd.tensor import Tensor, bind_ops
+from zengrad.ops.activation import (
+    elu,
+    gelu,
+    leaky_relu,
+    log_softmax,
+    relu,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
+    tanh,
+)
+from zengrad.ops.dims import normalize_dim, normalize_dims
+from zengrad.ops.elementwise import (
+    abs,
+    add,
+    allclose,
+    cast,
+    ceil,
+    clamp,
+    clip,
+    clone,
+    cos,
+    div,
+    eq,
+    equal,
+    exp,
+    floor,
+    floor_divide,
+    ge,
+    gt,
+    isfinite,
+    isinf,
+    isnan,
+    le,
+    log,
+    log1p,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    lt,
+    maximum,
+    minimum,
+    mul,
+    ne,
+    neg,
+    pow,
+    reciprocal,
+    remainder,
+    round,
+    rsqrt,
+    sign,
+    sin,
+    sqrt,
+    square,
+    sub,
+    where,
+)
+from zengrad.ops.linalg import bmm, linear, matmul, mm
+from zengrad.ops.reduce import (
+    all,
+    amax,
+    amin,
+    any,
+    argmax,
+    argmin,
+    logsumexp,
+    max,
+    mean,
+    min,
+    norm,
+    prod,
+    std,
+    sum,
+    var,
+)
+from zengrad.ops.shape import (
+    broadcast_to,
+    cat,
+    chunk,
+    concat,
+    concatenate,
+    expand,
+    expand_as,
+    flatten,
+    flip,
+    getitem,
+    narrow,
+    pad,
+    permute,
+    repeat,
+    reshape,
+    split,
+    squeeze,
+    stack,
+    t,
+    transpose,
+    unflatten,
+    unsqueeze,
+    unwrap_index,
+    view,
+)
+
+subtract, multiply, divide, true_divide, negative = sub, mul, div, div, neg
+
+_METHODS = [
+    abs, add, sub, mul, div, pow, neg, exp, log, log1p, sqrt, rsqrt, sign, sin, cos,
+    square, reciprocal, maximum, minimum, clamp, clip, clone, eq, ne, lt, le, gt, ge,
+    logical_and, logical_or, logical_xor, logical_not, isnan, isinf, isfinite, floor, ceil,
+    round, allclose, equal,
+    sum, mean, prod, max, min, amax, amin, argmax, argmin, var, std, logsumexp, norm, all, any,
+    reshape, view, flatten, unflatten, permute, transpose, t, squeeze, unsqueeze, expand,
+    expand_as, repeat, flip, split, chunk, narrow, matmul, mm, bmm,
+    sigmoid, tanh, relu, softmax, log_softmax,
+]
+for _fn in _METHODS:
+    setattr(Tensor, _fn.__name__, _fn)
+
+
+def _where_method(self, condition, other):
+    """x.where(condition, y) == where(condition, x, y)."""
+    return where(condition, self, other)
+
+
+def _masked_fill(self, mask, value):
+    return where(mask, value, self)
+
+
+def _type_as(self, other):
+    return self.to(other.dtype)
+
+
+def _new_tensor(self, data, dtype=None, requires_grad=False):
+    return Tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+Tensor.where = _where_method
+Tensor.masked_fill = _masked_fill
+Tensor.type_as = _type_as
+Tensor.new_tensor = _new_tensor
+Tensor.subtract, Tensor.multiply, Tensor.divide = sub, mul, div
+
+bind_ops(sys.modules[__name__])
+
+__all__ = [n for n in dir() if not n.startswith("_") and n not in ("sys", "bind_ops")]

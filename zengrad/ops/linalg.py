@@ -1,0 +1,133 @@
+"""Matrix products with PyTorch's (= NumPy's) matmul rules: 1-D, 2-D and broadcast batches."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zengrad.autograd.function import Function, unbroadcast
+from zengrad.autograd.tensor import Tensor
+from zengrad.ops.dims import promote
+
+
+class MatMul(Function):
+    """Y = A @ B;  dL/dA = G @ B^T,  dL/dB = A^T @ G (batch dims summed where broadcast)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.a, ctx.b = a, b
+        return np.matmul(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.a, ctx.b
+        n = ctx.needs_input_grad
+        # view 1-D operands as matrices: a (k,) -> (1, k), b (k,) -> (k, 1)
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        if a.ndim == 1:
+            g = np.expand_dims(g, -2)
+        if b.ndim == 1:
+            g = np.expand_dims(g, -1)
+        ga = gb = None
+        if n[0]:
+            ga = np.matmul(g, np.swapaxes(b2, -1, -2))
+            ga = unbroadcast(ga, a2.shape).reshape(a.shape)
+        if n[1]:
+            if b2.ndim == 2 and a2.ndim > 2:
+                # shared weight: one GEMM over all batch rows instead of a batched product
+                k = a2.shape[-1]
+                gb = a2.reshape(-1, k).T @ g.reshape(-1, g.shape[-1])
+            else:
+                gb = np.matmul(np.swapaxes(a2, -1, -2), g)
+                gb = unbroadcast(gb, b2.shape)
+            gb = gb.reshape(b.shape)
+        return ga, gb
+
+
+def matmul(input: Tensor, other: Tensor) -> Tensor:
+    """input @ other: (.., n, k) @ (.., k, m) -> (.., n, m); 1-D operands as vectors."""
+    a, b = promote(input, other)
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        raise TypeError("matmul: both operands must be tensors or arrays, not scalars")
+    sa, sb = a.data.shape, b.data.shape
+    if len(sa) == 0 or len(sb) == 0:
+        raise ValueError(
+            f"matmul: both arguments need at least 1 dimension, got shapes {sa} and {sb}"
+        )
+    ka = sa[-1]
+    kb = sb[0] if len(sb) == 1 else sb[-2]
+    if ka != kb:
+        raise ValueError(
+            f"matmul: shapes {tuple(sa)} and {tuple(sb)} cannot be multiplied "
+            f"({ka} (last dim of the first) != {kb} "
+            f"({'the only' if len(sb) == 1 else 'second-to-last'} dim of the second))"
+        )
+    if len(sa) > 2 and len(sb) > 2:
+        try:
+            np.broadcast_shapes(sa[:-2], sb[:-2])
+        except ValueError:
+            raise ValueError(
+                f"matmul: batch dims of shapes {tuple(sa)} and {tuple(sb)} do not broadcast"
+            ) from None
+    return MatMul.apply(a, b)
+
+
+def mm(input: Tensor, mat2: Tensor) -> Tensor:
+    if input.data.ndim != 2 or mat2.data.ndim != 2:
+        raise ValueError(
+            f"mm: expected 2-D tensors, got shapes {tuple(input.shape)} and {tuple(mat2.shape)}"
+        )
+    return matmul(input, mat2)
+
+
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:
+    if input.data.ndim != 3 or mat2.data.ndim != 3 or input.shape[0] != mat2.shape[0]:
+        raise ValueError(
+            f"bmm: expected 3-D tensors with equal batch size, got shapes "
+            f"{tuple(input.shape)} and {tuple(mat2.shape)}"
+        )
+    return matmul(input, mat2)
+
+
+class Linear(Function):
+    """y = x W^T + b (x (.., in), W (out, in));  dL/dx = g W,  dL/dW = g^T x,  dL/db = sum g."""
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        ctx.x, ctx.w = x, w
+        out = x @ w.T
+        if b is not None:
+            out += b  # out is fresh: add the bias in place
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.x, ctx.w
+        n = ctx.needs_input_grad
+        gx = g @ w if n[0] else None
+        g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
+        gw = g2.T @ x.reshape(-1, x.shape[-1]) if n[1] else None
+        gb = g2.sum(axis=0) if n[2] else None
+        return gx, gw, gb
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = input @ weight^T + bias, with weight (out_features, in_features) as in PyTorch."""
+    if weight.data.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-D (out, in), got shape {tuple(weight.shape)}")
+    if input.data.ndim == 0 or input.data.shape[-1] != weight.data.shape[1]:
+        raise ValueError(
+            f"linear: input of shape {tuple(input.shape)} does not match weight of shape "
+            f"{tuple(weight.shape)}: the input's last dim must be in_features="
+            f"{weight.data.shape[1]}"
+        )
+    if bias is not None and bias.data.shape != (weight.data.shape[0],):
+        raise ValueError(
+            f"linear: bias must have shape ({weight.data.shape[0]},), got {tuple(bias.shape)}"
+        )
+    if input.data.dtype != weight.data.dtype:
+        raise TypeError(
+            f"linear: input dtype {input.data.dtype} does not match weight dtype "
+            f"{weight.data.dtype} (convert with .to(dtype))"
+        )
+    return Linear.apply(input, weight, bias)
