@@ -104,21 +104,22 @@ class enable_grad(_ModeContext):
 def _topological_order(root: Function) -> list[Function]:
     """Nodes reachable from root, each before every node it depends on (root first)."""
     order: list[Function] = []
-    seen: set[int] = set()
+    seen: set[Function] = set()
     stack: list[tuple[Function, bool]] = [(root, False)]
     while stack:
         node, expanded = stack.pop()
         if expanded:
             order.append(node)
             continue
-        if id(node) in seen:
+        if node in seen:
             continue
-        seen.add(id(node))
+        seen.add(node)
         stack.append((node, True))
-        for parent in node.parents:
-            fn = getattr(parent, "grad_fn", None)
-            if fn is not None and id(fn) not in seen:
-                stack.append((fn, False))
+        for parent, needed in zip(node.parents, node.needs_input_grad):
+            if needed:
+                fn = parent.grad_fn
+                if fn is not None and fn not in seen:
+                    stack.append((fn, False))
     order.reverse()
     return order
 
@@ -158,9 +159,9 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
         _accumulate_leaf(tensor, grad, owned=True)
         return
 
-    grads: dict[int, np.ndarray] = {id(root): grad}
+    grads: dict[Function, np.ndarray] = {root: grad}
     for node in _topological_order(root):
-        g = grads.pop(id(node), None)
+        g = grads.pop(node, None)
         if g is None:  # no gradient flows here (e.g. only non-differentiable paths)
             continue
         if node._freed:
@@ -175,12 +176,8 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
         in_grads = node.backward(node, g)  # static: the node is its own ctx
         if type(in_grads) is not tuple:
             in_grads = (in_grads,)
-        needs = node.needs_input_grad
-        for i, parent in enumerate(node.parents):
-            if not needs[i]:
-                continue
-            pg = in_grads[i]
-            if pg is None:
+        for parent, needed, pg in zip(node.parents, node.needs_input_grad, in_grads):
+            if not needed or pg is None:
                 continue
             fn = parent.grad_fn
             if fn is None:
@@ -189,9 +186,8 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
                 owned = pg is not g and pg.base is None
                 _accumulate_leaf(parent, pg, owned)
             else:
-                key = id(fn)
-                prev = grads.get(key)
-                grads[key] = pg if prev is None else prev + pg
+                prev = grads.get(fn)
+                grads[fn] = pg if prev is None else prev + pg
         if not retain_graph:
             node.release()
 

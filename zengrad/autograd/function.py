@@ -46,19 +46,9 @@ class Function:
     def apply(cls, *args, **kwargs) -> Tensor:
         """Run forward on the inputs' arrays; record a node when an input requires grad."""
         ctx = object.__new__(cls)
-        arrays = []
-        needs = []
-        record = False
-        for a in args:
-            if isinstance(a, Tensor):
-                arrays.append(a.data)
-                r = a.requires_grad
-                needs.append(r)
-                record = record or r
-            else:
-                arrays.append(a)
-                needs.append(False)
-        if record and grad_mode.enabled:
+        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        needs = [isinstance(a, Tensor) and a.requires_grad for a in args]
+        if grad_mode.enabled and True in needs:
             ctx.parents = args
             ctx.needs_input_grad = needs
             ctx._retained = None

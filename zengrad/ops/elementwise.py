@@ -361,6 +361,9 @@ class Clone(Function):
 
 
 def _binary(fn: type[Function], name: str, a, b) -> Tensor:
+    # fast path: float tensor with a Python number, the common case in user code
+    if isinstance(a, Tensor) and type(b) in (float, int) and a.data.dtype.kind == "f":
+        return fn.apply(a, b)
     a, b = promote(a, b)
     if isinstance(a, Tensor) and isinstance(b, Tensor) and a.data.shape != b.data.shape:
         broadcast_shapes(name, a.data.shape, b.data.shape)
@@ -461,7 +464,9 @@ def clamp(input, min=None, max=None) -> Tensor:  # noqa: A002
     return Clamp.apply(input, lo, hi)
 
 
-clip = clamp
+def clip(input, min=None, max=None) -> Tensor:  # noqa: A002
+    """Alias of clamp (a separate function so that Tensor.clip exists too)."""
+    return clamp(input, min, max)
 
 
 def where(condition, input, other) -> Tensor:

@@ -1,0 +1,83 @@
+"""Timing helpers shared by the benchmarks (not tests).
+
+Method: warm up every implementation, then run interleaved rounds; in each round every
+implementation runs a block of >= min_steps steps (more when steps are fast, so a block
+lasts >= min_block_s). ms/step per block; report the median and best over rounds.
+Thread counts must be fixed before NumPy is imported: `run_in_subprocess` re-runs a
+script with OMP/OPENBLAS/MKL_NUM_THREADS set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def machine_load() -> float:
+    """1-minute load average: on 2 cores, a busy neighbour skews multi-threaded BLAS."""
+    return os.getloadavg()[0]
+
+
+def time_interleaved(
+    impls: dict[str, Callable[[], object]],
+    warmup: int = 5,
+    rounds: int = 7,
+    min_steps: int = 20,
+    min_block_s: float = 0.3,
+) -> dict[str, dict[str, float]]:
+    """{name: {"median_ms", "best_ms"}} for step functions run in interleaved blocks."""
+    steps = {}
+    for name, fn in impls.items():
+        for _ in range(warmup):
+            fn()
+        t0 = time.perf_counter()
+        fn()
+        one = max(time.perf_counter() - t0, 1e-7)
+        steps[name] = max(min_steps, int(min_block_s / one))
+    samples: dict[str, list[float]] = {name: [] for name in impls}
+    for _ in range(rounds):
+        for name, fn in impls.items():
+            n = steps[name]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            samples[name].append((time.perf_counter() - t0) * 1000 / n)
+            time.sleep(0.05)  # let idle BLAS worker threads stop spinning
+    return {
+        name: {"median_ms": statistics.median(v), "best_ms": min(v)} for name, v in samples.items()
+    }
+
+
+def run_in_subprocess(script: str, threads: int, args: list[str] | None = None) -> dict:
+    """Run `script --inner` with the thread count fixed; it prints one JSON line last."""
+    env = dict(os.environ)
+    for var in THREAD_VARS:
+        env[var] = str(threads)
+    env["BENCH_THREADS"] = str(threads)
+    cmd = [sys.executable, script, "--inner", *(args or [])]
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def set_torch_threads(torch_module) -> None:
+    torch_module.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
+
+
+def format_table(title: str, results: dict[str, dict], baseline: str, floor: str | None) -> str:
+    """A Markdown table with ratios to torch and to the NumPy floor."""
+    head = "| implementation | median ms | best ms | x torch | x floor |\n|---|---|---|---|---|"
+    rows = [f"**{title}**", "", head]
+    base = results[baseline]["median_ms"]
+    flo = results[floor]["median_ms"] if floor and floor in results else None
+    for name, r in results.items():
+        xt = r["median_ms"] / base
+        xf = f"{r['median_ms'] / flo:.2f}" if flo else "-"
+        rows.append(f"| {name} | {r['median_ms']:.3f} | {r['best_ms']:.3f} | {xt:.2f} | {xf} |")
+    return "\n".join(rows)
