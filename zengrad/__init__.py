@@ -57,3 +57,5 @@ float = float32  # noqa: A001
 int = int32  # noqa: A001
 
 __version__ = "0.1.0"
+
+from zengrad import nn  # noqa: E402  (after the core: nn builds on it)

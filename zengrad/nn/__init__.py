@@ -1,0 +1,21 @@
+"""zengrad.nn: Module, Parameter, containers and layers, as in torch.nn."""
+
+from zengrad.nn import functional, init, utils
+from zengrad.nn.activation import (
+    ELU,
+    GELU,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
+from zengrad.nn.containers import ModuleDict, ModuleList, Sequential
+from zengrad.nn.dropout import Dropout
+from zengrad.nn.flatten import Flatten, Unflatten
+from zengrad.nn.linear import Identity, Linear
+from zengrad.nn.module import Module
+from zengrad.nn.parameter import Parameter

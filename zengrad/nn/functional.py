@@ -1,0 +1,39 @@
+"""The stateless API under the layers, as torch.nn.functional (import as F).
+
+A thin re-export of the ops (their formulas and gradients live in zengrad.ops); layers
+added later (conv, pooling, ...) put their functions here too.
+"""
+
+from zengrad.ops.activation import (
+    elu,
+    gelu,
+    leaky_relu,
+    log_softmax,
+    relu,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
+    tanh,
+)
+from zengrad.ops.dropout import dropout
+from zengrad.ops.linalg import linear
+from zengrad.ops.loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
+from zengrad.ops.shape import pad
+
+__all__ = [
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout",
+    "elu", "gelu", "huber_loss", "kl_div", "l1_loss", "leaky_relu", "linear", "log_softmax",
+    "mse_loss", "nll_loss", "pad", "relu", "sigmoid", "silu", "smooth_l1_loss", "softmax",
+    "softplus", "tanh",
+]
