@@ -17,5 +17,16 @@ from zengrad.nn.containers import ModuleDict, ModuleList, Sequential
 from zengrad.nn.dropout import Dropout
 from zengrad.nn.flatten import Flatten, Unflatten
 from zengrad.nn.linear import Identity, Linear
+from zengrad.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from zengrad.nn.module import Module
 from zengrad.nn.parameter import Parameter
