@@ -29,15 +29,19 @@ def _new(arr: np.ndarray, requires_grad: bool) -> Tensor:
 
 
 def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
-    """A new tensor that copies data (Python floats -> float32, ints -> int64)."""
+    """A new tensor that copies data: Python floats -> the default dtype (float32), Python
+    ints and integer NumPy arrays -> int64, float arrays keep their dtype."""
     arr = np.array(as_array(data, dtype), copy=True)
     return _new(arr, requires_grad)
 
 
 def as_tensor(data, dtype=None) -> Tensor:
-    """Like tensor() but shares memory with a NumPy array when no conversion is needed."""
+    """Like tensor() but shares memory with a NumPy array when no conversion is needed;
+    an array keeps its dtype (as torch.as_tensor) where tensor() makes integers int64."""
     if isinstance(data, Tensor) and (dtype is None or data.dtype == np.dtype(dtype)):
         return data
+    if isinstance(data, np.ndarray) and (dtype is None or data.dtype == np.dtype(dtype)):
+        return Tensor._make(data, False, None)
     return Tensor._make(as_array(data, dtype), False, None)
 
 

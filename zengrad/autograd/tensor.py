@@ -18,18 +18,24 @@ def as_array(data, dtype=None) -> np.ndarray:
     """Convert data to an array with PyTorch's dtype rules.
 
     Python floats and float NumPy arrays keep their precision for arrays (float64 stays
-    float64) but Python floats/lists become the default dtype; integers become int64;
-    bools stay bool.
+    float64) but Python floats/lists become the default dtype; integers (Python ints and
+    integer arrays of any width) become int64; bools stay bool. from_numpy/as_tensor keep
+    an array's dtype instead.
     """
     if isinstance(data, Tensor):
         arr = data.data
     elif isinstance(data, np.ndarray):
         arr = data
         if dtype is None and arr.dtype.kind in "iu" and arr.dtype != np.int64:
-            if arr.dtype.kind == "u" and arr.dtype != np.uint8:
-                arr = arr.astype(np.int64)
+            arr = arr.astype(np.int64)
     else:
-        arr = np.asarray(data)
+        try:
+            arr = np.asarray(data)
+        except ValueError:
+            raise TypeError(
+                "could not build a tensor from this data: nested sequences are ragged "
+                "(every row must have the same length)"
+            ) from None
         if dtype is None:
             kind = arr.dtype.kind
             if kind == "f":

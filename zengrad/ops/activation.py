@@ -196,6 +196,11 @@ def _check_float(x: Tensor, name: str) -> None:
         raise TypeError(f"{name}: expected a floating point tensor, got {x.data.dtype}")
 
 
+def _softmax_axis(input: Tensor, dim: int) -> int | None:
+    axis = normalize_dim(dim, input.data.ndim)
+    return axis if input.data.ndim else None  # a 0-d tensor: normalize over its one element
+
+
 def sigmoid(input: Tensor) -> Tensor:
     _check_float(input, "sigmoid")
     return Sigmoid.apply(input)
@@ -238,9 +243,9 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
 
 def softmax(input: Tensor, dim: int) -> Tensor:
     _check_float(input, "softmax")
-    return Softmax.apply(input, normalize_dim(dim, input.data.ndim))
+    return Softmax.apply(input, _softmax_axis(input, dim))
 
 
 def log_softmax(input: Tensor, dim: int) -> Tensor:
     _check_float(input, "log_softmax")
-    return LogSoftmax.apply(input, normalize_dim(dim, input.data.ndim))
+    return LogSoftmax.apply(input, _softmax_axis(input, dim))

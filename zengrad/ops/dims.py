@@ -25,8 +25,10 @@ def normalize_dims(dim, ndim: int) -> tuple[int, ...] | None:
     if dim is None:
         return None
     if isinstance(dim, (int, np.integer)):
-        return (normalize_dim(int(dim), ndim),)
+        dim = (dim,)
     axes = tuple(sorted(normalize_dim(int(d), ndim) for d in dim))
+    if ndim == 0:  # a 0-d tensor accepts dim 0 or -1 and reduces nothing, as in PyTorch
+        return ()
     if len(set(axes)) != len(axes):
         raise ValueError(f"dim {tuple(dim)} appears multiple times in the list of dims")
     return axes
@@ -36,10 +38,11 @@ def as_tensor_operand(x) -> Tensor | int | float | bool:
     """Python/NumPy scalars stay scalars (weak dtype, as in PyTorch); arrays become tensors."""
     if isinstance(x, Tensor):
         return x
-    if isinstance(x, (bool, int, float)):
-        return x
+    # before the float check: np.float64 subclasses float but NumPy treats it as strong
     if isinstance(x, np.generic):
         return x.item()
+    if isinstance(x, (bool, int, float)):
+        return x
     if isinstance(x, numbers.Number):
         return complex(x)
     return Tensor._make(as_array(x), False, None)

@@ -237,6 +237,8 @@ def mean(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 
 def prod(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     axis = None if dim is None else normalize_dim(dim, input.data.ndim)
+    if input.data.ndim == 0:  # dim 0 / -1 of a 0-d tensor: the product of one element
+        axis = None
     return Prod.apply(input, axis, keepdim)
 
 
@@ -255,6 +257,10 @@ def _max_like(input: Tensor, dim, keepdim: bool, is_min: bool, name: str):
 
         return (minimum if is_min else maximum)(input, dim)
     axis = normalize_dim(dim, input.data.ndim)
+    if input.data.ndim == 0:  # max(x, 0) of a 0-d tensor: (x, 0), as in PyTorch
+        from zengrad.ops.shape import reshape
+
+        return _max_like(reshape(input, (1,)), 0, False, is_min, name)
     idx = (np.argmin if is_min else np.argmax)(input.data, axis=axis, keepdims=True)
     values = MaxDim.apply(input, idx, axis, keepdim)
     indices = idx if keepdim else np.squeeze(idx, axis)
@@ -284,7 +290,10 @@ def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tens
     x = input.data
     if dim is None:
         return Tensor._make(np.asarray(np.argmax(x), dtype=np.int64), False, None)
-    idx = np.argmax(x, axis=normalize_dim(dim, x.ndim), keepdims=keepdim)
+    axis = normalize_dim(dim, x.ndim)
+    if x.ndim == 0:
+        return Tensor._make(np.zeros((), np.int64), False, None)
+    idx = np.argmax(x, axis=axis, keepdims=keepdim)
     return Tensor._make(idx.astype(np.int64, copy=False), False, None)
 
 
@@ -292,7 +301,10 @@ def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tens
     x = input.data
     if dim is None:
         return Tensor._make(np.asarray(np.argmin(x), dtype=np.int64), False, None)
-    idx = np.argmin(x, axis=normalize_dim(dim, x.ndim), keepdims=keepdim)
+    axis = normalize_dim(dim, x.ndim)
+    if x.ndim == 0:
+        return Tensor._make(np.zeros((), np.int64), False, None)
+    idx = np.argmin(x, axis=axis, keepdims=keepdim)
     return Tensor._make(idx.astype(np.int64, copy=False), False, None)
 
 

@@ -178,7 +178,9 @@ def reshape(input: Tensor, *shape) -> Tensor:
     return Reshape.apply(input, shape)
 
 
-view = reshape
+def view(input: Tensor, *shape) -> Tensor:
+    """reshape under PyTorch's other name (a separate function so Tensor.view exists)."""
+    return reshape(input, *shape)
 
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:

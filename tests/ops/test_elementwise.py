@@ -1,0 +1,250 @@
+"""Elementwise ops: gradcheck (float64) and parity with torch (float64 and float32)."""
+
+import numpy as np
+import pytest
+import torch
+
+import zengrad as zg
+from tests.helpers import assert_parity, away_from_zero, check_grad, rand_array
+
+DTYPES = [np.float64, np.float32]
+
+# shapes of (a, b): equal, trailing broadcast, both sides stretched, 0-d, size-1 dims
+BROADCAST_PAIRS = [
+    ((3, 4), (3, 4)),
+    ((3, 4), (4,)),
+    ((2, 1, 4), (3, 1)),
+    ((), (2, 3)),
+    ((2, 3), ()),
+    ((1,), (5,)),
+    ((4, 1), (1, 1)),
+    ((), ()),
+]
+
+
+def _positive(rng, shape, dtype):
+    return np.asarray(rng.uniform(0.5, 2.0, size=shape), dtype=dtype)
+
+
+# name -> (zengrad fn, torch fn, sampler of valid inputs)
+UNARY = {
+    "neg": (zg.neg, torch.neg, rand_array),
+    "exp": (zg.exp, torch.exp, rand_array),
+    "log": (zg.log, torch.log, _positive),
+    "log1p": (zg.log1p, torch.log1p, lambda r, s, d: np.asarray(r.uniform(-0.5, 2, s), d)),
+    "sqrt": (zg.sqrt, torch.sqrt, _positive),
+    "rsqrt": (zg.rsqrt, torch.rsqrt, _positive),
+    "abs": (zg.abs, torch.abs, away_from_zero),
+    "sign": (zg.sign, torch.sign, away_from_zero),
+    "sin": (zg.sin, torch.sin, rand_array),
+    "cos": (zg.cos, torch.cos, rand_array),
+    "square": (zg.square, torch.square, rand_array),
+    "reciprocal": (zg.reciprocal, torch.reciprocal, away_from_zero),
+    "method_exp": (lambda x: x.exp(), lambda x: x.exp(), rand_array),
+    "abs_operator": (lambda x: abs(x), lambda x: abs(x), away_from_zero),
+}
+
+BINARY = {
+    "add": (zg.add, torch.add, rand_array),
+    "sub": (zg.sub, torch.sub, rand_array),
+    "mul": (zg.mul, torch.mul, rand_array),
+    "div": (zg.div, torch.div, away_from_zero),
+    "pow": (zg.pow, torch.pow, _positive),
+    "maximum": (zg.maximum, torch.maximum, rand_array),
+    "minimum": (zg.minimum, torch.minimum, rand_array),
+    "add_alpha": (
+        lambda a, b: zg.add(a, b, alpha=2.5), lambda a, b: torch.add(a, b, alpha=2.5), rand_array
+    ),
+    "sub_alpha": (
+        lambda a, b: zg.sub(a, b, alpha=-3), lambda a, b: torch.sub(a, b, alpha=-3), rand_array
+    ),
+    "operators": (
+        lambda a, b: (a + b) * a - b / 2 - (1 - a) ** 2,
+        lambda a, b: (a + b) * a - b / 2 - (1 - a) ** 2,
+        rand_array,
+    ),
+}
+
+UNARY_SHAPES = [(), (1,), (5,), (2, 3), (2, 1, 3)]
+
+
+@pytest.mark.parametrize("shape", UNARY_SHAPES)
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_gradcheck(name, shape, rng):
+    zfn, _, sample = UNARY[name]
+    assert check_grad(zfn, sample(rng, shape, np.float64))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_parity(name, dtype, rng):
+    zfn, tfn, sample = UNARY[name]
+    for shape in UNARY_SHAPES + [(4, 5, 6)]:
+        assert_parity(zfn, tfn, [sample(rng, shape, dtype)])
+
+
+@pytest.mark.parametrize("shapes", BROADCAST_PAIRS, ids=str)
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_gradcheck(name, shapes, rng):
+    zfn, _, sample = BINARY[name]
+    a, b = (sample(rng, s, np.float64) for s in shapes)
+    assert check_grad(zfn, a, b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_parity(name, dtype, rng):
+    zfn, tfn, sample = BINARY[name]
+    for sa, sb in BROADCAST_PAIRS + [((6, 1, 5), (7, 5))]:
+        assert_parity(zfn, tfn, [sample(rng, sa, dtype), sample(rng, sb, dtype)])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("scalar", [2, 3, 0.5, -1.5, 0, 2.0])
+def test_pow_scalar_exponent_and_base(scalar, dtype, rng):
+    x = _positive(rng, (3, 4), dtype)
+    assert_parity(lambda t: t**scalar, lambda t: t**scalar, [x])
+    assert_parity(lambda t: zg.pow(t, scalar), lambda t: torch.pow(t, scalar), [x])
+    if scalar > 0:  # scalar base: d(c^x)/dx = c^x ln c
+        assert_parity(lambda t: scalar**t, lambda t: scalar**t, [x])
+    if dtype == np.float64:
+        assert check_grad(lambda t: t**scalar, x)
+
+
+def test_pow_negative_base_integer_exponent(rng):
+    x = away_from_zero(rng, (2, 5))
+    assert_parity(lambda t: t**3, lambda t: t**3, [x])
+    assert check_grad(lambda t: t**3, x)
+
+
+def test_pow_gradient_of_exponent_at_zero_base_is_zero():
+    a = zg.tensor([0.0, 2.0], dtype=zg.float64)
+    b = zg.tensor([2.0, 3.0], dtype=zg.float64, requires_grad=True)
+    (a**b).sum().backward()
+    np.testing.assert_allclose(b.grad.numpy(), [0.0, 8 * np.log(2)])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_scalar_operands_keep_tensor_dtype(dtype, rng):
+    x = rand_array(rng, (3,), dtype)
+    for f in (
+        lambda t: t + 1.5, lambda t: 2 * t, lambda t: t / 3, lambda t: 1 - t,
+        lambda t: 2.0 / (t + 5), lambda t: t * np.float64(2.0), lambda t: np.float32(2) - t,
+    ):
+        assert_parity(f, f, [x])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_clamp_number_bounds(dtype, rng):
+    x = rand_array(rng, (4, 5), dtype)
+    for lo, hi in [(-0.5, 0.5), (None, 0.3), (-0.3, None), (1.0, -1.0)]:
+        assert_parity(
+            lambda t, lo=lo, hi=hi: zg.clamp(t, lo, hi),
+            lambda t, lo=lo, hi=hi: torch.clamp(t, lo, hi),
+            [x],
+        )
+    assert_parity(lambda t: t.clip(-1, 1), lambda t: t.clip(-1, 1), [x])
+    assert_parity(lambda t: zg.clip(t, max=0.0), lambda t: torch.clip(t, max=0.0), [x])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_clamp_tensor_bounds(dtype, rng):
+    x = rand_array(rng, (4, 5), dtype)
+    lo = rand_array(rng, (5,), dtype, -1.5, 0.0)
+    hi = rand_array(rng, (4, 1), dtype, 0.0, 1.5)
+    assert_parity(zg.clamp, torch.clamp, [x, lo, hi])
+    assert_parity(lambda t, m: zg.clamp(t, min=m), lambda t, m: torch.clamp(t, min=m), [x, lo])
+    assert_parity(lambda t, m: zg.clamp(t, max=m), lambda t, m: torch.clamp(t, max=m), [x, hi])
+    if dtype == np.float64:
+        assert check_grad(zg.clamp, x, lo, hi)
+
+
+def test_clamp_needs_a_bound():
+    with pytest.raises(ValueError, match="at least one of min and max"):
+        zg.clamp(zg.ones(2))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_where(dtype, rng):
+    for sc, sa, sb in [((3, 4), (3, 4), (3, 4)), ((3, 1), (4,), (3, 4)), ((4,), (), (2, 4))]:
+        cond = rng.random(sc) < 0.5
+        a, b = rand_array(rng, sa, dtype), rand_array(rng, sb, dtype)
+        assert_parity(lambda c, x, y: zg.where(c, x, y), torch.where, [cond, a, b])
+        if dtype == np.float64:
+            assert check_grad(lambda x, y, c=cond: zg.where(c, x, y), a, b)
+    x = rand_array(rng, (3, 4), dtype)
+    assert_parity(lambda t: zg.where(t > 0, t, 0.0), lambda t: torch.where(t > 0, t, 0.0), [x])
+    assert_parity(lambda t: t.masked_fill(t < 0, 1.0), lambda t: t.masked_fill(t < 0, 1.0), [x])
+
+
+def test_maximum_minimum_ties_split_the_gradient():
+    a = zg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    b = zg.tensor([1.0, 5.0, 0.0], requires_grad=True)
+    zg.maximum(a, b).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [0.5, 0.0, 1.0])
+    np.testing.assert_array_equal(b.grad.numpy(), [0.5, 1.0, 0.0])
+
+
+def test_abs_and_sign_gradient_at_zero_is_zero():
+    x = zg.zeros(3, requires_grad=True)
+    (x.abs() + x.sign()).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0, 0, 0])
+
+
+@pytest.mark.parametrize(
+    "name", ["eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor"]
+)
+def test_comparisons_and_logic_have_no_grad(name, rng):
+    a = rng.integers(0, 3, (3, 4)).astype(np.float64)
+    b = rng.integers(0, 3, (4,)).astype(np.float64)
+    zfn, tfn = getattr(zg, name), getattr(torch, name)
+    assert_parity(zfn, tfn, [a, b], grad=False)
+    out = zfn(zg.tensor(a, requires_grad=True), zg.tensor(b))
+    assert out.dtype == zg.bool and not out.requires_grad and out.grad_fn is None
+
+
+def test_comparison_operators_and_logical_not(rng):
+    a = rand_array(rng, (5,), np.float32)
+    x, t = zg.tensor(a), torch.from_numpy(a)
+    for f in (
+        lambda u: u > 0, lambda u: u <= 0.5, lambda u: u == u, lambda u: u != 0,
+        lambda u: ~(u > 0), lambda u: (u > 0) & (u < 1), lambda u: (u > 0) | (u < -1),
+        lambda u: (u > 0) ^ (u < 1),
+    ):
+        np.testing.assert_array_equal(f(x).numpy(), f(t).numpy())
+    np.testing.assert_array_equal(zg.logical_not(x > 0).numpy(), ~(a > 0))
+
+
+@pytest.mark.parametrize("name", ["isnan", "isinf", "isfinite", "floor", "ceil", "round"])
+def test_no_grad_unary(name):
+    a = np.array([np.nan, np.inf, -np.inf, 1.5, -2.5, 0.4])
+    out = getattr(zg, name)(zg.tensor(a, requires_grad=True))
+    np.testing.assert_array_equal(out.numpy(), getattr(torch, name)(torch.from_numpy(a)).numpy())
+    assert out.grad_fn is None
+
+
+def test_integer_and_float_promotion():
+    i = zg.tensor([1, 2, 3])
+    f = zg.tensor([0.5, 0.5, 0.5])
+    assert i.dtype == zg.int64
+    assert (i + f).dtype == zg.float32
+    assert (i * 2).dtype == zg.int64
+    assert (i * 2.5).dtype == zg.float32
+    assert (i / 2).dtype == zg.float32
+    assert (f.double() + i).dtype == zg.float64
+    np.testing.assert_allclose((i / 2).numpy(), [0.5, 1.0, 1.5])
+
+
+def test_float32_stays_float32_through_ops_and_backward(rng):
+    x = zg.tensor(rand_array(rng, (3, 4), np.float32), requires_grad=True)
+    y = ((x * 2.5 + 1) ** 2 / 3).exp().log().sqrt().sin().sum()
+    assert y.dtype == zg.float32
+    y.backward()
+    assert x.grad.dtype == zg.float32
+
+
+def test_binary_shape_mismatch_names_both_shapes():
+    with pytest.raises(ValueError, match=r"\(3, 4\) and \(5,\)"):
+        zg.ones(3, 4) + zg.ones(5)
+    with pytest.raises(ValueError, match=r"where.*\(2,\)"):
+        zg.where(zg.ones(2) > 0, zg.ones(3), 0.0)
