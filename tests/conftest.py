@@ -18,3 +18,13 @@ def _seed_zengrad():
     zg.manual_seed(0)
     yield
     zg.set_grad_enabled(True)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _strict_grad_dtypes():
+    """A backward that returns a gradient of another dtype than its input fails the test."""
+    from zengrad.autograd import engine
+
+    engine.check_grad_dtypes = True
+    yield
+    engine.check_grad_dtypes = False

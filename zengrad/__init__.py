@@ -58,4 +58,5 @@ int = int32  # noqa: A001
 
 __version__ = "0.1.0"
 
-from zengrad import nn  # noqa: E402  (after the core: nn builds on it)
+# after the core: these build on it
+from zengrad import nn, optim  # noqa: E402

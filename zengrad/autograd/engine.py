@@ -27,6 +27,10 @@ class _GradMode(threading.local):
 
 grad_mode = _GradMode()
 
+# Tests turn this on: a backward that returns a gradient whose dtype differs from its input's
+# (e.g. float64 for a float32 tensor, silently slowing everything after it) raises.
+check_grad_dtypes = False
+
 
 def is_grad_enabled() -> bool:
     return grad_mode.enabled
@@ -179,6 +183,11 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
         for parent, needed, pg in zip(node.parents, node.needs_input_grad, in_grads):
             if not needed or pg is None:
                 continue
+            if check_grad_dtypes and pg.dtype != parent.data.dtype:
+                raise RuntimeError(
+                    f"{node.name()} returned a {pg.dtype} gradient for a "
+                    f"{parent.data.dtype} input"
+                )
             fn = parent.grad_fn
             if fn is None:
                 # a backward may hand its incoming gradient through unchanged (add, reshape

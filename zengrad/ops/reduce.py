@@ -198,7 +198,8 @@ class Norm(Function):
         if p == float("inf"):
             a = np.abs(x)
             mask = a == out
-            return g * np.sign(x) * mask / mask.sum(axis=ctx.axes, keepdims=True)
+            count = mask.sum(axis=ctx.axes, keepdims=True).astype(x.dtype)
+            return g * np.sign(x) * mask / count
         with np.errstate(divide="ignore", invalid="ignore"):
             if p == 2:
                 scale = np.where(out == 0, 0, x / out)

@@ -1,0 +1,90 @@
+"""RMSprop: divide the gradient by a running root-mean-square of recent gradients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from zengrad.autograd.tensor import Tensor
+from zengrad.optim.optimizer import Optimizer, check_nonnegative, lerp_
+
+
+class RMSprop(Optimizer):
+    """v = alpha * v + (1 - alpha) * g^2;  centered: m = lerp(m, g, 1 - alpha), v~ = v - m^2;
+    d = sqrt(v~) + eps;  with momentum: b = momentum * b + g / d, p = p - lr * b;
+    else p = p - lr * g / d.  (g = grad + weight_decay * p.)
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict],
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        momentum: float = 0,
+        centered: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            alpha=alpha,
+            eps=eps,
+            centered=centered,
+            weight_decay=weight_decay,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults)
+
+    def _validate(self, group: dict[str, Any]) -> None:
+        check_nonnegative("learning rate", group["lr"])
+        check_nonnegative("epsilon", group["eps"])
+        check_nonnegative("momentum", group["momentum"])
+        check_nonnegative("weight_decay", group["weight_decay"])
+        check_nonnegative("alpha", group["alpha"])
+
+    def _step_group(self, group: dict[str, Any]) -> None:
+        lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])
+        momentum, centered = float(group["momentum"]), group["centered"]
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            state = self.state.setdefault(p, {})
+            if not state:
+                state["step"] = 0.0
+                state["square_avg"] = np.zeros_like(p.data)
+            if momentum > 0 and "momentum_buffer" not in state:
+                state["momentum_buffer"] = np.zeros_like(p.data)
+            if centered and "grad_avg" not in state:
+                state["grad_avg"] = np.zeros_like(p.data)
+            state["step"] += 1
+            g = self._grad(p, float(group["weight_decay"]), group["maximize"])
+            avg, tmp = self._scratch(p.data, 1), self._scratch(p.data, 2)
+            square_avg = state["square_avg"]
+            square_avg *= alpha
+            np.multiply(g, 1.0 - alpha, out=tmp)
+            tmp *= g
+            square_avg += tmp
+            if centered:
+                grad_avg = state["grad_avg"]
+                lerp_(grad_avg, g, 1.0 - alpha, tmp)
+                np.multiply(grad_avg, grad_avg, out=tmp)
+                np.subtract(square_avg, tmp, out=avg)
+                np.sqrt(avg, out=avg)
+            else:
+                np.sqrt(square_avg, out=avg)
+            avg += eps
+            if momentum > 0:
+                buf = state["momentum_buffer"]
+                buf *= momentum
+                np.divide(g, avg, out=tmp)
+                buf += tmp
+                np.multiply(buf, -lr, out=tmp)
+            else:
+                np.multiply(g, -lr, out=tmp)
+                tmp /= avg
+            p.data += tmp

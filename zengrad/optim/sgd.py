@@ -1,0 +1,79 @@
+"""Stochastic gradient descent, with momentum, dampening, Nesterov and weight decay."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from zengrad.autograd.tensor import Tensor
+from zengrad.optim.optimizer import Optimizer, check_nonnegative
+
+
+class SGD(Optimizer):
+    """g = grad + weight_decay * p;  b = momentum * b + (1 - dampening) * g (b = g at the
+    first step);  g = g + momentum * b (nesterov) or b;  p = p - lr * g.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict],
+        lr: float = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults)
+
+    def _validate(self, group: dict[str, Any]) -> None:
+        check_nonnegative("learning rate", group["lr"])
+        check_nonnegative("momentum", group["momentum"])
+        check_nonnegative("weight_decay", group["weight_decay"])
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(
+                "Nesterov momentum requires a momentum and zero dampening (got momentum="
+                f"{group['momentum']}, dampening={group['dampening']})"
+            )
+
+    def _step_group(self, group: dict[str, Any]) -> None:
+        lr = float(group["lr"])
+        momentum = float(group["momentum"])
+        dampening = float(group["dampening"])
+        nesterov = group["nesterov"]
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            g = self._grad(p, float(group["weight_decay"]), group["maximize"])
+            tmp = self._scratch(p.data, 1)
+            if momentum != 0:
+                state = self.state.setdefault(p, {})
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    buf = state["momentum_buffer"] = np.array(g, copy=True)
+                else:
+                    buf *= momentum
+                    if dampening == 0:
+                        buf += g
+                    else:
+                        np.multiply(g, 1.0 - dampening, out=tmp)
+                        buf += tmp
+                if nesterov:
+                    np.multiply(buf, momentum, out=tmp)
+                    tmp += g
+                    g = tmp
+                else:
+                    g = buf
+            np.multiply(g, -lr, out=tmp)
+            p.data += tmp
