@@ -60,3 +60,25 @@ def set_rng_state(state: dict) -> None:
     gen = np.random.default_rng()
     gen.bit_generator.state = state
     _rng = gen
+
+
+def parse_to_args(args: tuple, kwargs: dict) -> tuple[str | None, np.dtype | None]:
+    """(device, dtype) from the arguments of Tensor.to / Module.to, as PyTorch accepts them:
+    to(dtype), to(device), to(device, dtype), to(other_tensor), dtype=/device= keywords."""
+    dtype = kwargs.pop("dtype", None)
+    device = kwargs.pop("device", None)
+    if kwargs:
+        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    for a in args:
+        if not isinstance(a, type) and isinstance(getattr(a, "dtype", None), np.dtype):  # tensor
+            dtype = a.dtype
+        elif isinstance(a, str):
+            device = a
+        elif a is not None:
+            dtype = a
+    if device is not None and str(device).split(":")[0] != "cpu":
+        raise RuntimeError(
+            f"device {device!r} is not available: this build of zengrad runs on the "
+            "NumPy (cpu) backend"
+        )
+    return device, (None if dtype is None else np.dtype(dtype))

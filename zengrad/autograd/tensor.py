@@ -212,20 +212,7 @@ class Tensor:
 
     def to(self, *args, **kwargs) -> Tensor:
         """to(dtype), to(device), to(device, dtype), to(other_tensor); 'cpu' only for now."""
-        dtype = kwargs.pop("dtype", None)
-        device = kwargs.pop("device", None)
-        for a in args:
-            if isinstance(a, Tensor):
-                dtype = a.dtype
-            elif isinstance(a, str):
-                device = a
-            elif a is not None:
-                dtype = a
-        if device is not None and str(device).split(":")[0] != "cpu":
-            raise RuntimeError(
-                f"device {device!r} is not available: this build of zengrad runs on the "
-                "NumPy (cpu) backend"
-            )
+        _, dtype = backend.parse_to_args(args, kwargs)
         if dtype is None or np.dtype(dtype) == self.data.dtype:
             return self
         return _ops.cast(self, np.dtype(dtype))

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from zengrad import backend
 from zengrad.autograd.tensor import Tensor
 from zengrad.nn.parameter import Parameter
 
@@ -368,24 +369,8 @@ class Module:
     def to(self, *args, **kwargs) -> Module:
         """to(dtype), to(device), to(device, dtype), to(tensor): cast floating parameters and
         buffers in place; the Parameter objects stay the same, so optimizers stay valid."""
-        dtype = kwargs.pop("dtype", None)
-        device = kwargs.pop("device", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-        for a in args:
-            if isinstance(a, Tensor):
-                dtype = a.dtype
-            elif isinstance(a, str):
-                device = a
-            elif a is not None:
-                dtype = a
-        if device is not None and str(device).split(":")[0] != "cpu":
-            raise RuntimeError(
-                f"device {device!r} is not available: this build of zengrad runs on the "
-                "NumPy (cpu) backend"
-            )
+        _, dtype = backend.parse_to_args(args, kwargs)
         if dtype is not None:
-            dtype = np.dtype(dtype)
             if dtype.kind != "f":
                 raise TypeError(
                     f"Module.to only accepts floating point dtypes, but got desired dtype={dtype}"
