@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 train: $(STAMP)
-	$(PY) examples/train_digits.py
+	$(VENV)/bin/zengrad train
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -59,4 +59,5 @@ int = int32  # noqa: A001
 __version__ = "0.1.0"
 
 # after the core: these build on it
-from zengrad import nn, optim  # noqa: E402
+from zengrad import data, io, nn, optim, train  # noqa: E402
+from zengrad.io import load, save  # noqa: E402

@@ -1,0 +1,39 @@
+"""StandardScaler / MinMaxScaler against scikit-learn."""
+
+import numpy as np
+import pytest
+from sklearn import preprocessing as skp
+
+from zengrad.data import MinMaxScaler, StandardScaler
+
+
+def test_standard_scaler_matches_sklearn(rng):
+    train = rng.normal(3.0, 2.0, size=(50, 4)).astype(np.float32)
+    train[:, 2] = 1.5  # a constant feature
+    test = rng.normal(3.0, 2.0, size=(20, 4)).astype(np.float32)
+    ours = StandardScaler().fit(train)
+    ref = skp.StandardScaler().fit(train.astype(np.float64))
+    out = ours.transform(test)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, ref.transform(test.astype(np.float64)), rtol=1e-5,
+                               atol=1e-5)
+    np.testing.assert_allclose(ours.inverse_transform(out), test, rtol=1e-5, atol=1e-5)
+
+
+def test_min_max_scaler_matches_sklearn(rng):
+    train = rng.uniform(-5, 9, size=(40, 3))
+    test = rng.uniform(-5, 9, size=(10, 3))
+    ours = MinMaxScaler((-1, 1)).fit(train)
+    ref = skp.MinMaxScaler((-1, 1)).fit(train)
+    np.testing.assert_allclose(ours.transform(test), ref.transform(test), rtol=1e-12)
+    np.testing.assert_allclose(ours.fit_transform(train).min(0), -1)
+
+
+def test_scaler_errors():
+    with pytest.raises(RuntimeError, match="fit"):
+        StandardScaler().transform(np.zeros((2, 2)))
+    s = StandardScaler().fit(np.ones((3, 2)))
+    with pytest.raises(ValueError, match="fitted on"):
+        s.transform(np.ones((3, 5)))
+    with pytest.raises(ValueError, match="lo < hi"):
+        MinMaxScaler((1, 0))

@@ -1,0 +1,135 @@
+"""A registry of supervised datasets by name (used by the CLI): get_dataset('digits').
+
+Each entry is a builder(seed=0, **kwargs) -> Splits. Register more with
+`@register_dataset("name")`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from zengrad.data.dataset import TensorDataset
+from zengrad.data.datasets import images, synthetic, tabular, timeseries
+from zengrad.data.datasets._common import shuffle_split
+
+
+@dataclass
+class Splits:
+    """Train/test arrays of one dataset plus what a model builder needs to know."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    task: str  # "classification" or "regression"
+    num_classes: int | None = None
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one sample, e.g. (1, 8, 8) or (4,)."""
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def num_outputs(self) -> int:
+        """Classes for classification, target width for regression."""
+        if self.task == "classification":
+            return int(self.num_classes)
+        return int(np.prod(self.y_train.shape[1:], dtype=np.int64)) or 1
+
+    def train_dataset(self) -> TensorDataset:
+        return TensorDataset(self.x_train, self.y_train)
+
+    def test_dataset(self) -> TensorDataset:
+        return TensorDataset(self.x_test, self.y_test)
+
+
+_REGISTRY: dict[str, Callable[..., Splits]] = {}
+
+
+def register_dataset(name: str):
+    """Decorator: add builder(seed=0, **kwargs) -> Splits under name."""
+
+    def deco(builder: Callable[..., Splits]) -> Callable[..., Splits]:
+        _REGISTRY[name] = builder
+        return builder
+
+    return deco
+
+
+def list_datasets() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_dataset(name: str, seed: int = 0, **kwargs) -> Splits:
+    """The named dataset's train/test splits (see list_datasets())."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown dataset {name!r}; available: {', '.join(list_datasets())}")
+    return _REGISTRY[name](seed=seed, **kwargs)
+
+
+def _classes(name: str, loaded) -> Splits:
+    (xtr, ytr), (xte, yte) = loaded
+    k = int(max(ytr.max(), yte.max())) + 1
+    return Splits(name, xtr, ytr, xte, yte, "classification", k)
+
+
+@register_dataset("digits")
+def _digits(seed: int = 0, flatten: bool = False, **kw) -> Splits:
+    return _classes("digits", images.load_digits(flatten=flatten, seed=seed, **kw))
+
+
+@register_dataset("mnist")
+def _mnist(seed: int = 0, flatten: bool = False, **kw) -> Splits:
+    return _classes("mnist", images.load_mnist(flatten=flatten, seed=seed, **kw))
+
+
+@register_dataset("iris")
+def _iris(seed: int = 0, **kw) -> Splits:
+    return _classes("iris", tabular.load_iris(seed=seed, **kw))
+
+
+@register_dataset("wine")
+def _wine(seed: int = 0, **kw) -> Splits:
+    return _classes("wine", tabular.load_wine(seed=seed, **kw))
+
+
+@register_dataset("breast_cancer")
+def _breast_cancer(seed: int = 0, **kw) -> Splits:
+    return _classes("breast_cancer", tabular.load_breast_cancer(seed=seed, **kw))
+
+
+@register_dataset("diabetes")
+def _diabetes(seed: int = 0, **kw) -> Splits:
+    kw.setdefault("standardize_target", True)
+    (xtr, ytr), (xte, yte) = tabular.load_diabetes(seed=seed, **kw)
+    return Splits("diabetes", xtr, ytr, xte, yte, "regression")
+
+
+@register_dataset("moons")
+def _moons(seed: int = 0, n_samples: int = 1000, noise: float = 0.2, test_size: float = 0.2,
+           **_kw) -> Splits:
+    x, y = synthetic.make_moons(n_samples, noise, seed)
+    return _classes("moons", shuffle_split(x, y, test_size, seed, "moons"))
+
+
+@register_dataset("spirals")
+def _spirals(seed: int = 0, n_samples: int = 900, n_classes: int = 3, noise: float = 0.2,
+             test_size: float = 0.2, **_kw) -> Splits:
+    x, y = synthetic.make_spirals(n_samples, n_classes, noise, seed)
+    return _classes("spirals", shuffle_split(x, y, test_size, seed, "spirals"))
+
+
+@register_dataset("sunspots")
+def _sunspots(seed: int = 0, input_len: int = 12, test_size: float = 0.2, **_kw) -> Splits:
+    """Next year's sunspot number from the previous input_len years, scaled by the training
+    part's max; the test split is the last test_size of the windows (chronological)."""
+    series = timeseries.load_sunspots()
+    cut = int(len(series) * (1.0 - test_size))
+    scale = np.float32(series[:cut].max())
+    x, y = timeseries.sliding_windows(series / scale, input_len, 1)
+    n_train = cut - input_len  # windows whose target lies in the training part
+    return Splits("sunspots", x[:n_train], y[:n_train], x[n_train:], y[n_train:], "regression")

@@ -1,0 +1,328 @@
+"""Trainer: the training loop (fit), evaluation and prediction for a Module.
+
+One epoch: model.train(); for each batch (x..., y): out = model(*x); loss = loss_fn(out, y);
+optimizer.zero_grad(); loss.backward(); optionally clip the global gradient norm;
+optimizer.step(). Then, with a val_loader, evaluate under no_grad in eval mode. The epoch
+loss is the sample-weighted mean of the batch losses; metrics are computed on the epoch's
+outputs (train metrics on the outputs seen during training, as Keras does).
+
+Checkpoints (Trainer.save_checkpoint, ModelCheckpoint) hold everything fit needs to go on
+bit for bit: weights, optimizer and scheduler state, zengrad's RNG, the loaders' shuffling
+generators, callback state and the history. `fit(..., resume_from=path)` continues from
+there and reaches the same weights as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from zengrad import backend
+from zengrad.autograd.engine import no_grad
+from zengrad.autograd.tensor import Tensor
+from zengrad.train.callbacks import LRSchedulerCallback
+from zengrad.train.history import History
+from zengrad.train.metrics import get_metric
+
+_HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_batch_end")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; raised with the epoch and batch where it happened."""
+
+
+def _split_batch(batch) -> tuple[tuple, Any]:
+    """(model inputs, target) of a batch (x, y) or (x1, x2, ..., y)."""
+    if isinstance(batch, (tuple, list)):
+        if len(batch) < 2:
+            raise ValueError("Trainer: a training batch needs inputs and a target, e.g. "
+                             f"(x, y); got a {type(batch).__name__} of {len(batch)} item(s)")
+        return tuple(batch[:-1]), batch[-1]
+    raise TypeError(f"Trainer: batches must be tuples (x, ..., y), got {type(batch).__name__}")
+
+
+def _pred_inputs(batch) -> tuple:
+    """Model inputs of a prediction batch: x, (x,) or (x, y) -> (x,)."""
+    if isinstance(batch, (tuple, list)):
+        return tuple(batch[:-1]) if len(batch) > 1 else tuple(batch)
+    return (batch,)
+
+
+def _as_tensor(x) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor._make(np.asarray(x), False, None)
+
+
+def _show_progress(verbose: int) -> bool:
+    return verbose > 0 and hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+
+
+def _fmt(logs: dict) -> str:
+    return "  ".join(f"{k} {v:.4g}" for k, v in logs.items())
+
+
+class Trainer:
+    """fit / evaluate / predict a model with a loss, an optimizer and callbacks."""
+
+    def __init__(
+        self,
+        model,
+        loss_fn: Callable,
+        optimizer,
+        scheduler=None,
+        metrics: Sequence[str | Callable] = ("accuracy",),
+        clip_grad_norm: float | None = None,
+        callbacks: Iterable = (),
+        verbose: int = 1,
+    ) -> None:
+        if clip_grad_norm is not None and not clip_grad_norm > 0:
+            raise ValueError(f"clip_grad_norm must be > 0 or None, got {clip_grad_norm}")
+        self.model = model
+        self.loss_fn = loss_fn
+        self.optimizer = optimizer
+        self.scheduler = scheduler
+        self.metrics = [get_metric(m) for m in (metrics or ())]
+        self.clip_grad_norm = clip_grad_norm
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            if not any(hasattr(cb, h) for h in _HOOKS):
+                raise TypeError(f"callback {cb!r} has none of the hooks {_HOOKS}")
+        self.verbose = int(verbose)
+        self.history = History()
+        self.epoch = 0  # epochs completed
+        self.stop_training = False
+        self._resumed = False
+        self._loaders: dict[str, Any] = {}
+        self._active: list = []
+
+    # ----- callbacks -----------------------------------------------------------------
+    def _callback_list(self, extra: Iterable) -> list:
+        cbs = list(self.callbacks) + list(extra)
+        if self.scheduler is not None:
+            # the schedule steps first so checkpoints see the stepped state
+            cbs.insert(0, LRSchedulerCallback(self.scheduler))
+        # writers (checkpoints, CSV) last, after every other callback updated its state
+        return ([c for c in cbs if not getattr(c, "runs_last", False)]
+                + [c for c in cbs if getattr(c, "runs_last", False)])
+
+    def _call(self, hook: str, *args) -> None:
+        for cb in self._active:
+            fn = getattr(cb, hook, None)
+            if fn is not None:
+                fn(self, *args)
+
+    # ----- one pass --------------------------------------------------------------------
+    def _compute_metrics(self, outputs: list, targets: list, prefix: str) -> dict:
+        if not self.metrics or not outputs:
+            return {}
+        out = np.concatenate(outputs)
+        tgt = np.concatenate(targets)
+        return {prefix + name: float(fn(tgt, out)) for name, fn in self.metrics}
+
+    def _make_bar(self, total: int, epoch: int, epochs: int):
+        """A tqdm bar for one epoch, or None (verbose=0, or stderr is not a terminal)."""
+        if not _show_progress(self.verbose):
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc=f"epoch {epoch + 1}/{epochs}", leave=True,
+                    file=sys.stderr, dynamic_ncols=True)
+
+    def _train_epoch(self, loader, epoch: int, bar) -> dict:
+        self.model.train()
+        total, count = 0.0, 0
+        outputs, targets = [], []
+        keep = bool(self.metrics)
+        params = None
+        if self.clip_grad_norm is not None:
+            params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        for b, batch in enumerate(loader):
+            inputs, target = _split_batch(batch)
+            out = self.model(*inputs)
+            loss = self.loss_fn(out, target)
+            value = float(loss.item())
+            if not math.isfinite(value):
+                raise NonFiniteLossError(
+                    f"non-finite loss ({value}) at epoch {epoch + 1}, batch {b + 1}; "
+                    "training stopped before the update (checkpoints already written "
+                    "are untouched)"
+                )
+            self.optimizer.zero_grad()
+            loss.backward()
+            if params is not None:
+                from zengrad.nn.utils import clip_grad_norm_
+
+                clip_grad_norm_(params, self.clip_grad_norm)
+            self.optimizer.step()
+            n = len(target)
+            total += value * n
+            count += n
+            if keep:
+                outputs.append(out.data)
+                targets.append(_as_tensor(target).data)
+            self._call("on_batch_end", b, {"loss": value, "size": n})
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{total / count:.4f}", refresh=False)
+        logs = {"loss": total / max(count, 1)}
+        logs.update(self._compute_metrics(outputs, targets, ""))
+        return logs
+
+    def _run_eval(self, loader, prefix: str) -> dict:
+        was_training = getattr(self.model, "training", False)
+        self.model.eval()
+        total, count = 0.0, 0
+        outputs, targets = [], []
+        try:
+            with no_grad():
+                for batch in loader:
+                    inputs, target = _split_batch(batch)
+                    out = self.model(*inputs)
+                    n = len(target)
+                    total += float(self.loss_fn(out, target).item()) * n
+                    count += n
+                    if self.metrics:
+                        outputs.append(out.data)
+                        targets.append(_as_tensor(target).data)
+        finally:
+            self.model.train(was_training)
+        logs = {prefix + "loss": total / max(count, 1)}
+        logs.update(self._compute_metrics(outputs, targets, prefix))
+        return logs
+
+    # ----- public API ------------------------------------------------------------------
+    def fit(self, train_loader, val_loader=None, epochs: int = 1, callbacks: Iterable = (),
+            resume_from: str | os.PathLike | None = None) -> History:
+        """Train for `epochs` epochs in total (a resumed run counts the epochs already
+        done); return the History of per-epoch logs."""
+        if not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"fit: epochs must be an integer >= 0, got {epochs!r}")
+        self._active = self._callback_list(callbacks)
+        self._loaders = {"train": train_loader, "val": val_loader}
+        self.history = History()
+        self.epoch = 0
+        self.stop_training = False
+        self._resumed = False
+        if resume_from is not None:
+            self.load_checkpoint(resume_from)
+            self._resumed = True
+        self._call("on_train_begin", {})
+        try:
+            while self.epoch < epochs and not self.stop_training:
+                epoch = self.epoch
+                logs: dict[str, float] = {}
+                self._call("on_epoch_begin", epoch, logs)
+                lr = self.optimizer.param_groups[0].get("lr") if self.optimizer else None
+                bar = self._make_bar(len(train_loader), epoch, epochs)
+                try:
+                    logs.update(self._train_epoch(train_loader, epoch, bar))
+                    if val_loader is not None:
+                        logs.update(self._run_eval(val_loader, "val_"))
+                    if lr is not None:
+                        logs["lr"] = float(lr)
+                    if bar is not None:  # the epoch's loss and metrics end up in the bar
+                        bar.set_postfix_str(_fmt(logs))
+                finally:
+                    if bar is not None:
+                        bar.close()
+                if self.verbose > 0 and bar is None:
+                    print(f"epoch {epoch + 1}/{epochs}  {_fmt(logs)}", file=sys.stderr)
+                self.history.append(epoch, logs)
+                self.epoch = epoch + 1
+                self._call("on_epoch_end", epoch, logs)
+            self._call("on_train_end", {})
+        finally:
+            self._resumed = False
+        return self.history
+
+    def evaluate(self, loader) -> dict:
+        """{'loss': ..., metric: ...} over the loader, in eval mode under no_grad."""
+        return self._run_eval(loader, "")
+
+    def predict(self, data, batch_size: int = 256) -> np.ndarray:
+        """Model outputs for every sample of a loader (batches (x,) or (x, y)) or of an
+        array/Tensor of inputs, concatenated along the batch axis."""
+        was_training = getattr(self.model, "training", False)
+        self.model.eval()
+        outs = []
+        try:
+            with no_grad():
+                if isinstance(data, (np.ndarray, Tensor)):
+                    x = data.data if isinstance(data, Tensor) else data
+                    for i in range(0, len(x), batch_size):
+                        chunk = Tensor._make(np.ascontiguousarray(x[i:i + batch_size]),
+                                             False, None)
+                        outs.append(self.model(chunk).data)
+                else:
+                    for batch in data:
+                        outs.append(self.model(*_pred_inputs(batch)).data)
+        finally:
+            self.model.train(was_training)
+        if not outs:
+            raise ValueError("predict: no data")
+        return np.concatenate(outs)
+
+    def best(self, monitor: str = "val_loss", mode: str = "auto") -> float:
+        """The best value of monitor in the last fit's history."""
+        return self.history.best(monitor, mode)
+
+    # ----- checkpoints -------------------------------------------------------------------
+    def _stateful_callbacks(self) -> dict[str, Any]:
+        return {f"{i}:{type(cb).__name__}": cb for i, cb in enumerate(self._active)
+                if hasattr(cb, "state_dict") and hasattr(cb, "load_state_dict")}
+
+    def checkpoint_state(self) -> dict:
+        """Everything needed to resume: see the module docstring."""
+        return {
+            "epoch": self.epoch,
+            "model": {k: v.data for k, v in self.model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "rng": backend.get_rng_state(),
+            "loaders": {name: ld.state_dict() for name, ld in self._loaders.items()
+                        if ld is not None and hasattr(ld, "state_dict")},
+            "callbacks": {k: cb.state_dict() for k, cb in self._stateful_callbacks().items()
+                          if not isinstance(cb, LRSchedulerCallback)},
+            "history": self.history.state_dict(),
+        }
+
+    def save_checkpoint(self, path: str | os.PathLike) -> None:
+        """Write checkpoint_state() atomically to path (a safetensors file)."""
+        from zengrad.io import save_checkpoint
+
+        save_checkpoint(self.checkpoint_state(), path)
+
+    def load_checkpoint(self, path: str | os.PathLike) -> None:
+        """Restore the state written by save_checkpoint (the model must match)."""
+        from zengrad.io import load_checkpoint
+
+        state = load_checkpoint(path)
+        missing = {"epoch", "model", "optimizer", "rng", "history"} - set(state)
+        if missing:
+            raise ValueError(f"{path}: checkpoint lacks {sorted(missing)}")
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as e:
+            raise RuntimeError(f"{path}: the checkpoint doesn't fit this model/optimizer: "
+                               f"{e}") from None
+        if self.scheduler is not None:
+            if state.get("scheduler") is None:
+                raise ValueError(f"{path}: checkpoint has no scheduler state, but the "
+                                 "Trainer has a scheduler")
+            self.scheduler.load_state_dict(state["scheduler"])
+        backend.set_rng_state(state["rng"])
+        for name, ld_state in state.get("loaders", {}).items():
+            loader = self._loaders.get(name)
+            if loader is not None and hasattr(loader, "load_state_dict"):
+                loader.load_state_dict(ld_state)
+        saved_cbs = state.get("callbacks", {})
+        for key, cb in self._stateful_callbacks().items():
+            if key in saved_cbs:
+                cb.load_state_dict(saved_cbs[key])
+        self.history.load_state_dict(state["history"])
+        self.epoch = int(state["epoch"])
