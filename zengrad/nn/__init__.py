@@ -14,6 +14,7 @@ from zengrad.nn.activation import (
     Tanh,
 )
 from zengrad.nn.containers import ModuleDict, ModuleList, Sequential
+from zengrad.nn.conv import Conv1d, Conv2d
 from zengrad.nn.dropout import Dropout
 from zengrad.nn.flatten import Flatten, Unflatten
 from zengrad.nn.linear import Identity, Linear
@@ -29,4 +30,12 @@ from zengrad.nn.loss import (
     SmoothL1Loss,
 )
 from zengrad.nn.module import Module
+from zengrad.nn.norm import BatchNorm1d, BatchNorm2d
 from zengrad.nn.parameter import Parameter
+from zengrad.nn.pooling import (
+    AdaptiveAvgPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+)

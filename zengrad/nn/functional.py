@@ -16,6 +16,8 @@ from zengrad.ops.activation import (
     softplus,
     tanh,
 )
+from zengrad.ops.batchnorm import batch_norm
+from zengrad.ops.conv import conv1d, conv2d
 from zengrad.ops.dropout import dropout
 from zengrad.ops.linalg import linear
 from zengrad.ops.loss import (
@@ -29,6 +31,13 @@ from zengrad.ops.loss import (
     nll_loss,
     smooth_l1_loss,
 )
+from zengrad.ops.pool import (
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+)
 from zengrad.ops.shape import pad
 
 __all__ = [
@@ -36,4 +45,7 @@ __all__ = [
     "elu", "gelu", "huber_loss", "kl_div", "l1_loss", "leaky_relu", "linear", "log_softmax",
     "mse_loss", "nll_loss", "pad", "relu", "sigmoid", "silu", "smooth_l1_loss", "softmax",
     "softplus", "tanh",
+    # convolutional networks
+    "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "batch_norm", "conv1d", "conv2d",
+    "max_pool1d", "max_pool2d",
 ]

@@ -1,0 +1,150 @@
+"""Conv1d and Conv2d layers: y = W * x + b (cross-correlation), weight (out, in/groups, *kernel).
+
+Initialized as PyTorch: W ~ kaiming_uniform_(a=sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in_channels / groups * prod(kernel_size).
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral
+
+import numpy as np
+
+from zengrad import backend
+from zengrad.autograd.tensor import Tensor
+from zengrad.nn import init
+from zengrad.nn.module import Module
+from zengrad.nn.parameter import Parameter
+from zengrad.ops.conv import check_positive, conv_nd, conv_padding, ntuple
+
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+class _ConvNd(Module):
+    """Shared constructor, validation and repr of Conv1d/Conv2d (nd spatial dims)."""
+
+    _nd = 2
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        nd, cls = self._nd, type(self).__name__
+        for name, v in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if isinstance(v, bool) or not isinstance(v, Integral) or v <= 0:
+                raise ValueError(f"{cls}: {name} must be a positive int, got {v!r}")
+        if isinstance(groups, bool) or not isinstance(groups, Integral) or groups <= 0:
+            raise ValueError(f"{cls}: groups must be a positive int, got {groups!r}")
+        if in_channels % groups:
+            raise ValueError(
+                f"{cls}: in_channels ({in_channels}) must be divisible by groups ({groups})"
+            )
+        if out_channels % groups:
+            raise ValueError(
+                f"{cls}: out_channels ({out_channels}) must be divisible by groups ({groups})"
+            )
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(
+                f"{cls}: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}"
+            )
+        if padding_mode != "zeros":
+            raise NotImplementedError(
+                f"{cls}: padding_mode={padding_mode!r} is not supported (only 'zeros'; "
+                "'reflect', 'replicate' and 'circular' are not implemented)"
+            )
+        if device is not None and str(device).split(":")[0] != "cpu":
+            raise RuntimeError(f"device {device!r} is not available (NumPy cpu backend only)")
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = ntuple(kernel_size, nd, "kernel_size", cls)
+        self.stride = ntuple(stride, nd, "stride", cls)
+        self.dilation = ntuple(dilation, nd, "dilation", cls)
+        check_positive(self.kernel_size, "kernel_size", cls)
+        check_positive(self.stride, "stride", cls)
+        check_positive(self.dilation, "dilation", cls)
+        self.padding = padding if isinstance(padding, str) else ntuple(padding, nd, "padding", cls)
+        # validates 'same' with stride > 1 and negative padding now, not at the first call
+        conv_padding(self.padding, self.kernel_size, self.dilation, self.stride, cls)
+        self.groups = int(groups)
+        self.padding_mode = padding_mode
+        dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
+        wshape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
+        self.weight = Parameter(np.empty(wshape, dt))
+        if bias:
+            self.bias = Parameter(np.empty((self.out_channels,), dt))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.in_channels // self.groups * math.prod(self.kernel_size)
+            bound = 1 / math.sqrt(fan_in)
+            init.uniform_(self.bias, -bound, bound)
+
+    def _owner(self) -> str:
+        """How errors name this layer: Conv2d(3, 16, kernel_size=(3, 3), stride=(2, 2))."""
+        text = f"{type(self).__name__}({self.in_channels}, {self.out_channels}, "
+        text += f"kernel_size={self.kernel_size}"
+        if self.stride != (1,) * self._nd:
+            text += f", stride={self.stride}"
+        if self.padding != (0,) * self._nd:
+            text += f", padding={self.padding!r}"
+        if self.dilation != (1,) * self._nd:
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        return text + ")"
+
+    def forward(self, input: Tensor) -> Tensor:
+        return conv_nd(
+            input,
+            self.weight,
+            self.bias,
+            self._nd,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.groups,
+            owner=self._owner(),
+        )
+
+    def extra_repr(self) -> str:
+        """As torch: stride always shown, the other options when not default."""
+        nd = self._nd
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
+        text += f", stride={self.stride}"
+        if self.padding != (0,) * nd:
+            text += f", padding={self.padding}"
+        if self.dilation != (1,) * nd:
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution over (N, C_in, L) -> (N, C_out, L_out); weight (C_out, C_in/groups, K)."""
+
+    _nd = 1
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution over (N, C_in, H, W) -> (N, C_out, H_out, W_out);
+    weight (C_out, C_in/groups, KH, KW)."""
+
+    _nd = 2

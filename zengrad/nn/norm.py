@@ -1,0 +1,131 @@
+"""BatchNorm1d and BatchNorm2d over zengrad.ops.batchnorm (formula and backward live there).
+
+Buffers as PyTorch: running_mean (zeros), running_var (ones), num_batches_tracked (int64),
+all in the state_dict. bias=False (keyword, as torch 2.13) keeps the scale without a shift.
+momentum=None averages cumulatively: factor = 1 / num_batches_tracked.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+
+from zengrad import backend
+from zengrad.autograd.tensor import Tensor
+from zengrad.nn import init
+from zengrad.nn.module import Module
+from zengrad.nn.parameter import Parameter
+from zengrad.ops.batchnorm import batch_norm
+from zengrad.ops.conv import shape_str
+
+
+class _BatchNorm(Module):
+    _ranks: tuple[int, ...] = ()
+    _layout = ""
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        device=None,
+        dtype=None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        cls = type(self).__name__
+        if isinstance(num_features, bool) or not isinstance(num_features, Integral):
+            raise TypeError(f"{cls}: num_features must be an int, got {num_features!r}")
+        if num_features <= 0:
+            raise ValueError(f"{cls}: num_features must be positive, got {num_features}")
+        if device is not None and str(device).split(":")[0] != "cpu":
+            raise RuntimeError(f"device {device!r} is not available (NumPy cpu backend only)")
+        dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
+        self.num_features = int(num_features)
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        if affine:
+            self.weight = Parameter(np.ones(self.num_features, dt))
+            if bias:
+                self.bias = Parameter(np.zeros(self.num_features, dt))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", Tensor(np.zeros(self.num_features, dt)))
+            self.register_buffer("running_var", Tensor(np.ones(self.num_features, dt)))
+            self.register_buffer("num_batches_tracked", Tensor(np.array(0, np.int64)))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self) -> None:
+        if self.track_running_stats:
+            self.running_mean.data[...] = 0
+            self.running_var.data[...] = 1
+            self.num_batches_tracked.data[...] = 0
+
+    def reset_parameters(self) -> None:
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        shape = input.data.shape if isinstance(input, Tensor) else None
+        if shape is None or len(shape) not in self._ranks or shape[1] != self.num_features:
+            got = shape_str(shape) if shape is not None else type(input).__name__
+            raise ValueError(
+                f"{type(self).__name__}({self.num_features}): expected input of shape "
+                f"{self._layout} with C = {self.num_features}, got input of shape {got}"
+            )
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data += 1
+            if self.momentum is None:
+                factor = 1.0 / float(self.num_batches_tracked.data)
+        # batch statistics in training, and whenever there are no running statistics
+        use_batch = self.training or (self.running_mean is None and self.running_var is None)
+        # in training, buffers that are not tracked must not be updated
+        keep = not self.training or self.track_running_stats
+        return batch_norm(
+            input,
+            self.running_mean if keep else None,
+            self.running_var if keep else None,
+            self.weight,
+            self.bias,
+            use_batch,
+            factor,
+            self.eps,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, bias={self.bias is not None}, "
+            f"track_running_stats={self.track_running_stats}"
+        )
+
+
+class BatchNorm1d(_BatchNorm):
+    """Normalize each feature of (N, C) or each channel of (N, C, L) over the other dims."""
+
+    _ranks = (2, 3)
+    _layout = "(N, C) or (N, C, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Normalize each channel of (N, C, H, W) over (N, H, W)."""
+
+    _ranks = (4,)
+    _layout = "(N, C, H, W)"

@@ -1,0 +1,302 @@
+"""Convolution (conv1d, conv2d): strided windows + one GEMM per direction.
+
+    y[n, o, h, w] = b[o] + sum_{c, i, j} W[o, c, i, j] x_pad[n, g(o) C/G + c, s h + d i, s w + d j]
+
+Layout: the window matrix is channel-major, cols (C*KH*KW, N*OH*OW), built with as_strided,
+so `W (OC, C*KH*KW) @ cols` lands in (OC, N, OH, OW) memory; the NCHW result is a transposed
+view of it (no copy). Elementwise ops keep that memory order and the next conv reads it with
+as_strided at no cost, so activations stay channel-major between layers (PERFORMANCE.md).
+Backward: dW = dY @ cols^T (one GEMM); dx = col2im(W^T @ dY) by KH*KW shifted slice-adds.
+conv1d is conv2d on a height-1 image.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from zengrad.autograd.function import Function
+from zengrad.autograd.tensor import Tensor
+
+Pads = tuple[tuple[int, int], tuple[int, int]]
+
+
+# ----- argument helpers (shared with pool.py) -----------------------------------------
+def ntuple(value, n: int, what: str, owner: str) -> tuple[int, ...]:
+    """An int or a length-n sequence of ints as an n-tuple; TypeError/ValueError otherwise."""
+    if isinstance(value, Integral) and not isinstance(value, bool):
+        return (int(value),) * n
+    if isinstance(value, (tuple, list)) and len(value) == n:
+        if all(isinstance(v, Integral) and not isinstance(v, bool) for v in value):
+            return tuple(int(v) for v in value)
+    raise TypeError(f"{owner}: {what} must be an int or a tuple of {n} ints, got {value!r}")
+
+
+def check_positive(value: tuple[int, ...], what: str, owner: str) -> None:
+    if any(v <= 0 for v in value):
+        raise ValueError(f"{owner}: {what} must be positive, got {value}")
+
+
+def conv_padding(padding, kernel, dilation, stride, owner: str) -> Pads:
+    """int / tuple / 'valid' / 'same' -> ((top, bottom), (left, right)) for 2 spatial dims.
+
+    'same' pads d (k - 1) in total, the extra one (when odd) on the bottom/right, as PyTorch.
+    """
+    n = len(kernel)
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = [(0, 0)] * n
+        elif padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError(
+                    f"{owner}: padding='same' is not supported for strided convolutions "
+                    f"(stride={stride})"
+                )
+            pads = []
+            for k, d in zip(kernel, dilation):
+                total = d * (k - 1)
+                pads.append((total // 2, total - total // 2))
+        else:
+            raise ValueError(
+                f"{owner}: invalid padding string {padding!r}, should be one of 'valid', 'same'"
+            )
+    else:
+        p = ntuple(padding, n, "padding", owner)
+        if any(v < 0 for v in p):
+            raise ValueError(f"{owner}: negative padding is not supported, got {p}")
+        pads = [(v, v) for v in p]
+    if n == 1:
+        pads = [(0, 0)] + pads
+    return tuple(pads)
+
+
+def shape_str(shape) -> str:
+    return str(tuple(int(s) for s in shape))
+
+
+# ----- the op -----------------------------------------------------------------------------
+def _channel_major_padded(x: np.ndarray, pads: Pads) -> np.ndarray:
+    """x (N, C, H, W) as a (C, N, Hp, Wp) array (zero padded); a free view when unpadded."""
+    (pt, pb), (pl, pr) = pads
+    xt = x.transpose(1, 0, 2, 3)
+    if not (pt or pb or pl or pr):
+        return xt
+    c, n, h, w = xt.shape
+    xp = np.zeros((c, n, h + pt + pb, w + pl + pr), x.dtype)
+    xp[:, :, pt : pt + h, pl : pl + w] = xt
+    return xp
+
+
+class Conv2dFn(Function):
+    """y = W * x + b (cross-correlation, as PyTorch);  dW = dY cols^T, dx = col2im(W^T dY),
+    db = sum of dY over (N, OH, OW). Inputs of rank 3 are conv1d (a height-1 image)."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, stride, pads, dilation, groups):
+        one_d = x.ndim == 3
+        if one_d:
+            x, w = x[:, :, None, :], w[:, :, None, :]
+        n, c, h, wd = x.shape
+        oc, cg, kh, kw = w.shape
+        sh, sw = stride
+        dh, dw = dilation
+        xp = _channel_major_padded(x, pads)
+        hp, wp = xp.shape[2], xp.shape[3]
+        oh = (hp - dh * (kh - 1) - 1) // sh + 1
+        ow = (wp - dw * (kw - 1) - 1) // sw + 1
+        s_c, s_n, s_h, s_w = xp.strides
+        win = as_strided(
+            xp,
+            (c, kh, kw, n, oh, ow),
+            (s_c, s_h * dh, s_w * dw, s_n, s_h * sh, s_w * sw),
+            writeable=False,
+        )
+        if groups == 1:
+            cols = win.reshape(c * kh * kw, n * oh * ow)  # the im2col copy
+            out = w.reshape(oc, -1) @ cols
+        else:
+            cols = win.reshape(groups, cg * kh * kw, n * oh * ow)
+            out = np.matmul(w.reshape(groups, oc // groups, -1), cols).reshape(oc, -1)
+        if b is not None:
+            out += b[:, None]
+        needs = ctx.needs_input_grad
+        if needs[1]:
+            ctx.cols = cols
+        if needs[0]:
+            ctx.w = w
+        ctx.geom = (one_d, x.shape, w.shape, pads, stride, dilation, groups, oh, ow)
+        y = out.reshape(oc, n, oh, ow).transpose(1, 0, 2, 3)
+        return y[:, :, 0, :] if one_d else y
+
+    @staticmethod
+    def backward(ctx, g):
+        one_d, xshape, wshape, pads, stride, dilation, groups, oh, ow = ctx.geom
+        if one_d:
+            g = g[:, :, None, :]
+        n, c, h, wd = xshape
+        oc = g.shape[1]
+        needs = ctx.needs_input_grad
+        gm = g.transpose(1, 0, 2, 3).reshape(oc, n * oh * ow)  # free for channel-major g
+        dx = dw = db = None
+        if needs[2]:
+            db = gm.sum(axis=1)
+        if needs[1]:
+            cols = ctx.cols
+            if groups == 1:
+                dw = gm @ cols.T
+            else:
+                gg = gm.reshape(groups, oc // groups, -1)
+                dw = np.matmul(gg, cols.transpose(0, 2, 1))
+            dw = dw.reshape(wshape)
+            if one_d:
+                dw = dw[:, :, 0, :]
+        if needs[0]:
+            dx = Conv2dFn._input_grad(ctx.w, gm, xshape, pads, stride, dilation, groups, oh, ow)
+            if one_d:
+                dx = dx[:, :, 0, :]
+        return dx, dw, db, None, None, None, None
+
+    @staticmethod
+    def _input_grad(w, gm, xshape, pads, stride, dilation, groups, oh, ow):
+        """dx = col2im(W^T dY): one GEMM, then KH*KW shifted slice-adds into the padded grad."""
+        n, c, h, wd = xshape
+        oc, cg, kh, kw = w.shape
+        # rows ordered (i, j, c) so that each kernel offset's slice dcols[i, j] is contiguous
+        if groups == 1:
+            dcols = w.transpose(2, 3, 1, 0).reshape(kh * kw * c, oc) @ gm
+        else:
+            ocg = oc // groups
+            wg = w.reshape(groups, ocg, cg, kh, kw).transpose(0, 3, 4, 2, 1)
+            dcols = np.matmul(wg.reshape(groups, kh * kw * cg, ocg), gm.reshape(groups, ocg, -1))
+            dcols = dcols.reshape(groups, kh, kw, cg, -1).transpose(1, 2, 0, 3, 4)
+        dcols = dcols.reshape(kh, kw, c, n, oh, ow)
+        (pt, pb), (pl, pr) = pads
+        sh, sw = stride
+        dh, dw = dilation
+        if kh == kw == 1 and sh == sw == 1 and not (pt or pb or pl or pr):
+            return dcols.reshape(c, n, h, wd).transpose(1, 0, 2, 3)
+        dxp = np.zeros((c, n, h + pt + pb, wd + pl + pr), dcols.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                r, q = i * dh, j * dw
+                rows = slice(r, r + sh * (oh - 1) + 1, sh)
+                cols = slice(q, q + sw * (ow - 1) + 1, sw)
+                dxp[:, :, rows, cols] += dcols[i, j]
+        return dxp[:, :, pt : pt + h, pl : pl + wd].transpose(1, 0, 2, 3)
+
+
+# ----- public functions ---------------------------------------------------------------------
+def _describe(nd: int, weight_shape, stride, padding, dilation, groups) -> str:
+    parts = [f"weight of shape {shape_str(weight_shape)}"]
+    if any(s != 1 for s in stride):
+        parts.append(f"stride={stride}")
+    if padding not in (0, "valid") and padding != (0,) * nd:
+        parts.append(f"padding={padding!r}")
+    if any(d != 1 for d in dilation):
+        parts.append(f"dilation={dilation}")
+    if groups != 1:
+        parts.append(f"groups={groups}")
+    return f"conv{nd}d(" + ", ".join(parts) + ")"
+
+
+def check_conv_input(
+    owner: str, nd: int, xshape, in_channels: int, kernel, pads: Pads, dilation
+) -> None:
+    """Rank, channel count and kernel-vs-padded-input checks, naming owner and the input."""
+    rank = len(xshape)
+    if rank != nd + 2:
+        raise ValueError(
+            f"{owner}: expected a {nd + 2}-D input (batched) or {nd + 1}-D input (unbatched), "
+            f"got input of shape {shape_str(xshape)}"
+        )
+    if xshape[1] != in_channels:
+        raise ValueError(
+            f"{owner}: expected input with {in_channels} channels, got input of shape "
+            f"{shape_str(xshape)}"
+        )
+    spatial = tuple(xshape[2:])
+    padded = tuple(s + p0 + p1 for s, (p0, p1) in zip(spatial, pads[2 - nd :]))
+    eff = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    if any(e > p for e, p in zip(eff, padded)):
+        raise ValueError(
+            f"{owner}: kernel size {tuple(kernel)} (dilated: {eff}) can't be greater than the "
+            f"padded input size {padded}; input of shape {shape_str(xshape)}"
+        )
+
+
+def conv_nd(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    nd: int,
+    stride,
+    padding,
+    dilation,
+    groups: int,
+    owner: str | None = None,
+) -> Tensor:
+    """Validate the arguments of conv1d/conv2d (and nn.Conv*d's call) and apply the op."""
+    if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
+        raise TypeError(
+            f"conv{nd}d: input and weight must be Tensors, got {type(input).__name__} and "
+            f"{type(weight).__name__}"
+        )
+    pre = owner or f"conv{nd}d"
+    stride_t = ntuple(stride, nd, "stride", pre)
+    dil_t = ntuple(dilation, nd, "dilation", pre)
+    check_positive(stride_t, "stride", pre)
+    check_positive(dil_t, "dilation", pre)
+    wshape = weight.data.shape
+    if owner is None:
+        owner = _describe(nd, wshape, stride_t, padding, dil_t, groups)
+    if len(wshape) != nd + 2:
+        raise ValueError(f"{owner}: weight must be {nd + 2}-D, got shape {shape_str(wshape)}")
+    if not isinstance(groups, Integral) or groups <= 0:
+        raise ValueError(f"{owner}: groups must be a positive integer, got {groups!r}")
+    if wshape[0] % groups:
+        raise ValueError(
+            f"{owner}: out_channels ({wshape[0]}) must be divisible by groups ({groups})"
+        )
+    kernel = tuple(wshape[2:])
+    pads = conv_padding(padding, kernel, dil_t, stride_t, owner)
+    if bias is not None and (not isinstance(bias, Tensor) or bias.data.shape != wshape[:1]):
+        got = shape_str(bias.data.shape) if isinstance(bias, Tensor) else type(bias).__name__
+        raise ValueError(f"{owner}: bias must have shape ({wshape[0]},), got {got}")
+    in_ch = wshape[1] * groups
+    unbatched = input.data.ndim == nd + 1
+    if unbatched:
+        input = input.unsqueeze(0)
+    check_conv_input(owner, nd, input.data.shape, in_ch, kernel, pads, dil_t)
+    if nd == 1:
+        stride_t, dil_t = (1, *stride_t), (1, *dil_t)
+    out = Conv2dFn.apply(input, weight, bias, stride_t, pads, dil_t, int(groups))
+    return out.squeeze(0) if unbatched else out
+
+
+def conv1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups: int = 1,
+) -> Tensor:
+    """1-D cross-correlation: input (N, C, L), weight (OC, C/groups, K) -> (N, OC, L_out)."""
+    return conv_nd(input, weight, bias, 1, stride, padding, dilation, groups)
+
+
+def conv2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups: int = 1,
+) -> Tensor:
+    """2-D cross-correlation: input (N, C, H, W), weight (OC, C/groups, KH, KW) -> (N, OC, OH, OW),
+    OH = (H + pad_h - dilation (KH - 1) - 1) // stride + 1."""
+    return conv_nd(input, weight, bias, 2, stride, padding, dilation, groups)

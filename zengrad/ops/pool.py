@@ -1,0 +1,386 @@
+"""Pooling: max, average and adaptive average over windows, as KH*KW strided slices.
+
+    max:  y[n, c, h, w] = max_{i, j} x_pad[n, c, s h + d i, s w + d j]          (pad = -inf)
+    avg:  y[n, c, h, w] = sum_{i, j} x_pad[n, c, s h + i, s w + j] / divisor[h, w]  (pad = 0)
+Forward loops over the KH*KW kernel offsets only; each offset is one strided view of the whole
+batch. Max-pool gradient goes to ONE element per window, the first maximum in row-major window
+order (PyTorch's rule for ties); windows holding a NaN pass no gradient. 1-D pools are 2-D
+pools of height 1.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+
+from zengrad.autograd.function import Function
+from zengrad.autograd.tensor import Tensor
+from zengrad.ops.conv import check_positive, ntuple, shape_str
+
+
+# ----- geometry -------------------------------------------------------------------------------
+def pool_out_size(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    """floor-or-ceil((L + 2p - d (k - 1) - 1) / s) + 1; in ceil mode the last window must start
+    inside the input or the left padding (PyTorch's rule)."""
+    num = size + 2 * p - d * (k - 1) - 1
+    out = (-(-num // s) if ceil_mode else num // s) + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def _offsets(k, s, d, out):
+    """Slices picking, for kernel offset i, the positions s*o + d*i of every output o."""
+    return [slice(d * i, d * i + s * (out - 1) + 1, s) for i in range(k)]
+
+
+def _padded(x: np.ndarray, pt: int, pl: int, size, fill) -> np.ndarray:
+    """x (N, C, H, W) at offset (pt, pl) in a (N, C, *size) buffer of fill, in x's memory order."""
+    if pt == pl == 0 and size == x.shape[2:]:
+        return x
+    n, c, h, w = x.shape
+    if x.transpose(1, 0, 2, 3).flags.c_contiguous:  # channel-major activations stay so
+        buf = np.full((c, n, *size), fill, x.dtype).transpose(1, 0, 2, 3)
+    else:
+        buf = np.full((n, c, *size), fill, x.dtype)
+    buf[:, :, pt : pt + h, pl : pl + w] = x
+    return buf
+
+
+def _geometry(shape, kernel, stride, padding, dilation, ceil_mode):
+    """Output size, padded buffer size (covering every window) and whether the windows
+    tile the buffer exactly (then backward can write each slice instead of adding)."""
+    h, w = shape[2:]
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    oh = pool_out_size(h, kh, sh, ph, dh, ceil_mode)
+    ow = pool_out_size(w, kw, sw, pw, dw, ceil_mode)
+    need_h = max((oh - 1) * sh + dh * (kh - 1) + 1, h + ph)
+    need_w = max((ow - 1) * sw + dw * (kw - 1) + 1, w + pw)
+    tiles = dh == dw == 1 and sh == kh and sw == kw and need_h == oh * kh and need_w == ow * kw
+    return (oh, ow), (need_h, need_w), tiles
+
+
+class MaxPool2dFn(Function):
+    """y = max over each window;  dL/dx = g at the first maximum of each window, 0 elsewhere."""
+
+    @staticmethod
+    def forward(ctx, x, kernel, stride, padding, dilation, ceil_mode):
+        (oh, ow), size, tiles = _geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
+        xp = _padded(x, padding[0], padding[1], size, -np.inf)
+        rows = _offsets(kernel[0], stride[0], dilation[0], oh)
+        cols = _offsets(kernel[1], stride[1], dilation[1], ow)
+        views = [xp[:, :, r, q] for r in rows for q in cols]
+        if len(views) == 1:
+            out = views[0].copy(order="K")
+        else:
+            out = np.maximum(views[0], views[1])
+            for v in views[2:]:
+                np.maximum(out, v, out=out)
+        ctx.xp, ctx.out, ctx.geom = xp, out, (rows, cols, padding, x.shape, tiles)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        rows, cols, padding, xshape, tiles = ctx.geom
+        xp, out = ctx.xp, ctx.out
+        dxp = np.empty_like(xp) if tiles else np.zeros_like(xp)
+        free = None  # windows whose gradient is not yet assigned
+        last = len(rows) * len(cols) - 1
+        k = 0
+        for r in rows:
+            for q in cols:
+                hit = xp[:, :, r, q] == out
+                if free is None:
+                    free = ~hit
+                else:
+                    hit &= free
+                    if k < last:
+                        np.greater(free, hit, out=free)  # free and not hit
+                if tiles:
+                    np.multiply(g, hit, out=dxp[:, :, r, q])
+                else:
+                    dxp[:, :, r, q] += g * hit
+                k += 1
+        ph, pw = padding
+        return dxp[:, :, ph : ph + xshape[2], pw : pw + xshape[3]], None, None, None, None, None
+
+
+def _avg_divisor(shape, kernel, stride, padding, out, count_include_pad, override, dtype):
+    """divisor[h, w]: the window's area, clipped to the padded input (count_include_pad) or
+    to the input itself; or divisor_override."""
+    if override is not None:
+        return np.asarray(override, dtype)
+    counts = []
+    for size, k, s, p, o in zip(shape[2:], kernel, stride, padding, out):
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, size + p)
+        if not count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, size)
+        counts.append(end - start)
+    return np.multiply.outer(counts[0], counts[1]).astype(dtype)
+
+
+class AvgPool2dFn(Function):
+    """y = sum over each window / divisor;  dL/dx = (g / divisor) added to every window element."""
+
+    @staticmethod
+    def forward(ctx, x, kernel, stride, padding, ceil_mode, count_include_pad, override):
+        (oh, ow), size, tiles = _geometry(x.shape, kernel, stride, padding, (1, 1), ceil_mode)
+        xp = _padded(x, padding[0], padding[1], size, 0)
+        rows = _offsets(kernel[0], stride[0], 1, oh)
+        cols = _offsets(kernel[1], stride[1], 1, ow)
+        views = [xp[:, :, r, q] for r in rows for q in cols]
+        out = views[0].copy(order="K")
+        for v in views[1:]:
+            out += v
+        div = _avg_divisor(
+            x.shape, kernel, stride, padding, (oh, ow), count_include_pad, override, x.dtype
+        )
+        out /= div
+        ctx.div, ctx.geom = div, (rows, cols, padding, x.shape, xp.shape, tiles)
+        ctx.order_cm = x.transpose(1, 0, 2, 3).flags.c_contiguous
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        rows, cols, padding, xshape, pshape, tiles = ctx.geom
+        gd = g / ctx.div
+        n, c, hp, wp = pshape
+        if ctx.order_cm:
+            alloc = np.empty if tiles else np.zeros
+            dxp = alloc((c, n, hp, wp), gd.dtype).transpose(1, 0, 2, 3)
+        else:
+            dxp = (np.empty if tiles else np.zeros)(pshape, gd.dtype)
+        for r in rows:
+            for q in cols:
+                if tiles:
+                    dxp[:, :, r, q] = gd
+                else:
+                    dxp[:, :, r, q] += gd
+        ph, pw = padding
+        return (
+            dxp[:, :, ph : ph + xshape[2], pw : pw + xshape[3]],
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        )
+
+
+def _adaptive_matrix(size: int, out: int, dtype) -> np.ndarray:
+    """A (out, size) averaging matrix: row o averages x[floor(o L / O) : ceil((o + 1) L / O)]."""
+    a = np.zeros((out, size), dtype)
+    for o in range(out):
+        start, end = (o * size) // out, -(-((o + 1) * size) // out)
+        a[o, start:end] = 1.0 / (end - start)
+    return a
+
+
+class AdaptiveAvgPool2dFn(Function):
+    """y = A_h x A_w^T (separable window means);  dL/dx = A_h^T g A_w. 1x1 output: the mean."""
+
+    @staticmethod
+    def forward(ctx, x, out_size):
+        h, w = x.shape[2:]
+        if out_size == (1, 1):
+            ctx.geom = (h, w)
+            return x.mean(axis=(2, 3), keepdims=True)
+        ah = _adaptive_matrix(h, out_size[0], x.dtype)
+        aw = _adaptive_matrix(w, out_size[1], x.dtype)
+        ctx.geom = (ah, aw)
+        return np.matmul(np.matmul(ah, x), aw.T)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.geom
+        if isinstance(a, int):
+            n, c = g.shape[:2]
+            return np.broadcast_to(g / (a * b), (n, c, a, b)).copy(), None
+        return np.matmul(np.matmul(a.T, g), b), None
+
+
+# ----- public functions ------------------------------------------------------------------------
+def _pool_args(name, nd, x, kernel_size, stride, padding, dilation, max_pool):
+    """Normalize and check pool arguments; returns 2-D tuples and the input as 4-D."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: input must be a Tensor, got {type(x).__name__}")
+    k = ntuple(kernel_size, nd, "kernel_size", name)
+    s = k if stride is None or stride == [] or stride == () else ntuple(stride, nd, "stride", name)
+    p = ntuple(padding, nd, "padding", name)
+    d = ntuple(dilation, nd, "dilation", name)
+    check_positive(k, "kernel_size", name)
+    check_positive(s, "stride", name)
+    check_positive(d, "dilation", name)
+    owner = f"{name}(kernel_size={k if nd > 1 else k[0]}"
+    if s != k:
+        owner += f", stride={s if nd > 1 else s[0]}"
+    if any(p):
+        owner += f", padding={p if nd > 1 else p[0]}"
+    owner += ")"
+    for pi, ki, di in zip(p, k, d):
+        eff = di * (ki - 1) + 1 if max_pool else ki
+        if pi < 0 or 2 * pi > eff:
+            raise ValueError(
+                f"{owner}: pad should be non-negative and at most half of the (effective) "
+                f"kernel size, got padding={p}, kernel_size={k}"
+            )
+    rank = x.data.ndim
+    if rank not in (nd + 1, nd + 2):
+        raise ValueError(
+            f"{owner}: expected a {nd + 2}-D (batched) or {nd + 1}-D (unbatched) input, got "
+            f"input of shape {shape_str(x.data.shape)}"
+        )
+    if any(n == 0 for n in x.data.shape[-nd - 1 :]):
+        raise ValueError(f"{owner}: got an empty input of shape {shape_str(x.data.shape)}")
+    return k, s, p, d, owner
+
+
+def _to4d(x: Tensor, nd: int) -> tuple[Tensor, int]:
+    """(C, *S) or (N, C, *S) -> (N, C, H, W); returns the number of dims added."""
+    added = 0
+    if x.data.ndim == nd + 1:
+        x = x.unsqueeze(0)
+        added += 1
+    if nd == 1:
+        x = x.unsqueeze(2)
+        added += 1
+    return x, added
+
+
+def _from4d(y: Tensor, nd: int, unbatched: bool) -> Tensor:
+    if nd == 1:
+        y = y.squeeze(2)
+    return y.squeeze(0) if unbatched else y
+
+
+def _check_out(owner, shape, k, s, p, d, ceil_mode, nd):
+    sizes = shape[-nd:]
+    outs = tuple(pool_out_size(n, *a, ceil_mode) for n, *a in zip(sizes, k, s, p, d))
+    if any(o < 1 for o in outs):
+        raise ValueError(
+            f"{owner}: input of shape {shape_str(shape)} is too small: calculated output size "
+            f"{outs}"
+        )
+
+
+def _max_pool(name, nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    if return_indices:
+        raise NotImplementedError(f"{name}: return_indices=True is not supported")
+    k, s, p, d, owner = _pool_args(name, nd, input, kernel_size, stride, padding, dilation, True)
+    _check_out(owner, input.data.shape, k, s, p, d, ceil_mode, nd)
+    unbatched = input.data.ndim == nd + 1
+    x, _ = _to4d(input, nd)
+    if nd == 1:
+        k, s, p, d = (1, *k), (1, *s), (0, *p), (1, *d)
+    return _from4d(MaxPool2dFn.apply(x, k, s, p, d, bool(ceil_mode)), nd, unbatched)
+
+
+def max_pool1d(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Tensor:
+    """y[n, c, l] = max_i x_pad[n, c, s l + d i] over (N, C, L); stride defaults to kernel_size."""
+    return _max_pool(
+        "max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
+    )
+
+
+def max_pool2d(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Tensor:
+    """y[n, c, h, w] = max_{i, j} x_pad[n, c, s h + d i, s w + d j]; the gradient goes to the
+    first maximum of each window (row-major order)."""
+    return _max_pool(
+        "max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
+    )
+
+
+def _avg_pool(name, nd, input, kernel_size, stride, padding, ceil_mode, include_pad, override):
+    k, s, p, _, owner = _pool_args(name, nd, input, kernel_size, stride, padding, 1, False)
+    if override is not None and (not isinstance(override, Integral) or override == 0):
+        raise ValueError(f"{owner}: divisor_override must be a non-zero int, got {override!r}")
+    _check_out(owner, input.data.shape, k, s, p, (1,) * nd, ceil_mode, nd)
+    unbatched = input.data.ndim == nd + 1
+    x, _ = _to4d(input, nd)
+    if nd == 1:
+        k, s, p = (1, *k), (1, *s), (0, *p)
+    y = AvgPool2dFn.apply(x, k, s, p, bool(ceil_mode), bool(include_pad), override)
+    return _from4d(y, nd, unbatched)
+
+
+def avg_pool1d(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Tensor:
+    """y[n, c, l] = mean of the window x_pad[n, c, s l : s l + k] (see avg_pool2d's divisor)."""
+    return _avg_pool(
+        "avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None
+    )
+
+
+def avg_pool2d(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Tensor:
+    """y = window sum / divisor; divisor = window area clipped to the padded input
+    (count_include_pad) or to the input, or divisor_override."""
+    return _avg_pool(
+        "avg_pool2d",
+        2,
+        input,
+        kernel_size,
+        stride,
+        padding,
+        ceil_mode,
+        count_include_pad,
+        divisor_override,
+    )
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
+    """Average over windows [floor(o H / OH), ceil((o + 1) H / OH)) per output row (and column);
+    output_size an int, a pair, or a pair with None (= keep that input size)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"adaptive_avg_pool2d: input must be a Tensor, got {type(input).__name__}")
+    owner = f"adaptive_avg_pool2d(output_size={output_size!r})"
+    if input.data.ndim not in (3, 4):
+        raise ValueError(
+            f"{owner}: expected a 4-D (batched) or 3-D (unbatched) input, got input of shape "
+            f"{shape_str(input.data.shape)}"
+        )
+    size = tuple(input.data.shape[-2:])
+    if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
+        out = tuple(s if o is None else o for o, s in zip(output_size, size))
+    else:
+        out = output_size
+    out = ntuple(out, 2, "output_size", owner)
+    check_positive(out, "output_size", owner)
+    if any(n == 0 for n in size):
+        raise ValueError(f"{owner}: got an empty input of shape {shape_str(input.data.shape)}")
+    unbatched = input.data.ndim == 3
+    x = input.unsqueeze(0) if unbatched else input
+    y = AdaptiveAvgPool2dFn.apply(x, out)
+    return y.squeeze(0) if unbatched else y
