@@ -28,3 +28,23 @@ def _strict_grad_dtypes():
     engine.check_grad_dtypes = True
     yield
     engine.check_grad_dtypes = False
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread():
+    """Tests use one BLAS (and torch) thread: their arrays are small, and on a loaded 2-core
+    machine a second OpenBLAS thread made some tests 40x slower. Benchmarks (bench/) set
+    their own thread counts."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # comes with scikit-learn; without it, run as configured
+        yield
+        return
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield

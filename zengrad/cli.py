@@ -23,6 +23,18 @@ from pathlib import Path
 _OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw")
 _DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "adagrad": 0.05, "rmsprop": 1e-3, "adam": 1e-3,
                "adamw": 1e-3}
+# Recipes per model family, used for every option the user leaves out. CNNs: SGD with
+# momentum on a cosine schedule for a fixed number of epochs (early stopping on a small
+# validation slice picked noisy epochs); MLPs: Adam with early stopping.
+_RECIPES = {
+    "cnn": {"optimizer": "momentum", "epochs": 30, "patience": 0, "scheduler": "cosine"},
+    "mlp": {"optimizer": "adam", "epochs": 20, "patience": 5, "scheduler": "none"},
+}
+DEFAULT_MODEL = "lenet"  # for image datasets; the MLP for the others
+
+
+def _recipe(model: str) -> dict:
+    return _RECIPES["mlp" if model == "mlp" else "cnn"]
 
 
 class UsageError(Exception):
@@ -71,18 +83,27 @@ def _build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a model on a bundled dataset",
                        description="Train a model on a bundled dataset and write a run folder.")
-    t.add_argument("--model", default="mlp", choices=_model_names(), help="(default: mlp)")
+    t.add_argument("--model", default=None, choices=_model_names(),
+                   help=f"(default: {DEFAULT_MODEL} for image datasets, mlp for the others)")
     t.add_argument("--dataset", default="digits", choices=_dataset_names(),
                    help="(default: digits)")
-    t.add_argument("--optimizer", default="adam", choices=_OPTIMIZERS, help="(default: adam)")
+    t.add_argument("--optimizer", default=None, choices=_OPTIMIZERS,
+                   help="(default: momentum for CNNs, adam for the MLP)")
     t.add_argument("--lr", type=_number(float, 0.0, False, "a number"), default=None,
                    help="learning rate (default: 1e-3 for adam/adamw/rmsprop, 0.1 sgd, "
                         "0.05 momentum/adagrad)")
     t.add_argument("--batch-size", type=_number(int, 1, True, "an integer"), default=32)
-    t.add_argument("--epochs", type=_number(int, 1, True, "an integer"), default=20)
-    t.add_argument("--patience", type=_number(int, 0, True, "an integer"), default=5,
-                   help="early stopping on the validation loss (default: 5 epochs)")
+    t.add_argument("--epochs", type=_number(int, 1, True, "an integer"), default=None,
+                   help="(default: 30 for CNNs, 20 for the MLP)")
+    t.add_argument("--patience", type=_number(int, 0, True, "an integer"), default=None,
+                   help="early stopping on the validation loss after this many epochs without "
+                   "improvement, restoring the best weights; 0 turns it off "
+                   "(default: 0 for CNNs, 5 for the MLP)")
     t.add_argument("--weight-decay", type=_number(float, 0.0, True, "a number"), default=0.0)
+    t.add_argument("--scheduler", default=None, choices=("none", "cosine", "plateau"),
+                   help="learning-rate schedule per epoch: cosine annealing to 0 over --epochs, "
+                   "or ReduceLROnPlateau on the validation loss (default: cosine for CNNs, "
+                   "none for the MLP)")
     t.add_argument("--val-fraction", type=_number(float, 0.0, False, "a number"), default=0.1,
                    help="share of the training split held out for validation (default 0.1)")
     t.add_argument("--seed", type=_number(int, 0, True, "an integer"), default=0)
@@ -157,18 +178,25 @@ def _cmd_train(args) -> int:
     import zengrad as zg
     from zengrad.data import DataLoader, TensorDataset, get_dataset
     from zengrad.io import atomic_write_text, save
-    from zengrad.train import EarlyStopping, Trainer
+    from zengrad.optim.lr_scheduler import CosineAnnealingLR, ReduceLROnPlateau
+    from zengrad.train import EarlyStopping, LRSchedulerCallback, Trainer
 
     if args.val_fraction >= 1.0:
         raise UsageError(f"--val-fraction must be < 1, got {args.val_fraction}")
+    splits = get_dataset(args.dataset, seed=args.seed)
+    if args.model is None:
+        args.model = DEFAULT_MODEL if len(splits.input_shape) == 3 else "mlp"
+    for key, value in _recipe(args.model).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     lr = args.lr if args.lr is not None else _DEFAULT_LR[args.optimizer]
     out = Path(args.out or f"runs/{args.model}_{args.dataset}")
-    splits = get_dataset(args.dataset, seed=args.seed)
     config = {
         "model": args.model, "dataset": args.dataset, "task": splits.task,
         "input_shape": list(splits.input_shape), "num_outputs": splits.num_outputs,
         "optimizer": args.optimizer, "lr": lr, "batch_size": args.batch_size,
         "epochs": args.epochs, "patience": args.patience, "weight_decay": args.weight_decay,
+        "scheduler": args.scheduler,
         "val_fraction": args.val_fraction, "seed": args.seed,
         "zengrad_version": zg.__version__,
     }
@@ -190,8 +218,16 @@ def _cmd_train(args) -> int:
                             512)
     test_loader = DataLoader(splits.test_dataset(), 512)
 
-    stopper = EarlyStopping("val_loss", patience=args.patience, restore_best_weights=True)
-    trainer = Trainer(model, loss_fn, opt, metrics=metrics, callbacks=[stopper],
+    callbacks: list = []
+    if args.patience > 0:
+        callbacks.append(EarlyStopping("val_loss", patience=args.patience,
+                                       restore_best_weights=True))
+    if args.scheduler == "cosine":
+        callbacks.append(LRSchedulerCallback(CosineAnnealingLR(opt, T_max=args.epochs)))
+    elif args.scheduler == "plateau":
+        callbacks.append(LRSchedulerCallback(ReduceLROnPlateau(opt, patience=2),
+                                             monitor="val_loss"))
+    trainer = Trainer(model, loss_fn, opt, metrics=metrics, callbacks=callbacks,
                       verbose=min(args.verbose, 1))
     start = time.perf_counter()
     history = trainer.fit(train_loader, val_loader, epochs=args.epochs)

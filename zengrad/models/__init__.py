@@ -1,6 +1,10 @@
-"""A small zoo of models built from zengrad.nn: LeNet-5 and CIFAR-style ResNets."""
+"""A small zoo of models built from zengrad.nn: LeNet-5, CIFAR-style ResNets, LSTM models."""
 
 from zengrad.models.lenet import LeNet5
+from zengrad.models.lstm import LSTMForecaster, SequenceClassifier
 from zengrad.models.resnet import BasicBlock, Bottleneck, ResNet, resnet8, resnet20
 
-__all__ = ["LeNet5", "BasicBlock", "Bottleneck", "ResNet", "resnet8", "resnet20"]
+__all__ = [
+    "LeNet5", "BasicBlock", "Bottleneck", "ResNet", "resnet8", "resnet20", "LSTMForecaster",
+    "SequenceClassifier",
+]

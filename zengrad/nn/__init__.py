@@ -39,3 +39,13 @@ from zengrad.nn.pooling import (
     MaxPool1d,
     MaxPool2d,
 )
+from zengrad.nn.recurrent import (
+    GRU,
+    LSTM,
+    RNN,
+    GRUCell,
+    LSTMCell,
+    RNNBase,
+    RNNCell,
+    RNNCellBase,
+)

@@ -66,12 +66,27 @@ def resnet20(input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
     return _models_module("resnet20").resnet20(in_channels=c, num_classes=num_outputs)
 
 
+def lstm(input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
+    """An LSTM over a sequence: an image (1, H, W) is read row by row, (L, F) as it is."""
+    if len(input_shape) == 3 and input_shape[0] == 1:
+        features = input_shape[2]
+    elif len(input_shape) == 2:
+        features = input_shape[1]
+    else:
+        raise ModelUnavailableError(
+            f"model 'lstm' needs sequences (length, features) or one-channel images; this "
+            f"dataset's samples have shape {input_shape} (use --model mlp)"
+        )
+    return _models_module("lstm").SequenceClassifier(features, num_outputs)
+
+
 MODELS: dict[str, Callable[[tuple[int, ...], int], nn.Module]] = {
     "mlp": mlp,
     "lenet": lenet,
     "resnet": resnet8,
     "resnet8": resnet8,
     "resnet20": resnet20,
+    "lstm": lstm,
 }
 
 

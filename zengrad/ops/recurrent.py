@@ -1,0 +1,449 @@
+"""Fused recurrent sequences: one Function runs one layer in one direction over all time steps.
+
+Each op takes the whole sequence x (L, N, I), an optional initial state h0 (N, H) (None means
+zeros, and skips the work on it), and the weights in PyTorch's layout, and returns the hidden
+state of every time step (L, N, H), indexed by position in x (a reverse op reads x from the
+end, so its state after reading x_t sits at t, as in PyTorch's bidirectional layers).
+
+Speed comes from keeping the loop over time thin:
+- the input projection of all time steps is one GEMM before the loop, X (L*N, I) @ W_ih^T;
+- each step does only h @ W_hh^T and the gate math, in place in buffers allocated once;
+- sigmoid(a) = 0.5 tanh(a / 2) + 0.5 (one transcendental, no overflow); the LSTM works on its
+  gates in i, f, o, g order internally so one call covers the three sigmoid gates;
+- backward stores every step's gate gradients and then forms dW_ih, dW_hh, db and dx with
+  one GEMM (or sum) each over all time steps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zengrad.autograd.function import Function
+from zengrad.autograd.tensor import Tensor
+
+
+def _sigmoid_(a: np.ndarray) -> None:
+    """a <- sigmoid(a) = 0.5 tanh(a / 2) + 0.5, in place."""
+    a *= 0.5
+    np.tanh(a, out=a)
+    a *= 0.5
+    a += 0.5
+
+
+def _swap_go(w: np.ndarray) -> np.ndarray:
+    """PyTorch's LSTM gate blocks i, f, g, o <-> i, f, o, g along axis 0 (an involution)."""
+    h = w.shape[0] // 4
+    return np.concatenate((w[: 2 * h], w[3 * h :], w[2 * h : 3 * h]))
+
+
+def _input_projection(x: np.ndarray, w_ih: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """A = X W_ih^T + bias for all time steps at once: (L, N, I) -> (L, N, G), one GEMM."""
+    seq, n, _ = x.shape
+    a = np.empty((seq, n, w_ih.shape[0]), x.dtype)
+    np.matmul(x.reshape(seq * n, -1), w_ih.T, out=a.reshape(seq * n, -1))
+    if bias is not None:
+        a += bias
+    return a
+
+
+def _order(seq: int, reverse: bool) -> range:
+    return range(seq - 1, -1, -1) if reverse else range(seq)
+
+
+def _prev(states: np.ndarray, t: int, reverse: bool, h0: np.ndarray | None):
+    """The state a step at position t started from (h0, possibly None, at the first step)."""
+    first = states.shape[0] - 1 if reverse else 0
+    if t == first:
+        return h0
+    return states[t + 1] if reverse else states[t - 1]
+
+
+def _recurrent_weight_grad(
+    dgates: np.ndarray, states: np.ndarray, h0: np.ndarray | None, reverse: bool
+) -> np.ndarray:
+    """dW_hh = sum_t dgates_t^T h_prev(t): one (G, (L-1)*N) @ ((L-1)*N, H) GEMM over the
+    stored states, plus the first step's term when h0 was given (zero otherwise)."""
+    seq, n, g = dgates.shape
+    h = states.shape[-1]
+    if reverse:
+        d_rest, h_rest, d_first = dgates[: seq - 1], states[1:seq], dgates[seq - 1]
+    else:
+        d_rest, h_rest, d_first = dgates[1:], states[: seq - 1], dgates[0]
+    dw = d_rest.reshape(-1, g).T @ h_rest.reshape(-1, h)
+    if h0 is not None:
+        dw += d_first.T @ h0
+    return dw
+
+
+def _input_grads(ctx, dgates: np.ndarray, w_ih: np.ndarray, w_ih_index: int):
+    """dx = dgates W_ih and dW_ih = dgates^T X, each one GEMM over all time steps."""
+    x = ctx.x
+    seq, n, g = dgates.shape
+    d2 = dgates.reshape(seq * n, g)
+    dx = (d2 @ w_ih).reshape(x.shape) if ctx.needs_input_grad[0] else None
+    dw_ih = d2.T @ x.reshape(seq * n, -1) if ctx.needs_input_grad[w_ih_index] else None
+    return dx, dw_ih
+
+
+class RNNSequence(Function):
+    """h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), act = tanh or relu.
+
+    Backward: da_t = (g_t + dh_t) act'(a_t) with tanh' = 1 - h_t^2, relu' = [h_t > 0];
+    dh_{t-1} = da_t W_hh; dW_ih = sum_t da_t^T x_t, dW_hh = sum_t da_t^T h_{t-1}, db = sum_t da_t.
+    """
+
+
+    @staticmethod
+    def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh", reverse=False):
+        bias = None if b_ih is None else b_ih + b_hh
+        out = _input_projection(x, w_ih, bias)  # pre-activations, turned into states in place
+        rec = np.empty(out.shape[1:], x.dtype)
+        whh_t = w_hh.T
+        h = h0
+        for t in _order(x.shape[0], reverse):
+            a = out[t]
+            if h is not None:
+                np.matmul(h, whh_t, out=rec)
+                a += rec
+            if nonlinearity == "tanh":
+                np.tanh(a, out=a)
+            else:
+                np.maximum(a, 0, out=a)
+            h = a
+        ctx.x, ctx.h0, ctx.w_ih, ctx.w_hh, ctx.out = x, h0, w_ih, w_hh, out
+        ctx.relu, ctx.reverse, ctx.has_bias = nonlinearity == "relu", reverse, b_ih is not None
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out, w_hh, h0, reverse = ctx.out, ctx.w_hh, ctx.h0, ctx.reverse
+        needs = ctx.needs_input_grad
+        seq = out.shape[0]
+        da = np.empty_like(out)
+        dh = None
+        order = _order(seq, reverse)
+        first = order[0]  # the step that started from h0
+        for t in reversed(order):
+            d = da[t]
+            if dh is None:
+                np.copyto(d, g[t])
+            else:
+                np.add(g[t], dh, out=d)
+            h = out[t]
+            if ctx.relu:
+                d *= h > 0
+            else:
+                d -= d * h * h  # tanh' = 1 - h^2
+            if t != first or (h0 is not None and needs[1]):
+                dh = d @ w_hh
+        dx, dw_ih = _input_grads(ctx, da, ctx.w_ih, 2)
+        dh0 = dh if h0 is not None and needs[1] else None
+        dw_hh = _recurrent_weight_grad(da, out, h0, reverse) if needs[3] else None
+        db_ih = db_hh = None
+        if ctx.has_bias:
+            db = da.reshape(-1, da.shape[-1]).sum(0)
+            db_ih = db if needs[4] else None
+            db_hh = db.copy() if needs[5] else None  # leaves must not share one gradient array
+        return dx, dh0, dw_ih, dw_hh, db_ih, db_hh
+
+
+class LSTMSequence(Function):
+    """i, f, o = sigmoid(.), g = tanh(.) of W_ih x_t + b_ih + W_hh h_{t-1} + b_hh (PyTorch's
+    i, f, g, o blocks); c_t = f c_{t-1} + i g; h_t = o tanh(c_t).
+
+    Returns [h_1 .. h_L; c_last] as one (L + 1, N, H) array: a Function has one output, and
+    c_last (the cell state after the last step read) is the only other thing callers need.
+    Backward (dh_t = g_t + the recurrent term, dc from c_last's grad and step t+1):
+    dc_t += dh_t o (1 - tanh^2 c_t); di = dc g, df = dc c_{t-1}, do = dh tanh c_t, dg = dc i;
+    gate pre-activations times sigma' = s (1 - s), tanh' = 1 - g^2; dc_{t-1} = dc_t f;
+    dh_{t-1} = dgates W_hh.
+    """
+
+
+    @staticmethod
+    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+        seq, n, _ = x.shape
+        hid = w_hh.shape[1]
+        s3 = 3 * hid
+        w_ih_p, w_hh_p = _swap_go(w_ih), _swap_go(w_hh)
+        bias = None if b_ih is None else _swap_go(b_ih + b_hh)
+        gates = _input_projection(x, w_ih_p, bias)  # activated in place, kept for backward
+        out = np.empty((seq + 1, n, hid), x.dtype)  # h_1..h_L, then c_last
+        cells = np.empty((seq, n, hid), x.dtype)
+        tanh_c = np.empty((seq, n, hid), x.dtype)
+        rec = np.empty((n, 4 * hid), x.dtype)
+        tmp = np.empty((n, hid), x.dtype)
+        whh_t = w_hh_p.T
+        h, c = h0, c0
+        for t in _order(seq, reverse):
+            a = gates[t]
+            if h is not None:
+                np.matmul(h, whh_t, out=rec)
+                a += rec
+            _sigmoid_(a[:, :s3])
+            np.tanh(a[:, s3:], out=a[:, s3:])
+            ct = cells[t]
+            np.multiply(a[:, :hid], a[:, s3:], out=ct)  # i g
+            if c is not None:
+                np.multiply(a[:, hid : 2 * hid], c, out=tmp)  # + f c_{t-1}
+                ct += tmp
+            np.tanh(ct, out=tanh_c[t])
+            np.multiply(a[:, 2 * hid : s3], tanh_c[t], out=out[t])
+            h, c = out[t], ct
+        out[seq] = c
+        ctx.x, ctx.h0, ctx.c0, ctx.w_ih_p, ctx.w_hh_p = x, h0, c0, w_ih_p, w_hh_p
+        ctx.gates, ctx.cells, ctx.tanh_c, ctx.out = gates, cells, tanh_c, out
+        ctx.reverse, ctx.has_bias = reverse, b_ih is not None
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        gates, cells, tanh_c, out = ctx.gates, ctx.cells, ctx.tanh_c, ctx.out
+        h0, c0, reverse, w_hh_p = ctx.h0, ctx.c0, ctx.reverse, ctx.w_hh_p
+        needs = ctx.needs_input_grad
+        seq, n, hid = cells.shape
+        s3 = 3 * hid
+        dgates = np.empty_like(gates)
+        dc = g[seq].copy()
+        dh = None
+        tmp = np.empty((n, hid), g.dtype)
+        dsig = np.empty((n, s3), g.dtype)
+        order = _order(seq, reverse)
+        first = order[0]  # the step that started from h0
+        for t in reversed(order):
+            a, d = gates[t], dgates[t]
+            i, f, o, gg = a[:, :hid], a[:, hid : 2 * hid], a[:, 2 * hid : s3], a[:, s3:]
+            tc = tanh_c[t]
+            dht = g[t] if dh is None else g[t] + dh
+            np.multiply(dht, o, out=tmp)  # dc += dh o (1 - tanh^2 c)
+            dc += tmp
+            tmp *= tc
+            tmp *= tc
+            dc -= tmp
+            np.multiply(dc, gg, out=d[:, :hid])
+            c_prev = _prev(cells, t, reverse, c0)
+            if c_prev is None:
+                d[:, hid : 2 * hid] = 0
+            else:
+                np.multiply(dc, c_prev, out=d[:, hid : 2 * hid])
+            np.multiply(dht, tc, out=d[:, 2 * hid : s3])
+            np.multiply(dc, i, out=d[:, s3:])
+            s = a[:, :s3]
+            np.subtract(1, s, out=dsig)  # sigma' = s (1 - s)
+            dsig *= s
+            d[:, :s3] *= dsig
+            np.multiply(gg, gg, out=tmp)  # tanh' = 1 - g^2
+            np.subtract(1, tmp, out=tmp)
+            d[:, s3:] *= tmp
+            dc *= f
+            if t != first or (h0 is not None and needs[1]):
+                dh = d @ w_hh_p
+        dx, dw_ih = _input_grads(ctx, dgates, ctx.w_ih_p, 3)
+        dh0 = dh if h0 is not None and needs[1] else None
+        dc0 = dc if c0 is not None and needs[2] else None
+        dw_ih = _swap_go(dw_ih) if dw_ih is not None else None
+        dw_hh = None
+        if needs[4]:
+            dw_hh = _swap_go(_recurrent_weight_grad(dgates, out[:seq], h0, reverse))
+        db_ih = db_hh = None
+        if ctx.has_bias:
+            db = _swap_go(dgates.reshape(-1, 4 * hid).sum(0))
+            db_ih = db if needs[5] else None
+            db_hh = db.copy() if needs[6] else None  # leaves must not share one gradient array
+        return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh
+
+
+class GRUSequence(Function):
+    """r, z = sigmoid(W_i{r,z} x_t + b_i{r,z} + W_h{r,z} h_{t-1} + b_h{r,z});
+    n = tanh(W_in x_t + b_in + r (W_hn h_{t-1} + b_hn)); h_t = (1 - z) n + z h_{t-1}.
+
+    Backward, with hn = W_hn h_{t-1} + b_hn and dh = g_t + the recurrent term:
+    da_n = dh (1 - z)(1 - n^2); da_z = dh (h_{t-1} - n) z (1 - z); da_r = da_n hn r (1 - r);
+    the input side sees (da_r, da_z, da_n), the recurrent side (da_r, da_z, da_n r);
+    dh_{t-1} = dh z + (da_r, da_z, da_n r) W_hh.
+    """
+
+
+    @staticmethod
+    def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+        seq, n, _ = x.shape
+        hid = w_hh.shape[1]
+        s2 = 2 * hid
+        gates = _input_projection(x, w_ih, b_ih)  # r, z, n; activated in place
+        if b_hh is not None:
+            gates[..., :s2] += b_hh[:s2]  # the r, z recurrent biases add like the input ones
+        b_hn = None if b_hh is None else b_hh[s2:]
+        hn_all = np.empty((seq, n, hid), x.dtype)
+        out = np.empty((seq, n, hid), x.dtype)
+        rec = np.empty((n, 3 * hid), x.dtype)
+        whh_t = w_hh.T
+        h = h0
+        for t in _order(seq, reverse):
+            a, hn, ht = gates[t], hn_all[t], out[t]
+            if h is not None:
+                np.matmul(h, whh_t, out=rec)
+                a[:, :s2] += rec[:, :s2]
+                hn[...] = rec[:, s2:]
+                if b_hn is not None:
+                    hn += b_hn
+            elif b_hn is not None:
+                hn[...] = b_hn
+            else:
+                hn[...] = 0
+            _sigmoid_(a[:, :s2])
+            r, z, nn_ = a[:, :hid], a[:, hid:s2], a[:, s2:]
+            np.multiply(r, hn, out=ht)
+            nn_ += ht
+            np.tanh(nn_, out=nn_)
+            if h is None:  # h_t = n - z n
+                np.multiply(z, nn_, out=ht)
+                np.subtract(nn_, ht, out=ht)
+            else:  # h_t = n + z (h - n)
+                np.subtract(h, nn_, out=ht)
+                ht *= z
+                ht += nn_
+            h = ht
+        ctx.x, ctx.h0, ctx.w_ih, ctx.w_hh = x, h0, w_ih, w_hh
+        ctx.gates, ctx.hn, ctx.out = gates, hn_all, out
+        ctx.reverse, ctx.has_bias = reverse, b_ih is not None
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        gates, hn_all, out, h0, reverse, w_hh = (
+            ctx.gates, ctx.hn, ctx.out, ctx.h0, ctx.reverse, ctx.w_hh
+        )
+        needs = ctx.needs_input_grad
+        seq, n, hid = out.shape
+        s2 = 2 * hid
+        drec = np.empty_like(gates)  # recurrent side: da_r, da_z, da_n r
+        dan_all = np.empty((seq, n, hid), g.dtype)  # input side of n: da_n
+        tmp = np.empty((n, hid), g.dtype)
+        dsig = np.empty((n, s2), g.dtype)
+        dh = None
+        order = _order(seq, reverse)
+        first = order[0]  # the step that started from h0
+        for t in reversed(order):
+            a, d, dan = gates[t], drec[t], dan_all[t]
+            r, z, nn_ = a[:, :hid], a[:, hid:s2], a[:, s2:]
+            dht = g[t] if dh is None else g[t] + dh
+            h_prev = _prev(out, t, reverse, h0)
+            np.subtract(1, z, out=tmp)  # da_n = dh (1 - z) (1 - n^2)
+            np.multiply(dht, tmp, out=dan)
+            np.multiply(nn_, nn_, out=tmp)
+            np.subtract(1, tmp, out=tmp)
+            dan *= tmp
+            if h_prev is None:  # da_z = dh (h_prev - n) before sigma'
+                np.negative(nn_, out=d[:, hid:s2])
+            else:
+                np.subtract(h_prev, nn_, out=d[:, hid:s2])
+            d[:, hid:s2] *= dht
+            np.multiply(dan, hn_all[t], out=d[:, :hid])  # da_r = da_n hn before sigma'
+            s = a[:, :s2]
+            np.subtract(1, s, out=dsig)
+            dsig *= s
+            d[:, :s2] *= dsig
+            np.multiply(dan, r, out=d[:, s2:])
+            if t != first or (h0 is not None and needs[1]):
+                dh = d @ w_hh
+                np.multiply(dht, z, out=tmp)
+                dh += tmp
+        dgates = drec.copy()
+        dgates[..., s2:] = dan_all
+        dx, dw_ih = _input_grads(ctx, dgates, ctx.w_ih, 2)
+        dh0 = dh if h0 is not None and needs[1] else None
+        dw_hh = _recurrent_weight_grad(drec, out, h0, reverse) if needs[3] else None
+        db_ih = db_hh = None
+        if ctx.has_bias:
+            db_ih = dgates.reshape(-1, 3 * hid).sum(0) if needs[4] else None
+            db_hh = drec.reshape(-1, 3 * hid).sum(0) if needs[5] else None
+        return dx, dh0, dw_ih, dw_hh, db_ih, db_hh
+
+
+def _check_sequence_args(
+    name: str, gates: int, x: Tensor, states: dict, w_ih: Tensor, w_hh: Tensor, b_ih, b_hh
+) -> None:
+    """Shapes and dtypes of one fused sequence op's arguments, with the offending values."""
+    if not isinstance(x, Tensor) or x.data.ndim != 3:
+        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"{name}: x must be a 3-D tensor (L, N, input_size), got {shape}")
+    dtype = x.data.dtype
+    if dtype.kind != "f":
+        raise TypeError(f"{name}: x must be a floating point tensor, got {dtype}")
+    seq, n, inp = x.data.shape
+    if seq < 1:
+        raise ValueError(f"{name}: the sequence length must be at least 1, got x of shape "
+                         f"{tuple(x.shape)}")
+    if w_hh.data.ndim != 2 or w_hh.data.shape[0] != gates * w_hh.data.shape[1]:
+        raise ValueError(f"{name}: w_hh must be ({gates} * hidden_size, hidden_size), got "
+                         f"{tuple(w_hh.shape)}")
+    hid = w_hh.data.shape[1]
+    expected = {"w_ih": (gates * hid, inp), "w_hh": (gates * hid, hid)}
+    given = {"w_ih": w_ih, "w_hh": w_hh}
+    if (b_ih is None) != (b_hh is None):
+        raise ValueError(f"{name}: give both b_ih and b_hh or neither")
+    if b_ih is not None:
+        expected.update(b_ih=(gates * hid,), b_hh=(gates * hid,))
+        given.update(b_ih=b_ih, b_hh=b_hh)
+    for key, t in states.items():
+        if t is not None:
+            expected[key] = (n, hid)
+            given[key] = t
+    for key, shape in expected.items():
+        t = given[key]
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name}: {key} must be a Tensor, got {type(t).__name__}")
+        if t.data.shape != shape:
+            raise ValueError(f"{name}: {key} must have shape {shape} for x of shape "
+                             f"{tuple(x.shape)} and hidden_size {hid}, got {tuple(t.shape)}")
+        if t.data.dtype != dtype:
+            raise TypeError(f"{name}: {key} is {t.data.dtype} but x is {dtype}; "
+                            "they must have the same dtype")
+
+
+def rnn_sequence(
+    x: Tensor,
+    h0: Tensor | None,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None = None,
+    b_hh: Tensor | None = None,
+    nonlinearity: str = "tanh",
+    reverse: bool = False,
+) -> Tensor:
+    """Elman RNN over x (L, N, I) from h0 (N, H) or zeros: all states (L, N, H)."""
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"rnn_sequence: unknown nonlinearity {nonlinearity!r} "
+                         "(expected 'tanh' or 'relu')")
+    _check_sequence_args("rnn_sequence", 1, x, {"h0": h0}, w_ih, w_hh, b_ih, b_hh)
+    return RNNSequence.apply(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity=nonlinearity,
+                             reverse=bool(reverse))
+
+
+def lstm_sequence(
+    x: Tensor,
+    h0: Tensor | None,
+    c0: Tensor | None,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None = None,
+    b_hh: Tensor | None = None,
+    reverse: bool = False,
+) -> Tensor:
+    """LSTM over x (L, N, I) from (h0, c0) (N, H) or zeros: [h_1..h_L; c_last] (L + 1, N, H)."""
+    _check_sequence_args("lstm_sequence", 4, x, {"h0": h0, "c0": c0}, w_ih, w_hh, b_ih, b_hh)
+    return LSTMSequence.apply(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=bool(reverse))
+
+
+def gru_sequence(
+    x: Tensor,
+    h0: Tensor | None,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None = None,
+    b_hh: Tensor | None = None,
+    reverse: bool = False,
+) -> Tensor:
+    """GRU over x (L, N, I) from h0 (N, H) or zeros: all states (L, N, H)."""
+    _check_sequence_args("gru_sequence", 3, x, {"h0": h0}, w_ih, w_hh, b_ih, b_hh)
+    return GRUSequence.apply(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=bool(reverse))
