@@ -1,0 +1,266 @@
+r"""Gaussian-process regression and acquisition functions, in NumPy/SciPy.
+
+Inputs live in the unit cube [0, 1]^D (see ``_space.UnitSpace``), outputs are
+standardized (zero mean, unit variance) and the model always *minimizes*.
+
+Kernel: ARD Matern-5/2
+
+    r(x, x') = sqrt( sum_d (x_d - x'_d)^2 / l_d^2 )
+    k(x, x') = s2 * (1 + sqrt5 r + 5/3 r^2) * exp(-sqrt5 r)
+
+Hyperparameters theta = (log l_1 .. log l_D, log s2, log noise), fitted by maximizing the
+log marginal likelihood plus a weak log-normal prior (MAP):
+
+    K = k(X, X) + noise * I,   alpha = K^{-1} y
+    log p(y | X, theta) = -1/2 y^T alpha - sum_i log L_ii - n/2 log(2 pi)      (K = L L^T)
+    d log p / d theta_j = 1/2 tr( (alpha alpha^T - K^{-1}) dK/dtheta_j )
+
+with the kernel derivatives (the r cancels, so they are smooth at r = 0)
+
+    dk/d log l_d  = s2 * 5/3 (1 + sqrt5 r) exp(-sqrt5 r) * (x_d - x'_d)^2 / l_d^2
+    dk/d log s2   = k
+    dK/d log noise = noise * I
+
+Posterior at a point x, with k* = k(x, X):
+
+    mu(x) = k*^T alpha,        var(x) = s2 - k*^T K^{-1} k*
+    d mu / dx  = (dk*/dx)^T alpha,   d var / dx = -2 (dk*/dx)^T K^{-1} k*
+    dk(x, x_i)/dx_d = -s2 * 5/3 (1 + sqrt5 r) exp(-sqrt5 r) * (x_d - x_id) / l_d^2
+
+Acquisitions (all to be maximized; f* = best observed standardized value, z = (f* - mu)/sigma):
+
+    EI     = sigma * h(z),         h(z) = z Phi(z) + phi(z)
+             dEI/dx = phi(z) dsigma/dx - Phi(z) dmu/dx
+    logEI  = log sigma + log h(z)   (computed stably for very negative z)
+             dlogEI/dx = dsigma/dx / sigma + Phi(z)/h(z) * dz/dx,
+             dz/dx = -(dmu/dx + z dsigma/dx) / sigma
+    UCB    = -mu + beta * sigma     (the lower confidence bound of a minimization, negated)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.linalg
+import scipy.optimize
+import scipy.special
+
+SQRT5 = math.sqrt(5.0)
+JITTER = 1e-8
+
+# Weak log-normal prior (mean, std of the log) and hard bounds for each hyperparameter.
+# Inputs are in [0, 1] and outputs standardized, so these ranges are generous.
+PRIOR_LOG_LENGTHSCALE = (math.log(0.5), 1.5)
+PRIOR_LOG_SIGNAL = (0.0, 1.5)
+PRIOR_LOG_NOISE = (math.log(1e-4), 3.0)
+BOUNDS_LENGTHSCALE = (1e-2, 2e1)
+BOUNDS_SIGNAL = (1e-2, 1e2)
+BOUNDS_NOISE = (1e-6, 1.0)
+
+
+def matern52(
+    X1: np.ndarray, X2: np.ndarray, lengthscales: np.ndarray, signal: float
+) -> np.ndarray:
+    """k(X1, X2): the (n1, n2) ARD Matern-5/2 kernel matrix."""
+    diff = (X1[:, None, :] - X2[None, :, :]) / lengthscales
+    r = np.sqrt(np.sum(diff * diff, axis=-1))
+    return signal * (1.0 + SQRT5 * r + 5.0 / 3.0 * r * r) * np.exp(-SQRT5 * r)
+
+
+def _prior_arrays(dim: int) -> tuple[np.ndarray, np.ndarray]:
+    mean = np.array([PRIOR_LOG_LENGTHSCALE[0]] * dim + [PRIOR_LOG_SIGNAL[0], PRIOR_LOG_NOISE[0]])
+    std = np.array([PRIOR_LOG_LENGTHSCALE[1]] * dim + [PRIOR_LOG_SIGNAL[1], PRIOR_LOG_NOISE[1]])
+    return mean, std
+
+
+def theta_bounds(dim: int) -> list[tuple[float, float]]:
+    ls = (math.log(BOUNDS_LENGTHSCALE[0]), math.log(BOUNDS_LENGTHSCALE[1]))
+    sig = (math.log(BOUNDS_SIGNAL[0]), math.log(BOUNDS_SIGNAL[1]))
+    noise = (math.log(BOUNDS_NOISE[0]), math.log(BOUNDS_NOISE[1]))
+    return [ls] * dim + [sig, noise]
+
+
+def neg_log_posterior(
+    theta: np.ndarray, X: np.ndarray, y: np.ndarray, use_prior: bool = True
+) -> tuple[float, np.ndarray]:
+    """-(log marginal likelihood + log prior) and its analytic gradient wrt theta."""
+    n, dim = X.shape
+    ls, signal, noise = np.exp(theta[:dim]), math.exp(theta[dim]), math.exp(theta[dim + 1])
+    diff = X[:, None, :] - X[None, :, :]
+    sq = (diff / ls) ** 2  # (n, n, D): the per-dimension terms of r^2
+    r = np.sqrt(np.sum(sq, axis=-1))
+    e = np.exp(-SQRT5 * r)
+    Kf = signal * (1.0 + SQRT5 * r + 5.0 / 3.0 * r * r) * e
+    K = Kf + (noise + JITTER) * np.eye(n)
+    try:
+        cho = scipy.linalg.cho_factor(K, lower=True, check_finite=False)
+    except np.linalg.LinAlgError:
+        return 1e25, np.zeros_like(theta)
+    alpha = scipy.linalg.cho_solve(cho, y, check_finite=False)
+    nll = 0.5 * y @ alpha + np.sum(np.log(np.diag(cho[0]))) + 0.5 * n * math.log(2 * math.pi)
+    W = np.outer(alpha, alpha) - scipy.linalg.cho_solve(cho, np.eye(n), check_finite=False)
+    grad = np.empty_like(theta)
+    # 1/2 tr(W dK) = 1/2 sum(W * dK) for symmetric W, dK
+    G = signal * 5.0 / 3.0 * (1.0 + SQRT5 * r) * e * W
+    grad[:dim] = -0.5 * np.einsum("ij,ijd->d", G, sq)
+    grad[dim] = -0.5 * np.sum(W * Kf)
+    grad[dim + 1] = -0.5 * noise * np.trace(W)
+    if use_prior:
+        penalty, dpenalty = neg_log_prior(theta, dim)
+        nll += penalty
+        grad += dpenalty
+    return float(nll), grad
+
+
+def neg_log_prior(theta: np.ndarray, dim: int) -> tuple[float, np.ndarray]:
+    """-log p(theta) up to a constant: independent normals on the log parameters,
+
+        -log p = 1/2 sum_j ((theta_j - m_j) / s_j)^2,   d/dtheta_j = (theta_j - m_j) / s_j^2
+    """
+    mean, std = _prior_arrays(dim)
+    z = (theta - mean) / std
+    return 0.5 * float(z @ z), z / std
+
+
+class GaussianProcess:
+    """An exact GP posterior for fixed hyperparameters ``theta``."""
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, theta: np.ndarray) -> None:
+        self.X, self.y, self.theta = X, y, np.asarray(theta, dtype=float)
+        dim = X.shape[1]
+        self.lengthscales = np.exp(self.theta[:dim])
+        self.signal = math.exp(self.theta[dim])
+        self.noise = math.exp(self.theta[dim + 1])
+        K = matern52(X, X, self.lengthscales, self.signal)
+        K[np.diag_indices_from(K)] += self.noise + JITTER
+        self._cho = scipy.linalg.cho_factor(K, lower=True, check_finite=False)
+        self._alpha = scipy.linalg.cho_solve(self._cho, y, check_finite=False)
+
+    @classmethod
+    def fit(
+        cls, X: np.ndarray, y: np.ndarray, rng: np.random.Generator, n_restarts: int = 3,
+        theta0: np.ndarray | None = None,
+    ) -> GaussianProcess:
+        """MAP hyperparameters by L-BFGS-B from several starts (defaults, warm start, prior)."""
+        dim = X.shape[1]
+        bounds = theta_bounds(dim)
+        lo, hi = np.array(bounds).T
+        mean, std = _prior_arrays(dim)
+        starts = [mean.copy()]
+        if theta0 is not None and theta0.shape == mean.shape:
+            starts.append(np.clip(theta0, lo, hi))
+        while len(starts) < max(n_restarts, 1):
+            starts.append(np.clip(mean + std * rng.standard_normal(mean.shape), lo, hi))
+        best_theta, best_val = starts[0], math.inf
+        for start in starts:
+            res = scipy.optimize.minimize(
+                neg_log_posterior, start, args=(X, y), jac=True, method="L-BFGS-B",
+                bounds=bounds, options={"maxiter": 200},
+            )
+            if res.fun < best_val:
+                best_theta, best_val = res.x, float(res.fun)
+        return cls(X, y, best_theta)
+
+    def predict(
+        self, Xs: np.ndarray, return_grad: bool = False
+    ) -> tuple[np.ndarray, ...]:
+        """Posterior mean and variance of the latent function at rows of ``Xs``.
+
+        With ``return_grad``, also d mean/dx and d var/dx, each of shape (m, D).
+        """
+        diff = Xs[:, None, :] - self.X[None, :, :]
+        scaled = diff / self.lengthscales
+        r = np.sqrt(np.sum(scaled * scaled, axis=-1))
+        e = np.exp(-SQRT5 * r)
+        ks = self.signal * (1.0 + SQRT5 * r + 5.0 / 3.0 * r * r) * e  # (m, n)
+        mean = ks @ self._alpha
+        v = scipy.linalg.cho_solve(self._cho, ks.T, check_finite=False)  # K^{-1} k*, (n, m)
+        var = np.maximum(self.signal - np.einsum("mn,nm->m", ks, v), 1e-12)
+        if not return_grad:
+            return mean, var
+        dks = (-self.signal * 5.0 / 3.0 * (1.0 + SQRT5 * r) * e)[:, :, None] * (
+            diff / self.lengthscales**2
+        )  # (m, n, D)
+        dmean = np.einsum("mnd,n->md", dks, self._alpha)
+        dvar = -2.0 * np.einsum("mnd,nm->md", dks, v)
+        return mean, var, dmean, dvar
+
+
+# -- acquisition functions -----------------------------------------------------------------
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+_SQRT_PI_2 = math.sqrt(math.pi / 2)
+
+
+def log_h(z: np.ndarray) -> np.ndarray:
+    """log(z Phi(z) + phi(z)), stable for very negative z.
+
+    For z < 0 write h = phi(z) (1 + z Phi(z)/phi(z)), where
+    Phi(z)/phi(z) = sqrt(pi/2) erfcx(-z/sqrt2);
+    far in the tail (z < -1e3) use the asymptote h ~ phi(z) / z^2.
+    """
+    z = np.asarray(z, dtype=float)
+    out = np.empty_like(z)
+    mid = z >= -1.0
+    out[mid] = np.log(z[mid] * scipy.special.ndtr(z[mid]) + np.exp(-0.5 * z[mid] ** 2)
+                      / math.sqrt(2 * math.pi))
+    tail = (z < -1.0) & (z >= -1e3)
+    zt = z[tail]
+    out[tail] = -0.5 * zt**2 - _LOG_SQRT_2PI + np.log1p(
+        zt * _SQRT_PI_2 * scipy.special.erfcx(-zt / math.sqrt(2))
+    )
+    far = z < -1e3
+    out[far] = -0.5 * z[far] ** 2 - _LOG_SQRT_2PI - 2.0 * np.log(-z[far])
+    return out
+
+
+def dlog_h(z: np.ndarray) -> np.ndarray:
+    """d/dz log h(z) = Phi(z) / h(z), stably (h'(z) = Phi(z))."""
+    z = np.asarray(z, dtype=float)
+    out = np.empty_like(z)
+    mid = z >= -1.0
+    zm = z[mid]
+    out[mid] = scipy.special.ndtr(zm) / (zm * scipy.special.ndtr(zm) + np.exp(-0.5 * zm**2)
+                                        / math.sqrt(2 * math.pi))
+    tail = (z < -1.0) & (z >= -1e3)
+    ratio = _SQRT_PI_2 * scipy.special.erfcx(-z[tail] / math.sqrt(2))  # Phi/phi
+    out[tail] = ratio / (1.0 + z[tail] * ratio)
+    far = z < -1e3
+    out[far] = -z[far] - 2.0 / z[far]
+    return out
+
+
+class Acquisition:
+    """Acquisition value (and gradient wrt x) of a fitted GP; larger is better."""
+
+    def __init__(self, gp: GaussianProcess, kind: str, best: float, beta: float = 2.0) -> None:
+        if kind not in ("logei", "ei", "ucb"):
+            raise ValueError(f"acquisition must be 'logei', 'ei' or 'ucb', got {kind!r}")
+        self.gp, self.kind, self.best, self.beta = gp, kind, best, beta
+
+    def __call__(self, Xs: np.ndarray) -> np.ndarray:
+        mean, var = self.gp.predict(Xs)
+        sigma = np.sqrt(var)
+        if self.kind == "ucb":
+            return -mean + self.beta * sigma
+        z = (self.best - mean) / sigma
+        if self.kind == "ei":
+            return sigma * np.exp(log_h(z))
+        return np.log(sigma) + log_h(z)
+
+    def value_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        mean, var, dmean, dvar = self.gp.predict(x[None, :], return_grad=True)
+        sigma = np.sqrt(var)
+        dsigma = dvar / (2.0 * sigma[:, None])
+        if self.kind == "ucb":
+            return float(-mean[0] + self.beta * sigma[0]), (-dmean + self.beta * dsigma)[0]
+        z = (self.best - mean) / sigma
+        if self.kind == "ei":
+            phi = np.exp(-0.5 * z**2) / math.sqrt(2 * math.pi)
+            value = sigma * np.exp(log_h(z))
+            grad = phi[:, None] * dsigma - scipy.special.ndtr(z)[:, None] * dmean
+            return float(value[0]), grad[0]
+        dz = -(dmean + z[:, None] * dsigma) / sigma[:, None]
+        value = np.log(sigma) + log_h(z)
+        grad = dsigma / sigma[:, None] + dlog_h(z)[:, None] * dz
+        return float(value[0]), grad[0]

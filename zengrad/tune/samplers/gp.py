@@ -1,0 +1,199 @@
+"""Bayesian optimization with a Gaussian process (``GPSampler``).
+
+Each new trial, after ``n_startup_trials`` random ones:
+
+1. Take the completed trials (finite values; FAIL and PRUNED trials are ignored) and
+   the parameters they all share (the intersection search space).  Parameters outside it
+   (conditional ones) are sampled at random by ``sample_independent``.
+2. Encode parameters to the unit cube (log params in log space, ints continuous,
+   categoricals one-hot; see ``_space.py``) and standardize the values (``y - mean) / std``,
+   negated for ``direction="maximize"`` so the model always minimizes).
+3. Fit an ARD Matern-5/2 GP by maximizing the marginal likelihood (plus a weak prior)
+   with L-BFGS-B and analytic gradients, from several starts (``_gp.py`` has the formulas).
+4. Maximize the acquisition (log expected improvement by default): score ``n_candidates``
+   points (half uniform, half perturbations of the best trials), then refine the best few
+   with L-BFGS-B using the acquisition's analytic gradient (categorical columns held fixed).
+5. Round to a valid point (ints, steps, one category); if that point was already
+   evaluated, take the next best candidate.
+
+Trials still running (parallel execution) enter the GP as "constant liars": their
+prepared parameters with the best value seen so far, so that parallel proposals spread out.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.optimize
+
+from ..distributions import BaseDistribution
+from ..trial import FIXED_PARAMS_KEY, FrozenTrial, TrialState
+from ._gp import Acquisition, GaussianProcess
+from ._space import UnitSpace
+from .base import BaseSampler, completed_trials, intersection_search_space, minimize_sign
+from .random import RandomSampler
+
+if TYPE_CHECKING:
+    from ..study import Study
+
+class FittedGP:
+    """A GP fitted to a study, for plots: mean and std in the objective's own units."""
+
+    def __init__(
+        self, space: UnitSpace, gp: GaussianProcess, y_mean: float, y_std: float, sign: float
+    ) -> None:
+        self.space, self.gp, self.y_mean, self.y_std, self.sign = space, gp, y_mean, y_std, sign
+
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mean, var = self.gp.predict(np.atleast_2d(X))
+        return self.sign * (mean * self.y_std + self.y_mean), np.sqrt(var) * self.y_std
+
+    def predict_params(self, params: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+        return self.predict(np.array([self.space.encode(p) for p in params]))
+
+
+class GPSampler(BaseSampler):
+    """``GPSampler(seed=0, n_startup_trials=10, acquisition="logei")``.
+
+    Args:
+        seed: makes the whole sequence reproducible (sequential execution).
+        n_startup_trials: random trials before the GP takes over.
+        acquisition: "logei" (log expected improvement, default: well-behaved gradients),
+            "ei", or "ucb" (``-mu + ucb_beta * sigma`` in standardized units).
+        n_candidates: random/perturbed points scored before local refinement.
+        n_local_search: how many of the best candidates L-BFGS-B refines.
+        n_restarts: L-BFGS-B starts for the GP hyperparameters.
+    """
+
+    def __init__(
+        self, seed: int | None = None, n_startup_trials: int = 10, acquisition: str = "logei",
+        *, n_candidates: int = 2000, n_local_search: int = 5, n_restarts: int = 3,
+        ucb_beta: float = 2.0,
+    ) -> None:
+        if acquisition not in ("logei", "ei", "ucb"):
+            raise ValueError(f"acquisition must be 'logei', 'ei' or 'ucb', got {acquisition!r}")
+        self._seed = seed
+        self._rng = np.random.default_rng(seed)
+        self._random = RandomSampler(int(self._rng.integers(2**31)))
+        self.n_startup_trials = n_startup_trials
+        self.acquisition = acquisition
+        self.n_candidates = n_candidates
+        self.n_local_search = n_local_search
+        self.n_restarts = n_restarts
+        self.ucb_beta = ucb_beta
+        self._theta: np.ndarray | None = None  # warm start for the next fit
+
+    # -- the sampler interface -----------------------------------------------------------
+    def infer_relative_search_space(self, study: Study, trial: Any) -> dict[str, BaseDistribution]:
+        return intersection_search_space(completed_trials(study))
+
+    def sample_relative(
+        self, study: Study, trial: Any, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        trials = completed_trials(study)
+        if not search_space or len(trials) < self.n_startup_trials:
+            return {}
+        try:
+            fitted = self.fit(study, search_space, trials)
+            liars = self._running_points(study, trial, fitted.space)
+            return fitted.space.decode(self._propose(fitted, liars))
+        except (np.linalg.LinAlgError, ValueError, FloatingPointError) as e:
+            # a numerically broken model must not stop the study: fall back to random
+            warnings.warn(f"GPSampler: model failed ({e!r}); trial {trial.number} is random",
+                          stacklevel=2)
+            return {}
+
+    def sample_independent(
+        self, study: Study, trial: Any, name: str, distribution: BaseDistribution
+    ) -> Any:
+        return self._random.sample_independent(study, trial, name, distribution)
+
+    # -- model ----------------------------------------------------------------------------
+    def fit(
+        self, study: Study, search_space: dict[str, BaseDistribution] | None = None,
+        trials: list[FrozenTrial] | None = None,
+    ) -> FittedGP:
+        """Fit the GP to the study's completed trials (also used by ``viz.plot_contour``)."""
+        trials = completed_trials(study) if trials is None else trials
+        if len(trials) < 2:
+            raise ValueError("fitting a GP needs at least 2 completed trials")
+        space = UnitSpace(search_space or intersection_search_space(trials))
+        sign = minimize_sign(study)
+        X = np.array([space.encode(t.params) for t in trials])
+        y = sign * np.array([t.value for t in trials], dtype=float)
+        y_mean, y_std = float(y.mean()), float(y.std())
+        y_std = y_std if y_std > 1e-12 else 1.0
+        gp = GaussianProcess.fit(
+            X, (y - y_mean) / y_std, self._rng, self.n_restarts, theta0=self._theta
+        )
+        self._theta = gp.theta
+        return FittedGP(space, gp, y_mean, y_std, sign)
+
+    def _running_points(self, study: Study, trial: Any, space: UnitSpace) -> np.ndarray:
+        """Encoded prepared params of other RUNNING trials (the constant liars)."""
+        rows = []
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            fixed = t.system_attrs.get(FIXED_PARAMS_KEY) or {}
+            if t.number != trial.number and all(n in fixed for n in space.names):
+                try:
+                    rows.append(space.encode(fixed))
+                except ValueError:  # a value outside this space's distribution
+                    continue
+        return np.array(rows).reshape(-1, space.dim)
+
+    # -- acquisition optimization ------------------------------------------------------------
+    def _candidates(self, space: UnitSpace, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        n_random = self.n_candidates - self.n_candidates // 2
+        n_local = self.n_candidates // 2
+        uniform = space.random(self._rng, n_random)
+        # perturb the best few trials at three scales (local exploitation)
+        top = X[np.argsort(y)[: min(5, len(y))]]
+        base = top[self._rng.integers(len(top), size=n_local)]
+        scale = self._rng.choice([0.02, 0.1, 0.3], size=(n_local, 1))
+        local = np.clip(base + scale * self._rng.standard_normal(base.shape) * space.numeric, 0, 1)
+        redraw = space.random(self._rng, n_local)  # sometimes switch a category
+        for cols in space.columns:
+            if not space.numeric[cols.start]:
+                flip = self._rng.random(n_local) < 0.2
+                local[flip, cols] = redraw[flip, cols]
+        return np.vstack([uniform, local])
+
+    def _propose(self, fitted: FittedGP, liars: np.ndarray) -> np.ndarray:
+        space, gp = fitted.space, fitted.gp
+        best = float(gp.y.min())
+        if len(liars):
+            # the liars take the best value: the GP then expects little improvement there
+            X_all = np.vstack([gp.X, liars])
+            gp = GaussianProcess(X_all, np.concatenate([gp.y, np.full(len(liars), best)]), gp.theta)
+        acq = Acquisition(gp, self.acquisition, best, self.ucb_beta)
+        cands = self._candidates(space, fitted.gp.X, fitted.gp.y)
+        values = acq(cands)
+        order = np.argsort(-values)
+        scored = [(float(values[i]), cands[i]) for i in order[: 4 * self.n_local_search]]
+        mask = space.numeric
+        if mask.any():
+            for i in order[: self.n_local_search]:
+                x0 = cands[i]
+
+                def negative(z: np.ndarray, x0: np.ndarray = x0) -> tuple[float, np.ndarray]:
+                    x = x0.copy()
+                    x[mask] = z
+                    v, g = acq.value_and_grad(x)
+                    return -v, -g[mask]
+
+                res = scipy.optimize.minimize(
+                    negative, x0[mask], jac=True, method="L-BFGS-B",
+                    bounds=[(0.0, 1.0)] * int(mask.sum()), options={"maxiter": 50},
+                )
+                x = x0.copy()
+                x[mask] = np.clip(res.x, 0.0, 1.0)
+                if np.isfinite(res.fun):
+                    scored.append((-float(res.fun), x))
+        scored.sort(key=lambda item: -item[0])
+        for _, x in scored:
+            snapped = space.snap(x)
+            if not np.any(np.all(np.abs(gp.X - snapped) < 1e-9, axis=1)):
+                return snapped
+        return space.random(self._rng, 1)[0]  # every good point was taken: explore
