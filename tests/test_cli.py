@@ -123,3 +123,14 @@ def test_predict_refuses_pickled_npy(tmp_path, capsys):
     np.save(tmp_path / "ok.npy", np.zeros((3, 4), np.float32))
     assert main(["predict", str(run), "--input", str(tmp_path / "ok.npy")]) == 0
     assert len(capsys.readouterr().out.split()) == 3
+
+
+@pytest.mark.parametrize("model", ["resnet8", "lstm", "transformer"])
+def test_every_zoo_model_trains_on_digits(tmp_path, capsys, model):
+    out = tmp_path / model
+    assert main(["train", "--model", model, "--epochs", "4", "--verbose", "0",
+                 "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test"]["accuracy"] > 0.3  # four epochs: well above chance (0.1)
+    assert main(["evaluate", str(out)]) == 0
+    assert f"accuracy {metrics['test']['accuracy']:.4f}" in capsys.readouterr().out

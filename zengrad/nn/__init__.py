@@ -13,10 +13,13 @@ from zengrad.nn.activation import (
     Softplus,
     Tanh,
 )
+from zengrad.nn.attention import MultiheadAttention
 from zengrad.nn.containers import ModuleDict, ModuleList, Sequential
 from zengrad.nn.conv import Conv1d, Conv2d
 from zengrad.nn.dropout import Dropout
+from zengrad.nn.embedding import Embedding
 from zengrad.nn.flatten import Flatten, Unflatten
+from zengrad.nn.layernorm import LayerNorm
 from zengrad.nn.linear import Identity, Linear
 from zengrad.nn.loss import (
     BCELoss,
@@ -48,4 +51,9 @@ from zengrad.nn.recurrent import (
     RNNBase,
     RNNCell,
     RNNCellBase,
+)
+from zengrad.nn.transformer import (
+    PositionalEncoding,
+    TransformerEncoder,
+    TransformerEncoderLayer,
 )

@@ -16,9 +16,12 @@ from zengrad.ops.activation import (
     softplus,
     tanh,
 )
+from zengrad.ops.attention import scaled_dot_product_attention
 from zengrad.ops.batchnorm import batch_norm
 from zengrad.ops.conv import conv1d, conv2d
 from zengrad.ops.dropout import dropout
+from zengrad.ops.embedding import embedding
+from zengrad.ops.layernorm import layer_norm
 from zengrad.ops.linalg import linear
 from zengrad.ops.loss import (
     binary_cross_entropy,
@@ -48,4 +51,6 @@ __all__ = [
     # convolutional networks
     "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "batch_norm", "conv1d", "conv2d",
     "max_pool1d", "max_pool2d",
+    # attention and sequences
+    "embedding", "layer_norm", "scaled_dot_product_attention",
 ]

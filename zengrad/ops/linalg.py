@@ -96,19 +96,21 @@ class Linear(Function):
 
     @staticmethod
     def forward(ctx, x, w, b):
-        ctx.x, ctx.w = x, w
-        out = x @ w.T
+        # batched inputs as one (rows, in) matrix: one GEMM, not one per leading index
+        x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
+        ctx.x2, ctx.w, ctx.xshape = x2, w, x.shape
+        out = x2 @ w.T
         if b is not None:
             out += b  # out is fresh: add the bias in place
-        return out
+        return out.reshape(x.shape[:-1] + (w.shape[0],)) if x.ndim != 2 else out
 
     @staticmethod
     def backward(ctx, g):
-        x, w = ctx.x, ctx.w
+        x2, w = ctx.x2, ctx.w
         n = ctx.needs_input_grad
-        gx = g @ w if n[0] else None
         g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
-        gw = g2.T @ x.reshape(-1, x.shape[-1]) if n[1] else None
+        gx = (g2 @ w).reshape(ctx.xshape) if n[0] else None
+        gw = g2.T @ x2 if n[1] else None
         gb = g2.sum(axis=0) if n[2] else None
         return gx, gw, gb
 

@@ -1,0 +1,81 @@
+"""Embedding: a lookup table of rows (the op is zengrad.ops.embedding)."""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+
+from zengrad import backend
+from zengrad.autograd.tensor import Tensor
+from zengrad.nn import init
+from zengrad.nn.module import Module
+from zengrad.nn.parameter import Parameter
+from zengrad.ops.embedding import EmbeddingFn, _indices, _padding_index, embedding
+
+__all__ = ["Embedding", "embedding"]
+
+
+class Embedding(Module):
+    """A table of num_embeddings vectors of size embedding_dim, looked up by index.
+
+    weight (num_embeddings, embedding_dim) ~ N(0, 1), with the padding_idx row zero (it
+    gets no gradient, so it stays zero in training). Input (*) int64 -> output (*, D).
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx: int | None = None,
+        device=None,
+        dtype=None,
+        *,
+        _weight: np.ndarray | None = None,
+        _freeze: bool = False,
+    ) -> None:
+        super().__init__()
+        for name, n in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
+            if isinstance(n, bool) or not isinstance(n, Integral) or n <= 0:
+                raise ValueError(f"Embedding: {name} must be a positive int, got {n!r}")
+        if device is not None and str(device).split(":")[0] != "cpu":
+            raise RuntimeError(f"device {device!r} is not available (NumPy cpu backend only)")
+        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        self.padding_idx = _padding_index(padding_idx, self.num_embeddings)
+        dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
+        if _weight is None:
+            self.weight = Parameter(np.empty((self.num_embeddings, self.embedding_dim), dt),
+                                    requires_grad=not _freeze)
+            self.reset_parameters()
+        else:
+            w = np.array(_weight.data if isinstance(_weight, Tensor) else _weight, copy=True)
+            if w.shape != (self.num_embeddings, self.embedding_dim):
+                raise ValueError(f"Embedding: _weight must have shape ({self.num_embeddings}, "
+                                 f"{self.embedding_dim}), got {w.shape}")
+            self.weight = Parameter(w, requires_grad=not _freeze)
+
+    def reset_parameters(self) -> None:
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            self.weight.data[self.padding_idx] = 0
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze: bool = True,
+                        padding_idx: int | None = None) -> Embedding:
+        """An Embedding holding a copy of embeddings (V, D); frozen (no grad) by default."""
+        arr = embeddings.data if isinstance(embeddings, Tensor) else np.asarray(embeddings)
+        if arr.ndim != 2:
+            raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape "
+                             f"{arr.shape}")
+        return cls(arr.shape[0], arr.shape[1], padding_idx, dtype=arr.dtype, _weight=arr,
+                   _freeze=freeze)
+
+    def forward(self, input) -> Tensor:
+        return EmbeddingFn.apply(self.weight, _indices(input, self.num_embeddings),
+                                 self.padding_idx)
+
+    def extra_repr(self) -> str:
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
+        return s

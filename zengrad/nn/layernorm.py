@@ -1,0 +1,60 @@
+"""LayerNorm over zengrad.ops.layernorm (the formula and its backward live there)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zengrad import backend
+from zengrad.autograd.tensor import Tensor
+from zengrad.nn import init
+from zengrad.nn.module import Module
+from zengrad.nn.parameter import Parameter
+from zengrad.ops.layernorm import _normalized_shape, layer_norm
+
+
+class LayerNorm(Module):
+    """y = (x - mean) / sqrt(var + eps) * weight + bias over the trailing normalized_shape dims
+    (statistics per sample, biased variance; the same in training and eval).
+
+    weight = 1 and bias = 0 of shape normalized_shape when elementwise_affine; bias=False
+    keeps the scale without the shift (as torch 2.13).
+    """
+
+    def __init__(
+        self,
+        normalized_shape,
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        if device is not None and str(device).split(":")[0] != "cpu":
+            raise RuntimeError(f"device {device!r} is not available (NumPy cpu backend only)")
+        self.normalized_shape = _normalized_shape(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
+        if elementwise_affine:
+            self.weight = Parameter(np.ones(self.normalized_shape, dt))
+            if bias:
+                self.bias = Parameter(np.zeros(self.normalized_shape, dt))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        if self.elementwise_affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")

@@ -1,0 +1,258 @@
+"""Scaled dot-product attention as one fused op with the backward written out.
+
+    S = (q * scale) k^T + mask,   P = softmax(S) over keys,   O = (P * M) v
+    dV = (P M)^T dO,   dP = (dO v^T) M,   dS = P (dP - rowsum(dP P)),
+    dq = scale dS k,   dk = dS^T (q * scale),   dmask = dS (summed over broadcast axes)
+M is the dropout mask (1 / (1 - p) where kept, 0 where dropped; all ones without dropout).
+rowsum(dP P) equals rowsum(dO O) (FlashAttention's trick), an (L, 1) reduction of an
+(L, Ev) product instead of an (L, S) one.
+
+Fully masked rows (every key masked out by a bool mask, or -inf everywhere in a float mask)
+give P = 0, so O = 0 and no gradient flows through them: torch 2.13's math path
+(`_safe_softmax`) does the same, where a plain softmax would give NaN.
+
+`SelfAttentionPacked` is the same computation reading q, k, v for all heads straight out of
+one packed projection (.., 3E) as strided views, and writing the context in the layout the
+output projection wants: MultiheadAttention's self-attention needs no copies, slices or
+transposes in the graph.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from zengrad import backend
+from zengrad.autograd.function import Function, unbroadcast
+from zengrad.autograd.tensor import Tensor
+
+_NEG_INF = -np.inf
+
+
+# ------------------------------------------------------------------ the shared math
+
+
+def _softmax_rows_(s: np.ndarray, masked: bool) -> np.ndarray:
+    """softmax over the last axis, in place; rows that are -inf everywhere become 0."""
+    m = s.max(axis=-1, keepdims=True)
+    dead = None
+    if masked:
+        dead = np.isneginf(m)
+        if dead.any():
+            m[dead] = 0  # exp(-inf - 0) = 0 instead of exp(nan)
+        else:
+            dead = None
+    s -= m
+    np.exp(s, out=s)
+    tot = s.sum(axis=-1, keepdims=True)
+    if dead is not None:
+        tot[dead] = 1  # 0 / 1 = 0 for the dead rows
+    np.reciprocal(tot, out=tot)
+    s *= tot
+    return s
+
+
+def attention_forward(q, k, v, mask, scale: float, dropout_p: float):
+    """O = dropout(softmax(q k^T scale + mask)) v on arrays (..., L, E) (..., S, E) (..., S, Ev);
+    returns O and what attention_backward needs."""
+    dt = q.dtype
+    qs = q * dt.type(scale)
+    s = np.matmul(qs, np.swapaxes(k, -1, -2))
+    if mask is not None:
+        if np.broadcast_shapes(s.shape, mask.shape) == s.shape:
+            s += mask
+        else:  # the mask has more batch dims than q and k: the result takes them
+            s = s + mask
+    p = _softmax_rows_(s, mask is not None)
+    keep = None
+    pd = p
+    if dropout_p > 0:
+        draw = backend.rng().random(p.shape, dtype=dt)
+        keep = (draw >= dropout_p).astype(dt)
+        keep *= dt.type(1.0 / (1.0 - dropout_p)) if dropout_p < 1 else dt.type(0)
+        pd = p * keep
+    out = np.matmul(pd, v)
+    return out, (qs, k, v, p, keep, out, dt.type(scale))
+
+
+def attention_backward(saved, g, need_q: bool, need_k: bool, need_v: bool, need_s: bool):
+    """(dq, dk, dv, dS) for the incoming gradient g = dL/dO (unbroadcast by the caller)."""
+    qs, k, v, p, keep, out, scale = saved
+    dq = dk = dv = None
+    if need_v:
+        pd = p if keep is None else p * keep
+        dv = np.matmul(np.swapaxes(pd, -1, -2), g)
+    if not (need_q or need_k or need_s):
+        return dq, dk, dv, None
+    dp = np.matmul(g, np.swapaxes(v, -1, -2))
+    if keep is not None:
+        dp *= keep
+    delta = np.einsum("...i,...i->...", g, out)[..., None]
+    dp -= delta
+    dp *= p  # dp is now dS
+    if need_q:
+        dq = np.matmul(dp, k)
+        dq *= scale
+    if need_k:
+        dk = np.matmul(np.swapaxes(dp, -1, -2), qs)
+    return dq, dk, dv, dp
+
+
+class ScaledDotProductAttention(Function):
+    """O = softmax(q k^T scale + mask) v (see the module docstring for the backward)."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, mask, scale, dropout_p):
+        out, ctx.saved = attention_forward(q, k, v, mask, scale, dropout_p)
+        ctx.shapes = (q.shape, k.shape, v.shape, None if mask is None else mask.shape)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        n = ctx.needs_input_grad
+        dq, dk, dv, ds = attention_backward(ctx.saved, g, n[0], n[1], n[2], n[3])
+        qsh, ksh, vsh, msh = ctx.shapes
+        dq = None if dq is None else unbroadcast(dq, qsh)
+        dk = None if dk is None else unbroadcast(dk, ksh)
+        dv = None if dv is None else unbroadcast(dv, vsh)
+        dm = unbroadcast(ds, msh) if n[3] else None
+        return dq, dk, dv, dm, None, None
+
+
+class SelfAttentionPacked(Function):
+    """Multi-head self-attention core on a packed projection.
+
+    qkv (a b, 3E): the rows of (N, L) when batch_first else of (L, N), given as rows=(a, b);
+    columns [q | k | v] with the heads contiguous inside each (PyTorch's in_proj layout).
+    Returns the context (a b, E) in the same row order, ready for the output projection.
+    mask: an additive constant broadcastable to (N, H, L, L).
+    """
+
+    @staticmethod
+    def forward(ctx, qkv, mask, num_heads, batch_first, dropout_p, rows):
+        a, b = rows
+        e = qkv.shape[-1] // 3
+        d = e // num_heads
+        q5 = qkv.reshape(a, b, 3, num_heads, d)
+        # (N, H, L, d) strided views: batched matmul reads them without copies
+        perm = (0, 2, 1, 3) if batch_first else (1, 2, 0, 3)
+        q, k, v = (q5[:, :, i].transpose(perm) for i in range(3))
+        out, ctx.saved = attention_forward(q, k, v, mask, 1.0 / math.sqrt(d), dropout_p)
+        ctx.perm, ctx.shape5 = perm, q5.shape
+        res = np.empty((a, b, num_heads, d), qkv.dtype)
+        res.transpose(perm)[...] = out
+        return res.reshape(a * b, e)
+
+    @staticmethod
+    def backward(ctx, g):
+        perm, (a, b, _, h, d) = ctx.perm, ctx.shape5
+        go = g.reshape(a, b, h, d).transpose(perm)
+        dq, dk, dv, _ = attention_backward(ctx.saved, go, True, True, True, False)
+        d5 = np.empty(ctx.shape5, g.dtype)
+        for i, part in enumerate((dq, dk, dv)):
+            d5[:, :, i].transpose(perm)[...] = part
+        return d5.reshape(a * b, 3 * h * d), None, None, None, None, None
+
+
+# ------------------------------------------------------------------ masks and the public API
+
+
+def bool_to_additive(mask: np.ndarray, dtype, take_part: bool = True) -> np.ndarray:
+    """A bool mask as an additive one: 0 where attention is allowed, -inf where not.
+    take_part=True: True means 'attend' (sdpa); False: True means 'masked out' (MHA)."""
+    allowed = mask if take_part else ~mask
+    return np.where(allowed, np.zeros((), dtype), np.array(_NEG_INF, dtype))
+
+
+def causal_additive(length: int, src_len: int, dtype) -> np.ndarray:
+    """(L, S) additive mask of the top-left aligned lower triangle (query i sees keys <= i)."""
+    allowed = np.tri(length, src_len, dtype=bool)
+    return bool_to_additive(allowed, dtype)
+
+
+def _shape(x) -> str:
+    return str(tuple(x.shape))
+
+
+def scaled_dot_product_attention(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    attn_mask=None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+) -> Tensor:
+    """softmax(query key^T * scale + mask) value over (..., L, E), (..., S, E), (..., S, Ev).
+
+    attn_mask: bool (True = take part in attention) or float (added to the scores, may
+    require grad), broadcastable to (..., L, S). is_causal: query i attends to keys 0..i
+    (top-left aligned when L != S); not together with attn_mask. scale defaults to
+    1 / sqrt(E). dropout_p drops attention weights (always, as PyTorch's functional form:
+    pass 0.0 in eval). Rows with every key masked give 0 (as torch 2.13's math path).
+    """
+    for name, t in (("query", query), ("key", key), ("value", value)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"scaled_dot_product_attention: {name} must be a Tensor, got "
+                            f"{type(t).__name__}")
+        if t.data.dtype.kind != "f":
+            raise TypeError(f"scaled_dot_product_attention: {name} must be floating point, "
+                            f"got {t.data.dtype}")
+        if t.data.ndim < 2:
+            raise ValueError(f"scaled_dot_product_attention: {name} needs at least 2 dims "
+                             f"(..., length, features), got shape {_shape(t)}")
+    dt = query.data.dtype
+    if key.data.dtype != dt or value.data.dtype != dt:
+        raise TypeError(
+            "scaled_dot_product_attention: query, key and value must have the same dtype, got "
+            f"{dt}, {key.data.dtype} and {value.data.dtype}"
+        )
+    qs, ks, vs = query.data.shape, key.data.shape, value.data.shape
+    if qs[-1] != ks[-1]:
+        raise ValueError(f"scaled_dot_product_attention: query {qs} and key {ks} must have the "
+                         "same last dim (E)")
+    if ks[-2] != vs[-2]:
+        raise ValueError(f"scaled_dot_product_attention: key {ks} and value {vs} must have the "
+                         "same length (S, second-to-last dim)")
+    try:
+        batch = np.broadcast_shapes(qs[:-2], ks[:-2], vs[:-2])
+    except ValueError:
+        raise ValueError(f"scaled_dot_product_attention: batch dims of query {qs}, key {ks} and "
+                         f"value {vs} do not broadcast") from None
+    if not 0.0 <= dropout_p <= 1.0:
+        raise ValueError(f"scaled_dot_product_attention: dropout_p must be in [0, 1], got "
+                         f"{dropout_p}")
+    length, src_len = qs[-2], ks[-2]
+    if scale is None:
+        scale = 1.0 / math.sqrt(qs[-1]) if qs[-1] > 0 else 1.0
+    mask = None
+    if is_causal:
+        if attn_mask is not None:
+            raise ValueError("scaled_dot_product_attention: explicit attn_mask should not be "
+                             "set when is_causal=True")
+        mask = causal_additive(length, src_len, dt)
+    elif attn_mask is not None:
+        mask = _sdpa_mask(attn_mask, dt, batch + (length, src_len))
+    return ScaledDotProductAttention.apply(query, key, value, mask, float(scale),
+                                           float(dropout_p))
+
+
+def _sdpa_mask(attn_mask, dt, scores_shape):
+    """attn_mask as a float Tensor (kept, for its gradient) or an additive constant array."""
+    arr = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+    try:
+        np.broadcast_shapes(arr.shape, scores_shape)
+    except ValueError:
+        raise ValueError(
+            f"scaled_dot_product_attention: attn_mask of shape {tuple(arr.shape)} does not "
+            f"broadcast to the attention scores (..., L, S) = {tuple(scores_shape)}"
+        ) from None
+    if arr.dtype == np.bool_:
+        return bool_to_additive(arr, dt)
+    if arr.dtype != dt:
+        raise TypeError(f"scaled_dot_product_attention: attn_mask must be bool or {dt} (the "
+                        f"query's dtype), got {arr.dtype}")
+    if isinstance(attn_mask, Tensor):
+        return attn_mask
+    return arr

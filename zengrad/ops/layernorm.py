@@ -1,0 +1,113 @@
+"""Layer normalization as one fused op with the closed-form backward.
+
+Over the last K = prod(normalized_shape) values of each row:
+    mu = mean(x),  var = mean((x - mu)^2) (biased),  xhat = (x - mu) / sqrt(var + eps)
+    y = w xhat + b
+    dxhat = g w,  dx = (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) / sqrt(var + eps)
+    dw = sum over rows of g xhat,  db = sum over rows of g
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral
+
+import numpy as np
+
+from zengrad.autograd.function import Function
+from zengrad.autograd.tensor import Tensor
+
+
+class LayerNormFn(Function):
+    """y = w (x - mu) / sqrt(var + eps) + b over the trailing normalized dims."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, normalized_shape, eps):
+        k = math.prod(normalized_shape)
+        x2 = x.reshape(-1, k)
+        mu = x2.mean(axis=1, keepdims=True)
+        xhat = x2 - mu
+        var = np.einsum("ij,ij->i", xhat, xhat)[:, None]
+        var *= x.dtype.type(1.0 / k)
+        var += x.dtype.type(eps)
+        rstd = np.sqrt(var, out=var)
+        np.reciprocal(rstd, out=rstd)
+        xhat *= rstd
+        ctx.xhat, ctx.rstd, ctx.shape, ctx.wshape = xhat, rstd, x.shape, normalized_shape
+        ctx.w = None if w is None else w.reshape(k)
+        if ctx.w is None:
+            y = xhat.copy() if b is None else xhat + b.reshape(k)
+        else:
+            y = xhat * ctx.w
+            if b is not None:
+                y += b.reshape(k)
+        return y.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        xhat, rstd, w = ctx.xhat, ctx.rstd, ctx.w
+        k = xhat.shape[1]
+        g2 = g.reshape(-1, k)
+        n = ctx.needs_input_grad
+        dx = dw = db = None
+        if n[0]:
+            dxh = g2 * w if w is not None else g2.copy()
+            inv_k = g.dtype.type(1.0 / k)
+            m1 = dxh.sum(axis=1, keepdims=True)
+            m1 *= inv_k
+            m2 = np.einsum("ij,ij->i", dxh, xhat)[:, None]
+            m2 *= inv_k
+            dxh -= m1
+            dxh -= xhat * m2
+            dxh *= rstd
+            dx = dxh.reshape(ctx.shape)
+        if n[1]:
+            dw = np.einsum("ij,ij->j", g2, xhat).reshape(ctx.wshape)
+        if n[2]:
+            db = g2.sum(axis=0).reshape(ctx.wshape)
+        return dx, dw, db, None, None
+
+
+def _normalized_shape(normalized_shape) -> tuple[int, ...]:
+    try:
+        if isinstance(normalized_shape, Integral) and not isinstance(normalized_shape, bool):
+            shape = (int(normalized_shape),)
+        else:
+            shape = tuple(int(n) for n in normalized_shape)
+    except TypeError:
+        raise TypeError(f"layer_norm: normalized_shape must be an int or a sequence of ints, "
+                        f"got {normalized_shape!r}") from None
+    if not shape or any(n <= 0 for n in shape):
+        raise ValueError(f"layer_norm: normalized_shape must be non-empty with positive sizes, "
+                         f"got {normalized_shape!r}")
+    return shape
+
+
+def layer_norm(
+    input: Tensor,
+    normalized_shape,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """y = (x - mean) / sqrt(var + eps) * weight + bias over the trailing normalized_shape."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"layer_norm: expected a Tensor, got {type(input).__name__}")
+    if input.data.dtype.kind != "f":
+        raise TypeError(f"layer_norm: expected a floating point tensor, got {input.data.dtype}")
+    shape = _normalized_shape(normalized_shape)
+    if input.data.ndim < len(shape) or tuple(input.data.shape[-len(shape):]) != shape:
+        raise ValueError(
+            f"layer_norm: input of shape {tuple(input.shape)} does not end with normalized_shape "
+            f"{list(shape)}"
+        )
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is None:
+            continue
+        if tuple(p.data.shape) != shape:
+            raise ValueError(f"layer_norm: {name} must have shape {shape} (normalized_shape), "
+                             f"got {tuple(p.shape)}")
+        if p.data.dtype != input.data.dtype:
+            raise TypeError(f"layer_norm: {name} dtype {p.data.dtype} does not match input dtype "
+                            f"{input.data.dtype}")
+    return LayerNormFn.apply(input, weight, bias, shape, float(eps))
