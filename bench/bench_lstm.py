@@ -143,7 +143,23 @@ class NumpyFloorLSTM:
 # ------------------------------------------------------------------ torch and zengrad
 
 
-class TorchLSTM:
+class _FrameworkLSTM:
+    """step() and the PyTorch-layout gradients, given a subclass's lstm, head, opt and
+    _backward() (forward, loss and backward from fresh gradients)."""
+
+    def step(self):
+        self._backward()
+        self.opt.step()
+
+    def torch_layout_grads(self):
+        self._backward()
+        return {"weight_ih_l0": self.lstm.weight_ih_l0.grad.numpy(),
+                "weight_hh_l0": self.lstm.weight_hh_l0.grad.numpy(),
+                "bias_ih_l0": self.lstm.bias_ih_l0.grad.numpy(),
+                "head.weight": self.head.weight.grad.numpy()}
+
+
+class TorchLSTM(_FrameworkLSTM):
     def __init__(self, params, x, y):
         import torch
 
@@ -164,19 +180,8 @@ class TorchLSTM:
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
 
-    def step(self):
-        self._backward()
-        self.opt.step()
 
-    def torch_layout_grads(self):
-        self._backward()
-        return {"weight_ih_l0": self.lstm.weight_ih_l0.grad.numpy(),
-                "weight_hh_l0": self.lstm.weight_hh_l0.grad.numpy(),
-                "bias_ih_l0": self.lstm.bias_ih_l0.grad.numpy(),
-                "head.weight": self.head.weight.grad.numpy()}
-
-
-class ZengradLSTM:
+class ZengradLSTM(_FrameworkLSTM):
     def __init__(self, params, x, y):
         import zengrad as zg
         from zengrad.nn import Linear
@@ -198,17 +203,6 @@ class ZengradLSTM:
         self.opt.zero_grad()
         loss.backward()
 
-    def step(self):
-        self._backward()
-        self.opt.step()
-
-    def torch_layout_grads(self):
-        self._backward()
-        return {"weight_ih_l0": self.lstm.weight_ih_l0.grad.numpy(),
-                "weight_hh_l0": self.lstm.weight_hh_l0.grad.numpy(),
-                "bias_ih_l0": self.lstm.bias_ih_l0.grad.numpy(),
-                "head.weight": self.head.weight.grad.numpy()}
-
 
 BUILDERS = {"torch": TorchLSTM, "zengrad": ZengradLSTM, "numpy-floor": NumpyFloorLSTM}
 
@@ -227,9 +221,8 @@ def check_gradients(params, x, y) -> float:
 
 
 def inner(args) -> None:
-    import numpy as np
     import torch
-    from harness import machine_load, set_torch_threads, time_interleaved
+    from harness import machine_load, run_info, set_torch_threads, time_interleaved
 
     set_torch_threads(torch)
     params, x, y = make_problem(args.input_size)
@@ -237,9 +230,7 @@ def inner(args) -> None:
     worst = check_gradients(params, x, y)
     impls = {name: cls(params, x, y).step for name, cls in BUILDERS.items()}
     timing = time_interleaved(impls, warmup=3, rounds=args.rounds, min_steps=args.steps)
-    print(json.dumps({"threads": int(os.environ.get("BENCH_THREADS", "1")),
-                      "numpy": np.__version__, "torch": torch.__version__,
-                      "load_before": load, "load_after": machine_load(),
+    print(json.dumps({**run_info(), "load_before": load, "load_after": machine_load(),
                       "grad_rel_diff": worst, "timing": timing}))
 
 

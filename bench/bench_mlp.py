@@ -86,6 +86,27 @@ def floor_tiny_step(x, t, ws, bs):
 # ------------------------------------------------------------------ the workloads
 
 
+def _torch_backward_sgd(loss, params):
+    """Backward of loss from fresh gradients, then p -= LR * grad by hand."""
+    import torch
+
+    for p in params:
+        p.grad = None
+    loss.backward()
+    with torch.no_grad():
+        for p in params:
+            p -= LR * p.grad
+
+
+def _zg_backward_sgd(loss, params):
+    """The same on zengrad tensors, updating their arrays in place."""
+    for p in params:
+        p.grad = None
+    loss.backward()
+    for p in params:
+        p.data -= LR * p.grad.data
+
+
 def bench_overhead(n_ops=10_000):
     import numpy as np
     import torch
@@ -128,17 +149,12 @@ def bench_tiny():
     tw = [torch.tensor(w.copy(), requires_grad=True) for w in ws]
     tb = [torch.tensor(b.copy(), requires_grad=True) for b in bs]
     tx, tt = torch.from_numpy(x), torch.from_numpy(t)
+    tparams = tw + tb
 
     def torch_step():
         h = torch.tanh(tx @ tw[0].T + tb[0])
         h = torch.tanh(h @ tw[1].T + tb[1])
-        loss = ((h @ tw[2].T + tb[2] - tt) ** 2).mean()
-        for p in tw + tb:
-            p.grad = None
-        loss.backward()
-        with torch.no_grad():
-            for p in tw + tb:
-                p -= LR * p.grad
+        _torch_backward_sgd(((h @ tw[2].T + tb[2] - tt) ** 2).mean(), tparams)
 
     impls["torch"] = torch_step
 
@@ -153,12 +169,7 @@ def bench_tiny():
     def zg_step():
         h = (zx @ zw[0].T + zb[0]).tanh()
         h = (h @ zw[1].T + zb[1]).tanh()
-        loss = ((h @ zw[2].T + zb[2] - zt) ** 2).mean()
-        for p in zparams:
-            p.grad = None
-        loss.backward()
-        for p in zparams:
-            p.data -= LR * p.grad.data
+        _zg_backward_sgd(((h @ zw[2].T + zb[2] - zt) ** 2).mean(), zparams)
 
     impls["zengrad-engine"] = zg_step
     nn_step = _zg_nn_step(x, t, ws, bs, "sgd", loss="mse", act="tanh")
@@ -211,6 +222,7 @@ def bench_mlp():
     tw = [torch.tensor(w.copy(), requires_grad=True) for w in ws]
     tb = [torch.tensor(b.copy(), requires_grad=True) for b in bs]
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+    tparams = tw + tb
 
     def torch_step():
         h = tx
@@ -218,13 +230,7 @@ def bench_mlp():
             h = torch.nn.functional.linear(h, tw[k], tb[k])
             if k < 2:
                 h = torch.relu(h)
-        loss = torch.nn.functional.cross_entropy(h, ty)
-        for p in tw + tb:
-            p.grad = None
-        loss.backward()
-        with torch.no_grad():
-            for p in tw + tb:
-                p -= LR * p.grad
+        _torch_backward_sgd(torch.nn.functional.cross_entropy(h, ty), tparams)
 
     impls["torch"] = torch_step
     fw, fb = [w.copy() for w in ws], [b.copy() for b in bs]
@@ -243,12 +249,7 @@ def bench_mlp():
             h = h @ zw[k] + zb[k]
             if k < 2:
                 h = h.relu()
-        loss = (h.logsumexp(1) - h[rows, zy]).mean()
-        for p in zparams:
-            p.grad = None
-        loss.backward()
-        for p in zparams:
-            p.data -= LR * p.grad.data
+        _zg_backward_sgd((h.logsumexp(1) - h[rows, zy]).mean(), zparams)
 
     impls["zengrad-engine"] = zg_step
     for opt in ("sgd", "adam"):
@@ -259,15 +260,12 @@ def bench_mlp():
 
 
 def inner() -> None:
-    import numpy as np
     import torch
-    from harness import set_torch_threads
+    from harness import run_info, set_torch_threads
 
     set_torch_threads(torch)
     result = {
-        "threads": int(os.environ.get("BENCH_THREADS", "1")),
-        "numpy": np.__version__,
-        "torch": torch.__version__,
+        **run_info(),
         "overhead": bench_overhead(),
         "tiny": bench_tiny(),
         "mlp": bench_mlp(),
@@ -275,34 +273,28 @@ def inner() -> None:
     print(json.dumps(result))
 
 
-def main() -> None:
-    from harness import format_table, machine_load, run_in_subprocess
+def report(r: dict) -> None:
+    from harness import format_table
 
-    print(f"load average before: {machine_load():.2f} (2 cores; > 0.3 means a busy neighbour)")
-    for threads in (1, 2):
-        r = run_in_subprocess(__file__, threads)
-        print(f"\n### {threads} thread(s) — numpy {r['numpy']}, torch {r['torch']}\n")
-        ov = r["overhead"]
-        print("**10,000 elementwise ops (16 elements), forward + backward**\n")
-        print("| implementation | median ms | best ms | us/op (median) | x torch |")
-        print("|---|---|---|---|---|")
-        for name, v in ov.items():
-            print(
-                f"| {name} | {v['median_ms']:.1f} | {v['best_ms']:.1f} | "
-                f"{v['median_ms'] * 100 / 1000:.2f} | "
-                f"{v['median_ms'] / ov['torch']['median_ms']:.2f} |"
-            )
-        print()
-        print(format_table("tiny MLP 16-16-16-1, tanh, batch 16, MSE", r["tiny"], "torch",
-                           "numpy-floor"))
-        print()
-        print(format_table("MLP 784-512-256-10, ReLU, batch 128, cross-entropy", r["mlp"],
-                           "torch", "numpy-floor"))
-    print(f"\nload average after: {machine_load():.2f}")
+    ov = r["overhead"]
+    print("**10,000 elementwise ops (16 elements), forward + backward**\n")
+    print("| implementation | median ms | best ms | us/op (median) | x torch |")
+    print("|---|---|---|---|---|")
+    for name, v in ov.items():
+        print(
+            f"| {name} | {v['median_ms']:.1f} | {v['best_ms']:.1f} | "
+            f"{v['median_ms'] * 100 / 1000:.2f} | "
+            f"{v['median_ms'] / ov['torch']['median_ms']:.2f} |"
+        )
+    print()
+    print(format_table("tiny MLP 16-16-16-1, tanh, batch 16, MSE", r["tiny"], "torch",
+                       "numpy-floor"))
+    print()
+    print(format_table("MLP 784-512-256-10, ReLU, batch 128, cross-entropy", r["mlp"],
+                       "torch", "numpy-floor"))
 
 
 if __name__ == "__main__":
-    if "--inner" in sys.argv:
-        inner()
-    else:
-        main()
+    import harness
+
+    harness.main(__file__, inner, report)

@@ -209,9 +209,8 @@ def zengrad_step_fn(sd, head, x, y):
 
 
 def inner() -> None:
-    import numpy as np
     import torch
-    from harness import set_torch_threads, time_interleaved
+    from harness import run_info, set_torch_threads, time_interleaved
 
     set_torch_threads(torch)
     state = make_state()
@@ -226,28 +225,20 @@ def inner() -> None:
         for a, b in zip(losses, first["torch"]):
             assert abs(a - b) < 1e-4 * max(1.0, abs(b)), first
     timings = time_interleaved(impls, warmup=3, rounds=7, min_steps=20, min_block_s=1.0)
-    print(json.dumps({"threads": int(os.environ.get("BENCH_THREADS", "1")),
-                      "numpy": np.__version__, "torch": torch.__version__,
-                      "first_loss": first, "results": timings}))
+    print(json.dumps({**run_info(), "first_loss": first, "results": timings}))
 
 
-def main() -> None:
-    from harness import format_table, machine_load, run_in_subprocess
+def report(r: dict) -> None:
+    from harness import format_table
 
-    print(f"load average before: {machine_load():.2f} (2 cores; > 0.3 means a busy neighbour)")
-    for threads in (1, 2):
-        r = run_in_subprocess(__file__, threads)
-        print(f"\n### {threads} thread(s) — numpy {r['numpy']}, torch {r['torch']}\n")
-        print("losses at steps 1-3: " + "; ".join(
-            f"{k} " + ", ".join(f"{v:.6f}" for v in vs) for k, vs in r["first_loss"].items()
-        ) + "\n")
-        print(format_table(f"Transformer encoder layer b{B} s{S} d{D} h{NH} ff{FF}, "
-                           "training step", r["results"], "torch", "numpy-floor"))
-    print(f"\nload average after: {machine_load():.2f}")
+    print("losses at steps 1-3: " + "; ".join(
+        f"{k} " + ", ".join(f"{v:.6f}" for v in vs) for k, vs in r["first_loss"].items()
+    ) + "\n")
+    print(format_table(f"Transformer encoder layer b{B} s{S} d{D} h{NH} ff{FF}, "
+                       "training step", r["results"], "torch", "numpy-floor"))
 
 
 if __name__ == "__main__":
-    if "--inner" in sys.argv:
-        inner()
-    else:
-        main()
+    import harness
+
+    harness.main(__file__, inner, report)

@@ -70,6 +70,40 @@ def set_torch_threads(torch_module) -> None:
     torch_module.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
 
 
+def run_info() -> dict:
+    """What an --inner run reports first: its thread count and the NumPy and torch versions."""
+    import numpy as np
+    import torch
+
+    return {
+        "threads": int(os.environ.get("BENCH_THREADS", "1")),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+    }
+
+
+def report_per_thread_count(
+    script: str, report: Callable[[dict], None], threads: tuple[int, ...] = (1, 2)
+) -> None:
+    """Run `script --inner` once per thread count and print report(result) under a heading,
+    with the machine load before and after."""
+    print(f"load average before: {machine_load():.2f} (2 cores; > 0.3 means a busy neighbour)")
+    for n in threads:
+        r = run_in_subprocess(script, n)
+        print(f"\n### {n} thread(s) — numpy {r['numpy']}, torch {r['torch']}\n")
+        report(r)
+    print(f"\nload average after: {machine_load():.2f}")
+
+
+def main(script: str, inner: Callable[[], None], report: Callable[[dict], None]) -> None:
+    """A benchmark script's entry point: `--inner` measures in this process (threads already
+    fixed), otherwise report_per_thread_count runs it for 1 and 2 threads."""
+    if "--inner" in sys.argv:
+        inner()
+    else:
+        report_per_thread_count(script, report)
+
+
 def format_table(title: str, results: dict[str, dict], baseline: str, floor: str | None) -> str:
     """A Markdown table with ratios to torch and to the NumPy floor."""
     head = "| implementation | median ms | best ms | x torch | x floor |\n|---|---|---|---|---|"

@@ -442,6 +442,17 @@ class Tensor:
         return (self[i] for i in range(self.data.shape[0]))
 
 
+def zero_grads(tensors, set_to_none: bool = True) -> None:
+    """Forget each tensor's gradient: .grad = None (default), or zeros in place."""
+    for t in tensors:
+        if t.grad is None:
+            continue
+        if set_to_none:
+            t.grad = None
+        else:
+            t.grad.data[...] = 0
+
+
 # The ops package sits above this module and registers itself here when it is imported
 # (zengrad/__init__ imports it), so Tensor's operators can delegate to it.
 _ops = None

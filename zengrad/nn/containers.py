@@ -17,6 +17,24 @@ def _index(idx, n: int, what: str) -> int:
     return i + n if i < 0 else i
 
 
+def _renumber(container: Module, items: list[Module]) -> None:
+    """Make items the container's children, named '0', '1', ... (PyTorch keeps names dense)."""
+    for name in list(container._modules):
+        delattr(container, name)
+    for i, module in enumerate(items):
+        container.add_module(str(i), module)
+
+
+def _delete(container: Module, idx, what: str) -> None:
+    """del container[idx] for an int or a slice; the rest are renumbered."""
+    items = list(container._modules.values())
+    if isinstance(idx, slice):
+        del items[idx]
+    else:
+        del items[_index(idx, len(items), what)]
+    _renumber(container, items)
+
+
 class Sequential(Module):
     """Modules applied in order: y = m_n(...m_2(m_1(x))). Built from modules or an OrderedDict
     name -> module; children are named '0', '1', ... (or by the dict's keys)."""
@@ -50,16 +68,7 @@ class Sequential(Module):
         setattr(self, keys[_index(idx, len(keys), "Sequential")], module)
 
     def __delitem__(self, idx) -> None:
-        items = list(self._modules.values())
-        if isinstance(idx, slice):
-            del items[idx]
-        else:
-            del items[_index(idx, len(items), "Sequential")]
-        # renumber so the names stay '0', '1', ... as PyTorch does
-        for name in list(self._modules):
-            delattr(self, name)
-        for i, module in enumerate(items):
-            self.add_module(str(i), module)
+        _delete(self, idx, "Sequential")
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -83,10 +92,7 @@ class Sequential(Module):
         index = index + n if index < 0 else index
         items = list(self._modules.values())
         items.insert(index, module)
-        for name in list(self._modules):
-            delattr(self, name)
-        for i, m in enumerate(items):
-            self.add_module(str(i), m)
+        _renumber(self, items)
         return self
 
 
@@ -125,15 +131,7 @@ class ModuleList(Module):
         setattr(self, str(_index(idx, len(self), "ModuleList")), module)
 
     def __delitem__(self, idx) -> None:
-        items = list(self._modules.values())
-        if isinstance(idx, slice):
-            del items[idx]
-        else:
-            del items[_index(idx, len(items), "ModuleList")]
-        for name in list(self._modules):
-            delattr(self, name)
-        for i, m in enumerate(items):
-            self.add_module(str(i), m)
+        _delete(self, idx, "ModuleList")
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -161,10 +159,7 @@ class ModuleList(Module):
     def insert(self, index: int, module: Module) -> None:
         items = list(self._modules.values())
         items.insert(index, module)
-        for name in list(self._modules):
-            delattr(self, name)
-        for i, m in enumerate(items):
-            self.add_module(str(i), m)
+        _renumber(self, items)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(

@@ -6,7 +6,6 @@ b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in_channels / groups * prod(ker
 
 from __future__ import annotations
 
-import math
 from numbers import Integral
 
 import numpy as np
@@ -88,11 +87,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.in_channels // self.groups * math.prod(self.kernel_size)
-            bound = 1 / math.sqrt(fan_in)
-            init.uniform_(self.bias, -bound, bound)
+        init._default_reset_(self.weight, self.bias)
 
     def _owner(self) -> str:
         """How errors name this layer: Conv2d(3, 16, kernel_size=(3, 3), stride=(2, 2))."""

@@ -192,6 +192,17 @@ def kaiming_uniform_(
     return _fill(tensor, backend.rng().uniform(-bound, bound, tensor.shape))
 
 
+def _default_reset_(weight: Tensor, bias: Tensor | None) -> None:
+    """Linear's and Conv's init (PyTorch's): weight ~ kaiming_uniform_(a=sqrt(5)) =
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)); bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (0 for
+    fan_in = 0)."""
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = _calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        uniform_(bias, -bound, bound)
+
+
 def kaiming_normal_(
     tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"
 ) -> Tensor:

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from zengrad import backend
-from zengrad.autograd.tensor import Tensor
+from zengrad.autograd.tensor import Tensor, zero_grads
 from zengrad.nn.parameter import Parameter
 
 
@@ -350,13 +350,7 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the parameters' gradients (None, or zeros in place when set_to_none=False)."""
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad.data[...] = 0
+        zero_grads(self.parameters(), set_to_none)
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """fn(module) for every descendant (children first), then for self."""

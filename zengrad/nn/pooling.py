@@ -54,9 +54,7 @@ class MaxPool2d(_MaxPoolNd):
         )
 
 
-class AvgPool1d(Module):
-    """y[n, c, l] = mean of the window x_pad[n, c, s l : s l + k]."""
-
+class _AvgPoolNd(Module):
     def __init__(
         self,
         kernel_size,
@@ -71,6 +69,13 @@ class AvgPool1d(Module):
         self.padding = padding
         self.ceil_mode = ceil_mode
         self.count_include_pad = count_include_pad
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool1d(_AvgPoolNd):
+    """y[n, c, l] = mean of the window x_pad[n, c, s l : s l + k]."""
 
     def forward(self, input: Tensor) -> Tensor:
         return P.avg_pool1d(
@@ -82,11 +87,8 @@ class AvgPool1d(Module):
             self.count_include_pad,
         )
 
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
-
-class AvgPool2d(Module):
+class AvgPool2d(_AvgPoolNd):
     """y = window sum / divisor (see zengrad.ops.pool.avg_pool2d)."""
 
     def __init__(
@@ -98,12 +100,7 @@ class AvgPool2d(Module):
         count_include_pad: bool = True,
         divisor_override: int | None = None,
     ) -> None:
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
-        self.ceil_mode = ceil_mode
-        self.count_include_pad = count_include_pad
+        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
         self.divisor_override = divisor_override
 
     def forward(self, input: Tensor) -> Tensor:
@@ -116,9 +113,6 @@ class AvgPool2d(Module):
             self.count_include_pad,
             self.divisor_override,
         )
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class AdaptiveAvgPool2d(Module):

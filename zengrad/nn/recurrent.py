@@ -26,6 +26,7 @@ from zengrad.ops.recurrent import GRUSequence, LSTMSequence, RNNSequence
 from zengrad.ops.shape import cat, stack
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+_NONLINEARITY_MODES = {"tanh": "RNN_TANH", "relu": "RNN_RELU"}
 
 
 def _positive_int(who: str, name: str, value) -> int:
@@ -51,6 +52,13 @@ def _check_tensor(who: str, what: str, t, dtype: np.dtype) -> None:
             f"{who}: {what} is {t.data.dtype} but the parameters are {dtype}; convert the "
             f"input (e.g. .float()) or the module (e.g. .double())"
         )
+
+
+def _reset_uniform(module: Module) -> None:
+    """Every weight and bias ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
+    stdv = 1.0 / math.sqrt(module.hidden_size)
+    for p in module.parameters():
+        init.uniform_(p, -stdv, stdv)
 
 
 def _run_sequence(mode: str, x: Tensor, h0, c0, weights, reverse: bool) -> Tensor:
@@ -145,9 +153,7 @@ class RNNBase(Module):
 
     def reset_parameters(self) -> None:
         """Every weight and bias ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
-        stdv = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            init.uniform_(p, -stdv, stdv)
+        _reset_uniform(self)
 
     @property
     def all_weights(self) -> list[list[Parameter]]:
@@ -298,14 +304,13 @@ class RNN(RNNBase):
         device=None,
         dtype=None,
     ) -> None:
-        modes = {"tanh": "RNN_TANH", "relu": "RNN_RELU"}
-        if nonlinearity not in modes:
+        if nonlinearity not in _NONLINEARITY_MODES:
             raise ValueError(
                 f"RNN: Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'."
             )
         self.nonlinearity = nonlinearity
-        super().__init__(modes[nonlinearity], input_size, hidden_size, num_layers, bias,
-                         batch_first, dropout, bidirectional, 0, device, dtype)
+        super().__init__(_NONLINEARITY_MODES[nonlinearity], input_size, hidden_size, num_layers,
+                         bias, batch_first, dropout, bidirectional, 0, device, dtype)
 
 
 class LSTM(RNNBase):
@@ -395,9 +400,7 @@ class RNNCellBase(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        stdv = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            init.uniform_(p, -stdv, stdv)
+        _reset_uniform(self)
 
     def _check_input(self, input) -> tuple[Tensor, bool]:
         """input as a one-step sequence (1, N, input), and whether it was batched."""
@@ -448,13 +451,13 @@ class RNNCell(RNNCellBase):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  nonlinearity: str = "tanh", device=None, dtype=None) -> None:
-        modes = {"tanh": "RNN_TANH", "relu": "RNN_RELU"}
-        if nonlinearity not in modes:
+        if nonlinearity not in _NONLINEARITY_MODES:
             raise ValueError(
                 f"RNNCell: Unknown nonlinearity: {nonlinearity!r} (expected 'tanh' or 'relu')"
             )
         self.nonlinearity = nonlinearity
-        super().__init__(modes[nonlinearity], input_size, hidden_size, bias, device, dtype)
+        super().__init__(_NONLINEARITY_MODES[nonlinearity], input_size, hidden_size, bias, device,
+                         dtype)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         y, batched = self._step(input, hx)

@@ -157,6 +157,25 @@ class _IndexTarget:
         # the 'mean' divisor: total weight of the rows that count (their number without weights)
         self.denom = m if wy is None else wy.sum()
 
+    def reduce(self, loss: np.ndarray, reduction: str, shape, dtype) -> np.ndarray:
+        """The row losses shaped as the target ('none'), summed, or summed / denom."""
+        if reduction == "none":
+            return loss.reshape(shape)
+        total = loss.sum()
+        if reduction == "sum":
+            return total
+        with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: 0/0 = nan
+            return (total / self.denom).astype(dtype)
+
+    def row_grad(self, g: np.ndarray, reduction: str) -> np.ndarray:
+        """dL/dl_n from the incoming gradient: g per row ('none'), g ('sum'), g / denom."""
+        if reduction == "none":
+            return g.reshape(-1)
+        if reduction == "sum":
+            return g
+        # every row ignored (denominator 0): nothing flowed forward, no gradient flows back
+        return g / self.denom if self.denom != 0 else g * 0
+
 
 # ------------------------------------------------------------------ cross entropy
 
@@ -191,25 +210,13 @@ class CrossEntropy(Function):
         loss = loss.astype(x.dtype, copy=False)
         ctx.p, ctx.t, ctx.weight, ctx.eps = p, t, weight, eps
         ctx.reduction, ctx.shape = reduction, x.shape
-        if reduction == "none":
-            return loss.reshape(target.shape)
-        total = loss.sum()
-        if reduction == "sum":
-            return total
-        with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: 0/0 = nan
-            return (total / t.denom).astype(x.dtype)
+        return t.reduce(loss, reduction, target.shape, x.dtype)
 
     @staticmethod
     def backward(ctx, g):
         p, t, w, eps = ctx.p, ctx.t, ctx.weight, ctx.eps
         m, c = p.shape
-        if ctx.reduction == "none":
-            b = g.reshape(-1)
-        elif ctx.reduction == "sum":
-            b = g
-        else:
-            # every row ignored (denominator 0): nothing flowed forward, no gradient flows back
-            b = g / t.denom if t.denom != 0 else g * 0
+        b = t.row_grad(g, ctx.reduction)
         # r_n: the row's factor; wy already carries the ignore mask
         r = b if t.wy is None else b * t.wy
         if eps == 0:
@@ -283,24 +290,13 @@ class NLLLoss(Function):
         if t.wy is not None:
             loss = (loss * t.wy).astype(x.dtype, copy=False)
         ctx.t, ctx.reduction, ctx.shape, ctx.dtype = t, reduction, x.shape, x.dtype
-        if reduction == "none":
-            return loss.reshape(target.shape)
-        total = loss.sum()
-        if reduction == "sum":
-            return total
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return (total / t.denom).astype(x.dtype)
+        return t.reduce(loss, reduction, target.shape, x.dtype)
 
     @staticmethod
     def backward(ctx, g):
         t = ctx.t
         m = t.rows.size
-        if ctx.reduction == "none":
-            b = g.reshape(-1)
-        elif ctx.reduction == "sum":
-            b = g
-        else:
-            b = g / t.denom if t.denom != 0 else g * 0
+        b = t.row_grad(g, ctx.reduction)
         r = np.broadcast_to(b if t.wy is None else b * t.wy, (m,))
         c = ctx.shape[1] if len(ctx.shape) > 1 else ctx.shape[0]
         grad = np.zeros((m, c), dtype=ctx.dtype)

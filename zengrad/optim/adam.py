@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from zengrad.autograd.tensor import Tensor
-from zengrad.optim.optimizer import Optimizer, check_nonnegative, lerp_
+from zengrad.optim.optimizer import Optimizer, check_nonnegative, ema_sq_, lerp_
 
 
 class Adam(Optimizer):
@@ -83,10 +83,7 @@ class Adam(Optimizer):
             exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
             denom, tmp = self._scratch(p.data, 1), self._scratch(p.data, 2)
             lerp_(exp_avg, g, 1.0 - beta1, tmp)
-            exp_avg_sq *= beta2
-            np.multiply(g, 1.0 - beta2, out=tmp)
-            tmp *= g
-            exp_avg_sq += tmp
+            ema_sq_(exp_avg_sq, g, beta2, tmp)
 
             bias_correction1 = 1 - beta1**step
             bias_correction2_sqrt = (1 - beta2**step) ** 0.5

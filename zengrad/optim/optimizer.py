@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from zengrad.autograd import enable_grad
-from zengrad.autograd.tensor import Tensor
+from zengrad.autograd.tensor import Tensor, zero_grads
 
 
 class _RequiredParameter:
@@ -124,14 +124,7 @@ class Optimizer:
     # ----- stepping ----------------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset every parameter's gradient: to None (default) or to zeros in place."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p.grad.data[...] = 0
+        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure: Callable[[], Any] | None = None):
         """Update every parameter that has a gradient; return closure()'s loss if given.
@@ -282,3 +275,11 @@ def lerp_(a: np.ndarray, b: np.ndarray, weight: float, tmp: np.ndarray) -> None:
     else:
         tmp *= 1.0 - weight
         np.subtract(b, tmp, out=a)
+
+
+def ema_sq_(v: np.ndarray, g: np.ndarray, decay: float, tmp: np.ndarray) -> None:
+    """v <- decay * v + (1 - decay) * g^2, in place (the second moment of Adam and RMSprop)."""
+    v *= decay
+    np.multiply(g, 1.0 - decay, out=tmp)
+    tmp *= g
+    v += tmp

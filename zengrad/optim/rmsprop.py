@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from zengrad.autograd.tensor import Tensor
-from zengrad.optim.optimizer import Optimizer, check_nonnegative, lerp_
+from zengrad.optim.optimizer import Optimizer, check_nonnegative, ema_sq_, lerp_
 
 
 class RMSprop(Optimizer):
@@ -65,10 +65,7 @@ class RMSprop(Optimizer):
             g = self._grad(p, float(group["weight_decay"]), group["maximize"])
             avg, tmp = self._scratch(p.data, 1), self._scratch(p.data, 2)
             square_avg = state["square_avg"]
-            square_avg *= alpha
-            np.multiply(g, 1.0 - alpha, out=tmp)
-            tmp *= g
-            square_avg += tmp
+            ema_sq_(square_avg, g, alpha, tmp)
             if centered:
                 grad_avg = state["grad_avg"]
                 lerp_(grad_avg, g, 1.0 - alpha, tmp)

@@ -113,25 +113,13 @@ class WorkerTrial(SuggestMixin):
         self._system_attrs: dict[str, Any] = {}
         self._study = StudySnapshot(task.direction, task.others, self)
 
-    def _suggest(self, name: str, dist: BaseDistribution) -> Any:
-        if name in self._params:
-            self._check_repeat(name, self.number, self._distributions[name], dist)
-            return self._params[name]
+    def _new_value(self, name: str, dist: BaseDistribution) -> Any:
         found, value = relative_value(
             self._task.fixed_params, self._task.fixed_distributions, name, dist
         )
         if not found:
             value = dist.from_unit(self._rng.random())
-        self._params[name], self._distributions[name] = value, dist
         return value
-
-    @property
-    def params(self) -> dict[str, Any]:
-        return dict(self._params)
-
-    @property
-    def distributions(self) -> dict[str, BaseDistribution]:
-        return dict(self._distributions)
 
     @property
     def user_attrs(self) -> dict[str, Any]:

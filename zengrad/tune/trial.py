@@ -89,10 +89,15 @@ def _check_name(name: Any) -> str:
 
 
 class SuggestMixin:
-    """``suggest_*`` built on one method, ``_suggest(name, distribution) -> value``.
+    """``suggest_*`` built on one method, ``_new_value(name, distribution) -> value``.
 
-    Shared by the live ``Trial`` and the light trial that runs in a worker process.
+    Shared by the live ``Trial``, ``FixedTrial`` and the light trial that runs in a worker
+    process; each keeps what it suggested in ``_params`` and ``_distributions``.
     """
+
+    _params: dict[str, Any]
+    _distributions: dict[str, BaseDistribution]
+    number: int
 
     def suggest_float(
         self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
@@ -116,7 +121,24 @@ class SuggestMixin:
         return self._suggest(name, dist)
 
     def _suggest(self, name: str, dist: BaseDistribution) -> Any:
+        if name in self._params:
+            self._check_repeat(name, self.number, self._distributions[name], dist)
+            return self._params[name]
+        value = self._new_value(name, dist)
+        self._params[name], self._distributions[name] = value, dist
+        return value
+
+    def _new_value(self, name: str, dist: BaseDistribution) -> Any:
+        """The value of a name this trial has not suggested yet."""
         raise NotImplementedError
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self._params)
+
+    @property
+    def distributions(self) -> dict[str, BaseDistribution]:
+        return dict(self._distributions)
 
     # The same name suggested twice in one trial returns the first value, but only
     # when it describes the same distribution.
@@ -173,10 +195,7 @@ class Trial(SuggestMixin):
         self.datetime_start = datetime.datetime.now()
 
     # -- the search space ---------------------------------------------------------
-    def _suggest(self, name: str, dist: BaseDistribution) -> Any:
-        if name in self._params:
-            self._check_repeat(name, self.number, self._distributions[name], dist)
-            return self._params[name]
+    def _new_value(self, name: str, dist: BaseDistribution) -> Any:
         if dist.single():
             value = dist.from_unit(0.5)
         else:
@@ -185,17 +204,7 @@ class Trial(SuggestMixin):
                 value = self.study.sampler.sample_independent(self.study, self, name, dist)
         # storage checks the distribution against other trials' use of the name
         self.study._storage.set_trial_param(self._trial_id, name, value, dist)
-        self._params[name] = value
-        self._distributions[name] = dist
         return value
-
-    @property
-    def params(self) -> dict[str, Any]:
-        return dict(self._params)
-
-    @property
-    def distributions(self) -> dict[str, BaseDistribution]:
-        return dict(self._distributions)
 
     # -- pruning --------------------------------------------------------------------
     def report(self, value: float, step: int) -> None:
@@ -252,21 +261,13 @@ class FixedTrial(SuggestMixin):
         self.intermediate_values: dict[int, float] = {}
         self.user_attrs: dict[str, Any] = {}
 
-    def _suggest(self, name: str, dist: BaseDistribution) -> Any:
-        if name in self._params:
-            self._check_repeat(name, self.number, self._distributions[name], dist)
-            return self._params[name]
+    def _new_value(self, name: str, dist: BaseDistribution) -> Any:
         if name not in self._fixed:
             raise ValueError(f"FixedTrial has no value for parameter {name!r}")
         value = self._fixed[name]
         if not dist.contains(value):
             raise ValueError(f"FixedTrial value {value!r} of {name!r} is outside {dist!r}")
-        self._params[name], self._distributions[name] = value, dist
         return value
-
-    @property
-    def params(self) -> dict[str, Any]:
-        return dict(self._params)
 
     def report(self, value: float, step: int) -> None:
         value, step = check_report(value, step)
