@@ -209,6 +209,28 @@ def _zg_nn_step(x, y, ws, bs, opt_name, loss="ce", act="relu"):
     return step
 
 
+def _torch_nn_adam_step(x, y, ws, bs):
+    """torch's nn.Linear + F.cross_entropy + optim.Adam: the peer of zengrad-nn-adam."""
+    import torch
+
+    layers = []
+    for w, b in zip(ws, bs):
+        lin = torch.nn.Linear(w.shape[1], w.shape[0])
+        lin.load_state_dict({"weight": torch.tensor(w), "bias": torch.tensor(b)})
+        layers += [lin, torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers[:-1])
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step():
+        loss = torch.nn.functional.cross_entropy(model(tx), ty)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return step
+
+
 def bench_mlp():
     import numpy as np
     import torch
@@ -233,6 +255,7 @@ def bench_mlp():
         _torch_backward_sgd(torch.nn.functional.cross_entropy(h, ty), tparams)
 
     impls["torch"] = torch_step
+    impls["torch-nn-adam"] = _torch_nn_adam_step(x, y, ws, bs)
     fw, fb = [w.copy() for w in ws], [b.copy() for b in bs]
     impls["numpy-floor"] = lambda: floor_mlp_step(x, y, fw, fb)
 

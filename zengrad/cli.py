@@ -1,8 +1,9 @@
-"""The `zengrad` command: train | evaluate | predict | info (also `python -m zengrad`).
+"""The `zengrad` command: train | evaluate | predict | tune | info (also `python -m zengrad`).
 
     zengrad train --model mlp --dataset digits --epochs 20 --out runs/digits
     zengrad evaluate runs/digits
     zengrad predict runs/digits --input images.npy --output labels.npy
+    zengrad tune --model mlp --dataset digits --sampler gp --n-trials 20 --retrain
     zengrad info
 
 A run folder holds model.safetensors (weights), config.json (what evaluate/predict need to
@@ -79,7 +80,7 @@ def _model_names() -> list[str]:
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="zengrad", description="Train and use zengrad models from the shell.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
-    sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,predict,info}")
+    sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,predict,tune,info}")
 
     t = sub.add_parser("train", help="train a model on a bundled dataset",
                        description="Train a model on a bundled dataset and write a run folder.")
@@ -126,6 +127,9 @@ def _build_parser() -> argparse.ArgumentParser:
                    help=".npy file for the predictions (default: print them)")
     p.add_argument("--batch-size", type=_number(int, 1, True, "an integer"), default=256)
 
+    from zengrad.cli_tune import add_tune_parser
+
+    add_tune_parser(sub)
     sub.add_parser("info", help="version, backend and library versions",
                    description="Print zengrad's version, backend, NumPy and BLAS details.")
     return parser
@@ -162,7 +166,7 @@ def _build(config: dict):
 
     try:
         return build_model(config["model"], tuple(config["input_shape"]),
-                           int(config["num_outputs"]))
+                           int(config["num_outputs"]), width=config.get("width"))
     except ModelUnavailableError as e:
         raise UsageError(str(e)) from None
 
@@ -177,7 +181,6 @@ def _cmd_train(args) -> int:
 
     import zengrad as zg
     from zengrad.data import DataLoader, TensorDataset, get_dataset
-    from zengrad.io import atomic_write_text, save
     from zengrad.optim.lr_scheduler import CosineAnnealingLR, ReduceLROnPlateau
     from zengrad.train import EarlyStopping, LRSchedulerCallback, Trainer
 
@@ -233,6 +236,16 @@ def _cmd_train(args) -> int:
     history = trainer.fit(train_loader, val_loader, epochs=args.epochs)
     seconds = time.perf_counter() - start
     test = trainer.evaluate(test_loader)
+    _write_run(out, model, trainer, config, history, test, seconds, splits)
+    _print_metrics(f"test ({args.dataset}, {len(history)} epochs, {seconds:.1f}s):", test)
+    print(f"run folder: {out}")
+    return 0
+
+
+def _write_run(out: Path, model, trainer, config: dict, history, test: dict, seconds: float,
+               splits) -> None:
+    """Write a run folder: weights, config, history, test metrics and plots."""
+    from zengrad.io import atomic_write_text, save
 
     out.mkdir(parents=True, exist_ok=True)
     save(model, out / "model.safetensors", metadata={"config": json.dumps(config)})
@@ -245,7 +258,7 @@ def _cmd_train(args) -> int:
         from zengrad import viz
 
         viz.plot_learning_curves(history, out / "learning_curves.png",
-                                 title=f"{args.model} on {args.dataset}")
+                                 title=f"{config['model']} on {config['dataset']}")
         if splits.task == "classification":
             from zengrad.train.metrics import confusion_matrix
 
@@ -254,10 +267,7 @@ def _cmd_train(args) -> int:
                                                        splits.num_outputs),
                                       out / "confusion_matrix.png")
     except ImportError as e:
-        print(f"zengrad train: no plots: {e}", file=sys.stderr)
-    _print_metrics(f"test ({args.dataset}, {len(history)} epochs, {seconds:.1f}s):", test)
-    print(f"run folder: {out}")
-    return 0
+        print(f"zengrad: no plots: {e}", file=sys.stderr)
 
 
 # ----- evaluate / predict --------------------------------------------------------------------
@@ -384,8 +394,14 @@ def _cmd_info(_args) -> int:
     return 0
 
 
+def _cmd_tune(args) -> int:
+    from zengrad.cli_tune import cmd_tune
+
+    return cmd_tune(args)
+
+
 _COMMANDS = {"train": _cmd_train, "evaluate": _cmd_evaluate, "predict": _cmd_predict,
-             "info": _cmd_info}
+             "tune": _cmd_tune, "info": _cmd_info}
 
 
 def main(argv: list[str] | None = None) -> int:
