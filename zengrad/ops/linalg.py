@@ -33,7 +33,9 @@ class MatMul(Function):
         ga = gb = None
         if n[0]:
             ga = np.matmul(g, np.swapaxes(b2, -1, -2))
-            ga = unbroadcast(ga, a2.shape).reshape(a.shape)
+            ga = unbroadcast(ga, a2.shape)
+            if ga.shape != a.shape:  # a reshape view would make the engine copy it for a leaf
+                ga = ga.reshape(a.shape)
         if n[1]:
             if b2.ndim == 2 and a2.ndim > 2:
                 # shared weight: one GEMM over all batch rows instead of a batched product
@@ -42,7 +44,8 @@ class MatMul(Function):
             else:
                 gb = np.matmul(np.swapaxes(a2, -1, -2), g)
                 gb = unbroadcast(gb, b2.shape)
-            gb = gb.reshape(b.shape)
+            if gb.shape != b.shape:
+                gb = gb.reshape(b.shape)
         return ga, gb
 
 
