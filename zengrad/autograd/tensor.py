@@ -106,7 +106,7 @@ class Tensor:
 
     @property
     def T(self) -> Tensor:
-        return _ops.permute(self, tuple(range(self.data.ndim - 1, -1, -1)))
+        return _ops.reverse_dims(self)
 
     @property
     def mT(self) -> Tensor:

@@ -100,6 +100,7 @@ from zengrad.ops.shape import (
     permute,
     repeat,
     reshape,
+    reverse_dims,
     split,
     squeeze,
     stack,

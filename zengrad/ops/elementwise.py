@@ -361,9 +361,16 @@ class Clone(Function):
 
 
 def _binary(fn: type[Function], name: str, a, b) -> Tensor:
-    # fast path: float tensor with a Python number, the common case in user code
-    if isinstance(a, Tensor) and type(b) in (float, int) and a.data.dtype.kind == "f":
-        return fn.apply(a, b)
+    # fast paths for the common cases: two float tensors of one dtype, a float tensor and a
+    # Python number; everything else goes through promote()
+    if isinstance(a, Tensor) and a.data.dtype.kind == "f":
+        if isinstance(b, Tensor):
+            if b.data.dtype == a.data.dtype:
+                if a.data.shape != b.data.shape:
+                    broadcast_shapes(name, a.data.shape, b.data.shape)
+                return fn.apply(a, b)
+        elif type(b) in (float, int):
+            return fn.apply(a, b)
     a, b = promote(a, b)
     if isinstance(a, Tensor) and isinstance(b, Tensor) and a.data.shape != b.data.shape:
         broadcast_shapes(name, a.data.shape, b.data.shape)

@@ -214,6 +214,14 @@ def permute(input: Tensor, *dims) -> Tensor:
     return Permute.apply(input, axes)
 
 
+def reverse_dims(input: Tensor) -> Tensor:
+    """x.T: all dims in reverse order (a matrix transpose for 2-D)."""
+    nd = input.data.ndim
+    if nd < 2:
+        return input
+    return Permute.apply(input, (1, 0) if nd == 2 else tuple(range(nd - 1, -1, -1)))
+
+
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     nd = input.data.ndim
     a, b = normalize_dim(dim0, nd), normalize_dim(dim1, nd)
