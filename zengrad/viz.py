@@ -24,7 +24,7 @@ def _figure(width: float, height: float):
         raise ImportError(
             "plots need the optional package 'matplotlib': pip install 'zengrad[viz]'"
         ) from None
-    fig = Figure(figsize=(width, height), dpi=100)
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")  # no overlapping labels
     FigureCanvasAgg(fig)
     return fig
 
