@@ -1,6 +1,7 @@
 """The floor: one LeNet-5 training step (forward, cross-entropy, backward, SGD) hand-written
 in NumPy, with the fastest layout we know: channel-major activations (C, N, H, W), so each
-conv is `W (OC, C*K*K) @ cols (C*K*K, N*OH*OW)` and lands in the next layer's layout.
+conv is `W (OC, C*K*K) @ cols (C*K*K, N*OH*OW)` and lands in the next layer's layout; the
+conv2 input gradient is col2im on the flattened padded grid (25 long contiguous slice-adds).
 
     x (N,1,28,28) -> conv 6@5x5 pad 2 -> ReLU -> maxpool 2 -> conv 16@5x5 -> ReLU -> maxpool 2
       -> flatten (400, torch's (C, H, W) order) -> fc 120 -> ReLU -> fc 84 -> ReLU -> fc 10
@@ -108,12 +109,20 @@ class NumpyLeNet:
         dp2 = (d @ p["fc1.weight"]).reshape(n, 16, 5, 5).transpose(1, 0, 2, 3)
         da2 = _relu_pool_bwd(a2, p2, dp2).reshape(16, -1)
         g["conv2.weight"], g["conv2.bias"] = (da2 @ c2.T).reshape(16, 6, 5, 5), da2.sum(1)
-        dcols = (w2.T @ da2).reshape(6, 5, 5, n, 10, 10)
-        dp1 = np.zeros((6, n, 14, 14), np.float32)
-        for i in range(5):  # col2im: 25 shifted slice-adds
-            for j in range(5):
-                dp1[:, :, i : i + 10, j : j + 10] += dcols[:, i, j]
-        da1 = _relu_pool_bwd(a1, p1, dp1).reshape(6, -1)
+        # col2im on the flat (N*14*14) grid: output (n, h, w) at p = n*196 + h*14 + w reads
+        # input p + 14 i + j, so with dY zero-padded to 14x14 each kernel offset is ONE
+        # contiguous shifted slice-add (long runs; 10-float runs in the 2-D form are slower)
+        gp = np.zeros((16, n, 14, 14), np.float32)
+        gp[:, :, :10, :10] = da2.reshape(16, n, 10, 10)
+        span = n * 196 - 4 * 14 - 4
+        dcols = (w2.T @ gp.reshape(16, -1)[:, :span]).reshape(6, 25, span)
+        dp1 = np.empty((6, n * 196), np.float32)
+        dp1[:, :span] = dcols[:, 0]
+        dp1[:, span:] = 0
+        for k in range(1, 25):
+            o = (k // 5) * 14 + k % 5
+            dp1[:, o : o + span] += dcols[:, k]
+        da1 = _relu_pool_bwd(a1, p1, dp1.reshape(6, n, 14, 14)).reshape(6, -1)
         g["conv1.weight"], g["conv1.bias"] = (da1 @ c1.T).reshape(6, 1, 5, 5), da1.sum(1)
         return loss, g
 
