@@ -1,5 +1,5 @@
-"""The docs run: every ```python block of docs/*.md, each chapter's blocks in order in one
-namespace, with a temporary folder as the working directory.
+"""The docs run: every ```python block of README.md and docs/*.md, each chapter's blocks in
+order in one namespace, with a temporary folder as the working directory.
 
 A block preceded by the comment `<!-- no-test -->` is skipped (used sparingly: blocks that
 need a network, many processes, or minutes). Figures the chapters show must exist and stay
@@ -29,7 +29,7 @@ def python_blocks(text: str) -> list[tuple[int, str, bool]]:
 
 def chapters() -> list:
     params = []
-    for path in sorted(DOCS.glob("*.md")):
+    for path in [DOCS.parent / "README.md", *sorted(DOCS.glob("*.md"))]:
         marks = [pytest.mark.slow] if path.name in SLOW_CHAPTERS else []
         params.append(pytest.param(path, id=path.name, marks=marks))
     return params
