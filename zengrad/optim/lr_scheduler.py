@@ -3,7 +3,7 @@
 The formulas, including PyTorch's recursive ("chainable") forms that update the current lr
 rather than recomputing it from the base lr, follow torch.optim.lr_scheduler so a schedule
 gives the same sequence of floats as PyTorch's. `step(epoch)` uses the closed form where
-there is one. state_dict() holds plain numbers, lists and dicts (no functions, no pickle).
+there is one. state_dict() holds plain numbers, lists and dicts (no functions, no pickling).
 """
 
 from __future__ import annotations

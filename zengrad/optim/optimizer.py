@@ -3,7 +3,7 @@
 Subclasses implement `_step_group(group)`, which updates each parameter of one group in
 place (`p.data`) from `p.grad`. State arrays are NumPy arrays in the parameter's dtype and
 scalars are Python numbers, so `state_dict()` is plain data a safetensors/JSON saver can
-store (no pickle), and `load_state_dict` resumes training bit for bit.
+store (no pickling), and `load_state_dict` resumes training bit for bit.
 """
 
 from __future__ import annotations

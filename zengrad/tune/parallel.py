@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
-import pickle
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.reduction import ForkingPickler
+from pickle import PicklingError  # to ship objectives to workers; no file is ever unpickled
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -238,7 +239,7 @@ def _backend(executor: Any) -> _FuturesBackend | _DaskBackend:
 
 def _check_picklable(objective: Callable) -> None:
     try:
-        pickle.dumps(objective)
+        ForkingPickler.dumps(objective)  # what a process pool does to ship it
     except Exception as e:
         raise TypeError(
             "trials run in other processes, so the objective must be picklable: define it as "
@@ -329,7 +330,7 @@ def optimize_parallel(
                     study._finish(trial._trial_id, trial.number, TrialState.FAIL, None,
                                   f"{type(e).__name__}: {e}")
                     frozen = study._storage.get_trial(trial._trial_id)
-                    if not isinstance(e, catch) or isinstance(e, pickle.PicklingError):
+                    if not isinstance(e, catch) or isinstance(e, PicklingError):
                         error = error or e  # stop launching, collect the others, then raise
                 else:
                     frozen = record_result(study, trial, result)

@@ -5,7 +5,7 @@ A storage only records; it makes no decisions.  Two implementations:
 processes may share it, a study can be resumed after a crash).
 
 Everything a storage keeps is JSON (parameter values, distributions, attributes),
-never pickle: a study file can be read by any tool and loading it runs no code.
+never pickled: a study file can be read by any tool and loading it runs no code.
 """
 
 from __future__ import annotations
