@@ -153,3 +153,19 @@ def test_values_match_torch_for_a_mixed_expression():
     for v in (x, t):
         ((v.exp() * v).sum(1) / v.abs().max()).pow(2).mean().backward()
     np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-12)
+
+
+def test_inplace_on_a_graph_tensor_raises_instead_of_wrong_gradients():
+    # torch gives x.grad = 6 for y = x * 2; y.mul_(3); zengrad does not record in-place ops
+    x = zg.ones(3, requires_grad=True)
+    y = x * 2
+    for op in (lambda: y.mul_(3.0), lambda: y.add_(1.0), lambda: y[1:].mul_(2.0),
+               lambda: y.zero_(), lambda: y.clamp_(0.0, 1.0)):
+        with pytest.raises(RuntimeError, match="part of the autograd graph"):
+            op()
+    np.testing.assert_array_equal(y.detach().numpy(), [2.0, 2.0, 2.0])
+    with zg.no_grad():
+        y.mul_(3.0)  # allowed where the user opts out of autograd
+    z = (x * 2).detach()
+    z.mul_(3.0)  # detached: not part of the graph
+    np.testing.assert_array_equal(z.numpy(), [6.0, 6.0, 6.0])

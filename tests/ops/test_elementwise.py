@@ -124,6 +124,18 @@ def test_pow_gradient_of_exponent_at_zero_base_is_zero():
     np.testing.assert_allclose(b.grad.numpy(), [0.0, 8 * np.log(2)])
 
 
+def test_pow_zero_exponent_has_zero_gradient_at_zero_base_like_torch():
+    a = np.array([0.0, 1.0, -2.0])
+    e = np.array([0.0, 2.0, 0.0])
+    for exp_z, exp_t in ((0, 0), (zg.tensor(e), torch.tensor(e))):
+        x = zg.tensor(a, requires_grad=True)
+        xt = torch.tensor(a, requires_grad=True)
+        (x**exp_z).sum().backward()
+        (xt**exp_t).sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-10)
+        assert not np.isnan(x.grad.numpy()).any()
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_scalar_operands_keep_tensor_dtype(dtype, rng):
     x = rand_array(rng, (3,), dtype)

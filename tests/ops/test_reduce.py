@@ -251,3 +251,20 @@ def test_bad_dims_raise_index_error_naming_range():
         x.max(-3)
     with pytest.raises(ValueError, match="multiple times"):
         x.sum((0, -2))
+
+
+def test_std_gradient_of_a_constant_slice_is_zero_like_torch():
+    a = np.array([[1.0, 1.0, 1.0], [1.0, 2.0, 4.0]])
+    x = zg.tensor(a, requires_grad=True)
+    xt = torch.tensor(a, requires_grad=True)
+    x.std(1).sum().backward()
+    xt.std(1).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-10)
+    assert np.all(np.isfinite(x.grad.numpy()))
+    np.testing.assert_array_equal(x.grad.numpy()[0], 0.0)
+    x32 = zg.tensor(a.astype(np.float32), requires_grad=True)
+    x32.std(correction=0).backward()
+    assert x32.grad.dtype == np.float32
+    xt.grad = None
+    xt.float().std(correction=0).backward()
+    np.testing.assert_allclose(x32.grad.numpy(), xt.grad.numpy(), rtol=1e-5)

@@ -176,6 +176,8 @@ def test_shape_errors_are_clear():
         x.expand(2, 4)
     with pytest.raises(ValueError, match=r"tensor 0 has shape \(2, 3\), tensor 1 has shape"):
         zg.cat([x, zg.ones(2, 4)])
+    with pytest.raises(ValueError, match=r"zero-dimensional tensor \(at position 1\)"):
+        zg.cat([zg.ones(1), zg.tensor(2.0)])
     with pytest.raises(ValueError, match=r"\(2, 3\) at entry 0 and \(3, 2\) at entry 1"):
         zg.stack([x, zg.ones(3, 2)])
     with pytest.raises(ValueError, match="sum to 5 but dim 1 has size 3"):

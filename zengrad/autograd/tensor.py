@@ -251,10 +251,17 @@ class Tensor:
 
     # ----- in-place helpers (used under no_grad: init, optimizers) ----------------
     def _check_inplace(self) -> None:
-        if self.requires_grad and self.grad_fn is None and _engine.grad_mode.enabled:
+        if self.requires_grad and _engine.grad_mode.enabled:
+            if self.grad_fn is None:
+                raise RuntimeError(
+                    "a leaf Tensor that requires grad is being used in an in-place operation; "
+                    "wrap it in `with zengrad.no_grad():`"
+                )
+            # in-place ops are not recorded: the graph would keep the old values and
+            # backward would silently return wrong gradients
             raise RuntimeError(
-                "a leaf Tensor that requires grad is being used in an in-place operation; "
-                "wrap it in `with zengrad.no_grad():`"
+                "in-place operation on a tensor that is part of the autograd graph is not "
+                "supported; use the out-of-place op (e.g. y = y * 3) or run under no_grad"
             )
 
     def zero_(self) -> Tensor:

@@ -103,9 +103,15 @@ class Pow(Function):
         if n[0]:
             if isinstance(b, (int, float)) and b == 2:
                 ga = g * (2 * a)
+            elif isinstance(b, (int, float)) and b == 0:
+                ga = unbroadcast(np.zeros_like(g), shape_of(a))
             else:
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    ga = unbroadcast(g * (b * np.power(a, b - 1)), shape_of(a))
+                    ga = g * (b * np.power(a, b - 1))
+                if not isinstance(b, (int, float)):
+                    # b = 0 gives 0 * a^-1 = nan at a = 0; the true slope is 0 (as PyTorch)
+                    ga = np.where(b == 0, 0, ga).astype(g.dtype, copy=False)
+                ga = unbroadcast(ga, shape_of(a))
         if n[1]:
             with np.errstate(divide="ignore", invalid="ignore"):
                 dlog = out * np.log(a)

@@ -153,6 +153,23 @@ class Var(Function):
             return g * ctx.diff * np.asarray(2 / ctx.denom if ctx.denom else np.inf, g.dtype)
 
 
+class Std(Function):
+    """y = sqrt(var(x));  dL/dx = g / (2 y) * dvar/dx, with 0 where y = 0 (as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x, axes, correction, keepdim):
+        out = np.sqrt(Var.forward(ctx, x, axes, correction, keepdim))
+        ctx.out = out
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        # a constant slice has y = 0 and an infinite slope; PyTorch masks it to 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gvar = np.where(ctx.out == 0, 0, g / (2 * ctx.out)).astype(g.dtype, copy=False)
+        return Var.backward(ctx, gvar)
+
+
 class LogSumExp(Function):
     """y = m + ln sum exp(x - m) (m = max, for stability);  dL/dx = g * exp(x - y)."""
 
@@ -325,9 +342,10 @@ def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correc
 
 def std(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     """Standard deviation sqrt(var)."""
-    from zengrad.ops.elementwise import sqrt
-
-    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+    return Std.apply(
+        _floating(input), normalize_dims(dim, input.data.ndim),
+        _correction(unbiased, correction), keepdim,
+    )
 
 
 def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:

@@ -345,6 +345,12 @@ def cat(tensors, dim: int = 0) -> Tensor:
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    for k, t_ in enumerate(tensors):
+        if t_.data.ndim == 0:
+            raise ValueError(
+                f"cat: zero-dimensional tensor (at position {k}) cannot be concatenated; "
+                "use stack or reshape(1)"
+            )
     ref = tensors[0].data
     axis = normalize_dim(dim, ref.ndim)
     for k, t_ in enumerate(tensors[1:], 1):
