@@ -3,6 +3,7 @@
 from zengrad.autograd.engine import (
     backward,
     enable_grad,
+    grad,
     is_grad_enabled,
     no_grad,
     set_grad_enabled,
@@ -12,6 +13,6 @@ from zengrad.autograd.gradcheck import GradcheckError, gradcheck
 from zengrad.autograd.tensor import Tensor
 
 __all__ = [
-    "Function", "GradcheckError", "Tensor", "backward", "enable_grad", "gradcheck",
+    "Function", "GradcheckError", "Tensor", "backward", "grad", "enable_grad", "gradcheck",
     "is_grad_enabled", "no_grad", "set_grad_enabled", "unbroadcast",
 ]

@@ -105,11 +105,11 @@ class enable_grad(_ModeContext):
     mode = True
 
 
-def _topological_order(root: Function) -> list[Function]:
-    """Nodes reachable from root, each before every node it depends on (root first)."""
+def _topological_order(roots: list[Function]) -> list[Function]:
+    """Nodes reachable from the roots, each before every node it depends on."""
     order: list[Function] = []
     seen: set[Function] = set()
-    stack: list[tuple[Function, bool]] = [(root, False)]
+    stack: list[tuple[Function, bool]] = [(root, False) for root in reversed(roots)]
     while stack:
         node, expanded = stack.pop()
         if expanded:
@@ -128,6 +128,36 @@ def _topological_order(root: Function) -> list[Function]:
     return order
 
 
+class Observer:
+    """What a non-leaf tensor asked of the engine: hooks on its gradient, retain_grad."""
+
+    __slots__ = ("tensor", "retain", "hooks")
+
+    def __init__(self, tensor: Tensor) -> None:
+        self.tensor, self.retain, self.hooks = tensor, False, []
+
+
+def observer(tensor: Tensor) -> Observer:
+    """The observer of a non-leaf tensor's gradient (created on first use)."""
+    node = tensor.grad_fn
+    if node._retained is None:
+        node._retained = Observer(tensor)
+    return node._retained
+
+
+def _run_hooks(hooks: list, g: np.ndarray, tensor: Tensor) -> np.ndarray:
+    """g -> hook(g) for each hook; a hook returns None (keep g) or a replacement."""
+    from zengrad.autograd.tensor import Tensor
+
+    for hook in hooks:
+        new = hook(Tensor._make(g, False, None))
+        if new is not None:
+            new = new.data if isinstance(new, Tensor) else np.asarray(new)
+            _check_grad_shape(new, tensor, "a gradient hook's result")
+            g = new.astype(tensor.data.dtype, copy=False)
+    return g
+
+
 def _check_grad_shape(grad: np.ndarray, tensor: Tensor, what: str) -> None:
     if grad.shape != tensor.data.shape:
         raise ValueError(
@@ -136,8 +166,8 @@ def _check_grad_shape(grad: np.ndarray, tensor: Tensor, what: str) -> None:
         )
 
 
-def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
-    """Accumulate d(tensor)/d(leaf) * gradient into every leaf's .grad."""
+def _initial_grad(tensor: Tensor, gradient, what: str) -> np.ndarray:
+    """The seed gradient for an output: ones for a scalar, else the given array."""
     from zengrad.autograd.tensor import Tensor
 
     if not tensor.requires_grad:
@@ -149,22 +179,86 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
         if tensor.data.size != 1:
             raise RuntimeError(
                 f"grad can be implicitly created only for scalar outputs; this tensor has "
-                f"shape {tuple(tensor.data.shape)}: pass gradient= of that shape, "
+                f"shape {tuple(tensor.data.shape)}: pass {what}= of that shape, "
                 f"or reduce it first (e.g. .sum())"
             )
-        grad = np.ones_like(tensor.data)
-    else:
-        grad = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
-        _check_grad_shape(grad, tensor, "gradient")
-        grad = grad.astype(tensor.data.dtype, copy=True)
+        return np.ones_like(tensor.data)
+    grad = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
+    _check_grad_shape(grad, tensor, what)
+    return grad.astype(tensor.data.dtype, copy=True)
 
-    root = tensor.grad_fn
-    if root is None:  # backward on a leaf: d leaf / d leaf = identity
-        _accumulate_leaf(tensor, grad, owned=True)
+
+def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
+    """Accumulate d(tensor)/d(leaf) * gradient into every leaf's .grad."""
+    _run([(tensor, _initial_grad(tensor, gradient, "gradient"))], retain_graph, None)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
+         create_graph: bool = False, allow_unused: bool = False) -> tuple:
+    """sum_k d(outputs[k])/d(inputs) * grad_outputs[k], returned instead of stored in .grad.
+
+    As torch.autograd.grad; higher-order gradients (create_graph=True) are not supported.
+    """
+    from zengrad.autograd.tensor import Tensor
+
+    if create_graph:
+        raise NotImplementedError(
+            "create_graph=True (differentiating a gradient again) is not supported: zengrad's "
+            "backward passes run on arrays, not on recorded ops"
+        )
+    outputs = tuple(outputs) if isinstance(outputs, (tuple, list)) else (outputs,)
+    inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    if grad_outputs is None:
+        grad_outputs = (None,) * len(outputs)
+    elif not isinstance(grad_outputs, (tuple, list)):
+        grad_outputs = (grad_outputs,)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(
+            f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs; give one each"
+        )
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} does not require grad; nothing to differentiate")
+    seeds = [
+        (o, _initial_grad(o, go, f"grad_outputs[{k}]"))
+        for k, (o, go) in enumerate(zip(outputs, grad_outputs))
+    ]
+    captured: dict[int, np.ndarray | None] = {id(t): None for t in inputs}
+    _run(seeds, bool(retain_graph), captured, inputs)
+    result = []
+    for i, t in enumerate(inputs):
+        g = captured[id(t)]
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"grad: input {i} was not used to compute the outputs; pass allow_unused=True "
+                "to get None for it"
+            )
+        result.append(None if g is None else Tensor._make(np.array(g, copy=True), False, None))
+    return tuple(result)
+
+
+def _run(seeds: list, retain_graph: bool, captured: dict | None, inputs: tuple = ()) -> None:
+    """The backward pass from (output, seed gradient) pairs.
+
+    With `captured` (autograd.grad) the gradients of the given inputs are collected there and
+    no leaf's .grad changes; otherwise leaves accumulate into .grad.
+    """
+    from zengrad.autograd.tensor import Tensor
+
+    grads: dict[Function, np.ndarray] = {}
+    for tensor, g in seeds:
+        fn = tensor.grad_fn
+        if fn is None:  # a leaf as an output: d leaf / d leaf = identity
+            _deliver_leaf(tensor, g, True, captured)
+        else:
+            prev = grads.get(fn)
+            grads[fn] = g if prev is None else prev + g
+    if not grads:
         return
+    # non-leaf inputs of autograd.grad: their gradient is the one that reaches their node
+    wanted = {t.grad_fn: id(t) for t in inputs if t.grad_fn is not None}
 
-    grads: dict[Function, np.ndarray] = {root: grad}
-    for node in _topological_order(root):
+    for node in _topological_order(list(grads)):
         g = grads.pop(node, None)
         if g is None:  # no gradient flows here (e.g. only non-differentiable paths)
             continue
@@ -175,8 +269,14 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
                 f"backward. Call .backward(retain_graph=True) the first time if you need "
                 f"to backward twice."
             )
-        if node._retained is not None:
-            node._retained.grad = Tensor._make(np.array(g, copy=True), False, None)
+        obs = node._retained
+        if obs is not None:
+            if obs.hooks:
+                g = _run_hooks(obs.hooks, g, obs.tensor)
+            if obs.retain and captured is None:
+                obs.tensor.grad = Tensor._make(np.array(g, copy=True), False, None)
+        if node in wanted:
+            captured[wanted[node]] = g
         in_grads = node.backward(node, g)  # static: the node is its own ctx
         if type(in_grads) is not tuple:
             in_grads = (in_grads,)
@@ -192,13 +292,28 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
             if fn is None:
                 # a backward may hand its incoming gradient through unchanged (add, reshape
                 # views): copy such arrays before a leaf owns them and users modify in place
-                owned = pg is not g and pg.base is None
-                _accumulate_leaf(parent, pg, owned)
+                _deliver_leaf(parent, pg, pg is not g and pg.base is None, captured)
             else:
                 prev = grads.get(fn)
                 grads[fn] = pg if prev is None else prev + pg
         if not retain_graph:
             node.release()
+
+
+def _deliver_leaf(leaf: Tensor, g: np.ndarray, owned: bool, captured: dict | None) -> None:
+    """A leaf's share of the gradient: through its hooks into .grad, or into `captured`."""
+    if captured is not None:
+        key = id(leaf)
+        if key in captured:
+            g = np.broadcast_to(g, leaf.data.shape).astype(leaf.data.dtype, copy=False)
+            prev = captured[key]
+            captured[key] = g if prev is None else prev + g
+        return
+    hooks = getattr(leaf, "_hooks", None)
+    if hooks:
+        g = _run_hooks(hooks, g, leaf)
+        owned = False
+    _accumulate_leaf(leaf, g, owned)
 
 
 def _accumulate_leaf(leaf: Tensor, g: np.ndarray, owned: bool) -> None:

@@ -59,7 +59,8 @@ def as_array(data, dtype=None) -> np.ndarray:
 class Tensor:
     """An n-dimensional array that records the ops applied to it for backpropagation."""
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "__weakref__")
+    # _hooks (gradient hooks of a leaf) is set only when a hook is registered
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_hooks", "__weakref__")
     # make `ndarray + tensor` call Tensor.__radd__ rather than looping over elements
     __array_ufunc__ = None
     __array_priority__ = 1000
@@ -154,11 +155,28 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("can't retain_grad on a tensor that has requires_grad=False")
         if self.grad_fn is not None:
-            self.grad_fn._retained = self
+            _engine.observer(self).retain = True
 
     @property
     def retains_grad(self) -> bool:
-        return self.grad_fn is not None and self.grad_fn._retained is self
+        obs = self.grad_fn._retained if self.grad_fn is not None else None
+        return obs is not None and obs.retain
+
+    def register_hook(self, hook) -> RemovableHook:
+        """Call hook(grad) whenever the gradient w.r.t. this tensor is computed; a hook may
+        return a replacement gradient. Returns a handle whose remove() unregisters it."""
+        if not self.requires_grad:
+            raise RuntimeError(
+                "cannot register a hook on a tensor that doesn't require gradient"
+            )
+        if self.grad_fn is not None:
+            hooks = _engine.observer(self).hooks
+        else:
+            hooks = getattr(self, "_hooks", None)
+            if hooks is None:
+                hooks = self._hooks = []
+        hooks.append(hook)
+        return RemovableHook(hooks, hook)
 
     def detach(self) -> Tensor:
         """The same data (shared, not copied), cut from the graph."""
@@ -458,6 +476,19 @@ def zero_grads(tensors, set_to_none: bool = True) -> None:
             t.grad = None
         else:
             t.grad.data[...] = 0
+
+
+class RemovableHook:
+    """Handle returned by register_hook: remove() unregisters the hook."""
+
+    __slots__ = ("_hooks", "_hook")
+
+    def __init__(self, hooks: list, hook) -> None:
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
 
 
 # The ops package sits above this module and registers itself here when it is imported
