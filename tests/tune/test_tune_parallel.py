@@ -129,3 +129,50 @@ def test_dask_local_cluster():
     assert len(trials) == 14 and all(t.state is TrialState.COMPLETE for t in trials)
     pids = {t.user_attrs["pid"] for t in trials[:8]}
     assert os.getpid() not in pids
+
+
+_ORPHAN = """
+import os, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", '''
+import os, time
+from zengrad.tune import parallel
+parallel._set_parent_death_signal = lambda: False  # only the portable watchdog
+parallel.worker_init(os.getppid(), 0.05)
+print("armed", flush=True)
+time.sleep(60)
+'''], stdout=subprocess.PIPE, text=True)
+assert child.stdout.readline().strip() == "armed"
+print(child.pid, flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc")
+def test_watchdog_ends_a_worker_whose_parent_was_killed(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    parent = subprocess.Popen([sys.executable, "-c", _ORPHAN], stdout=subprocess.PIPE,
+                              text=True, env=env, start_new_session=True)
+    try:
+        worker = int(parent.stdout.readline())
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 5
+
+        def alive() -> bool:
+            try:
+                stat = open(f"/proc/{worker}/stat").read()
+            except FileNotFoundError:
+                return False
+            return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+        while alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not alive(), "the worker outlived its killed parent"
+    finally:
+        os.killpg(parent.pid, signal.SIGKILL)  # whatever is left of the group
+        parent.wait()

@@ -20,12 +20,23 @@ The design keeps all decisions in the study's process:
   values reach it when the trial returns (with ``n_jobs=1`` they are written as they happen).
 * Objectives are pickled to reach the workers: define them at the top level of an
   importable module.  Storage itself never pickles.
+* Workers of the pool ``n_jobs`` starts die with the study process, even when it is killed
+  with SIGKILL (which runs no cleanup): on Linux the kernel sends them SIGKILL when their
+  parent dies (``PR_SET_PDEATHSIG``); everywhere, a watchdog thread in each worker exits when
+  its parent process changes.  Since workers never write the storage, a killed worker leaves
+  nothing half-written; the study process's trials left RUNNING are marked FAIL on resume.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import ctypes
+import ctypes.util
 import multiprocessing
+import os
+import signal
+import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -174,6 +185,51 @@ def run_trial_task(objective: Callable[[Any], Any], task: TrialTask) -> TrialRes
     return result
 
 
+# -- worker lifetime ------------------------------------------------------------------------
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+WATCHDOG_INTERVAL_S = 0.5
+
+
+def _set_parent_death_signal() -> bool:
+    """Ask Linux to SIGKILL this process when its parent dies; False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+    except (OSError, AttributeError):  # no libc or no prctl (e.g. musl without it)
+        return False
+
+
+def _watch_parent(parent_pid: int, interval: float) -> None:
+    while True:
+        if os.getppid() != parent_pid:  # re-parented: the study process is gone
+            os._exit(1)  # the main thread may be deep in an objective; nothing to save here
+        time.sleep(interval)
+
+
+def worker_init(parent_pid: int, interval: float = WATCHDOG_INTERVAL_S) -> None:
+    """Pool initializer: make this worker die with the process that started it.
+
+    PDEATHSIG is immediate but Linux-only (and tied to the thread that forked the
+    worker), so a daemon thread polling ``os.getppid()`` backs it up everywhere.
+    """
+    _set_parent_death_signal()
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid, interval), daemon=True,
+                     name="zengrad-parent-watchdog").start()
+
+
+def worker_pool(n_jobs: int) -> cf.ProcessPoolExecutor:
+    """The process pool ``optimize(n_jobs=...)`` runs trials on (workers die with us)."""
+    # spawn, not fork: forking a process with threads (SQLite, BLAS, Dask) can deadlock
+    return cf.ProcessPoolExecutor(
+        n_jobs, mp_context=multiprocessing.get_context("spawn"), initializer=worker_init,
+        initargs=(os.getpid(),),
+    )
+
+
 # -- executors ----------------------------------------------------------------------------
 class _FuturesBackend:
     """``concurrent.futures.Executor`` (threads or processes)."""
@@ -294,8 +350,7 @@ def optimize_parallel(
     """The ``optimize`` loop with up to ``n_jobs`` trials in flight on an executor."""
     owned = executor is None
     if owned:
-        # spawn, not fork: forking a process with threads (SQLite, BLAS, Dask) can deadlock
-        executor = cf.ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context("spawn"))
+        executor = worker_pool(n_jobs)
     backend = _backend(executor)
     if backend.needs_pickle():
         _check_picklable(objective)
