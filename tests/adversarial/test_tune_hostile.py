@@ -106,3 +106,96 @@ def test_sigkill_of_parallel_tune_leaves_no_orphans(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# -- 2. a full disk: every file `zengrad tune` writes is all or nothing ----------------------
+def _limit_file_size(n: int):
+    """preexec_fn: writes past n bytes fail with EFBIG (an OSError) instead of SIGXFSZ."""
+    import resource
+
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # ignored signals stay so across exec
+        resource.setrlimit(resource.RLIMIT_FSIZE, (n, n))
+
+    return apply
+
+
+_FULL_DISK = """
+import sys
+sys.path.insert(0, {tests!r})
+import resource, signal
+import tune_objectives as objs
+import zengrad.tune as tune
+from zengrad.tune import viz
+
+study = tune.create_study(sampler=tune.RandomSampler(0), pruner=tune.NopPruner())
+study.optimize(objs.mixed, n_trials=40)
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))
+for write in (lambda: study.to_csv({csv!r}), lambda: viz.plot_slice(study, {png!r})):
+    try:
+        write()
+    except OSError as e:
+        print("ERROR", e)
+    else:
+        print("WROTE")
+"""
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_full_disk_keeps_old_csv_and_plot(tmp_path):
+    import zengrad.tune as tune
+    from zengrad.tune import viz
+
+    sys.path.insert(0, str(TESTS_TUNE))
+    import tune_objectives as objs
+
+    study = tune.create_study(sampler=tune.RandomSampler(0), pruner=tune.NopPruner())
+    study.optimize(objs.mixed, n_trials=3)
+    csv, png = tmp_path / "trials.csv", tmp_path / "slice.png"
+    study.to_csv(csv)
+    viz.plot_slice(study, png)
+    before = _snapshot(tmp_path)
+    limit = len(before["trials.csv"]) + 200  # room for the old file, not for 40 trials
+    assert limit < len(before["slice.png"])
+
+    script = _FULL_DISK.format(tests=str(TESTS_TUNE), limit=limit, csv=str(csv), png=str(png))
+    run = subprocess.run([sys.executable, "-c", script], env=_env(), capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert len(lines) == 2 and all(line.startswith("ERROR") for line in lines), run.stdout
+    assert "trials.csv" in lines[0] and "File too large" in lines[0] and "unchanged" in lines[0]
+    assert "slice.png" in lines[1] and "File too large" in lines[1]
+    assert _snapshot(tmp_path) == before  # old files intact, no temporary file left
+
+
+@pytest.mark.slow
+def test_full_disk_under_zengrad_tune(tmp_path):
+    out = tmp_path / "out"
+    cmd = _tune_cmd("--n-trials", "4", "--epochs", "1", "--out", str(out), "--verbose", "0")
+    first = subprocess.run(cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True,
+                           timeout=300)
+    assert first.returncode == 0, first.stderr
+    before = _snapshot(out)
+    assert {"trials.csv", "best.json", "slice.png"} <= set(before)
+
+    # 1000 bytes: the CSV fails first; 12000: CSV and best.json fit, the plots do not
+    for limit, broken in ((1000, "trials.csv"), (12000, "optimization_history.png")):
+        assert len(before[broken]) > limit
+        run = subprocess.run(cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True,
+                             timeout=300, preexec_fn=_limit_file_size(limit))
+        assert run.returncode == 1, (run.stdout, run.stderr)
+        assert "Traceback" not in run.stderr and broken in run.stderr, run.stderr
+        assert "File too large" in run.stderr
+        after = _snapshot(out)
+        assert set(after) == set(before), "a temporary file was left behind"
+        assert after[broken] == before[broken]
+        for name, data in after.items():  # each file is an old one or a complete new one
+            if name.endswith(".png"):
+                assert data == before[name]
+            else:
+                assert data.endswith(b"\n") and (data == before[name] or name != broken)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import enum
+import io
 import json
 import logging
 import math
@@ -28,6 +29,7 @@ from collections.abc import Callable, Container, Sequence
 from concurrent.futures import Executor
 from typing import Any
 
+from ..io.atomic import atomic_write_bytes
 from .distributions import BaseDistribution
 from .pruners import BasePruner, MedianPruner
 from .samplers.base import BaseSampler
@@ -323,18 +325,23 @@ class Study:
         return rows
 
     def to_csv(self, path: str | os.PathLike) -> None:
-        """Write ``trials_records()`` as CSV (lists and dicts as JSON text)."""
+        """Write ``trials_records()`` as CSV (lists and dicts as JSON text).
+
+        All or nothing: the text is built in memory and replaces ``path`` atomically, so a
+        full disk or a crash leaves the previous file as it was (and no temporary file).
+        """
         rows = self.trials_records()
         columns: dict[str, None] = {}
         for row in rows:
             columns.update(dict.fromkeys(row))
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(columns))
-            writer.writeheader()
-            for row in rows:
-                writer.writerow({
-                    k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()
-                })
+        buffer = io.StringIO(newline="")
+        writer = csv.DictWriter(buffer, fieldnames=list(columns))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({
+                k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()
+            })
+        write_file(path, buffer.getvalue().encode(), f"the trials of study {self.study_name!r}")
 
     # -- resume ---------------------------------------------------------------------------
     def _fail_stale_trials(self) -> list[int]:
@@ -351,6 +358,17 @@ class Study:
                 if self._finish(t._trial_id, t.number, TrialState.FAIL, None, reason):
                     failed.append(t.number)
         return failed
+
+
+def write_file(path: str | os.PathLike, data: bytes, what: str) -> None:
+    """Replace ``path`` with ``data`` atomically; a failure says what and where, and that
+    the previous file (if any) is unchanged."""
+    try:
+        atomic_write_bytes(path, data)
+    except OSError as e:
+        reason = e.strerror or str(e)
+        raise OSError(e.errno, f"could not write {what} to {os.fspath(path)}: {reason} "
+                      "(any previous file there is unchanged)") from e
 
 
 def _to_value(values: Any) -> tuple[float | None, str | None]:

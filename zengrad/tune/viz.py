@@ -5,12 +5,14 @@
 * ``plot_contour``: for two numeric parameters, the posterior mean of a GP fitted to the
   completed trials (the GPSampler's model), with the trials on top.
 
-Each returns the matplotlib ``Figure`` and writes ``path`` when given.
+Each returns the matplotlib ``Figure`` and writes ``path`` when given (atomically: the image
+is rendered in memory first, so a failed write never leaves a truncated file).
 Needs matplotlib: ``pip install matplotlib``.
 """
 
 from __future__ import annotations
 
+import io
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +21,7 @@ import numpy as np
 from .distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from .samplers.base import completed_trials
 from .samplers.gp import GPSampler
+from .study import write_file
 
 if TYPE_CHECKING:
     from .study import Study
@@ -37,7 +40,10 @@ def _figure(width: float, height: float) -> Any:
 
 def _save(fig: Any, path: str | os.PathLike | None) -> Any:
     if path is not None:
-        fig.savefig(path, dpi=100)
+        suffix = os.path.splitext(os.fspath(path))[1].lstrip(".").lower()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=suffix or "png", dpi=100)
+        write_file(path, buffer.getvalue(), "a plot")
     return fig
 
 
