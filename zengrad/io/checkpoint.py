@@ -22,7 +22,7 @@ import numpy as np
 
 from zengrad.autograd.tensor import Tensor
 from zengrad.io.atomic import atomic_write_bytes
-from zengrad.io.safetensors_io import SafetensorsFormatError, _read, from_bytes, to_bytes
+from zengrad.io.safetensors_io import SafetensorsFormatError, parse_json, read_file, to_bytes
 
 FORMAT_KEY = "zengrad_checkpoint"
 FORMAT_VERSION = "1"
@@ -73,26 +73,77 @@ def _encode(obj: Any, path: str, tensors: dict[str, np.ndarray]) -> Any:
     raise TypeError(f"checkpoint: can't store a {type(obj).__name__} (at {path})")
 
 
-def _decode(obj: Any, tensors: Mapping[str, np.ndarray], where: str) -> Any:
+class CheckpointError(SafetensorsFormatError):
+    """A checkpoint file is a valid safetensors file but its training state is damaged or
+    doesn't fit: the message names the file and the field."""
+
+
+MAX_DEPTH = 100  # nesting of the state description; real training states use < 10
+
+
+def field_error(path, field: str, problem: str) -> CheckpointError:
+    """CheckpointError "path: field 'field' problem"."""
+    return CheckpointError(f"{path}: field {field!r} {problem}")
+
+
+def _damaged(path, msg: str) -> CheckpointError:
+    return CheckpointError(f"{path}: damaged checkpoint: {msg}")
+
+
+def _decode(obj: Any, tensors: Mapping[str, np.ndarray], path, field: str,
+            depth: int = 0) -> Any:
+    if depth > MAX_DEPTH:
+        raise field_error(path, field, f"is nested more than {MAX_DEPTH} levels deep")
     if isinstance(obj, list):
-        return [_decode(v, tensors, where) for v in obj]
+        return [_decode(v, tensors, path, _join(field, i), depth + 1)
+                for i, v in enumerate(obj)]
     if not isinstance(obj, dict):
         return obj
     marker = next((m for m in _MARKERS if m in obj), None)
     if marker is None:
-        return {k: _decode(v, tensors, where) for k, v in obj.items()}
+        return {k: _decode(v, tensors, path, _join(field, k), depth + 1)
+                for k, v in obj.items()}
+    allowed = {marker, "type"} if marker == "__tensor__" else {marker}
+    if set(obj) - allowed:
+        raise field_error(path, field, f"is a damaged {marker} record: unexpected keys "
+                                       f"{sorted(set(obj) - allowed)}")
     if marker in ("__tensor__", "__scalar__"):
         key = obj[marker]
+        if not isinstance(key, str):
+            raise field_error(path, field, f"must name a stored tensor ({marker}: a string), "
+                                           f"got {_short(key)}")
         if key not in tensors:
-            raise SafetensorsFormatError(f"{where}: checkpoint refers to tensor {key!r}, "
-                                         "which the file does not hold")
+            raise field_error(path, field, f"refers to tensor {key!r}, which the file "
+                                           "does not hold")
+        if obj.get("type", "Tensor") != "Tensor":
+            raise field_error(path, field, f"has unknown tensor type {_short(obj['type'])}")
         arr = tensors[key]
         if marker == "__scalar__":
+            if arr.shape != ():
+                raise field_error(path, field, f"is a scalar but tensor {key!r} has shape "
+                                               f"{arr.shape}")
             return arr[()]
-        return Tensor._make(arr, False, None) if obj.get("type") == "Tensor" else arr
+        return Tensor._make(arr, False, None) if "type" in obj else arr
+    items = obj[marker]
+    if not isinstance(items, list):
+        raise field_error(path, field, f"is a damaged {marker} record: expected a list, got "
+                                       f"{_short(items)}")
     if marker == "__tuple__":
-        return tuple(_decode(v, tensors, where) for v in obj["__tuple__"])
-    return {k: _decode(v, tensors, where) for k, v in obj["__dict__"]}
+        return tuple(_decode(v, tensors, path, _join(field, i), depth + 1)
+                     for i, v in enumerate(items))
+    out = {}
+    for item in items:
+        if not (isinstance(item, list) and len(item) == 2 and (
+                item[0] is None or isinstance(item[0], (bool, int, float, str)))):
+            raise field_error(path, field, "is a damaged __dict__ record: items must be "
+                                           f"[scalar key, value] pairs, got {_short(item)}")
+        out[item[0]] = _decode(item[1], tensors, path, _join(field, item[0]), depth + 1)
+    return out
+
+
+def _short(x: Any) -> str:
+    text = repr(x)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def checkpoint_bytes(state: Mapping[str, Any]) -> bytes:
@@ -110,17 +161,24 @@ def save_checkpoint(state: Mapping[str, Any], path: str | os.PathLike) -> None:
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """The nested state written by save_checkpoint (arrays come back as writable ndarrays,
-    Tensors as Tensors, NumPy scalars with their dtype)."""
-    data, path = _read(path)
-    tensors, meta = from_bytes(data, path)
+    Tensors as Tensors, NumPy scalars with their dtype). A file that is not safetensors
+    raises SafetensorsFormatError; a damaged state description raises CheckpointError
+    naming the file and the field."""
+    path = Path(path)
+    tensors, meta = read_file(path)
     if meta.get(FORMAT_KEY) != FORMAT_VERSION:
         raise SafetensorsFormatError(
             f"{path}: not a zengrad training checkpoint (no {FORMAT_KEY!r} "
             f"= {FORMAT_VERSION!r} in its metadata; a plain weights file loads with "
             "zengrad.io.load)"
         )
+    if "state" not in meta:
+        raise _damaged(path, "its metadata has no 'state'")
+    description = parse_json(meta["state"], path, "the state description", _damaged)
+    if not isinstance(description, dict):
+        raise _damaged(path, f"the state description is a {type(description).__name__}, "
+                             "not an object")
     try:
-        description = json.loads(meta["state"])
-    except (KeyError, json.JSONDecodeError) as e:
-        raise SafetensorsFormatError(f"{path}: damaged checkpoint description ({e})") from None
-    return _decode(description, tensors, str(Path(path)))
+        return _decode(description, tensors, path, "")
+    except RecursionError:
+        raise _damaged(path, "the state description is nested too deeply") from None

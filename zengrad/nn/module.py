@@ -60,25 +60,29 @@ def _check_name(name: Any, what: str) -> None:
         raise KeyError(f'{what} name can\'t contain ".", got {name!r}')
 
 
-def _as_array(value: Any, key: str) -> np.ndarray:
-    """A state_dict value (zengrad Tensor, NumPy array, or array-like) as an ndarray."""
+def _as_array(value: Any, target: np.ndarray) -> tuple[np.ndarray | None, str]:
+    """(array, "") for a state_dict value (zengrad Tensor, NumPy array, or array-like) that
+    can be copied into target, else (None, the problem). Only booleans and real or integer
+    numbers are accepted: strings and objects are refused rather than parsed as numbers,
+    and complex values can't go into a real target (the imaginary part would be lost)."""
     if isinstance(value, Tensor):
-        return value.data
-    if isinstance(value, np.ndarray):
-        return value
-    try:
-        arr = np.asarray(value)
-    except Exception as e:  # noqa: BLE001 - report which key could not be read
-        raise TypeError(
-            f"load_state_dict: the value for {key!r} is a {type(value).__name__}, which "
-            f"can't be converted to an array ({e})"
-        ) from None
-    if arr.dtype.kind not in "biufc":
-        raise TypeError(
-            f"load_state_dict: the value for {key!r} is a {type(value).__name__}; expected "
-            "a zengrad Tensor or a NumPy array"
-        )
-    return arr
+        arr = value.data
+    elif isinstance(value, np.ndarray):
+        arr = value
+    else:
+        try:
+            arr = np.asarray(value)
+        except Exception as e:  # noqa: BLE001 - report which key could not be read
+            return None, (f"a {type(value).__name__}, which can't be converted to an "
+                          f"array ({e})")
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "biufc":
+        kind = arr.dtype if isinstance(arr, np.ndarray) else type(arr).__name__
+        return None, (f"got dtype {kind} ({type(value).__name__}); expected a zengrad "
+                      "Tensor or NumPy array of numbers or booleans")
+    if arr.dtype.kind == "c" and target.dtype.kind != "c":
+        return None, (f"complex values ({arr.dtype}) can't go into a {target.dtype} "
+                      "tensor (the imaginary part would be lost)")
+    return arr, ""
 
 
 class Module:
@@ -426,8 +430,9 @@ class Module:
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True):
         """Copy values (zengrad Tensors or NumPy arrays) into the parameters and buffers in
         place, cast to their dtypes. All problems are reported together in one RuntimeError;
-        with strict=False missing/unexpected keys are returned instead (size mismatches
-        always raise). Nothing is copied unless everything matches."""
+        with strict=False missing/unexpected keys are returned instead (size mismatches and
+        values that are not numeric or boolean arrays always raise). Nothing is copied
+        unless everything matches: every entry is checked before the first copy."""
         if not isinstance(state_dict, Mapping):
             raise TypeError(
                 f"Expected state_dict to be dict-like, got {type(state_dict).__name__}."
@@ -444,7 +449,10 @@ class Module:
                 if key not in state_dict:
                     missing.append(key)
                     continue
-                arr = _as_array(state_dict[key], key)
+                arr, problem = _as_array(state_dict[key], target.data)
+                if arr is None:
+                    mismatched.append(f"wrong type for {key}: {problem}.")
+                    continue
                 if arr.shape != target.data.shape:
                     mismatched.append(
                         f"size mismatch for {key}: copying a param with shape "

@@ -9,8 +9,9 @@ store (no pickling), and `load_state_dict` resumes training bit for bit.
 from __future__ import annotations
 
 import copy
+import math
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -189,45 +190,71 @@ class Optimizer:
                     }
         return {"state": state, "param_groups": groups}
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore hyperparameters and per-parameter state saved by state_dict().
 
         The optimizer must have been built over parameters of the same groups and sizes.
         Arrays are copied and cast to each parameter's dtype ('step' stays a number).
-        """
-        saved_groups = state_dict["param_groups"]
+        All or nothing: every group and state entry is checked first (structure, types,
+        shapes, hyperparameter values) and all problems are reported in one ValueError;
+        then `state` and `param_groups` are replaced by new objects (never edited in place,
+        so a caller holding the old ones can put them back)."""
+        problems: list[str] = []
+        if not isinstance(state_dict, Mapping):
+            raise TypeError("Optimizer.load_state_dict: expected a dict with 'state' and "
+                            f"'param_groups', got {type(state_dict).__name__}")
+        missing = [k for k in ("state", "param_groups") if k not in state_dict]
+        if missing:
+            raise ValueError(f"Optimizer.load_state_dict: the state dict lacks {missing}")
+        saved_groups, saved_state = state_dict["param_groups"], state_dict["state"]
+        if not isinstance(saved_groups, (list, tuple)):
+            raise ValueError("Optimizer.load_state_dict: 'param_groups' must be a list, got "
+                             f"{_short(saved_groups)}")
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(
                 f"loaded state dict has {len(saved_groups)} parameter groups but the "
                 f"optimizer has {len(self.param_groups)}"
             )
-        for i, (g, s) in enumerate(zip(self.param_groups, saved_groups)):
-            if len(g["params"]) != len(s["params"]):
-                raise ValueError(
-                    f"loaded state dict contains a parameter group (index {i}) with "
-                    f"{len(s['params'])} parameters that doesn't match the size of the "
-                    f"optimizer's group ({len(g['params'])} parameters)"
-                )
-        by_index = {
-            int(saved): p
-            for g, s in zip(self.param_groups, saved_groups)
-            for saved, p in zip(s["params"], g["params"])
-        }
-        new_state: dict[Tensor, dict[str, Any]] = {}
-        for key, values in state_dict["state"].items():
-            p = by_index.get(int(key))
-            if p is None:
-                continue
-            new_state[p] = {name: _restore_value(name, v, p) for name, v in values.items()}
-
+        by_index: dict[int, Tensor] = {}
         new_groups = []
-        for g, s in zip(self.param_groups, saved_groups):
-            group = {k: copy.deepcopy(v) for k, v in s.items() if k != "params"}
-            for k, v in group.items():  # JSON turns tuples (betas) into lists
-                if isinstance(v, list) and isinstance(self.defaults.get(k), tuple):
-                    group[k] = tuple(v)
-            group["params"] = g["params"]
+        for i, (g, s) in enumerate(zip(self.param_groups, saved_groups)):
+            group = _restore_group(i, g, s, self.defaults, problems)
+            if group is None:
+                continue
+            for saved, p in zip(s["params"], g["params"]):
+                if _as_index(saved) in by_index:
+                    problems.append(f"param_groups[{i}]: parameter index {saved} appears "
+                                    "twice")
+                by_index[_as_index(saved)] = p
+            try:
+                self._validate(group)
+            except (TypeError, ValueError) as e:
+                problems.append(f"param_groups[{i}]: {e}")
             new_groups.append(group)
+
+        new_state: dict[Tensor, dict[str, Any]] = {}
+        if not isinstance(saved_state, Mapping):
+            problems.append(f"'state' must be a dict, got {_short(saved_state)}")
+            saved_state = {}
+        for key, values in saved_state.items():
+            index = _as_index(key)
+            p = by_index.get(index) if index is not None else None
+            if p is None:
+                if len(new_groups) == len(self.param_groups):  # else already reported
+                    problems.append(f"state[{key!r}] is for no parameter of this optimizer")
+                continue
+            if not isinstance(values, Mapping):
+                problems.append(f"state[{key!r}] must be a dict, got {_short(values)}")
+                continue
+            new_state[p] = {}
+            for name, v in values.items():
+                try:
+                    new_state[p][name] = _restore_value(name, v, p)
+                except (TypeError, ValueError) as e:
+                    problems.append(f"state[{key!r}][{name!r}]: {e}")
+        if problems:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: "
+                             + "; ".join(problems))
         self.state = new_state
         self.param_groups = new_groups
 
@@ -242,21 +269,106 @@ class Optimizer:
         return "\n".join(lines)
 
 
+def _short(x: Any) -> str:
+    text = repr(x)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(
+        x, (bool, np.bool_))
+
+
+def _as_index(key: Any) -> int | None:
+    """A saved state key as a parameter index (JSON may have made it a string)."""
+    if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
+        return int(key)
+    if isinstance(key, str) and key.isdigit():
+        return int(key)
+    return None
+
+
+def _restore_group(i: int, current: dict[str, Any], saved: Any, defaults: dict[str, Any],
+                   problems: list[str]) -> dict[str, Any] | None:
+    """The saved group i as this optimizer will hold it (its own params), or None with the
+    problems appended. A hyperparameter must have the kind of the current value (number,
+    bool, tuple of numbers, string); one missing from the save comes from the defaults."""
+    where = f"param_groups[{i}]"
+    if not isinstance(saved, Mapping) or not isinstance(saved.get("params"), (list, tuple)):
+        problems.append(f"{where} must be a dict with a 'params' list, got {_short(saved)}")
+        return None
+    indices = saved["params"]
+    if not all(_as_index(k) is not None and not isinstance(k, str) for k in indices):
+        problems.append(f"{where}['params'] must be a list of parameter indices, got "
+                        f"{_short(indices)}")
+        return None
+    if len(indices) != len(current["params"]):
+        problems.append(
+            f"loaded state dict contains a parameter group (index {i}) with "
+            f"{len(indices)} parameters that doesn't match the size of the "
+            f"optimizer's group ({len(current['params'])} parameters)"
+        )
+        return None
+    group = {}
+    ok = True
+    for k, v in saved.items():
+        if k == "params":
+            continue
+        like = current.get(k, defaults.get(k))
+        if isinstance(like, (bool, np.bool_)):
+            kind, good = "a bool", isinstance(v, (bool, np.bool_))
+        elif _is_number(like):
+            kind, good = "a number", _is_number(v)
+        elif isinstance(like, (tuple, list)):
+            kind = f"a sequence of {len(like)} numbers"
+            good = (isinstance(v, (tuple, list)) and len(v) == len(like)
+                    and all(map(_is_number, v)))
+        elif isinstance(like, str):
+            kind, good = "a string", isinstance(v, str)
+        else:
+            kind, good = "", True  # None or unknown to this optimizer: kept as saved
+        if not good:
+            problems.append(f"{where}[{k!r}] must be {kind} (like {like!r}), got {_short(v)}")
+            ok = False
+            continue
+        group[k] = copy.deepcopy(v)
+        if isinstance(v, list) and isinstance(like, tuple):  # JSON turns tuples into lists
+            group[k] = tuple(v)
+    for k, default in defaults.items():
+        if k not in group:
+            if default is required:
+                problems.append(f"{where} lacks the required hyperparameter {k!r}")
+                ok = False
+            group[k] = copy.deepcopy(default)
+    group["params"] = current["params"]
+    return group if ok else None
+
+
 def _restore_value(name: str, value: Any, p: Tensor) -> Any:
-    """A saved state entry as this optimizer keeps it: arrays copied in p's dtype."""
+    """A saved state entry as this optimizer keeps it: arrays copied in p's dtype, 'step'
+    a non-negative number; anything else must be a number or None."""
     if isinstance(value, Tensor):
         value = value.data
     if name == "step":
-        return float(np.asarray(value).reshape(()))
-    if isinstance(value, np.ndarray) or hasattr(value, "__array__"):
-        arr = np.array(value, dtype=p.dtype, copy=True)
-        if arr.shape != p.shape:
+        arr = np.asarray(value) if isinstance(value, (np.ndarray, np.generic)) else None
+        if arr is not None and arr.size == 1 and arr.dtype.kind in "iuf":
+            value = arr.reshape(()).item()
+        if not _is_number(value) or not 0 <= float(value) < math.inf:
+            raise ValueError(f"must be a non-negative number, got {_short(value)}")
+        return float(value)
+    if isinstance(value, (np.ndarray, np.generic)):
+        if value.dtype.kind not in "biuf":
+            raise TypeError(f"must be an array of numbers, got dtype {value.dtype}")
+        if value.shape != p.shape:
             raise ValueError(
-                f"loaded state '{name}' has shape {arr.shape} but its parameter has shape "
+                f"loaded state '{name}' has shape {value.shape} but its parameter has shape "
                 f"{tuple(p.shape)}"
             )
-        return arr
-    return copy.deepcopy(value)
+        return np.array(value, dtype=p.dtype, copy=True)
+    if value is None or _is_number(value) or isinstance(value, (bool, np.bool_)):
+        return value
+    raise TypeError(f"must be an array shaped like its parameter {tuple(p.shape)}, a "
+                    f"number or None, got {_short(value)}")
 
 
 def check_nonnegative(name: str, value: float) -> None:
