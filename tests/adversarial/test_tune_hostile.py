@@ -74,6 +74,13 @@ def _tune_cmd(*args: str) -> list[str]:
             *args]
 
 
+def _overwrite() -> list[str]:
+    """``--overwrite`` where the CLI refuses to write into a used --out without it."""
+    usage = subprocess.run([sys.executable, "-m", "zengrad", "tune", "--help"], env=_env(),
+                           capture_output=True, text=True, timeout=120).stdout
+    return ["--overwrite"] if "--overwrite" in usage else []
+
+
 # -- 1. SIGKILL of the parent leaves no orphaned workers ------------------------------------
 @pytest.mark.slow
 def test_sigkill_of_parallel_tune_leaves_no_orphans(tmp_path):
@@ -184,6 +191,7 @@ def test_full_disk_under_zengrad_tune(tmp_path):
     assert {"trials.csv", "best.json", "slice.png"} <= set(before)
 
     # 1000 bytes: the CSV fails first; 12000: CSV and best.json fit, the plots do not
+    cmd += _overwrite()
     for limit, broken in ((1000, "trials.csv"), (12000, "optimization_history.png")):
         assert len(before[broken]) > limit
         run = subprocess.run(cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True,
@@ -199,3 +207,147 @@ def test_full_disk_under_zengrad_tune(tmp_path):
                 assert data == before[name]
             else:
                 assert data.endswith(b"\n") and (data == before[name] or name != broken)
+
+
+# -- 3. a damaged study database: a clear error naming the study, the trial, the field -------
+def _victim(path: Path) -> str:
+    """A small SQLite study 'victim' (3 trials with params, reports and attrs); its URL."""
+    import zengrad.tune as tune
+
+    url = f"sqlite:///{path}"
+    study = tune.create_study(storage=url, study_name="victim", sampler=tune.RandomSampler(0),
+                              pruner=tune.NopPruner())
+    for _ in range(3):
+        trial = study.ask()
+        lr = trial.suggest_float("lr", 1e-4, 1.0, log=True)
+        trial.suggest_int("n", 1, 9)
+        trial.suggest_categorical("opt", ["adam", "sgd"])
+        trial.report(lr, 0)
+        trial.set_user_attr("note", {"ok": True})
+        study.tell(trial, lr)
+    return url
+
+
+def _sql(path: Path, *statements: str) -> None:
+    import sqlite3
+
+    con = sqlite3.connect(path)
+    try:
+        for statement in statements:
+            con.execute(statement)
+        con.commit()
+    finally:
+        con.close()
+
+
+def _of(number: int) -> str:
+    return f"(SELECT trial_id FROM trials WHERE number = {number})"
+
+
+DAMAGE = {
+    "distribution not json": (
+        f"UPDATE trial_params SET distribution_json = '{{oops' WHERE name = 'lr' "
+        f"AND trial_id = {_of(1)}", ["trial 1", "distribution of param 'lr'", "not valid JSON"]),
+    "distribution unknown": (
+        f"UPDATE trial_params SET distribution_json = '{{\"name\": \"Nope\"}}' "
+        f"WHERE name = 'n' AND trial_id = {_of(0)}",
+        ["trial 0", "distribution of param 'n'", "not a distribution"]),
+    "param not json": (
+        f"UPDATE trial_params SET value_json = '[1,' WHERE name = 'n' AND trial_id = {_of(2)}",
+        ["trial 2", "value of param 'n'", "not valid JSON"]),
+    "param not a choice": (
+        f"UPDATE trial_params SET value_json = '\"nadam\"' WHERE name = 'opt' "
+        f"AND trial_id = {_of(1)}", ["trial 1", "value of param 'opt'", "'nadam'"]),
+    "param not a number": (
+        f"UPDATE trial_params SET value_json = '\"big\"' WHERE name = 'lr' "
+        f"AND trial_id = {_of(0)}", ["trial 0", "value of param 'lr'", "'big'"]),
+    "attr not json": (
+        f"UPDATE trial_attrs SET value_json = 'nope' WHERE key = 'note' AND trial_id = {_of(2)}",
+        ["trial 2", "user attr 'note'", "not valid JSON"]),
+    "unknown state": (
+        "UPDATE trials SET state = 'DONE' WHERE number = 0", ["trial 0", "state 'DONE'"]),
+    "complete without value": (
+        "UPDATE trials SET value = NULL WHERE number = 1", ["trial 1", "value is NULL"]),
+    "value not a number": (
+        "UPDATE trials SET value = 'abc' WHERE number = 2", ["trial 2", "'abc'"]),
+    "bad datetime": (
+        "UPDATE trials SET datetime_start = 'yesterday' WHERE number = 1",
+        ["trial 1", "'yesterday'"]),
+    "intermediate not a number": (
+        f"UPDATE trial_intermediate_values SET value = 'x' WHERE trial_id = {_of(0)}",
+        ["trial 0", "intermediate value at step 0", "'x'"]),
+    "direction": (
+        "UPDATE studies SET direction = 'sideways'", ["'victim'", "direction", "'sideways'"]),
+    "table missing": ("DROP TABLE trial_params", ["missing table trial_params"]),
+    "column missing": (
+        "ALTER TABLE trials DROP COLUMN datetime_start", ["column trials.datetime_start"]),
+}
+
+
+@pytest.mark.parametrize("case", list(DAMAGE))
+def test_damaged_database_gives_a_clear_error(tmp_path, case):
+    import zengrad.tune as tune
+
+    path = tmp_path / "study.db"
+    url = _victim(path)
+    statement, expected = DAMAGE[case]
+    _sql(path, statement)
+    with pytest.raises(tune.CorruptedStorageError) as info:
+        study = tune.load_study(study_name="victim", storage=url)
+        [t.params for t in study.trials]  # noqa: B018  (the read is the test)
+    message = str(info.value)
+    assert str(path) in message and "damaged" in message
+    if expected[0].startswith("trial "):
+        assert "study 'victim'" in message
+    for part in expected:
+        assert part in message, message
+    # no json/sqlite exception chained beneath it
+    assert info.value.__cause__ is None
+    assert info.value.__context__ is None or info.value.__suppress_context__
+
+
+def test_not_a_database_gives_a_clear_error(tmp_path):
+    import zengrad.tune as tune
+
+    path = tmp_path / "study.db"
+    path.write_bytes(b"these are my holiday notes, not a study\n" * 200)
+    before = path.read_bytes()
+    with pytest.raises(tune.CorruptedStorageError, match="not a readable SQLite study database"):
+        tune.create_study(storage=f"sqlite:///{path}", study_name="s", load_if_exists=True)
+    assert path.read_bytes() == before  # refused, not overwritten
+
+
+def test_unopenable_database_gives_a_clear_error(tmp_path):
+    import zengrad.tune as tune
+
+    path = tmp_path / "no" / "such" / "folder" / "study.db"
+    with pytest.raises(OSError, match=r"study database .*study\.db"):
+        tune.create_study(storage=f"sqlite:///{path}")
+
+
+@pytest.mark.slow
+def test_damaged_database_under_zengrad_tune(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "x.db"
+    cmd = _tune_cmd("--n-trials", "2", "--epochs", "1", "--storage", f"sqlite:///{db}",
+                    "--out", str(tmp_path / "out"), "--verbose", "0")
+    first = subprocess.run(cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True,
+                           timeout=300)
+    assert first.returncode == 0, first.stderr
+    _sql(db, f"UPDATE trial_params SET value_json = '{{' WHERE name = 'lr' "
+             f"AND trial_id = {_of(1)}")
+    cmd += _overwrite()
+    run = subprocess.run(cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode in (1, 2) and "Traceback" not in run.stderr, run.stderr
+    assert "trial 1" in run.stderr and "param 'lr'" in run.stderr and str(db) in run.stderr
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT COUNT(*) FROM trials").fetchone()[0] == 2  # nothing added
+    con.close()
+
+    db.write_bytes(b"\0garbage" * 512)
+    run = subprocess.run(cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode in (1, 2) and "Traceback" not in run.stderr, run.stderr
+    assert "not a readable SQLite study database" in run.stderr

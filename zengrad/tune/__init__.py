@@ -18,7 +18,13 @@ from .distributions import CategoricalDistribution, FloatDistribution, IntDistri
 from .integration import PruningCallback
 from .pruners import BasePruner, MedianPruner, NopPruner, SuccessiveHalvingPruner
 from .samplers import BaseSampler, GeneticSampler, GPSampler, GridSampler, RandomSampler
-from .storage import BaseStorage, DuplicatedStudyError, InMemoryStorage, SQLiteStorage
+from .storage import (
+    BaseStorage,
+    CorruptedStorageError,
+    DuplicatedStudyError,
+    InMemoryStorage,
+    SQLiteStorage,
+)
 from .study import (
     SearchSpaceExhausted,
     Study,
@@ -30,8 +36,8 @@ from .trial import FixedTrial, FrozenTrial, Trial, TrialPruned, TrialState
 
 __all__ = [
     "BasePruner", "BaseSampler", "BaseStorage", "CategoricalDistribution",
-    "DuplicatedStudyError", "FixedTrial", "FloatDistribution", "FrozenTrial", "GPSampler",
-    "GeneticSampler",
+    "CorruptedStorageError", "DuplicatedStudyError", "FixedTrial", "FloatDistribution",
+    "FrozenTrial", "GPSampler", "GeneticSampler",
     "GridSampler", "InMemoryStorage", "IntDistribution", "MedianPruner", "NopPruner",
     "PruningCallback", "RandomSampler", "SQLiteStorage", "SearchSpaceExhausted", "Study",
     "StudyDirection", "SuccessiveHalvingPruner", "Trial", "TrialPruned", "TrialState",

@@ -352,8 +352,11 @@ class Study:
         """
         host, failed = socket.gethostname(), []
         for t in self.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            owner = t.system_attrs.get(OWNER_KEY) or {}
-            if owner.get("host") == host and not _pid_alive(int(owner.get("pid", -1))):
+            owner = t.system_attrs.get(OWNER_KEY)
+            pid = owner.get("pid") if isinstance(owner, dict) else None
+            if not isinstance(pid, int) or isinstance(pid, bool):
+                continue  # no usable owner (a hand-edited store): it may still be running
+            if owner.get("host") == host and not _pid_alive(pid):
                 reason = f"interrupted: the process running it (pid {owner.get('pid')}) is gone"
                 if self._finish(t._trial_id, t.number, TrialState.FAIL, None, reason):
                     failed.append(t.number)

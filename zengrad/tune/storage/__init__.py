@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from .base import BaseStorage, DuplicatedStudyError
+from .base import BaseStorage, CorruptedStorageError, DuplicatedStudyError
 from .memory import InMemoryStorage
 from .sqlite import SQLiteStorage
 
-__all__ = ["BaseStorage", "DuplicatedStudyError", "InMemoryStorage", "SQLiteStorage", "get_storage"]
+__all__ = ["BaseStorage", "CorruptedStorageError", "DuplicatedStudyError", "InMemoryStorage",
+           "SQLiteStorage", "get_storage"]
 
 
 def get_storage(storage: None | str | BaseStorage) -> BaseStorage:

@@ -23,6 +23,12 @@ class DuplicatedStudyError(ValueError):
     """``create_study`` with a name that exists and ``load_if_exists=False``."""
 
 
+class CorruptedStorageError(ValueError):
+    """A study store that can't be read as one: not a database, a table missing, a value
+    that is not what its column must hold.  The message names the file, the study, the
+    trial and the field."""
+
+
 def _json_default(obj: Any) -> Any:
     # NumPy scalars and arrays are common in user attrs; store them as plain JSON.
     if isinstance(obj, np.generic):
