@@ -1,5 +1,5 @@
 """Plots as PNG files: learning curves, a confusion matrix, activation functions and their
-derivatives (computed with zengrad's autograd).
+derivatives (computed with zengrad's autograd), and forecasts on a held-out series tail.
 
 matplotlib (the `viz` extra) is imported only when a plot is drawn, and only its
 object-oriented API with the Agg canvas is used: no pyplot, no global backend switch.
@@ -134,4 +134,49 @@ def plot_activations(path: str | os.PathLike, names: Sequence[str] = DEFAULT_ACT
         ax.grid(alpha=0.3)
         if i == 0:
             ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def _first_step(name: str, values, n: int | None) -> np.ndarray:
+    """(N,) from (N,) or the first column of (N, H): the one-step forecast."""
+    a = np.asarray(values, dtype=np.float64)
+    if a.ndim == 2:
+        a = a[:, 0]
+    if a.ndim != 1 or (n is not None and len(a) != n):
+        want = f"({n},) or ({n}, horizon)" if n is not None else "(N,) or (N, horizon)"
+        raise ValueError(f"plot_forecast: {name} must be {want}, got shape {np.shape(values)}")
+    return a
+
+
+def plot_forecast(path: str | os.PathLike, truth, forecast, naive=None, times=None, *,
+                  context=None, label: str = "forecast", naive_label: str = "naive",
+                  ylabel: str | None = None, title: str | None = None) -> None:
+    """The held-out truth against a model's one-step forecasts (and the naive baseline).
+
+    truth (N,) or (N, H); forecast and naive (N,) or (N, H): only the first column (the
+    first horizon step) is drawn; times (N,) the x values (default 0 .. N-1); context
+    (times, values): the observed series before the held-out part, drawn in grey.
+    """
+    y = _first_step("truth", truth, None)
+    n = len(y)
+    f = _first_step("forecast", forecast, n)
+    b = _first_step("naive", naive, n) if naive is not None else None
+    t = np.arange(n) if times is None else np.asarray(times)
+    if t.shape != (n,):
+        raise ValueError(f"plot_forecast: times must be ({n},), got shape {t.shape}")
+    fig = _figure(8.5, 3.4)
+    ax = fig.add_subplot(1, 1, 1)
+    if context is not None:
+        ct, cv = context
+        ax.plot(ct, cv, color="gray", lw=1.0, label="observed (training part)")
+    ax.plot(t, y, color="black", lw=1.4, label="held-out truth")
+    ax.plot(t, f, color="C1", lw=1.4, marker="o", ms=2.5, label=label)
+    if b is not None:
+        ax.plot(t, b, color="C0", lw=1.0, ls="--", label=naive_label)
+    ax.set_xlabel("time")
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title or "one-step forecasts on the held-out tail")
     _save(fig, path)

@@ -4,6 +4,7 @@
       -> + sinusoidal positions -> TransformerEncoder (batch first)
     classifier: mean over the non-padded positions -> Linear -> (N, num_classes)
     tagger:     Linear at every position               -> (N, L, num_tags)
+    forecaster: the last position's output          -> Linear -> (N, horizon[, target_size])
 
 The embedding is not scaled by sqrt(d_model) (the PyTorch tutorial does): with N(0, 1)
 embeddings the positional code (values in [-1, 1]) keeps a comparable size, which tasks
@@ -108,3 +109,44 @@ class TransformerTagger(_EncoderBody):
     def forward(self, x, src_key_padding_mask=None) -> Tensor:
         h, _ = self._encode(x, src_key_padding_mask)
         return self.head(h)
+
+
+class TransformerForecaster(_EncoderBody):
+    """Next `horizon` values of a series from a window of its past: a Transformer encoder
+    over the window's steps (features (N, L, input_size), or (N, L) when input_size=1) and a
+    Linear head on the last position's output, h_{L-1}, which attends to the whole window.
+
+    Output (N, horizon) when target_size is 1, else (N, horizon, target_size); target_size
+    defaults to input_size (forecast every input series), as LSTMForecaster. Dropout
+    defaults to 0: forecasting data sets are small and the windows overlap, so they are
+    fitted best with weight decay or early stopping rather than noise.
+    """
+
+    def __init__(self, input_size: int = 1, d_model: int = 32, nhead: int = 4,
+                 num_layers: int = 2, horizon: int = 1, dim_feedforward: int | None = None,
+                 dropout: float = 0.0, *, target_size: int | None = None, max_len: int = 512,
+                 norm_first: bool = False, activation: str = "relu") -> None:
+        target_size = input_size if target_size is None else target_size
+        for name, v in (("input_size", input_size), ("horizon", horizon),
+                        ("target_size", target_size)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"TransformerForecaster: {name} must be an integer >= 1, "
+                                 f"got {v!r}")
+        super().__init__(None, input_size, d_model, nhead, num_layers, dim_feedforward,
+                         dropout, max_len, None, norm_first, activation)
+        self.input_size, self.horizon, self.target_size = input_size, horizon, target_size
+        self.head = Linear(d_model, horizon * target_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if isinstance(x, Tensor) and x.ndim == 2 and self.input_size == 1:
+            x = x.unsqueeze(-1)
+        if not isinstance(x, Tensor) or x.ndim != 3 or x.shape[-1] != self.input_size:
+            got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(
+                f"TransformerForecaster: expected a Tensor (N, L, {self.input_size})"
+                + (" or (N, L)" if self.input_size == 1 else "") + f", got {got}")
+        h, _ = self._encode(x, None)
+        y = self.head(h[:, -1])
+        if self.target_size == 1:
+            return y
+        return y.reshape(y.shape[0], self.horizon, self.target_size)

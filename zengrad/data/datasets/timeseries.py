@@ -4,9 +4,15 @@ sliding-window helper that turns a series into (input, target) pairs for forecas
 - sunspots: yearly mean sunspot numbers 1700-2008, 309 points.
 - co2: weekly atmospheric CO2 at Mauna Loa (ppm), 1958-03-29 to 2001-12-29, 2,284 points;
   the 59 missing weeks are filled by linear interpolation in time.
+
+SERIES holds, per bundled series, its loader, seasonal period and default forecasting window
+(zengrad.train.forecast reads it).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -63,3 +69,35 @@ def sliding_windows(series, input_len: int, horizon: int = 1, stride: int = 1):
     if s.ndim == 2:
         win = win.transpose(0, 2, 1)
     return win[:, :input_len].copy(), win[:, input_len:].copy()
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    """What forecasting needs to know about a bundled series.
+
+    period: the seasonal period in steps (the seasonal-naive baseline repeats the value one
+    period earlier); input_len: the default window, two periods, so a model sees one whole
+    cycle and the one before it; unit: of the values, for plot labels.
+    """
+
+    load: Callable[[], tuple[np.ndarray, np.ndarray]]  # () -> (times, values float32)
+    period: int
+    input_len: int
+    unit: str
+    step: str  # one time step: "year", "week"
+
+
+# The sunspot cycle is about 11 years (Schwabe); CO2 has a yearly cycle of 52 weeks.
+SERIES: dict[str, SeriesInfo] = {
+    "sunspots": SeriesInfo(lambda: load_sunspots(return_years=True), period=11, input_len=22,
+                           unit="sunspot number", step="year"),
+    "co2": SeriesInfo(lambda: load_co2(return_dates=True), period=52, input_len=104,
+                      unit="CO2 (ppm)", step="week"),
+}
+
+
+def series_info(name: str) -> SeriesInfo:
+    """The SERIES entry of a bundled series, or a ValueError naming the ones there are."""
+    if name not in SERIES:
+        raise ValueError(f"unknown series {name!r}; bundled series: {', '.join(SERIES)}")
+    return SERIES[name]
