@@ -1,28 +1,38 @@
 # Two entry points on a fresh clone: `make train` (the main job) and `make test`.
+# `make train` installs only what training needs (numpy, scipy, safetensors, tqdm and the
+# data and plot extras); `make test` adds the test tools (pytest, hypothesis, torch, dask,
+# ruff) to the same environment.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+TRAIN_STAMP := $(VENV)/.installed-train
+TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: train test lint bench clean
 
-$(STAMP): pyproject.toml
+$(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,dev]'
-	touch $(STAMP)
 
-train: $(STAMP)
+$(TRAIN_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[data,viz]'
+	touch $(TRAIN_STAMP)
+
+$(TEST_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[data,viz,test,dev]'
+	touch $(TEST_STAMP)
+
+train: $(TRAIN_STAMP)
 	$(VENV)/bin/zengrad train
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest tests
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(PY) bench/bench_mlp.py
 
 clean:

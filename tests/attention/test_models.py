@@ -49,17 +49,18 @@ def test_tagger_shape():
 
 
 @pytest.mark.slow
-def test_tagger_learns_reverse():
+@pytest.mark.trains
+def test_tagger_learns_reverse(train_seed):
     """Reverse 8 tokens over a vocabulary of 8 (chance: 12.5% per position): a 2-layer
     encoder reaches >= 99% held-out per-token accuracy within 5 epochs of 2000 sequences
     (seed 0: 99.98% after 3 epochs, about 1 s with one BLAS thread)."""
-    zg.manual_seed(0)
+    zg.manual_seed(train_seed)
     x, y = make_sequence_task("reverse", n_samples=2000, seq_len=8, vocab_size=8, seed=0)
     xt, yt = make_sequence_task("reverse", n_samples=500, seq_len=8, vocab_size=8, seed=1)
     m = TransformerTagger(8, 8, d_model=32, nhead=4, num_layers=2, dim_feedforward=64,
                           dropout=0.0)
     opt = Adam(m.parameters(), lr=3e-3)
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(train_seed)
     acc = 0.0
     for _ in range(5):
         m.train()
@@ -75,4 +76,6 @@ def test_tagger_learns_reverse():
             acc = float((m(xt).numpy().argmax(-1) == yt).mean())
         if acc >= 0.99:
             break
+    print(f"metric: accuracy {acc:.4f}")
+    # measured over seeds 0-4 x three BLAS kernels x 1-2 threads: 0.9988 to 1.0
     assert acc >= 0.99, f"held-out per-token accuracy {acc:.3f}"

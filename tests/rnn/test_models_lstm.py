@@ -53,30 +53,36 @@ def test_classifier_shapes():
 
 
 @pytest.mark.slow
-def test_forecaster_beats_naive_on_sunspots():
+@pytest.mark.trains
+def test_forecaster_beats_naive_on_sunspots(train_seed):
     series = load_sunspots()
     cut = int(len(series) * 0.8)
     scale = np.float32(series[:cut].max())
     x, y = sliding_windows(series / scale, 12, 1)
     n_train = cut - 12  # windows whose target lies in the training part (chronological split)
-    zg.manual_seed(0)
+    zg.manual_seed(train_seed)
     model = LSTMForecaster(input_size=1, hidden_size=32)
-    _fit(model, x[:n_train], y[:n_train], F.mse_loss, epochs=40, batch=32, lr=1e-2)
+    _fit(model, x[:n_train], y[:n_train], F.mse_loss, epochs=40, batch=32, lr=1e-2,
+         seed=train_seed)
     with zg.no_grad():
         pred = model(zg.tensor(x[n_train:])).numpy()
     mse = float(np.mean((pred - y[n_train:]) ** 2))
     naive = float(np.mean((x[n_train:, -1:] - y[n_train:]) ** 2))
-    # measured: about 0.013 against the naive 0.046
+    print(f"metric: mse/naive {mse / naive:.4f}")
+    # measured over seeds 0-4 x three BLAS kernels x 1-2 threads: mse/naive 0.28 to 0.40
     assert mse < 0.6 * naive, (mse, naive)
 
 
 @pytest.mark.slow
+@pytest.mark.trains
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_classifier_reads_digits_row_by_row(cell):
+def test_classifier_reads_digits_row_by_row(cell, train_seed):
     (xtr, ytr), (xte, yte) = load_digits()
-    zg.manual_seed(0)
+    zg.manual_seed(train_seed)
     model = SequenceClassifier(8, 10, hidden_size=64, cell=cell)
-    _fit(model, xtr, ytr, F.cross_entropy, epochs=8, batch=64, lr=1e-2)
+    _fit(model, xtr, ytr, F.cross_entropy, epochs=8, batch=64, lr=1e-2, seed=train_seed)
     with zg.no_grad():
         acc = float((model(zg.tensor(xte)).numpy().argmax(1) == yte).mean())
+    print(f"metric: accuracy {acc:.4f}")
+    # measured over seeds 0-4 x three BLAS kernels x 1-2 threads: 0.950 to 0.964 (both cells)
     assert acc > 0.90, acc

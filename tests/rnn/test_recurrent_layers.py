@@ -62,9 +62,10 @@ def test_no_graph_under_no_grad():
     assert not y.requires_grad and y.grad_fn is None and h.grad_fn is None
 
 
-def test_train_step_reduces_loss():
+@pytest.mark.trains
+def test_train_step_reduces_loss(train_seed):
     """A few Adam steps on a fixed batch lower the loss (gradients point downhill)."""
-    zg.manual_seed(1)
+    zg.manual_seed(1 + train_seed)
     m = LSTM(2, 8)
     x, target = zg.randn(5, 4, 2), zg.randn(4, 8) * 0.5
     opt = zg.optim.Adam(m.parameters(), lr=0.05)
@@ -76,6 +77,8 @@ def test_train_step_reduces_loss():
         loss.backward()
         opt.step()
         losses.append(loss.item())
+    print(f"metric: loss ratio {losses[-1] / losses[0]:.4f}")
+    # measured over seeds 0-4 x three BLAS kernels x 1-2 threads: 0.07 to 0.15
     assert losses[-1] < 0.3 * losses[0], losses
 
 

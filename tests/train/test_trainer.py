@@ -12,15 +12,20 @@ from zengrad.train import LambdaCallback, ModelCheckpoint, NonFiniteLossError, T
 from .conftest import assert_same_weights, weights
 
 
-def test_fit_learns_and_records_history(setup_factory):
-    s = setup_factory()
+@pytest.mark.trains
+def test_fit_learns_and_records_history(setup_factory, train_seed):
+    s = setup_factory(seed=train_seed)
     trainer = Trainer(s.model, s.loss, s.opt, s.sched, metrics=("accuracy", "f1"), verbose=0)
     hist = trainer.fit(s.train, s.val, epochs=6)
     assert len(hist) == 6 and hist.epoch == list(range(6))
     assert set(hist.keys()) == {"loss", "accuracy", "f1", "val_loss", "val_accuracy",
                                 "val_f1", "lr"}
-    assert hist["loss"][-1] < 0.6 * hist["loss"][0]
-    assert hist["val_accuracy"][-1] > 0.85
+    print(f"metric: loss ratio {hist['loss'][-1] / hist['loss'][0]:.4f} "
+          f"val_accuracy {hist['val_accuracy'][-1]:.4f}")
+    # measured over seeds 0-4 x three BLAS kernels x 1-2 threads: loss ratio 0.48 to 0.52,
+    # val_accuracy (40 samples) 0.85 to 0.90; chance is 0.5
+    assert hist["loss"][-1] < 0.7 * hist["loss"][0]
+    assert hist["val_accuracy"][-1] >= 0.75
     assert hist["lr"] == [0.01, 0.01, 0.005, 0.005, 0.0025, 0.0025]  # StepLR(2, 0.5)
     res = trainer.evaluate(s.val)
     assert res["loss"] == pytest.approx(hist["val_loss"][-1], rel=1e-6)
