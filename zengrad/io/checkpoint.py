@@ -182,3 +182,88 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         return _decode(description, tensors, path, "")
     except RecursionError:
         raise _damaged(path, "the state description is nested too deeply") from None
+
+
+# ----- checks for code that loads a checkpoint into live objects (Trainer.load_checkpoint)
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(
+        x, (bool, np.bool_))
+
+
+def _kind(x: Any) -> str:
+    if isinstance(x, (bool, np.bool_)):
+        return "a bool"
+    if _is_number(x):
+        return "a number"
+    if isinstance(x, str):
+        return "a string"
+    if isinstance(x, (list, tuple)):
+        return "a list"
+    if isinstance(x, Mapping):
+        return "a dict"
+    if isinstance(x, (np.ndarray, Tensor)):
+        return "an array"
+    return f"a {type(x).__name__}"
+
+
+def check_like(value: Any, like: Any, path, field: str, top: bool = True) -> None:
+    """Raise CheckpointError unless value has the structure of like (the state_dict() of
+    the object it is about to be loaded into): numbers for numbers, bools for bools,
+    strings for strings, arrays for arrays, lists for lists (elements compared pairwise),
+    dicts for dicts with the same keys at the top (nested dicts: the keys both have).
+    None on either side matches anything (optional state, e.g. a best path not written
+    yet)."""
+    if value is None or like is None:
+        return
+    if _kind(value) != _kind(like):
+        raise field_error(path, field, f"must be {_kind(like)} (like {_short(like)}), got "
+                                       f"{_short(value)}")
+    if isinstance(like, (list, tuple)):
+        for i, (v, w) in enumerate(zip(value, like)):
+            check_like(v, w, path, _join(field, i), top=False)
+    elif isinstance(like, Mapping):
+        if top:
+            missing = [k for k in like if k not in value]
+            extra = [k for k in value if k not in like]
+            if missing or extra:
+                raise field_error(path, field, "doesn't match the object it is loaded into "
+                                               f"(missing keys {missing}, unexpected keys "
+                                               f"{extra}); was it saved by another kind?")
+        for k in like:
+            if k in value:
+                check_like(value[k], like[k], path, _join(field, k), top=False)
+
+
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+    return type(a) is type(b) and a == b or (_is_number(a) and _is_number(b) and a == b)
+
+
+def check_rng_state(state: Any, path, field: str, bit_generator: str | None = None) -> None:
+    """Raise CheckpointError unless state is a valid NumPy bit generator state (of the
+    named kind, if given): it is set on a fresh generator, never on a live one, and must
+    read back unchanged (NumPy would otherwise wrap out-of-range numbers silently)."""
+    name = state.get("bit_generator") if isinstance(state, Mapping) else None
+    if name not in _BIT_GENERATORS:
+        raise field_error(path, field, "must be a NumPy random generator state (a dict "
+                                       f"with 'bit_generator' one of {_BIT_GENERATORS}), "
+                                       f"got {_short(state)}")
+    if bit_generator is not None and name != bit_generator:
+        raise field_error(path, field, f"is a {name} state; this generator is a "
+                                       f"{bit_generator}")
+    gen = getattr(np.random, name)()
+    try:
+        gen.state = state
+        ok = _same(gen.state, dict(state))
+    except Exception as e:  # noqa: BLE001 - NumPy's own checks, on a throwaway generator
+        raise field_error(path, field, f"is not a valid {name} state ({e})") from None
+    if not ok:
+        raise field_error(path, field, f"is not a valid {name} state (values out of range)")

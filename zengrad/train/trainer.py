@@ -201,15 +201,20 @@ class Trainer:
         done); return the History of per-epoch logs."""
         if not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"fit: epochs must be an integer >= 0, got {epochs!r}")
+        previous = (self._active, self._loaders)
         self._active = self._callback_list(callbacks)
         self._loaders = {"train": train_loader, "val": val_loader}
-        self.history = History()
-        self.epoch = 0
-        self.stop_training = False
-        self._resumed = False
         if resume_from is not None:
-            self.load_checkpoint(resume_from)
-            self._resumed = True
+            try:  # a refused checkpoint leaves the trainer as it was
+                self.load_checkpoint(resume_from)
+            except BaseException:
+                self._active, self._loaders = previous
+                raise
+        else:
+            self.history = History()
+            self.epoch = 0
+        self.stop_training = False
+        self._resumed = resume_from is not None
         self._call("on_train_begin", {})
         try:
             while self.epoch < epochs and not self.stop_training:
@@ -297,32 +302,96 @@ class Trainer:
         save_checkpoint(self.checkpoint_state(), path)
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:
-        """Restore the state written by save_checkpoint (the model must match)."""
+        """Restore the state written by save_checkpoint (the model must match).
+
+        All or nothing: every field is checked before anything changes, and should a
+        component still refuse its state, those already restored are put back; a bad
+        field raises one CheckpointError (a ValueError) naming the file and the field."""
         from zengrad.io import load_checkpoint
+        from zengrad.io.checkpoint import CheckpointError, check_like, check_rng_state
+        from zengrad.io.checkpoint import field_error as bad
 
         state = load_checkpoint(path)
-        missing = {"epoch", "model", "optimizer", "rng", "history"} - set(state)
+        missing = sorted({"epoch", "model", "optimizer", "rng", "history"} - set(state))
         if missing:
-            raise ValueError(f"{path}: checkpoint lacks {sorted(missing)}")
-        try:
-            self.model.load_state_dict(state["model"])
-            self.optimizer.load_state_dict(state["optimizer"])
-        except (RuntimeError, ValueError, KeyError) as e:
-            raise RuntimeError(f"{path}: the checkpoint doesn't fit this model/optimizer: "
-                               f"{e}") from None
+            raise CheckpointError(f"{path}: checkpoint lacks the field(s) {missing}")
+        epoch = state["epoch"]
+        if not isinstance(epoch, (int, np.integer)) or isinstance(epoch, bool) or epoch < 0:
+            raise bad(path, "epoch", f"must be a non-negative integer, got {epoch!r}")
+        for name in ("model", "optimizer"):
+            if not isinstance(state[name], dict):
+                raise bad(path, name, f"must be a dict (a state_dict), got "
+                                      f"{type(state[name]).__name__}")
+        check_rng_state(state["rng"], path, "rng", type(backend.rng().bit_generator).__name__)
+        history = _checked_history(state["history"], path)
         if self.scheduler is not None:
             if state.get("scheduler") is None:
-                raise ValueError(f"{path}: checkpoint has no scheduler state, but the "
-                                 "Trainer has a scheduler")
-            self.scheduler.load_state_dict(state["scheduler"])
+                raise bad(path, "scheduler", "is missing, but the Trainer has a scheduler")
+            check_like(state["scheduler"], self.scheduler.state_dict(), path, "scheduler")
+        loaders = {n: ld for n, ld in self._loaders.items() if hasattr(ld, "load_state_dict")}
+        callbacks = self._stateful_callbacks()
+        for field, live in (("loaders", loaders), ("callbacks", callbacks)):
+            saved = state.get(field, {})
+            if not isinstance(saved, dict):
+                raise bad(path, field, f"must be a dict, got {type(saved).__name__}")
+            for key, obj in live.items():
+                if key not in saved:
+                    continue
+                if field == "callbacks":
+                    check_like(saved[key], obj.state_dict(), path, f"{field}/{key}")
+                elif not isinstance(saved[key], dict):  # a loader: its shuffling generator
+                    raise bad(path, f"loaders/{key}", f"must be a dict, got {saved[key]!r}")
+                elif saved[key].get("generator") is not None:
+                    check_rng_state(saved[key]["generator"], path, f"loaders/{key}/generator")
+        # restore, riskiest first; the model last (its load is itself all or nothing)
+        steps = [("optimizer", self.optimizer, state["optimizer"])]
+        if self.scheduler is not None:
+            steps.append(("scheduler", self.scheduler, state["scheduler"]))
+        for field, live in (("loaders", loaders), ("callbacks", callbacks)):
+            steps += [(f"{field}/{k}", obj, state[field][k]) for k, obj in live.items()
+                      if k in state.get(field, {})]
+        steps.append(("model", self.model, state["model"]))
+        undo: list = []
+        for field, obj, value in steps:
+            # the optimizer replaces (never edits) its state and groups: keep the old ones
+            old = ((obj.state, obj.param_groups) if obj is self.optimizer
+                   else None if obj is self.model else obj.state_dict())
+            try:
+                obj.load_state_dict(value)
+            except Exception as e:  # noqa: BLE001 - any refusal becomes one error
+                for prev, saved in reversed(undo):
+                    if prev is self.optimizer:
+                        prev.state, prev.param_groups = saved
+                    else:
+                        prev.load_state_dict(saved)
+                raise bad(path, field, f"doesn't fit this {type(obj).__name__}: "
+                                       f"{e}") from None
+            if old is not None:
+                undo.append((obj, old))
         backend.set_rng_state(state["rng"])
-        for name, ld_state in state.get("loaders", {}).items():
-            loader = self._loaders.get(name)
-            if loader is not None and hasattr(loader, "load_state_dict"):
-                loader.load_state_dict(ld_state)
-        saved_cbs = state.get("callbacks", {})
-        for key, cb in self._stateful_callbacks().items():
-            if key in saved_cbs:
-                cb.load_state_dict(saved_cbs[key])
-        self.history.load_state_dict(state["history"])
-        self.epoch = int(state["epoch"])
+        self.history = History()  # a new one: a History returned by an earlier fit stays
+        self.history.load_state_dict(history)
+        self.epoch = int(epoch)
+
+
+def _checked_history(value: Any, path) -> dict:
+    """The history field, checked: {'epoch': [int >= 0, ...], 'history': {name: [number,
+    ...]}}, every list as long as 'epoch'."""
+    from zengrad.io.checkpoint import field_error as bad
+
+    if not (isinstance(value, dict) and set(value) == {"epoch", "history"}):
+        raise bad(path, "history", f"must be a dict with keys 'epoch' and 'history', got "
+                                   f"{str(value)[:80]}")
+    epochs, logs = value["epoch"], value["history"]
+    if not (isinstance(epochs, list) and all(
+            isinstance(e, int) and not isinstance(e, bool) and e >= 0 for e in epochs)):
+        raise bad(path, "history/epoch", f"must be a list of epoch numbers, got "
+                                         f"{str(epochs)[:80]}")
+    if not isinstance(logs, dict):
+        raise bad(path, "history/history", f"must be a dict, got {type(logs).__name__}")
+    for key, col in logs.items():
+        if not (isinstance(col, list) and len(col) == len(epochs) and all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) for x in col)):
+            raise bad(path, f"history/history/{key}", f"must be a list of {len(epochs)} "
+                                                      f"numbers, got {str(col)[:80]}")
+    return value
