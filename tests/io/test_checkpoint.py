@@ -68,3 +68,27 @@ def test_plain_weights_are_not_a_checkpoint(tmp_path):
 def test_unstorable_values_are_named(tmp_path):
     with pytest.raises(TypeError, match="at a/fn"):
         save_checkpoint({"a": {"fn": print}}, tmp_path / "c.safetensors")
+
+
+def test_checkpoint_error_is_a_format_error_and_a_value_error(tmp_path):
+    from zengrad.io import CheckpointError
+    from zengrad.io.checkpoint import FORMAT_KEY, FORMAT_VERSION
+    from zengrad.io.safetensors_io import to_bytes
+
+    assert issubclass(CheckpointError, SafetensorsFormatError)
+    assert issubclass(CheckpointError, ValueError)
+    path = tmp_path / "c.safetensors"
+    path.write_bytes(to_bytes({}, {FORMAT_KEY: FORMAT_VERSION,
+                                   "state": '{"opt": {"lr": {"__scalar__": 3}}}'}))
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(path)
+    assert str(err.value) == (f"{path}: field 'opt/lr' must name a stored tensor "
+                              "(__scalar__: a string), got 3")
+
+
+def test_deeply_nested_but_reasonable_state_round_trips(tmp_path):
+    state = {"x": 1}
+    for i in range(40):
+        state = {"k": [state, (i,)]}
+    save_checkpoint(state, tmp_path / "c.safetensors")
+    assert load_checkpoint(tmp_path / "c.safetensors") == state

@@ -202,3 +202,56 @@ def test_save_rejects_bad_input(tmp_path):
         save({"a": np.zeros(1)}, tmp_path / "a.safetensors", metadata={"n": 1})
     with pytest.raises(FileNotFoundError, match="no such file"):
         load(tmp_path / "missing.safetensors")
+
+
+_ALL_DTYPES = [np.bool_, np.uint8, np.int8, np.int16, np.uint16, np.float16, np.int32,
+               np.uint32, np.float32, np.int64, np.uint64, np.float64]
+
+
+@pytest.mark.parametrize("shape", [(), (0,), (3, 0, 2), (2, 3)])
+def test_every_dtype_and_shape_round_trips_both_ways(tmp_path, shape):
+    rng = np.random.default_rng(0)
+    state = {np.dtype(d).name: (rng.integers(0, 2, shape) if d is np.bool_
+                                else rng.integers(0, 100, shape)).astype(d)
+             for d in _ALL_DTYPES}
+    ours, theirs = tmp_path / "zg.safetensors", tmp_path / "lib.safetensors"
+    save(state, ours, metadata={"a": "b"})
+    safetensors.numpy.save_file(state, str(theirs), metadata={"a": "b"})
+    for back in (load(theirs), safetensors.numpy.load_file(str(ours)), load(ours)):
+        assert back.keys() == state.keys()
+        for k, v in state.items():
+            assert back[k].dtype == v.dtype and back[k].shape == v.shape, k
+            np.testing.assert_array_equal(back[k], v)
+    assert load_metadata(theirs) == {"a": "b"}
+
+
+def test_loaded_arrays_are_independent_and_writable(tmp_path):
+    path = tmp_path / "m.safetensors"
+    save({"a": np.arange(4.0), "b": np.ones(3, np.float32)}, path)
+    out = load(path)
+    out["a"][0] = 99.0
+    assert out["b"].base is None or not np.shares_memory(out["a"], out["b"])
+    assert load(path)["a"][0] == 0.0
+
+
+def test_null_metadata_and_header_padding_are_accepted(tmp_path):
+    path = tmp_path / "m.safetensors"
+    raw = b'{"__metadata__": null, "w": {"dtype": "U8", "shape": [2], "data_offsets": [0, 2]}}'
+    raw += b" " * (-len(raw) % 8)  # the library pads the header to 8 bytes with spaces
+    path.write_bytes(len(raw).to_bytes(8, "little") + raw + b"\x01\x02")
+    np.testing.assert_array_equal(load(path)["w"], [1, 2])
+    assert load_metadata(path) == {}
+    assert safetensors.numpy.load_file(str(path))["w"].tolist() == [1, 2]
+
+
+def test_parse_header_on_bytes_refuses_like_load(tmp_path):
+    from zengrad.io import parse_header
+    from zengrad.io.safetensors_io import from_bytes
+
+    raw = b'{"w": {"dtype": ["F32"], "shape": [1], "data_offsets": [0, 4]}}'
+    data = len(raw).to_bytes(8, "little") + raw + bytes(4)
+    for fn in (parse_header, from_bytes):
+        with pytest.raises(SafetensorsFormatError, match="<mem>: .*unknown dtype"):
+            fn(data, "<mem>")
+    good = safetensors.numpy.save({"w": np.arange(3, dtype=np.int32)})
+    np.testing.assert_array_equal(from_bytes(good)[0]["w"], [0, 1, 2])

@@ -358,3 +358,30 @@ def test_module_list_and_dict():
     assert isinstance(md.pop("b"), nn.ReLU) and list(md.keys()) == ["a", "c"]
     md.clear()
     assert len(md) == 0
+
+
+def test_load_refuses_strings_objects_and_complex_before_copying_anything():
+    m = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 2))
+    before = {k: v.data.copy() for k, v in m.state_dict().items()}
+    good = {k: np.ones_like(v) for k, v in before.items()}
+    for key, value, text in [
+        ("1.bias", np.array(["1.5", "2"]), "wrong type for 1.bias: got dtype <U3"),
+        ("1.bias", ["1.5", "2"], "wrong type for 1.bias: got dtype <U3 (list)"),
+        ("1.bias", np.array([None, 1.0]), "wrong type for 1.bias: got dtype object"),
+        ("1.bias", np.ones(2, np.complex64), "complex values (complex64) can't go into"),
+    ]:
+        for strict in (True, False):
+            with pytest.raises(RuntimeError) as err:
+                m.load_state_dict({**good, key: value}, strict=strict)
+            assert text in str(err.value), str(err.value)
+            for k, v in m.state_dict().items():  # 0.weight etc. were not overwritten
+                np.testing.assert_array_equal(v.data, before[k], err_msg=k)
+    # every problem in one error
+    with pytest.raises(RuntimeError) as err:
+        m.load_state_dict({**good, "0.bias": "x", "1.bias": np.ones(3)})
+    assert "wrong type for 0.bias" in str(err.value)
+    assert "size mismatch for 1.bias" in str(err.value)
+    # numbers and booleans of any real dtype are cast, as torch does
+    m.load_state_dict({**good, "0.weight": np.ones((2, 3), np.int64),
+                       "1.bias": np.array([True, False])})
+    np.testing.assert_array_equal(m[1].bias.data, [1.0, 0.0])

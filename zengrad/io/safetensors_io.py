@@ -2,9 +2,13 @@
 
 File layout: an 8-byte little-endian header length N, N bytes of JSON
 ({name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {str: str}}),
-then the raw little-endian tensor bytes. The header is checked against the file's real
-size before anything is parsed or allocated, so a hostile or damaged file is refused with
-an error naming the file and the problem. Writes are atomic (see zengrad.io.atomic).
+then the raw little-endian tensor bytes. Loading reads the 8-byte length and the header
+first and checks them against the file's real size (dtype names, at most 64 non-negative
+dims, offsets inside the data, tensors tiling the data exactly, no repeated JSON keys,
+string metadata) before any tensor is allocated; then each tensor's bytes are read
+straight into its own array, so a load peaks at about 1x the file. A hostile or damaged
+file is refused with a SafetensorsFormatError naming the file and the problem.
+Writes are atomic (see zengrad.io.atomic).
 Files load with `safetensors.numpy.load_file` and `safetensors.torch.load_file` too.
 """
 

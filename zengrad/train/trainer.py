@@ -337,8 +337,9 @@ class Trainer:
             for key, obj in live.items():
                 if key not in saved:
                     continue
-                if field == "callbacks":
-                    check_like(saved[key], obj.state_dict(), path, f"{field}/{key}")
+                if field == "callbacks":  # (keys may vary with a user callback's state)
+                    check_like(saved[key], obj.state_dict(), path, f"{field}/{key}",
+                               top=False)
                 elif not isinstance(saved[key], dict):  # a loader: its shuffling generator
                     raise bad(path, f"loaders/{key}", f"must be a dict, got {saved[key]!r}")
                 elif saved[key].get("generator") is not None:
