@@ -12,7 +12,7 @@ import pytest
 
 from zengrad import tune
 from zengrad.cli import main
-from zengrad.cli_tune import SearchSpace, TuneObjective, default_grid
+from zengrad.train.recipe import SearchSpace, TuneObjective, default_grid
 
 PNG = b"\x89PNG\r\n\x1a\n"
 BASE = ["tune", "--model", "mlp", "--dataset", "digits", "--epochs", "2"]
@@ -106,8 +106,14 @@ def test_sqlite_study_resumes(in_tmp, capsys):
     code, out, err = _run(capsys, *args, "--n-trials", "2")
     assert code == 0, err
     assert len(_rows(in_tmp / "o" / "trials.csv")) == 2
+    # an explicit --out holding the first run's outputs is not replaced without a word
     code, out, err = _run(capsys, *args, "--n-trials", "2")
+    assert code == 2 and "o already holds a run; pass --overwrite" in err
+    assert len(_rows(in_tmp / "o" / "trials.csv")) == 2
+    code, out, err = _run(capsys, *args, "--n-trials", "2", "--overwrite")
     assert code == 0, err
+    assert len(_rows(in_tmp / "o" / "trials.csv")) == 4
+    assert not [p.name for p in in_tmp.iterdir() if p.name.startswith(".o.")]
     assert "resuming after 2 trials" in out
     assert [int(r[0]) for r in _table(out)] == [2, 3]
     assert "study total 4" in out

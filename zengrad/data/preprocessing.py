@@ -7,6 +7,8 @@ Statistics are taken over axis 0 (samples); the output keeps the input's float d
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from zengrad.autograd.tensor import Tensor
@@ -95,3 +97,133 @@ class MinMaxScaler(_Scaler):
         self._check_fitted(arr, "inverse_transform")
         lo, hi = self.feature_range
         return ((arr - lo) / (hi - lo) * self.range_ + self.min_).astype(arr.dtype)
+
+
+def _finite_list(value, field: str, where: str, size: int) -> np.ndarray:
+    """A JSON list of `size` finite numbers as float64, or a ValueError naming the field."""
+    if not isinstance(value, list) or len(value) != size or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        raise ValueError(f"{where}: field {field!r} must be a list of {size} numbers")
+    arr = np.asarray(value, dtype=np.float64)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{where}: field {field!r} holds a non-finite number")
+    return arr
+
+
+def scaler_to_dict(scaler: StandardScaler) -> dict:
+    """A fitted StandardScaler as JSON-ready lists: {"kind", "shape", "mean", "scale"}."""
+    if scaler.mean_ is None or scaler.scale_ is None:
+        raise RuntimeError("StandardScaler: call fit() first")
+    return {"kind": "standardize", "shape": list(scaler.mean_.shape),
+            "mean": [float(v) for v in np.ravel(scaler.mean_)],
+            "scale": [float(v) for v in np.ravel(scaler.scale_)]}
+
+
+def scaler_from_dict(d, where: str, field: str) -> StandardScaler:
+    """The StandardScaler written by scaler_to_dict, checked field by field."""
+    if not isinstance(d, dict) or d.get("kind") != "standardize":
+        raise ValueError(f"{where}: field {field!r} must be an object with kind 'standardize'")
+    shape = d.get("shape")
+    if (not isinstance(shape, list) or len(shape) > 4
+            or not all(isinstance(s, int) and not isinstance(s, bool) and 0 < s <= 10**6
+                       for s in shape)
+            or math.prod(shape) > 10**6):
+        raise ValueError(f"{where}: field '{field}.shape' must be a list of at most 4 positive "
+                         f"ints with a product <= 10**6, got {shape!r}")
+    size = math.prod(shape)
+    mean = _finite_list(d.get("mean"), f"{field}.mean", where, size)
+    scale = _finite_list(d.get("scale"), f"{field}.scale", where, size)
+    if not (scale > 0).all():
+        raise ValueError(f"{where}: field '{field}.scale' must hold positive numbers")
+    scaler = StandardScaler()
+    scaler.mean_, scaler.scale_ = mean.reshape(shape), scale.reshape(shape)
+    return scaler
+
+
+def fixed_scaler(shape: tuple[int, ...], scale: float, mean: float = 0.0) -> StandardScaler:
+    """A StandardScaler with given constant statistics, e.g. pixels 0..255 -> [0, 1]."""
+    scaler = StandardScaler()
+    scaler.mean_ = np.full(shape, float(mean))
+    scaler.scale_ = np.full(shape, float(scale))
+    return scaler
+
+
+PREPROCESSING_FORMAT = "zengrad.preprocessing/1"
+
+
+class Preprocessing:
+    """Every step from raw inputs (as a dataset's source gives them) to model inputs, and from
+    model outputs back to targets in their own units; saved with a run (preprocessing.json).
+
+    transform(x):  x of shape (N, *input_shape) or flattened (N, prod(input_shape)) ->
+                   reshape to (N, *input_shape) -> z = (x - mean) / scale (x_scaler) -> float32
+    inverse_transform_target(z): y = z * scale + mean (y_scaler; identity without one)
+    """
+
+    def __init__(self, input_shape: tuple[int, ...], x_scaler: StandardScaler | None = None,
+                 y_scaler: StandardScaler | None = None) -> None:
+        self.input_shape = tuple(int(s) for s in input_shape)
+        self.x_scaler = x_scaler
+        self.y_scaler = y_scaler
+        if x_scaler is not None and tuple(x_scaler.mean_.shape) != self.input_shape:
+            raise ValueError(f"Preprocessing: the input scaler has shape "
+                             f"{tuple(x_scaler.mean_.shape)}, the inputs {self.input_shape}")
+
+    def check_shape(self, shape: tuple[int, ...], who: str) -> None:
+        """Raise ValueError unless (N, ...) `shape` is (N, *input_shape) or (N, features)."""
+        want = self.input_shape
+        if len(shape) >= 1 and (tuple(shape[1:]) == want
+                                or (len(shape) == 2 and shape[1] == math.prod(want))):
+            return
+        raise ValueError(f"{who}: inputs have shape {tuple(shape)}, the model takes "
+                         f"(N, {', '.join(map(str, want))})")
+
+    def transform(self, x, who: str = "Preprocessing.transform") -> np.ndarray:
+        arr = np.asarray(x)
+        self.check_shape(arr.shape, who)
+        arr = arr.reshape((len(arr), *self.input_shape)).astype(np.float32, copy=False)
+        if self.x_scaler is not None:
+            arr = self.x_scaler.transform(arr)
+        return np.ascontiguousarray(arr, dtype=np.float32)
+
+    def inverse_transform(self, z) -> np.ndarray:
+        """Model inputs back to raw inputs (shape (N, *input_shape))."""
+        arr = np.asarray(z, dtype=np.float32)
+        return arr if self.x_scaler is None else self.x_scaler.inverse_transform(arr)
+
+    def transform_target(self, y) -> np.ndarray:
+        return np.asarray(y) if self.y_scaler is None else self.y_scaler.transform(y)
+
+    def inverse_transform_target(self, z) -> np.ndarray:
+        return np.asarray(z) if self.y_scaler is None else self.y_scaler.inverse_transform(z)
+
+    def to_dict(self) -> dict:
+        return {"format": PREPROCESSING_FORMAT, "input_shape": list(self.input_shape),
+                "x": None if self.x_scaler is None else scaler_to_dict(self.x_scaler),
+                "y": None if self.y_scaler is None else scaler_to_dict(self.y_scaler)}
+
+    @classmethod
+    def from_dict(cls, d, where: str = "preprocessing") -> Preprocessing:
+        """The Preprocessing written by to_dict; ValueError naming `where` and the field."""
+        if not isinstance(d, dict):
+            raise ValueError(f"{where}: expected a JSON object, got {type(d).__name__}")
+        if d.get("format") != PREPROCESSING_FORMAT:
+            raise ValueError(f"{where}: field 'format' must be {PREPROCESSING_FORMAT!r}, "
+                             f"got {d.get('format')!r}")
+        shape = d.get("input_shape")
+        if (not isinstance(shape, list) or not 1 <= len(shape) <= 4
+                or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0
+                           for s in shape) or math.prod(shape) > 10**6):
+            raise ValueError(f"{where}: field 'input_shape' must be a list of 1 to 4 positive "
+                             f"ints with a product <= 10**6, got {shape!r}")
+        x = None if d.get("x") is None else scaler_from_dict(d["x"], where, "x")
+        y = None if d.get("y") is None else scaler_from_dict(d["y"], where, "y")
+        try:
+            return cls(tuple(shape), x, y)
+        except ValueError as e:
+            raise ValueError(f"{where}: {e}") from None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Preprocessing) and self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]

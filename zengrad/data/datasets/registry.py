@@ -14,6 +14,7 @@ import numpy as np
 from zengrad.data.dataset import TensorDataset
 from zengrad.data.datasets import images, synthetic, tabular, timeseries
 from zengrad.data.datasets._common import shuffle_split
+from zengrad.data.preprocessing import Preprocessing, fixed_scaler
 
 
 @dataclass
@@ -27,6 +28,9 @@ class Splits:
     y_test: np.ndarray
     task: str  # "classification" or "regression"
     num_classes: int | None = None
+    # raw inputs (as the dataset's source gives them) -> x_*, and predictions -> target
+    # units; None means x_* are the raw inputs
+    preprocessing: Preprocessing | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -39,6 +43,10 @@ class Splits:
         if self.task == "classification":
             return int(self.num_classes)
         return int(np.prod(self.y_train.shape[1:], dtype=np.int64)) or 1
+
+    def fitted_preprocessing(self) -> Preprocessing:
+        """The preprocessing of this dataset (the identity reshape when there is none)."""
+        return self.preprocessing or Preprocessing(self.input_shape)
 
     def train_dataset(self) -> TensorDataset:
         return TensorDataset(self.x_train, self.y_train)
@@ -71,42 +79,54 @@ def get_dataset(name: str, seed: int = 0, **kwargs) -> Splits:
     return _REGISTRY[name](seed=seed, **kwargs)
 
 
-def _classes(name: str, loaded) -> Splits:
-    (xtr, ytr), (xte, yte) = loaded
+def _classes(name: str, loaded, preprocessing: Preprocessing | None = None) -> Splits:
+    (xtr, ytr), (xte, yte) = loaded[:2]
+    if len(loaded) == 3:
+        preprocessing = loaded[2]
     k = int(max(ytr.max(), yte.max())) + 1
-    return Splits(name, xtr, ytr, xte, yte, "classification", k)
+    return Splits(name, xtr, ytr, xte, yte, "classification", k, preprocessing)
+
+
+def _pixels(loaded, pixel_max: float) -> Preprocessing:
+    """The loaders scale pixels 0..pixel_max to [0, 1]: raw images get the same."""
+    shape = loaded[0][0].shape[1:]
+    return Preprocessing(shape, fixed_scaler(shape, pixel_max))
 
 
 @register_dataset("digits")
 def _digits(seed: int = 0, flatten: bool = False, **kw) -> Splits:
-    return _classes("digits", images.load_digits(flatten=flatten, seed=seed, **kw))
+    loaded = images.load_digits(flatten=flatten, seed=seed, **kw)
+    return _classes("digits", loaded, _pixels(loaded, 16.0))
 
 
 @register_dataset("mnist")
 def _mnist(seed: int = 0, flatten: bool = False, **kw) -> Splits:
-    return _classes("mnist", images.load_mnist(flatten=flatten, seed=seed, **kw))
+    loaded = images.load_mnist(flatten=flatten, seed=seed, **kw)
+    return _classes("mnist", loaded, _pixels(loaded, 255.0))
 
 
 @register_dataset("iris")
 def _iris(seed: int = 0, **kw) -> Splits:
-    return _classes("iris", tabular.load_iris(seed=seed, **kw))
+    return _classes("iris", tabular.load_iris(seed=seed, return_preprocessing=True, **kw))
 
 
 @register_dataset("wine")
 def _wine(seed: int = 0, **kw) -> Splits:
-    return _classes("wine", tabular.load_wine(seed=seed, **kw))
+    return _classes("wine", tabular.load_wine(seed=seed, return_preprocessing=True, **kw))
 
 
 @register_dataset("breast_cancer")
 def _breast_cancer(seed: int = 0, **kw) -> Splits:
-    return _classes("breast_cancer", tabular.load_breast_cancer(seed=seed, **kw))
+    return _classes("breast_cancer",
+                    tabular.load_breast_cancer(seed=seed, return_preprocessing=True, **kw))
 
 
 @register_dataset("diabetes")
 def _diabetes(seed: int = 0, **kw) -> Splits:
     kw.setdefault("standardize_target", True)
-    (xtr, ytr), (xte, yte) = tabular.load_diabetes(seed=seed, **kw)
-    return Splits("diabetes", xtr, ytr, xte, yte, "regression")
+    (xtr, ytr), (xte, yte), pre = tabular.load_diabetes(seed=seed, return_preprocessing=True,
+                                                        **kw)
+    return Splits("diabetes", xtr, ytr, xte, yte, "regression", preprocessing=pre)
 
 
 @register_dataset("moons")
@@ -132,4 +152,7 @@ def _sunspots(seed: int = 0, input_len: int = 12, test_size: float = 0.2, **_kw)
     scale = np.float32(series[:cut].max())
     x, y = timeseries.sliding_windows(series / scale, input_len, 1)
     n_train = cut - input_len  # windows whose target lies in the training part
-    return Splits("sunspots", x[:n_train], y[:n_train], x[n_train:], y[n_train:], "regression")
+    pre = Preprocessing(x.shape[1:], fixed_scaler(x.shape[1:], scale),
+                        fixed_scaler(y.shape[1:], scale))
+    return Splits("sunspots", x[:n_train], y[:n_train], x[n_train:], y[n_train:], "regression",
+                  preprocessing=pre)

@@ -1,4 +1,4 @@
-"""Helpers around modules: gradient clipping, parameter vectors, weight penalties."""
+"""Helpers around modules: gradient clipping, parameter vectors, weight penalties, summary."""
 
 from zengrad.nn.utils.clip_grad import (
     clip_grad_norm_,
@@ -7,8 +7,9 @@ from zengrad.nn.utils.clip_grad import (
     vector_to_parameters,
 )
 from zengrad.nn.utils.penalties import l1_penalty, l2_penalty
+from zengrad.nn.utils.summary import ModelSummary, summary
 
 __all__ = [
-    "clip_grad_norm_", "clip_grad_value_", "l1_penalty", "l2_penalty",
-    "parameters_to_vector", "vector_to_parameters",
+    "ModelSummary", "clip_grad_norm_", "clip_grad_value_", "l1_penalty", "l2_penalty",
+    "parameters_to_vector", "summary", "vector_to_parameters",
 ]
