@@ -351,3 +351,77 @@ def test_damaged_database_under_zengrad_tune(tmp_path):
                          timeout=300)
     assert run.returncode in (1, 2) and "Traceback" not in run.stderr, run.stderr
     assert "not a readable SQLite study database" in run.stderr
+
+
+# -- 4. SIGKILL of `zengrad tune --storage` at random moments: reload, resume ---------------
+PARAMS = {"lr", "weight_decay", "batch_size", "width"}  # what the mlp's search space holds
+
+
+def _check_store(db: Path) -> list:
+    """The store reloads and every COMPLETE trial has its value and params."""
+    import math
+
+    import zengrad.tune as tune
+
+    if not db.exists() or "mlp_digits" not in tune.SQLiteStorage(str(db)).get_all_study_names():
+        return []  # killed before the study was created: nothing to lose yet
+    trials = tune.load_study(study_name="mlp_digits", storage=f"sqlite:///{db}").trials
+    assert [t.number for t in trials] == list(range(len(trials)))
+    for t in trials:
+        assert t.state is not tune.TrialState.RUNNING  # the dead owner's trial is FAIL now
+        if t.state is tune.TrialState.COMPLETE:
+            assert t.value is not None and math.isfinite(t.value) and 0 <= t.value <= 1
+            assert set(t.params) == PARAMS, t.params
+    return trials
+
+
+@pytest.mark.slow
+def test_sigkill_of_zengrad_tune_with_storage_at_random_moments(tmp_path):
+    import random
+
+    db = tmp_path / "x.db"
+    rng = random.Random(5)  # fixed, so a failure can be replayed
+    seen = 0
+    for kill in range(4):
+        n_jobs = "2" if kill % 2 else "1"
+        proc = subprocess.Popen(
+            _tune_cmd("--n-trials", "40", "--epochs", "2", "--storage", f"sqlite:///{db}",
+                      "--n-jobs", n_jobs, "--out", str(tmp_path / f"out{kill}")),
+            cwd=tmp_path, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        family: set[int] = set()
+        try:
+            delay = rng.uniform(0.5, 6.0)  # start-up, schema, trials or outputs
+            time.sleep(delay)
+            family = _descendants(proc.pid)
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and any(_alive(p) for p in family):
+                time.sleep(0.1)
+            assert not [p for p in family if _alive(p)], "workers outlived the kill"
+        finally:
+            for pid in family:
+                if _alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        trials = _check_store(db)
+        print(f"kill {kill} (n_jobs {n_jobs}) after {delay:.2f}s: {len(trials)} trials, "
+              f"{[t.state.name[0] for t in trials]}")  # shown when the test fails
+        assert len(trials) >= seen, "trials were lost"
+        seen = len(trials)
+
+    run = subprocess.run(
+        _tune_cmd("--n-trials", "3", "--epochs", "2", "--storage", f"sqlite:///{db}",
+                  "--out", str(tmp_path / "final"), "--verbose", "0"),
+        cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    if seen:
+        assert f"resuming after {seen} trials" in run.stdout, run.stdout
+    trials = _check_store(db)
+    assert len(trials) == seen + 3
+    assert all(t.state.is_finished() for t in trials)

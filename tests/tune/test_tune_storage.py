@@ -166,3 +166,66 @@ def test_running_trials_of_live_processes_are_not_failed(tmp_path):
     study.ask()  # RUNNING, owned by this (alive) process
     again = tune.create_study(storage=url, study_name="l", load_if_exists=True)
     assert [t.state for t in again.trials] == [TrialState.RUNNING]
+
+
+_FAST_SCRIPT = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {tests!r})
+    import tune_objectives as objs
+    import zengrad.tune as tune
+    study = tune.create_study(storage={url!r}, study_name="fast", load_if_exists=True,
+                              sampler=tune.RandomSampler({seed}), pruner=tune.NopPruner())
+    print("started", flush=True)
+    study.optimize(objs.slow_persisted, n_trials=100000)
+""")
+
+
+def _check_reloads(url: str) -> list:
+    """The store reloads; every COMPLETE trial has its value and params; none is RUNNING."""
+    study = tune.load_study(study_name="fast", storage=url)
+    trials = study.trials
+    assert [t.number for t in trials] == list(range(len(trials)))
+    for t in trials:
+        assert t.state is not TrialState.RUNNING  # the killed owner's trial became FAIL
+        if t.state is TrialState.COMPLETE:
+            assert "x" in t.params and t.value == pytest.approx(t.params["x"] ** 2)
+            assert t.intermediate_values == {0: t.params["x"]}
+    return trials
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_of_fast_sqlite_writes(tmp_path, monkeypatch):
+    """No sleep in the objective: the kills land in SQLite transactions (about 6 per trial)."""
+    import random
+
+    db = tmp_path / "fast.db"
+    url = f"sqlite:///{db}"
+    env = dict(os.environ, PYTHONPATH=REPO, TUNE_TEST_SLEEP="0")
+    rng = random.Random(9)
+    total = 0
+    for kill in range(5):
+        script = tmp_path / f"run{kill}.py"
+        script.write_text(_FAST_SCRIPT.format(tests=os.path.dirname(__file__), url=url,
+                                              seed=kill))
+        proc = subprocess.Popen([sys.executable, str(script)], env=env, cwd=tmp_path,
+                                stdout=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout.readline().strip() == "started"
+            time.sleep(rng.uniform(0.05, 1.5))
+            proc.send_signal(signal.SIGKILL)
+        finally:
+            proc.kill()
+            proc.wait()
+            proc.stdout.close()
+        trials = _check_reloads(url)
+        assert len(trials) >= total  # nothing that was there is lost
+        total = len(trials)
+    assert total > 5, "the runs were killed before doing any work"
+
+    monkeypatch.setenv("TUNE_TEST_SLEEP", "0")
+    study = tune.create_study(storage=url, study_name="fast", load_if_exists=True,
+                              sampler=tune.RandomSampler(99), pruner=tune.NopPruner())
+    study.optimize(objs.slow_persisted, n_trials=3)
+    trials = _check_reloads(url)
+    assert len(trials) == total + 3
+    assert all(t.state is TrialState.COMPLETE for t in trials[total:])
