@@ -11,6 +11,16 @@ from zengrad.cli import main
 from zengrad.io import load
 
 
+def _raw_test_split(name: str, seed: int = 0):
+    """(raw x, y) of a bundled dataset's test split, straight from scikit-learn."""
+    from sklearn import datasets
+
+    d = getattr(datasets, f"load_{name}")()
+    order = np.random.default_rng(seed).permutation(len(d.data))
+    test = order[:int(round(0.2 * len(d.data)))]
+    return d.data[test], d.target[test]
+
+
 def _run(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "zengrad", *args], capture_output=True,
                           text=True, cwd=cwd, timeout=120)
@@ -42,15 +52,14 @@ def test_train_evaluate_predict_end_to_end(tmp_path, capsys):
     assert r.returncode == 0, r.stderr
     assert f"accuracy {test_acc:.4f}" in r.stdout
 
-    from zengrad.data import load_digits
-
-    _, (x_test, y_test) = load_digits(flatten=True)
-    np.save(tmp_path / "x.npy", x_test[:10])
+    # raw pixel counts 0..16 as scikit-learn gives them; preprocessing.json scales them
+    x_raw, y_test = _raw_test_split("digits", seed=1)
+    np.save(tmp_path / "x.npy", x_raw[:50])
     assert main(["predict", str(run), "--input", str(tmp_path / "x.npy"), "--output",
                  str(tmp_path / "p.npy")]) == 0
     pred = np.load(tmp_path / "p.npy")
-    assert pred.shape == (10,) and pred.dtype == np.int64
-    assert (pred == y_test[:10]).mean() >= 0.7
+    assert pred.shape == (50,) and pred.dtype == np.int64
+    assert (pred == y_test[:50]).mean() >= 0.8
 
 
 @pytest.mark.slow
@@ -88,6 +97,9 @@ def test_train_regression_dataset(tmp_path, capsys):
     (["train", "--bogus"], "unrecognized arguments: --bogus"),
     (["train", "--model", "lenet", "--dataset", "iris"], "needs image inputs"),
     (["train", "--val-fraction", "1.5"], "--val-fraction must be < 1"),
+    (["train", "--epoch", "3"], "unrecognized arguments: --epoch"),
+    (["train", "--resume", "r", "--epochs", "3"], "--resume takes the settings"),
+    (["train", "--resume", "/nonexistent/run"], "no unfinished run"),
     (["frobnicate"], "invalid choice"),
     (["evaluate", "/nonexistent/run"], "no such run folder"),
     (["predict", "/nonexistent/run"], "--input"),
@@ -134,3 +146,91 @@ def test_every_zoo_model_trains_on_digits(tmp_path, capsys, model):
     assert metrics["test"]["accuracy"] > 0.3  # four epochs: well above chance (0.1)
     assert main(["evaluate", str(out)]) == 0
     assert f"accuracy {metrics['test']['accuracy']:.4f}" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_predict_on_raw_wine_features_applies_the_saved_scaler(tmp_path, capsys):
+    run = tmp_path / "wine"
+    assert main(["train", "--dataset", "wine", "--epochs", "30", "--verbose", "0",
+                 "--out", str(run)]) == 0
+    pre = json.loads((run / "preprocessing.json").read_text())
+    assert pre["input_shape"] == [13] and len(pre["x"]["mean"]) == 13
+    x_raw, y = _raw_test_split("wine")
+    np.save(tmp_path / "raw.npy", x_raw)  # float64, unscaled: as a user has them
+    assert main(["predict", str(run), "--input", str(tmp_path / "raw.npy"), "--output",
+                 str(tmp_path / "p.npy")]) == 0
+    accuracy = (np.load(tmp_path / "p.npy") == y).mean()
+    test = json.loads((run / "metrics.json").read_text())["test"]["accuracy"]
+    assert accuracy == pytest.approx(test, abs=1e-9) and accuracy > 0.94  # 0.97 here
+    # --proba: softmax rows, whose argmax are the labels
+    capsys.readouterr()
+    assert main(["predict", str(run), "--input", str(tmp_path / "raw.npy"), "--proba",
+                 "--batch-size", "7"]) == 0
+    proba = np.array([[float(v) for v in line.split()]
+                      for line in capsys.readouterr().out.splitlines()])
+    assert proba.shape == (len(y), 3)
+    np.testing.assert_allclose(proba.sum(1), 1, atol=1e-5)
+    assert (proba.argmax(1) == np.load(tmp_path / "p.npy")).all()
+
+
+def test_regression_predictions_in_target_units(tmp_path, capsys):
+    run = tmp_path / "d"
+    assert main(["train", "--dataset", "diabetes", "--epochs", "3", "--verbose", "0",
+                 "--out", str(run)]) == 0
+    x_raw, y = _raw_test_split("diabetes")
+    np.save(tmp_path / "x.npy", x_raw.astype(np.float32))
+    assert main(["predict", str(run), "--input", str(tmp_path / "x.npy"), "--output",
+                 str(tmp_path / "p.npy")]) == 0
+    pred = np.load(tmp_path / "p.npy")
+    assert pred.shape == (len(y), 1)
+    assert 50 < pred.mean() < 300  # disease-progression units, not standardized ones
+    assert main(["predict", str(run), "--input", str(tmp_path / "x.npy"), "--proba"]) == 2
+    assert "--proba gives class probabilities" in capsys.readouterr().err
+
+
+def test_abbreviations_are_refused(capsys):
+    for argv in (["train", "--epoch", "3"], ["train", "--val", "0.2"],
+                 ["tune", "--n-trial", "3"], ["predict", "r", "--inp", "x.npy"]):
+        assert main(argv) == 2, argv
+        assert "unrecognized arguments" in capsys.readouterr().err or argv[0] == "predict"
+
+
+def test_runs_are_numbered_never_overwritten(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    argv = ["train", "--dataset", "iris", "--epochs", "1", "--verbose", "0"]
+    assert main(argv) == 0
+    assert "run folder: runs/mlp_iris\n" in capsys.readouterr().out
+    first = (tmp_path / "runs" / "mlp_iris" / "model.safetensors").read_bytes()
+    assert main([*argv, "--seed", "3"]) == 0
+    assert ("run folder: runs/mlp_iris-2 (runs/mlp_iris already exists)"
+            in capsys.readouterr().out)
+    assert main([*argv, "--seed", "4"]) == 0
+    assert "runs/mlp_iris-3" in capsys.readouterr().out
+    assert (tmp_path / "runs" / "mlp_iris" / "model.safetensors").read_bytes() == first
+    assert json.loads((tmp_path / "runs" / "mlp_iris-2" / "config.json").read_text())["seed"] == 3
+    # an explicit --out that holds a run: refused, then replaced with --overwrite
+    assert main([*argv, "--out", "runs/mlp_iris"]) == 2
+    err = capsys.readouterr().err
+    assert "runs/mlp_iris already holds a run; pass --overwrite" in err
+    assert err.count("\n") == 1
+    assert main([*argv, "--out", "runs/mlp_iris", "--seed", "5", "--overwrite"]) == 0
+    assert "replaced the run" in capsys.readouterr().out
+    assert json.loads((tmp_path / "runs" / "mlp_iris" / "config.json").read_text())["seed"] == 5
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
+        "mlp_iris", "mlp_iris-2", "mlp_iris-3"]  # no temporary or set-aside folders left
+    # a folder of someone else's files is never replaced
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    assert main([*argv, "--out", "mine", "--overwrite"]) == 2
+    assert "not a zengrad run" in capsys.readouterr().err
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_verbose_2_prints_a_model_summary(tmp_path, capsys):
+    assert main(["train", "--dataset", "iris", "--epochs", "1", "--verbose", "2",
+                 "--out", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    # the MLP: Flatten, Linear(4, 128), ReLU, Linear(128, 3)
+    assert "1 (Linear)" in out and "[1, 128]" in out and "640" in out
+    assert f"Total params: {4 * 128 + 128 + 128 * 3 + 3:,}" in out
+    assert "Trainable params" in out

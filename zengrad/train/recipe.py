@@ -358,17 +358,16 @@ def check_model_fits(model: str, splits, width: int | None = None) -> None:
 
 
 # ----- one fit -------------------------------------------------------------------------------
-def scheduler_callback(name: str, optimizer, epochs: int, has_validation: bool):
-    """The LRSchedulerCallback of scheduler `name` ('none' -> None): cosine annealing to 0
-    over `epochs`, or ReduceLROnPlateau(patience=2) on val_loss (loss without validation)."""
+def make_scheduler(name: str, optimizer, epochs: int):
+    """The LR scheduler of `name` ('none' -> None), stepped once per epoch by the Trainer:
+    cosine annealing to 0 over `epochs`, or ReduceLROnPlateau(patience=2) on val_loss (on
+    loss without validation)."""
     from zengrad.optim.lr_scheduler import CosineAnnealingLR, ReduceLROnPlateau
-    from zengrad.train.callbacks import LRSchedulerCallback
 
     if name == "cosine":
-        return LRSchedulerCallback(CosineAnnealingLR(optimizer, T_max=epochs))
+        return CosineAnnealingLR(optimizer, T_max=epochs)
     if name == "plateau":
-        return LRSchedulerCallback(ReduceLROnPlateau(optimizer, patience=2),
-                                   monitor="val_loss" if has_validation else "loss")
+        return ReduceLROnPlateau(optimizer, patience=2)
     if name != "none":
         raise RecipeError(f"unknown scheduler {name!r}; available: {', '.join(SCHEDULERS)}")
     return None
@@ -395,8 +394,8 @@ class Prepared:
 
 def prepare(config: Mapping[str, Any], splits=None, callbacks: Sequence = (),
             verbose: int = 0) -> Prepared:
-    """Seed, build the model, optimizer, hold-out loaders and callbacks of a config:
-    [scheduler, early stopping (patience > 0, restoring the best weights), *callbacks]."""
+    """Seed, build the model, optimizer, scheduler, hold-out loaders and callbacks of a
+    config: [early stopping (patience > 0, restoring the best weights), *callbacks]."""
     import zengrad as zg
     from zengrad.data import DataLoader, TensorDataset
     from zengrad.train.callbacks import EarlyStopping
@@ -417,16 +416,14 @@ def prepare(config: Mapping[str, Any], splits=None, callbacks: Sequence = (),
         val_loader = DataLoader(TensorDataset(splits.x_train[val_idx],
                                               splits.y_train[val_idx]), EVAL_BATCH_SIZE)
     cbs: list = []
-    sched = scheduler_callback(config["scheduler"], opt, config["epochs"],
-                               val_loader is not None)
-    if sched is not None:
-        cbs.append(sched)
     if config["patience"] > 0:
         cbs.append(EarlyStopping("val_loss", patience=config["patience"],
                                  restore_best_weights=True))
     cbs += list(callbacks)
-    trainer = Trainer(model, spec.loss(), opt, metrics=spec.metrics, callbacks=cbs,
-                      verbose=min(verbose, 1))
+    # the Trainer steps its scheduler first each epoch and saves its state in checkpoints
+    trainer = Trainer(model, spec.loss(), opt,
+                      scheduler=make_scheduler(config["scheduler"], opt, config["epochs"]),
+                      metrics=spec.metrics, callbacks=cbs, verbose=min(verbose, 1))
     return Prepared(config, trainer, train_loader, val_loader)
 
 
@@ -822,7 +819,7 @@ __all__ = [
     "default_model", "estimated_params", "evaluate_test", "family_defaults",
     "find_unfinished", "fit", "holdout", "load_run", "load_splits", "make_config",
     "make_optimizer", "monitor_of", "open_npy", "prepare", "read_json", "restore",
-    "scheduler_callback", "softmax", "task_spec", "train_into", "validate_config",
+    "make_scheduler", "softmax", "task_spec", "train_into", "validate_config",
     "width_range", "write_run",
 ]
 
