@@ -242,3 +242,48 @@ def test_genetic_with_parallel_trials():
     assert all(t.state is TrialState.COMPLETE for t in study.trials)
     later = study.trials[4:]
     assert any("fixed_params" in t.system_attrs for t in later)  # offspring, not only random
+
+
+# -- no point proposed twice, whatever the state of the trial that holds it (issue 14) -------
+
+
+def test_gp_does_not_repropose_pruned_failed_or_running_points():
+    study = tune.create_study(
+        sampler=tune.GPSampler(seed=0, n_startup_trials=3, n_candidates=200),
+        pruner=tune.NopPruner(),
+    )
+    for _ in range(3):
+        trial = study.ask()
+        study.tell(trial, (trial.suggest_int("n", 0, 9) - 5.0) ** 2)
+    startup = [t.params["n"] for t in study.trials]
+    for i in range(10 - len(set(startup))):
+        # the model does not change (PRUNED and FAIL trials never enter it), so without the
+        # check it would keep choosing the same n; one trial stays RUNNING (in flight)
+        trial = study.ask()
+        trial.suggest_int("n", 0, 9)
+        if i != 2:
+            study.tell(trial, TrialState.PRUNED if i % 2 else TrialState.FAIL)
+    proposed = [t.params["n"] for t in study.trials[3:]]
+    assert [t.state for t in study.trials[3:]].count(TrialState.RUNNING) == 1
+    assert len(set(proposed)) == len(proposed), proposed
+    assert not set(proposed) & set(startup), (startup, proposed)
+
+
+def test_genetic_does_not_breed_points_other_trials_hold():
+    study = tune.create_study(sampler=tune.GeneticSampler(population_size=8, seed=3),
+                              pruner=tune.NopPruner())
+
+    def suggest(trial):
+        return trial.suggest_int("a", 0, 9), trial.suggest_categorical("b", ["x", "y", "z"])
+
+    for _ in range(8):  # generation 0: random (duplicates allowed there)
+        trial = study.ask()
+        a, b = suggest(trial)
+        study.tell(trial, a + "xyz".index(b))
+    for _ in range(8):  # generation 1, every child pruned: the parents never change
+        suggest(trial := study.ask())
+        study.tell(trial, TrialState.PRUNED)
+    points = [(t.params["a"], t.params["b"]) for t in study.trials]
+    children = points[8:]
+    assert len(set(children)) == len(children), children
+    assert not set(children) & set(points[:8]), points

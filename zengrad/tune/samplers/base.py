@@ -21,7 +21,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from ..distributions import BaseDistribution
-from ..trial import FrozenTrial, TrialState
+from ..trial import FIXED_PARAMS_KEY, FrozenTrial, TrialState
 
 if TYPE_CHECKING:
     from ..study import Study
@@ -63,6 +63,26 @@ def completed_trials(study: Study) -> list[FrozenTrial]:
         t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         if t.value is not None and math.isfinite(t.value)
     ]
+
+
+def held_points(study: Study, trial: Any, names: list[str]) -> list[dict[str, Any]]:
+    """The params of every other trial that has all of ``names``, in any state.
+
+    COMPLETE, PRUNED and FAIL trials by their params, RUNNING ones by their prepared params
+    too: a sampler proposing one of these points again would most likely waste the trial
+    (a pruned point is pruned again), so the samplers avoid them.
+    """
+    points = []
+    for t in study.get_trials(deepcopy=False):
+        if t.number == trial.number:
+            continue
+        params = dict(t.params)
+        if not t.state.is_finished():
+            fixed = t.system_attrs.get(FIXED_PARAMS_KEY)
+            params.update(fixed if isinstance(fixed, dict) else {})
+        if all(n in params for n in names):
+            points.append(params)
+    return points
 
 
 def intersection_search_space(trials: list[FrozenTrial]) -> dict[str, BaseDistribution]:

@@ -21,19 +21,28 @@ parallel trials.  Generation 0 is random.  For a trial of generation g:
 * mutation, per gene with probability ``mutation_prob`` (default 1 / number of genes):
   numeric u += N(0, mutation_sigma^2), reflected back into [0, 1] (so bounds hold);
   categorical: a uniformly random other choice.  A child identical to a parent gets one
-  gene mutated (re-evaluating a known point would waste a trial).
+  gene mutated (re-evaluating a known point would waste a trial), and a child that another
+  trial already holds, in any state (a PRUNED or FAIL one too), is bred again (10 tries,
+  then up to 50 random immigrants).
 Decoding snaps numeric genes to valid values (ints rounded, steps respected).
 """
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..distributions import BaseDistribution, CategoricalDistribution
 from ..trial import FrozenTrial
-from .base import BaseSampler, completed_trials, intersection_search_space, minimize_sign
+from .base import (
+    BaseSampler,
+    completed_trials,
+    held_points,
+    intersection_search_space,
+    minimize_sign,
+)
 from .random import RandomSampler
 
 if TYPE_CHECKING:
@@ -92,9 +101,18 @@ class GeneticSampler(BaseSampler):
         if len(pool) < 2:
             return {}
         sign = minimize_sign(study)
-        p1, p2 = self._tournament(pool, sign), self._tournament(pool, sign)
-        genes = self._mate(search_space, p1, p2)
-        return {name: _decode(d, g) for (name, d), g in zip(search_space.items(), genes)}
+        names = list(search_space)
+        held = {_key(p, names) for p in held_points(study, trial, names)}
+        for attempt in range(60):
+            if attempt < 10:
+                p1, p2 = self._tournament(pool, sign), self._tournament(pool, sign)
+                genes = self._mate(search_space, p1, p2)
+            else:  # the parents' neighbourhood is taken: a random immigrant instead
+                genes = [_random_gene(d, self._rng) for d in search_space.values()]
+            child = {name: _decode(d, g) for (name, d), g in zip(search_space.items(), genes)}
+            if _key(child, names) not in held:
+                break
+        return child
 
     def sample_independent(
         self, study: Study, trial: Any, name: str, distribution: BaseDistribution
@@ -154,6 +172,17 @@ class GeneticSampler(BaseSampler):
             else:
                 child[i] = _reflect(child[i] + self.mutation_sigma * self._rng.standard_normal())
         return child
+
+
+def _key(params: dict[str, Any], names: list[str]) -> str:
+    # JSON text: hashable, and True/1 or 1/1.0 stay as distinct as the choices are
+    return json.dumps([params[n] for n in names])
+
+
+def _random_gene(d: BaseDistribution, rng: np.random.Generator) -> float:
+    if isinstance(d, CategoricalDistribution):
+        return float(rng.integers(len(d.choices)))
+    return float(rng.random())
 
 
 def _encode(d: BaseDistribution, value: Any) -> float:

@@ -13,8 +13,10 @@ Each new trial, after ``n_startup_trials`` random ones:
 4. Maximize the acquisition (log expected improvement by default): score ``n_candidates``
    points (half uniform, half perturbations of the best trials), then refine the best few
    with L-BFGS-B using the acquisition's analytic gradient (categorical columns held fixed).
-5. Round to a valid point (ints, steps, one category); if that point was already
-   evaluated, take the next best candidate.
+5. Round to a valid point (ints, steps, one category); if a trial already holds that point
+   (in any state: COMPLETE, RUNNING, PRUNED or FAIL), take the next best candidate.  PRUNED
+   and FAIL trials are not in the model, so without this the same model would propose
+   the same point again and again, each time pruned.
 
 Trials still running (parallel execution) enter the GP as "constant liars": their
 prepared parameters with the best value seen so far, so that parallel proposals spread out.
@@ -32,7 +34,13 @@ from ..distributions import BaseDistribution
 from ..trial import FIXED_PARAMS_KEY, FrozenTrial, TrialState
 from ._gp import Acquisition, GaussianProcess
 from ._space import UnitSpace
-from .base import BaseSampler, completed_trials, intersection_search_space, minimize_sign
+from .base import (
+    BaseSampler,
+    completed_trials,
+    held_points,
+    intersection_search_space,
+    minimize_sign,
+)
 from .random import RandomSampler
 
 if TYPE_CHECKING:
@@ -98,7 +106,8 @@ class GPSampler(BaseSampler):
         try:
             fitted = self.fit(study, search_space, trials)
             liars = self._running_points(study, trial, fitted.space)
-            return fitted.space.decode(self._propose(fitted, liars))
+            taken = taken_points(study, trial, fitted.space)
+            return fitted.space.decode(self._propose(fitted, liars, taken))
         except (np.linalg.LinAlgError, ValueError, FloatingPointError) as e:
             # a numerically broken model must not stop the study: fall back to random
             warnings.warn(f"GPSampler: model failed ({e!r}); trial {trial.number} is random",
@@ -160,7 +169,10 @@ class GPSampler(BaseSampler):
                 local[flip, cols] = redraw[flip, cols]
         return np.vstack([uniform, local])
 
-    def _propose(self, fitted: FittedGP, liars: np.ndarray) -> np.ndarray:
+    def _propose(
+        self, fitted: FittedGP, liars: np.ndarray, taken: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The best acquisition point no trial holds yet (``taken``: encoded points)."""
         space, gp = fitted.space, fitted.gp
         best = float(gp.y.min())
         if len(liars):
@@ -192,8 +204,29 @@ class GPSampler(BaseSampler):
                 if np.isfinite(res.fun):
                     scored.append((-float(res.fun), x))
         scored.sort(key=lambda item: -item[0])
+        held = gp.X if taken is None else np.vstack([gp.X, taken])
         for _, x in scored:
             snapped = space.snap(x)
-            if not np.any(np.all(np.abs(gp.X - snapped) < 1e-9, axis=1)):
+            if not _is_taken(snapped, held):
                 return snapped
-        return space.random(self._rng, 1)[0]  # every good point was taken: explore
+        # every good point was taken: explore, at a point no trial holds if one turns up
+        for x in space.random(self._rng, 100):
+            snapped = space.snap(x)
+            if not _is_taken(snapped, held):
+                return snapped
+        return space.snap(space.random(self._rng, 1)[0])
+
+
+def _is_taken(x: np.ndarray, held: np.ndarray) -> bool:
+    return bool(np.any(np.all(np.abs(held - x) < 1e-9, axis=1)))
+
+
+def taken_points(study: Study, trial: Any, space: UnitSpace) -> np.ndarray:
+    """Encoded points of the study's other trials, in every state (see ``held_points``)."""
+    rows = []
+    for params in held_points(study, trial, space.names):
+        try:
+            rows.append(space.encode(params))
+        except (ValueError, TypeError):  # a value outside this space's distribution
+            continue
+    return np.array(rows).reshape(-1, space.dim)
