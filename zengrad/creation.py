@@ -5,20 +5,71 @@ from __future__ import annotations
 import numpy as np
 
 from zengrad import backend
-from zengrad.autograd.tensor import Tensor, as_array
+from zengrad.autograd.tensor import Tensor, as_array, check_array_dtype
 
 
-def _shape(size) -> tuple[int, ...]:
+def _is_int(v) -> bool:
+    """An integer as torch takes it for a size or count: int, NumPy integer, or a
+    one-element integer tensor. Never a bool (True is not a size) nor a float (2.0 isn't)."""
+    if isinstance(v, (bool, np.bool_)):
+        return False
+    if isinstance(v, (int, np.integer)):
+        return True
+    return isinstance(v, Tensor) and v.data.dtype.kind in "iu" and v.data.size == 1
+
+
+def _shown(v) -> str:
+    """A bad argument for an error message: its type, and its value when that is short."""
+    text = repr(v)
+    return type(v).__name__ + (f" ({text})" if len(text) <= 40 else "")
+
+
+def _shape(size: tuple, name: str, sequence_only: bool = False) -> tuple[int, ...]:
+    """A size given as ints, f(2, 3), or as one tuple/list, f((2, 3)), as a tuple of ints.
+
+    TypeError as torch for anything else (floats, bools, strings, arrays, nested tuples):
+    np.zeros(2.7) would truncate to 2 and ones(True) give shape (1,) silently. With
+    sequence_only (full, randint, normal: `size` is one argument) only a tuple/list is taken.
+    """
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = size[0]
+    elif len(size) == 1 and (sequence_only or not _is_int(size[0])):
+        raise TypeError(
+            f"{name}(): argument 'size' must be a tuple of ints, not {_shown(size[0])}"
+        )
+    for i, s in enumerate(size):  # one check per dimension, not per element
+        if not _is_int(s):
+            raise TypeError(
+                f"{name}(): argument 'size' must be a tuple of ints, but found element of "
+                f"type {_shown(s)} at pos {i}"
+            )
     shape = tuple(int(s) for s in size)
     if any(s < 0 for s in shape):
-        raise ValueError(f"negative dimension in size {shape}")
+        raise ValueError(f"{name}(): negative dimension in size {shape}")
     return shape
+
+
+def _count(v, name: str, arg: str) -> int:
+    """A non-negative integer argument (randperm's n, eye's n and m, linspace's steps)."""
+    if not _is_int(v):
+        raise TypeError(f"{name}(): argument '{arg}' must be an int, not {_shown(v)}")
+    n = int(v)
+    if n < 0:
+        raise ValueError(f"{name}(): argument '{arg}' must be non-negative, got {n}")
+    return n
 
 
 def _float_dtype(dtype) -> np.dtype:
     return backend.get_default_dtype() if dtype is None else np.dtype(dtype)
+
+
+def _random_dtype(dtype, name: str) -> np.dtype:
+    """The dtype of a continuous random draw: floating point only (as torch), since casting
+    uniform [0, 1) draws to an integer dtype would give all zeros."""
+    dt = _float_dtype(dtype)
+    if dt.kind != "f":
+        raise TypeError(f"{name}(): dtype must be a floating point dtype, got {dt}")
+    return dt
 
 
 def _new(arr: np.ndarray, requires_grad: bool) -> Tensor:
@@ -41,33 +92,37 @@ def as_tensor(data, dtype=None) -> Tensor:
     if isinstance(data, Tensor) and (dtype is None or data.dtype == np.dtype(dtype)):
         return data
     if isinstance(data, np.ndarray) and (dtype is None or data.dtype == np.dtype(dtype)):
+        check_array_dtype(data.dtype, "as_tensor")
         return Tensor._make(data, False, None)
     return Tensor._make(as_array(data, dtype), False, None)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
-    """A tensor sharing memory with array, keeping its dtype."""
+    """A tensor sharing memory with array, keeping its dtype (numbers and bool only)."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy expects an np.ndarray, got {type(array).__name__}")
+    check_array_dtype(array.dtype, "from_numpy")
     return Tensor._make(array, False, None)
 
 
 def zeros(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _new(np.zeros(_shape(size), _float_dtype(dtype)), requires_grad)
+    return _new(np.zeros(_shape(size, "zeros"), _float_dtype(dtype)), requires_grad)
 
 
 def ones(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _new(np.ones(_shape(size), _float_dtype(dtype)), requires_grad)
+    return _new(np.ones(_shape(size, "ones"), _float_dtype(dtype)), requires_grad)
 
 
 def empty(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _new(np.empty(_shape(size), _float_dtype(dtype)), requires_grad)
+    return _new(np.empty(_shape(size, "empty"), _float_dtype(dtype)), requires_grad)
 
 
 def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of the given size (a tuple or list of ints) filled with fill_value."""
+    shape = _shape((size,), "full", sequence_only=True)
     if dtype is None:
         dtype = as_array(fill_value).dtype
-    return _new(np.full(_shape((size,)), fill_value, np.dtype(dtype)), requires_grad)
+    return _new(np.full(shape, fill_value, np.dtype(dtype)), requires_grad)
 
 
 def _like(t: Tensor, dtype):
@@ -117,38 +172,48 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> 
 
 
 def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _new(np.linspace(start, end, int(steps)).astype(_float_dtype(dtype)), requires_grad)
+    n = _count(steps, "linspace", "steps")
+    return _new(np.linspace(start, end, n).astype(_float_dtype(dtype)), requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _new(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad)
+    rows = _count(n, "eye", "n")
+    cols = None if m is None else _count(m, "eye", "m")
+    return _new(np.eye(rows, cols, dtype=_float_dtype(dtype)), requires_grad)
 
 
 def rand(*size, dtype=None, requires_grad: bool = False) -> Tensor:
     """Uniform on [0, 1)."""
-    dt = _float_dtype(dtype)
-    return _new(backend.rng().random(_shape(size), dtype=np.float64).astype(dt), requires_grad)
+    shape, dt = _shape(size, "rand"), _random_dtype(dtype, "rand")
+    return _new(backend.rng().random(shape, dtype=np.float64).astype(dt), requires_grad)
 
 
 def randn(*size, dtype=None, requires_grad: bool = False) -> Tensor:
     """Standard normal."""
-    dt = _float_dtype(dtype)
-    return _new(backend.rng().standard_normal(_shape(size)).astype(dt), requires_grad)
+    shape, dt = _shape(size, "randn"), _random_dtype(dtype, "randn")
+    return _new(backend.rng().standard_normal(shape).astype(dt), requires_grad)
 
 
 def randint(low, high=None, size=(), dtype=None) -> Tensor:
-    """Integers in [low, high) (randint(high, size) draws from [0, high))."""
+    """Integers in [low, high); randint(high, size) draws from [0, high), as torch."""
+    if isinstance(high, (tuple, list)) and size == ():  # randint(high, size)
+        low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
+    for arg, v in (("low", low), ("high", high)):
+        if not _is_int(v):
+            raise TypeError(f"randint(): argument '{arg}' must be an int, not {_shown(v)}")
+    low, high = int(low), int(high)
     if low >= high:
         raise ValueError(f"randint: low ({low}) must be less than high ({high})")
+    shape = _shape((size,), "randint", sequence_only=True)
     dt = np.int64 if dtype is None else np.dtype(dtype)
-    return _new(backend.rng().integers(low, high, size=_shape((size,))).astype(dt), False)
+    return _new(backend.rng().integers(low, high, size=shape).astype(dt), False)
 
 
 def randperm(n: int, dtype=None) -> Tensor:
     dt = np.int64 if dtype is None else np.dtype(dtype)
-    return _new(backend.rng().permutation(int(n)).astype(dt), False)
+    return _new(backend.rng().permutation(_count(n, "randperm", "n")).astype(dt), False)
 
 
 def normal(mean=0.0, std=1.0, size=None, dtype=None, requires_grad: bool = False) -> Tensor:
@@ -157,8 +222,12 @@ def normal(mean=0.0, std=1.0, size=None, dtype=None, requires_grad: bool = False
     s = std.data if isinstance(std, Tensor) else std
     if np.any(np.asarray(s) < 0):
         raise ValueError("normal: std must be >= 0")
-    shape = _shape((size,)) if size is not None else np.broadcast_shapes(np.shape(m), np.shape(s))
+    if size is not None:
+        shape = _shape((size,), "normal", sequence_only=True)
+    else:
+        shape = np.broadcast_shapes(np.shape(m), np.shape(s))
     if dtype is None:
         dtype = m.dtype if isinstance(m, np.ndarray) else backend.get_default_dtype()
+    dtype = _random_dtype(dtype, "normal")
     arr = backend.rng().normal(m, s, size=shape).astype(dtype)
     return _new(arr, requires_grad)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import weakref
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -129,12 +130,18 @@ def _topological_order(roots: list[Function]) -> list[Function]:
 
 
 class Observer:
-    """What a non-leaf tensor asked of the engine: hooks on its gradient, retain_grad."""
+    """What a non-leaf tensor asked of the engine: hooks on its gradient, retain_grad.
 
-    __slots__ = ("tensor", "retain", "hooks")
+    It hangs on the tensor's node, so it holds the tensor weakly: a strong reference would
+    make a tensor -> node -> observer -> tensor cycle that only the cyclic GC can free.
+    """
+
+    __slots__ = ("ref", "shape", "dtype", "retain", "hooks")
 
     def __init__(self, tensor: Tensor) -> None:
-        self.tensor, self.retain, self.hooks = tensor, False, []
+        self.ref = weakref.ref(tensor)
+        self.shape, self.dtype = tensor.data.shape, tensor.data.dtype
+        self.retain, self.hooks = False, []
 
 
 def observer(tensor: Tensor) -> Observer:
@@ -145,24 +152,25 @@ def observer(tensor: Tensor) -> Observer:
     return node._retained
 
 
-def _run_hooks(hooks: list, g: np.ndarray, tensor: Tensor) -> np.ndarray:
-    """g -> hook(g) for each hook; a hook returns None (keep g) or a replacement."""
+def _run_hooks(hooks: list, g: np.ndarray, shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """g -> hook(g) for each hook; a hook returns None (keep g) or a replacement of the
+    tensor's shape (cast to its dtype)."""
     from zengrad.autograd.tensor import Tensor
 
     for hook in hooks:
         new = hook(Tensor._make(g, False, None))
         if new is not None:
             new = new.data if isinstance(new, Tensor) else np.asarray(new)
-            _check_grad_shape(new, tensor, "a gradient hook's result")
-            g = new.astype(tensor.data.dtype, copy=False)
+            _check_grad_shape(new, shape, "a gradient hook's result")
+            g = new.astype(dtype, copy=False)
     return g
 
 
-def _check_grad_shape(grad: np.ndarray, tensor: Tensor, what: str) -> None:
-    if grad.shape != tensor.data.shape:
+def _check_grad_shape(grad: np.ndarray, shape: tuple, what: str) -> None:
+    if grad.shape != shape:
         raise ValueError(
             f"{what} has shape {tuple(grad.shape)} but the tensor has shape "
-            f"{tuple(tensor.data.shape)}; they must match"
+            f"{tuple(shape)}; they must match"
         )
 
 
@@ -184,7 +192,7 @@ def _initial_grad(tensor: Tensor, gradient, what: str) -> np.ndarray:
             )
         return np.ones_like(tensor.data)
     grad = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
-    _check_grad_shape(grad, tensor, what)
+    _check_grad_shape(grad, tensor.data.shape, what)
     return grad.astype(tensor.data.dtype, copy=True)
 
 
@@ -272,9 +280,11 @@ def _run(seeds: list, retain_graph: bool, captured: dict | None, inputs: tuple =
         obs = node._retained
         if obs is not None:
             if obs.hooks:
-                g = _run_hooks(obs.hooks, g, obs.tensor)
+                g = _run_hooks(obs.hooks, g, obs.shape, obs.dtype)
             if obs.retain and captured is None:
-                obs.tensor.grad = Tensor._make(np.array(g, copy=True), False, None)
+                retained = obs.ref()
+                if retained is not None:  # else nobody can read its .grad any more
+                    retained._grad = Tensor._make(np.array(g, copy=True), False, None)
         if node in wanted:
             captured[wanted[node]] = g
         in_grads = node.backward(node, g)  # static: the node is its own ctx
@@ -311,7 +321,7 @@ def _deliver_leaf(leaf: Tensor, g: np.ndarray, owned: bool, captured: dict | Non
         return
     hooks = getattr(leaf, "_hooks", None)
     if hooks:
-        g = _run_hooks(hooks, g, leaf)
+        g = _run_hooks(hooks, g, leaf.data.shape, leaf.data.dtype)
         owned = False
     _accumulate_leaf(leaf, g, owned)
 
@@ -327,7 +337,7 @@ def _accumulate_leaf(leaf: Tensor, g: np.ndarray, owned: bool) -> None:
     if g.dtype != leaf.data.dtype:
         g = g.astype(leaf.data.dtype)
         owned = True
-    if leaf.grad is None:
-        leaf.grad = Tensor._make(g if owned else g.copy(), False, None)
+    if leaf._grad is None:
+        leaf._grad = Tensor._make(g if owned else g.copy(), False, None)
     else:
-        leaf.grad.data += g
+        leaf._grad.data += g

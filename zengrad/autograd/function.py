@@ -58,8 +58,13 @@ class Function:
         return Tensor._make(cls.forward(ctx, *arrays, **kwargs), False, None)
 
     def release(self) -> None:
-        """Free what forward saved; a later backward through this node raises."""
+        """Free what forward saved and let go of the inputs; a later backward through this
+        node raises (the engine checks `_freed`)."""
         self.__dict__.clear()
+        # the inputs hold the rest of the graph (their arrays and nodes): dropping them frees
+        # every intermediate after backward even while the output (the loss) is still
+        # referenced, as torch does, instead of keeping last step's graph resident
+        self.parents = ()
         self._freed = True
 
     def name(self) -> str:

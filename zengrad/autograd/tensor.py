@@ -14,18 +14,51 @@ from zengrad.autograd import engine as _engine
 _FLOAT_KINDS = "f"
 
 
+# what a tensor may hold: bool, integers, floats and complex numbers of the widths torch has
+# (not strings, bytes, objects, records, dates, or float128 that nothing downstream supports)
+_SUPPORTED_DTYPES = frozenset(
+    np.dtype(t)
+    for t in (
+        np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,
+        np.uint64, np.float16, np.float32, np.float64, np.complex64, np.complex128,
+    )
+)
+_KIND_NAMES = {
+    "U": "strings", "S": "bytes", "O": "Python objects", "V": "structured records",
+    "M": "datetimes", "m": "timedeltas",
+}
+
+
+def check_array_dtype(dtype: np.dtype, what: str) -> None:
+    """TypeError, as torch, when an array of this dtype cannot be a tensor's data."""
+    if dtype in _SUPPORTED_DTYPES:
+        return
+    if dtype.kind in "biufc" and dtype.newbyteorder("=") in _SUPPORTED_DTYPES:
+        return  # a non-native byte order of a supported type: NumPy computes with it
+    held = f" ({_KIND_NAMES[dtype.kind]})" if dtype.kind in _KIND_NAMES else ""
+    hint = ""
+    if dtype.kind in "OUS":
+        hint = " (convert it to numbers first, e.g. np.asarray(a, dtype=np.float32))"
+    raise TypeError(
+        f"{what}: can't convert an array of dtype {dtype}{held} to a tensor; supported "
+        f"dtypes are float16/32/64, complex64/128, int8/16/32/64, uint8/16/32/64 and bool"
+        f"{hint}"
+    )
+
+
 def as_array(data, dtype=None) -> np.ndarray:
     """Convert data to an array with PyTorch's dtype rules.
 
     Python floats and float NumPy arrays keep their precision for arrays (float64 stays
     float64) but Python floats/lists become the default dtype; integers (Python ints and
     integer arrays of any width) become int64; bools stay bool. from_numpy/as_tensor keep
-    an array's dtype instead.
+    an array's dtype instead. Strings, objects and records are refused with a TypeError.
     """
     if isinstance(data, Tensor):
         arr = data.data
     elif isinstance(data, np.ndarray):
         arr = data
+        check_array_dtype(arr.dtype, "tensor")
         if dtype is None and arr.dtype.kind in "iu" and arr.dtype != np.int64:
             arr = arr.astype(np.int64)
     else:
@@ -36,38 +69,38 @@ def as_array(data, dtype=None) -> np.ndarray:
                 "could not build a tensor from this data: nested sequences are ragged "
                 "(every row must have the same length)"
             ) from None
+        kind = arr.dtype.kind
+        if kind == "O":
+            raise TypeError(
+                "could not build a tensor from this data: it mixes types or has ragged "
+                "nested sequences (every row must have the same length)"
+            )
+        check_array_dtype(arr.dtype, "tensor")
         if dtype is None:
-            kind = arr.dtype.kind
             if kind == "f":
                 arr = arr.astype(backend.get_default_dtype(), copy=False)
             elif kind in "iu":
                 arr = arr.astype(np.int64, copy=False)
-            elif kind == "b":
-                pass
-            elif kind == "O":
-                raise TypeError(
-                    "could not build a tensor from this data: it mixes types or has ragged "
-                    "nested sequences (every row must have the same length)"
-                )
-            elif kind not in "c":
-                raise TypeError(f"can't convert data of dtype {arr.dtype} to a tensor")
     if dtype is not None:
-        arr = arr.astype(np.dtype(dtype), copy=False)
+        target = np.dtype(dtype)
+        check_array_dtype(target, "tensor")
+        arr = arr.astype(target, copy=False)
     return arr
 
 
 class Tensor:
     """An n-dimensional array that records the ops applied to it for backpropagation."""
 
-    # _hooks (gradient hooks of a leaf) is set only when a hook is registered
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_hooks", "__weakref__")
+    # _hooks (gradient hooks of a leaf) is set only when a hook is registered; _grad is read
+    # and written directly by the engine (trusted, hot), users go through the `grad` property
+    __slots__ = ("data", "_grad", "requires_grad", "grad_fn", "_hooks", "__weakref__")
     # make `ndarray + tensor` call Tensor.__radd__ rather than looping over elements
     __array_ufunc__ = None
     __array_priority__ = 1000
 
     def __init__(self, data, dtype=None, requires_grad: bool = False) -> None:
         self.data = as_array(data, dtype)
-        self.grad = None
+        self._grad = None
         self.grad_fn = None
         self.requires_grad = False
         if requires_grad:
@@ -79,12 +112,25 @@ class Tensor:
         t = object.__new__(cls)
         # NumPy returns scalars, not 0-d arrays, from 0-d arithmetic and full reductions
         t.data = data if type(data) is np.ndarray else np.asarray(data)
-        t.grad = None
+        t._grad = None
         t.requires_grad = requires_grad
         t.grad_fn = grad_fn
         return t
 
     # ----- properties --------------------------------------------------------------
+    @property
+    def grad(self) -> Tensor | None:
+        """dL/dself accumulated by backward (None until a backward reaches this tensor)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        # as torch: a gradient of another shape or dtype would be applied silently wrong
+        # later (broadcast by an optimizer, or cast), so it is refused where it is assigned
+        if value is not None:
+            _check_assigned_grad(self, value)
+        self._grad = value
+
     @property
     def shape(self) -> tuple[int, ...]:
         return self.data.shape
@@ -467,15 +513,38 @@ class Tensor:
         return (self[i] for i in range(self.data.shape[0]))
 
 
+def _check_assigned_grad(tensor: Tensor, grad) -> None:
+    """The rules of `tensor.grad = grad` (torch's): a Tensor of the tensor's shape and dtype."""
+    if not isinstance(grad, Tensor):
+        raise TypeError(
+            f"assigned grad expected to be a Tensor or None but got grad of type "
+            f"{type(grad).__name__}"
+        )
+    if grad is tensor:
+        raise RuntimeError("can't assign a tensor as its own grad")
+    if grad.data.shape != tensor.data.shape:
+        raise RuntimeError(
+            f"attempting to assign a gradient of shape {tuple(grad.data.shape)} to a tensor "
+            f"of shape {tuple(tensor.data.shape)}; the gradient and the tensor must have the "
+            f"same shape"
+        )
+    if grad.data.dtype != tensor.data.dtype:
+        raise RuntimeError(
+            f"attempting to assign a gradient of dtype {grad.data.dtype} to a tensor of dtype "
+            f"{tensor.data.dtype}; the gradient must have the tensor's dtype (convert it with "
+            f".to(zengrad.{tensor.data.dtype}))"
+        )
+
+
 def zero_grads(tensors, set_to_none: bool = True) -> None:
     """Forget each tensor's gradient: .grad = None (default), or zeros in place."""
     for t in tensors:
-        if t.grad is None:
+        if t._grad is None:
             continue
         if set_to_none:
-            t.grad = None
+            t._grad = None
         else:
-            t.grad.data[...] = 0
+            t._grad.data[...] = 0
 
 
 class RemovableHook:

@@ -11,7 +11,12 @@ from zengrad.ops.shape import flatten, unflatten
 
 
 class Flatten(Module):
-    """(N, C, H, W) -> (N, C*H*W) for the default start_dim=1, end_dim=-1."""
+    """(N, C, H, W) -> (N, C*H*W) for the default start_dim=1, end_dim=-1.
+
+    As torch, the dims must exist: a 0-d tensor counts as having one dim (0 or -1), so the
+    default start_dim=1 raises IndexError on 0-d and 1-d inputs (there is no batch dim to
+    keep), while Flatten(0) turns a 0-d tensor into shape (1,).
+    """
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
@@ -19,6 +24,16 @@ class Flatten(Module):
         self.end_dim = end_dim
 
     def forward(self, input: Tensor) -> Tensor:
+        # checked here because ops.shape.flatten maps any 0-d input to (1,) whatever the dims
+        nd = input.data.ndim
+        for arg, dim in (("start_dim", self.start_dim), ("end_dim", self.end_dim)):
+            try:
+                normalize_dim(dim, nd)
+            except IndexError as e:
+                raise IndexError(
+                    f"Flatten: {arg}={dim} does not exist in an input of shape "
+                    f"{tuple(input.data.shape)}: {e}"
+                ) from None
         return flatten(input, self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:

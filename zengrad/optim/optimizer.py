@@ -137,9 +137,44 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        self._check_grads()
         for group in self.param_groups:
             self._step_group(group)
         return loss
+
+    def _check_grads(self) -> None:
+        """Refuse the whole step, before any parameter moves, when a gradient does not fit its
+        parameter.
+
+        `.grad = ...` is checked on assignment, but `p.grad.data` (or `p.data`) can still be
+        replaced; a (1,) gradient would then broadcast over every element silently, a
+        float64 one turn the state float64, an int or complex one fail deep in NumPy. Cost:
+        one shape-tuple and one dtype comparison per parameter, no copies.
+        """
+        for group in self.param_groups:
+            for p in group["params"]:
+                grad = p._grad
+                if grad is not None:
+                    g = grad.data
+                    if g.shape != p.data.shape or g.dtype != p.data.dtype:
+                        self._raise_bad_grad(group, p, g)
+
+    def _raise_bad_grad(self, group: dict[str, Any], p: Tensor, g: np.ndarray) -> None:
+        gi = next(i for i, grp in enumerate(self.param_groups) if grp is group)
+        pi = next(i for i, q in enumerate(group["params"]) if q is p)
+        where = (
+            f"{type(self).__name__}.step: the gradient of param_groups[{gi}]['params'][{pi}] "
+            f"(a parameter of shape {tuple(p.data.shape)} and dtype {p.data.dtype})"
+        )
+        if g.shape != p.data.shape:
+            raise ValueError(
+                f"{where} has shape {tuple(g.shape)}; a gradient must have its parameter's "
+                f"shape (was p.grad.data or p.data replaced?)"
+            )
+        raise TypeError(
+            f"{where} has dtype {g.dtype}; a gradient must have its parameter's dtype "
+            f"(was p.grad.data or p.data replaced?)"
+        )
 
     def _scratch(self, p: np.ndarray, slot: int) -> np.ndarray:
         """A reusable work array shaped like p (contents undefined); slot picks which one."""
