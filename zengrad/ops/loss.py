@@ -117,6 +117,46 @@ def _broadcast_constant(name: str, arg: str, w: np.ndarray | None, shape) -> Non
         )
 
 
+_F16 = np.dtype(np.float16)
+
+
+def _float32_math(cls: type[Function]) -> type[Function]:
+    """Class decorator: a float16 loss is computed in float32 and rounded to float16 once,
+    as torch's CPU kernels do (opmath).
+
+    In half precision the intermediates go wrong before the result does: x^2 and sums pass
+    65504 and overflow, BCE's 1e-12 clamp underflows to 0 (0/0 = nan at x = 0), e^-|x|
+    underflows, and every step rounds (torch's gradients differ in the last digits).
+    Results beyond float16's range become inf without a RuntimeWarning, as in torch.
+    The float32/float64 path pays one dtype comparison per forward and backward.
+    """
+    forward, backward = cls.forward, cls.backward
+
+    def forward_f32(ctx, x, *args, **kwargs):
+        if x.dtype != _F16:
+            return forward(ctx, x, *args, **kwargs)
+        ctx.half = True
+        args = [a.astype(np.float32) if type(a) is np.ndarray and a.dtype == _F16 else a
+                for a in args]
+        out = forward(ctx, x.astype(np.float32), *args, **kwargs)
+        with np.errstate(over="ignore"):
+            return np.asarray(out).astype(_F16)
+
+    def backward_f32(ctx, g):
+        if not ctx.half:
+            return backward(ctx, g)
+        grads = backward(ctx, g.astype(np.float32))
+        with np.errstate(over="ignore"):
+            if type(grads) is not tuple:
+                return grads.astype(_F16)
+            return tuple(None if gr is None else gr.astype(_F16) for gr in grads)
+
+    cls.half = False  # per node, set in forward; read in backward
+    cls.forward = staticmethod(forward_f32)
+    cls.backward = staticmethod(backward_f32)
+    return cls
+
+
 # ------------------------------------------------------------------ class-score layout
 
 
@@ -180,6 +220,7 @@ class _IndexTarget:
 # ------------------------------------------------------------------ cross entropy
 
 
+@_float32_math
 class CrossEntropy(Function):
     """l_n = -(1 - eps) w_{y_n} log p_{n,y_n} - (eps / C) sum_c w_c log p_nc,  p = softmax(x_n);
     index targets, 'mean' divides by sum_n w_{y_n} over non-ignored n.
@@ -234,6 +275,7 @@ class CrossEntropy(Function):
         return _from_rows(grad, ctx.shape), None, None, None, None, None
 
 
+@_float32_math
 class CrossEntropyProbs(Function):
     """l_n = -sum_c q_nc w_c log p_nc,  q = (1 - eps) target + eps / C,  p = softmax(x_n);
     'mean' divides by the number of rows.  dl_n/dx_n = p_n sum_c q_nc w_c - q_n w,
@@ -277,6 +319,7 @@ class CrossEntropyProbs(Function):
         return gx, gt, None, None, None
 
 
+@_float32_math
 class NLLLoss(Function):
     """l_n = -w_{y_n} x_{n,y_n} (x = log-probabilities), 0 on ignored rows;
     'mean' divides by sum_n w_{y_n}.  dl_n/dx_nc = -w_{y_n} [c = y_n]."""
@@ -420,6 +463,7 @@ def nll_loss(
 # ------------------------------------------------------------------ binary cross entropy
 
 
+@_float32_math
 class BinaryCrossEntropy(Function):
     """l = -w (y max(log x, -100) + (1 - y) max(log(1 - x), -100));
     dl/dx = w (x - y) / max(x (1 - x), 1e-12),  dl/dy = w (max(log(1-x),-100) - max(log x,-100))."""
@@ -452,6 +496,7 @@ class BinaryCrossEntropy(Function):
         return gx, gy, None, None
 
 
+@_float32_math
 class BCEWithLogits(Function):
     """l = w ((1 - y) x + (1 + (pw - 1) y) softplus(-x)),  softplus(-x) = log(1 + e^-|x|) +
     max(-x, 0); dl/dx = w ((1 + (pw - 1) y) sigmoid(x) - pw y),
@@ -544,6 +589,7 @@ def binary_cross_entropy_with_logits(
 # ------------------------------------------------------------------ regression losses
 
 
+@_float32_math
 class MSE(Function):
     """l = (x - y)^2;  dl/dx = 2 (x - y) = -dl/dy."""
 
@@ -560,6 +606,7 @@ class MSE(Function):
         return _pair(ctx, gx)
 
 
+@_float32_math
 class L1(Function):
     """l = |x - y|;  dl/dx = sign(x - y) = -dl/dy (0 at x = y)."""
 
@@ -575,6 +622,7 @@ class L1(Function):
         return _pair(ctx, gx)
 
 
+@_float32_math
 class Huber(Function):
     """l = d^2 / 2 if |d| < delta else delta (|d| - delta / 2),  d = x - y;
     dl/dx = clip(d, -delta, delta) = -dl/dy."""
@@ -594,6 +642,7 @@ class Huber(Function):
         return _pair(ctx, gx) + (None,)
 
 
+@_float32_math
 class SmoothL1(Function):
     """l = d^2 / (2 beta) if |d| < beta else |d| - beta / 2,  d = x - y (|d| when beta = 0);
     dl/dx = clip(d / beta, -1, 1) (sign(d) when beta = 0) = -dl/dy."""
@@ -623,6 +672,7 @@ def _pair(ctx, gx: np.ndarray) -> tuple:
     return (gx if need[0] else None, -gx if need[1] else None, None)
 
 
+@_float32_math
 class KLDiv(Function):
     """l = y (log y - x) (0 where y = 0), or e^y (y - x) with log_target;
     dl/dx = -y (-e^y);  dl/dy = log y + 1 - x (e^y (y - x + 1))."""
