@@ -46,3 +46,18 @@ def test_activation_figure_and_autograd_derivatives(tmp_path):
     np.testing.assert_allclose(dy, 1 / (1 + np.exp(-x)), rtol=1e-12)
     with pytest.raises(ValueError, match="no activation"):
         viz.activation_curves(("nope",))
+
+
+def test_forecast_plot(tmp_path):
+    t = np.arange(1990, 2010)
+    truth = np.sin(t / 3.0)
+    viz.plot_forecast(tmp_path / "f.png", truth, truth[:, None] + [0.1, 0.2], naive=truth - 0.3,
+                      times=t, context=(np.arange(1970, 1990), np.cos(np.arange(20))),
+                      label="lstm", ylabel="value", title="t")
+    viz.plot_forecast(tmp_path / "g.png", truth, truth + 0.1)
+    assert _is_png(tmp_path / "f.png") and _is_png(tmp_path / "g.png")
+    with pytest.raises(ValueError, match=r"forecast must be \(20,\) or \(20, horizon\), got "
+                                         r"shape \(19,\)"):
+        viz.plot_forecast(tmp_path / "x.png", truth, truth[:19])
+    with pytest.raises(ValueError, match=r"times must be \(20,\)"):
+        viz.plot_forecast(tmp_path / "x.png", truth, truth, times=t[:5])

@@ -150,7 +150,8 @@ def _first_step(name: str, values, n: int | None) -> np.ndarray:
 
 def plot_forecast(path: str | os.PathLike, truth, forecast, naive=None, times=None, *,
                   context=None, label: str = "forecast", naive_label: str = "naive",
-                  ylabel: str | None = None, title: str | None = None) -> None:
+                  xlabel: str = "time", ylabel: str | None = None,
+                  title: str | None = None) -> None:
     """The held-out truth against a model's one-step forecasts (and the naive baseline).
 
     truth (N,) or (N, H); forecast and naive (N,) or (N, H): only the first column (the
@@ -173,7 +174,7 @@ def plot_forecast(path: str | os.PathLike, truth, forecast, naive=None, times=No
     ax.plot(t, f, color="C1", lw=1.4, marker="o", ms=2.5, label=label)
     if b is not None:
         ax.plot(t, b, color="C0", lw=1.0, ls="--", label=naive_label)
-    ax.set_xlabel("time")
+    ax.set_xlabel(xlabel)
     if ylabel:
         ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)

@@ -79,3 +79,26 @@ def test_tagger_learns_reverse(train_seed):
     print(f"metric: accuracy {acc:.4f}")
     # measured over seeds 0-4 x three BLAS kernels x 1-2 threads: 0.9988 to 1.0
     assert acc >= 0.99, f"held-out per-token accuracy {acc:.3f}"
+
+
+def test_forecaster_shapes_and_last_position():
+    from zengrad.models.transformer import TransformerForecaster
+
+    m = TransformerForecaster(d_model=16, nhead=2, num_layers=1, horizon=3)
+    x = zg.randn(4, 10)
+    assert m(x).shape == (4, 3)
+    np.testing.assert_allclose(m(x).detach().numpy(), m(x.unsqueeze(-1)).detach().numpy(), rtol=1e-6)
+    assert TransformerForecaster(2, d_model=16, nhead=2, horizon=3)(zg.randn(4, 10, 2)).shape \
+        == (4, 3, 2)
+    assert TransformerForecaster(2, d_model=16, nhead=2, horizon=3, target_size=1)(
+        zg.randn(4, 10, 2)).shape == (4, 3)
+    # the head reads the last position, which attends to every step: each input step
+    # gets a gradient
+    xg = zg.randn(2, 10, dtype=zg.float32, requires_grad=True)
+    m(xg).sum().backward()
+    assert np.all(np.abs(xg.grad.numpy()) > 0)
+    with pytest.raises(ValueError, match=r"expected a Tensor \(N, L, 1\) or \(N, L\), got "
+                                         r"\(4, 10, 2\)"):
+        m(zg.randn(4, 10, 2))
+    with pytest.raises(ValueError, match="horizon must be an integer >= 1"):
+        TransformerForecaster(horizon=0)

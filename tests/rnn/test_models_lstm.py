@@ -86,3 +86,20 @@ def test_classifier_reads_digits_row_by_row(cell, train_seed):
     print(f"metric: accuracy {acc:.4f}")
     # measured over seeds 0-4 x three BLAS kernels x 1-2 threads: 0.950 to 0.964 (both cells)
     assert acc > 0.90, acc
+
+
+def test_forecaster_target_size_and_univariate_classifier():
+    # several covariates, one target series: (N, horizon)
+    m = LSTMForecaster(input_size=3, hidden_size=8, horizon=4, target_size=1)
+    assert m(zg.randn(5, 12, 3)).shape == (5, 4)
+    assert m.head.weight.shape == (4, 8)
+    m2 = LSTMForecaster(input_size=3, hidden_size=8, horizon=4, target_size=2)
+    assert m2(zg.randn(5, 12, 3)).shape == (5, 4, 2)
+    with pytest.raises(ValueError, match="target_size"):
+        LSTMForecaster(target_size=0)
+    # a univariate sequence (N, L) is L steps of one feature
+    c = SequenceClassifier(1, 3, hidden_size=6)
+    x = zg.randn(4, 9)
+    np.testing.assert_allclose(c(x).detach().numpy(), c(x.unsqueeze(-1)).detach().numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"or \(N, L\), got \(4, 9, 2\)"):
+        c(zg.randn(4, 9, 2))

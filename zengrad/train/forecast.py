@@ -56,7 +56,7 @@ def _check_int(who: str, name: str, value: Any, low: int = 1) -> int:
 
 
 def _as_series(series: Any, who: str) -> np.ndarray:
-    s = np.asarray(series.numpy() if isinstance(series, Tensor) else series)
+    s = np.asarray(series.detach().numpy() if isinstance(series, Tensor) else series)
     if s.ndim != 1:
         raise ValueError(f"{who}: the series must be 1-D (T,), got shape {s.shape}")
     if s.dtype.kind not in "fiu":
@@ -142,7 +142,7 @@ class ForecastPreprocessing:
 
     def inverse_transform(self, scaled: Any) -> np.ndarray:
         """scaled * std + mean as float64 (the series' units); accepts Tensors."""
-        arr = scaled.numpy() if isinstance(scaled, Tensor) else scaled
+        arr = scaled.detach().numpy() if isinstance(scaled, Tensor) else scaled
         return np.asarray(arr, dtype=np.float64) * self.std + self.mean
 
     def make_inputs(self, history: Any) -> np.ndarray:
@@ -386,7 +386,7 @@ def scaled_predictions(predictions: Any, data: ForecastData) -> np.ndarray:
     else:
         out = predictions
     if isinstance(out, Tensor):
-        out = out.numpy()
+        out = out.detach().numpy()
     p = np.asarray(out, dtype=np.float64)
     n, h = data.y_test.shape
     if p.shape == (n, h, 1) or (h == 1 and p.shape == (n,)):
@@ -437,7 +437,7 @@ def save_forecast_plot(path: str | os.PathLike, data: ForecastData, predictions:
         context=(data.times[lo:data.split], data.series[lo:data.split]),
         label=f"{label} (RMSE {scores['rmse']:.3g})",
         naive_label=f"naive (RMSE {base['rmse']:.3g})",
-        ylabel=info.unit if info else None,
+        xlabel=info.step if info else "time", ylabel=info.unit if info else None,
         title=title or (f"{data.name}: {label}, one-step forecasts on the held-out tail"
                         + (f" (horizon {data.horizon}, step 1 shown)" if data.horizon > 1
                            else "")))
