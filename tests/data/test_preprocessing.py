@@ -37,3 +37,29 @@ def test_scaler_errors():
         s.transform(np.ones((3, 5)))
     with pytest.raises(ValueError, match="lo < hi"):
         MinMaxScaler((1, 0))
+
+
+def test_preprocessing_round_trip_and_registry():
+    import json
+
+    from zengrad.data import get_dataset
+    from zengrad.data.preprocessing import Preprocessing
+
+    wine = get_dataset("wine")
+    pre = wine.preprocessing
+    assert pre is not None and pre.input_shape == (13,)
+    back = Preprocessing.from_dict(json.loads(json.dumps(pre.to_dict())), "p.json")
+    assert back == pre
+    raw = pre.inverse_transform(wine.x_test)
+    np.testing.assert_allclose(back.transform(raw), wine.x_test, atol=1e-5)
+    # digits: raw pixel counts 0..16, flattened or not, give the loader's [0, 1] images
+    digits = get_dataset("digits")
+    raw = np.rint(digits.x_test * 16).reshape(len(digits.x_test), 64)
+    assert (digits.preprocessing.transform(raw) == digits.x_test).all()
+    # diabetes: the target scaler maps predictions back to target units
+    diabetes = get_dataset("diabetes")
+    y = diabetes.preprocessing.inverse_transform_target(diabetes.y_test)
+    assert 25 <= y.min() and y.max() <= 346
+    assert get_dataset("moons").fitted_preprocessing() == Preprocessing((2,))
+    with pytest.raises(ValueError, match="the model takes \\(N, 13\\)"):
+        pre.transform(np.zeros((2, 12)), "x.npy")
