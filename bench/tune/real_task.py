@@ -44,13 +44,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))  # run from a checkout without installing
 
 import zengrad.tune as tune  # noqa: E402
-from zengrad.cli_tune import (  # noqa: E402
-    SearchSpace,
-    TuneObjective,
-    _splits,
-    default_grid,
-    fit_config,
-)
+from zengrad.train import recipe  # noqa: E402
+from zengrad.train.recipe import SearchSpace, TuneObjective, default_grid  # noqa: E402
 
 README = HERE / "README.md"
 
@@ -72,11 +67,9 @@ def make_objective(model: str, optimizer: str, epochs: int) -> TuneObjective:
 
 def test_accuracy(obj: TuneObjective, params: dict) -> float:
     """Retrain params on the whole training split and score the test split."""
-    from zengrad.data import DataLoader
-
-    splits = _splits(obj.dataset, obj.seed)
-    trainer, _ = fit_config(obj, params, splits, np.arange(len(splits.x_train)), None, [])
-    return float(trainer.evaluate(DataLoader(splits.test_dataset(), 512))["accuracy"])
+    splits = recipe.load_splits(obj.dataset, obj.seed)
+    trainer = recipe.fit(obj.config(params, val_fraction=0.0), splits)
+    return float(recipe.evaluate_test(trainer, splits)["accuracy"])
 
 
 def _zengrad(obj, opt: str, seed: int, n_trials: int) -> list[tuple[str, float | None, dict]]:

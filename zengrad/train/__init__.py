@@ -1,6 +1,7 @@
-"""Training: Trainer (fit / evaluate / predict), callbacks, metrics and History."""
+"""Training: Trainer (fit / evaluate / predict), callbacks, metrics, History, and the
+command line's training recipe (zengrad.train.recipe)."""
 
-from zengrad.train import metrics
+from zengrad.train import metrics, recipe
 from zengrad.train.callbacks import (
     Callback,
     CSVLogger,
