@@ -317,6 +317,30 @@ def test_not_a_database_gives_a_clear_error(tmp_path):
     assert path.read_bytes() == before  # refused, not overwritten
 
 
+def test_empty_file_becomes_a_study_database(tmp_path):
+    import zengrad.tune as tune
+
+    path = tmp_path / "study.db"
+    path.touch()  # e.g. a file created but never written: nothing to lose, nothing refused
+    study = tune.create_study(storage=f"sqlite:///{path}", study_name="s")
+    study.tell(study.ask(), 1.0)
+    assert tune.load_study(study_name="s", storage=f"sqlite:///{path}").best_value == 1.0
+
+
+def test_several_missing_tables_are_all_named(tmp_path):
+    import zengrad.tune as tune
+
+    path = tmp_path / "study.db"
+    url = _victim(path)
+    _sql(path, "DROP TABLE trial_attrs", "DROP TABLE trial_intermediate_values",
+         "ALTER TABLE trials DROP COLUMN datetime_complete")
+    with pytest.raises(tune.CorruptedStorageError) as info:
+        tune.load_study(study_name="victim", storage=url)
+    for part in ("table trial_attrs", "table trial_intermediate_values",
+                 "column trials.datetime_complete"):
+        assert part in str(info.value)
+
+
 def test_unopenable_database_gives_a_clear_error(tmp_path):
     import zengrad.tune as tune
 

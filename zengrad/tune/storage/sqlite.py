@@ -203,7 +203,8 @@ class SQLiteStorage(BaseStorage):
         # no half schema behind, and two processes creating it at once don't collide.
         with self._tx() as con:
             missing = self._missing_tables(con)
-            if missing and len(missing) < len(_COLUMNS):
+            fresh = missing == [f"table {t}" for t in _COLUMNS]  # a new (or empty) file
+            if missing and not fresh:
                 raise CorruptedStorageError(
                     f"study database {self.path} is damaged: missing {', '.join(missing)} "
                     "(it holds part of a study's tables: damaged, or not written by zengrad)"
