@@ -60,7 +60,7 @@ class Adagrad(Optimizer):
     def _step_group(self, group: dict[str, Any]) -> None:
         lr, lr_decay, eps = float(group["lr"]), float(group["lr_decay"]), float(group["eps"])
         for p in group["params"]:
-            if p.grad is None:
+            if p._grad is None:  # the slot behind .grad: no property call per step
                 continue
             state = self.state[p]
             state["step"] += 1

@@ -61,7 +61,7 @@ class Adam(Optimizer):
         weight_decay = float(group["weight_decay"])
         decoupled, amsgrad = group["decoupled_weight_decay"], group["amsgrad"]
         for p in group["params"]:
-            if p.grad is None:
+            if p._grad is None:  # the slot behind .grad: no property call per step
                 continue
             state = self.state.setdefault(p, {})
             if not state:

@@ -191,7 +191,7 @@ class Optimizer:
         Never writes into p.grad (the user may read it); returns p.grad's array itself when
         there is nothing to add, else scratch slot 0.
         """
-        g = p.grad.data
+        g = p._grad.data
         if weight_decay != 0:
             out = self._scratch(p.data, 0)
             np.multiply(p.data, weight_decay, out=out)

@@ -51,7 +51,7 @@ class RMSprop(Optimizer):
         lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])
         momentum, centered = float(group["momentum"]), group["centered"]
         for p in group["params"]:
-            if p.grad is None:
+            if p._grad is None:  # the slot behind .grad: no property call per step
                 continue
             state = self.state.setdefault(p, {})
             if not state:

@@ -53,7 +53,7 @@ class SGD(Optimizer):
         dampening = float(group["dampening"])
         nesterov = group["nesterov"]
         for p in group["params"]:
-            if p.grad is None:
+            if p._grad is None:  # the slot behind .grad: no property call per step
                 continue
             g = self._grad(p, float(group["weight_decay"]), group["maximize"])
             tmp = self._scratch(p.data, 1)
