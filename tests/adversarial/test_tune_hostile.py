@@ -449,3 +449,55 @@ def test_sigkill_of_zengrad_tune_with_storage_at_random_moments(tmp_path):
     trials = _check_store(db)
     assert len(trials) == seen + 3
     assert all(t.state.is_finished() for t in trials)
+
+
+_FULL_DB = """
+import sys
+sys.path.insert(0, {tests!r})
+import resource, signal
+import tune_objectives as objs
+import zengrad.tune as tune
+
+study = tune.create_study(storage={url!r}, study_name="full", load_if_exists=True,
+                          sampler=tune.RandomSampler(1), pruner=tune.NopPruner())
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))
+try:
+    study.optimize(objs.conditional, n_trials=100000)
+except OSError as e:
+    print("ERROR", type(e).__name__, e)
+"""
+
+
+def test_full_disk_under_a_sqlite_study_loses_nothing(tmp_path):
+    import sqlite3
+
+    import zengrad.tune as tune
+
+    sys.path.insert(0, str(TESTS_TUNE))
+    import tune_objectives as objs
+
+    db = tmp_path / "full.db"
+    url = f"sqlite:///{db}"
+    study = tune.create_study(storage=url, study_name="full", sampler=tune.RandomSampler(0),
+                              pruner=tune.NopPruner())
+    study.optimize(objs.conditional, n_trials=5)
+    before = [(t.number, t.value, t.params) for t in study.trials]
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    limit = max(db.stat().st_size, 4096) + 64 * 1024  # room for some more trials, not all
+    script = _FULL_DB.format(tests=str(TESTS_TUNE), url=url, limit=limit)
+    run = subprocess.run([sys.executable, "-c", script], env=_env(), capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    assert run.stdout.startswith("ERROR OSError") and str(db) in run.stdout, run.stdout
+    assert "disk full" in run.stdout and "kept" in run.stdout  # SQLite: "disk I/O error"
+
+    trials = tune.load_study(study_name="full", storage=url).trials
+    assert [(t.number, t.value, t.params) for t in trials[:5]] == before
+    assert len(trials) > 5  # it did write until the disk was full
+    for t in trials:
+        assert t.state is not tune.TrialState.RUNNING
+        if t.state is tune.TrialState.COMPLETE:
+            assert "x" in t.params and "opt" in t.params and t.value is not None

@@ -235,12 +235,18 @@ class SQLiteStorage(BaseStorage):
                 )
             if "no such table" in text or "no such column" in text:
                 return CorruptedStorageError(f"study database {self.path} is damaged: {text}")
+            if "disk" in text:  # SQLITE_FULL or SQLITE_IOERR: what was committed is safe
+                return OSError(f"study database {self.path}: {text} (is the disk full, or a "
+                               "file size limit reached?); trials finished so far are kept")
             return OSError(f"study database {self.path}: {text}")
         if isinstance(e, sqlite3.DatabaseError) and ("not a database" in text or "malformed"
                                                      in text or "corrupt" in text):
             return CorruptedStorageError(
                 f"{self.path} is not a readable SQLite study database ({text})"
             )
+        if isinstance(e, sqlite3.ProgrammingError | sqlite3.InterfaceError):
+            # a value SQLite can't bind: the caller's mistake, not the file's
+            return TypeError(f"study database {self.path}: can't store that value: {text}")
         return CorruptedStorageError(f"study database {self.path}: {type(e).__name__}: {text}")
 
     def _bad(self, study_id: int | None, number: Any, field: str, e: _Bad) -> CorruptedStorageError:
