@@ -121,40 +121,45 @@ _F16 = np.dtype(np.float16)
 
 
 def _float32_math(cls: type[Function]) -> type[Function]:
-    """Class decorator: a float16 loss is computed in float32 and rounded to float16 once,
-    as torch's CPU kernels do (opmath).
+    """Class decorator: gives the loss a twin, `cls.half`, that computes a float16 loss in
+    float32 and rounds the results to float16 once, as torch's CPU kernels do (opmath).
 
     In half precision the intermediates go wrong before the result does: x^2 and sums pass
     65504 and overflow, BCE's 1e-12 clamp underflows to 0 (0/0 = nan at x = 0), e^-|x|
-    underflows, and every step rounds (torch's gradients differ in the last digits).
-    Results beyond float16's range become inf without a RuntimeWarning, as in torch.
-    The float32/float64 path pays one dtype comparison per forward and backward.
+    underflows, and every step rounds. Results beyond float16's range become inf without a
+    RuntimeWarning, as in torch. `_apply` picks the twin, so float32/float64 losses run the
+    plain class with no extra call in forward or backward.
     """
     forward, backward = cls.forward, cls.backward
 
-    def forward_f32(ctx, x, *args, **kwargs):
-        if x.dtype != _F16:
-            return forward(ctx, x, *args, **kwargs)
-        ctx.half = True
+    def forward_f32(ctx, *args, **kwargs):
         args = [a.astype(np.float32) if type(a) is np.ndarray and a.dtype == _F16 else a
                 for a in args]
-        out = forward(ctx, x.astype(np.float32), *args, **kwargs)
+        out = forward(ctx, *args, **kwargs)
         with np.errstate(over="ignore"):
             return np.asarray(out).astype(_F16)
 
     def backward_f32(ctx, g):
-        if not ctx.half:
-            return backward(ctx, g)
         grads = backward(ctx, g.astype(np.float32))
         with np.errstate(over="ignore"):
             if type(grads) is not tuple:
                 return grads.astype(_F16)
             return tuple(None if gr is None else gr.astype(_F16) for gr in grads)
 
-    cls.half = False  # per node, set in forward; read in backward
-    cls.forward = staticmethod(forward_f32)
-    cls.backward = staticmethod(backward_f32)
+    # same name, so grad_fn reads e.g. <MSEBackward> in both precisions
+    cls.half = type(cls.__name__, (cls,), {
+        "__module__": cls.__module__,
+        "__doc__": cls.__doc__,
+        "forward": staticmethod(forward_f32),
+        "backward": staticmethod(backward_f32),
+    })
     return cls
+
+
+def _apply(cls: type[Function], input: Tensor, *args) -> Tensor:
+    """cls.apply(input, *args), through the float32-math twin when input is float16 (the
+    other float arguments have already been cast to the input's dtype)."""
+    return (cls.half if input.data.dtype == _F16 else cls).apply(input, *args)
 
 
 # ------------------------------------------------------------------ class-score layout
@@ -423,7 +428,7 @@ def cross_entropy(
                 "(floating point) targets"
             )
         target = _float_target(name, input, target)
-        return CrossEntropyProbs.apply(input, target, w, reduction, eps)
+        return _apply(CrossEntropyProbs, input, target, w, reduction, eps)
     if isinstance(target, Tensor) and target.data.dtype.kind == "f":
         shape = _shape(input)
         index_shape = shape[:1] + shape[2:] if len(shape) > 1 else ()
@@ -438,7 +443,7 @@ def cross_entropy(
             f"{shape}"
         )
     y = _index_target(name, input, target, c, ignore_index)
-    return CrossEntropy.apply(input, y, w, ignore_index, reduction, eps)
+    return _apply(CrossEntropy, input, y, w, ignore_index, reduction, eps)
 
 
 def nll_loss(
@@ -457,7 +462,7 @@ def nll_loss(
     _check_reduction(name, reduction)
     c, w = _class_setup(name, input, weight)
     y = _index_target(name, input, target, c, ignore_index)
-    return NLLLoss.apply(input, y, w, ignore_index, reduction)
+    return _apply(NLLLoss, input, y, w, ignore_index, reduction)
 
 
 # ------------------------------------------------------------------ binary cross entropy
@@ -562,7 +567,7 @@ def binary_cross_entropy(
             )
     w = _constant(name, "weight", weight, input)
     _broadcast_constant(name, "weight", w, x.shape)
-    return BinaryCrossEntropy.apply(input, target, w, reduction)
+    return _apply(BinaryCrossEntropy, input, target, w, reduction)
 
 
 def binary_cross_entropy_with_logits(
@@ -583,7 +588,7 @@ def binary_cross_entropy_with_logits(
     pw = _constant(name, "pos_weight", pos_weight, input)
     _broadcast_constant(name, "weight", w, input.data.shape)
     _broadcast_constant(name, "pos_weight", pw, input.data.shape)
-    return BCEWithLogits.apply(input, target, w, pw, reduction)
+    return _apply(BCEWithLogits, input, target, w, pw, reduction)
 
 
 # ------------------------------------------------------------------ regression losses
@@ -726,13 +731,13 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """Mean squared error l = (x - y)^2. Unlike PyTorch (which broadcasts with a warning),
     input and target must have the same shape: a mismatch raises ValueError."""
     target = _regression_args("mse_loss", input, target, reduction)
-    return MSE.apply(input, target, reduction)
+    return _apply(MSE, input, target, reduction)
 
 
 def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """Mean absolute error l = |x - y|; input and target must have the same shape."""
     target = _regression_args("l1_loss", input, target, reduction)
-    return L1.apply(input, target, reduction)
+    return _apply(L1, input, target, reduction)
 
 
 def huber_loss(
@@ -743,7 +748,7 @@ def huber_loss(
     target = _regression_args("huber_loss", input, target, reduction)
     if not delta > 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
-    return Huber.apply(input, target, reduction, float(delta))
+    return _apply(Huber, input, target, reduction, float(delta))
 
 
 def smooth_l1_loss(
@@ -754,7 +759,7 @@ def smooth_l1_loss(
     target = _regression_args("smooth_l1_loss", input, target, reduction)
     if not beta >= 0:
         raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
-    return SmoothL1.apply(input, target, reduction, float(beta))
+    return _apply(SmoothL1, input, target, reduction, float(beta))
 
 
 def kl_div(
@@ -776,4 +781,4 @@ def kl_div(
             UserWarning,
             stacklevel=2,
         )
-    return KLDiv.apply(input, target, reduction, bool(log_target))
+    return _apply(KLDiv, input, target, reduction, bool(log_target))

@@ -155,8 +155,9 @@ class Optimizer:
             for p in group["params"]:
                 grad = p._grad
                 if grad is not None:
-                    g = grad.data
-                    if g.shape != p.data.shape or g.dtype != p.data.dtype:
+                    g, d = grad.data, p.data
+                    # `is not` first: NumPy's native dtypes are singletons, == is slower
+                    if g.shape != d.shape or (g.dtype is not d.dtype and g.dtype != d.dtype):
                         self._raise_bad_grad(group, p, g)
 
     def _raise_bad_grad(self, group: dict[str, Any], p: Tensor, g: np.ndarray) -> None:
