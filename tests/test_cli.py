@@ -60,23 +60,41 @@ def test_train_evaluate_predict_end_to_end(tmp_path, capsys):
     pred = np.load(tmp_path / "p.npy")
     assert pred.shape == (50,) and pred.dtype == np.int64
     assert (pred == y_test[:50]).mean() >= 0.8
+    # images already scaled to [0, 1] (as zengrad.data.load_digits gives them) would be
+    # scaled twice: refused, unless --preprocessed says so
+    np.save(tmp_path / "scaled.npy", x_raw[:50] / 16.0)
+    capsys.readouterr()
+    assert main(["predict", str(run), "--input", str(tmp_path / "scaled.npy")]) == 2
+    assert "look already preprocessed" in capsys.readouterr().err
+    assert main(["predict", str(run), "--input", str(tmp_path / "scaled.npy"), "--output",
+                 str(tmp_path / "p2.npy"), "--preprocessed"]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "p2.npy"), pred)
 
 
 @pytest.mark.slow
-def test_defaults_train_lenet_over_98_percent_on_digits(tmp_path, capsys):
-    """The README's main job: `zengrad train` with its defaults."""
-    assert main(["train", "--out", str(tmp_path / "r"), "--verbose", "0"]) == 0
+@pytest.mark.trains
+def test_defaults_train_lenet_over_97_percent_on_digits(tmp_path, capsys, train_seed):
+    """The README's main job: `zengrad train` with its defaults (and --seed)."""
+    assert main(["train", "--out", str(tmp_path / "r"), "--verbose", "0",
+                 "--seed", str(train_seed)]) == 0
     config = json.loads((tmp_path / "r" / "config.json").read_text())
     assert config["model"] == "lenet" and config["dataset"] == "digits"
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
-    assert metrics["test"]["accuracy"] > 0.98
+    print(f"metric: accuracy {metrics['test']['accuracy']:.4f}")
+    # measured over seeds 0-4 x OpenBLAS SkylakeX/Haswell/Sandybridge x 1-2 threads: 0.980
+    # to 0.994
+    assert metrics["test"]["accuracy"] > 0.97
 
 
 @pytest.mark.slow
-def test_mlp_defaults_reach_95_percent_on_digits(tmp_path, capsys):
-    assert main(["train", "--model", "mlp", "--out", str(tmp_path / "r"), "--verbose", "0"]) == 0
+@pytest.mark.trains
+def test_mlp_defaults_reach_94_percent_on_digits(tmp_path, capsys, train_seed):
+    assert main(["train", "--model", "mlp", "--out", str(tmp_path / "r"), "--verbose", "0",
+                 "--seed", str(train_seed)]) == 0
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
-    assert metrics["test"]["accuracy"] > 0.95
+    print(f"metric: accuracy {metrics['test']['accuracy']:.4f}")
+    # measured over seeds 0-4 x three BLAS kernels x 1-2 threads: 0.961 to 0.975
+    assert metrics["test"]["accuracy"] > 0.94
 
 
 def test_train_regression_dataset(tmp_path, capsys):
@@ -132,7 +150,7 @@ def test_predict_refuses_pickled_npy(tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.zeros((3, 5), np.float32))
     assert main(["predict", str(run), "--input", str(tmp_path / "x.npy")]) == 2
     assert "model takes (N, 4)" in capsys.readouterr().err
-    np.save(tmp_path / "ok.npy", np.zeros((3, 4), np.float32))
+    np.save(tmp_path / "ok.npy", np.tile(np.float32([5.8, 3.0, 4.3, 1.3]), (3, 1)))  # in cm
     assert main(["predict", str(run), "--input", str(tmp_path / "ok.npy")]) == 0
     assert len(capsys.readouterr().out.split()) == 3
 
@@ -171,6 +189,17 @@ def test_predict_on_raw_wine_features_applies_the_saved_scaler(tmp_path, capsys)
     assert proba.shape == (len(y), 3)
     np.testing.assert_allclose(proba.sum(1), 1, atol=1e-5)
     assert (proba.argmax(1) == np.load(tmp_path / "p.npy")).all()
+    # standardized features (model inputs) are far outside the raw features' ranges
+    from zengrad.data import get_dataset
+
+    splits = get_dataset("wine")
+    np.save(tmp_path / "scaled.npy", splits.x_test)
+    capsys.readouterr()
+    assert main(["predict", str(run), "--input", str(tmp_path / "scaled.npy")]) == 2
+    assert "far outside the training data's" in capsys.readouterr().err
+    assert main(["predict", str(run), "--input", str(tmp_path / "scaled.npy"), "--output",
+                 str(tmp_path / "p3.npy"), "--preprocessed"]) == 0
+    assert (np.load(tmp_path / "p3.npy") == splits.y_test).mean() == pytest.approx(test)
 
 
 def test_regression_predictions_in_target_units(tmp_path, capsys):

@@ -103,6 +103,9 @@ def _build_parser() -> Parser:
                    help=".npy file for the predictions (default: print them)")
     p.add_argument("--proba", action="store_true",
                    help="class probabilities (softmax) instead of class indices")
+    p.add_argument("--preprocessed", action="store_true",
+                   help="the inputs are already model inputs (preprocessing.json applied, as "
+                        "zengrad's own dataset loaders give them): only reshape them")
     p.add_argument("--batch-size", type=number(int, 1, True, "an integer"), default=256)
 
     from zengrad.cli_tune import add_tune_parser
@@ -237,15 +240,32 @@ def _cmd_predict(args) -> int:
         pre.check_shape(x.shape, args.input)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    model = recipe.restore(config, weights)
-    preds = []
-    with no_grad():
-        for i in range(0, len(x), args.batch_size):  # one batch in memory at a time
-            batch = np.asarray(x[i:i + args.batch_size])
+
+    def batches():  # one batch in memory at a time
+        for i in range(0, len(x), args.batch_size):
+            batch = np.asarray(x[i:i + args.batch_size]).reshape(-1, *pre.input_shape)
             if not np.isfinite(batch.astype(np.float64, copy=False)).all():
                 row = i + int(np.argwhere(~np.isfinite(
                     batch.reshape(len(batch), -1).astype(np.float64))).min(axis=0)[0])
                 raise UsageError(f"{args.input}: sample {row} holds NaN or infinity")
+            yield batch
+
+    if args.preprocessed:
+        pre = Preprocessing(pre.input_shape, y_scaler=pre.y_scaler)
+    else:  # a first pass over the file: are these raw inputs in the training data's units?
+        low = high = None
+        for batch in batches():
+            bl, bh = batch.min(axis=0), batch.max(axis=0)
+            low = bl if low is None else np.minimum(low, bl)
+            high = bh if high is None else np.maximum(high, bh)
+        try:
+            pre.check_raw(low, high, args.input)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+    model = recipe.restore(config, weights)
+    preds = []
+    with no_grad():
+        for batch in batches():
             out = model(Tensor(pre.transform(batch, args.input))).data
             pred = recipe.softmax(out) if args.proba else spec.predictions(out, pre)
             if args.output:

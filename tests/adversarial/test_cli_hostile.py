@@ -95,7 +95,9 @@ def test_hostile_input_files(run, tmp_path, capsys):
 
 
 def test_predict_is_batched_over_a_memory_mapped_file(run, tmp_path, capsys):
-    x = np.random.default_rng(0).normal(size=(1000, 4)).astype(">f8")  # big-endian float64
+    # iris-like measurements in cm, as big-endian float64
+    x = np.random.default_rng(0).normal([5.8, 3.0, 3.8, 1.2], [0.8, 0.4, 1.7, 0.7],
+                                        size=(1000, 4)).clip(0.1).astype(">f8")
     np.save(tmp_path / "x.npy", x)
     assert main(["predict", str(run), "--input", str(tmp_path / "x.npy"), "--batch-size", "64",
                  "--output", str(tmp_path / "p.npy")]) == 0

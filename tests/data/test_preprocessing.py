@@ -63,3 +63,36 @@ def test_preprocessing_round_trip_and_registry():
     assert get_dataset("moons").fitted_preprocessing() == Preprocessing((2,))
     with pytest.raises(ValueError, match="the model takes \\(N, 13\\)"):
         pre.transform(np.zeros((2, 12)), "x.npy")
+
+
+def test_recorded_range_refuses_other_units_and_preprocessed_inputs():
+    import copy
+    import json
+
+    from zengrad.data import get_dataset
+    from zengrad.data.preprocessing import Preprocessing
+
+    wine = get_dataset("wine")
+    pre = copy.deepcopy(wine.preprocessing).record_range(wine.x_train)
+    raw = pre.inverse_transform(wine.x_test)
+    pre.check_raw(raw.min(0), raw.max(0), "raw.npy")  # raw features pass
+    with pytest.raises(ValueError, match=r"raw\.npy: feature \d+ .* far outside"):
+        pre.check_raw(wine.x_test.min(0), wine.x_test.max(0), "raw.npy")
+    with pytest.raises(ValueError, match="far outside"):  # grams instead of kilograms, say
+        pre.check_raw(raw.min(0) * 1000, raw.max(0) * 1000, "raw.npy")
+    back = Preprocessing.from_dict(json.loads(json.dumps(pre.to_dict())), "p.json")
+    assert back == pre
+    digits = get_dataset("digits")
+    pre = copy.deepcopy(digits.preprocessing).record_range(digits.x_train)
+    pre.check_raw(np.zeros((1, 8, 8)), np.full((1, 8, 8), 16.0), "x.npy")
+    with pytest.raises(ValueError, match="look already preprocessed"):
+        pre.check_raw(np.zeros((1, 8, 8)), np.ones((1, 8, 8)), "x.npy")
+    # a damaged range in preprocessing.json names the field
+    d = pre.to_dict()
+    d["x_range"]["raw_min"] = d["x_range"]["raw_min"][:3]
+    with pytest.raises(ValueError, match=r"p\.json: field 'x_range\.raw_min'"):
+        Preprocessing.from_dict(d, "p.json")
+    d = pre.to_dict()
+    d["x_range"]["model_min"] = "low"
+    with pytest.raises(ValueError, match=r"p\.json: field 'x_range\.model_min/max'"):
+        Preprocessing.from_dict(d, "p.json")

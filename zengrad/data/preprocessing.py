@@ -140,6 +140,23 @@ def scaler_from_dict(d, where: str, field: str) -> StandardScaler:
     return scaler
 
 
+def _range_from_dict(d, where: str, shape: tuple[int, ...]) -> dict:
+    """The x_range written by Preprocessing.to_dict, checked field by field."""
+    if not isinstance(d, dict):
+        raise ValueError(f"{where}: field 'x_range' must be an object")
+    size = math.prod(shape)
+    raw_min = _finite_list(d.get("raw_min"), "x_range.raw_min", where, size).reshape(shape)
+    raw_max = _finite_list(d.get("raw_max"), "x_range.raw_max", where, size).reshape(shape)
+    if (raw_min > raw_max).any():
+        raise ValueError(f"{where}: field 'x_range': raw_min exceeds raw_max")
+    lo, hi = _finite_list([d.get("model_min"), d.get("model_max")], "x_range.model_min/max",
+                          where, 2)
+    if lo > hi:
+        raise ValueError(f"{where}: field 'x_range': model_min exceeds model_max")
+    return {"raw_min": raw_min, "raw_max": raw_max, "model_min": float(lo),
+            "model_max": float(hi)}
+
+
 def fixed_scaler(shape: tuple[int, ...], scale: float, mean: float = 0.0) -> StandardScaler:
     """A StandardScaler with given constant statistics, e.g. pixels 0..255 -> [0, 1]."""
     scaler = StandardScaler()
@@ -158,13 +175,19 @@ class Preprocessing:
     transform(x):  x of shape (N, *input_shape) or flattened (N, prod(input_shape)) ->
                    reshape to (N, *input_shape) -> z = (x - mean) / scale (x_scaler) -> float32
     inverse_transform_target(z): y = z * scale + mean (y_scaler; identity without one)
+
+    With the training inputs' range recorded (`record_range`), `check_raw` refuses inputs in
+    other units, or already preprocessed, instead of predicting quietly from wrong inputs.
     """
 
     def __init__(self, input_shape: tuple[int, ...], x_scaler: StandardScaler | None = None,
-                 y_scaler: StandardScaler | None = None) -> None:
+                 y_scaler: StandardScaler | None = None,
+                 x_range: dict | None = None) -> None:
         self.input_shape = tuple(int(s) for s in input_shape)
         self.x_scaler = x_scaler
         self.y_scaler = y_scaler
+        # {"raw_min", "raw_max": per-feature arrays; "model_min", "model_max": floats}
+        self.x_range = x_range
         if x_scaler is not None and tuple(x_scaler.mean_.shape) != self.input_shape:
             raise ValueError(f"Preprocessing: the input scaler has shape "
                              f"{tuple(x_scaler.mean_.shape)}, the inputs {self.input_shape}")
@@ -191,6 +214,53 @@ class Preprocessing:
         arr = np.asarray(z, dtype=np.float32)
         return arr if self.x_scaler is None else self.x_scaler.inverse_transform(arr)
 
+    def record_range(self, model_inputs) -> Preprocessing:
+        """Remember the range of the training inputs: in raw units (mapped back from
+        `model_inputs`, the transformed training split) per feature of tabular inputs, over
+        all values of images and sequences (whose values share one unit: a pixel that is
+        always dark in training may be bright later), and overall as model inputs."""
+        z = np.asarray(model_inputs, dtype=np.float32)
+        raw = self.inverse_transform(z).astype(np.float64)
+        low, high = raw.min(axis=0), raw.max(axis=0)
+        if len(self.input_shape) > 1:
+            low, high = np.full_like(low, low.min()), np.full_like(high, high.max())
+        self.x_range = {"raw_min": low, "raw_max": high,
+                        "model_min": float(z.min()), "model_max": float(z.max())}
+        return self
+
+    def check_raw(self, low, high, where: str) -> None:
+        """Raise ValueError if raw inputs whose per-feature minimum and maximum are low, high
+        (arrays of input_shape) can't be what this preprocessing was fitted on:
+        - a feature beyond its training range by more than the range's width (other units);
+        - every value within the model inputs' range while raw training inputs span more
+          than twice as wide (the inputs look already preprocessed).
+        Nothing is checked without a recorded range."""
+        if self.x_range is None:
+            return
+        rmin, rmax = self.x_range["raw_min"], self.x_range["raw_max"]
+        mlo, mhi = self.x_range["model_min"], self.x_range["model_max"]
+        low = np.asarray(low, np.float64).reshape(rmin.shape)
+        high = np.asarray(high, np.float64).reshape(rmin.shape)
+        span = rmax - rmin
+        outside = (span > 0) & ((low < rmin - span) | (high > rmax + span))
+        if outside.any():
+            i = np.unravel_index(int(np.argmax(outside)), rmin.shape)
+            feature = int(np.ravel_multi_index(i, rmin.shape))
+            raise ValueError(
+                f"{where}: feature {feature} of the inputs ranges over [{low[i]:.4g}, "
+                f"{high[i]:.4g}], far outside the training data's [{rmin[i]:.4g}, "
+                f"{rmax[i]:.4g}] ({int(outside.sum())} of {outside.size} features are out of "
+                "range): inputs in other units, or already preprocessed? (pass --preprocessed "
+                "for model inputs)")
+        raw_lo, raw_hi = float(rmin.min()), float(rmax.max())
+        if (self.x_scaler is not None and (raw_hi - raw_lo) > 2 * (mhi - mlo)
+                and float(low.min()) >= mlo and float(high.max()) <= mhi):
+            raise ValueError(
+                f"{where}: every input lies in [{mlo:.4g}, {mhi:.4g}], the range of the "
+                f"model's (preprocessed) inputs, while the raw training inputs span "
+                f"[{raw_lo:.4g}, {raw_hi:.4g}]: these look already preprocessed. Pass raw "
+                "inputs as the dataset's source gives them, or --preprocessed")
+
     def transform_target(self, y) -> np.ndarray:
         return np.asarray(y) if self.y_scaler is None else self.y_scaler.transform(y)
 
@@ -198,9 +268,15 @@ class Preprocessing:
         return np.asarray(z) if self.y_scaler is None else self.y_scaler.inverse_transform(z)
 
     def to_dict(self) -> dict:
-        return {"format": PREPROCESSING_FORMAT, "input_shape": list(self.input_shape),
-                "x": None if self.x_scaler is None else scaler_to_dict(self.x_scaler),
-                "y": None if self.y_scaler is None else scaler_to_dict(self.y_scaler)}
+        d = {"format": PREPROCESSING_FORMAT, "input_shape": list(self.input_shape),
+             "x": None if self.x_scaler is None else scaler_to_dict(self.x_scaler),
+             "y": None if self.y_scaler is None else scaler_to_dict(self.y_scaler)}
+        if self.x_range is not None:
+            r = self.x_range
+            d["x_range"] = {"raw_min": [float(v) for v in np.ravel(r["raw_min"])],
+                            "raw_max": [float(v) for v in np.ravel(r["raw_max"])],
+                            "model_min": r["model_min"], "model_max": r["model_max"]}
+        return d
 
     @classmethod
     def from_dict(cls, d, where: str = "preprocessing") -> Preprocessing:
@@ -218,8 +294,10 @@ class Preprocessing:
                              f"ints with a product <= 10**6, got {shape!r}")
         x = None if d.get("x") is None else scaler_from_dict(d["x"], where, "x")
         y = None if d.get("y") is None else scaler_from_dict(d["y"], where, "y")
+        x_range = None if d.get("x_range") is None else _range_from_dict(
+            d["x_range"], where, tuple(shape))
         try:
-            return cls(tuple(shape), x, y)
+            return cls(tuple(shape), x, y, x_range)
         except ValueError as e:
             raise ValueError(f"{where}: {e}") from None
 

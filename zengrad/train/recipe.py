@@ -461,7 +461,7 @@ def write_run(folder: str | os.PathLike, trainer, config: Mapping[str, Any], spl
     save(trainer.model, folder / "model.safetensors", metadata={"config": text})
     atomic_write_text(folder / "config.json", json.dumps(dict(config), indent=1) + "\n")
     atomic_write_text(folder / "preprocessing.json", json.dumps(
-        splits.fitted_preprocessing().to_dict(), indent=1) + "\n")
+        splits.fitted_preprocessing().record_range(splits.x_train).to_dict(), indent=1) + "\n")
     history.to_csv(folder / "history.csv")
     history.to_json(folder / "history.json")
     atomic_write_text(folder / "metrics.json", json.dumps(
