@@ -271,3 +271,13 @@ def test_parameter_data_replaced_by_another_shape_is_caught_too():
     p.data = np.zeros(4, np.float32)
     with pytest.raises(ValueError, match=r"parameter of shape \(4,\).*has shape \(3,\)"):
         opt.step()
+
+
+@pytest.mark.parametrize("bad_shape", [(1,), (2, 3)])
+def test_backward_into_a_replaced_grad_of_another_shape(bad_shape):
+    # (2, 3) += (3,) would broadcast silently, (1,) += (3,) fail inside NumPy
+    x = zg.ones(3, requires_grad=True)
+    x.grad = zg.zeros(3)
+    x.grad.data = np.zeros(bad_shape, np.float32)
+    with pytest.raises(RuntimeError, match=r"shape \(3,\) into the \.grad of shape"):
+        (x * 2).sum().backward()

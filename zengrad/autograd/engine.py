@@ -339,5 +339,12 @@ def _accumulate_leaf(leaf: Tensor, g: np.ndarray, owned: bool) -> None:
         owned = True
     if leaf._grad is None:
         leaf._grad = Tensor._make(g if owned else g.copy(), False, None)
-    else:
-        leaf._grad.data += g
+        return
+    acc = leaf._grad.data
+    if acc.shape != g.shape:  # .grad.data was replaced: += would broadcast or fail in NumPy
+        raise RuntimeError(
+            f"backward: can't accumulate a gradient of shape {tuple(g.shape)} into the "
+            f".grad of shape {tuple(acc.shape)} that this tensor holds (was .grad.data "
+            f"replaced?); set .grad = None first"
+        )
+    acc += g
