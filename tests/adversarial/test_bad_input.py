@@ -281,3 +281,16 @@ def test_backward_into_a_replaced_grad_of_another_shape(bad_shape):
     x.grad.data = np.zeros(bad_shape, np.float32)
     with pytest.raises(RuntimeError, match=r"shape \(3,\) into the \.grad of shape"):
         (x * 2).sum().backward()
+
+
+@pytest.mark.parametrize("dims", [(0,), (0, -1), (-1,), (1,), (0, 1)])
+def test_functional_flatten_of_0d_checks_dims_as_torch(dims):
+    import torch
+
+    try:
+        want = tuple(torch.flatten(torch.tensor(1.0), *dims).shape)
+    except IndexError:
+        with pytest.raises(IndexError, match="Dimension out of range"):
+            zg.flatten(zg.tensor(1.0), *dims)
+        return
+    assert zg.flatten(zg.tensor(1.0), *dims).shape == want

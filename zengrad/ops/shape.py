@@ -185,9 +185,9 @@ def view(input: Tensor, *shape) -> Tensor:
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     nd = input.data.ndim
+    s, e = normalize_dim(start_dim, nd), normalize_dim(end_dim, nd)  # 0-d: dims 0 or -1
     if nd == 0:
         return reshape(input, (1,))
-    s, e = normalize_dim(start_dim, nd), normalize_dim(end_dim, nd)
     if s > e:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     shape = input.data.shape
