@@ -202,3 +202,25 @@ def test_bad_arguments_exit_2(in_tmp, capsys, args, message):
     assert message in err
     assert len(err.strip().splitlines()) == 1
     assert not (in_tmp / "runs").exists()
+
+
+def test_tune_forecasts_a_series_on_the_latest_windows(in_tmp, capsys):
+    out_dir = in_tmp / "sun"
+    code = main(["tune", "--dataset", "sunspots", "--model", "lstm", "--horizon", "2",
+                 "--epochs", "2", "--n-trials", "3", "--sampler", "random", "--retrain",
+                 "--out", str(out_dir)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "val_loss (minimize)" in out and "lstm RMSE" in out
+    setup = json.loads(_rows(out_dir / "trials.csv")[0]["user_attrs_setup"])
+    assert (setup["horizon"], setup["input_len"]) == (2, 22)
+    config = json.loads((out_dir / "config.json").read_text())
+    assert (config["task"], config["horizon"], config["val_fraction"]) == ("forecast", 2, 0.0)
+    assert "seasonal_naive_rmse" in json.loads((out_dir / "metrics.json").read_text())["test"]
+    assert (out_dir / "forecast.png").read_bytes()[:8] == PNG
+    # a forecast objective: equal parameters give equal values (the latest windows validate,
+    # tests/train/test_recipe.py)
+    obj = TuneObjective("lstm", "sunspots", "adam", "none", 2, 0, 0.2,
+                        SearchSpace.for_model("lstm", "adam"), horizon=2, input_len=22)
+    params = {"lr": 1e-2, "weight_decay": 1e-5, "batch_size": 32, "width": 16}
+    assert obj(tune.FixedTrial(params)) == obj(tune.FixedTrial(params))

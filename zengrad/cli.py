@@ -2,6 +2,7 @@
 
     zengrad train --model mlp --dataset digits --epochs 20 --out runs/digits
     zengrad train --resume lenet_digits          # continue a killed run from its checkpoint
+    zengrad train --model lstm --dataset sunspots --horizon 3   # forecast a time series
     zengrad evaluate runs/digits
     zengrad predict runs/digits --input images.npy --output labels.npy
     zengrad tune --model mlp --dataset digits --sampler gp --n-trials 20 --retrain
@@ -9,7 +10,10 @@
 
 A run folder holds model.safetensors (weights), config.json (what evaluate/predict need to
 rebuild the model), preprocessing.json (raw inputs -> model inputs), history.csv /
-history.json, metrics.json (test metrics) and plots. It is written as one unit (see
+history.json, metrics.json (test metrics) and plots. A forecast run (sunspots, co2) reads
+windows of --input-len steps and predicts the next --horizon; its test metrics are RMSE and
+MAE in the series' units beside the naive and seasonal-naive forecasts', and forecast.png
+plots it against the held-out tail. It is written as one unit (see
 zengrad.train.recipe); a new run never replaces an old one without --overwrite. Bad
 arguments give a one-line error and exit status 2. This module only parses and prints: the
 recipe lives in zengrad.train.recipe.
@@ -23,12 +27,15 @@ import sys
 from pathlib import Path
 
 from zengrad.cli_args import (
+    MODEL_HELP,
     Parser,
     UsageError,
+    add_series_arguments,
     add_subparser,
     dataset_names,
     model_names,
     number,
+    print_metrics,
 )
 from zengrad.train import recipe
 from zengrad.train.recipe import RecipeError
@@ -38,7 +45,7 @@ from zengrad.train.recipe import RecipeError
 TRAIN_DEFAULTS = {"model": None, "dataset": "digits", "optimizer": None, "lr": None,
                   "batch_size": recipe.DEFAULT_BATCH_SIZE, "epochs": None, "patience": None,
                   "weight_decay": 0.0, "scheduler": None, "val_fraction": 0.1, "seed": 0,
-                  "out": None, "overwrite": False}
+                  "horizon": None, "input_len": None, "out": None, "overwrite": False}
 
 
 def _build_parser() -> Parser:
@@ -49,30 +56,31 @@ def _build_parser() -> Parser:
     t = add_subparser(sub, "train", help="train a model on a bundled dataset",
                       description="Train a model on a bundled dataset and write a run folder.")
     t.set_defaults(**TRAIN_DEFAULTS)
-    t.add_argument("--model", choices=model_names(),
-                   help=f"(default: {recipe.DEFAULT_IMAGE_MODEL} for image datasets, mlp for "
-                        "the others)")
+    t.add_argument("--model", choices=model_names(), help=MODEL_HELP)
     t.add_argument("--dataset", choices=dataset_names(), help="(default: digits)")
+    add_series_arguments(t)
     t.add_argument("--optimizer", choices=list(recipe.OPTIMIZERS),
-                   help="(default: momentum for CNNs, adam for the MLP)")
+                   help="(default: momentum for CNNs, adam for the MLP and forecasts)")
     t.add_argument("--lr", type=number(float, 0.0, False, "a number"),
                    help="learning rate (default: 1e-3 for adam/adamw/rmsprop, 0.1 sgd, "
-                        "0.05 momentum/adagrad)")
+                        "0.05 momentum/adagrad; forecasts with adam: 1e-2, 3e-3 for the "
+                        "transformer)")
     t.add_argument("--batch-size", type=number(int, 1, True, "an integer"),
                    help=f"(default: {recipe.DEFAULT_BATCH_SIZE})")
     t.add_argument("--epochs", type=number(int, 1, True, "an integer"),
-                   help="(default: 30 for CNNs, 20 for the MLP)")
+                   help="(default: 30 for CNNs, 20 for the MLP, 40 for forecasts)")
     t.add_argument("--patience", type=number(int, 0, True, "an integer"),
                    help="early stopping on the validation loss after this many epochs without "
                    "improvement, restoring the best weights; 0 turns it off "
-                   "(default: 0 for CNNs, 5 for the MLP)")
+                   "(default: 5 for the MLP on tables and images, else 0)")
     t.add_argument("--weight-decay", type=number(float, 0.0, True, "a number"))
     t.add_argument("--scheduler", choices=recipe.SCHEDULERS,
                    help="learning-rate schedule per epoch: cosine annealing to 0 over --epochs, "
                    "or ReduceLROnPlateau on the validation loss (default: cosine for CNNs, "
                    "none for the MLP)")
     t.add_argument("--val-fraction", type=number(float, 0.0, False, "a number"),
-                   help="share of the training split held out for validation (default 0.1)")
+                   help="share of the training split held out for validation, at random "
+                        "(the latest windows of a time series) (default 0.1)")
     t.add_argument("--seed", type=number(int, 0, True, "an integer"), help="(default: 0)")
     t.add_argument("--out", help="run folder (default: runs/MODEL_DATASET, or MODEL_DATASET-2, "
                                  "-3, ... when that exists)")
@@ -116,17 +124,13 @@ def _build_parser() -> Parser:
     return parser
 
 
-def _print_metrics(title: str, metrics: dict) -> None:
-    print(title + "  " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-
-
 # ----- train -----------------------------------------------------------------------------
 def _cmd_train(args) -> int:
     if args.resume is not None:
         return _resume(args)
     if args.val_fraction >= 1.0:
         raise UsageError(f"--val-fraction must be < 1, got {args.val_fraction}")
-    splits = recipe.load_splits(args.dataset, args.seed)
+    splits = recipe.load_splits(args.dataset, args.seed, args.horizon, args.input_len)
     config = recipe.make_config(
         splits, model=args.model, optimizer=args.optimizer, lr=args.lr,
         batch_size=args.batch_size, epochs=args.epochs, patience=args.patience,
@@ -150,7 +154,7 @@ def _resume(args) -> int:
     if not where.is_file():
         raise UsageError(f"{tmp}: no config.json (the run was killed before it started)")
     config = recipe.validate_config(recipe.read_json(where), str(where), training=True)
-    splits = recipe.load_splits(config["dataset"], config["seed"])
+    splits = recipe.splits_of(config)
     if list(splits.input_shape) != config["input_shape"]:
         raise UsageError(f"{where}: field 'input_shape' {config['input_shape']} doesn't match "
                          f"dataset {config['dataset']!r} ({list(splits.input_shape)})")
@@ -179,8 +183,8 @@ def _train_in(run: recipe.RunDir, config: dict, splits, verbose: int, resume: bo
             run.discard()
         raise
     epochs = len(result.trainer.history)
-    _print_metrics(f"test ({config['dataset']}, {epochs} epochs, {result.seconds:.1f}s):",
-                   result.test)
+    print_metrics(f"test ({config['dataset']}, {epochs} epochs, {result.seconds:.1f}s):",
+                   result.test, config)
     note = ""
     if final != run.out:
         note = f" ({run.out} already exists)"
@@ -192,21 +196,21 @@ def _train_in(run: recipe.RunDir, config: dict, splits, verbose: int, resume: bo
 
 # ----- evaluate / predict --------------------------------------------------------------------
 def _cmd_evaluate(args) -> int:
-    from zengrad.data import DataLoader, TensorDataset
     from zengrad.train import Trainer
 
     config, weights, pre = recipe.load_run(args.run)
     dataset = args.dataset or config["dataset"]
-    splits = recipe.load_splits(dataset, int(config.get("seed", 0)))
+    task = recipe.load_splits(dataset, int(config.get("seed", 0))).task
+    if task != config["task"]:
+        raise UsageError(f"dataset {dataset!r} is a {task} task, the model was trained "
+                         f"for {config['task']}")
+    splits = recipe.splits_of(config, dataset)  # a forecast's windows as the run's
     if list(splits.input_shape) != list(config["input_shape"]):
         raise UsageError(f"dataset {dataset!r} has inputs of shape {splits.input_shape}, the "
                          f"model takes {tuple(config['input_shape'])}")
-    if splits.task != config["task"]:
-        raise UsageError(f"dataset {dataset!r} is a {splits.task} task, the model was trained "
-                         f"for {config['task']}")
     x, y = splits.x_test, splits.y_test
     own = splits.fitted_preprocessing()
-    if pre is not None and pre != own:
+    if pre is not None and not recipe.same_scaling(pre, own):
         # the run's own scaling of the raw test inputs (and targets), not this dataset's
         x = pre.transform(own.inverse_transform(x))
         if config["task"] != "classification":
@@ -214,8 +218,8 @@ def _cmd_evaluate(args) -> int:
     model = recipe.restore(config, weights)
     spec = recipe.task_spec(config["task"])
     trainer = Trainer(model, spec.loss(), None, metrics=spec.metrics, verbose=0)
-    result = trainer.evaluate(DataLoader(TensorDataset(x, y), recipe.EVAL_BATCH_SIZE))
-    _print_metrics(f"test ({dataset}, {len(x)} samples):", result)
+    result = recipe.evaluate_test(trainer, splits, x, y, pre)
+    print_metrics(f"test ({dataset}, {len(x)} samples):", result, config)
     return 0
 
 

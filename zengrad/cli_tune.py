@@ -14,9 +14,10 @@ Search space (one optimizer per study, --optimizer, default from the model's rec
                   its zoo builder takes `width`; for the others (LeNet, transformer) lr,
                   weight decay and batch size are tuned
 
-Objective: the validation accuracy (maximized; the validation loss, minimized, for regression)
-after --epochs epochs, on a held-out --val-fraction of the training split, the same slice for
-every trial and a fixed initialization seed, so equal parameters give equal values. The test
+Objective: the validation accuracy (maximized; the validation loss, minimized, for regression
+and forecasts) after --epochs epochs, on a held-out --val-fraction of the training split (the
+latest windows of a time series), the same slice for every trial and a fixed initialization
+seed, so equal parameters give equal values. The test
 split is used only by --retrain, which trains the best configuration on the whole training
 split and writes a run folder like `zengrad train` (evaluate/predict work on it).
 
@@ -36,7 +37,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from zengrad.cli_args import UsageError, add_subparser, dataset_names, model_names, number
+from zengrad.cli_args import (
+    MODEL_HELP,
+    UsageError,
+    add_series_arguments,
+    add_subparser,
+    dataset_names,
+    model_names,
+    number,
+    print_metrics,
+)
 from zengrad.train import recipe
 from zengrad.train.recipe import SETUP_KEY, SearchSpace, TuneObjective, default_grid
 
@@ -53,13 +63,13 @@ def add_tune_parser(sub) -> argparse.ArgumentParser:
         sub, "tune", help="search hyperparameters (lr, weight decay, batch size, width)",
         description="Tune lr, weight decay, batch size and (mlp/resnet/lstm) width of a model "
                     "on a held-out slice of a bundled dataset's training split.")
-    n.add_argument("--model", default=None, choices=model_names(),
-                   help=f"(default: {recipe.DEFAULT_IMAGE_MODEL} for image datasets, mlp for "
-                        "the others)")
+    n.add_argument("--model", default=None, choices=model_names(), help=MODEL_HELP)
     n.add_argument("--dataset", default="digits", choices=dataset_names(),
                    help="(default: digits)")
+    add_series_arguments(n)
     n.add_argument("--optimizer", default=None, choices=list(recipe.OPTIMIZERS),
-                   help="(default: momentum for CNNs, adam for the MLP); sets the lr range")
+                   help="(default: momentum for CNNs, adam for the MLP and forecasts); sets "
+                        "the lr range")
     n.add_argument("--sampler", default="gp", choices=SAMPLERS, help="(default: gp)")
     n.add_argument("--n-trials", type=number(int, 1, True, "an integer"), default=None,
                    help=f"trials to run now (default: {DEFAULT_TRIALS}; grid: the whole grid)")
@@ -200,13 +210,9 @@ def _retrain(obj: TuneObjective, params: dict[str, Any], folder: Path, study_nam
     config = obj.config(params, val_fraction=0.0)  # retrained on the whole training split
     config["tuned"] = {"study": study_name, "trial": best_trial}
     result = recipe.train_into(folder, config, checkpoint=False)
-    _print_metrics(f"retrained best on the whole training split ({obj.epochs} epochs, "
-                   f"{result.seconds:.1f}s); test ({obj.dataset}):", result.test)
+    print_metrics(f"retrained best on the whole training split ({obj.epochs} epochs, "
+                  f"{result.seconds:.1f}s); test ({obj.dataset}):", result.test, config)
     return result.test
-
-
-def _print_metrics(title: str, metrics: dict) -> None:
-    print(title + "  " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
 
 
 def cmd_tune(args) -> int:
@@ -216,9 +222,9 @@ def cmd_tune(args) -> int:
         raise UsageError(f"--val-fraction must be < 1, got {args.val_fraction}")
     if args.storage is not None and not args.storage.startswith("sqlite:///"):
         raise UsageError(f"--storage must look like sqlite:///file.db, got {args.storage!r}")
-    splits = recipe.load_splits(args.dataset, args.seed)
-    model = args.model or recipe.default_model(splits.input_shape)
-    defaults = recipe.family_defaults(model)
+    splits = recipe.load_splits(args.dataset, args.seed, args.horizon, args.input_len)
+    model = args.model or recipe.default_model(splits.input_shape, splits.task)
+    defaults = recipe.family_defaults(model, splits.task)
     optimizer = args.optimizer or defaults["optimizer"]
     scheduler = args.scheduler or defaults["scheduler"]
     epochs = args.epochs or DEFAULT_EPOCHS
@@ -227,7 +233,7 @@ def cmd_tune(args) -> int:
     recipe.check_model_fits(model, splits)
     space = SearchSpace.for_model(model, optimizer)
     obj = TuneObjective(model, args.dataset, optimizer, scheduler, epochs, args.seed,
-                        args.val_fraction, space)
+                        args.val_fraction, space, **recipe.forecast_window(splits))
     grid_size = math.prod(len(v) for v in default_grid(model, optimizer).values())
     n_trials = args.n_trials or (grid_size if args.sampler == "grid" else DEFAULT_TRIALS)
     study_name = args.study_name or f"{model}_{args.dataset}"

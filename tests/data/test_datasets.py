@@ -135,6 +135,27 @@ def test_registry():
     assert len(s.train_dataset()) == len(s.x_train)
 
 
+def test_registry_series_are_forecast_windows():
+    from zengrad.train.forecast import make_forecast_data
+
+    for name, input_len in (("sunspots", 22), ("co2", 104)):
+        s = D.get_dataset(name, horizon=2)
+        data = make_forecast_data(name, horizon=2)
+        assert (s.task, s.input_shape, s.num_outputs) == ("forecast", (input_len, 1), 2)
+        np.testing.assert_array_equal(s.x_test, data.x_test)
+        np.testing.assert_array_equal(s.y_train, data.y_train)
+        assert s.source.split == data.split and s.source.std == data.std
+        # raw windows (N, L) in, forecasts back in the series' units
+        raw = data.series[:input_len][None]
+        np.testing.assert_allclose(s.preprocessing.transform(raw), s.x_train[:1],
+                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(s.preprocessing.inverse_transform_target(s.y_test),
+                                   data.y_test_original, rtol=1e-5, atol=1e-3)
+    assert D.get_dataset("sunspots", input_len=12).input_shape == (12, 1)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'flatten'"):
+        D.get_dataset("sunspots", flatten=True)
+
+
 def test_missing_optional_dependency_names_the_extra(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(_common.importlib.util, "find_spec",

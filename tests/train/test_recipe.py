@@ -97,3 +97,72 @@ def test_run_dir_numbering_overwrite_and_resume(tmp_path):
     assert adopted.out == tmp_path / "runs" / "b" and adopted.explicit
     adopted.discard()
     assert not fourth.tmp.exists()
+
+
+def test_forecast_defaults_config_and_window_options():
+    sun = recipe.load_splits("sunspots", horizon=3)
+    assert sun.task == "forecast" and sun.input_shape == (22, 1) and sun.num_outputs == 3
+    cfg = recipe.make_config(sun)
+    assert (cfg["model"], cfg["optimizer"], cfg["lr"], cfg["epochs"], cfg["patience"],
+            cfg["scheduler"]) == ("lstm", "adam", 1e-2, 40, 0, "none")
+    assert (cfg["horizon"], cfg["input_len"], cfg["num_outputs"]) == (3, 22, 3)
+    assert recipe.dataset_options(cfg) == {"horizon": 3, "input_len": 22}
+    assert recipe.splits_of(cfg).num_outputs == 3
+    assert recipe.make_config(sun, model="transformer")["lr"] == 3e-3
+    # another optimizer starts from its own default lr, not the family's
+    assert recipe.make_config(sun, optimizer="sgd")["lr"] == recipe.OPTIMIZERS["sgd"].default_lr
+    assert recipe.make_config(recipe.load_splits("iris"))["lr"] == 1e-3  # as before
+    assert recipe.make_config(sun, model="mlp")["model"] == "mlp"
+    with pytest.raises(RecipeError, match="model 'lenet' can't be trained for the forecast "
+                                          "task.*models for it: mlp, lstm, transformer"):
+        recipe.make_config(sun, model="lenet")
+    with pytest.raises(RecipeError, match="horizon applies to forecasting a time series "
+                                          r"\(co2, sunspots\); dataset 'digits' is a "
+                                          "classification dataset"):
+        recipe.load_splits("digits", horizon=3)
+    with pytest.raises(RecipeError, match="input_len 300 .* use input_len <= 246"):
+        recipe.load_splits("sunspots", input_len=300)
+    for change, field in [({"horizon": 2}, "horizon"), ({"input_len": 21}, "input_shape"),
+                          ({"horizon": 0}, "horizon"), ({"input_len": True}, "input_len")]:
+        with pytest.raises(RecipeError, match=f"c.json: field '{field}'"):
+            recipe.validate_config({**cfg, **change}, "c.json", training=True)
+    with pytest.raises(RecipeError, match="c.json: field 'horizon' is missing"):
+        recipe.validate_config({k: v for k, v in cfg.items() if k != "horizon"}, "c.json")
+    iris = recipe.make_config(recipe.load_splits("iris"))
+    with pytest.raises(RecipeError, match="c.json: field 'horizon' must be absent"):
+        recipe.validate_config({**iris, "horizon": 3}, "c.json")
+
+
+def test_forecast_holdout_validates_on_the_latest_windows():
+    tr, val = recipe.holdout(10, 0.2, 3, ordered=True)
+    assert tr.tolist() == list(range(8)) and val.tolist() == [8, 9]
+    assert recipe.TASKS["forecast"].ordered and not recipe.TASKS["regression"].ordered
+    with pytest.raises(RecipeError, match="leaves none to train on"):
+        recipe.holdout(1, 0.5, 0)
+    # prepare's loaders: every validation window starts after every training window, so no
+    # validation target is inside a training input (overlapping windows)
+    sun = recipe.load_splits("sunspots")
+    prepared = recipe.prepare(recipe.make_config(sun, val_fraction=0.2, epochs=1), sun)
+    x_tr = np.concatenate([x.numpy() for x, _ in prepared.train_loader])
+    x_val = np.concatenate([x.numpy() for x, _ in prepared.val_loader])
+    n = len(sun.x_train)
+    assert len(x_val) == round(0.2 * n) and len(x_tr) == n - len(x_val)
+    np.testing.assert_array_equal(x_val, sun.x_train[n - len(x_val):])
+    assert sorted(map(bytes, x_tr)) == sorted(map(bytes, sun.x_train[:n - len(x_val)]))
+
+
+def test_forecast_splits_take_raw_windows_and_give_series_units():
+    from zengrad.data.datasets.timeseries import load_sunspots
+
+    sun = recipe.load_splits("sunspots", horizon=2)
+    data, pre = sun.source, sun.preprocessing
+    series = load_sunspots()
+    raw = np.stack([series[t:t + 22] for t in range(3)])  # (N, L) as a user has them
+    np.testing.assert_allclose(pre.transform(raw), sun.x_train[:3], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(pre.inverse_transform_target(sun.y_test),
+                               data.y_test_original, rtol=1e-5, atol=1e-3)
+    # the test metrics: RMSE/MAE of a perfect forecast are 0, the baselines' unchanged
+    m = recipe.TASKS["forecast"].test_metrics(sun.y_test, sun, None)
+    assert m["rmse"] < 1e-3 and m["mae"] < 1e-3 and m["naive_rmse"] > 10
+    assert set(m) == {"rmse", "mae", "naive_rmse", "naive_mae", "seasonal_naive_rmse",
+                      "seasonal_naive_mae"}

@@ -2,12 +2,20 @@
 
 Each entry is a builder(seed=0, **kwargs) -> Splits. Register more with
 `@register_dataset("name")`.
+
+The bundled time series (timeseries.SERIES: sunspots, co2) are forecasting tasks:
+get_dataset("sunspots", input_len=22, horizon=3) gives zengrad.train.forecast's windows
+(chronological split, standardized by the training part's mean and std), x (N, input_len, 1)
+and y (N, horizon) in scaled units, with a Preprocessing that takes raw windows (N, input_len)
+and maps forecasts back to the series' units.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -26,11 +34,14 @@ class Splits:
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
-    task: str  # "classification" or "regression"
+    task: str  # "classification", "regression" or "forecast"
     num_classes: int | None = None
     # raw inputs (as the dataset's source gives them) -> x_*, and predictions -> target
     # units; None means x_* are the raw inputs
     preprocessing: Preprocessing | None = None
+    # what the splits were cut from, for a task's report: a forecast's ForecastData (the
+    # whole series, for the baselines and the plot); None for the others
+    source: Any = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -39,7 +50,8 @@ class Splits:
 
     @property
     def num_outputs(self) -> int:
-        """Classes for classification, target width for regression."""
+        """Classes for classification, target width for regression (the horizon of a
+        forecast)."""
         if self.task == "classification":
             return int(self.num_classes)
         return int(np.prod(self.y_train.shape[1:], dtype=np.int64)) or 1
@@ -143,16 +155,23 @@ def _spirals(seed: int = 0, n_samples: int = 900, n_classes: int = 3, noise: flo
     return _classes("spirals", shuffle_split(x, y, test_size, seed, "spirals"))
 
 
-@register_dataset("sunspots")
-def _sunspots(seed: int = 0, input_len: int = 12, test_size: float = 0.2, **_kw) -> Splits:
-    """Next year's sunspot number from the previous input_len years, scaled by the training
-    part's max; the test split is the last test_size of the windows (chronological)."""
-    series = timeseries.load_sunspots()
-    cut = int(len(series) * (1.0 - test_size))
-    scale = np.float32(series[:cut].max())
-    x, y = timeseries.sliding_windows(series / scale, input_len, 1)
-    n_train = cut - input_len  # windows whose target lies in the training part
-    pre = Preprocessing(x.shape[1:], fixed_scaler(x.shape[1:], scale),
-                        fixed_scaler(y.shape[1:], scale))
-    return Splits("sunspots", x[:n_train], y[:n_train], x[n_train:], y[n_train:], "regression",
-                  preprocessing=pre)
+def _series(name: str, seed: int = 0, input_len: int | None = None, horizon: int = 1,
+            test_fraction: float = 0.2) -> Splits:
+    """The forecast windows of a bundled series (zengrad.train.forecast.make_forecast_data);
+    seed is accepted for the registry's signature and unused (the split is chronological)."""
+    # the windowing, split and scaler of a forecast have one home, zengrad.train.forecast;
+    # imported when a series is asked for (it builds on this package, not the other way)
+    from zengrad.train.forecast import make_forecast_data
+
+    data = make_forecast_data(name, input_len, horizon, test_fraction)
+    shape = data.input_shape
+    # z = (s - mean) / std for the window and the target alike: raw windows in, forecasts
+    # back in the series' units
+    pre = Preprocessing(shape, fixed_scaler(shape, data.std, data.mean),
+                        fixed_scaler((data.horizon,), data.std, data.mean))
+    return Splits(name, data.x_train, data.y_train, data.x_test, data.y_test, "forecast",
+                  preprocessing=pre, source=data)
+
+
+for _name in timeseries.SERIES:
+    register_dataset(_name)(functools.partial(_series, _name))
