@@ -87,7 +87,8 @@ def test_forecaster_shapes_and_last_position():
     m = TransformerForecaster(d_model=16, nhead=2, num_layers=1, horizon=3)
     x = zg.randn(4, 10)
     assert m(x).shape == (4, 3)
-    np.testing.assert_allclose(m(x).detach().numpy(), m(x.unsqueeze(-1)).detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(m(x).detach().numpy(), m(x.unsqueeze(-1)).detach().numpy(),
+                               rtol=1e-6)
     assert TransformerForecaster(2, d_model=16, nhead=2, horizon=3)(zg.randn(4, 10, 2)).shape \
         == (4, 3, 2)
     assert TransformerForecaster(2, d_model=16, nhead=2, horizon=3, target_size=1)(

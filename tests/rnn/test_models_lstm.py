@@ -100,6 +100,7 @@ def test_forecaster_target_size_and_univariate_classifier():
     # a univariate sequence (N, L) is L steps of one feature
     c = SequenceClassifier(1, 3, hidden_size=6)
     x = zg.randn(4, 9)
-    np.testing.assert_allclose(c(x).detach().numpy(), c(x.unsqueeze(-1)).detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(c(x).detach().numpy(), c(x.unsqueeze(-1)).detach().numpy(),
+                               rtol=1e-6)
     with pytest.raises(ValueError, match=r"or \(N, L\), got \(4, 9, 2\)"):
         c(zg.randn(4, 9, 2))
