@@ -4,7 +4,7 @@ Each entry is a builder(seed=0, **kwargs) -> Splits. Register more with
 `@register_dataset("name")`.
 
 The bundled time series (timeseries.SERIES: sunspots, co2) are forecasting tasks:
-get_dataset("sunspots", input_len=22, horizon=3) gives zengrad.train.forecast's windows
+get_dataset("sunspots", input_len=22, horizon=3) gives zengrad.data.forecasting's windows
 (chronological split, standardized by the training part's mean and std), x (N, input_len, 1)
 and y (N, horizon) in scaled units, with a Preprocessing that takes raw windows (N, input_len)
 and maps forecasts back to the series' units.
@@ -157,11 +157,11 @@ def _spirals(seed: int = 0, n_samples: int = 900, n_classes: int = 3, noise: flo
 
 def _series(name: str, seed: int = 0, input_len: int | None = None, horizon: int = 1,
             test_fraction: float = 0.2) -> Splits:
-    """The forecast windows of a bundled series (zengrad.train.forecast.make_forecast_data);
+    """The forecast windows of a bundled series (zengrad.data.forecasting.make_forecast_data);
     seed is accepted for the registry's signature and unused (the split is chronological)."""
-    # the windowing, split and scaler of a forecast have one home, zengrad.train.forecast;
-    # imported when a series is asked for (it builds on this package, not the other way)
-    from zengrad.train.forecast import make_forecast_data
+    # the windowing, split and scaler of a forecast have one home, zengrad.data.forecasting;
+    # imported when a series is asked for (it imports zengrad.data, which imports this module)
+    from zengrad.data.forecasting import make_forecast_data
 
     data = make_forecast_data(name, input_len, horizon, test_fraction)
     shape = data.input_shape
