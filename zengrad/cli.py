@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import os
 import platform
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from zengrad.cli_args import (
@@ -351,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    previous = _sigterm_interrupts()
     try:
         return _COMMANDS[args.command](args)
     except (UsageError, RecipeError) as e:
@@ -362,3 +365,19 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a failure, not a usage error: one line, status 1
         print(f"zengrad {args.command}: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _sigterm_interrupts():
+    """SIGTERM (kill, a scheduler's stop) unwinds like Ctrl-C: trials still running are
+    marked failed, a training run keeps its checkpoint for --resume, temporary files go.
+    Returns the previous handler (None off the main thread, where signals can't be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _interrupt)

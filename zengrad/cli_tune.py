@@ -245,6 +245,8 @@ def cmd_tune(args) -> int:
         study = tune.create_study(storage=args.storage, study_name=study_name,
                                   direction=direction, load_if_exists=True,
                                   pruner=_make_pruner(args.pruner))
+    except tune.CorruptedStorageError:
+        raise  # a damaged store is a failure (status 1), not a usage error
     except (ValueError, OSError) as e:
         raise UsageError(str(e)) from None
     _check_setup(study, obj.setup())

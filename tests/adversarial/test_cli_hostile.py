@@ -290,3 +290,21 @@ def test_resume_refuses_a_folder_still_being_written(tmp_path, capsys):
     assert "is still being written by process" in err
     (pending / "pending.json").write_text("{")
     assert "not an unfinished zengrad run" in _err(capsys, ["train", "--resume", str(pending)])
+
+
+@pytest.mark.slow
+def test_sigterm_unwinds_like_ctrl_c_and_keeps_the_checkpoint(tmp_path):
+    out = tmp_path / "runs" / "r"
+    proc = subprocess.Popen(_cli("train", "--model", "mlp", "--epochs", "500", "--patience",
+                                 "0", "--out", str(out), "--verbose", "0"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while (not list(out.parent.glob(".r.tmp-*/checkpoint.safetensors"))
+           and time.monotonic() < deadline):
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert "--resume" in err and not out.exists()
+    assert list(out.parent.glob(".r.tmp-*/checkpoint.safetensors"))
