@@ -7,6 +7,7 @@ functions are the same code.
 import sys
 
 from zengrad.autograd.tensor import Tensor, bind_ops
+from zengrad.ops import conv_transpose, groupnorm, indexing, interpolate, sorting, special
 from zengrad.ops.activation import (
     elu,
     gelu,
@@ -19,6 +20,7 @@ from zengrad.ops.activation import (
     softplus,
     tanh,
 )
+from zengrad.ops.conv_transpose import *
 from zengrad.ops.dims import normalize_dim, normalize_dims
 from zengrad.ops.elementwise import (
     abs,
@@ -66,6 +68,9 @@ from zengrad.ops.elementwise import (
     sub,
     where,
 )
+from zengrad.ops.groupnorm import *
+from zengrad.ops.indexing import *
+from zengrad.ops.interpolate import *
 from zengrad.ops.linalg import bmm, linear, matmul, mm
 from zengrad.ops.reduce import (
     all,
@@ -111,6 +116,8 @@ from zengrad.ops.shape import (
     unwrap_index,
     view,
 )
+from zengrad.ops.sorting import *
+from zengrad.ops.special import *
 
 subtract, multiply, divide, true_divide, negative = sub, mul, div, div, neg
 
@@ -126,6 +133,10 @@ _METHODS = [
 ]
 for _fn in _METHODS:
     setattr(Tensor, _fn.__name__, _fn)
+# the newer families name their Tensor methods themselves (module.TENSOR_METHODS)
+for _family in (conv_transpose, groupnorm, indexing, interpolate, sorting, special):
+    for _name, _fn in _family.TENSOR_METHODS.items():
+        setattr(Tensor, _name, _fn)
 
 
 def _where_method(self, condition, other):
@@ -153,4 +164,6 @@ Tensor.subtract, Tensor.multiply, Tensor.divide = sub, mul, div
 
 bind_ops(sys.modules[__name__])
 
-__all__ = [n for n in dir() if not n.startswith("_") and n not in ("sys", "bind_ops")]
+__all__ = [n for n in dir() if not n.startswith("_") and n not in (
+    "sys", "bind_ops", "conv_transpose", "groupnorm", "indexing", "interpolate", "sorting",
+    "special")]
