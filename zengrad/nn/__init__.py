@@ -15,7 +15,7 @@ from zengrad.nn.activation import (
 )
 from zengrad.nn.attention import MultiheadAttention
 from zengrad.nn.containers import ModuleDict, ModuleList, Sequential
-from zengrad.nn.conv import Conv1d, Conv2d
+from zengrad.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from zengrad.nn.dropout import Dropout
 from zengrad.nn.embedding import Embedding
 from zengrad.nn.flatten import Flatten, Unflatten

@@ -1,7 +1,9 @@
-"""Conv1d and Conv2d layers: y = W * x + b (cross-correlation), weight (out, in/groups, *kernel).
+"""Conv1d/Conv2d (y = W * x + b, cross-correlation, weight (out, in/groups, *kernel)) and
+ConvTranspose1d/2d (their adjoints, weight (in, out/groups, *kernel)).
 
 Initialized as PyTorch: W ~ kaiming_uniform_(a=sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
-b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in_channels / groups * prod(kernel_size).
+b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in_channels / groups * prod(kernel_size)
+(ConvTranspose: from weight dims 1.., i.e. out_channels / groups * prod(kernel_size), as torch).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from zengrad.nn import init
 from zengrad.nn.module import Module
 from zengrad.nn.parameter import Parameter
 from zengrad.ops.conv import check_positive, conv_nd, conv_padding, ntuple
+from zengrad.ops.conv_transpose import conv_transpose_nd
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -141,5 +144,130 @@ class Conv1d(_ConvNd):
 class Conv2d(_ConvNd):
     """2-D convolution over (N, C_in, H, W) -> (N, C_out, H_out, W_out);
     weight (C_out, C_in/groups, KH, KW)."""
+
+    _nd = 2
+
+
+class _ConvTransposeNd(Module):
+    """Shared constructor, validation and repr of ConvTranspose1d/2d (nd spatial dims).
+
+    weight (in_channels, out_channels/groups, *kernel) as PyTorch; init as Conv (fan_in is
+    computed from weight dims 1.. , i.e. out_channels/groups * prod(kernel), as torch does).
+    """
+
+    _nd = 2
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        output_padding=0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation=1,
+        padding_mode: str = "zeros",
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        nd, cls = self._nd, type(self).__name__
+        for name, v in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if isinstance(v, bool) or not isinstance(v, Integral) or v <= 0:
+                raise ValueError(f"{cls}: {name} must be a positive int, got {v!r}")
+        if isinstance(groups, bool) or not isinstance(groups, Integral) or groups <= 0:
+            raise ValueError(f"{cls}: groups must be a positive int, got {groups!r}")
+        for name, v in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if v % groups:
+                raise ValueError(f"{cls}: {name} ({v}) must be divisible by groups ({groups})")
+        if padding_mode != "zeros":
+            raise ValueError(f'{cls}: only "zeros" padding mode is supported, got {padding_mode!r}')
+        if isinstance(padding, str):
+            raise ValueError(f"{cls}: padding must be an int or a tuple of ints, got {padding!r}")
+        if device is not None and str(device).split(":")[0] != "cpu":
+            raise RuntimeError(f"device {device!r} is not available (NumPy cpu backend only)")
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = ntuple(kernel_size, nd, "kernel_size", cls)
+        self.stride = ntuple(stride, nd, "stride", cls)
+        self.padding = ntuple(padding, nd, "padding", cls)
+        self.output_padding = ntuple(output_padding, nd, "output_padding", cls)
+        self.dilation = ntuple(dilation, nd, "dilation", cls)
+        check_positive(self.kernel_size, "kernel_size", cls)
+        check_positive(self.stride, "stride", cls)
+        check_positive(self.dilation, "dilation", cls)
+        if any(v < 0 for v in self.padding):
+            raise ValueError(f"{cls}: negative padding is not supported, got {self.padding}")
+        if any(
+            o >= s and o >= d for o, s, d in zip(self.output_padding, self.stride, self.dilation)
+        ):
+            raise ValueError(
+                f"{cls}: output padding must be smaller than either stride or dilation, got "
+                f"output_padding={self.output_padding}, stride={self.stride}, "
+                f"dilation={self.dilation}"
+            )
+        self.groups = int(groups)
+        self.padding_mode = padding_mode
+        dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
+        wshape = (self.in_channels, self.out_channels // self.groups, *self.kernel_size)
+        self.weight = Parameter(np.empty(wshape, dt))
+        if bias:
+            self.bias = Parameter(np.empty((self.out_channels,), dt))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init._default_reset_(self.weight, self.bias)
+
+    def _owner(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+    def forward(self, input: Tensor, output_size=None) -> Tensor:
+        """output_size (its last nd entries) picks the output_padding that gives that size."""
+        return conv_transpose_nd(
+            input,
+            self.weight,
+            self.bias,
+            self._nd,
+            self.stride,
+            self.padding,
+            self.output_padding,
+            self.groups,
+            self.dilation,
+            owner=self._owner(),
+            output_size=output_size,
+        )
+
+    def extra_repr(self) -> str:
+        """As torch: stride always shown, the other options when not default."""
+        nd = self._nd
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
+        text += f", stride={self.stride}"
+        if self.padding != (0,) * nd:
+            text += f", padding={self.padding}"
+        if self.dilation != (1,) * nd:
+            text += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * nd:
+            text += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """Transposed 1-D convolution (N, C_in, L) -> (N, C_out, L_out),
+    L_out = (L - 1) s - 2 p + d (K - 1) + output_padding + 1; weight (C_in, C_out/groups, K)."""
+
+    _nd = 1
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """Transposed 2-D convolution (N, C_in, H, W) -> (N, C_out, H_out, W_out),
+    H_out = (H - 1) s - 2 p + d (KH - 1) + output_padding + 1;
+    weight (C_in, C_out/groups, KH, KW)."""
 
     _nd = 2

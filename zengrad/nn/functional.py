@@ -19,6 +19,7 @@ from zengrad.ops.activation import (
 from zengrad.ops.attention import scaled_dot_product_attention
 from zengrad.ops.batchnorm import batch_norm
 from zengrad.ops.conv import conv1d, conv2d
+from zengrad.ops.conv_transpose import conv_transpose1d, conv_transpose2d
 from zengrad.ops.dropout import dropout
 from zengrad.ops.embedding import embedding
 from zengrad.ops.layernorm import layer_norm
@@ -50,7 +51,7 @@ __all__ = [
     "softplus", "tanh",
     # convolutional networks
     "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "batch_norm", "conv1d", "conv2d",
-    "max_pool1d", "max_pool2d",
+    "max_pool1d", "max_pool2d", "conv_transpose1d", "conv_transpose2d",
     # attention and sequences
     "embedding", "layer_norm", "scaled_dot_product_attention",
 ]
