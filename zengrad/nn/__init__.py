@@ -33,7 +33,7 @@ from zengrad.nn.loss import (
     SmoothL1Loss,
 )
 from zengrad.nn.module import Module
-from zengrad.nn.norm import BatchNorm1d, BatchNorm2d
+from zengrad.nn.norm import BatchNorm1d, BatchNorm2d, GroupNorm
 from zengrad.nn.parameter import Parameter
 from zengrad.nn.pooling import (
     AdaptiveAvgPool2d,

@@ -1,4 +1,5 @@
-"""BatchNorm1d and BatchNorm2d over zengrad.ops.batchnorm (formula and backward live there).
+"""BatchNorm1d and BatchNorm2d over zengrad.ops.batchnorm, GroupNorm over zengrad.ops.groupnorm
+(formulas and backward live there).
 
 Buffers as PyTorch: running_mean (zeros), running_var (ones), num_batches_tracked (int64),
 all in the state_dict. bias=False (keyword, as torch 2.13) keeps the scale without a shift.
@@ -18,6 +19,7 @@ from zengrad.nn.module import Module
 from zengrad.nn.parameter import Parameter
 from zengrad.ops.batchnorm import batch_norm
 from zengrad.ops.conv import shape_str
+from zengrad.ops.groupnorm import group_norm
 
 
 class _BatchNorm(Module):
@@ -129,3 +131,70 @@ class BatchNorm2d(_BatchNorm):
 
     _ranks = (4,)
     _layout = "(N, C, H, W)"
+
+
+class GroupNorm(Module):
+    """Normalize (N, C, *) over groups of C/num_groups channels per sample (see
+    zengrad.ops.groupnorm): y = w (x - mu) / sqrt(var + eps) + b. No running statistics.
+    affine=True: weight (ones) and bias (zeros) of shape (C,); bias=False (keyword, as torch
+    2.13) keeps the scale without a shift."""
+
+    def __init__(
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        device=None,
+        dtype=None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        for name, v in (("num_groups", num_groups), ("num_channels", num_channels)):
+            if isinstance(v, bool) or not isinstance(v, Integral):
+                raise TypeError(f"GroupNorm: {name} must be an int, got {v!r}")
+            if v <= 0:
+                raise ValueError(f"GroupNorm: {name} must be positive, got {v}")
+        if num_channels % num_groups:
+            raise ValueError(
+                f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
+                f"({num_groups})"
+            )
+        if device is not None and str(device).split(":")[0] != "cpu":
+            raise RuntimeError(f"device {device!r} is not available (NumPy cpu backend only)")
+        dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
+        self.num_groups, self.num_channels = int(num_groups), int(num_channels)
+        self.eps = eps
+        self.affine = affine
+        if affine:
+            self.weight = Parameter(np.ones(self.num_channels, dt))
+            if bias:
+                self.bias = Parameter(np.zeros(self.num_channels, dt))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        if self.affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        shape = input.data.shape if isinstance(input, Tensor) else None
+        if shape is None or len(shape) < 2 or shape[1] != self.num_channels:
+            got = shape_str(shape) if shape is not None else type(input).__name__
+            raise ValueError(
+                f"GroupNorm({self.num_groups}, {self.num_channels}): expected input of shape "
+                f"(N, C, *) with C = {self.num_channels}, got input of shape {got}"
+            )
+        return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+            f"bias={self.bias is not None}"
+        )
