@@ -57,3 +57,4 @@ from zengrad.nn.transformer import (
     TransformerEncoder,
     TransformerEncoderLayer,
 )
+from zengrad.nn.upsampling import Upsample

@@ -23,6 +23,7 @@ from zengrad.ops.conv_transpose import conv_transpose1d, conv_transpose2d
 from zengrad.ops.dropout import dropout
 from zengrad.ops.embedding import embedding
 from zengrad.ops.groupnorm import group_norm
+from zengrad.ops.interpolate import interpolate
 from zengrad.ops.layernorm import layer_norm
 from zengrad.ops.linalg import linear
 from zengrad.ops.loss import (
@@ -53,7 +54,7 @@ __all__ = [
     # convolutional networks
     "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "batch_norm", "conv1d", "conv2d",
     "max_pool1d", "max_pool2d", "conv_transpose1d", "conv_transpose2d",
-    "group_norm",
+    "group_norm", "interpolate",
     # attention and sequences
     "embedding", "layer_norm", "scaled_dot_product_attention",
 ]

@@ -1,7 +1,236 @@
-"""Ops of the interpolate family (being written); exported by zengrad/ops/__init__.py."""
+"""Resampling (F.interpolate): nearest, nearest-exact and (bi/tri)linear, separable per axis.
+
+Every mode reads, for each output position o of an axis of length n -> m, input positions
+given by a scale r:
+    r = 1 / scale_factor (when given and not recomputed), else n / m
+    nearest:        i(o) = min(floor(o r), n - 1)            (r, o r in float32, as PyTorch)
+    nearest-exact:  i(o) = min(floor((o + 0.5) r), n - 1)
+    linear:         src = max(r (o + 0.5) - 0.5, 0)          (align_corners=False)
+                    src = o (n - 1) / (m - 1)                (align_corners=True; 0 if m = 1)
+                    i0 = min(floor(src), n - 1), i1 = min(i0 + 1, n - 1), l1 = src - i0, l0 = 1 - l1
+                    y(o) = l0 x[i0] + l1 x[i1]
+An N-D resample is these 1-D resamples applied to the last axes in turn (last axis first, as
+PyTorch's kernels nest the weights), each one gather per tap, so work is O(output size).
+Backward undoes the axes in reverse order: dx[j] = sum over the o with i(o) = j of l(o) g[o].
+The i(o) never decrease with o, so each input's outputs are one contiguous run and the sum is
+one np.add.reduceat per tap (no scatter with repeated indices).
+"""
 
 from __future__ import annotations
 
+import math
+from numbers import Integral, Real
+
+import numpy as np
+
+from zengrad.autograd.function import Function
+from zengrad.autograd.tensor import Tensor
+from zengrad.ops.conv import shape_str
+
+# F.interpolate only (torch has no torch.interpolate)
 __all__: list[str] = []
 # Tensor methods this family gives: {method name: function}
 TENSOR_METHODS: dict = {}
+
+_LINEAR = {"linear": 3, "bilinear": 4, "trilinear": 5}  # mode -> the input rank it needs
+_NEAREST = ("nearest", "nearest-exact")
+_REFUSED = ("bicubic", "area", "lanczos")
+_ALL_MODES = "nearest | linear | bilinear | bicubic | trilinear | lanczos | area | nearest-exact"
+
+
+# ----- per-axis plans -------------------------------------------------------------------------
+def _nearest_index(n: int, m: int, scale, exact: bool) -> np.ndarray:
+    """i(o) for o in [0, m): PyTorch's float32 arithmetic, so the boundaries fall alike."""
+    o = np.arange(m)
+    if not exact and m == n:
+        return o
+    if not exact and m == 2 * n:  # torch special-cases doubling (exact, no float rounding)
+        return o >> 1
+    r = np.float32(1.0 / scale) if scale is not None else np.float32(n) / np.float32(m)
+    if exact:
+        # (o + 0.5) is a double times the float scale, rounded to float before floorf
+        src = np.floor(((o + 0.5) * np.float64(r)).astype(np.float32))
+    else:
+        src = np.floor(o.astype(np.float32) * r)
+    return np.minimum(src.astype(np.int64), n - 1)
+
+
+def _linear_taps(n: int, m: int, scale, align_corners: bool, dtype):
+    """(i0, i1, l0, l1) for o in [0, m), computed in the input's float type as PyTorch."""
+    o = np.arange(m)
+    t = np.dtype(dtype).type
+    if align_corners:
+        r = t(n - 1) / t(m - 1) if m > 1 else t(0)
+        src = r * o.astype(dtype)
+    else:
+        r = t(1.0 / scale) if scale is not None else t(n) / t(m)
+        src = r * (o.astype(dtype) + t(0.5)) - t(0.5)
+        src = np.maximum(src, t(0))
+    i0 = np.minimum(np.floor(src).astype(np.int64), n - 1)
+    l1 = np.clip(src - i0.astype(dtype), t(0), t(1)).astype(dtype)
+    i1 = np.minimum(i0 + 1, n - 1)
+    return i0, i1, t(1) - l1, l1
+
+
+def _weights(lam: np.ndarray, axis: int, ndim: int) -> np.ndarray:
+    return lam.reshape((-1,) + (1,) * (ndim - 1 - axis))
+
+
+def _fold(g: np.ndarray, axis: int, idx: np.ndarray, n: int) -> np.ndarray:
+    """dx with dx[..., j, ...] = sum of g[..., o, ...] over the o with idx[o] = j (idx
+    non-decreasing: each j's outputs form one run, summed by one reduceat)."""
+    shape = list(g.shape)
+    shape[axis] = n
+    dx = np.zeros(shape, g.dtype)
+    if idx.size == 0 or g.size == 0:
+        return dx
+    starts = np.flatnonzero(np.concatenate(([True], idx[1:] != idx[:-1])))
+    sums = np.add.reduceat(g, starts, axis=axis)
+    lead = (slice(None),) * axis
+    dx[lead + (idx[starts],)] = sums  # the run heads are distinct inputs
+    return dx
+
+
+class ResampleFn(Function):
+    """y = the per-axis resamples of x (see the module docstring); dL/dx = their adjoints,
+    applied to g in reverse axis order."""
+
+    @staticmethod
+    def forward(ctx, x, plans):
+        # plans: [(axis, n, taps)], taps = [(index, weight or None)], last axis first
+        ctx.plans = plans
+        if not plans:
+            return x.copy()
+        y = x
+        for axis, _, taps in plans:
+            out = None
+            for idx, lam in taps:
+                part = np.take(y, idx, axis=axis)
+                if lam is not None:
+                    part *= _weights(lam, axis, y.ndim)
+                out = part if out is None else out + part
+            y = out
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        for axis, n, taps in reversed(ctx.plans):
+            dx = None
+            for idx, lam in taps:
+                gl = g if lam is None else g * _weights(lam, axis, g.ndim)
+                part = _fold(gl, axis, idx, n)
+                dx = part if dx is None else dx + part
+            g = dx
+        return g, None
+
+
+# ----- public function ------------------------------------------------------------------------
+def _per_dim(value, dim: int, what: str, shape):
+    if isinstance(value, (tuple, list)):
+        if len(value) != dim:
+            raise ValueError(
+                f"interpolate: input and {what} must have the same number of spatial "
+                f"dimensions, but got input of shape {shape_str(shape)} (spatial "
+                f"{list(shape[2:])}) and {what}={value!r}"
+            )
+        return list(value)
+    return [value] * dim
+
+
+def interpolate(
+    input: Tensor,
+    size=None,
+    scale_factor=None,
+    mode: str = "nearest",
+    align_corners: bool | None = None,
+    recompute_scale_factor: bool | None = None,
+    antialias: bool = False,
+) -> Tensor:
+    """Resample the spatial dims of input (N, C, *S) to size= or floor(S * scale_factor).
+
+    mode: 'nearest' | 'nearest-exact' (3/4/5-D), 'linear' (3-D), 'bilinear' (4-D),
+    'trilinear' (5-D); align_corners for the linear modes. See the module docstring for the
+    index/weight formulas (PyTorch's, including its float32 scale for nearest).
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"interpolate: input must be a Tensor, got {type(input).__name__}")
+    if not isinstance(mode, str):
+        raise TypeError(f"interpolate: mode must be a string, got {mode!r}")
+    shape = input.data.shape
+    if mode in _REFUSED:
+        raise NotImplementedError(
+            f"interpolate: mode {mode!r} is not supported (supported: 'nearest', "
+            "'nearest-exact', 'linear', 'bilinear', 'trilinear')"
+        )
+    if mode not in _NEAREST and mode not in _LINEAR:
+        raise ValueError(f"interpolate: unknown mode {mode!r}, should be one of {_ALL_MODES}")
+    if antialias:
+        raise NotImplementedError("interpolate: antialias=True is not supported")
+    if mode in _NEAREST:
+        if align_corners is not None:
+            raise ValueError(
+                "interpolate: align_corners option can only be set with the interpolating "
+                f"modes: linear | bilinear | bicubic | trilinear (got mode={mode!r})"
+            )
+    elif align_corners is None:
+        align_corners = False
+    rank = len(shape)
+    if rank not in (3, 4, 5):
+        raise ValueError(
+            f"interpolate: expected a 3-D, 4-D or 5-D input (N, C, *spatial) for mode "
+            f"{mode!r}, got input of shape {shape_str(shape)}"
+        )
+    if mode in _LINEAR and _LINEAR[mode] != rank:
+        raise NotImplementedError(
+            f"interpolate: got {rank}D input of shape {shape_str(shape)}, but {mode} mode "
+            f"needs {_LINEAR[mode]}D input"
+        )
+    dim = rank - 2
+    if size is not None and scale_factor is not None:
+        raise ValueError("interpolate: only one of size or scale_factor should be defined")
+    if size is None and scale_factor is None:
+        raise ValueError("interpolate: either size or scale_factor should be defined")
+    if recompute_scale_factor and size is not None:
+        raise ValueError(
+            "interpolate: recompute_scale_factor is not meaningful with an explicit size"
+        )
+    spatial = list(shape[2:])
+    if size is not None:
+        sizes = _per_dim(size, dim, "size", shape)
+        if not all(isinstance(s, Integral) and not isinstance(s, bool) for s in sizes):
+            raise TypeError(f"interpolate: size must be an int or a tuple of ints, got {size!r}")
+        sizes = [int(s) for s in sizes]
+        scales = [None] * dim
+    else:
+        scales = _per_dim(scale_factor, dim, "scale_factor", shape)
+        if not all(isinstance(s, Real) and not isinstance(s, bool) for s in scales):
+            raise TypeError(
+                f"interpolate: scale_factor must be a number or a tuple of numbers, got "
+                f"{scale_factor!r}"
+            )
+        scales = [float(s) for s in scales]
+        sizes = [math.floor(n * s) for n, s in zip(spatial, scales)]
+        if recompute_scale_factor:
+            scales = [None] * dim  # the kernel uses n / m of the rounded size
+    if any(n <= 0 for n in spatial) or any(m <= 0 for m in sizes):
+        raise ValueError(
+            f"interpolate: input and output sizes should be greater than 0, but got input of "
+            f"shape {shape_str(shape)} and output size {tuple(sizes)}"
+        )
+    if shape[1] == 0:
+        raise ValueError(f"interpolate: got an input with 0 channels, shape {shape_str(shape)}")
+    dtype = input.data.dtype
+    if dtype.kind != "f":
+        raise TypeError(f"interpolate: expected a floating-point input, got dtype {dtype}")
+    plans = []
+    for k in range(dim - 1, -1, -1):  # the last axis first
+        axis, n, m, sc = 2 + k, spatial[k], sizes[k], scales[k]
+        if m == n:  # every mode copies an axis it does not resize (as torch does)
+            continue
+        if mode in _NEAREST:
+            taps = [(_nearest_index(n, m, sc, mode == "nearest-exact"), None)]
+        else:
+            i0, i1, l0, l1 = _linear_taps(n, m, sc, align_corners, dtype)
+            taps = [(i0, l0), (i1, l1)]
+        plans.append((axis, n, taps))
+    return ResampleFn.apply(input, plans)
