@@ -9,7 +9,9 @@ from zengrad.autograd import (
     Tensor,
     enable_grad,
     gradcheck,
+    inference_mode,
     is_grad_enabled,
+    is_inference_mode_enabled,
     no_grad,
     set_grad_enabled,
 )

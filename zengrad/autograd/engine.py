@@ -24,6 +24,9 @@ class _GradMode(threading.local):
     """Whether ops record the graph; per thread, like PyTorch's grad mode."""
 
     enabled = True
+    # inside inference_mode(): enable_grad / set_grad_enabled(True) don't turn recording back
+    # on (torch: only inference_mode(False) does)
+    inference = False
 
 
 grad_mode = _GradMode()
@@ -43,7 +46,8 @@ class set_grad_enabled:
     def __init__(self, mode: bool) -> None:
         self.mode = bool(mode)
         self.prev = grad_mode.enabled
-        grad_mode.enabled = self.mode  # takes effect at once when called as a function
+        # takes effect at once when called as a function
+        grad_mode.enabled = self.mode and not grad_mode.inference
 
     def __enter__(self) -> None:
         return None
@@ -58,7 +62,7 @@ class set_grad_enabled:
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             prev = grad_mode.enabled
-            grad_mode.enabled = mode
+            grad_mode.enabled = mode and not grad_mode.inference
             try:
                 return fn(*args, **kwargs)
             finally:
@@ -74,7 +78,7 @@ class _ModeContext:
 
     def __enter__(self) -> None:
         self.prev = grad_mode.enabled
-        grad_mode.enabled = self.mode
+        grad_mode.enabled = self.mode and not grad_mode.inference
 
     def __exit__(self, *exc) -> None:
         grad_mode.enabled = self.prev
@@ -85,7 +89,7 @@ class _ModeContext:
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             prev = grad_mode.enabled
-            grad_mode.enabled = mode
+            grad_mode.enabled = mode and not grad_mode.inference
             try:
                 return fn(*args, **kwargs)
             finally:
@@ -104,6 +108,55 @@ class enable_grad(_ModeContext):
     """Record the graph again inside a no_grad region."""
 
     mode = True
+
+
+class inference_mode:
+    """No graph is recorded inside (as no_grad), and enable_grad can't turn it back on;
+    inference_mode(False) inside restores normal recording. A context manager and a
+    decorator (@inference_mode, @inference_mode() or @inference_mode(False)).
+
+    Unlike torch, tensors made inside are ordinary tensors (zengrad has no inference-tensor
+    flag: marking every op's output would cost on the hot path), so they may later enter an
+    autograd graph where torch raises.
+    """
+
+    def __new__(cls, mode=True):
+        if callable(mode) and not isinstance(mode, bool):  # bare @inference_mode
+            return cls(True)(mode)
+        return super().__new__(cls)
+
+    def __init__(self, mode: bool = True) -> None:
+        if not isinstance(mode, (bool, int)):
+            raise TypeError(f"inference_mode(): mode must be a bool, got {type(mode).__name__}")
+        self.mode = bool(mode)
+
+    def __enter__(self) -> None:
+        self._prev = (grad_mode.enabled, grad_mode.inference)
+        if self.mode:
+            grad_mode.enabled, grad_mode.inference = False, True
+        else:  # as torch: inference_mode(False) records, even inside no_grad
+            grad_mode.enabled, grad_mode.inference = True, False
+
+    def __exit__(self, *exc) -> None:
+        grad_mode.enabled, grad_mode.inference = self._prev
+
+    def __call__(self, fn):
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+    def clone(self) -> inference_mode:
+        return inference_mode(self.mode)
+
+
+def is_inference_mode_enabled() -> bool:
+    """True inside inference_mode() (and not inside an inner inference_mode(False))."""
+    return grad_mode.inference
 
 
 def _topological_order(roots: list[Function]) -> list[Function]:

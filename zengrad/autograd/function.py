@@ -6,9 +6,16 @@ Subclasses write two static methods on raw arrays:
 `ctx` is the graph node itself: forward stores on it what backward needs (ctx.x = x).
 Non-tensor positional arguments (Python scalars, axes) pass through to forward unchanged and
 get None as their gradient.
+
+This is the protocol of zengrad's own ops (no Tensor is built inside an op). Code written for
+torch subclasses `zengrad.autograd.Function` instead (custom_function.py): forward and
+backward on Tensors, run through a node that is an instance of this class.
 """
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Callable
 
 import numpy as np
 
@@ -72,3 +79,16 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{self.name()}>"
+
+
+def once_differentiable(fn: Callable) -> Callable:
+    """torch's decorator for a custom Function's backward that can't be differentiated again.
+
+    zengrad never differentiates a backward (create_graph is not supported), so it returns
+    a wrapper that calls fn unchanged."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    return wrapper
