@@ -1,7 +1,897 @@
-"""Ops of the indexing family (being written); exported by zengrad/ops/__init__.py."""
+"""Indexing ops: gather/scatter along a dim, index_select/index_add, masks, triangles, diag.
+
+Most of these move elements around without changing them, so each backward is the reverse
+move: a gather's gradient is a scatter-add of g (repeated indices accumulate) and a
+scatter's gradient is a gather of g. Index, mask and count outputs carry no gradient.
+In-place variants (scatter_, index_add_, masked_fill_ ...) write into the tensor's array
+without recording a node, so they are refused where the graph would need them (as add_).
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import warnings
+
+import numpy as np
+
+from zengrad.autograd import engine as _engine
+from zengrad.autograd.function import Function, unbroadcast
+from zengrad.autograd.tensor import Tensor, as_array
+from zengrad.ops.dims import normalize_dim
+from zengrad.ops.elementwise import clone, mul
+from zengrad.ops.shape import expand, getitem, repeat, reshape
+
+__all__ = [
+    "gather", "scatter", "scatter_add", "index_select", "index_add", "masked_select",
+    "masked_fill", "take_along_dim", "nonzero", "tril", "triu", "unbind", "roll", "tile",
+    "repeat_interleave", "meshgrid", "diag", "outer",
+]
+
+# ------------------------------------------------------------------ argument checks
+
+
+class IndexOutOfBoundsError(IndexError, RuntimeError):
+    """An index value outside its dim. torch raises RuntimeError for it on most paths and
+    IndexError on others (index_select on a tensor that requires grad): this is both."""
+
+
+def _as_tensor(x, op: str, what: str = "input") -> Tensor:
+    if isinstance(x, Tensor):
+        return x
+    raise TypeError(f"{op}(): argument '{what}' must be a Tensor, not {type(x).__name__}")
+
+
+def _index_array(index, op: str) -> np.ndarray:
+    """The index as an integer array; RuntimeError (torch's) for floats and bools."""
+    arr = index.data if isinstance(index, Tensor) else as_array(index)
+    if arr.dtype.kind not in "iu":
+        raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index, got {arr.dtype}")
+    return arr
+
+
+def _bool_mask(mask, op: str) -> np.ndarray:
+    arr = mask.data if isinstance(mask, Tensor) else as_array(mask)
+    if arr.dtype != np.bool_:
+        raise RuntimeError(f"{op} only supports boolean masks, but got mask with dtype {arr.dtype}")
+    return arr
+
+
+def _check_bounds(idx: np.ndarray, n: int, op: str, dim: int, allow_negative: bool = False):
+    """idx in [0, n) (or [-n, n) when negatives wrap); returns idx with negatives wrapped."""
+    if idx.size == 0:
+        return idx
+    lo, hi = int(idx.min()), int(idx.max())
+    low = -n if allow_negative else 0
+    if lo < low or hi >= n:
+        bad = lo if lo < low else hi
+        raise IndexOutOfBoundsError(
+            f"{op}: index {bad} is out of bounds for dimension {dim} with size {n}"
+        )
+    return idx % n if allow_negative and lo < 0 else idx
+
+
+def _check_grad_free_inplace(op: str, *others) -> None:
+    """An in-place op is not recorded: a tensor argument that requires grad would silently
+    get no gradient, so it is refused as the tensor written into is (Tensor._check_inplace)."""
+    if not _engine.grad_mode.enabled:
+        return
+    for o in others:
+        if isinstance(o, Tensor) and o.requires_grad:
+            raise RuntimeError(
+                f"{op}: an argument requires grad, but in-place ops are not recorded in the "
+                f"graph; use the out-of-place op (zengrad.{op.rstrip('_')}) or run under no_grad"
+            )
+
+
+def _along_index(idx: np.ndarray, axis: int, xshape: tuple[int, ...]) -> tuple:
+    """A fancy index selecting x[i0, .., idx[i0, .., ik, ..], ..] for each position of idx:
+    idx along `axis`, the position itself (an arange) along every other dim, or 0 where x has
+    size 1 there (broadcast, as take_along_dim allows)."""
+    nd = idx.ndim
+    parts = []
+    for d in range(nd):
+        if d == axis:
+            parts.append(idx)
+            continue
+        shape = [1] * nd
+        shape[d] = -1
+        n = idx.shape[d] if xshape[d] != 1 else 1
+        parts.append(np.arange(n).reshape(shape))
+    return tuple(parts)
+
+
+# ------------------------------------------------------------------ gathers and scatters
+
+
+class Gather(Function):
+    """y[p] = x[p with p_axis replaced by idx[p]];  dL/dx = zeros with g added at those places."""
+
+    @staticmethod
+    def forward(ctx, x, full_index):
+        ctx.shape, ctx.full_index = x.shape, full_index
+        return x[full_index]
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = np.zeros(ctx.shape, g.dtype)
+        np.add.at(gx, ctx.full_index, g)  # repeated indices accumulate
+        return gx, None
+
+
+class Scatter(Function):
+    """y = x with y[p with p_axis = idx[p]] = src[p] (or += src[p] when accumulate);
+    dL/dx = g with the overwritten places zeroed (all of g when accumulating),
+    dL/dsrc[p] = g[place of p] for p within idx's shape, 0 elsewhere in src."""
+
+    @staticmethod
+    def forward(ctx, x, src, full_index, idx_shape, reduce):
+        ctx.full_index, ctx.reduce = full_index, reduce
+        ctx.src_shape = np.shape(src)
+        out = x.copy()
+        _scatter_into(out, full_index, src, idx_shape, reduce)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        n = ctx.needs_input_grad
+        gx = gsrc = None
+        if n[0]:
+            gx = g
+            if ctx.reduce is None:
+                gx = g.copy()
+                gx[ctx.full_index] = 0
+        if n[1]:
+            gsrc = np.zeros(ctx.src_shape or (1,), g.dtype)
+            picked = g[ctx.full_index]
+            gsrc[tuple(slice(0, s) for s in picked.shape)] = picked
+            gsrc = gsrc.reshape(ctx.src_shape)
+        return gx, gsrc, None, None, None
+
+
+def _scatter_into(out: np.ndarray, full_index, src, idx_shape, reduce) -> None:
+    """Write src into out at full_index (shared by scatter and scatter_)."""
+    if isinstance(src, np.ndarray) and src.ndim:
+        src = src[tuple(slice(0, s) for s in idx_shape)]
+    if reduce is None:
+        out[full_index] = src
+    elif reduce == "add":
+        np.add.at(out, full_index, src)
+    else:
+        np.multiply.at(out, full_index, src)
+
+
+def _same_ndim(a: np.ndarray, b: np.ndarray) -> bool:
+    # a 0-d tensor counts as 1-d here, as torch's gather/scatter treat it
+    return max(a.ndim, 1) == max(b.ndim, 1)
+
+
+def _gather_checks(x: np.ndarray, idx: np.ndarray, dim: int, op: str) -> int:
+    if not _same_ndim(x, idx):
+        raise RuntimeError(
+            f"{op}(): Index tensor must have the same number of dimensions as input tensor "
+            f"(index has {idx.ndim}, input has {x.ndim})"
+        )
+    axis = normalize_dim(dim, x.ndim)
+    xs, ixs = x.shape or (1,), idx.shape or (1,)
+    for d, (a, b) in enumerate(zip(ixs, xs)):
+        if d != axis and a > b:
+            raise RuntimeError(
+                f"{op}(): Size does not match at dimension {d}: expected index "
+                f"{list(idx.shape)} to be no larger than input {list(x.shape)} apart from "
+                f"dimension {axis}"
+            )
+    _check_bounds(idx, xs[axis], op, axis)
+    return axis
+
+
+def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
+    """out[i][j][k] = input[index[i][j][k]][j][k] (dim=0; likewise for the other dims).
+
+    index has input's number of dims and is no larger than input apart from dim; out has
+    index's shape. Gradient: dL/dinput = zeros with g scatter-added at the gathered places.
+    """
+    input = _as_tensor(input, "gather")
+    x, idx = input.data, _index_array(index, "gather")
+    axis = _gather_checks(x, idx, dim, "gather")
+    idx1 = idx.reshape(idx.shape or (1,))
+    full = _along_index(idx1, axis, x.shape or (1,))
+    x1 = reshape(input, (1,)) if x.ndim == 0 else input
+    out = Gather.apply(x1, full)
+    return reshape(out, idx.shape) if idx.ndim == 0 else out
+
+
+def _scatter_prepare(input, dim, index, src, op: str):
+    """Checks of scatter/scatter_add (torch's rules); returns the arrays to scatter."""
+    input = _as_tensor(input, op)
+    x, idx = input.data, _index_array(index, op)
+    axis = _gather_checks(x, idx, dim, op)
+    if isinstance(src, Tensor):
+        s = src.data
+        if not _same_ndim(s, idx):
+            raise RuntimeError(
+                f"{op}(): Index tensor must have the same number of dimensions as src tensor "
+                f"(index has {idx.ndim}, src has {s.ndim}); pass a number as value= to fill"
+            )
+        if any(a > b for a, b in zip(idx.shape, s.shape)):
+            raise RuntimeError(
+                f"{op}(): Expected index {list(idx.shape)} to be no larger than src "
+                f"{list(s.shape)}"
+            )
+        if s.dtype != x.dtype:
+            raise RuntimeError(
+                f"{op}(): Expected self.dtype to be equal to src.dtype, got {x.dtype} and "
+                f"{s.dtype}"
+            )
+    idx1 = idx.reshape(idx.shape or (1,))
+    full = _along_index(idx1, axis, x.shape or (1,))
+    return input, full, idx1.shape
+
+
+def _src_or_value(op: str, src, value):
+    if src is not None and value is not None:
+        raise TypeError(f"{op}(): give either src or value, not both")
+    if src is None:
+        if value is None:
+            raise TypeError(f"{op}(): missing the src tensor or the value to scatter")
+        src = value
+    if isinstance(src, Tensor) and src.data.ndim == 0 and value is not None:
+        src = src.item()  # value= may be a 0-d tensor: a scalar, no gradient (as torch)
+    if not isinstance(src, Tensor) and not isinstance(src, (int, float, bool, np.generic)):
+        raise TypeError(f"{op}(): src must be a Tensor or value a number, got {type(src)}")
+    return src
+
+
+def _reduce_arg(op: str, reduce, needs_grad: bool):
+    if reduce is None:
+        return None
+    if reduce not in ("add", "multiply"):
+        raise RuntimeError(
+            f"{op}(): reduce argument must be either add or multiply, got {reduce!r}"
+        )
+    if reduce == "multiply" and needs_grad:
+        raise RuntimeError(
+            f"{op}(): the derivative of reduce='multiply' is not implemented (as in torch); "
+            "run it under no_grad or on tensors that don't require grad"
+        )
+    return reduce
+
+
+def _as_src_array(src, x: np.ndarray):
+    if isinstance(src, Tensor):
+        return src
+    return np.asarray(src).astype(x.dtype)  # a number takes the input's dtype, as torch
+
+
+def scatter(input: Tensor, dim: int, index: Tensor, src=None, value=None, *, reduce=None):
+    """out = input with out[index[i][j]][j] = src[i][j] (dim=0; likewise for other dims);
+    src may be a tensor (same dims as index, no smaller) or a number (value=).
+    reduce='add' / 'multiply' combine instead of overwriting (torch's deprecated option).
+
+    Gradient: dL/dinput = g with the written places zeroed (g itself for reduce='add');
+    dL/dsrc = g gathered at the written places (0 outside index's shape). Repeated indices
+    write one of the values, as torch (which leaves the choice unspecified).
+    """
+    src = _src_or_value("scatter", src, value)
+    input, full, ishape = _scatter_prepare(input, dim, index, src, "scatter")
+    needs = input.requires_grad or (isinstance(src, Tensor) and src.requires_grad)
+    reduce = _reduce_arg("scatter", reduce, needs and _engine.grad_mode.enabled)
+    return _scatter_apply(input, _as_src_array(src, input.data), full, ishape, reduce)
+
+
+def _scatter_apply(input, src, full, ishape, reduce) -> Tensor:
+    if input.data.ndim == 0:  # scatter into a 0-d tensor as into its 1-element vector
+        return reshape(Scatter.apply(reshape(input, (1,)), src, full, ishape, reduce), ())
+    return Scatter.apply(input, src, full, ishape, reduce)
+
+
+def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    """out = input with out[index[i][j]][j] += src[i][j] (dim=0); repeated indices add up.
+
+    Gradient: dL/dinput = g;  dL/dsrc = g gathered at index (0 outside index's shape).
+    """
+    src = _as_tensor(src, "scatter_add", "src")
+    input, full, ishape = _scatter_prepare(input, dim, index, src, "scatter_add")
+    return _scatter_apply(input, src, full, ishape, "add")
+
+
+def _scatter_inplace(self, op, dim, index, src, reduce):
+    self._check_inplace()
+    _check_grad_free_inplace(op, src)
+    _, full, ishape = _scatter_prepare(self, dim, index, src, op.rstrip("_"))
+    src = src.data if isinstance(src, Tensor) else _as_src_array(src, self.data)
+    target = self.data.reshape(self.data.shape or (1,))  # a view: writes reach self.data
+    _scatter_into(target, full, src, ishape, reduce)
+    return self
+
+
+def scatter_(self: Tensor, dim: int, index: Tensor, src=None, value=None, *, reduce=None):
+    """In-place scatter (not recorded: refused on tensors in the graph, as add_)."""
+    src = _src_or_value("scatter_", src, value)
+    return _scatter_inplace(self, "scatter_", dim, index, src, _reduce_arg("scatter_", reduce,
+                                                                            False))
+
+
+def scatter_add_(self: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    """In-place scatter_add (not recorded: refused on tensors in the graph, as add_)."""
+    src = _as_tensor(src, "scatter_add_", "src")
+    return _scatter_inplace(self, "scatter_add_", dim, index, src, "add")
+
+
+# ------------------------------------------------------------------ index_select / index_add
+
+
+class IndexSelect(Function):
+    """y = x taken at idx along axis;  dL/dx = zeros with g added back at idx (repeats add)."""
+
+    @staticmethod
+    def forward(ctx, x, idx, axis):
+        ctx.shape, ctx.idx, ctx.axis = x.shape, idx, axis
+        return np.take(x, idx, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = np.zeros(ctx.shape, g.dtype)
+        # moveaxis gives views, so add.at along axis 0 lands in gx
+        np.add.at(np.moveaxis(gx, ctx.axis, 0), ctx.idx, np.moveaxis(g, ctx.axis, 0))
+        return gx, None, None
+
+
+def _vector_index(index, op: str) -> np.ndarray:
+    idx = _index_array(index, op)
+    if idx.ndim > 1:
+        raise IndexError(
+            f"{op}(): Index is supposed to be a vector, but got dim: {idx.ndim} with size: "
+            f"{list(idx.shape)}"
+        )
+    return idx.reshape(-1)
+
+
+def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    """out = input with dim replaced by index's entries: out[.., i, ..] = input[.., index[i], ..].
+
+    Gradient: dL/dinput[.., j, ..] = sum of g[.., i, ..] over the i with index[i] = j.
+    """
+    input = _as_tensor(input, "index_select")
+    x = input.data
+    axis = normalize_dim(dim, x.ndim)
+    idx = _vector_index(index, "index_select")
+    if x.ndim == 0:
+        if idx.size != 1:
+            raise RuntimeError(
+                f"index_select(): Index to scalar can have only 1 value, got {idx.size} value(s)"
+            )
+        if int(idx[0]) != 0:
+            raise IndexError(f"index_select(): index {int(idx[0])} out of range for a 0-d tensor")
+        return clone(input)
+    _check_bounds(idx, x.shape[axis], "index_select", axis)
+    return IndexSelect.apply(input, idx, axis)
+
+
+class IndexAdd(Function):
+    """y = x with y[.., idx[i], ..] += alpha * s[.., i, ..];
+    dL/dx = g,  dL/ds[.., i, ..] = alpha * g[.., idx[i], ..]."""
+
+    @staticmethod
+    def forward(ctx, x, s, idx, axis, alpha):
+        ctx.idx, ctx.axis, ctx.alpha = idx, axis, alpha
+        out = x.copy()
+        _index_add_into(out, s, idx, axis, alpha)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        n = ctx.needs_input_grad
+        gs = None
+        if n[1]:
+            gs = np.take(g, ctx.idx, axis=ctx.axis)
+            if ctx.alpha != 1:
+                gs = gs * np.asarray(ctx.alpha, g.dtype)
+        return (g if n[0] else None), gs, None, None, None
+
+
+def _index_add_into(out: np.ndarray, s: np.ndarray, idx, axis: int, alpha) -> None:
+    if alpha != 1:
+        s = s * np.asarray(alpha, out.dtype)
+    np.add.at(np.moveaxis(out, axis, 0), idx, np.moveaxis(s, axis, 0))
+
+
+def _index_add_prepare(input, dim, index, source, op: str):
+    input = _as_tensor(input, op)
+    source = _as_tensor(source, op, "source")
+    x, s = input.data, source.data
+    axis = normalize_dim(dim, x.ndim)
+    idx = _vector_index(index, op)
+    xs, ss = x.shape or (1,), s.shape or (1,)
+    if len(xs) != len(ss) or any(a != b for d, (a, b) in enumerate(zip(xs, ss)) if d != axis):
+        raise RuntimeError(
+            f"{op}(): source tensor shape must match self tensor shape, excluding the "
+            f"specified dimension. Got self.shape = {list(x.shape)} source.shape = "
+            f"{list(s.shape)}"
+        )
+    if idx.size != ss[axis]:
+        raise RuntimeError(
+            f"{op}(): Number of indices ({idx.size}) should be equal to source.size(dim): "
+            f"({ss[axis]}), for dim: {dim}"
+        )
+    if s.dtype != x.dtype:
+        raise RuntimeError(
+            f"{op}(): self ({x.dtype}) and source ({s.dtype}) must have the same scalar type"
+        )
+    idx = _check_bounds(idx, xs[axis], op, axis)
+    return input, source, idx, axis
+
+
+def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
+    """out = input with out[.., index[i], ..] += alpha * source[.., i, ..] (repeats add up).
+
+    Gradient: dL/dinput = g;  dL/dsource[.., i, ..] = alpha * g[.., index[i], ..].
+    """
+    input, source, idx, axis = _index_add_prepare(input, dim, index, source, "index_add")
+    if input.data.ndim == 0:
+        out = IndexAdd.apply(reshape(input, (1,)), reshape(source, (1,)), idx, 0, alpha)
+        return reshape(out, ())
+    return IndexAdd.apply(input, source, idx, axis, alpha)
+
+
+def index_add_(self: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
+    """In-place index_add (not recorded: refused on tensors in the graph, as add_)."""
+    self._check_inplace()
+    _check_grad_free_inplace("index_add_", source)
+    _, source, idx, axis = _index_add_prepare(self, dim, index, source, "index_add_")
+    out = self.data.reshape(self.data.shape or (1,))
+    _index_add_into(out, source.data.reshape(out.shape[:axis] + (-1,) + out.shape[axis + 1:]),
+                    idx, axis, alpha)
+    return self
+
+
+# ------------------------------------------------------------------ masks
+
+
+class MaskedSelect(Function):
+    """y = the elements of x (broadcast with mask) where mask is True, as a 1-D tensor;
+    dL/dx = zeros with g put back at the mask's places, summed over broadcast dims."""
+
+    @staticmethod
+    def forward(ctx, x, mask, shape):
+        ctx.xshape, ctx.mask = x.shape, mask
+        return np.broadcast_to(x, shape)[mask]
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = np.zeros(ctx.mask.shape, g.dtype)
+        gx[ctx.mask] = g
+        return unbroadcast(gx, ctx.xshape), None, None
+
+
+def _broadcast(op: str, *shapes):
+    try:
+        return np.broadcast_shapes(*shapes)
+    except ValueError:
+        shown = " and ".join(str(list(s)) for s in shapes)
+        raise RuntimeError(f"{op}: shapes {shown} cannot be broadcast together") from None
+
+
+def masked_select(input: Tensor, mask: Tensor) -> Tensor:
+    """out = input[mask] after broadcasting input and mask together (a 1-D tensor).
+
+    Gradient: dL/dinput = g put back where mask is True (0 elsewhere), summed over the dims
+    broadcasting stretched.
+    """
+    input = _as_tensor(input, "masked_select")
+    m = _bool_mask(mask, "masked_select:")
+    shape = _broadcast("masked_select", input.data.shape, m.shape)
+    return MaskedSelect.apply(input, np.broadcast_to(m, shape), shape)
+
+
+class MaskedFill(Function):
+    """y = value where mask else x (broadcast);  dL/dx = g where not mask (summed over
+    broadcast dims),  dL/dvalue = sum of g where mask."""
+
+    @staticmethod
+    def forward(ctx, x, mask, value):
+        ctx.xshape, ctx.mask = x.shape, mask
+        ctx.vdtype = value.dtype if isinstance(value, np.ndarray) else None
+        return np.where(mask, np.asarray(value).astype(x.dtype), x)
+
+    @staticmethod
+    def backward(ctx, g):
+        n = ctx.needs_input_grad
+        zero = np.zeros((), g.dtype)
+        gx = unbroadcast(np.where(ctx.mask, zero, g), ctx.xshape) if n[0] else None
+        gv = None
+        if n[2]:
+            gv = np.asarray(np.where(ctx.mask, g, zero).sum(), ctx.vdtype)
+        return gx, None, gv
+
+
+def _fill_value(value, op: str):
+    if isinstance(value, Tensor):
+        if value.data.ndim != 0:
+            raise RuntimeError(
+                f"{op} only supports a 0-dimensional value tensor, but got tensor with "
+                f"{value.data.ndim} dimension(s)."
+            )
+        return value
+    if isinstance(value, (bool, int, float, complex, np.generic)):
+        return value
+    raise TypeError(f"{op}(): value must be a number or a 0-d Tensor, got {type(value).__name__}")
+
+
+def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
+    """out = value where mask else input; mask (bool) and input broadcast together, value is
+    a number or a 0-d tensor, cast to input's dtype.
+
+    Gradient: dL/dinput = g where mask is False (0 where filled);  dL/dvalue = sum of g over
+    the filled places.
+    """
+    input = _as_tensor(input, "masked_fill")
+    m = _bool_mask(mask, "masked_fill")
+    value = _fill_value(value, "masked_fill")
+    _broadcast("masked_fill", input.data.shape, m.shape)
+    if isinstance(value, Tensor) and value.requires_grad and input.data.dtype.kind not in "fc":
+        value = value.detach()  # an integer result carries no gradient
+    return MaskedFill.apply(input, m, value)
+
+
+def masked_fill_(self: Tensor, mask: Tensor, value) -> Tensor:
+    """In-place masked_fill: mask must broadcast to self's shape (not recorded; refused on
+    tensors in the graph, as add_)."""
+    self._check_inplace()
+    m = _bool_mask(mask, "masked_fill_")
+    value = _fill_value(value, "masked_fill_")
+    _check_grad_free_inplace("masked_fill_", value)
+    shape = _broadcast("masked_fill_", self.data.shape, m.shape)
+    if shape != self.data.shape:
+        raise RuntimeError(
+            f"masked_fill_: output with shape {list(self.data.shape)} doesn't match the "
+            f"broadcast shape {list(shape)}"
+        )
+    v = value.data if isinstance(value, Tensor) else value
+    np.copyto(self.data, np.asarray(v).astype(self.data.dtype), where=m)
+    return self
+
+
+def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Tensor:
+    """out = input's values at indices along dim (input and indices broadcast on the other
+    dims); dim=None: both flattened. Negative indices count from the end when dim is given
+    (as torch).
+
+    Gradient: dL/dinput = zeros with g added at the taken places, summed over broadcast dims.
+    """
+    input = _as_tensor(input, "take_along_dim")
+    x, idx = input.data, _index_array(indices, "take_along_dim")
+    if dim is None:
+        flat = reshape(input, (-1,))
+        idx = _check_bounds(idx.reshape(-1), x.size, "take_along_dim", 0)
+        return Gather.apply(flat, (idx,))
+    if x.ndim != idx.ndim:
+        raise RuntimeError(
+            f"take_along_dim(): input and indices should have the same number of dimensions, "
+            f"but got {x.ndim} dimensions for input, and {idx.ndim} dimensions for indices"
+        )
+    axis = normalize_dim(dim, x.ndim)
+    if x.ndim == 0:
+        return gather(input, 0, Tensor._make(_check_bounds(idx, 1, "take_along_dim", 0, True),
+                                             False, None))
+    xs, ixs = list(x.shape), list(idx.shape)
+    xs[axis] = ixs[axis] = 1
+    shape = list(_broadcast("take_along_dim", tuple(xs), tuple(ixs)))
+    shape[axis] = idx.shape[axis]
+    idx = np.broadcast_to(idx, tuple(shape))
+    idx = _check_bounds(idx, x.shape[axis], "take_along_dim", axis, allow_negative=True)
+    return Gather.apply(input, _along_index(idx, axis, x.shape))
+
+
+def nonzero(input: Tensor, *, as_tuple: bool = False):
+    """The indices of the nonzero elements: an (n, ndim) int64 tensor, or (as_tuple) one 1-D
+    tensor per dim (a 0-d input counts as 1-d there, as torch). No gradient."""
+    x = _as_tensor(input, "nonzero").data
+    if as_tuple:
+        return tuple(Tensor._make(i.astype(np.int64), False, None)
+                     for i in np.nonzero(np.atleast_1d(x)))
+    return Tensor._make(np.argwhere(x).astype(np.int64), False, None)
+
+
+# ------------------------------------------------------------------ triangles and diagonals
+
+
+class KeepWhere(Function):
+    """y = x where mask else 0 (mask broadcast over leading dims);  dL/dx = g where mask."""
+
+    @staticmethod
+    def forward(ctx, x, mask):
+        ctx.mask = mask
+        return np.where(mask, x, np.zeros((), x.dtype))
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.where(ctx.mask, g, np.zeros((), g.dtype)), None
+
+
+def _triangle_mask(input: Tensor, diagonal: int, lower: bool, op: str) -> np.ndarray:
+    x = _as_tensor(input, op).data
+    if x.ndim < 2:
+        raise RuntimeError(f"{op}: input tensor must have at least 2 dimensions, got {x.ndim}")
+    n, m = x.shape[-2:]
+    # tri(n, m, k)[i, j] = j <= i + k: the lower triangle; the upper is its complement at k-1
+    return np.tri(n, m, diagonal, dtype=bool) if lower else ~np.tri(n, m, diagonal - 1,
+                                                                      dtype=bool)
+
+
+def tril(input: Tensor, diagonal: int = 0) -> Tensor:
+    """out[.., i, j] = input[.., i, j] if j <= i + diagonal else 0 (batched over leading dims).
+
+    Gradient: dL/dinput = g on the kept triangle, 0 elsewhere.
+    """
+    return KeepWhere.apply(input, _triangle_mask(input, int(diagonal), True, "tril"))
+
+
+def triu(input: Tensor, diagonal: int = 0) -> Tensor:
+    """out[.., i, j] = input[.., i, j] if j >= i + diagonal else 0 (batched over leading dims).
+
+    Gradient: dL/dinput = g on the kept triangle, 0 elsewhere.
+    """
+    return KeepWhere.apply(input, _triangle_mask(input, int(diagonal), False, "triu"))
+
+
+def tril_(self: Tensor, diagonal: int = 0) -> Tensor:
+    """In-place tril (not recorded; refused on tensors in the graph, as add_)."""
+    self._check_inplace()
+    self.data[...] = np.where(_triangle_mask(self, int(diagonal), True, "tril_"), self.data, 0)
+    return self
+
+
+def triu_(self: Tensor, diagonal: int = 0) -> Tensor:
+    """In-place triu (not recorded; refused on tensors in the graph, as add_)."""
+    self._check_inplace()
+    self.data[...] = np.where(_triangle_mask(self, int(diagonal), False, "triu_"), self.data, 0)
+    return self
+
+
+class DiagEmbed(Function):
+    """1-D x -> square matrix y with y[r_i, c_i] = x_i on the chosen diagonal, 0 elsewhere;
+    dL/dx_i = g[r_i, c_i]."""
+
+    @staticmethod
+    def forward(ctx, x, size, rows, cols):
+        ctx.rows, ctx.cols = rows, cols
+        out = np.zeros((size, size), x.dtype)
+        out[rows, cols] = x
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return g[ctx.rows, ctx.cols], None, None, None
+
+
+class DiagTake(Function):
+    """2-D x -> y_i = x[r_i, c_i] along the chosen diagonal;  dL/dx = zeros with g there."""
+
+    @staticmethod
+    def forward(ctx, x, rows, cols):
+        ctx.shape, ctx.rows, ctx.cols = x.shape, rows, cols
+        return x[rows, cols]
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = np.zeros(ctx.shape, g.dtype)
+        gx[ctx.rows, ctx.cols] = g
+        return gx, None, None
+
+
+def diag(input: Tensor, diagonal: int = 0) -> Tensor:
+    """1-D input: the square matrix with input on diagonal `diagonal` (above the main one when
+    > 0, below when < 0); 2-D input: that diagonal as a 1-D tensor (empty when outside).
+
+    Gradient: the reverse move, dL/dx = g's diagonal (1-D case) or g put on it (2-D case).
+    """
+    x = _as_tensor(input, "diag").data
+    k = int(diagonal)
+    if x.ndim == 1:
+        n = x.shape[0]
+        pos = np.arange(n)
+        return DiagEmbed.apply(input, n + abs(k), pos + max(-k, 0), pos + max(k, 0))
+    if x.ndim == 2:
+        n, m = x.shape
+        length = max(0, min(n + min(k, 0), m - max(k, 0)))
+        pos = np.arange(length)
+        return DiagTake.apply(input, pos + max(-k, 0), pos + max(k, 0))
+    raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {x.ndim}D")
+
+
+def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    """out[i, j] = input[i] * vec2[j] (both 1-D; the dtypes promote as in mul).
+
+    Gradient: dL/dinput = g @ vec2,  dL/dvec2 = g^T @ input (through reshape and mul).
+    """
+    for name, v in (("self", input), ("vec2", vec2)):
+        if _as_tensor(v, "outer", name).data.ndim != 1:
+            raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {v.data.ndim}-D")
+    return mul(reshape(input, (-1, 1)), reshape(vec2, (1, -1)))
+
+
+# ------------------------------------------------------------------ rearrangements
+
+
+def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
+    """The slices of input along dim, that dim removed (one tensor per index). Each slice's
+    gradient goes back to its place."""
+    x = _as_tensor(input, "unbind").data
+    if x.ndim == 0:
+        raise IndexError("unbind: Dimension specified as 0 but tensor has no dimensions")
+    axis = normalize_dim(dim, x.ndim)
+    lead = (slice(None),) * axis
+    return tuple(getitem(input, lead + (i,)) for i in range(x.shape[axis]))
+
+
+class Roll(Function):
+    """y = x shifted cyclically by shifts along axes (flattened when axes is None);
+    dL/dx = g shifted back."""
+
+    @staticmethod
+    def forward(ctx, x, shifts, axes):
+        ctx.shifts, ctx.axes = shifts, axes
+        return np.roll(x, shifts, axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        back = -ctx.shifts if ctx.axes is None else tuple(-s for s in ctx.shifts)
+        return np.roll(g, back, ctx.axes), None, None
+
+
+def _int_tuple(v) -> tuple[int, ...]:
+    if isinstance(v, (int, np.integer)):
+        return (int(v),)
+    if isinstance(v, Tensor):
+        return tuple(int(i) for i in v.data.reshape(-1))
+    return tuple(int(i) for i in v)
+
+
+def roll(input: Tensor, shifts, dims=None) -> Tensor:
+    """out = input shifted cyclically: out[(i + s) % n] = input[i] along each dim of dims with
+    its shift; without dims, over the flattened tensor (shape kept).
+
+    Gradient: dL/dinput = g rolled by -shifts.
+    """
+    x = _as_tensor(input, "roll").data
+    shifts = _int_tuple(shifts)
+    dims = () if dims is None else _int_tuple(dims)
+    if not dims:
+        if len(shifts) != 1:
+            raise RuntimeError(
+                f"roll: shifts and dimensions must align. shifts: {len(shifts)}, dims: 0"
+            )
+        return Roll.apply(input, shifts[0], None)
+    if len(shifts) != len(dims):
+        raise RuntimeError(
+            f"roll: shifts and dimensions must align. shifts: {len(shifts)}, dims: {len(dims)}"
+        )
+    if x.ndim == 0:
+        raise IndexError("roll: Dimension specified as 0 but tensor has no dimensions")
+    axes = tuple(normalize_dim(d, x.ndim) for d in dims)
+    return Roll.apply(input, shifts, axes)
+
+
+def tile(input: Tensor, dims) -> Tensor:
+    """input repeated dims[i] times along dim i; fewer dims than input's are padded with 1s
+    in front (torch.tile), more add leading dims. Gradient: the sum of g over the copies."""
+    input = _as_tensor(input, "tile")
+    reps = _int_tuple(dims)
+    if any(r < 0 for r in reps):
+        raise RuntimeError(f"tile: Trying to create tensor with negative dimension: {reps}")
+    reps = (1,) * (input.data.ndim - len(reps)) + reps
+    return repeat(input, reps)
+
+
+def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *,
+                      output_size: int | None = None) -> Tensor:
+    """Each element (dim=None: of the flattened input) or each slice along dim repeated
+    repeats[i] times in place: [a, b] with repeats 2 -> [a, a, b, b]. repeats is an int or an
+    int tensor (0-d, size 1, or one count per slice). repeat_interleave(counts) alone gives
+    [0]*counts[0] + [1]*counts[1] + ...
+
+    Gradient: dL/dinput_i = the sum of g over the copies of i.
+    """
+    if repeats is None:  # torch.repeat_interleave(repeats): the index of each copy
+        counts = _index_array(_as_tensor(input, "repeat_interleave"), "repeat_interleave")
+        if counts.ndim > 1:
+            raise RuntimeError("repeat_interleave: repeats must be 0-dim or 1-dim tensor")
+        counts = counts.reshape(-1)
+        if counts.size and counts.min() < 0:
+            raise RuntimeError("repeat_interleave: repeats can not be negative")
+        return Tensor._make(np.repeat(np.arange(counts.size), counts).astype(np.int64),
+                            False, None)
+    input = _as_tensor(input, "repeat_interleave")
+    if dim is None:
+        input = reshape(input, (-1,))
+        axis = 0
+    else:
+        axis = normalize_dim(dim, input.data.ndim)
+        if input.data.ndim == 0:
+            input = reshape(input, (1,))
+    n = input.data.shape[axis]
+    if isinstance(repeats, Tensor):
+        counts = _index_array(repeats, "repeat_interleave")
+        if counts.ndim > 1:
+            raise RuntimeError("repeat_interleave: repeats must be 0-dim or 1-dim tensor")
+        counts = counts.reshape(-1)
+        if counts.size == 1:
+            counts = np.broadcast_to(counts, (n,))
+        elif counts.size != n:
+            raise RuntimeError(
+                f"repeat_interleave: repeats must have the same size as input along dim, but "
+                f"got repeats.size(0) = {counts.size} and input.size({axis}) = {n}"
+            )
+    elif isinstance(repeats, (int, np.integer)) and not isinstance(repeats, bool):
+        counts = np.full(n, int(repeats))
+    else:
+        raise TypeError(
+            f"repeat_interleave: repeats must be an int or an int tensor, got "
+            f"{type(repeats).__name__}"
+        )
+    if counts.size and counts.min() < 0:
+        raise RuntimeError("repeat_interleave: repeats can not be negative")
+    if output_size is not None and int(counts.sum()) != output_size:
+        raise RuntimeError(
+            f"repeat_interleave: output_size {output_size} != the sum of repeats "
+            f"{int(counts.sum())}"
+        )
+    return IndexSelect.apply(input, np.repeat(np.arange(n), counts), axis)
+
+
+def meshgrid(*tensors, indexing: str | None = None) -> tuple[Tensor, ...]:
+    """Coordinate grids from 1-D (or 0-d) tensors t0..tk of sizes n0..nk: out_i has shape
+    (n0, .., nk) with out_i[.., j_i, ..] = t_i[j_i] (indexing='ij'); 'xy' swaps the first two
+    dims (shape (n1, n0, ..)), as NumPy's default. indexing=None warns and means 'ij' (torch).
+    Gradient: dL/dt_i = g summed over every dim but its own (through expand)."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing is None:
+        warnings.warn(
+            "torch.meshgrid: in an upcoming release, it will be required to pass the "
+            "indexing argument.",
+            UserWarning,
+            stacklevel=2,
+        )
+        indexing = "ij"
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(
+            f"meshgrid: indexing must be one of 'xy' or 'ij', but received: {indexing!r}"
+        )
+    if not tensors:
+        raise RuntimeError("meshgrid expects a non-empty TensorList")
+    tensors = [_as_tensor(t, "meshgrid", "tensors") for t in tensors]
+    for k, t_ in enumerate(tensors):
+        if t_.data.ndim > 1:
+            raise RuntimeError(
+                f"meshgrid: Expected 0D or 1D tensor in the tensor list but got tensor {k} "
+                f"with {t_.data.ndim} dims"
+            )
+        if t_.data.dtype != tensors[0].data.dtype:
+            raise RuntimeError(
+                f"meshgrid expects all tensors to have the same dtype, got "
+                f"{tensors[0].data.dtype} and {t_.data.dtype}"
+            )
+    sizes = [t_.data.size for t_ in tensors]
+    # axes[i]: the output dim tensor i runs along
+    axes = list(range(len(tensors)))
+    if indexing == "xy" and len(tensors) >= 2:
+        axes[0], axes[1] = 1, 0
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    out = []
+    for t_, ax in zip(tensors, axes):
+        shape = [1] * len(tensors)
+        shape[ax] = -1
+        out.append(expand(reshape(t_, tuple(shape)), tuple(sizes)))
+    return tuple(out)
+
+
 # Tensor methods this family gives: {method name: function}
-TENSOR_METHODS: dict = {}
+TENSOR_METHODS: dict = {
+    "gather": gather, "scatter": scatter, "scatter_": scatter_, "scatter_add": scatter_add,
+    "scatter_add_": scatter_add_, "index_select": index_select, "index_add": index_add,
+    "index_add_": index_add_, "masked_select": masked_select, "masked_fill": masked_fill,
+    "masked_fill_": masked_fill_, "take_along_dim": take_along_dim, "nonzero": nonzero,
+    "tril": tril, "triu": triu, "tril_": tril_, "triu_": triu_, "unbind": unbind,
+    "roll": roll, "tile": tile, "repeat_interleave": repeat_interleave, "diag": diag,
+    "outer": outer,
+}
