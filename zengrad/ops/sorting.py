@@ -1,7 +1,282 @@
-"""Ops of the sorting family (being written); exported by zengrad/ops/__init__.py."""
+"""Scans and sorting: cumsum, cumprod, sort, argsort, topk, unique.
+
+Sorted values are a permutation of the input, so their gradient is g put back at the
+source positions (the indices); indices, inverses and counts carry no gradient.
+Sorts are stable everywhere (a valid answer for stable=False too, which leaves the order of
+ties unspecified) and put NaN last in ascending order, as torch does.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from typing import NamedTuple
+
+import numpy as np
+
+from zengrad.autograd.function import Function
+from zengrad.autograd.tensor import Tensor
+from zengrad.ops.dims import normalize_dim
+
+__all__ = ["cumsum", "cumprod", "sort", "argsort", "topk", "unique"]
+
+
+class _ValuesIndices(NamedTuple):
+    values: Tensor
+    indices: Tensor
+
+
+# torch.return_types.sort / .topk: named tuples (values, indices) with the op's name
+class sort_result(_ValuesIndices):  # noqa: N801  (named as torch.return_types.sort)
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"zengrad.return_types.sort(\nvalues={self.values},\nindices={self.indices})"
+
+
+class topk_result(_ValuesIndices):  # noqa: N801
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"zengrad.return_types.topk(\nvalues={self.values},\nindices={self.indices})"
+
+
+sort_result.__name__ = sort_result.__qualname__ = "sort"
+topk_result.__name__ = topk_result.__qualname__ = "topk"
+
+
+def _as_tensor(x, op: str) -> Tensor:
+    if isinstance(x, Tensor):
+        return x
+    raise TypeError(f"{op}(): argument 'input' must be a Tensor, not {type(x).__name__}")
+
+
+def _scan_dtype(x: np.ndarray, dtype) -> np.dtype:
+    """torch's result dtype of cumsum/cumprod: dtype= if given, else int64 for integer and
+    bool inputs (no overflow in narrow types), else the input's."""
+    if dtype is not None:
+        return np.dtype(dtype)
+    return np.dtype(np.int64) if x.dtype.kind in "iub" else x.dtype
+
+
+# ------------------------------------------------------------------ scans
+
+
+class CumSum(Function):
+    """y_k = sum_{i <= k} x_i along axis;  dL/dx_i = sum_{k >= i} g_k (a reversed cumsum)."""
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        ctx.axis = axis
+        return np.cumsum(x, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        a = ctx.axis
+        return np.flip(np.cumsum(np.flip(g, a), axis=a), a), None
+
+
+class CumProd(Function):
+    """y_k = prod_{i <= k} x_i along axis;
+    dL/dx_i = sum_{k >= i} g_k prod_{j <= k, j != i} x_j.
+
+    Without zeros that is (sum_{k >= i} g_k y_k) / x_i. With zeros, let z be the first zero of
+    a slice: for i < z the division formula still holds (x_i != 0, and y_k = 0 for k >= z);
+    for i > z every product contains x_z = 0, so the gradient is 0; and for i = z it is
+    y_{z-1} * sum_{k >= z} g_k prod_{z < j <= k} x_j, a cumprod of x with the entries up to z
+    set to 1. All three are whole-array operations: no loop over the scanned dim.
+    """
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        out = np.cumprod(x, axis=axis)
+        ctx.x, ctx.out, ctx.axis = x, out, axis
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a = ctx.axis
+        x = np.moveaxis(ctx.x, a, -1)
+        y = np.moveaxis(ctx.out, a, -1)
+        g = np.moveaxis(g, a, -1)
+        n = x.shape[-1]
+        if n == 0:
+            return np.moveaxis(np.zeros_like(g), -1, a), None
+
+        def rev_cumsum(v):
+            return np.flip(np.cumsum(np.flip(v, -1), axis=-1), -1)
+
+        is_zero = x == 0
+        has_zero = is_zero.any(axis=-1, keepdims=True)
+        first = np.where(has_zero, np.argmax(is_zero, axis=-1, keepdims=True), n)
+        pos = np.arange(n)
+        before = pos < first  # x_i != 0 there: the division formula holds
+        one = np.ones((), x.dtype)
+        gx = np.where(before, rev_cumsum(g * y) / np.where(before, x, one), 0)
+        if has_zero.any():
+            # the first zero's own slope: y_{z-1} * sum_{k >= z} g_k prod_{z < j <= k} x_j
+            after = np.cumprod(np.where(pos <= first, one, x), axis=-1)
+            tail = np.where(pos >= first, g * after, 0).sum(axis=-1, keepdims=True)
+            prev = np.take_along_axis(y, np.maximum(first - 1, 0), axis=-1)
+            prev = np.where(first > 0, prev, one)
+            gx = np.where((pos == first) & has_zero, prev * tail, gx)
+        return np.moveaxis(gx.astype(g.dtype, copy=False), -1, a), None
+
+
+def _scan(fn, name: str, input, dim: int, dtype) -> Tensor:
+    input = _as_tensor(input, name)
+    x = input.data
+    axis = normalize_dim(dim, x.ndim)
+    target = _scan_dtype(x, dtype)
+    if target != x.dtype:
+        from zengrad.ops.elementwise import cast
+
+        input = cast(input, target)
+    if x.ndim == 0:  # a 0-d tensor is its own cumulative sum/product
+        from zengrad.ops.elementwise import clone
+
+        return clone(input)
+    return fn.apply(input, axis)
+
+
+def cumsum(input: Tensor, dim: int, *, dtype=None) -> Tensor:
+    """y_k = x_0 + ... + x_k along dim (integers and bools sum in int64 unless dtype=).
+
+    Gradient: dL/dx_i = sum_{k >= i} g_k.
+    """
+    return _scan(CumSum, "cumsum", input, dim, dtype)
+
+
+def cumprod(input: Tensor, dim: int, *, dtype=None) -> Tensor:
+    """y_k = x_0 * ... * x_k along dim (integers and bools in int64 unless dtype=).
+
+    Gradient: dL/dx_i = sum_{k >= i} g_k prod_{j <= k, j != i} x_j, exact when x has zeros.
+    """
+    return _scan(CumProd, "cumprod", input, dim, dtype)
+
+
+# ------------------------------------------------------------------ sorting
+
+
+class TakeSorted(Function):
+    """y = x taken at idx along axis (a sort or top-k permutation);
+    dL/dx = zeros with g put back at idx (the indices are distinct along axis)."""
+
+    @staticmethod
+    def forward(ctx, x, idx, axis):
+        ctx.shape, ctx.idx, ctx.axis = x.shape, idx, axis
+        return np.take_along_axis(x, idx, axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = np.zeros(ctx.shape, g.dtype)
+        np.put_along_axis(gx, ctx.idx, g, ctx.axis)
+        return gx, None, None
+
+
+def _stable_argsort(x: np.ndarray, axis: int, descending: bool) -> np.ndarray:
+    """Stable argsort; descending keeps equal elements in their original order too: sort the
+    reversed array ascending, reverse the result and map the positions back. NumPy puts NaN
+    last ascending (first descending), as torch does."""
+    if not descending:
+        return np.argsort(x, axis=axis, kind="stable")
+    n = x.shape[axis]
+    rev = np.argsort(np.flip(x, axis), axis=axis, kind="stable")
+    return (n - 1) - np.flip(rev, axis)
+
+
+def _sortable(x: np.ndarray, op: str) -> None:
+    if x.dtype.kind == "c":
+        raise RuntimeError(f"{op}(): complex tensors have no order; sort .real or .abs()")
+
+
+def sort(input: Tensor, dim: int = -1, descending: bool = False, *, stable: bool = False):
+    """(values, indices): input sorted along dim, ascending unless descending=True, and where
+    each value came from (values = input.gather(dim, indices)). The sort is always stable.
+
+    Gradient: dL/dinput = g put back at indices (values only; indices are int64, no grad).
+    """
+    input = _as_tensor(input, "sort")
+    x = input.data
+    _sortable(x, "sort")
+    axis = normalize_dim(dim, x.ndim)
+    if x.ndim == 0:
+        from zengrad.ops.elementwise import clone
+
+        return sort_result(clone(input), Tensor._make(np.zeros((), np.int64), False, None))
+    idx = _stable_argsort(x, axis, descending)
+    values = TakeSorted.apply(input, idx, axis)
+    return sort_result(values, Tensor._make(idx.astype(np.int64, copy=False), False, None))
+
+
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, *,
+            stable: bool = False) -> Tensor:
+    """The int64 indices that sort input along dim (sort(...).indices); no gradient."""
+    input = _as_tensor(input, "argsort")
+    x = input.data
+    _sortable(x, "argsort")
+    axis = normalize_dim(dim, x.ndim)
+    if x.ndim == 0:
+        return Tensor._make(np.zeros((), np.int64), False, None)
+    return Tensor._make(_stable_argsort(x, axis, descending).astype(np.int64), False, None)
+
+
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):  # noqa: A002
+    """(values, indices) of the k largest (largest=False: smallest) entries along dim, in
+    order largest-first (smallest-first); sorted=False also returns them in that order.
+    Ties keep the lower index first.
+
+    Gradient: dL/dinput = g put back at indices, 0 at the entries not selected.
+    """
+    input = _as_tensor(input, "topk")
+    x = input.data
+    _sortable(x, "topk")
+    if x.dtype == np.bool_:
+        raise RuntimeError("topk does not support bool dtypes (as torch on CPU)")
+    axis = normalize_dim(dim, x.ndim)
+    k = int(k)
+    n = x.shape[axis] if x.ndim else 1
+    if not 0 <= k <= n:
+        raise RuntimeError(
+            f"topk: selected index k out of range (k = {k}, dim {dim} has size {n})"
+        )
+    if x.ndim == 0:
+        from zengrad.ops.elementwise import clone
+
+        return topk_result(clone(input), Tensor._make(np.zeros((), np.int64), False, None))
+    # a full stable sort then the first k: O(n log n), simple and exact about ties
+    idx = _stable_argsort(x, axis, largest)
+    idx = np.take(idx, np.arange(k), axis=axis)
+    values = TakeSorted.apply(input, idx, axis)
+    return topk_result(values, Tensor._make(idx.astype(np.int64, copy=False), False, None))
+
+
+def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,  # noqa: A002
+           return_counts: bool = False, dim: int | None = None):
+    """The distinct elements of the flattened input, ascending (sorted=False gives the same
+    order, as torch on CPU); return_inverse: for each input element, the int64 position of its
+    value in the output (input's shape); return_counts: how often each value occurs. NaNs are
+    all distinct, as in torch. No gradient (torch has none either).
+    """
+    input = _as_tensor(input, "unique")
+    if dim is not None:
+        raise NotImplementedError(
+            "unique: dim= (unique slices) is not supported; only dim=None (unique elements "
+            "of the flattened input)"
+        )
+    x = input.data
+    _sortable(x, "unique")
+    values, inverse, counts = np.unique(
+        x.reshape(-1), return_inverse=True, return_counts=True, equal_nan=False
+    )
+    out = [Tensor._make(values.astype(x.dtype, copy=False), False, None)]
+    if return_inverse:
+        out.append(Tensor._make(inverse.reshape(x.shape).astype(np.int64), False, None))
+    if return_counts:
+        out.append(Tensor._make(counts.astype(np.int64), False, None))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
 # Tensor methods this family gives: {method name: function}
-TENSOR_METHODS: dict = {}
+TENSOR_METHODS: dict = {
+    "cumsum": cumsum, "cumprod": cumprod, "sort": sort, "argsort": argsort, "topk": topk,
+    "unique": unique,
+}
