@@ -114,16 +114,74 @@ class Stack(Function):
 
 
 class Pad(Function):
-    """y = x padded with a constant;  dL/dx = g with the padding cut off."""
+    """Constant padding, a negative width crops:  y = x[kept] placed in a buffer of value;
+    dL/dx = g[placed] put back at the kept positions, 0 at the cropped ones."""
 
     @staticmethod
     def forward(ctx, x, widths, value):
-        ctx.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, x.shape))
-        return np.pad(x, widths, mode="constant", constant_values=value)
+        # per axis: keep x[max(-lo, 0) : n - max(-hi, 0)], place it at max(lo, 0) in y
+        src = tuple(slice(max(-lo, 0), n - max(-hi, 0)) for (lo, hi), n in zip(widths, x.shape))
+        dst = tuple(
+            slice(max(lo, 0), max(lo, 0) + (s.stop - s.start)) for (lo, _), s in zip(widths, src)
+        )
+        shape = tuple(n + lo + hi for (lo, hi), n in zip(widths, x.shape))
+        ctx.src, ctx.dst, ctx.shape = src, dst, x.shape
+        y = np.full(shape, value, x.dtype)
+        y[dst] = x[src]
+        return y
 
     @staticmethod
     def backward(ctx, g):
-        return g[ctx.slices], None, None
+        dx = np.zeros(ctx.shape, g.dtype)
+        dx[ctx.src] = g[ctx.dst]
+        return dx, None, None
+
+
+def _border_index(mode: str, n: int, lo: int, hi: int) -> np.ndarray:
+    """Input position read by each output position j (pos = j - lo, past-the-edge positions
+    folded back):  reflect: -pos / 2 (n - 1) - pos (the edge not repeated);  replicate: the
+    nearest edge;  circular: the kept (cropped) part x[a : b] wrapped, a + (j - max(lo, 0))
+    mod (b - a), as PyTorch (it wraps what is left after cropping)."""
+    pos = np.arange(-lo, n + hi)
+    if mode == "reflect":
+        pos = np.abs(pos)
+        return np.where(pos > n - 1, 2 * (n - 1) - pos, pos)
+    if mode == "replicate":
+        return np.clip(pos, 0, n - 1)
+    a, b = max(-lo, 0), n - max(-hi, 0)
+    return a + (np.arange(n + lo + hi) - max(lo, 0)) % max(b - a, 1)
+
+
+class BorderPad(Function):
+    """Reflect / replicate / circular padding (a negative width crops): per padded axis
+    y = take(x, index) with index from _border_index;  dL/dx = g added back at index. The
+    index splits into (left border, inside, right border); within each part the positions
+    are distinct (reflect, circular) or all one edge (replicate), so each part is one
+    vectorized add: no scatter with repeated indices."""
+
+    @staticmethod
+    def forward(ctx, x, plans):
+        # plans: [(axis, n, index, parts)], parts = [(output slice, its input indices)]
+        for axis, _, index, _ in plans:
+            x = np.take(x, index, axis=axis)
+        ctx.plans = plans
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        for axis, n, _, parts in reversed(ctx.plans):
+            shape = list(g.shape)
+            shape[axis] = n
+            dx = np.zeros(shape, g.dtype)
+            lead = (slice(None),) * axis
+            for out, idx in parts:
+                part = g[lead + (out,)]
+                if idx.size > 1 and idx[0] == idx[-1]:  # replicate's border: one edge
+                    dx[lead + (slice(idx[0], idx[0] + 1),)] += part.sum(axis=axis, keepdims=True)
+                else:  # distinct positions
+                    dx[lead + (idx,)] += part
+            g = dx
+        return g, None
 
 
 class Flip(Function):
@@ -225,6 +283,8 @@ def reverse_dims(input: Tensor) -> Tensor:
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     nd = input.data.ndim
     a, b = normalize_dim(dim0, nd), normalize_dim(dim1, nd)
+    if nd == 0:  # dims 0 and -1 name the one (empty) axis list of a 0-d tensor, as in torch
+        return Permute.apply(input, ())
     axes = list(range(nd))
     axes[a], axes[b] = axes[b], axes[a]
     return Permute.apply(input, tuple(axes))
@@ -417,20 +477,98 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     return split(input, step, dim)
 
 
-def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: float = 0.0):
-    """Pad the last len(pad)//2 dims: pad = (left_last, right_last, left_prev, right_prev, ...)."""
-    if mode != "constant":
-        raise NotImplementedError(f"pad: mode {mode!r} is not supported (only 'constant')")
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def _border_plan(mode: str, n: int, lo: int, hi: int, axis: int):
+    """(axis, n, index, parts): the gather index and its (left, inside, right) parts."""
+    index = _border_index(mode, n, lo, hi)
+    out = len(index)
+    cuts = [0, max(lo, 0), out - max(hi, 0), out]
+    parts = [
+        (slice(a, b), index[a:b]) for a, b in zip(cuts[:-1], cuts[1:]) if b > a
+    ]
+    return axis, n, index, parts
+
+
+def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
+    """Pad the last len(pad)//2 dims: pad = (left_last, right_last, left_prev, right_prev, ...).
+
+    constant: fill with value (default 0); a negative width crops that side.
+    reflect: x[-pos] past the left edge (the edge itself not repeated), x[2 (n-1) - pos] past
+    the right; replicate: the edge value; circular: x[pos mod n]. These three pad the last
+    1, 2 or 3 dims of a (batched or not) input: pad of length 2 for 2-D/3-D inputs, 4 for
+    3-D/4-D, 6 for 4-D/5-D, as PyTorch; negative widths crop.
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"pad: input must be a Tensor, got {type(input).__name__}")
+    if mode not in _PAD_MODES:
+        raise ValueError(f"pad: unrecognised padding mode {mode!r}, should be one of {_PAD_MODES}")
+    if not isinstance(pad, (tuple, list)) or not all(
+        isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in pad
+    ):
+        raise TypeError(f"pad: pad must be a tuple of ints, got {pad!r}")
+    pad = tuple(int(p) for p in pad)
     if len(pad) % 2:
         raise ValueError(f"pad: the padding length must be even, got {len(pad)} ({pad})")
-    nd = input.data.ndim
+    shape = input.data.shape
+    nd = len(shape)
     k = len(pad) // 2
     if k > nd:
         raise ValueError(f"pad: {k} dims padded but the input has only {nd} ({pad})")
-    if any(p < 0 for p in pad):
-        raise NotImplementedError("pad: negative padding (cropping) is not supported")
-    widths = [(0, 0)] * (nd - k) + [(pad[2 * i], pad[2 * i + 1]) for i in range(k)][::-1]
-    return Pad.apply(input, widths, value)
+    # pairs per padded axis, first axis first
+    pairs = [(pad[2 * i], pad[2 * i + 1]) for i in range(k)][::-1]
+    axes = range(nd - k, nd)
+    if mode == "constant":
+        for axis, (lo, hi) in zip(axes, pairs):
+            n = shape[axis]
+            if n - max(-lo, 0) - max(-hi, 0) < 0:
+                raise ValueError(
+                    f"pad: negative padding ({lo}, {hi}) crops more than the {n} elements of "
+                    f"dim {axis} (input of shape {tuple(shape)})"
+                )
+        widths = [(0, 0)] * (nd - k) + pairs
+        return Pad.apply(input, widths, 0.0 if value is None else value)
+    if value is not None and value != 0:  # (torch allows only the default here)
+        raise ValueError(f"pad: padding mode {mode!r} doesn't take in value argument")
+    if k not in (1, 2, 3) or nd not in (k + 1, k + 2):
+        raise NotImplementedError(
+            f"pad: padding of length {len(pad)} is not supported for a {nd}-D input in mode "
+            f"{mode!r} (non-constant modes pad the last 1, 2 or 3 dims: length 2 for 2-D or "
+            "3-D inputs, 4 for 3-D or 4-D, 6 for 4-D or 5-D)"
+        )
+    if any(shape[a] == 0 for a in range(1 if nd == k + 2 else 0, nd)):
+        raise ValueError(
+            f"pad: mode {mode!r} needs non-empty dims (but the batch), got input of shape "
+            f"{tuple(shape)}"
+        )
+    plans = []
+    for axis, (lo, hi) in zip(axes, pairs):
+        n = shape[axis]
+        if mode == "reflect" and (lo >= n or hi >= n):
+            raise ValueError(
+                f"pad: padding size should be less than the corresponding input dimension in "
+                f"mode 'reflect', but got padding ({lo}, {hi}) at dim {axis} of input of "
+                f"shape {tuple(shape)}"
+            )
+        kept = n - max(-lo, 0) - max(-hi, 0)  # what circular wraps
+        if mode == "circular" and (lo > kept or hi > kept):
+            # (torch checks against n only, and reads uninitialized memory when a crop on
+            # one side leaves less than the other side's padding)
+            raise ValueError(
+                f"pad: padding ({lo}, {hi}) at dim {axis} of input of shape {tuple(shape)} "
+                f"causes wrapping around more than once in mode 'circular' ({kept} elements "
+                "left after cropping)"
+            )
+        out = n + lo + hi
+        if out < (0 if mode == "circular" else 1):
+            raise ValueError(
+                f"pad: input of shape {tuple(shape)} is too small for padding ({lo}, {hi}) at "
+                f"dim {axis}: calculated output size {out}"
+            )
+        if lo or hi:
+            plans.append(_border_plan(mode, n, lo, hi, axis))
+    return BorderPad.apply(input, plans)
 
 
 def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
