@@ -1,4 +1,7 @@
-"""Tensor creation: from data, filled, ranges, and random draws from zengrad's seeded RNG."""
+"""Tensor creation: from data, filled, ranges, and random draws from zengrad's seeded RNG.
+
+Random draws take `generator=` (a zengrad.Generator) as torch does; without one they come
+from the default generator that zengrad.manual_seed seeds."""
 
 from __future__ import annotations
 
@@ -149,14 +152,16 @@ def full_like(input: Tensor, fill_value, dtype=None, requires_grad: bool = False
     return _new(np.full(shape, fill_value, dt), requires_grad)
 
 
-def rand_like(input: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+def rand_like(input: Tensor, *, generator=None, dtype=None,
+              requires_grad: bool = False) -> Tensor:
     shape, dt = _like(input, dtype)
-    return rand(shape, dtype=dt, requires_grad=requires_grad)
+    return rand(shape, generator=generator, dtype=dt, requires_grad=requires_grad)
 
 
-def randn_like(input: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+def randn_like(input: Tensor, *, generator=None, dtype=None,
+               requires_grad: bool = False) -> Tensor:
     shape, dt = _like(input, dtype)
-    return randn(shape, dtype=dt, requires_grad=requires_grad)
+    return randn(shape, generator=generator, dtype=dt, requires_grad=requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
@@ -182,19 +187,21 @@ def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -
     return _new(np.eye(rows, cols, dtype=_float_dtype(dtype)), requires_grad)
 
 
-def rand(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+def rand(*size, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
     """Uniform on [0, 1)."""
     shape, dt = _shape(size, "rand"), _random_dtype(dtype, "rand")
-    return _new(backend.rng().random(shape, dtype=np.float64).astype(dt), requires_grad)
+    gen = backend.rng_of(generator, "rand")
+    return _new(gen.random(shape, dtype=np.float64).astype(dt), requires_grad)
 
 
-def randn(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+def randn(*size, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
     """Standard normal."""
     shape, dt = _shape(size, "randn"), _random_dtype(dtype, "randn")
-    return _new(backend.rng().standard_normal(shape).astype(dt), requires_grad)
+    gen = backend.rng_of(generator, "randn")
+    return _new(gen.standard_normal(shape).astype(dt), requires_grad)
 
 
-def randint(low, high=None, size=(), dtype=None) -> Tensor:
+def randint(low, high=None, size=(), *, generator=None, dtype=None) -> Tensor:
     """Integers in [low, high); randint(high, size) draws from [0, high), as torch."""
     if isinstance(high, (tuple, list)) and size == ():  # randint(high, size)
         low, high, size = 0, low, high
@@ -208,15 +215,19 @@ def randint(low, high=None, size=(), dtype=None) -> Tensor:
         raise ValueError(f"randint: low ({low}) must be less than high ({high})")
     shape = _shape((size,), "randint", sequence_only=True)
     dt = np.int64 if dtype is None else np.dtype(dtype)
-    return _new(backend.rng().integers(low, high, size=shape).astype(dt), False)
+    gen = backend.rng_of(generator, "randint")
+    return _new(gen.integers(low, high, size=shape).astype(dt), False)
 
 
-def randperm(n: int, dtype=None) -> Tensor:
+def randperm(n: int, *, generator=None, dtype=None) -> Tensor:
+    """A random permutation of 0..n-1."""
     dt = np.int64 if dtype is None else np.dtype(dtype)
-    return _new(backend.rng().permutation(_count(n, "randperm", "n")).astype(dt), False)
+    gen = backend.rng_of(generator, "randperm")
+    return _new(gen.permutation(_count(n, "randperm", "n")).astype(dt), False)
 
 
-def normal(mean=0.0, std=1.0, size=None, dtype=None, requires_grad: bool = False) -> Tensor:
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None,
+           requires_grad: bool = False) -> Tensor:
     """Draws from N(mean, std^2); mean/std may be tensors (broadcast) or numbers with size."""
     m = mean.data if isinstance(mean, Tensor) else mean
     s = std.data if isinstance(std, Tensor) else std
@@ -229,5 +240,5 @@ def normal(mean=0.0, std=1.0, size=None, dtype=None, requires_grad: bool = False
     if dtype is None:
         dtype = m.dtype if isinstance(m, np.ndarray) else backend.get_default_dtype()
     dtype = _random_dtype(dtype, "normal")
-    arr = backend.rng().normal(m, s, size=shape).astype(dtype)
+    arr = backend.rng_of(generator, "normal").normal(m, s, size=shape).astype(dtype)
     return _new(arr, requires_grad)

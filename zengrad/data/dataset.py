@@ -142,12 +142,17 @@ def _resolve_lengths(n: int, lengths: Sequence[float]) -> list[int]:
 def random_split(dataset: Dataset, lengths: Sequence[float], generator=None,
                  seed: int | None = None) -> list[Subset]:
     """Split dataset into non-overlapping random Subsets of the given lengths (counts, or
-    fractions summing to 1). The permutation comes from generator (np.random.Generator),
-    else a generator seeded with seed, else zengrad's global RNG."""
+    fractions summing to 1). The permutation comes from generator (a zengrad.Generator, as
+    torch, or a np.random.Generator), else a generator seeded with seed, else zengrad's
+    default generator."""
     n = len(dataset)
     counts = _resolve_lengths(n, lengths)
-    if generator is None:
-        generator = backend.rng() if seed is None else np.random.default_rng(seed)
-    perm = generator.permutation(n)
+    if isinstance(generator, np.random.Generator):
+        gen = generator
+    elif generator is None and seed is not None:
+        gen = np.random.default_rng(seed)
+    else:
+        gen = backend.rng_of(generator, "random_split")
+    perm = gen.permutation(n)
     bounds = np.cumsum([0] + counts)
     return [Subset(dataset, perm[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]

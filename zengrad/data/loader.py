@@ -4,11 +4,12 @@ Array-backed datasets (TensorDataset, a Subset of one, or any dataset with an `a
 attribute of equal-length arrays) take a fast path: each batch is one fancy index per
 array. Other datasets are read sample by sample and stacked by `collate_fn`.
 
-Shuffling draws a new permutation every epoch from the loader's own generator
-(`loader.generator`, a np.random.Generator): from `generator=` if given, else seeded with
-`seed=`, else seeded once, at construction, from zengrad's global RNG (so
-`zengrad.manual_seed` makes it reproducible). `state_dict()` / `load_state_dict()` save and
-restore that generator for resuming a run.
+Shuffling draws a new permutation every epoch from the loader's generator
+(`loader.generator`): `generator=` if given (a zengrad.Generator, as torch, which each epoch
+advances; or a np.random.Generator), else one seeded with `seed=`, else one seeded once, at
+construction, from zengrad's default generator (so `zengrad.manual_seed` makes it
+reproducible; torch instead draws a fresh seed from it every epoch). `state_dict()` /
+`load_state_dict()` save and restore that generator for resuming a run.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ class DataLoader:
         drop_last: bool = False,
         collate_fn: Callable | None = None,
         seed: int | None = None,
-        generator: np.random.Generator | None = None,
+        generator: backend.Generator | np.random.Generator | None = None,
     ) -> None:
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise TypeError(
@@ -115,10 +116,12 @@ class DataLoader:
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.collate_fn = collate_fn
-        if generator is not None and not isinstance(generator, np.random.Generator):
+        if generator is not None and not isinstance(
+            generator, (backend.Generator, np.random.Generator)
+        ):
             raise TypeError(
-                f"DataLoader: generator must be a np.random.Generator, got "
-                f"{type(generator).__name__}"
+                f"DataLoader: generator must be a zengrad.Generator (or a "
+                f"np.random.Generator), got {type(generator).__name__}"
             )
         if generator is None and seed is not None:
             generator = np.random.default_rng(seed)
@@ -136,7 +139,13 @@ class DataLoader:
         """The sample order of one epoch (None: 0..n-1 in order)."""
         if not self.shuffle:
             return None
-        return self.generator.permutation(len(self.dataset))
+        return self._numpy_generator().permutation(len(self.dataset))
+
+    def _numpy_generator(self) -> np.random.Generator:
+        # a zengrad.Generator's NumPy generator is fetched at each use: manual_seed on it
+        # replaces it
+        gen = self.generator
+        return gen._np if isinstance(gen, backend.Generator) else gen
 
     def __iter__(self) -> Iterator:
         n = len(self.dataset)
@@ -167,7 +176,7 @@ class DataLoader:
         """The shuffling generator's state (plain JSON-able data)."""
         if self.generator is None:
             return {}
-        return {"generator": self.generator.bit_generator.state}
+        return {"generator": self._numpy_generator().bit_generator.state}
 
     def load_state_dict(self, state: Mapping) -> None:
         gen_state = state.get("generator")
@@ -178,9 +187,14 @@ class DataLoader:
         name = gen_state.get("bit_generator")
         if name not in _BIT_GENERATORS:
             raise ValueError(f"DataLoader.load_state_dict: unknown bit generator {name!r}")
-        if type(self.generator.bit_generator).__name__ != name:
-            self.generator = np.random.Generator(_BIT_GENERATORS[name]())
-        self.generator.bit_generator.state = gen_state
+        gen = self._numpy_generator()
+        if type(gen.bit_generator).__name__ != name:
+            gen = np.random.Generator(_BIT_GENERATORS[name]())
+        gen.bit_generator.state = gen_state
+        if isinstance(self.generator, backend.Generator):
+            self.generator._np = gen
+        else:
+            self.generator = gen
 
     def __repr__(self) -> str:
         return (f"DataLoader(dataset={type(self.dataset).__name__}(len={len(self.dataset)}), "
