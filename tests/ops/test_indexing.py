@@ -187,6 +187,36 @@ CASES: dict[str, Case] = {
     "diag_take_outside": Case(lambda m, x: m.diag(x, 5), [(f(3, 4),)]),
     "outer": Case(lambda m, a, b: m.outer(a, b), [(f(3), f(4)), (f(1), f(0)), (f(2), f(1))]),
     "outer_method": Case(lambda m, a, b: a.outer(b), [(f(2), f(3))]),
+    # integer and bool tensors move the same way (no gradient)
+    "int_gather": Case(lambda m, x, i: m.gather(x, 0, i), [(ix(9, 3, 2), ix(3, 2, 2))],
+                       grad=False),
+    "int_scatter_add": Case(lambda m, x, i, s: m.scatter_add(x, 0, i, s), [
+        (ix(9, 3, 2), ix(3, 4, 2), ix(5, 4, 2)),
+    ], grad=False),
+    "int_index_add": Case(lambda m, x, i, s: m.index_add(x, 0, i, s, alpha=3), [
+        (ix(9, 3, 2), np.array([2, 2]), ix(5, 2, 2)),
+    ], grad=False),
+    "bool_index_select": Case(lambda m, x, i: m.index_select(x, 1, i), [
+        (mask(2, 3), np.array([2, 0])),
+    ], grad=False),
+    "bool_masked_select": Case(lambda m, x, k: m.masked_select(x, k), [(mask(3, 3), mask(3))],
+                               grad=False),
+    "bool_tril": Case(lambda m, x: m.tril(x, -1), [(mask(3, 3),)], grad=False),
+    "int_triu": Case(lambda m, x: m.triu(x), [(ix(9, 2, 3, 3),)], grad=False),
+    "int_roll": Case(lambda m, x: m.roll(x, -1, 0), [(ix(9, 4, 2),)], grad=False),
+    "int_diag": Case(lambda m, x: m.diag(x, -1), [(ix(9, 3),), (ix(9, 3, 3),)], grad=False),
+    "int_outer": Case(lambda m, a, b: m.outer(a, b), [(ix(9, 3), ix(9, 2))], grad=False),
+    "int_outer_float": Case(lambda m, a, b: m.outer(a, b), [(ix(9, 3), f(2))]),
+    "int_meshgrid": Case(lambda m, a, b: m.meshgrid(a, b, indexing="xy"), [
+        (ix(9, 3), ix(9, 2)),
+    ], grad=False),
+    "bool_repeat_interleave": Case(lambda m, x: m.repeat_interleave(x, 2), [(mask(3),)],
+                                   grad=False),
+    "int_tile": Case(lambda m, x: m.tile(x, (2, 2)), [(ix(9, 2),)], grad=False),
+    "int_take_along_dim": Case(lambda m, x, i: m.take_along_dim(x, i, 1), [
+        (ix(9, 2, 3), ix(3, 2, 4)),
+    ], grad=False),
+    "int_unbind": Case(lambda m, x: m.unbind(x, 1), [(ix(9, 2, 3),)], grad=False),
 }
 
 
@@ -328,6 +358,9 @@ BAD: dict[str, Bad] = {
     "roll_0d_dim": Bad(lambda m, x: m.roll(x, 1, 0), (f(),), IndexError, "no dimensions"),
     "roll_dim": Bad(lambda m, x: m.roll(x, 1, 2), (f(2, 3),), IndexError,
                     "Dimension out of range"),
+    "tile_int_dims": Bad(lambda m, x: m.tile(x, 2), (f(2, 3),), TypeError, "tuple of ints"),
+    "gather_uint8_index": Bad(lambda m, x, i: m.gather(x, 0, i), (f(2), np.zeros(1, np.uint8)),
+                              RuntimeError, "int32/int64"),
     "tile_negative": Bad(lambda m, x: m.tile(x, (-1, 2)), (f(2, 3),), RuntimeError, "negative"),
     "repeat_interleave_negative": Bad(lambda m, x: m.repeat_interleave(x, -1), (f(2, 3),),
                                       RuntimeError, "negative"),

@@ -43,7 +43,7 @@ def _as_tensor(x, op: str, what: str = "input") -> Tensor:
 def _index_array(index, op: str) -> np.ndarray:
     """The index as an integer array; RuntimeError (torch's) for floats and bools."""
     arr = index.data if isinstance(index, Tensor) else as_array(index)
-    if arr.dtype.kind not in "iu":
+    if arr.dtype.kind != "i" or arr.dtype.itemsize not in (4, 8):
         raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index, got {arr.dtype}")
     return arr
 
@@ -775,6 +775,9 @@ def tile(input: Tensor, dims) -> Tensor:
     """input repeated dims[i] times along dim i; fewer dims than input's are padded with 1s
     in front (torch.tile), more add leading dims. Gradient: the sum of g over the copies."""
     input = _as_tensor(input, "tile")
+    if not isinstance(dims, (tuple, list)):
+        raise TypeError(f"tile(): argument 'dims' must be tuple of ints, not "
+                        f"{type(dims).__name__}")
     reps = _int_tuple(dims)
     if any(r < 0 for r in reps):
         raise RuntimeError(f"tile: Trying to create tensor with negative dimension: {reps}")
