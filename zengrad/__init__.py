@@ -16,15 +16,19 @@ from zengrad.autograd import (
     set_grad_enabled,
 )
 from zengrad.backend import (
+    Generator,
     bool_,
+    default_generator,
     float16,
     float32,
     float64,
     get_default_dtype,
     get_rng_state,
+    initial_seed,
     int32,
     int64,
     manual_seed,
+    seed,
     set_default_dtype,
     set_rng_state,
 )
@@ -52,6 +56,7 @@ from zengrad.creation import (
     zeros_like,
 )
 from zengrad.ops import *  # noqa: F403  (add, matmul, cat, ... as zengrad.add etc.)
+from zengrad.random import bernoulli, multinomial
 
 half, double, long = float16, float64, int64
 bool = bool_  # noqa: A001  (zengrad.bool, as torch.bool)
