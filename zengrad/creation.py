@@ -178,6 +178,9 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> 
 
 def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) -> Tensor:
     n = _count(steps, "linspace", "steps")
+    # 0-d tensor bounds as Python numbers: a float32 tensor must not make NumPy compute the
+    # points in float32 when dtype=float64 is asked for
+    start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))
     return _new(np.linspace(start, end, n).astype(_float_dtype(dtype)), requires_grad)
 
 

@@ -93,6 +93,14 @@ CASES: dict[str, Case] = {
     "unique_counts": Case(lambda m, x: m.unique(x, return_counts=True), [
         (np.array([3.0, np.nan, 1.0, 3.0, np.nan]),),
     ], grad=False),
+    "unique_dim": Case(
+        lambda m, x: m.unique(x, dim=0, return_inverse=True, return_counts=True), [
+            (np.array([[1, 2], [0, 5], [1, 2], [0, 1]]),), (ties(6, 2),), (np.ones((0, 2)),),
+            (R.integers(0, 2, (5, 2, 2)),),
+        ], grad=False),
+    "unique_dim_neg_method": Case(lambda m, x: x.unique(dim=-1, return_inverse=True), [
+        (np.array([[1, 2, 1, 0], [0, 5, 0, 0]]),), (ties(2, 7),),
+    ], grad=False),
     "unique_unsorted": Case(lambda m, x: m.unique(x, sorted=False), [
         (np.array([3, 1, 3, 2, 7, 5, 5, 0]),),
     ], grad=False),
@@ -133,8 +141,12 @@ BAD: dict[str, Bad] = {
                      "bool"),
     "topk_0d_dim": Bad(lambda m, x: m.topk(x, 1, dim=1), (f(),), IndexError,
                        "Dimension out of range"),
-    "unique_dim": Bad(lambda m, x: m.unique(x, dim=0), (np.array([[1, 2], [1, 2]]),),
-                      NotImplementedError, "dim= .* not supported", torch=False),
+    "unique_dim_range": Bad(lambda m, x: m.unique(x, dim=2), (np.array([[1, 2], [1, 2]]),),
+                            IndexError, "Dimension out of range"),
+    "unique_dim_0d": Bad(lambda m, x: m.unique(x, dim=0), (np.array(3.0),), IndexError,
+                         "no dimensions"),
+    "unique_dim_empty_other": Bad(lambda m, x: m.unique(x, dim=0), (np.ones((2, 0)),),
+                                  RuntimeError, "0 sized dimensions"),
 }
 
 

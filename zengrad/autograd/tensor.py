@@ -170,6 +170,64 @@ class Tensor:
     def numel(self) -> int:
         return int(self.data.size)
 
+    def nelement(self) -> int:
+        """The number of elements (torch's alias of numel)."""
+        return int(self.data.size)
+
+    def ndimension(self) -> int:
+        """The number of dims (torch's alias of dim)."""
+        return self.data.ndim
+
+    def element_size(self) -> int:
+        return self.data.dtype.itemsize
+
+    # ----- shape of another tensor ---------------------------------------------------
+    def view_as(self, other: Tensor) -> Tensor:
+        """self.view(other.shape)."""
+        return _ops.view(self, _shape_of_tensor("view_as", other))
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        """self.reshape(other.shape)."""
+        return _ops.reshape(self, _shape_of_tensor("reshape_as", other))
+
+    # ----- new tensors with self's dtype (and device) ---------------------------------
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+        """zeros(size) with self's dtype unless dtype= is given."""
+        return self._new_like("zeros", size, dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+        return self._new_like("ones", size, dtype, device, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+        return self._new_like("empty", size, dtype, device, requires_grad)
+
+    def new_full(
+        self, size, fill_value, *, dtype=None, device=None, requires_grad: bool = False
+    ) -> Tensor:
+        """full(size, fill_value) with self's dtype unless dtype= is given."""
+        from zengrad import creation
+
+        backend.parse_to_args((), {"device": device})
+        dt = self.data.dtype if dtype is None else dtype
+        return creation.full(size, fill_value, dtype=dt, requires_grad=requires_grad)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+        """A copy of data as a new leaf tensor, with self's dtype unless dtype= is given."""
+        from zengrad import creation
+
+        backend.parse_to_args((), {"device": device})
+        if isinstance(data, Tensor):
+            data = data.data
+        dt = self.data.dtype if dtype is None else dtype
+        return creation.tensor(data, dtype=dt, requires_grad=requires_grad)
+
+    def _new_like(self, kind: str, size: tuple, dtype, device, requires_grad: bool) -> Tensor:
+        from zengrad import creation
+
+        backend.parse_to_args((), {"device": device})
+        dt = self.data.dtype if dtype is None else dtype
+        return getattr(creation, kind)(*size, dtype=dt, requires_grad=requires_grad)
+
     def __len__(self) -> int:
         if self.data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -350,14 +408,22 @@ class Tensor:
             ) from None
         return self
 
-    def add_(self, other, alpha=1) -> Tensor:
+    def add_(self, other, *args, alpha=1) -> Tensor:
+        """self += alpha * other; add_(alpha, other) is torch's deprecated order (it warns)."""
+        return self._add_inplace("add_", other, args, alpha, 1)
+
+    def sub_(self, other, *args, alpha=1) -> Tensor:
+        """self -= alpha * other."""
+        return self._add_inplace("sub_", other, args, alpha, -1)
+
+    def _add_inplace(self, name: str, other, args: tuple, alpha, sign: int) -> Tensor:
+        if args or not isinstance(alpha, (int, float)):
+            other, alpha = _ops._alpha_args(name, self, other, args, alpha)
         self._check_inplace()
         other = other.data if isinstance(other, Tensor) else other
+        alpha = sign * alpha
         self.data += other if alpha == 1 else alpha * other
         return self
-
-    def sub_(self, other, alpha=1) -> Tensor:
-        return self.add_(other, alpha=-alpha)
 
     def mul_(self, other) -> Tensor:
         self._check_inplace()
@@ -461,8 +527,14 @@ class Tensor:
     def __floordiv__(self, other):
         return _ops.floor_divide(self, other)
 
+    def __rfloordiv__(self, other):
+        return _ops.floor_divide(other, self)
+
     def __mod__(self, other):
         return _ops.remainder(self, other)
+
+    def __rmod__(self, other):
+        return _ops.remainder(other, self)
 
     # comparisons and logic: no gradient
     def __eq__(self, other):  # type: ignore[override]
@@ -511,6 +583,12 @@ class Tensor:
         if self.data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(self.data.shape[0]))
+
+
+def _shape_of_tensor(name: str, other) -> tuple[int, ...]:
+    if not isinstance(other, Tensor):
+        raise TypeError(f"{name}(): argument 'other' must be a Tensor, not {type(other).__name__}")
+    return other.data.shape
 
 
 def _check_assigned_grad(tensor: Tensor, grad) -> None:

@@ -7,13 +7,20 @@ added later (conv, pooling, ...) put their functions here too.
 from zengrad.ops.activation import (
     elu,
     gelu,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
     leaky_relu,
     log_softmax,
+    logsigmoid,
+    mish,
     relu,
+    relu6,
     sigmoid,
     silu,
     softmax,
     softplus,
+    softsign,
     tanh,
 )
 from zengrad.ops.attention import scaled_dot_product_attention
@@ -45,6 +52,7 @@ from zengrad.ops.pool import (
     max_pool2d,
 )
 from zengrad.ops.shape import pad
+from zengrad.ops.special import cosine_similarity, normalize, one_hot
 
 __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout",
@@ -57,4 +65,7 @@ __all__ = [
     "group_norm", "interpolate",
     # attention and sequences
     "embedding", "layer_norm", "scaled_dot_product_attention",
+    # activations, similarity and encodings (issue 10)
+    "cosine_similarity", "hardsigmoid", "hardswish", "hardtanh", "logsigmoid", "mish",
+    "normalize", "one_hot", "relu6", "softsign",
 ]

@@ -23,12 +23,15 @@ from zengrad.ops.activation import (
 from zengrad.ops.conv_transpose import *
 from zengrad.ops.dims import normalize_dim, normalize_dims
 from zengrad.ops.elementwise import (
+    _alpha_args,
     abs,
     add,
     allclose,
     cast,
     ceil,
     clamp,
+    clamp_max,
+    clamp_min,
     clip,
     clone,
     cos,
@@ -36,10 +39,13 @@ from zengrad.ops.elementwise import (
     eq,
     equal,
     exp,
+    fix,
     floor,
     floor_divide,
+    frac,
     ge,
     gt,
+    isclose,
     isfinite,
     isinf,
     isnan,
@@ -59,6 +65,7 @@ from zengrad.ops.elementwise import (
     pow,
     reciprocal,
     remainder,
+    result_type,
     round,
     rsqrt,
     sign,
@@ -66,6 +73,7 @@ from zengrad.ops.elementwise import (
     sqrt,
     square,
     sub,
+    trunc,
     where,
 )
 from zengrad.ops.groupnorm import *
@@ -86,8 +94,10 @@ from zengrad.ops.reduce import (
     norm,
     prod,
     std,
+    std_mean,
     sum,
     var,
+    var_mean,
 )
 from zengrad.ops.shape import (
     broadcast_to,
@@ -123,9 +133,10 @@ subtract, multiply, divide, true_divide, negative = sub, mul, div, div, neg
 
 _METHODS = [
     abs, add, sub, mul, div, pow, neg, exp, log, log1p, sqrt, rsqrt, sign, sin, cos,
-    square, reciprocal, maximum, minimum, clamp, clip, clone, eq, ne, lt, le, gt, ge,
-    logical_and, logical_or, logical_xor, logical_not, isnan, isinf, isfinite, floor, ceil,
-    round, allclose, equal,
+    square, reciprocal, maximum, minimum, clamp, clip, clamp_min, clamp_max, clone,
+    eq, ne, lt, le, gt, ge, logical_and, logical_or, logical_xor, logical_not, isnan, isinf,
+    isfinite, isclose, floor, ceil, trunc, fix, frac, round, allclose, equal, floor_divide,
+    remainder,
     sum, mean, prod, max, min, amax, amin, argmax, argmin, var, std, logsumexp, norm, all, any,
     reshape, view, flatten, unflatten, permute, transpose, t, squeeze, unsqueeze, expand,
     expand_as, repeat, flip, split, chunk, narrow, matmul, mm, bmm,
@@ -149,18 +160,17 @@ def _masked_fill(self, mask, value):
 
 
 def _type_as(self, other):
+    """self.to(other.dtype)."""
+    if not isinstance(other, Tensor):
+        raise TypeError(f"type_as(): argument 'other' must be a Tensor, not {type(other).__name__}")
     return self.to(other.dtype)
-
-
-def _new_tensor(self, data, dtype=None, requires_grad=False):
-    return Tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
 
 Tensor.where = _where_method
 Tensor.masked_fill = _masked_fill
 Tensor.type_as = _type_as
-Tensor.new_tensor = _new_tensor
 Tensor.subtract, Tensor.multiply, Tensor.divide = sub, mul, div
+Tensor.fix, Tensor.var_mean, Tensor.std_mean = trunc, var_mean, std_mean
 
 bind_ops(sys.modules[__name__])
 

@@ -6,6 +6,9 @@ Backwards never write into the incoming gradient: it may be shared.
 
 from __future__ import annotations
 
+import numbers
+import warnings
+
 import numpy as np
 
 from zengrad.autograd.function import Function, unbroadcast
@@ -72,18 +75,99 @@ class Div(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        out = np.true_divide(a, b)
+        if type(b) in (int, float) and b != 0:
+            out = np.true_divide(a, b)
+        else:
+            # x / 0 is inf or nan as in torch, without NumPy's RuntimeWarning
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out = np.true_divide(a, b)
         ctx.sa, ctx.b, ctx.out = shape_of(a), b, out
         return out
 
     @staticmethod
     def backward(ctx, g):
         n = ctx.needs_input_grad
-        ga = g / ctx.b
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ga = g / ctx.b
         return (
             unbroadcast(ga, ctx.sa) if n[0] else None,
             unbroadcast(-ga * ctx.out, shape_of(ctx.b)) if n[1] else None,
         )
+
+
+class DivRounded(Function):
+    """y = trunc(a / b) or floor(a / b);  dL/da = dL/db = 0 (a step function, as torch)."""
+
+    @staticmethod
+    def forward(ctx, a, b, mode):
+        ctx.sa, ctx.sb = shape_of(a), shape_of(b)
+        return _trunc_divide(a, b) if mode == "trunc" else _floor_divide(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        n = ctx.needs_input_grad
+        return (
+            np.zeros(ctx.sa, g.dtype) if n[0] else None,
+            np.zeros(ctx.sb, g.dtype) if n[1] else None,
+            None,
+        )
+
+
+class FloorDivide(Function):
+    """y = floor(a / b); torch defines no derivative for floor_divide, so backward raises."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return _floor_divide(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError(
+            "the derivative for 'floor_divide' is not implemented (as in torch); use "
+            "div(a, b, rounding_mode='floor'), whose gradient is 0, to differentiate through it"
+        )
+
+
+class Remainder(Function):
+    """y = a - b * floor(a / b) (the sign of b, as Python's %);
+    dL/da = g,  dL/db = -g * floor(a / b)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.a, ctx.b = a, b
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.remainder(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        n = ctx.needs_input_grad
+        a, b = ctx.a, ctx.b
+        gb = None
+        if n[1]:
+            if not isinstance(a, np.ndarray):
+                raise RuntimeError(
+                    "derivative for remainder(number, tensor) is not implemented (as in torch); "
+                    "wrap the number in a tensor: remainder(zengrad.tensor(a), b)"
+                )
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gb = unbroadcast((-g * _floor_divide(a, b)).astype(g.dtype, copy=False), b.shape)
+        return (unbroadcast(g, shape_of(a)) if n[0] else None), gb
+
+
+def _floor_divide(a, b):
+    # floats: Python's floor division (x / 0 -> +-inf or nan, as torch), without warnings
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.floor_divide(a, b)
+
+
+def _trunc_divide(a, b):
+    """a / b rounded toward zero; integers stay exact (no detour through floats)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if np.result_type(a, b).kind == "f":
+            return np.trunc(np.true_divide(a, b))
+        q = np.floor_divide(a, b)
+        # floor and trunc differ by one where the quotient is negative and inexact
+        return q + ((np.remainder(a, b) != 0) & ((np.asarray(a) < 0) != (np.asarray(b) < 0)))
 
 
 class Pow(Function):
@@ -313,10 +397,35 @@ class Clamp(Function):
         below = np.zeros(x.shape, bool) if lo is None else x < lo
         above = np.zeros(np.shape(mid), bool) if hi is None else mid > hi
         zero = np.zeros((), g.dtype)
-        gx = np.where(below | above, zero, g) if n[0] else None
+        gx = unbroadcast(np.where(below | above, zero, g), x.shape) if n[0] else None
         glo = unbroadcast(np.where(below & ~above, g, zero), shape_of(lo)) if n[1] else None
         ghi = unbroadcast(np.where(above, g, zero), shape_of(hi)) if n[2] else None
         return gx, glo, ghi
+
+
+class Rounding(Function):
+    """y = floor / ceil / trunc / round(x): a step function;  dL/dx = 0 (as torch)."""
+
+    @staticmethod
+    def forward(ctx, x, fn):
+        ctx.shape = x.shape
+        return fn(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.zeros(ctx.shape, g.dtype), None
+
+
+class Frac(Function):
+    """y = x - trunc(x) (the sign of x);  dL/dx = g."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x - np.trunc(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
 
 
 class Where(Function):
@@ -383,17 +492,48 @@ def _binary(fn: type[Function], name: str, a, b) -> Tensor:
     return fn.apply(a, b)
 
 
-def add(input, other, *, alpha=1) -> Tensor:
+def _alpha_args(name: str, input, other, args: tuple, alpha):
+    """Resolve torch's deprecated positional overload name(input, alpha, other) (it still runs
+    in torch 2.13, with a UserWarning) and check alpha; returns (other, alpha)."""
+    if args:
+        if len(args) == 1 and isinstance(other, numbers.Number) and isinstance(args[0], Tensor):
+            warnings.warn(
+                f"This overload of {name} is deprecated: {name}(input, Number alpha, Tensor "
+                f"other); use {name}(input, other, *, alpha=alpha)",
+                UserWarning,
+                stacklevel=3,
+            )
+            other, alpha = args[0], other
+        else:
+            raise TypeError(
+                f"{name}() takes 2 positional arguments (input, other) but {2 + len(args)} were "
+                f"given; alpha is keyword-only: {name}(input, other, alpha=...)"
+            )
+    if isinstance(alpha, Tensor) or not isinstance(alpha, numbers.Number):
+        raise TypeError(f"{name}(): argument 'alpha' must be a Number, not {type(alpha).__name__}")
+    if isinstance(alpha, float) and not (_is_float_operand(input) or _is_float_operand(other)):
+        raise TypeError(
+            f"{name}(): for integral input tensors, argument alpha must not be a floating point "
+            f"number, got {alpha}"
+        )
+    return other, alpha
+
+
+def add(input, other, *args, alpha=1) -> Tensor:
     """input + alpha * other."""
-    if alpha != 1:
-        other = mul(other, alpha)
+    if args or type(alpha) is not int or alpha != 1:
+        other, alpha = _alpha_args("add", input, other, args, alpha)
+        if alpha != 1:
+            other = mul(other, alpha)
     return _binary(Add, "add", input, other)
 
 
-def sub(input, other, *, alpha=1) -> Tensor:
+def sub(input, other, *args, alpha=1) -> Tensor:
     """input - alpha * other."""
-    if alpha != 1:
-        other = mul(other, alpha)
+    if args or type(alpha) is not int or alpha != 1:
+        other, alpha = _alpha_args("sub", input, other, args, alpha)
+        if alpha != 1:
+            other = mul(other, alpha)
     return _binary(Sub, "sub", input, other)
 
 
@@ -401,14 +541,81 @@ def mul(input, other) -> Tensor:
     return _binary(Mul, "mul", input, other)
 
 
-def div(input, other) -> Tensor:
-    a, b = promote(input, other)
-    # true division of integers gives the default float dtype, as in PyTorch
-    if isinstance(a, Tensor) and a.data.dtype.kind in "iub":
-        from zengrad import backend
+def _integer_zero_check(name: str, a, b) -> None:
+    """torch raises for an integer division by zero; NumPy would return 0 with a warning."""
+    kind_a = a.data.dtype.kind if isinstance(a, Tensor) else ("b" if isinstance(a, bool) else "i")
+    if isinstance(b, Tensor):
+        kind_b, vals = b.data.dtype.kind, b.data
+    else:
+        kind_b, vals = ("f" if isinstance(b, (float, complex)) else "i"), b
+    if isinstance(a, (float, complex)) or kind_a in "fc" or kind_b in "fc":
+        return
+    if kind_a == "b" and kind_b == "b":
+        raise NotImplementedError(f"{name}: not implemented for bool tensors (as in torch)")
+    if not np.all(vals):
+        raise RuntimeError(
+            f"ZeroDivisionError: {name}: integer division by zero (as torch; use float "
+            f"tensors to get inf/nan)"
+        )
 
-        a = Tensor._make(a.data.astype(backend.get_default_dtype()), False, None)
-    return _binary(Div, "div", a, b)
+
+def _operands(name: str, input, other):
+    a, b = promote(input, other)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        raise TypeError(f"{name}(): expected at least one tensor, got two numbers")
+    sa, sb = _operand_shape(a), _operand_shape(b)
+    if sa != sb:
+        broadcast_shapes(name, sa, sb)
+    return a, b
+
+
+def _operand_shape(x) -> tuple[int, ...]:
+    return x.data.shape if isinstance(x, Tensor) else ()
+
+
+def div(input, other, *, rounding_mode=None) -> Tensor:
+    """input / other; rounding_mode 'trunc' rounds the quotient toward zero, 'floor' down
+    (integers stay integers there, and an integer division by zero raises, as in torch)."""
+    if rounding_mode is None:
+        a, b = promote(input, other)
+        # true division of integers gives the default float dtype, as in PyTorch
+        if not _is_float_operand(a) and not _is_float_operand(b):
+            from zengrad import backend
+
+            dt = backend.get_default_dtype()
+            if isinstance(a, Tensor):
+                a = Tensor._make(a.data.astype(dt), False, None)
+            else:
+                b = Tensor._make(b.data.astype(dt), False, None)
+        return _binary(Div, "div", a, b)
+    if rounding_mode not in ("trunc", "floor"):
+        raise ValueError(
+            f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+            f"{rounding_mode!r}"
+        )
+    a, b = _operands("div", input, other)
+    _integer_zero_check(f"div(rounding_mode={rounding_mode!r})", a, b)
+    return DivRounded.apply(a, b, rounding_mode)
+
+
+def _is_float_operand(x) -> bool:
+    if isinstance(x, Tensor):
+        return x.data.dtype.kind in "fc"
+    return isinstance(x, (float, complex))
+
+
+def floor_divide(input, other) -> Tensor:
+    """floor(input / other), elementwise (torch's floor_divide; no derivative, as there)."""
+    a, b = _operands("floor_divide", input, other)
+    _integer_zero_check("floor_divide", a, b)
+    return FloorDivide.apply(a, b)
+
+
+def remainder(input, other) -> Tensor:
+    """input - other * floor(input / other): the result has the sign of other (Python's %)."""
+    a, b = _operands("remainder", input, other)
+    _integer_zero_check("remainder", a, b)
+    return Remainder.apply(a, b)
 
 
 def pow(input, exponent) -> Tensor:  # noqa: A001
@@ -469,17 +676,108 @@ def reciprocal(input) -> Tensor:
 
 
 def clamp(input, min=None, max=None) -> Tensor:  # noqa: A002
-    """Clamp into [min, max]; either bound may be None, a number or a tensor."""
+    """y = min(max(input, min), max); either bound may be None, a number or a tensor.
+
+    The result dtype is torch's result_type(input, min, max): a float32 tensor clamped by an
+    integer or 0-d float64 tensor stays float32."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must not be None")
+    x = as_tensor_operand(input)
+    if not isinstance(x, Tensor):
+        raise TypeError(f"clamp(): argument 'input' must be a Tensor, not {type(input).__name__}")
     lo = as_tensor_operand(min) if min is not None else None
     hi = as_tensor_operand(max) if max is not None else None
-    return Clamp.apply(input, lo, hi)
+    for what, bound in (("min", lo), ("max", hi)):
+        if bound is not None and not isinstance(bound, (Tensor, bool, int, float)):
+            raise TypeError(f"clamp(): argument '{what}' must be a number or a tensor")
+    dt = result_type(x, lo, hi)
+    x, lo, hi = (_as_dtype(t, dt) for t in (x, lo, hi))
+    shapes = [t.data.shape for t in (x, lo, hi) if isinstance(t, Tensor)]
+    if len(set(shapes)) > 1:
+        broadcast_shapes("clamp", *shapes)
+    return Clamp.apply(x, lo, hi)
+
+
+def _as_dtype(x, dtype: np.dtype):
+    """A tensor in dtype (differentiably for floats); numbers and None pass unchanged."""
+    if isinstance(x, Tensor) and x.data.dtype != dtype:
+        return cast(x, dtype)
+    return x
 
 
 def clip(input, min=None, max=None) -> Tensor:  # noqa: A002
     """Alias of clamp (a separate function so that Tensor.clip exists too)."""
     return clamp(input, min, max)
+
+
+def clamp_min(input, min) -> Tensor:  # noqa: A002
+    """y = max(input, min)."""
+    return clamp(input, min, None)
+
+
+def clamp_max(input, max) -> Tensor:  # noqa: A002
+    """y = min(input, max)."""
+    return clamp(input, None, max)
+
+
+# ------------------------------------------------------------- torch's type promotion
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def _promote_types(a: np.dtype, b: np.dtype) -> np.dtype:
+    """torch.promote_types: the higher category wins outright (int64 with float32 is
+    float32, unlike NumPy's float64); within a category the wider type."""
+    ca, cb = _CATEGORY[a.kind], _CATEGORY[b.kind]
+    if ca != cb:
+        hi, lo = (a, b) if ca > cb else (b, a)
+        if hi.kind == "c" and lo.kind == "f" and lo.itemsize == 8:
+            return np.dtype(np.complex128)
+        return hi
+    return np.promote_types(a, b)
+
+
+def _combine(higher, lower):
+    # c10's combine_categories: a lower-priority operand only counts when its category is
+    # higher than that of the operands above it
+    if higher is None:
+        return lower
+    if lower is None or higher.kind in "fc" and not (lower.kind == "c" and higher.kind == "f"):
+        return higher
+    if lower.kind == "c":
+        return np.dtype(np.complex128 if higher.itemsize == 8 else np.complex64) if (
+            higher.kind == "f"
+        ) else lower
+    if higher.kind == "b" or lower.kind == "f":
+        return _promote_types(higher, lower)
+    return higher
+
+
+def result_type(*operands) -> np.dtype:
+    """The dtype torch gives an op on these operands (tensors, numbers; None is skipped):
+    dimensioned tensors outrank 0-d tensors, which outrank Python numbers, and an operand of
+    lower rank only matters when its category (bool < int < float < complex) is higher."""
+    from zengrad import backend
+
+    ranks: list = [None, None, None]  # dimensioned tensors, 0-d tensors, Python numbers
+    for x in operands:
+        if x is None:
+            continue
+        if isinstance(x, Tensor):
+            dt, rank = x.data.dtype, 0 if x.data.ndim else 1
+        elif isinstance(x, bool):
+            dt, rank = np.dtype(np.bool_), 2
+        elif isinstance(x, int):
+            dt, rank = np.dtype(np.int64), 2
+        elif isinstance(x, float):
+            dt, rank = np.dtype(backend.get_default_dtype()), 2
+        elif isinstance(x, complex):
+            wide = np.dtype(backend.get_default_dtype()).itemsize == 8
+            dt, rank = np.dtype(np.complex128 if wide else np.complex64), 2
+        else:
+            raise TypeError(f"result_type: expected tensors or numbers, got {type(x).__name__}")
+        ranks[rank] = dt if ranks[rank] is None else _promote_types(ranks[rank], dt)
+    return _combine(ranks[0], _combine(ranks[1], ranks[2]))
 
 
 def where(condition, input, other) -> Tensor:
@@ -531,8 +829,6 @@ ge = _no_grad_binary(np.greater_equal, "ge")
 logical_and = _no_grad_binary(np.logical_and, "logical_and")
 logical_or = _no_grad_binary(np.logical_or, "logical_or")
 logical_xor = _no_grad_binary(np.logical_xor, "logical_xor")
-floor_divide = _no_grad_binary(np.floor_divide, "floor_divide")
-remainder = _no_grad_binary(np.remainder, "remainder")
 
 
 def _no_grad_unary(ufunc, name: str):
@@ -548,9 +844,92 @@ logical_not = _no_grad_unary(np.logical_not, "logical_not")
 isnan = _no_grad_unary(np.isnan, "isnan")
 isinf = _no_grad_unary(np.isinf, "isinf")
 isfinite = _no_grad_unary(np.isfinite, "isfinite")
-floor = _no_grad_unary(np.floor, "floor")
-ceil = _no_grad_unary(np.ceil, "ceil")
-round = _no_grad_unary(np.round, "round")  # noqa: A001
+
+
+def _rounding(fn, name: str, doc: str):
+    def op(input) -> Tensor:
+        x = _tensor_arg(name, input)
+        if x.data.dtype.kind in "iub":  # integers are already whole: a copy, as torch
+            return Tensor._make(x.data.copy(), False, None)
+        return Rounding.apply(x, fn)
+
+    op.__name__ = name
+    op.__doc__ = doc
+    return op
+
+
+def _tensor_arg(name: str, x) -> Tensor:
+    if isinstance(x, Tensor):
+        return x
+    x = as_tensor_operand(x)
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}(): argument 'input' must be a Tensor, not {type(x).__name__}")
+    return x
+
+
+floor = _rounding(np.floor, "floor", "y = floor(x), the largest integer <= x;  dL/dx = 0.")
+ceil = _rounding(np.ceil, "ceil", "y = ceil(x), the smallest integer >= x;  dL/dx = 0.")
+trunc = _rounding(np.trunc, "trunc", "y = trunc(x), x rounded toward zero;  dL/dx = 0.")
+fix = trunc
+
+
+def round(input, *, decimals: int = 0) -> Tensor:  # noqa: A001
+    """y = rint(x * 10^d) / 10^d (d = decimals; rint(x / 10^-d) * 10^-d for d < 0), halves
+    to even, computed in x's dtype as torch;  dL/dx = 0."""
+    x = _tensor_arg("round", input)
+    if isinstance(decimals, bool) or not isinstance(decimals, (int, np.integer)):
+        raise TypeError(f"round(): argument 'decimals' must be an int, not {decimals!r}")
+    if x.data.dtype.kind in "iub":
+        if decimals != 0:
+            raise NotImplementedError("round: decimals is not supported for integer tensors")
+        return Tensor._make(x.data.copy(), False, None)
+    if decimals == 0:
+        return Rounding.apply(x, np.rint)
+    with np.errstate(over="ignore"):
+        scale = np.power(np.asarray(10, x.data.dtype), -decimals if decimals < 0 else decimals)
+
+    def fn(a: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore", invalid="ignore"):
+            if decimals > 0:
+                return np.rint(a * scale) / scale
+            return np.rint(a / scale) * scale
+
+    return Rounding.apply(x, fn)
+
+
+def frac(input) -> Tensor:
+    """y = x - trunc(x);  dL/dx = g."""
+    x = _tensor_arg("frac", input)
+    if x.data.dtype.kind not in "fc":
+        raise TypeError(f"frac: expected a floating point tensor, got {x.data.dtype}")
+    return Frac.apply(x)
+
+
+def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
+    """|input - other| <= atol + rtol * |other|, elementwise (equal infinities are close;
+    NaNs only with equal_nan). Both must be tensors of one dtype, as in torch."""
+    if not isinstance(input, Tensor) or not isinstance(other, Tensor):
+        bad = other if isinstance(input, Tensor) else input
+        raise TypeError(f"isclose(): expected two tensors, got {type(bad).__name__}")
+    if input.data.dtype != other.data.dtype:
+        raise TypeError(
+            f"isclose: the two tensors must have the same dtype, got {input.data.dtype} and "
+            f"{other.data.dtype} (convert one with .to(dtype))"
+        )
+    if rtol < 0 or atol < 0:
+        raise ValueError(
+            f"isclose: rtol and atol must be greater than or equal to zero, got rtol={rtol}, "
+            f"atol={atol}"
+        )
+    broadcast_shapes("isclose", input.data.shape, other.data.shape)
+    a, b = input.data, other.data
+    if a.dtype.kind == "b":
+        return Tensor._make(np.equal(a, b), False, None)
+    if a.dtype.kind in "iu":  # avoid wrap-around in a - b
+        a, b = a.astype(np.float64), b.astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        out = np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
+    return Tensor._make(np.asarray(out), False, None)
 
 
 def allclose(input, other, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from zengrad.autograd.function import Function, unbroadcast
@@ -39,8 +41,9 @@ class MatMul(Function):
         if n[1]:
             if b2.ndim == 2 and a2.ndim > 2:
                 # shared weight: one GEMM over all batch rows instead of a batched product
-                k = a2.shape[-1]
-                gb = a2.reshape(-1, k).T @ g.reshape(-1, g.shape[-1])
+                # explicit row counts: reshape(-1, 0) is ambiguous when k or m is 0
+                rows = math.prod(a2.shape[:-1])
+                gb = a2.reshape(rows, a2.shape[-1]).T @ g.reshape(rows, g.shape[-1])
             else:
                 gb = np.matmul(np.swapaxes(a2, -1, -2), g)
                 gb = unbroadcast(gb, b2.shape)
@@ -100,7 +103,8 @@ class Linear(Function):
     @staticmethod
     def forward(ctx, x, w, b):
         # batched inputs as one (rows, in) matrix: one GEMM, not one per leading index
-        x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
+        # (explicit row count: reshape(-1, 0) is ambiguous for in_features = 0)
+        x2 = x.reshape(math.prod(x.shape[:-1]), x.shape[-1]) if x.ndim != 2 else x
         ctx.x2, ctx.w, ctx.xshape = x2, w, x.shape
         out = x2 @ w.T
         if b is not None:
@@ -111,7 +115,7 @@ class Linear(Function):
     def backward(ctx, g):
         x2, w = ctx.x2, ctx.w
         n = ctx.needs_input_grad
-        g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
+        g2 = g.reshape(math.prod(g.shape[:-1]), g.shape[-1]) if g.ndim != 2 else g
         gx = (g2 @ w).reshape(ctx.xshape) if n[0] else None
         gw = g2.T @ x2 if n[1] else None
         gb = g2.sum(axis=0) if n[2] else None

@@ -7,11 +7,13 @@ for a mean g / n, for max the elements that reached the max.
 from __future__ import annotations
 
 import builtins
+import numbers
 from typing import NamedTuple
 
 import numpy as np
 
 from zengrad import backend
+from zengrad.autograd.engine import grad_mode
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
 from zengrad.ops.dims import normalize_dim, normalize_dims
@@ -175,9 +177,11 @@ class LogSumExp(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):
-        m = np.amax(x, axis=axes, keepdims=True)
+        # initial=-inf: a reduction over a size-0 dim is log(0) = -inf (torch), not an error
+        m = np.amax(x, axis=axes, keepdims=True, initial=-np.inf)
         m = np.where(np.isfinite(m), m, 0)
-        out = np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
+        with np.errstate(divide="ignore"):
+            out = np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
         ctx.x, ctx.out_k, ctx.axes, ctx.keepdim = x, out, axes, keepdim
         return out if keepdim else np.squeeze(out, axis=axes)
 
@@ -225,6 +229,35 @@ class Norm(Function):
         return (g * scale).astype(x.dtype, copy=False)
 
 
+class NuclearNorm(Function):
+    """y = sum of the singular values of each matrix over the two axes;
+    dL/dA = g U V^T (A = U diag(s) V^T, the thin SVD)."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        m = np.moveaxis(x, axes, (-2, -1))
+        if m.size == 0:
+            out = np.zeros(m.shape[:-2], x.dtype)
+            ctx.uv = np.zeros(m.shape, x.dtype)
+        else:
+            try:
+                u, sv, vh = np.linalg.svd(m, full_matrices=False)
+            except np.linalg.LinAlgError:
+                raise ValueError(
+                    "norm(p='nuc'): the SVD did not converge (does the input hold inf or nan?)"
+                ) from None
+            out = sv.sum(axis=-1)
+            ctx.uv = u @ vh
+        ctx.axes, ctx.keepdim = axes, keepdim
+        return np.expand_dims(out, axes) if keepdim else out
+
+    @staticmethod
+    def backward(ctx, g):
+        if ctx.keepdim:
+            g = np.squeeze(g, axis=ctx.axes)
+        return np.moveaxis(g[..., None, None] * ctx.uv, (-2, -1), ctx.axes)
+
+
 # ------------------------------------------------------------------ public functions
 
 
@@ -234,26 +267,59 @@ def _floating(x: Tensor) -> Tensor:
     return Tensor._make(x.data.astype(backend.get_default_dtype()), False, None)
 
 
+def _reduce_dtype(name: str, input: Tensor, dtype) -> Tensor:
+    """input cast to dtype= before reducing, as torch; refuses to cut a gradient silently."""
+    dt = np.dtype(dtype)
+    if dt == input.data.dtype:
+        return input
+    if dt.kind not in "fc" and input.requires_grad and grad_mode.enabled:
+        raise RuntimeError(
+            f"{name}(): dtype={dt} cannot carry a gradient and the input requires grad "
+            f"(as torch; pass a floating dtype or detach the input)"
+        )
+    return input.to(dt)
+
+
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
-    """Sum over dim (int, tuple or None for all)."""
+    """y = sum of x over dim (int, tuple or None for all); dtype= casts x first."""
     axes = normalize_dims(dim, input.data.ndim)
     if dtype is not None:
-        input = input.to(dtype)
+        input = _reduce_dtype("sum", input, dtype)
+        if input.data.dtype == np.bool_:  # a sum in bool is "any", as torch
+            out = np.any(input.data, axis=axes, keepdims=keepdim)
+            return Tensor._make(np.asarray(out), False, None)
     elif input.data.dtype.kind in "biu":  # integer/bool sums are int64, as in PyTorch
         input = Tensor._make(input.data.astype(np.int64), False, None)
     return Sum.apply(input, axes, keepdim)
 
 
-def mean(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    if input.data.dtype.kind != "f":
+def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """y = sum of x over dim / n; dtype= (floating) casts x first."""
+    if dtype is not None:
+        if np.dtype(dtype).kind not in "fc":
+            raise TypeError(
+                f"mean(): could not infer output dtype. Optional dtype must be either a "
+                f"floating point or complex dtype, got {np.dtype(dtype)}"
+            )
+        input = _reduce_dtype("mean", input, dtype)
+    if input.data.dtype.kind not in "fc":
         raise TypeError(
             f"mean(): could not infer output dtype. Input dtype must be floating point, "
-            f"got {input.data.dtype} (use .float() first)"
+            f"got {input.data.dtype} (use .float() first, or pass dtype=)"
         )
     return Mean.apply(input, normalize_dims(dim, input.data.ndim), keepdim)
 
 
-def prod(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """y = product of x over one dim (or all); integer/bool inputs give int64, as torch."""
+    if dim is not None and (isinstance(dim, bool) or not isinstance(dim, (int, np.integer))):
+        raise TypeError(
+            f"prod(): argument 'dim' must be an int (torch's prod reduces one dim), got {dim!r}"
+        )
+    if dtype is not None:
+        input = _reduce_dtype("prod", input, dtype)
+    elif input.data.dtype.kind in "biu":
+        input = Tensor._make(input.data.astype(np.int64), False, None)
     axis = None if dim is None else normalize_dim(dim, input.data.ndim)
     if input.data.ndim == 0:  # dim 0 / -1 of a 0-d tensor: the product of one element
         axis = None
@@ -326,47 +392,118 @@ def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tens
     return Tensor._make(idx.astype(np.int64, copy=False), False, None)
 
 
-def _correction(unbiased, correction) -> int:
-    if correction is not None:
-        return int(correction)
-    return 1 if unbiased is None or unbiased else 0
+def _var_args(name: str, input: Tensor, dim, unbiased, correction):
+    """torch's var/std overloads -> (floating input, axes, correction).
+
+    var(x, True) is the old var(input, unbiased) overload: a bool where dim goes is
+    `unbiased`, not dim 1. correction may be fractional (n - 0.5)."""
+    if isinstance(dim, (bool, np.bool_)):
+        if unbiased is not None:
+            raise TypeError(
+                f"{name}(): got bools for both dim and unbiased; pass dim as an int or tuple, "
+                f"e.g. {name}(x, 0, True)"
+            )
+        dim, unbiased = None, bool(dim)
+    if unbiased is not None:
+        if correction is not None:
+            raise TypeError(f"{name}(): pass either unbiased or correction, not both")
+        if not isinstance(unbiased, (bool, np.bool_)):
+            raise TypeError(
+                f"{name}(): argument 'unbiased' must be a bool, not {type(unbiased).__name__}"
+            )
+        correction = 1 if unbiased else 0
+    elif correction is None:
+        correction = 1
+    elif isinstance(correction, Tensor) or not isinstance(correction, numbers.Real):
+        raise TypeError(
+            f"{name}(): argument 'correction' must be a number, not {type(correction).__name__}"
+        )
+    if input.data.dtype.kind not in "fc":
+        raise TypeError(
+            f"{name}(): std and var only support floating point and complex dtypes, got "
+            f"{input.data.dtype} (use .float() first)"
+        )
+    return input, normalize_dims(dim, input.data.ndim), correction
 
 
 def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
-    """Variance: sum (x - mean)^2 / (n - correction); unbiased=True means correction=1."""
-    return Var.apply(
-        _floating(input), normalize_dims(dim, input.data.ndim),
-        _correction(unbiased, correction), keepdim,
-    )
+    """Variance: sum (x - mean)^2 / max(n - correction, 0); unbiased=True is correction=1."""
+    x, axes, c = _var_args("var", input, dim, unbiased, correction)
+    return Var.apply(x, axes, c, keepdim)
 
 
 def std(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     """Standard deviation sqrt(var)."""
-    return Std.apply(
-        _floating(input), normalize_dims(dim, input.data.ndim),
-        _correction(unbiased, correction), keepdim,
-    )
+    x, axes, c = _var_args("std", input, dim, unbiased, correction)
+    return Std.apply(x, axes, c, keepdim)
+
+
+def var_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    """(var(x), mean(x)) over the same dims, as torch.var_mean."""
+    x, axes, c = _var_args("var_mean", input, dim, unbiased, correction)
+    return Var.apply(x, axes, c, keepdim), Mean.apply(x, axes, keepdim)
+
+
+def std_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    """(std(x), mean(x)) over the same dims, as torch.std_mean."""
+    x, axes, c = _var_args("std_mean", input, dim, unbiased, correction)
+    return Std.apply(x, axes, c, keepdim), Mean.apply(x, axes, keepdim)
 
 
 def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
     return LogSumExp.apply(_floating(input), normalize_dims(dim, input.data.ndim), keepdim)
 
 
-def norm(input: Tensor, p=2, dim=None, keepdim: bool = False) -> Tensor:
-    """The p-norm over dim (all elements when None); p = 'fro' is 2, inf the max |x|."""
-    if p == "fro":
-        p = 2
+def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
+    """The p-norm (sum |x|^p)^(1/p) over dim (all elements when None); inf is max |x|.
+
+    'fro' is the 2-norm over dim (None, one dim or two); 'nuc' the nuclear norm (sum of
+    singular values) of the matrices over two dims (dim=None only for a 2-D input)."""
+    if dtype is not None:
+        input = input.to(dtype)
+    x = _floating(input)
+    ndim = x.data.ndim
+    if isinstance(p, str):
+        ndims = None if dim is None else (1 if isinstance(dim, (int, np.integer)) else len(dim))
+        if p == "fro":
+            if ndims is not None and ndims > 2:
+                raise ValueError(
+                    f"norm(p='fro'): dim must be None, one dim or two dims, got {dim}"
+                )
+            return Norm.apply(x, 2.0, normalize_dims(dim, ndim), keepdim)
+        if p == "nuc":
+            if dim is None and ndim != 2:
+                raise ValueError(
+                    f"norm(p='nuc'): with dim=None the input must be 2-D, got shape "
+                    f"{tuple(x.shape)} (pass dim=(row_dim, col_dim))"
+                )
+            if ndims is not None and ndims != 2:
+                raise ValueError(f"norm(p='nuc'): dim must be two dims, got {dim}")
+            axes = (0, 1) if dim is None else normalize_dims(dim, ndim)
+            return NuclearNorm.apply(x, axes, keepdim)
+        raise ValueError(f"norm: p must be a number, 'fro' or 'nuc', got {p!r}")
+    if isinstance(p, Tensor) or not isinstance(p, numbers.Real):
+        raise TypeError(f"norm: p must be a number, 'fro' or 'nuc', got {type(p).__name__}")
     p = float(p)
     if p <= 0:
-        raise ValueError(f"norm: p must be positive, got {p}")
-    return Norm.apply(_floating(input), p, normalize_dims(dim, input.data.ndim), keepdim)
+        raise ValueError(
+            f"norm: p must be positive, got {p} (p=0, negative p and -inf are not supported)"
+        )
+    return Norm.apply(x, p, normalize_dims(dim, ndim), keepdim)
 
 
-def all(input: Tensor, dim=None) -> Tensor:  # noqa: A001
-    axes = normalize_dims(dim, input.data.ndim)
-    return Tensor._make(np.asarray(np.all(input.data, axis=axes)), False, None)
+def _logical_reduce(fn, input: Tensor, dim, keepdim: bool) -> Tensor:
+    x = input.data
+    out = np.asarray(fn(x, axis=normalize_dims(dim, x.ndim), keepdims=keepdim))
+    # uint8 in, uint8 out (torch keeps that legacy); every other dtype gives bool
+    return Tensor._make(out.astype(np.uint8) if x.dtype == np.uint8 else out, False, None)
 
 
-def any(input: Tensor, dim=None) -> Tensor:  # noqa: A001
-    axes = normalize_dims(dim, input.data.ndim)
-    return Tensor._make(np.asarray(np.any(input.data, axis=axes)), False, None)
+def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """True where every element over dim (int, tuple or None for all) is nonzero."""
+    return _logical_reduce(np.all, input, dim, keepdim)
+
+
+def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """True where some element over dim (int, tuple or None for all) is nonzero."""
+    return _logical_reduce(np.any, input, dim, keepdim)

@@ -251,27 +251,41 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
 
 def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,  # noqa: A002
            return_counts: bool = False, dim: int | None = None):
-    """The distinct elements of the flattened input, ascending (sorted=False gives the same
-    order, as torch on CPU); return_inverse: for each input element, the int64 position of its
-    value in the output (input's shape); return_counts: how often each value occurs. NaNs are
-    all distinct, as in torch. No gradient (torch has none either).
+    """The distinct elements of the flattened input (dim=None), or the distinct slices along
+    dim, ascending (slices compared lexicographically; sorted=False gives the same order, as
+    torch on CPU). return_inverse: for each input element (each slice), the int64 position
+    of its value in the output (input's shape; a 1-D tensor along dim); return_counts: how
+    often each value occurs. NaNs are all distinct (dim=None), as in torch. No gradient.
     """
     input = _as_tensor(input, "unique")
-    if dim is not None:
-        raise NotImplementedError(
-            "unique: dim= (unique slices) is not supported; only dim=None (unique elements "
-            "of the flattened input)"
-        )
     x = input.data
     _sortable(x, "unique")
-    values, inverse, counts = np.unique(
-        x.reshape(-1), return_inverse=True, return_counts=True, equal_nan=False
-    )
+    if dim is None:
+        values, inverse, counts = np.unique(
+            x.reshape(-1), return_inverse=True, return_counts=True, equal_nan=False
+        )
+        inverse = inverse.reshape(x.shape)
+    else:
+        if x.ndim == 0:
+            raise IndexError("unique: Dimension specified as 0 but tensor has no dimensions")
+        axis = normalize_dim(dim, x.ndim)
+        if x.size == 0 and x.shape[axis] != 0:
+            raise RuntimeError(
+                "unique: There are 0 sized dimensions, and they aren't selected, so unique "
+                f"cannot be applied (shape {tuple(x.shape)}, dim {dim})"
+            )
+        if x.size == 0:
+            values, inverse, counts = x, np.zeros(0, np.int64), np.zeros(0, np.int64)
+        else:
+            values, inverse, counts = np.unique(
+                x, return_inverse=True, return_counts=True, axis=axis
+            )
+            inverse = inverse.reshape(-1)
     out = [Tensor._make(values.astype(x.dtype, copy=False), False, None)]
     if return_inverse:
-        out.append(Tensor._make(inverse.reshape(x.shape).astype(np.int64), False, None))
+        out.append(Tensor._make(inverse.astype(np.int64, copy=False), False, None))
     if return_counts:
-        out.append(Tensor._make(counts.astype(np.int64), False, None))
+        out.append(Tensor._make(counts.astype(np.int64, copy=False), False, None))
     return out[0] if len(out) == 1 else tuple(out)
 
 

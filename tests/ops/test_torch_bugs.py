@@ -1,0 +1,311 @@
+"""Regressions for bugs that PyTorch's own OpInfo sample inputs found (issue 10).
+
+Each test runs the same call in zengrad and torch (the oracle) and compares results,
+dtypes and gradients, or checks that both refuse the input.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import zengrad as zg
+from tests.helpers import assert_parity, check_grad, rand_array
+
+RNG = np.random.default_rng(10)
+
+
+# ----------------------------------------------------------------------------- var / std
+
+
+@pytest.mark.parametrize("name", ["var", "std"])
+@pytest.mark.parametrize("unbiased", [True, False])
+def test_var_std_positional_bool_is_unbiased(name, unbiased):
+    # torch's var(input, unbiased) overload: x.var(False) is the biased variance, not dim 0
+    x = rand_array(RNG, (3, 4))
+    assert_parity(lambda t: getattr(t, name)(unbiased), lambda t: getattr(t, name)(unbiased), [x])
+    assert_parity(
+        lambda t: getattr(zg, name)(t, unbiased), lambda t: getattr(torch, name)(t, unbiased), [x]
+    )
+
+
+@pytest.mark.parametrize("name", ["var", "std"])
+def test_var_std_dim_then_unbiased_then_keepdim(name):
+    x = rand_array(RNG, (3, 4))
+    for args in [(0, True), (1, False), (-1, False, True), ((0, 1), True, True), (None, False)]:
+        assert_parity(
+            lambda t, a=args: getattr(t, name)(*a), lambda t, a=args: getattr(t, name)(*a), [x]
+        )
+
+
+@pytest.mark.parametrize("name", ["var", "std"])
+@pytest.mark.parametrize("correction", [0.5, 1.5, 2.25, 0, 3])
+def test_var_std_fractional_correction(name, correction):
+    x = rand_array(RNG, (4, 5))
+    for dim in (None, 0, -1):
+        assert_parity(
+            lambda t, d=dim: getattr(zg, name)(t, d, correction=correction),
+            lambda t, d=dim: getattr(torch, name)(t, d, correction=correction),
+            [x],
+        )
+    assert check_grad(lambda t: getattr(zg, name)(t, 1, correction=correction), x)
+
+
+@pytest.mark.parametrize("name", ["var", "std"])
+def test_var_std_bad_arguments(name):
+    x = zg.ones(3, 4)
+    fn = getattr(zg, name)
+    with pytest.raises(TypeError, match="either unbiased or correction"):
+        fn(x, 1, True, correction=1)
+    with pytest.raises(TypeError, match="both dim and unbiased"):
+        fn(x, True, True)
+    with pytest.raises(TypeError, match="floating point"):
+        fn(zg.tensor([1, 2, 3]))
+    with pytest.raises(TypeError, match="correction"):
+        fn(x, correction="1")
+    with pytest.raises(TypeError):
+        getattr(torch, name)(torch.ones(3, 4), 1, True, correction=1)
+    with pytest.raises(RuntimeError):
+        getattr(torch, name)(torch.tensor([1, 2, 3]))
+
+
+# ----------------------------------------------------------------------------- remainder
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("sa,sb", [((3, 4), (3, 4)), ((3, 4), (4,)), ((), (2, 3)), ((2, 1), ())])
+def test_remainder_is_differentiable(dtype, sa, sb):
+    # torch: d/da = 1, d/db = -floor(a / b); zengrad used to cut the result from the graph
+    a = rand_array(RNG, sa, dtype, -5, 5)
+    b = np.asarray(RNG.uniform(0.6, 2.0, sb) * RNG.choice([-1, 1], sb), dtype)
+    assert_parity(zg.remainder, torch.remainder, [a, b])
+    assert_parity(lambda x, y: x % y, lambda x, y: x % y, [a, b])
+    assert_parity(lambda x: x % 0.7, lambda x: x % 0.7, [a])
+    assert_parity(lambda y: 5.5 % y, lambda y: 5.5 % y, [b], grad=False)
+    y = 5.5 % zg.from_numpy(b).requires_grad_()
+    with pytest.raises(RuntimeError, match="not implemented"):
+        y.sum().backward()  # as torch: no derivative for remainder(Scalar, Tensor)
+
+
+def test_remainder_gradcheck():
+    # away from the jumps of floor(a / b): a / b not near an integer
+    a = np.array([0.3, -1.2, 2.6, -3.3])
+    b = np.array([0.7, 0.9, -1.1, 1.6])
+    assert check_grad(zg.remainder, a, b)
+
+
+# ----------------------------------------------------------------------------- clamp dtype
+
+
+@pytest.mark.parametrize(
+    "x_dtype,lo,hi",
+    [
+        (np.float32, np.array(0), np.array([1, 2, 3])),  # float32 with int tensor bounds
+        (np.float32, np.array(-0.5), None),  # 0-d float64 bound: float32 wins
+        (np.float32, np.zeros(3), None),  # dimensioned float64 bound: float64
+        (np.float64, None, np.full(3, 0.5, np.float32)),
+        (np.int64, np.array(0.5, np.float32), None),  # int input, float bound: float
+        (np.int32, np.array([0, 1, 2]), None),  # int32 with int64 bound: int64
+    ],
+)
+def test_clamp_promotes_as_torch(x_dtype, lo, hi):
+    x = np.asarray(RNG.uniform(-3, 3, 3), x_dtype)
+    inputs = [x] + [v for v in (lo, hi) if v is not None]
+
+    def call(mod):
+        def f(t, *bounds):
+            it = iter(bounds)
+            return mod.clamp(t, next(it) if lo is not None else None,
+                             next(it) if hi is not None else None)
+        return f
+
+    assert_parity(call(zg), call(torch), inputs)
+
+
+def test_clamp_number_bounds_and_broadcast_grad():
+    x = rand_array(RNG, (3,), np.float32)
+    assert_parity(lambda t: zg.clamp(t, 1, 2.5), lambda t: torch.clamp(t, 1, 2.5), [x])
+    xi = np.array([1, 5, 3])
+    assert_parity(lambda t: zg.clamp(t, 1.5), lambda t: torch.clamp(t, 1.5), [xi])
+    # a bound of a larger shape than the input: x's gradient summed back to x's shape
+    lo = rand_array(RNG, (2, 3))
+    assert_parity(lambda t, b: zg.clamp(t, b), lambda t, b: torch.clamp(t, b), [x.astype(
+        np.float64), lo])
+    with pytest.raises(ValueError, match="clamp: shapes"):
+        zg.clamp(zg.ones(3), zg.ones(4))
+    with pytest.raises(ValueError, match="at least one"):
+        zg.clamp(zg.ones(3))
+
+
+# ----------------------------------------------------------------------------- logsumexp
+
+
+@pytest.mark.parametrize("shape,dim", [((3, 0), 1), ((3, 0), 0), ((0,), 0), ((2, 0, 3), (1, 2))])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_logsumexp_over_size_zero(shape, dim, keepdim):
+    x = np.zeros(shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_parity(
+            lambda t: zg.logsumexp(t, dim, keepdim), lambda t: torch.logsumexp(t, dim, keepdim), [x]
+        )
+
+
+# ----------------------------------------------------------------------------- matmul k = 0
+
+
+@pytest.mark.parametrize(
+    "sa,sb",
+    [((2, 3, 0), (0, 4)), ((3, 0), (0, 4)), ((0,), (0,)), ((2, 0), (0,)), ((2, 3, 4), (4, 0)),
+     ((2, 3, 0), (2, 0, 5)), ((0, 3), (3, 2))],
+)
+def test_matmul_backward_with_size_zero_dims(sa, sb):
+    assert_parity(zg.matmul, torch.matmul, [np.zeros(sa), np.zeros(sb)])
+
+
+def test_linear_with_zero_in_features():
+    x, w, b = np.zeros((2, 3, 0)), np.zeros((4, 0)), rand_array(RNG, (4,))
+    import torch.nn.functional as TF
+
+    assert_parity(zg.nn.functional.linear, TF.linear, [x, w, b])
+
+
+# ----------------------------------------------------------------------------- norm fro/nuc
+
+
+@pytest.mark.parametrize(
+    "shape,dim", [((3, 4), None), ((2, 3, 4), (1, 2)), ((2, 3, 4), (0, -1)), ((3, 3), (1, 0))]
+)
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("p", ["fro", "nuc"])
+def test_norm_fro_and_nuc(shape, dim, keepdim, p):
+    x = rand_array(RNG, shape)
+    assert_parity(lambda t: zg.norm(t, p, dim, keepdim), lambda t: torch.norm(t, p, dim, keepdim),
+                  [x])
+    assert check_grad(lambda t: zg.norm(t, p, dim, keepdim), x)
+
+
+def test_norm_fro_defaults_and_refusals():
+    x = rand_array(RNG, (2, 3, 4))
+    assert_parity(lambda t: zg.norm(t), lambda t: torch.norm(t), [x])
+    assert_parity(lambda t: t.norm(p="fro", dim=1), lambda t: t.norm(p="fro", dim=1), [x])
+    with pytest.raises(ValueError, match="must be 2-D"):
+        zg.norm(zg.ones(2, 3, 4), p="nuc")
+    with pytest.raises(ValueError, match="two dims"):
+        zg.norm(zg.ones(2, 3, 4), p="nuc", dim=1)
+    with pytest.raises(ValueError, match="one dim or two"):
+        zg.norm(zg.ones(2, 3, 4), p="fro", dim=(0, 1, 2))
+    with pytest.raises(ValueError, match="'fro' or 'nuc'"):
+        zg.norm(zg.ones(3), p="max")
+    with pytest.raises(RuntimeError):
+        torch.norm(torch.ones(2, 3, 4), p="nuc")
+
+
+def test_norm_nuc_empty_matrix():
+    assert_parity(lambda t: zg.norm(t, "nuc"), lambda t: torch.norm(t, "nuc"), [np.zeros((0, 3))])
+
+
+# ----------------------------------------------------------------------------- integer / 0
+
+
+def test_integer_true_division_by_zero_is_inf_nan():
+    a, b = np.array([5, -5, 0, 7]), np.array([0, 0, 0, 2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_parity(zg.div, torch.div, [a, b])
+        assert_parity(lambda x: 5 / x, lambda x: 5 / x, [b])
+        assert_parity(zg.div, torch.div, [a.astype(np.float32), b.astype(np.float32)])
+
+
+@pytest.mark.parametrize(
+    "zfn,tfn",
+    [
+        (zg.floor_divide, torch.floor_divide),
+        (zg.remainder, torch.remainder),
+        (lambda a, b: a // b, lambda a, b: a // b),
+        (lambda a, b: a % b, lambda a, b: a % b),
+        (lambda a, b: zg.div(a, b, rounding_mode="trunc"),
+         lambda a, b: torch.div(a, b, rounding_mode="trunc")),
+        (lambda a, b: zg.div(a, b, rounding_mode="floor"),
+         lambda a, b: torch.div(a, b, rounding_mode="floor")),
+    ],
+)
+def test_integer_floor_and_remainder_by_zero_raise(zfn, tfn):
+    a, b = np.array([5, -5, 7]), np.array([1, 0, 2])
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        tfn(torch.from_numpy(a), torch.from_numpy(b))
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        zfn(zg.from_numpy(a), zg.from_numpy(b))
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        zfn(zg.from_numpy(a), 0)
+    # float operands give inf / nan, as torch, without RuntimeWarnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_parity(zfn, tfn, [np.array([5.0, -5.0, 0.0]), np.array([0.0, 0.0, 0.0])],
+                      grad=False)
+
+
+def test_floor_divide_values_dtypes_and_no_derivative():
+    a = np.array([7, -7, 6, -6, 0]), np.array([2, 2, -4, -4, 3])
+    assert_parity(zg.floor_divide, torch.floor_divide, list(a))
+    assert_parity(lambda x: x // 1.5, lambda x: x // 1.5, [a[0]])
+    x = zg.tensor([1.5, -2.5], requires_grad=True)
+    y = zg.floor_divide(x, 0.7)
+    assert y.requires_grad  # as torch, whose backward then raises
+    with pytest.raises(RuntimeError, match="derivative for 'floor_divide' is not implemented"):
+        y.sum().backward()
+    with pytest.raises(NotImplementedError):
+        zg.floor_divide(zg.tensor([True]), zg.tensor([True]))
+
+
+# ----------------------------------------------------------------------------- linspace
+
+
+def test_linspace_tensor_start_computes_in_requested_dtype():
+    for start, end in [(torch.tensor(0.1), 1), (0.1, torch.tensor(1.7, dtype=torch.float32))]:
+        expected = torch.linspace(start, end, 7, dtype=torch.float64)
+        zs = zg.tensor(start.item(), dtype=zg.float32) if isinstance(start, torch.Tensor) else start
+        ze = zg.tensor(end.item(), dtype=zg.float32) if isinstance(end, torch.Tensor) else end
+        got = zg.linspace(zs, ze, 7, dtype=zg.float64)
+        assert got.dtype == np.float64
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-12, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- add(alpha, other)
+
+
+def test_deprecated_alpha_other_order():
+    a, b = rand_array(RNG, (3,)), rand_array(RNG, (3,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for name in ("add", "sub"):
+            assert_parity(lambda x, y, n=name: getattr(zg, n)(x, 2, y),
+                          lambda x, y, n=name: getattr(torch, n)(x, 2, y), [a, b])
+            assert_parity(lambda x, y, n=name: getattr(x, n)(2.5, y),
+                          lambda x, y, n=name: getattr(x, n)(2.5, y), [a, b])
+        for name in ("add_", "sub_"):
+            zx, tx = zg.from_numpy(a.copy()), torch.from_numpy(a.copy())
+            getattr(zx, name)(3, zg.from_numpy(b))
+            getattr(tx, name)(3, torch.from_numpy(b))
+            np.testing.assert_allclose(zx.numpy(), tx.numpy())
+    with pytest.warns(UserWarning, match="deprecated"):
+        zg.ones(3).add_(2, zg.ones(3))
+
+
+def test_alpha_is_keyword_only_and_a_number():
+    x = zg.ones(3)
+    with pytest.raises(TypeError, match="alpha is keyword-only"):
+        zg.add(x, x, 2)
+    with pytest.raises(TypeError, match="alpha is keyword-only"):
+        x.add_(x, 2)
+    with pytest.raises(TypeError, match="must be a Number"):
+        zg.add(x, x, alpha=zg.ones(3))
+    with pytest.raises(TypeError, match="must be a Number"):
+        x.add_(x, alpha=zg.ones(3))
+    with pytest.raises(TypeError, match="integral"):
+        zg.add(zg.tensor([1, 2]), zg.tensor([1, 2]), alpha=0.5)
+    with pytest.raises(TypeError):
+        torch.ones(3).add(torch.ones(3), 2)
+    with pytest.raises(RuntimeError):
+        torch.add(torch.tensor([1, 2]), torch.tensor([1, 2]), alpha=0.5)
