@@ -66,5 +66,8 @@ int = int32  # noqa: A001
 __version__ = "0.1.0"
 
 # after the core: these build on it
+# the torch.linalg namespace (norms); it replaces the name `linalg` that the star import of
+# zengrad.ops bound to zengrad.ops.linalg (the matmul module)
+import zengrad.linalg as linalg  # noqa: E402
 from zengrad import data, io, nn, optim, train  # noqa: E402
 from zengrad.io import load, save  # noqa: E402

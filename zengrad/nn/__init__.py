@@ -4,13 +4,20 @@ from zengrad.nn import functional, init, utils
 from zengrad.nn.activation import (
     ELU,
     GELU,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
     LeakyReLU,
+    LogSigmoid,
     LogSoftmax,
+    Mish,
     ReLU,
+    ReLU6,
     Sigmoid,
     SiLU,
     Softmax,
     Softplus,
+    Softsign,
     Tanh,
 )
 from zengrad.nn.attention import MultiheadAttention
@@ -41,6 +48,8 @@ from zengrad.nn.pooling import (
     AvgPool2d,
     MaxPool1d,
     MaxPool2d,
+    MaxUnpool1d,
+    MaxUnpool2d,
 )
 from zengrad.nn.recurrent import (
     GRU,

@@ -1,10 +1,14 @@
 """Activation layers: thin modules over zengrad.ops.activation (formulas live there).
 
-`inplace=True` is accepted for PyTorch compatibility and shown in the repr, but the
-result is always a new tensor.
+`inplace=True` is accepted for PyTorch compatibility and shown in the repr. ReLU, LeakyReLU,
+ELU and SiLU always return a new tensor; ReLU6, Hardtanh, Mish, Hardswish and Hardsigmoid
+follow their functional form (zengrad.ops.activation._inplace_result): in place outside the
+autograd graph, a new tensor (input untouched) for a tensor that requires grad.
 """
 
 from __future__ import annotations
+
+import warnings
 
 from zengrad.autograd.tensor import Tensor
 from zengrad.nn.module import Module
@@ -150,3 +154,97 @@ class LogSoftmax(_SoftmaxBase):
 
     def forward(self, input: Tensor) -> Tensor:
         return A.log_softmax(input, self._dim(input))
+
+
+class Hardtanh(Module):
+    """y = clamp(x, min_val, max_val) (min_value/max_value: deprecated spellings, as torch)."""
+
+    def __init__(
+        self,
+        min_val: float = -1.0,
+        max_val: float = 1.0,
+        inplace: bool = False,
+        min_value: float | None = None,
+        max_value: float | None = None,
+    ) -> None:
+        super().__init__()
+        if min_value is not None:
+            warnings.warn("keyword argument `min_value` is deprecated and renamed to `min_val`",
+                          FutureWarning, stacklevel=2)
+            min_val = min_value
+        if max_value is not None:
+            warnings.warn("keyword argument `max_value` is deprecated and renamed to `max_val`",
+                          FutureWarning, stacklevel=2)
+            max_val = max_value
+        if max_val <= min_val:
+            raise ValueError(f"{type(self).__name__}: max_val ({max_val}) must be greater than "
+                             f"min_val ({min_val})")
+        self.min_val = min_val
+        self.max_val = max_val
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return A.hardtanh(input, self.min_val, self.max_val, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"min_val={self.min_val}, max_val={self.max_val}" + _inplace_str(self.inplace)
+
+
+class ReLU6(Hardtanh):
+    """y = min(max(x, 0), 6)."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__(0.0, 6.0, inplace)
+
+    def extra_repr(self) -> str:
+        return _inplace_str(self.inplace, first=True)
+
+
+class LogSigmoid(Module):
+    """y = log(1 / (1 + e^-x))."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return A.logsigmoid(input)
+
+
+class Mish(Module):
+    """y = x tanh(softplus(x))."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return A.mish(input, self.inplace)
+
+    def extra_repr(self) -> str:
+        return _inplace_str(self.inplace, first=True)
+
+
+class Hardswish(Module):
+    """y = x relu6(x + 3) / 6."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return A.hardswish(input, self.inplace)
+
+
+class Hardsigmoid(Module):
+    """y = relu6(x + 3) / 6."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return A.hardsigmoid(input, self.inplace)
+
+
+class Softsign(Module):
+    """y = x / (1 + |x|)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return A.softsign(input)

@@ -11,8 +11,10 @@ import math
 import numpy as np
 from scipy import special
 
+from zengrad.autograd.engine import is_grad_enabled
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
+from zengrad.backend import get_default_dtype
 from zengrad.ops.dims import normalize_dim
 
 
@@ -159,6 +161,9 @@ class Softmax(Function):
 
     @staticmethod
     def forward(ctx, x, axis):
+        if x.size == 0:  # nothing to normalize (max() of an empty axis would raise)
+            ctx.out, ctx.axis = x.copy(), axis
+            return ctx.out
         e = np.exp(x - x.max(axis=axis, keepdims=True))
         e /= e.sum(axis=axis, keepdims=True)
         ctx.out, ctx.axis = e, axis
@@ -176,6 +181,9 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx, x, axis):
+        if x.size == 0:
+            ctx.out, ctx.axis = x.copy(), axis
+            return ctx.out
         shifted = x - x.max(axis=axis, keepdims=True)
         out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         ctx.out, ctx.axis = out, axis
@@ -184,6 +192,96 @@ class LogSoftmax(Function):
     @staticmethod
     def backward(ctx, g):
         return g - np.exp(ctx.out) * g.sum(axis=ctx.axis, keepdims=True), None
+
+
+class Hardtanh(Function):
+    """y = min(max(x, lo), hi);  dL/dx = g where lo < x < hi, else 0 (torch's rule: the
+    bounds themselves get 0)."""
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.inside = (x > lo) & (x < hi)
+        out = np.clip(x, lo, hi)
+        return out.astype(x.dtype, copy=False)  # float bounds must not make an int tensor float
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.inside, None, None
+
+
+class LogSigmoid(Function):
+    """y = log sigmoid(x) = min(x, 0) - log(1 + e^-|x|)  (no overflow for any x);
+    dL/dx = g sigmoid(-x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.x = x
+        return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * _sigmoid(-ctx.x)
+
+
+class Mish(Function):
+    """y = x tanh(softplus(x)), softplus(x) = ln(1 + e^x);
+    dL/dx = g (t + x (1 - t^2) sigmoid(x)) with t = tanh(softplus(x))."""
+
+    @staticmethod
+    def forward(ctx, x):
+        t = np.tanh(np.logaddexp(0, x))  # logaddexp: ln(1 + e^x) without overflow
+        ctx.x, ctx.t = x, t
+        return x * t
+
+    @staticmethod
+    def backward(ctx, g):
+        x, t = ctx.x, ctx.t
+        return g * (t + x * (1 - t * t) * _sigmoid(x))
+
+
+class Hardswish(Function):
+    """y = x relu6(x + 3) / 6;  dL/dx = g * (0 if x <= -3, x/3 + 1/2 if -3 < x < 3,
+    1 if x >= 3)  (torch's choice at the two kinks)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.x = x
+        return x * np.clip(x + 3, 0, 6) / 6
+
+    @staticmethod
+    def backward(ctx, g):
+        x = ctx.x
+        mid = np.where(x >= 3, 1, x / 3 + 0.5)
+        d = np.where(x <= -3, 0, mid).astype(g.dtype, copy=False)
+        return g * d
+
+
+class Hardsigmoid(Function):
+    """y = relu6(x + 3) / 6;  dL/dx = g / 6 where -3 < x < 3, else 0."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.inside = (x > -3) & (x < 3)
+        return np.clip(x + 3, 0, 6) / 6
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.inside / 6
+
+
+class Softsign(Function):
+    """y = x / (1 + |x|);  dL/dx = g / (1 + |x|)^2."""
+
+    @staticmethod
+    def forward(ctx, x):
+        d = 1 + np.abs(x)
+        ctx.d = d
+        return x / d
+
+    @staticmethod
+    def backward(ctx, g):
+        d = ctx.d
+        return g / (d * d)
 
 
 # ------------------------------------------------------------------ public functions
@@ -241,11 +339,104 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     return Softplus.apply(input, beta, threshold)
 
 
-def softmax(input: Tensor, dim: int) -> Tensor:
-    _check_float(input, "softmax")
-    return Softmax.apply(input, _softmax_axis(input, dim))
+def _softmax_input(input: Tensor, dim, dtype, name: str) -> Tensor:
+    if dim is None:
+        # torch guesses a dim here (deprecated, with a warning); guessing hides bugs
+        shape = tuple(input.shape) if isinstance(input, Tensor) else "?"
+        raise ValueError(f"{name}: dim is None; pass the dim to normalize over, e.g. "
+                         f"{name}(x, dim=-1) (input shape {shape})")
+    if dtype is not None:
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}: expected a Tensor, got {type(input).__name__}")
+        dt = np.dtype(dtype)
+        if dt.kind != "f":
+            raise TypeError(f"{name}: dtype must be a floating point dtype, got {dt}")
+        input = input.to(dt)  # cast first, then normalize in that precision (as torch)
+    _check_float(input, name)
+    return input
 
 
-def log_softmax(input: Tensor, dim: int) -> Tensor:
-    _check_float(input, "log_softmax")
-    return LogSoftmax.apply(input, _softmax_axis(input, dim))
+def _dtype_or_stacklevel(dtype, stacklevel):
+    """torch.softmax(x, dim, dtype) and F.softmax(x, dim, _stacklevel, dtype) differ in
+    their third positional argument: an int there is F's (ignored) stack level."""
+    if isinstance(dtype, int) and not isinstance(dtype, bool):
+        return None if isinstance(stacklevel, int) else stacklevel
+    return dtype
+
+
+def softmax(input: Tensor, dim: int | None = None, dtype=None, _stacklevel=3) -> Tensor:
+    """y_i = e^(x_i) / sum_j e^(x_j) over dim; dtype= casts the input first (as torch).
+    An empty input gives an empty result."""
+    x = _softmax_input(input, dim, _dtype_or_stacklevel(dtype, _stacklevel), "softmax")
+    return Softmax.apply(x, _softmax_axis(x, dim))
+
+
+def log_softmax(input: Tensor, dim: int | None = None, dtype=None, _stacklevel=3) -> Tensor:
+    """y = x - logsumexp(x) over dim; dtype= casts the input first."""
+    x = _softmax_input(input, dim, _dtype_or_stacklevel(dtype, _stacklevel), "log_softmax")
+    return LogSoftmax.apply(x, _softmax_axis(x, dim))
+
+
+def _inplace_result(input: Tensor, out: Tensor, inplace: bool) -> Tensor:
+    """inplace=True: outside the autograd graph (no grad needed, or under no_grad) the result
+    is written into input and input is returned, as torch. A tensor in the graph keeps its
+    values and the result comes back as a new tensor: in-place ops are not recorded here
+    (zengrad has no version counters), and a silently wrong gradient is worse."""
+    if not inplace or (input.requires_grad and is_grad_enabled()):
+        return out
+    if not input.data.flags.writeable:
+        raise RuntimeError("inplace=True: the input's array is read-only (a broadcast or "
+                           "expanded view); use inplace=False")
+    input.data[...] = out.data
+    return input
+
+
+def hardtanh(
+    input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
+) -> Tensor:
+    """y = clamp(x, min_val, max_val); gradient 1 strictly inside, 0 elsewhere."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"hardtanh: expected a Tensor, got {type(input).__name__}")
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val cannot be greater than max_val, got min_val="
+                         f"{min_val} and max_val={max_val}")
+    return _inplace_result(input, Hardtanh.apply(input, min_val, max_val), inplace)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """y = min(max(x, 0), 6) = hardtanh(x, 0, 6)."""
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """y = log(1 / (1 + e^-x)), stable for any x."""
+    _check_float(input, "logsigmoid")
+    return LogSigmoid.apply(input)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """y = x tanh(ln(1 + e^x))."""
+    _check_float(input, "mish")
+    return _inplace_result(input, Mish.apply(input), inplace)
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """y = x min(max(x + 3, 0), 6) / 6."""
+    _check_float(input, "hardswish")
+    return _inplace_result(input, Hardswish.apply(input), inplace)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """y = min(max(x + 3, 0), 6) / 6."""
+    _check_float(input, "hardsigmoid")
+    return _inplace_result(input, Hardsigmoid.apply(input), inplace)
+
+
+def softsign(input: Tensor) -> Tensor:
+    """y = x / (1 + |x|); integer input gives the default float dtype (as torch)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"softsign: expected a Tensor, got {type(input).__name__}")
+    if input.data.dtype.kind in "biu":
+        input = Tensor._make(input.data.astype(get_default_dtype()), False, None)
+    _check_float(input, "softsign")
+    return Softsign.apply(input)
