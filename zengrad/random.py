@@ -6,6 +6,9 @@ Each draw takes `generator=` (a zengrad.Generator), else uses the default genera
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import numpy as np
 
 from zengrad import backend
@@ -21,9 +24,24 @@ from zengrad.backend import (
 )
 
 __all__ = [
-    "Generator", "bernoulli", "default_generator", "get_rng_state", "initial_seed",
+    "Generator", "bernoulli", "default_generator", "fork_rng", "get_rng_state", "initial_seed",
     "manual_seed", "multinomial", "seed", "set_rng_state",
 ]
+
+
+@contextlib.contextmanager
+def fork_rng(devices=None, enabled: bool = True, _caller: str = "fork_rng",
+             _devices_kw: str = "devices", device_type: str | None = None) -> Iterator[None]:
+    """Draws made inside don't advance the default generator: its state (and seed) is saved
+    on entry and restored on exit, as torch.random.fork_rng (cpu only: `devices` is ignored)."""
+    if not enabled:
+        yield
+        return
+    state = default_generator.get_state()
+    try:
+        yield
+    finally:
+        default_generator.set_state(state)
 
 
 def _probabilities(input, name: str) -> np.ndarray:

@@ -399,3 +399,46 @@ def test_array_protocol_ops_are_untouched():
     x = zg.ones(2, requires_grad=True)
     y = zg.exp(x)
     assert type(y.grad_fn) is ExpOp
+
+
+def test_autograd_grad_and_hooks_through_custom_functions(rng):
+    xz, xt = _pair(rng, 3)
+    res = []
+    for torch, (Exp, _, _, TwoOut, _) in ((zg, Z), (_torch, T)):
+        x = xz if torch is zg else xt
+        seen = []
+        y = Exp.apply(x)
+        y.register_hook(lambda g, seen=seen: seen.append(g) or g * 2)
+        s, q = TwoOut.apply(y)
+        (gx,) = torch.autograd.grad((s + q).sum(), [x])
+        res.append((gx, seen[0]))
+    _close(res[0][0], res[1][0])
+    _close(res[0][1], res[1][1])
+    assert xz.grad is None
+
+
+def test_custom_function_called_inside_another_forward():
+    class Inner(zg.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 3
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 3
+
+    class Outer(zg.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            y = Inner.apply(x)  # under no_grad: no node recorded
+            assert y.grad_fn is None and not y.requires_grad
+            return y + 1
+
+        @staticmethod
+        def backward(ctx, g):
+            return Inner.backward(ctx, g)
+
+    x = zg.ones(2, dtype=zg.float64, requires_grad=True)
+    Outer.apply(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
+    assert zg.gradcheck(Outer.apply, [x])

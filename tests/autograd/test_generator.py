@@ -204,3 +204,14 @@ def test_dataloader_and_random_split_take_a_generator():
     assert len(s1[1]) == 7
     with pytest.raises(TypeError, match="random_split"):
         zg.data.random_split(ds, [3, 7], generator="seed")
+
+
+def test_fork_rng_restores_the_default_stream():
+    zg.manual_seed(3)
+    expected = zg.rand(3).numpy()
+    zg.manual_seed(3)
+    with zg.random.fork_rng():
+        zg.manual_seed(99)
+        zg.rand(10)
+    np.testing.assert_array_equal(zg.rand(3).numpy(), expected)
+    assert zg.initial_seed() == 3

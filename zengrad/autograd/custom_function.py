@@ -48,9 +48,10 @@ _FREED_MESSAGE = (
     "backward through the graph a second time or if you need to access saved tensors after "
     "calling backward."
 )
-# attributes of the node that the engine reads and writes: a user's ctx.parents = ... would
-# silently cut the graph, so assigning them from forward/backward is refused
-_ENGINE_NAMES = frozenset(("parents", "needs_input_grad", "_retained", "_freed"))
+# attributes of the node that the engine reads: a user's ctx.parents = ... would silently
+# cut the graph, so assigning them is refused (the engine itself writes only _retained, the
+# observer of hooks and retain_grad, which is left assignable)
+_ENGINE_NAMES = frozenset(("parents", "needs_input_grad", "_freed"))
 
 
 class FunctionCtx:
