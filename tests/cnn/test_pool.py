@@ -187,7 +187,5 @@ def test_pool_errors():
         avg_pool2d(zg.zeros(1, 1, 8, 8), 2, stride=0)
     with pytest.raises(ValueError, match=r"\(1, 1, 2, 2\) is too small"):
         max_pool2d(zg.zeros(1, 1, 2, 2), 3)
-    with pytest.raises(NotImplementedError, match="return_indices"):
-        MaxPool2d(2, return_indices=True)
     with pytest.raises(ValueError, match=r"adaptive_avg_pool2d.*\(2, 3\)"):
         adaptive_avg_pool2d(zg.zeros(2, 3), 1)

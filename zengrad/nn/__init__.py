@@ -48,6 +48,8 @@ from zengrad.nn.pooling import (
     AvgPool2d,
     MaxPool1d,
     MaxPool2d,
+    MaxUnpool1d,
+    MaxUnpool2d,
 )
 from zengrad.nn.recurrent import (
     GRU,

@@ -50,6 +50,8 @@ from zengrad.ops.pool import (
     avg_pool2d,
     max_pool1d,
     max_pool2d,
+    max_unpool1d,
+    max_unpool2d,
 )
 from zengrad.ops.shape import pad
 from zengrad.ops.special import cosine_similarity, normalize, one_hot
@@ -62,7 +64,7 @@ __all__ = [
     # convolutional networks
     "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "batch_norm", "conv1d", "conv2d",
     "max_pool1d", "max_pool2d", "conv_transpose1d", "conv_transpose2d",
-    "group_norm", "interpolate",
+    "group_norm", "interpolate", "max_unpool1d", "max_unpool2d",
     # attention and sequences
     "embedding", "layer_norm", "scaled_dot_product_attention",
     # activations, similarity and encodings (issue 10)

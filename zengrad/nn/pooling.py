@@ -5,6 +5,7 @@ from __future__ import annotations
 from zengrad.autograd.tensor import Tensor
 from zengrad.nn.module import Module
 from zengrad.ops import pool as P
+from zengrad.ops.conv import check_positive, ntuple
 
 
 class _MaxPoolNd(Module):
@@ -18,10 +19,6 @@ class _MaxPoolNd(Module):
         ceil_mode: bool = False,
     ) -> None:
         super().__init__()
-        if return_indices:
-            raise NotImplementedError(
-                f"{type(self).__name__}: return_indices=True is not supported"
-            )
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
@@ -37,20 +34,76 @@ class _MaxPoolNd(Module):
 
 
 class MaxPool1d(_MaxPoolNd):
-    """y[n, c, l] = max_i x_pad[n, c, s l + d i] over (N, C, L)."""
+    """y[n, c, l] = max_i x_pad[n, c, s l + d i] over (N, C, L); return_indices=True: also
+    the maxima's positions (for MaxUnpool1d)."""
 
-    def forward(self, input: Tensor) -> Tensor:
+    def forward(self, input: Tensor) -> Tensor | tuple[Tensor, Tensor]:
         return P.max_pool1d(
-            input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.ceil_mode,
+            self.return_indices,
         )
 
 
 class MaxPool2d(_MaxPoolNd):
-    """y[n, c, h, w] = max over the window at (s h, s w) of the -inf padded input."""
+    """y[n, c, h, w] = max over the window at (s h, s w) of the -inf padded input;
+    return_indices=True: also the maxima's flat positions h * W + w (for MaxUnpool2d)."""
 
-    def forward(self, input: Tensor) -> Tensor:
+    def forward(self, input: Tensor) -> Tensor | tuple[Tensor, Tensor]:
         return P.max_pool2d(
-            input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.ceil_mode,
+            self.return_indices,
+        )
+
+
+class _MaxUnpoolNd(Module):
+    """Shared constructor of MaxUnpool1d/2d: kernel_size, stride (default kernel_size) and
+    padding kept as nd-tuples, as torch."""
+
+    _nd = 2
+
+    def __init__(self, kernel_size, stride=None, padding=0) -> None:
+        super().__init__()
+        nd, cls = self._nd, type(self).__name__
+        self.kernel_size = ntuple(kernel_size, nd, "kernel_size", cls)
+        self.stride = self.kernel_size if stride is None else ntuple(stride, nd, "stride", cls)
+        self.padding = ntuple(padding, nd, "padding", cls)
+        check_positive(self.kernel_size, "kernel_size", cls)
+        check_positive(self.stride, "stride", cls)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
+    """The partial inverse of MaxPool1d: y[n, c, indices[n, c, l]] = x[n, c, l], zeros elsewhere."""
+
+    _nd = 1
+
+    def forward(self, input: Tensor, indices: Tensor, output_size=None) -> Tensor:
+        return P.max_unpool1d(
+            input, indices, self.kernel_size, self.stride, self.padding, output_size
+        )
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    """The partial inverse of MaxPool2d: each value goes back to its flat index in its plane,
+    zeros elsewhere."""
+
+    _nd = 2
+
+    def forward(self, input: Tensor, indices: Tensor, output_size=None) -> Tensor:
+        return P.max_unpool2d(
+            input, indices, self.kernel_size, self.stride, self.padding, output_size
         )
 
 

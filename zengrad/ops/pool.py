@@ -61,22 +61,28 @@ def _geometry(shape, kernel, stride, padding, dilation, ceil_mode):
     return (oh, ow), (need_h, need_w), tiles
 
 
+def _window_max(x, kernel, stride, padding, dilation, ceil_mode):
+    """The -inf padded input, the window maxima (NaN-propagating) and the offset slices."""
+    (oh, ow), size, tiles = _geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
+    xp = _padded(x, padding[0], padding[1], size, -np.inf)
+    rows = _offsets(kernel[0], stride[0], dilation[0], oh)
+    cols = _offsets(kernel[1], stride[1], dilation[1], ow)
+    views = [xp[:, :, r, q] for r in rows for q in cols]
+    if len(views) == 1:
+        out = views[0].copy(order="K")
+    else:
+        out = np.maximum(views[0], views[1])
+        for v in views[2:]:
+            np.maximum(out, v, out=out)
+    return xp, out, rows, cols, tiles
+
+
 class MaxPool2dFn(Function):
     """y = max over each window;  dL/dx = g at the first maximum of each window, 0 elsewhere."""
 
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, dilation, ceil_mode):
-        (oh, ow), size, tiles = _geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
-        xp = _padded(x, padding[0], padding[1], size, -np.inf)
-        rows = _offsets(kernel[0], stride[0], dilation[0], oh)
-        cols = _offsets(kernel[1], stride[1], dilation[1], ow)
-        views = [xp[:, :, r, q] for r in rows for q in cols]
-        if len(views) == 1:
-            out = views[0].copy(order="K")
-        else:
-            out = np.maximum(views[0], views[1])
-            for v in views[2:]:
-                np.maximum(out, v, out=out)
+        xp, out, rows, cols, tiles = _window_max(x, kernel, stride, padding, dilation, ceil_mode)
         ctx.xp, ctx.out, ctx.geom = xp, out, (rows, cols, padding, x.shape, tiles)
         return out
 
@@ -104,6 +110,77 @@ class MaxPool2dFn(Function):
                 k += 1
         ph, pw = padding
         return dxp[:, :, ph : ph + xshape[2], pw : pw + xshape[3]], None, None, None, None, None
+
+
+def max_pool_indices(x, kernel, stride, padding, dilation, ceil_mode) -> np.ndarray:
+    """PyTorch's argmax of each window as a flat index h * W + w into its (unpadded) plane,
+    int64 (N, C, OH, OW): the first maximum in row-major window order among the positions
+    inside the input (a window of -inf points at its first real element); a window holding
+    NaN points at its last NaN (torch's `val > max || isnan(val)` scan)."""
+    h, w = x.shape[2:]
+    xp, out, rows, cols, _ = _window_max(x, kernel, stride, padding, dilation, ceil_mode)
+    (ph, pw), (sh, sw), (dh, dw) = padding, stride, dilation
+    oh, ow = out.shape[2:]
+    idx = np.full(out.shape, -1, np.int64)
+    nan = np.isnan(out)
+    nan_idx = np.full(out.shape, -1, np.int64) if nan.any() else None
+    for i, r in enumerate(rows):
+        rpos = sh * np.arange(oh) + dh * i - ph
+        for j, q in enumerate(cols):
+            cpos = sw * np.arange(ow) + dw * j - pw
+            inside = ((rpos >= 0) & (rpos < h))[:, None] & ((cpos >= 0) & (cpos < w))[None, :]
+            flat = rpos[:, None] * w + cpos[None, :]
+            v = xp[:, :, r, q]
+            hit = (v == out) & inside & (idx < 0)
+            np.copyto(idx, flat, where=hit)
+            if nan_idx is not None:
+                np.copyto(nan_idx, flat, where=np.isnan(v) & inside)  # the last NaN wins
+    if nan_idx is not None:
+        np.copyto(idx, nan_idx, where=nan)
+    return idx
+
+
+class PlaneGatherFn(Function):
+    """y[n, c, k] = x[n, c, idx[n, c, k]] over flattened planes (the max of a window, picked
+    by its index);  dL/dx[n, c, j] = sum of g[n, c, k] over the k with idx = j."""
+
+    @staticmethod
+    def forward(ctx, x, idx):
+        n, c = x.shape[:2]
+        ctx.xshape = x.shape
+        ctx.idx = idx
+        flat = x.reshape(n, c, -1)
+        return np.take_along_axis(flat, idx.reshape(n, c, -1), axis=2).reshape(idx.shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        n, c = ctx.xshape[:2]
+        plane = int(np.prod(ctx.xshape[2:]))
+        # overlapping windows can share a maximum: add their gradients (one bincount over
+        # plane-offset indices instead of a scatter with repeats)
+        where = ctx.idx.reshape(n * c, -1) + (np.arange(n * c) * plane)[:, None]
+        sums = np.bincount(where.ravel(), weights=g.ravel(), minlength=n * c * plane)
+        return sums.astype(g.dtype, copy=False).reshape(ctx.xshape), None
+
+
+class MaxUnpoolFn(Function):
+    """y = zeros (N, C, OH, OW) with y[n, c, idx[n, c, k]] = x[n, c, k] (the inverse of max
+    pooling's gather; a repeated index keeps the last value);  dL/dx = g gathered at idx."""
+
+    @staticmethod
+    def forward(ctx, x, idx, out_hw):
+        n, c = x.shape[:2]
+        ctx.idx = idx
+        y = np.zeros((n, c, out_hw[0] * out_hw[1]), x.dtype)
+        np.put_along_axis(y, idx.reshape(n, c, -1), x.reshape(n, c, -1), axis=2)
+        return y.reshape(n, c, *out_hw)
+
+    @staticmethod
+    def backward(ctx, g):
+        n, c = g.shape[:2]
+        idx = ctx.idx
+        dx = np.take_along_axis(g.reshape(n, c, -1), idx.reshape(n, c, -1), axis=2)
+        return dx.reshape(idx.shape), None, None
 
 
 def _avg_divisor(shape, kernel, stride, padding, out, count_include_pad, override, dtype):
@@ -267,15 +344,19 @@ def _check_out(owner, shape, k, s, p, d, ceil_mode, nd):
 
 
 def _max_pool(name, nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
-    if return_indices:
-        raise NotImplementedError(f"{name}: return_indices=True is not supported")
     k, s, p, d, owner = _pool_args(name, nd, input, kernel_size, stride, padding, dilation, True)
     _check_out(owner, input.data.shape, k, s, p, d, ceil_mode, nd)
     unbatched = input.data.ndim == nd + 1
     x, _ = _to4d(input, nd)
     if nd == 1:
         k, s, p, d = (1, *k), (1, *s), (0, *p), (1, *d)
-    return _from4d(MaxPool2dFn.apply(x, k, s, p, d, bool(ceil_mode)), nd, unbatched)
+    if not return_indices:
+        return _from4d(MaxPool2dFn.apply(x, k, s, p, d, bool(ceil_mode)), nd, unbatched)
+    # the values are x at the indices, so the gradient follows them (ties and NaN as torch)
+    idx = max_pool_indices(x.data, k, s, p, d, bool(ceil_mode))
+    y = PlaneGatherFn.apply(x, idx)
+    ind = Tensor._make(idx, False, None)
+    return _from4d(y, nd, unbatched), _from4d(ind, nd, unbatched)
 
 
 def max_pool1d(
@@ -286,8 +367,9 @@ def max_pool1d(
     dilation=1,
     ceil_mode: bool = False,
     return_indices: bool = False,
-) -> Tensor:
-    """y[n, c, l] = max_i x_pad[n, c, s l + d i] over (N, C, L); stride defaults to kernel_size."""
+) -> Tensor | tuple[Tensor, Tensor]:
+    """y[n, c, l] = max_i x_pad[n, c, s l + d i] over (N, C, L); stride defaults to kernel_size.
+    return_indices: also each maximum's position l in its row (int64), for max_unpool1d."""
     return _max_pool(
         "max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
     )
@@ -301,12 +383,94 @@ def max_pool2d(
     dilation=1,
     ceil_mode: bool = False,
     return_indices: bool = False,
-) -> Tensor:
+) -> Tensor | tuple[Tensor, Tensor]:
     """y[n, c, h, w] = max_{i, j} x_pad[n, c, s h + d i, s w + d j]; the gradient goes to the
-    first maximum of each window (row-major order)."""
+    first maximum of each window (row-major order). return_indices: also each maximum's flat
+    position h * W + w in its (N, C) plane (int64), as torch, for max_unpool2d."""
     return _max_pool(
         "max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
     )
+
+
+def _unpool(name, nd, input, indices, kernel_size, stride, padding, output_size) -> Tensor:
+    """Validate max_unpool1d/2d's arguments (torch's output-size rule) and apply the op."""
+    for what, t in (("input", input), ("indices", indices)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name}: {what} must be a Tensor, got {type(t).__name__}")
+    k = ntuple(kernel_size, nd, "kernel_size", name)
+    s = k if stride is None or stride == [] or stride == () else ntuple(stride, nd, "stride", name)
+    p = ntuple(padding, nd, "padding", name)
+    check_positive(k, "kernel_size", name)
+    check_positive(s, "stride", name)
+    if any(v < 0 for v in p):
+        raise ValueError(f"{name}: padding must be non-negative, got {p}")
+    shape = input.data.shape
+    if len(shape) not in (nd + 1, nd + 2):
+        raise ValueError(
+            f"{name}: expected a {nd + 2}-D (batched) or {nd + 1}-D (unbatched) input, got "
+            f"input of shape {shape_str(shape)}"
+        )
+    if indices.data.shape != shape:
+        raise ValueError(
+            f"{name}: expected indices of the input's shape {shape_str(shape)}, got indices "
+            f"of shape {shape_str(indices.data.shape)}"
+        )
+    if indices.data.dtype != np.int64:
+        raise TypeError(f"{name}: indices must be int64, got dtype {indices.data.dtype}")
+    default = [(n - 1) * si + ki - 2 * pi for n, si, ki, pi in zip(shape[-nd:], s, k, p)]
+    if output_size is None:
+        out = default
+    else:
+        out = list(output_size)
+        if len(out) == nd + 2:
+            out = out[2:]
+        if len(out) != nd or not all(
+            isinstance(v, Integral) and not isinstance(v, bool) for v in out
+        ):
+            raise ValueError(
+                f"{name}: output_size should be a sequence of {nd} or {nd + 2} ints, got "
+                f"{output_size!r}"
+            )
+        for dim, (o, dflt, si) in enumerate(zip(out, default, s)):
+            if not dflt - si < o < dflt + si:
+                raise ValueError(
+                    f"{name}: invalid output_size {tuple(out)} (dim {dim} must be between "
+                    f"{dflt - si} and {dflt + si}, exclusive)"
+                )
+    if any(o <= 0 for o in out):
+        raise ValueError(f"{name}: output size {tuple(out)} must be positive")
+    plane = int(np.prod(out))
+    idx = indices.data
+    if idx.size and (idx.min() < 0 or idx.max() >= plane):
+        bad = idx.min() if idx.min() < 0 else idx.max()
+        raise ValueError(
+            f"{name}: found an invalid max index {int(bad)} (output planes are of size "
+            f"{'x'.join(str(o) for o in out)})"
+        )
+    unbatched = len(shape) == nd + 1
+    x = input.unsqueeze(0) if unbatched else input
+    idx = idx[None] if unbatched else idx
+    if nd == 1:
+        x, idx, out = x.unsqueeze(2), idx[:, :, None, :], [1, *out]
+    y = MaxUnpoolFn.apply(x, idx, tuple(out))
+    return _from4d(y, nd, unbatched)
+
+
+def max_unpool1d(
+    input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0, output_size=None
+) -> Tensor:
+    """The partial inverse of max_pool1d: zeros of length (L - 1) s - 2 p + k (or
+    output_size) with y[n, c, indices[n, c, l]] = input[n, c, l]."""
+    return _unpool("max_unpool1d", 1, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool2d(
+    input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0, output_size=None
+) -> Tensor:
+    """The partial inverse of max_pool2d: zeros (N, C, OH, OW), OH = (H - 1) s - 2 p + k (or
+    output_size, within s of that), with y.plane[indices[n, c, h, w]] = input[n, c, h, w];
+    dL/dinput = g read at the indices."""
+    return _unpool("max_unpool2d", 2, input, indices, kernel_size, stride, padding, output_size)
 
 
 def _avg_pool(name, nd, input, kernel_size, stride, padding, ceil_mode, include_pad, override):
