@@ -99,7 +99,9 @@ CASES: dict[str, Case] = {
     "index_select_neg_kw": Case(lambda m, x, i: x.index_select(dim=-1, index=i), [
         (f(2, 3, 4), np.array([1, 1, 3])),
     ]),
-    "index_select_0d": Case(lambda m, x, i: m.index_select(x, 0, i), [(f(), np.array(0))]),
+    "index_select_0d": Case(lambda m, x, i: m.index_select(x, 0, i), [
+        (f(), np.array(0)), (f(), np.array([0])),
+    ]),
     "index_add": Case(lambda m, x, i, s: m.index_add(x, 1, i, s), [
         (f(2, 4), np.array([3, 0, 3]), f(2, 3)), (f(2, 4), np.zeros(0, np.int64), f(2, 0)),
     ]),
@@ -150,7 +152,9 @@ CASES: dict[str, Case] = {
     "unbind": Case(lambda m, x: m.unbind(x), [(f(3, 2),), (f(1, 4),), (f(0, 2),)]),
     "unbind_neg": Case(lambda m, x: x.unbind(-1), [(f(2, 3, 4),)]),
     "roll_flat": Case(lambda m, x: m.roll(x, 3), [(f(3, 4),), (f(),), (f(0, 2),), (f(5),)]),
-    "roll_dims": Case(lambda m, x: m.roll(x, (1, -2), (0, -1)), [(f(3, 4),), (f(2, 5, 1),)]),
+    "roll_dims": Case(lambda m, x: m.roll(x, (1, -2), (0, -1)), [
+        (f(3, 4),), (f(2, 5, 1),), (f(0, 3),),
+    ]),
     "roll_one_dim_kw": Case(lambda m, x: x.roll(shifts=-7, dims=1), [(f(2, 3),)]),
     "roll_same_dim_twice": Case(lambda m, x: m.roll(x, (1, 2), (0, 0)), [(f(4, 2),)]),
     "tile": Case(lambda m, x: m.tile(x, (2, 1, 3)), [(f(2, 3),), (f(),), (f(0, 2),)]),
@@ -159,7 +163,9 @@ CASES: dict[str, Case] = {
     "repeat_interleave": Case(lambda m, x: m.repeat_interleave(x, 2), [
         (f(2, 3),), (f(),), (f(0),),
     ]),
-    "repeat_interleave_dim": Case(lambda m, x: x.repeat_interleave(3, dim=-1), [(f(2, 3),)]),
+    "repeat_interleave_dim": Case(lambda m, x: x.repeat_interleave(3, dim=-1), [
+        (f(2, 3),), (f(2, 0),),
+    ]),
     "repeat_interleave_tensor": Case(lambda m, x, r: m.repeat_interleave(x, r, dim=0), [
         (f(3, 2), np.array([2, 0, 3])), (f(3, 2), np.array(2)), (f(3, 2), np.array([1])),
     ]),
@@ -367,6 +373,8 @@ BAD: dict[str, Bad] = {
     "repeat_interleave_size": Bad(lambda m, x, r: m.repeat_interleave(x, r, dim=0),
                                   (f(2, 3), np.array([1, 2, 3])), RuntimeError,
                                   "same size as input along dim"),
+    "repeat_interleave_0d_dim": Bad(lambda m, x: m.repeat_interleave(x, 2, dim=0), (f(),),
+                                    IndexError, "0-d"),
     "repeat_interleave_dim": Bad(lambda m, x: m.repeat_interleave(x, 2, dim=2), (f(2, 3),),
                                  IndexError, "Dimension out of range"),
     "meshgrid_dtype": Bad(lambda m, a, b: m.meshgrid(a, b.float(), indexing="ij"),

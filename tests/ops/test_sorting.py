@@ -33,7 +33,7 @@ def ties(*shape):
 
 
 CASES: dict[str, Case] = {
-    "cumsum": Case(lambda m, x: m.cumsum(x, 1), [(f(3, 4),), (f(2, 0),), (f(1, 1),)]),
+    "cumsum": Case(lambda m, x: m.cumsum(x, 1), [(f(3, 4),), (f(2, 0),), (f(0, 2),), (f(1, 1),)]),
     "cumsum_neg_method": Case(lambda m, x: x.cumsum(-3), [(f(2, 3, 2),)]),
     "cumsum_0d": Case(lambda m, x: m.cumsum(x, dim=0), [(f(),)]),
     "cumsum_dtype": Case(lambda m, x: m.cumsum(x, 0, dtype=m.float64), [(f(4, 2),)]),
@@ -45,6 +45,7 @@ CASES: dict[str, Case] = {
     ], grad=False),
     "cumprod": Case(lambda m, x: m.cumprod(x, 1), [
         (f(3, 4),), (with_zeros(4, 5, k=1),), (with_zeros(4, 5, k=2),), (f(2, 0),), (f(2, 1),),
+        (f(0, 3),),
         (np.array([[0.0, 0.0, 1.5, 2.0], [1.0, 2.0, 3.0, 0.0], [0.0, 1.0, 2.0, 3.0]]),),
     ]),
     "cumprod_neg_method": Case(lambda m, x: x.cumprod(dim=-2), [(with_zeros(3, 4, 2, k=1),)]),

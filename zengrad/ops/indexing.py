@@ -808,9 +808,12 @@ def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *,
         input = reshape(input, (-1,))
         axis = 0
     else:
+        if input.data.ndim == 0:  # as torch (which words it "Dimension out of range")
+            raise IndexError(
+                f"repeat_interleave: a 0-d tensor has no dim {dim} to repeat along; use "
+                "dim=None (which gives a 1-D result)"
+            )
         axis = normalize_dim(dim, input.data.ndim)
-        if input.data.ndim == 0:
-            input = reshape(input, (1,))
     n = input.data.shape[axis]
     if isinstance(repeats, Tensor):
         counts = _index_array(repeats, "repeat_interleave")
