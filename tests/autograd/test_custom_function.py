@@ -442,3 +442,22 @@ def test_custom_function_called_inside_another_forward():
     Outer.apply(x).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
     assert zg.gradcheck(Outer.apply, [x])
+
+
+def test_vjp_alias_and_torch_module_names():
+    class Twice(zg.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def vjp(ctx, g):
+            return g * 2
+
+    x = zg.ones(2, requires_grad=True)
+    Twice.apply(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
+    from zengrad.autograd.function import FunctionCtx, once_differentiable
+
+    assert FunctionCtx is zg.autograd.FunctionCtx
+    assert once_differentiable(lambda v: v + 1)(1) == 2

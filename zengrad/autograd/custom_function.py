@@ -105,6 +105,11 @@ class FunctionCtx:
     def mark_shared_storage(self, *pairs) -> None:
         """Deprecated in torch and without effect there; accepted and ignored."""
 
+    def save_for_forward(self, *tensors: Tensor | None) -> None:
+        raise NotImplementedError(
+            "ctx.save_for_forward is for forward-mode AD (jvp), which zengrad does not support"
+        )
+
 
 class BackwardCFunction(FunctionCtx, ArrayFunction):
     """The graph node (and ctx) of one call of a custom Function; `_forward_cls` is the user's
@@ -264,6 +269,8 @@ class Function:
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
+        if "vjp" in cls.__dict__ and "backward" not in cls.__dict__:
+            cls.backward = cls.__dict__["vjp"]  # as torch: vjp is another name for backward
         # the node class, named as torch names it: y.grad_fn is an <ExpBackward>
         cls._backward_cls = type(
             cls.__name__ + "Backward", (BackwardCFunction,), {"_forward_cls": cls,

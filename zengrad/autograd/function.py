@@ -92,3 +92,13 @@ def once_differentiable(fn: Callable) -> Callable:
         return fn(*args, **kwargs)
 
     return wrapper
+
+
+def __getattr__(name: str):
+    """torch.autograd.function's other names (FunctionCtx, BackwardCFunction), imported on
+    first use: custom_function.py builds on this module, so it can't be imported at its top."""
+    if name in ("FunctionCtx", "BackwardCFunction"):
+        from zengrad.autograd import custom_function
+
+        return getattr(custom_function, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
