@@ -299,3 +299,126 @@ def test_binary_shape_mismatch_names_both_shapes():
         zg.ones(3, 4) + zg.ones(5)
     with pytest.raises(ValueError, match=r"where.*\(2,\)"):
         zg.where(zg.ones(2) > 0, zg.ones(3), 0.0)
+
+
+# ------------------------------------------------------------------ variants (issue 10)
+
+
+@pytest.mark.parametrize("mode", ["trunc", "floor"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("sa,sb", BROADCAST_PAIRS)
+def test_div_rounding_mode_float(mode, dtype, sa, sb):
+    rng = np.random.default_rng(7)
+    a, b = rand_array(rng, sa, dtype, -6, 6), away_from_zero(rng, sb, dtype)
+    assert_parity(lambda x, y: zg.div(x, y, rounding_mode=mode),
+                  lambda x, y: torch.div(x, y, rounding_mode=mode), [a, b])
+    assert_parity(lambda x, y: x.div(y, rounding_mode=mode),
+                  lambda x, y: x.div(y, rounding_mode=mode), [a, b])
+    assert_parity(lambda x: zg.div(x, -0.7, rounding_mode=mode),
+                  lambda x: torch.div(x, -0.7, rounding_mode=mode), [a])
+    assert_parity(lambda y: zg.div(5, y, rounding_mode=mode),
+                  lambda y: torch.div(5, y, rounding_mode=mode), [b])
+
+
+@pytest.mark.parametrize("mode", [None, "trunc", "floor"])
+def test_div_rounding_mode_integers(mode):
+    a = np.array([7, -7, 7, -7, 0, 9, -9], np.int64)
+    b = np.array([2, 2, -2, -2, 3, 3, 4], np.int64)
+    assert_parity(lambda x, y: zg.div(x, y, rounding_mode=mode),
+                  lambda x, y: torch.div(x, y, rounding_mode=mode), [a, b])
+    assert_parity(lambda x: zg.div(x, 3, rounding_mode=mode),
+                  lambda x: torch.div(x, 3, rounding_mode=mode), [a])
+    assert_parity(lambda x: zg.div(x, 2.5, rounding_mode=mode),
+                  lambda x: torch.div(x, 2.5, rounding_mode=mode), [a])
+    assert_parity(lambda y: zg.div(10, y, rounding_mode=mode),
+                  lambda y: torch.div(10, y, rounding_mode=mode), [b])
+    i32 = a.astype(np.int32)
+    assert_parity(lambda x, y: zg.div(x, y, rounding_mode=mode),
+                  lambda x, y: torch.div(x, y, rounding_mode=mode), [i32, b.astype(np.int32)])
+
+
+def test_div_rounding_mode_refusals():
+    with pytest.raises(ValueError, match="rounding_mode"):
+        zg.div(zg.ones(2), 2, rounding_mode="round")
+    with pytest.raises(ValueError, match="cannot be broadcast"):
+        zg.div(zg.ones(2), zg.ones(3), rounding_mode="floor")
+    with pytest.raises(NotImplementedError, match="bool"):
+        zg.div(zg.tensor([True]), zg.tensor([True]), rounding_mode="trunc")
+
+
+@pytest.mark.parametrize("name", ["clamp_min", "clamp_max"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_clamp_min_max(name, dtype):
+    rng = np.random.default_rng(8)
+    x, bound = rand_array(rng, (3, 4), dtype), rand_array(rng, (4,), dtype)
+    assert_parity(getattr(zg, name), getattr(torch, name), [x, bound])
+    assert_parity(lambda t, b: getattr(t, name)(b), lambda t, b: getattr(t, name)(b), [x, bound])
+    assert_parity(lambda t: getattr(zg, name)(t, 0.3), lambda t: getattr(torch, name)(t, 0.3), [x])
+    assert_parity(lambda t: getattr(t, name)(1), lambda t: getattr(t, name)(1),
+                  [np.array([0, 1, 2])])
+    assert check_grad(getattr(zg, name), x.astype(np.float64), bound.astype(np.float64) + 0.01)
+
+
+@pytest.mark.parametrize("equal_nan", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_isclose(equal_nan, dtype):
+    nan, inf = np.nan, np.inf
+    a = np.array([1.0, 1.0, nan, inf, -inf, inf, 0.0, 1e-9, 100.0], dtype)
+    b = np.array([1.0 + 1e-6, 1.1, nan, inf, -inf, -inf, 1e-9, 0.0, 100.001], dtype)
+    for kw in ({}, {"rtol": 0.2}, {"atol": 1e-3}, {"rtol": 0.0, "atol": 0.0}):
+        zo = zg.isclose(zg.from_numpy(a), zg.from_numpy(b), equal_nan=equal_nan, **kw)
+        to = torch.isclose(torch.from_numpy(a), torch.from_numpy(b), equal_nan=equal_nan, **kw)
+        assert zo.dtype == zg.bool
+        np.testing.assert_array_equal(zo.numpy(), to.numpy())
+    zo = zg.from_numpy(a).isclose(zg.from_numpy(b[:1]))  # broadcasting, as a method
+    np.testing.assert_array_equal(
+        zo.numpy(), torch.from_numpy(a).isclose(torch.from_numpy(b[:1])).numpy()
+    )
+
+
+def test_isclose_integers_and_refusals():
+    a, b = np.array([1, 2, 10]), np.array([1, 3, 12])
+    zo = zg.isclose(zg.from_numpy(a), zg.from_numpy(b), rtol=0, atol=1)
+    to = torch.isclose(torch.from_numpy(a), torch.from_numpy(b), rtol=0, atol=1)
+    np.testing.assert_array_equal(zo.numpy(), to.numpy())
+    with pytest.raises(TypeError, match="same dtype"):
+        zg.isclose(zg.tensor([1, 2]), zg.tensor([1.0, 2.0]))
+    with pytest.raises(TypeError, match="two tensors"):
+        zg.isclose(zg.tensor([1.0]), 1.0)
+    with pytest.raises(ValueError, match="greater than or equal to zero"):
+        zg.isclose(zg.ones(1), zg.ones(1), rtol=-1)
+
+
+def test_tensor_shape_and_new_methods():
+    x = zg.tensor(np.arange(6.0), requires_grad=True)
+    t = torch.tensor(np.arange(6.0), requires_grad=True)
+    other_z, other_t = zg.zeros(2, 3, dtype=zg.int32), torch.zeros(2, 3, dtype=torch.int32)
+    for meth in ("view_as", "reshape_as"):
+        zo, to = getattr(x, meth)(other_z), getattr(t, meth)(other_t)
+        assert zo.shape == tuple(to.shape) and zo.requires_grad
+    assert x.type_as(other_z).dtype == zg.int32
+    assert zg.ones(1, 3).expand_as(other_z).shape == (2, 3)
+    assert x.nelement() == x.numel() == 6 and other_z.ndimension() == other_z.dim() == 2
+    y = zg.tensor([1.0], dtype=zg.float64)
+    ty = torch.tensor([1.0], dtype=torch.float64)
+    cases = [
+        ("new_zeros", (2, 3), {}), ("new_ones", ((2, 3),), {"dtype": "int32"}),
+        ("new_empty", (4,), {}), ("new_full", ((2,), 3.7), {}),
+        ("new_full", ([2], 3), {"dtype": "int32"}), ("new_tensor", ([1, 2],), {}),
+        ("new_tensor", (np.array([1, 2], np.int32),), {}), ("new_ones", ([],), {}),
+    ]
+    for meth, args, kw in cases:
+        zo = getattr(y, meth)(*args, **{k: getattr(zg, v) for k, v in kw.items()})
+        to = getattr(ty, meth)(*args, **{k: getattr(torch, v) for k, v in kw.items()})
+        assert zo.shape == tuple(to.shape) and str(zo.dtype) == str(to.dtype).split(".")[-1]
+        if meth != "new_empty":
+            np.testing.assert_array_equal(zo.numpy(), to.numpy())
+    z = y.new_full((2,), 3, requires_grad=True)
+    assert z.requires_grad and z.is_leaf
+    assert zg.tensor([1]).new_tensor([1.5]).dtype == zg.int64
+    with pytest.raises(RuntimeError, match="not available"):
+        y.new_zeros(2, device="cuda")
+    with pytest.raises(TypeError, match="must be a Tensor"):
+        x.view_as((2, 3))
+    with pytest.raises(TypeError, match="must be a Tensor"):
+        x.type_as(np.float32)

@@ -268,3 +268,95 @@ def test_std_gradient_of_a_constant_slice_is_zero_like_torch():
     xt.grad = None
     xt.float().std(correction=0).backward()
     np.testing.assert_allclose(x32.grad.numpy(), xt.grad.numpy(), rtol=1e-5)
+
+
+# ------------------------------------------------------------------ variants (issue 10)
+
+
+@pytest.mark.parametrize("op", ["all", "any"])
+@pytest.mark.parametrize("dim", [None, 0, -1, (0, 2), (-1, 1)])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_all_any_dim_keepdim(op, dim, keepdim, rng):
+    a = (rng.random((3, 4, 2)) < 0.7).astype(np.float32)
+    a[0] = 1
+    for x in (a, a.astype(np.int64), a.astype(bool), a.astype(np.uint8)):
+        if dim is None:  # torch: all(input) or all(input, dim) (no keepdim without dim)
+            zo, to = getattr(zg, op)(zg.from_numpy(x)), getattr(torch, op)(torch.from_numpy(x))
+        else:
+            zo = getattr(zg.from_numpy(x), op)(dim, keepdim=keepdim)
+            to = getattr(torch.from_numpy(x), op)(dim, keepdim=keepdim)
+        assert str(zo.dtype) == str(to.dtype).split(".")[-1]  # uint8 stays uint8, as torch
+        np.testing.assert_array_equal(zo.numpy(), to.numpy())
+
+
+def test_all_any_0d_and_empty():
+    for x in (np.array(0.0), np.array(2.0), np.zeros((0, 3)), np.ones((2, 0))):
+        for op in ("all", "any"):
+            for args in ((), (0,), (-1, True)):
+                zo = getattr(zg, op)(zg.from_numpy(x), *args)
+                to = getattr(torch, op)(torch.from_numpy(x), *args)
+                np.testing.assert_array_equal(zo.numpy(), to.numpy())
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "prod"])
+@pytest.mark.parametrize("dtype", [zg.float64, zg.float32])
+def test_reduction_dtype_argument(name, dtype, rng):
+    tdt = torch.float64 if dtype == zg.float64 else torch.float32
+    ints = rng.integers(-3, 4, (3, 4))
+    for dim in (None, 0, -1) if name == "prod" else (None, 0, (0, 1)):
+        zargs = () if dim is None else (dim,)
+        assert_parity(lambda t, a=zargs: getattr(t, name)(*a, dtype=dtype),
+                      lambda t, a=zargs: getattr(t, name)(*a, dtype=tdt), [ints])
+    # a float input cast differentiably: gradients come back in the input's dtype
+    x = rand_array(rng, (3, 4), np.float32)
+    assert_parity(lambda t: getattr(zg, name)(t, dtype=dtype),
+                  lambda t: getattr(torch, name)(t, dtype=tdt), [x], rtol=1e-5, atol=1e-5)
+    assert check_grad(lambda t: getattr(zg, name)(t, 0, dtype=zg.float64), rand_array(rng, (2, 3)))
+
+
+def test_reduction_dtype_refusals(rng):
+    x = zg.tensor([1.5, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="cannot carry a gradient"):
+        zg.sum(x, dtype=zg.int64)
+    with pytest.raises(RuntimeError):
+        torch.tensor([1.5, 2.0], requires_grad=True).sum(dtype=torch.int64)
+    with pytest.raises(TypeError, match="floating point or complex"):
+        zg.mean(zg.tensor([1.0, 2.0]), dtype=zg.int64)
+    with pytest.raises(TypeError, match="pass dtype="):
+        zg.mean(zg.tensor([1, 2]))
+    with pytest.raises(TypeError, match="one dim"):
+        zg.prod(zg.ones(2, 3), (0, 1))
+    assert_parity(lambda t: t.sum(dtype=zg.bool), lambda t: t.sum(dtype=torch.bool),
+                  [np.array([True, False])])
+    assert_parity(lambda t: t.prod(), lambda t: t.prod(), [np.array([True, True])])
+    assert_parity(lambda t: t.prod(0), lambda t: t.prod(0), [np.array([2, 3], np.int32)])
+    assert_parity(lambda t: t.mean(dtype=zg.float32), lambda t: t.mean(dtype=torch.float32),
+                  [np.array([True, False, True])])
+
+
+@pytest.mark.parametrize("name", ["var_mean", "std_mean"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_var_mean_std_mean(name, dtype, rng):
+    x = rand_array(rng, (3, 4, 2), dtype)
+    calls = [
+        ((), {}), ((1,), {}), ((-1, False), {}), (((0, 2),), {"keepdim": True}),
+        ((True,), {}), ((False,), {}), ((None,), {"correction": 0.5}),
+        ((0,), {"correction": 2, "keepdim": True}),
+    ]
+    for args, kw in calls:
+        assert_parity(lambda t, a=args, k=kw: getattr(zg, name)(t, *a, **k),
+                      lambda t, a=args, k=kw: getattr(torch, name)(t, *a, **k), [x])
+        zo = getattr(zg, name)(zg.from_numpy(x), *args, **kw)
+        assert isinstance(zo, tuple) and len(zo) == 2
+    assert check_grad(lambda t: getattr(zg, name)(t, 1)[0] + getattr(zg, name)(t, 1)[1],
+                      rand_array(rng, (3, 4)))
+    assert_parity(lambda t: getattr(t, name)(0), lambda t: getattr(torch, name)(t, 0), [x])
+
+
+def test_var_mean_0d_and_size1(rng):
+    for shape in ((), (1,), (3, 1)):
+        x = rand_array(rng, shape)
+        assert_parity(lambda t: zg.var_mean(t, correction=0), lambda t: torch.var_mean(
+            t, correction=0), [x])
+        assert_parity(lambda t: zg.std_mean(t, -1, correction=0), lambda t: torch.std_mean(
+            t, -1, correction=0), [x])
