@@ -200,8 +200,8 @@ def test_errors_name_layer_and_shape():
         Conv2d(3, 6, 3, stride=0)
     with pytest.raises(ValueError, match="'same' is not supported for strided"):
         Conv2d(3, 6, 3, stride=2, padding="same")
-    with pytest.raises(NotImplementedError, match="reflect"):
-        Conv2d(3, 6, 3, padding_mode="reflect")
+    with pytest.raises(ValueError, match=r"Conv2d\(3, 6, .*padding=\(4, 4\).*less than"):
+        Conv2d(3, 6, 3, padding=4, padding_mode="reflect")(zg.zeros(1, 3, 4, 4))
     with pytest.raises(ValueError, match="padding_mode must be one of"):
         Conv2d(3, 6, 3, padding_mode="mirror")
     with pytest.raises(

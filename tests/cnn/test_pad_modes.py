@@ -122,3 +122,24 @@ def test_errors():
         F.pad(zg.zeros(2, 2), (1, 1, 1, 1, 1, 1))
     with pytest.raises(TypeError, match="pad must be a tuple of ints"):
         F.pad(x, (1.5, 1))
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize(
+    "nd, kwargs",
+    [
+        (2, dict(kernel_size=3, padding=1)),
+        (2, dict(kernel_size=(3, 2), padding=(2, 1), stride=2, dilation=(1, 2))),
+        (2, dict(kernel_size=(4, 3), padding="same")),  # uneven 'same': one more on the right
+        (1, dict(kernel_size=3, padding=2, groups=2)),
+    ],
+)
+def test_conv_padding_modes_match_torch(rng, mode, nd, kwargs):
+    """nn.Conv1d/2d(padding_mode=...) pads with F.pad in that mode, then convolves, as torch."""
+    make = (zg.nn.Conv1d, torch.nn.Conv1d) if nd == 1 else (zg.nn.Conv2d, torch.nn.Conv2d)
+    layer = make[0](2, 4, padding_mode=mode, **kwargs).double()
+    twin = make[1](2, 4, padding_mode=mode, **kwargs).double()
+    layer.load_state_dict({k: v.numpy().copy() for k, v in twin.state_dict().items()})
+    x = rng.standard_normal((2, 2, 6) if nd == 1 else (2, 2, 6, 5))
+    assert_parity(lambda x: layer(x), lambda x: twin(x), [x])
+    assert repr(layer) == repr(twin)

@@ -4,6 +4,8 @@ ConvTranspose1d/2d (their adjoints, weight (in, out/groups, *kernel)).
 Initialized as PyTorch: W ~ kaiming_uniform_(a=sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
 b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in_channels / groups * prod(kernel_size)
 (ConvTranspose: from weight dims 1.., i.e. out_channels / groups * prod(kernel_size), as torch).
+Conv padding_mode 'reflect' | 'replicate' | 'circular' pads with F.pad in that mode and then
+convolves unpadded, as torch ('same' splits an odd total with the extra on the right).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from zengrad.nn.module import Module
 from zengrad.nn.parameter import Parameter
 from zengrad.ops.conv import check_positive, conv_nd, conv_padding, ntuple
 from zengrad.ops.conv_transpose import conv_transpose_nd
+from zengrad.ops.shape import pad
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -61,11 +64,6 @@ class _ConvNd(Module):
             raise ValueError(
                 f"{cls}: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}"
             )
-        if padding_mode != "zeros":
-            raise NotImplementedError(
-                f"{cls}: padding_mode={padding_mode!r} is not supported (only 'zeros'; "
-                "'reflect', 'replicate' and 'circular' are not implemented)"
-            )
         if device is not None and str(device).split(":")[0] != "cpu":
             raise RuntimeError(f"device {device!r} is not available (NumPy cpu backend only)")
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
@@ -77,7 +75,9 @@ class _ConvNd(Module):
         check_positive(self.dilation, "dilation", cls)
         self.padding = padding if isinstance(padding, str) else ntuple(padding, nd, "padding", cls)
         # validates 'same' with stride > 1 and negative padding now, not at the first call
-        conv_padding(self.padding, self.kernel_size, self.dilation, self.stride, cls)
+        pads = conv_padding(self.padding, self.kernel_size, self.dilation, self.stride, cls)
+        # F.pad's (left_last, right_last, left_prev, ...) for padding_mode != 'zeros'
+        self._reversed_padding_repeated_twice = [v for pair in pads[2 - nd :][::-1] for v in pair]
         self.groups = int(groups)
         self.padding_mode = padding_mode
         dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
@@ -107,13 +107,21 @@ class _ConvNd(Module):
         return text + ")"
 
     def forward(self, input: Tensor) -> Tensor:
+        padding = self.padding
+        if self.padding_mode != "zeros":
+            # as torch: pad explicitly in that mode, then convolve without padding
+            try:
+                input = pad(input, self._reversed_padding_repeated_twice, self.padding_mode)
+            except ValueError as e:
+                raise ValueError(f"{self._owner()}: {e}") from None
+            padding = 0
         return conv_nd(
             input,
             self.weight,
             self.bias,
             self._nd,
             self.stride,
-            self.padding,
+            padding,
             self.dilation,
             self.groups,
             owner=self._owner(),
@@ -132,6 +140,8 @@ class _ConvNd(Module):
             text += f", groups={self.groups}"
         if self.bias is None:
             text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode}"
         return text
 
 

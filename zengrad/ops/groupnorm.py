@@ -19,7 +19,7 @@ from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
 from zengrad.ops.conv import shape_str
 
-__all__ = ["group_norm"]
+__all__ = ["group_norm"]  # torch.group_norm too
 # Tensor methods this family gives: {method name: function}
 TENSOR_METHODS: dict = {}
 
