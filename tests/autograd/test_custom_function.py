@@ -150,9 +150,14 @@ def test_ctx_attributes_and_needs_input_grad(rng):
 def test_two_outputs_and_materialized_grads(rng):
     xz, xt = _pair(rng, 4)
     (sz, qz), (st, qt) = Z[3].apply(xz), T[3].apply(xt)
+    for out in (sz, qz):  # every output's grad_fn reads as the one ctx
+        assert out.grad_fn.name() == "TwoOutBackward" and repr(out.grad_fn) == "<TwoOutBackward>"
+        assert out.grad_fn.saved_tensors[0] is xz
+        assert out.grad_fn.needs_input_grad == (True,)
     (sz.sum() + 3 * qz.sum()).backward()
     (st.sum() + 3 * qt.sum()).backward()
     _close(xz.grad, xt.grad)
+    assert "grad_fn=<TwoOutBackward>" in repr(sz)  # still printable after backward freed it
     # only one output used: the other's gradient is zeros (materialized)
     xz.grad, xt.grad = None, None
     Z[3].apply(xz)[1].sum().backward()

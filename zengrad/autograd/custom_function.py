@@ -242,10 +242,23 @@ class _OutputSelect(ArrayFunction):
         return _GradPack({ctx.index: grad})
 
     def name(self) -> str:
-        return self.source + "Backward"
+        return self.__dict__.get("label", "Backward")
+
+    def release(self) -> None:
+        label = self.name()
+        ArrayFunction.release(self)
+        self.__dict__["label"] = label  # a freed output still prints its grad_fn
+
+    def __getattr__(self, name: str) -> Any:
+        # as in torch, out.grad_fn of any output is the ctx: ctx attributes (saved_tensors,
+        # needs_input_grad, user values) read through to the shared node
+        owner = self.__dict__.get("owner")
+        if owner is None or name.startswith("__"):
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute {name!r}")
+        return getattr(owner, name)
 
 
-def _select(source: str, index: int, hidden: Tensor) -> _OutputSelect:
+def _select(ctx: BackwardCFunction, index: int, hidden: Tensor) -> _OutputSelect:
     """The node of output `index`, fed by the hidden tensor of the Function's own node."""
     node = object.__new__(_OutputSelect)
     node.parents = (hidden,)
@@ -253,7 +266,8 @@ def _select(source: str, index: int, hidden: Tensor) -> _OutputSelect:
     node._retained = None
     node._freed = False
     node.index = index
-    node.source = source
+    node.owner = ctx
+    node.label = ctx.name()
     return node
 
 
@@ -377,7 +391,7 @@ def _wrap_outputs(ctx: BackwardCFunction, out: Any, record: bool) -> Any:
         elif differentiable(t):
             if hidden is None:
                 hidden = Tensor._make(np.empty((), dtype=object), True, ctx)
-            sel = _select(type(ctx)._forward_cls.__name__, k, hidden)
+            sel = _select(ctx, k, hidden)
             wrapped.append(Tensor._make(t.data, True, sel))
         else:
             wrapped.append(Tensor._make(t.data, False, None))
