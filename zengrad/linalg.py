@@ -63,11 +63,13 @@ def _matrix_dims(dim, ndim: int, name: str) -> tuple[int, int]:
 
 
 def matrix_norm(
-    A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None
+    A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None, out=None
 ) -> Tensor:
     """A matrix norm of A over the two dims dim (batched over the others), as
     torch.linalg.matrix_norm: ord in 'fro', 'nuc', 2, -2, 1, -1, inf, -inf."""
     name = "linalg.matrix_norm"
+    if out is not None:
+        raise TypeError(f"{name}: out= is not supported; use the returned tensor")
     x = _norm_input(A, dtype, name)
     d0, d1 = _matrix_dims(dim, x.data.ndim, name)
     if ord == "fro":

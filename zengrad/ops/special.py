@@ -638,9 +638,13 @@ def _norm_input(x, dtype, name: str) -> Tensor:
     return x
 
 
-def vector_norm(input: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+def vector_norm(
+    input: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None, out=None
+) -> Tensor:
     """||x||_ord over dim (int, tuple; None or () = all elements), as torch.linalg.vector_norm.
     ord: any real, inf, -inf, 0 (number of nonzeros)."""
+    if out is not None:
+        raise TypeError("linalg.vector_norm: out= is not supported; use the returned tensor")
     p = _check_ord(ord, "linalg.vector_norm")
     x = _norm_input(input, dtype, "linalg.vector_norm")
     axes = None if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0) else (
