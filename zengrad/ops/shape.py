@@ -153,35 +153,31 @@ def _border_index(mode: str, n: int, lo: int, hi: int) -> np.ndarray:
 
 
 class BorderPad(Function):
-    """Reflect / replicate / circular padding (a negative width crops): per padded axis
-    y = take(x, index) with index from _border_index;  dL/dx = g added back at index. The
-    index splits into (left border, inside, right border); within each part the positions
-    are distinct (reflect, circular) or all one edge (replicate), so each part is one
-    vectorized add: no scatter with repeated indices."""
+    """Reflect / replicate / circular padding (a negative width crops), y[j] = x[index(j)]
+    per padded axis (index from _border_index). Along each axis the index splits into
+    (left border, inside, right border) runs, each a slice of x: step +1 or -1 (reflect's
+    mirrored borders), or one edge element broadcast (replicate). So y is filled block by
+    block (3^k slice copies for k padded axes, one pass, no fancy indexing) and
+    dL/dx = the same blocks of g added back (an edge block summed over its broadcast axis)."""
 
     @staticmethod
-    def forward(ctx, x, plans):
-        # plans: [(axis, n, index, parts)], parts = [(output slice, its input indices)]
-        for axis, _, index, _ in plans:
-            x = np.take(x, index, axis=axis)
-        ctx.plans = plans
-        return x
+    def forward(ctx, x, shape, blocks):
+        # blocks: [(y slices, x slices, axes where x's slice is one broadcast edge)]
+        y = np.empty(shape, x.dtype)
+        for dst, src, _ in blocks:
+            y[dst] = x[src]
+        ctx.xshape, ctx.blocks = x.shape, blocks
+        return y
 
     @staticmethod
     def backward(ctx, g):
-        for axis, n, _, parts in reversed(ctx.plans):
-            shape = list(g.shape)
-            shape[axis] = n
-            dx = np.zeros(shape, g.dtype)
-            lead = (slice(None),) * axis
-            for out, idx in parts:
-                part = g[lead + (out,)]
-                if idx.size > 1 and idx[0] == idx[-1]:  # replicate's border: one edge
-                    dx[lead + (slice(idx[0], idx[0] + 1),)] += part.sum(axis=axis, keepdims=True)
-                else:  # distinct positions
-                    dx[lead + (idx,)] += part
-            g = dx
-        return g, None
+        dx = np.zeros(ctx.xshape, g.dtype)
+        for dst, src, edges in ctx.blocks:
+            part = g[dst]
+            if edges:
+                part = part.sum(axis=edges, keepdims=True)
+            dx[src] += part  # within a block the x positions are distinct
+        return dx, None, None
 
 
 class Flip(Function):
@@ -480,15 +476,40 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
 _PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
 
-def _border_plan(mode: str, n: int, lo: int, hi: int, axis: int):
-    """(axis, n, index, parts): the gather index and its (left, inside, right) parts."""
+def _border_runs(mode: str, n: int, lo: int, hi: int):
+    """[(y slice, x slice, is_edge)] for one axis: the (left, inside, right) runs of the
+    index, each an x slice of step +1 / -1, or a single edge element (is_edge)."""
     index = _border_index(mode, n, lo, hi)
     out = len(index)
     cuts = [0, max(lo, 0), out - max(hi, 0), out]
-    parts = [
-        (slice(a, b), index[a:b]) for a, b in zip(cuts[:-1], cuts[1:]) if b > a
-    ]
-    return axis, n, index, parts
+    runs = []
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        if b <= a:
+            continue
+        idx = index[a:b]
+        step = int(idx[1] - idx[0]) if len(idx) > 1 else 1
+        if step == 0:  # replicate: every position reads the edge
+            runs.append((slice(a, b), slice(int(idx[0]), int(idx[0]) + 1), True))
+            continue
+        assert np.all(np.diff(idx) == step) and abs(step) == 1, (mode, n, lo, hi)
+        stop = int(idx[-1]) + step
+        runs.append((slice(a, b), slice(int(idx[0]), None if stop < 0 else stop, step), False))
+    return runs
+
+
+def _border_blocks(mode: str, shape, pairs):
+    """Every combination of one run per padded axis: the blocks BorderPad copies."""
+    lead = len(shape) - len(pairs)
+    blocks = [((slice(None),) * lead, (slice(None),) * lead, ())]
+    for k, ((lo, hi), n) in enumerate(zip(pairs, shape[lead:])):
+        axis = lead + k
+        runs = _border_runs(mode, n, lo, hi) if (lo or hi) else [(slice(None),) * 2 + (False,)]
+        blocks = [
+            (dst + (d,), src + (s_,), edges + ((axis,) if edge else ()))
+            for dst, src, edges in blocks
+            for d, s_, edge in runs
+        ]
+    return blocks
 
 
 def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
@@ -542,7 +563,7 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
             f"pad: mode {mode!r} needs non-empty dims (but the batch), got input of shape "
             f"{tuple(shape)}"
         )
-    plans = []
+    out_shape = list(shape)
     for axis, (lo, hi) in zip(axes, pairs):
         n = shape[axis]
         if mode == "reflect" and (lo >= n or hi >= n):
@@ -560,15 +581,14 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
                 f"causes wrapping around more than once in mode 'circular' ({kept} elements "
                 "left after cropping)"
             )
-        out = n + lo + hi
-        if out < (0 if mode == "circular" else 1):
+        out_shape[axis] = n + lo + hi
+        if out_shape[axis] < (0 if mode == "circular" else 1):
             raise ValueError(
                 f"pad: input of shape {tuple(shape)} is too small for padding ({lo}, {hi}) at "
-                f"dim {axis}: calculated output size {out}"
+                f"dim {axis}: calculated output size {out_shape[axis]}"
             )
-        if lo or hi:
-            plans.append(_border_plan(mode, n, lo, hi, axis))
-    return BorderPad.apply(input, plans)
+    blocks = _border_blocks(mode, shape, pairs)
+    return BorderPad.apply(input, tuple(out_shape), blocks)
 
 
 def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
