@@ -23,7 +23,8 @@ from zengrad.ops.shape import expand, getitem, repeat, reshape
 __all__ = [
     "gather", "scatter", "scatter_add", "index_select", "index_add", "masked_select",
     "masked_fill", "take_along_dim", "nonzero", "tril", "triu", "unbind", "roll", "tile",
-    "repeat_interleave", "meshgrid", "diag", "outer",
+    "repeat_interleave", "meshgrid", "diag", "outer", "argwhere", "take", "index_fill",
+    "index_copy", "tril_indices", "triu_indices", "diagonal", "diag_embed",
 ]
 
 # ------------------------------------------------------------------ argument checks
@@ -394,7 +395,7 @@ def _index_add_into(out: np.ndarray, s: np.ndarray, idx, axis: int, alpha) -> No
     np.add.at(np.moveaxis(out, axis, 0), idx, np.moveaxis(s, axis, 0))
 
 
-def _index_add_prepare(input, dim, index, source, op: str):
+def _index_add_prepare(input, dim, index, source, op: str, count_error=RuntimeError):
     input = _as_tensor(input, op)
     source = _as_tensor(source, op, "source")
     x, s = input.data, source.data
@@ -408,7 +409,7 @@ def _index_add_prepare(input, dim, index, source, op: str):
             f"{list(s.shape)}"
         )
     if idx.size != ss[axis]:
-        raise RuntimeError(
+        raise count_error(
             f"{op}(): Number of indices ({idx.size}) should be equal to source.size(dim): "
             f"({ss[axis]}), for dim: {dim}"
         )
@@ -891,6 +892,226 @@ def meshgrid(*tensors, indexing: str | None = None) -> tuple[Tensor, ...]:
     return tuple(out)
 
 
+# ------------------------------------------------------------------ more of torch's family
+
+
+def argwhere(input: Tensor) -> Tensor:
+    """nonzero(input): the (n, ndim) int64 indices of the nonzero elements. No gradient."""
+    return nonzero(input)
+
+
+def take(input: Tensor, index: Tensor) -> Tensor:
+    """out = input.flatten()[index] (index of any shape; negatives count from the end).
+
+    Gradient: dL/dinput = zeros with g added at the taken places (repeats add up).
+    """
+    input = _as_tensor(input, "take")
+    idx = _index_array(index, "take")
+    n = input.data.size
+    if idx.size and (int(idx.min()) < -n or int(idx.max()) >= n):
+        bad = int(idx.min()) if int(idx.min()) < -n else int(idx.max())
+        raise IndexError(
+            f"take: out of range: tried to access index {bad} on a tensor of {n} elements."
+        )
+    return Gather.apply(reshape(input, (-1,)), (idx % max(n, 1),))
+
+
+def _dim_mask(x: np.ndarray, axis: int, idx: np.ndarray) -> np.ndarray:
+    """A bool array that broadcasts against x: True on the slices idx along axis."""
+    hit = np.zeros(x.shape[axis] if x.ndim else 1, bool)
+    hit[idx] = True
+    shape = [1] * x.ndim
+    if x.ndim:
+        shape[axis] = -1
+    return hit.reshape(shape)
+
+
+def _fill_index(input, dim, index, op: str):
+    x = input.data
+    axis = normalize_dim(dim, x.ndim)
+    idx = _index_array(index, op)
+    if idx.ndim > 1:
+        raise RuntimeError(f"{op}(): Index has to be a vector/scalar, got shape {list(idx.shape)}")
+    n = x.shape[axis] if x.ndim else 1
+    return axis, _check_bounds(idx.reshape(-1), n, op, axis, allow_negative=True)
+
+
+def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:
+    """out = input with the slices index (along dim) set to value (a number or a 0-d tensor).
+
+    Gradient: dL/dinput = g off the filled slices, 0 on them;  dL/dvalue = sum of g on them.
+    """
+    input = _as_tensor(input, "index_fill")
+    value = _fill_value(value, "index_fill")
+    axis, idx = _fill_index(input, dim, index, "index_fill")
+    if isinstance(value, Tensor) and value.requires_grad and input.data.dtype.kind not in "fc":
+        value = value.detach()
+    return MaskedFill.apply(input, _dim_mask(input.data, axis, idx), value)
+
+
+def index_fill_(self: Tensor, dim: int, index: Tensor, value) -> Tensor:
+    """In-place index_fill (not recorded: refused on tensors in the graph, as add_)."""
+    self._check_inplace()
+    value = _fill_value(value, "index_fill_")
+    _check_grad_free_inplace("index_fill_", value)
+    axis, idx = _fill_index(self, dim, index, "index_fill_")
+    v = value.data if isinstance(value, Tensor) else value
+    m = np.broadcast_to(_dim_mask(self.data, axis, idx), self.data.shape)
+    np.copyto(self.data, np.asarray(v).astype(self.data.dtype), where=m)
+    return self
+
+
+class IndexCopy(Function):
+    """y = x with y[.., idx[i], ..] = s[.., i, ..];
+    dL/dx = g with the copied slices zeroed,  dL/ds[.., i, ..] = g[.., idx[i], ..]."""
+
+    @staticmethod
+    def forward(ctx, x, s, idx, axis):
+        ctx.idx, ctx.axis = idx, axis
+        out = x.copy()
+        np.moveaxis(out, axis, 0)[idx] = np.moveaxis(s, axis, 0)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        n = ctx.needs_input_grad
+        gx = gs = None
+        if n[0]:
+            gx = g.copy()
+            np.moveaxis(gx, ctx.axis, 0)[ctx.idx] = 0
+        if n[1]:
+            gs = np.take(g, ctx.idx, axis=ctx.axis)
+        return gx, gs, None, None
+
+
+def _index_copy_prepare(input, dim, index, source, op: str):
+    # torch raises IndexError for a count mismatch here (RuntimeError in index_add)
+    input, source, idx, axis = _index_add_prepare(input, dim, index, source, op, IndexError)
+    if input.data.ndim == 0:
+        input, source = reshape(input, (1,)), reshape(source, (1,))
+    return input, source, idx, axis
+
+
+def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor:
+    """out = input with out[.., index[i], ..] = source[.., i, ..] (repeated indices: one of
+    the slices, unspecified as in torch).
+
+    Gradient: dL/dinput = g with the overwritten slices zeroed;
+    dL/dsource[.., i, ..] = g[.., index[i], ..].
+    """
+    shape = _as_tensor(input, "index_copy").data.shape
+    input, source, idx, axis = _index_copy_prepare(input, dim, index, source, "index_copy")
+    out = IndexCopy.apply(input, source, idx, axis)
+    return reshape(out, shape) if out.data.shape != shape else out
+
+
+def index_copy_(self: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor:
+    """In-place index_copy (not recorded: refused on tensors in the graph, as add_)."""
+    self._check_inplace()
+    _check_grad_free_inplace("index_copy_", source)
+    _, source, idx, axis = _index_copy_prepare(self, dim, index, source, "index_copy_")
+    out = self.data.reshape(self.data.shape or (1,))
+    np.moveaxis(out, axis, 0)[idx] = np.moveaxis(source.data, axis, 0)
+    return self
+
+
+def _tri_indices(row: int, col: int, offset: int, lower: bool, dtype) -> Tensor:
+    for name, v in (("row", row), ("col", col)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+            raise RuntimeError(f"{'tril' if lower else 'triu'}_indices: {name} must be a "
+                               f"non-negative int, got {v!r}")
+    keep = np.tri(row, col, offset, dtype=bool)
+    keep = keep if lower else ~np.tri(row, col, offset - 1, dtype=bool)
+    return Tensor._make(np.stack(np.nonzero(keep)).astype(np.dtype(dtype)), False, None)
+
+
+def tril_indices(row: int, col: int, offset: int = 0, *, dtype=np.int64, device=None,
+                 layout=None) -> Tensor:
+    """The (2, N) row and column indices of the lower triangle of a row x col matrix (j <= i +
+    offset), in row-major order."""
+    return _tri_indices(row, col, int(offset), True, dtype)
+
+
+def triu_indices(row: int, col: int, offset: int = 0, *, dtype=np.int64, device=None,
+                 layout=None) -> Tensor:
+    """The (2, N) row and column indices of the upper triangle of a row x col matrix (j >= i +
+    offset), in row-major order."""
+    return _tri_indices(row, col, int(offset), False, dtype)
+
+
+def _diag_positions(n: int, m: int, k: int):
+    length = max(0, min(n + min(k, 0), m - max(k, 0)))
+    pos = np.arange(length)
+    return pos + max(-k, 0), pos + max(k, 0)
+
+
+class DiagonalTake(Function):
+    """y[.., p] = x[.., r_p, c_p] (the two diagonal dims moved last);
+    dL/dx = zeros with g put on that diagonal."""
+
+    @staticmethod
+    def forward(ctx, x, rows, cols, d1, d2):
+        ctx.shape, ctx.rows, ctx.cols, ctx.d1, ctx.d2 = x.shape, rows, cols, d1, d2
+        return np.moveaxis(x, (d1, d2), (-2, -1))[..., rows, cols]
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = np.zeros(ctx.shape, g.dtype)
+        np.moveaxis(gx, (ctx.d1, ctx.d2), (-2, -1))[..., ctx.rows, ctx.cols] = g
+        return gx, None, None, None, None
+
+
+def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """out[.., p] = input[.., i_p, .., j_p, ..] with j_p - i_p = offset on the dims (dim1,
+    dim2), which are removed, the diagonal becoming the last dim (torch.diagonal).
+
+    Gradient: dL/dinput = zeros with g put back on that diagonal.
+    """
+    x = _as_tensor(input, "diagonal").data
+    d1, d2 = normalize_dim(dim1, x.ndim), normalize_dim(dim2, x.ndim)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    rows, cols = _diag_positions(x.shape[d1], x.shape[d2], int(offset))
+    return DiagonalTake.apply(input, rows, cols, d1, d2)
+
+
+class DiagonalEmbed(Function):
+    """y = zeros with y[.., r_p, c_p] = x[.., p] on the two new dims (moved to d1, d2);
+    dL/dx[.., p] = g[.., r_p, c_p]."""
+
+    @staticmethod
+    def forward(ctx, x, size, rows, cols, d1, d2):
+        ctx.rows, ctx.cols, ctx.d1, ctx.d2 = rows, cols, d1, d2
+        out = np.zeros(x.shape[:-1] + (size, size), x.dtype)
+        out[..., rows, cols] = x
+        return np.moveaxis(out, (-2, -1), (d1, d2))
+
+    @staticmethod
+    def backward(ctx, g):
+        g = np.moveaxis(g, (ctx.d1, ctx.d2), (-2, -1))
+        return g[..., ctx.rows, ctx.cols], None, None, None, None, None
+
+
+def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    """Batched diag: the last dim of input (size n) placed on diagonal `offset` of two new
+    dims of size n + |offset| at dim1 and dim2 of the output (which has one more dim).
+
+    Gradient: dL/dinput = g's values on that diagonal.
+    """
+    x = _as_tensor(input, "diag_embed").data
+    nd = x.ndim + 1
+    d1, d2 = normalize_dim(dim1, nd), normalize_dim(dim2, nd)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    if x.ndim == 0:
+        raise IndexError("diag_embed: the input needs at least 1 dim (its last dim is the "
+                         "diagonal)")
+    k = int(offset)
+    size = x.shape[-1] + abs(k)
+    rows, cols = _diag_positions(size, size, k)
+    return DiagonalEmbed.apply(input, size, rows, cols, d1, d2)
+
+
 # Tensor methods this family gives: {method name: function}
 TENSOR_METHODS: dict = {
     "gather": gather, "scatter": scatter, "scatter_": scatter_, "scatter_add": scatter_add,
@@ -899,5 +1120,7 @@ TENSOR_METHODS: dict = {
     "masked_fill_": masked_fill_, "take_along_dim": take_along_dim, "nonzero": nonzero,
     "tril": tril, "triu": triu, "tril_": tril_, "triu_": triu_, "unbind": unbind,
     "roll": roll, "tile": tile, "repeat_interleave": repeat_interleave, "diag": diag,
-    "outer": outer,
+    "outer": outer, "argwhere": argwhere, "take": take, "index_fill": index_fill,
+    "index_fill_": index_fill_, "index_copy": index_copy, "index_copy_": index_copy_,
+    "diagonal": diagonal, "diag_embed": diag_embed,
 }
