@@ -309,3 +309,28 @@ def test_alpha_is_keyword_only_and_a_number():
         torch.ones(3).add(torch.ones(3), 2)
     with pytest.raises(RuntimeError):
         torch.add(torch.tensor([1, 2]), torch.tensor([1, 2]), alpha=0.5)
+
+
+# ----------------------------------------------------------------------------- promotion
+
+
+@pytest.mark.parametrize(
+    "da,db,sb",
+    [
+        (np.float32, np.float64, ()),  # 0-d float64 does not widen float32 (torch)
+        (np.float32, np.float64, (3,)),  # a dimensioned one does
+        (np.float16, np.float32, ()),
+        (np.float64, np.float32, (1,)),
+        (np.int32, np.int64, ()),  # int32 with a 0-d int64: int32
+        (np.int32, np.float64, ()),  # int with a 0-d float64: float64
+    ],
+)
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div", "maximum"])
+def test_binary_promotion_of_mixed_dtype_tensors(da, db, sb, op):
+    a = np.asarray(RNG.uniform(1, 3, (2, 3)), da)
+    b = np.asarray(RNG.uniform(1, 3, sb), db)
+    grad = np.dtype(da).kind == "f" and np.dtype(db).kind == "f"
+    # the computation runs in the narrower float: compare at its precision
+    tol = {"rtol": 1e-3, "atol": 1e-3} if np.float16 in (da, db) else {"rtol": 1e-5, "atol": 1e-6}
+    assert_parity(getattr(zg, op), getattr(torch, op), [a, b], grad=grad, **tol)
+    assert_parity(getattr(zg, op), getattr(torch, op), [b, a], grad=grad, **tol)

@@ -487,8 +487,13 @@ def _binary(fn: type[Function], name: str, a, b) -> Tensor:
         elif type(b) in (float, int):
             return fn.apply(a, b)
     a, b = promote(a, b)
-    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.data.shape != b.data.shape:
-        broadcast_shapes(name, a.data.shape, b.data.shape)
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        if a.data.dtype != b.data.dtype:
+            # torch's rule, not NumPy's: a 0-d float64 tensor does not widen a float32 one
+            dt = result_type(a, b)
+            a, b = _as_dtype(a, dt), _as_dtype(b, dt)
+        if a.data.shape != b.data.shape:
+            broadcast_shapes(name, a.data.shape, b.data.shape)
     return fn.apply(a, b)
 
 
