@@ -303,6 +303,8 @@ def test_no_warnings_at_extreme_inputs():
             b = zg.tensor(big[:7][::-1].copy(), requires_grad=True)
             zg.atan2(a, b).sum().backward()
             assert np.all(np.isfinite(a.grad.numpy())) and np.all(np.isfinite(b.grad.numpy()))
+            a = zg.tensor([np.inf, 1.0, -np.inf], requires_grad=True)
+            zg.atan2(a, zg.tensor([np.inf, np.inf, 2.0])).sum().backward()
             for dt in (np.float32, np.float64):
                 x = zg.tensor(np.array([[1e30, -1e30], [0.0, 0.0], [1e-30, 0.0]], dt),
                               requires_grad=True)
@@ -320,6 +322,8 @@ def test_no_warnings_at_extreme_inputs():
                       lambda t, p=p: torch.linalg.vector_norm(t, p, dim=1), [x], grad=False)
     assert_parity(lambda t: F.normalize(t[1:]), lambda t: TF.normalize(t[1:]), [x], grad=False)
     assert_parity(lambda t: F.normalize(t[1:2]), lambda t: TF.normalize(t[1:2]), [x])
+    inf = np.array([np.inf, 1.0, -np.inf, 0.0])
+    assert_parity(zg.atan2, torch.atan2, [inf, np.array([np.inf, np.inf, 2.0, -np.inf])])
 
 BAD = {
     "erf_not_tensor": (lambda: zg.erf([1.0]), TypeError, "expected a Tensor"),

@@ -169,7 +169,8 @@ class Atan2(Function):
         r = np.where(zero, 1, r)
 
         def part(u):  # g u / r^2 as (g (u / r)) / r: |u / r| <= 1, so no overflow midway
-            return np.where(zero, 0, g * (u / r) / r).astype(g.dtype, copy=False)
+            with np.errstate(invalid="ignore"):  # inf / inf at infinite inputs: nan, as torch
+                return np.where(zero, 0, g * (u / r) / r).astype(g.dtype, copy=False)
 
         return (
             unbroadcast(part(b), shape_of(a)) if n[0] else None,
