@@ -1,7 +1,9 @@
 """Activations, stable for any finite input (no overflow warnings, no NaN at +-1e4).
 
 Each saves what its derivative needs, usually the output: sigmoid' = y (1 - y),
-tanh' = 1 - y^2.
+tanh' = 1 - y^2. The piecewise ones (relu6, hardtanh, hardswish, hardsigmoid) give torch's
+one-sided derivative at their kinks. `inplace=True` writes into the input outside the
+autograd graph and returns a new tensor inside it (see _inplace_result).
 """
 
 from __future__ import annotations
