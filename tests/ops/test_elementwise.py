@@ -422,3 +422,44 @@ def test_tensor_shape_and_new_methods():
         x.view_as((2, 3))
     with pytest.raises(TypeError, match="must be a Tensor"):
         x.type_as(np.float32)
+
+
+SIZE0_PAIRS = [((0,), (0,)), ((2, 0), (0,)), ((3, 1), (1, 0)), ((0, 3), ())]
+
+
+@pytest.mark.parametrize("sa,sb", BROADCAST_PAIRS + SIZE0_PAIRS)
+def test_remainder_clamp_div_modes_broadcast_and_size0(sa, sb):
+    rng = np.random.default_rng(11)
+    for dtype in DTYPES:
+        a = rand_array(rng, sa, dtype, -4, 4)
+        b = away_from_zero(rng, sb, dtype, 0.6, 2.0)
+        assert_parity(zg.remainder, torch.remainder, [a, b])
+        assert_parity(lambda x, y: x.remainder(y), lambda x, y: x.remainder(y), [a, b])
+        for mode in ("trunc", "floor"):
+            assert_parity(lambda x, y, m=mode: zg.div(x, y, rounding_mode=m),
+                          lambda x, y, m=mode: torch.div(x, y, rounding_mode=m), [a, b])
+        lo, hi = rand_array(rng, sb, dtype, -2, 0), rand_array(rng, sb, dtype, 0, 2)
+        assert_parity(zg.clamp, torch.clamp, [a, lo, hi])
+        assert_parity(lambda x, y: x.floor_divide(y), lambda x, y: x.floor_divide(y), [a, b],
+                      grad=False)
+    # gradcheck away from the kinks: clamp bounds apart from x, remainder away from jumps
+    a = rand_array(rng, sa, np.float64, -4, 4)
+    lo = np.full(sb, -1.03)
+    hi = np.full(sb, 1.07)
+    assert check_grad(zg.clamp, a, lo, hi)
+    # x = k/10 + 0.033 is never a multiple of 0.7: no jump of floor(x / 0.7) within eps
+    assert check_grad(lambda x: zg.remainder(x, 0.7) * x, np.round(a, 1) + 0.033)
+
+
+def test_scalar_first_floor_divide_and_clamp_inplace():
+    b = np.array([1.5, -2.0, 4.0])
+    assert_parity(lambda y: 5 // y, lambda y: 5 // y, [b], grad=False)
+    assert_parity(lambda y: 5 % y, lambda y: 5 % y, [b], grad=False)
+    x, t = zg.tensor([-2.0, 0.5, 3.0]), torch.tensor([-2.0, 0.5, 3.0])
+    x.clamp_(zg.tensor([-1.0, 1.0, 0.0]), zg.tensor(2.0))
+    t.clamp_(torch.tensor([-1.0, 1.0, 0.0]), torch.tensor(2.0))
+    x.clamp_(max=1.5)
+    t.clamp_(max=1.5)
+    np.testing.assert_array_equal(x.numpy(), t.numpy())
+    with pytest.raises(ValueError, match="at least one"):
+        x.clamp_()

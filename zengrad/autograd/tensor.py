@@ -436,8 +436,19 @@ class Tensor:
         return self
 
     def clamp_(self, min=None, max=None) -> Tensor:
+        """self = min(max(self, min), max) in place; bounds are numbers or tensors."""
+        if min is None and max is None:
+            raise ValueError("clamp_: at least one of min and max must not be None")
         self._check_inplace()
-        np.clip(self.data, min, max, out=self.data)
+        lo = min.data if isinstance(min, Tensor) else min
+        hi = max.data if isinstance(max, Tensor) else max
+        try:
+            np.clip(self.data, lo, hi, out=self.data, casting="same_kind")
+        except (ValueError, TypeError) as e:
+            raise ValueError(
+                f"clamp_: bounds of shapes {np.shape(lo)} and {np.shape(hi)} must broadcast to "
+                f"{tuple(self.data.shape)} and fit its dtype {self.data.dtype} ({e})"
+            ) from None
         return self
 
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:

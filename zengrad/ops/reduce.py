@@ -454,7 +454,7 @@ def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
     return LogSumExp.apply(_floating(input), normalize_dims(dim, input.data.ndim), keepdim)
 
 
-def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
+def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """The p-norm (sum |x|^p)^(1/p) over dim (all elements when None); inf is max |x|.
 
     'fro' is the 2-norm over dim (None, one dim or two); 'nuc' the nuclear norm (sum of
