@@ -466,3 +466,26 @@ def test_vjp_alias_and_torch_module_names():
 
     assert FunctionCtx is zg.autograd.FunctionCtx
     assert once_differentiable(lambda v: v + 1)(1) == 2
+
+
+def test_a_gradient_array_is_never_shared_between_leaves_or_with_ctx():
+    class Both(zg.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            ctx.ones = zg.ones(a.shape)
+            return a + b, a - b
+
+        @staticmethod
+        def backward(ctx, g1, g2):
+            return g1, ctx.ones  # the same incoming tensor / a tensor kept on ctx
+
+    a, b = zg.zeros(2, requires_grad=True), zg.zeros(2, requires_grad=True)
+    s, d = Both.apply(a, b)
+    node_ones = s.grad_fn.ones
+    s.sum().backward()
+    s2, _ = Both.apply(a, b)
+    s2.sum().backward()  # accumulates into b.grad in place
+    np.testing.assert_array_equal(b.grad.numpy(), [2.0, 2.0])
+    np.testing.assert_array_equal(node_ones.numpy(), [1.0, 1.0])  # ctx's tensor untouched
+    a.grad.data += 5
+    np.testing.assert_array_equal(b.grad.numpy(), [2.0, 2.0])

@@ -211,6 +211,11 @@ class BackwardCFunction(FunctionCtx, ArrayFunction):
                 arr = unbroadcast(arr, shape)
             if arr.dtype != x.data.dtype:
                 arr = arr.astype(x.data.dtype)
+            elif arr is g.data:
+                # the user's own array (a saved tensor, an incoming gradient, one tensor for
+                # two inputs): as a view the engine copies it before a leaf's .grad owns it
+                # and accumulates into it in place
+                arr = arr.view()
             arrays.append(arr)
         return tuple(arrays)
 
