@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as TF
 
 import zengrad as zg
+import zengrad.ops.interpolate as interp
 from tests.helpers import assert_parity, check_grad
 from zengrad.nn import functional as F
 from zengrad.nn.upsampling import Upsample
@@ -52,6 +53,33 @@ def test_interpolate_parity(rng, shape, mode, kwargs, dtype):
         lambda x: F.interpolate(x, mode=mode, **kwargs),
         lambda x: TF.interpolate(x, mode=mode, **kwargs),
         [x],
+    )
+
+
+@pytest.mark.parametrize("shape, mode, kwargs", CASES[::2])
+def test_interpolate_tap_path(rng, monkeypatch, shape, mode, kwargs):
+    """Long axes skip the dense matrix (gathers forward, run passes backward): the same
+    results, forced here on small inputs."""
+    monkeypatch.setattr(interp, "DENSE_MAX", 0)
+    x = rng.standard_normal(shape)
+    assert_parity(
+        lambda x: F.interpolate(x, mode=mode, **kwargs),
+        lambda x: TF.interpolate(x, mode=mode, **kwargs),
+        [x],
+    )
+    if shape[0]:
+        assert check_grad(lambda x: F.interpolate(x, mode=mode, **kwargs), x)
+
+
+def test_bilinear_with_inf_uses_the_taps(rng):
+    """An inf must not spread along its row through the dense matrix's zeros (0 * inf)."""
+    x = rng.standard_normal((1, 2, 4, 5))
+    x[0, 1, 2, 3] = np.inf
+    assert_parity(
+        lambda x: F.interpolate(x, size=(7, 9), mode="bilinear"),
+        lambda x: TF.interpolate(x, size=(7, 9), mode="bilinear"),
+        [x],
+        grad=False,
     )
 
 
