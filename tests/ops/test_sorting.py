@@ -105,6 +105,63 @@ CASES: dict[str, Case] = {
     "unique_unsorted": Case(lambda m, x: m.unique(x, sorted=False), [
         (np.array([3, 1, 3, 2, 7, 5, 5, 0]),),
     ], grad=False),
+    "cummax": Case(lambda m, x: m.cummax(x, 1), [(f(3, 5),), (f(2, 0),), (f(0, 3),), (f(1, 1),)]),
+    "cummax_ties_method": Case(lambda m, x: x.cummax(dim=-1), [(ties(3, 7),)], gradcheck=False),
+    "cummax_0d": Case(lambda m, x: m.cummax(x, 0), [(f(),)]),
+    "cummax_nan": Case(lambda m, x: m.cummax(x, 0), [
+        (np.array([1.0, np.nan, 2.0, np.nan, 0.5]),),
+    ], grad=False),
+    "cummax_int": Case(lambda m, x: m.cummax(x, 0), [(R.integers(0, 4, (6, 2)),)], grad=False),
+    "cummin": Case(lambda m, x: m.cummin(x, -2), [(f(4, 3),)]),
+    "cummin_ties": Case(lambda m, x: m.cummin(x, 0), [(ties(8),)], gradcheck=False),
+    "logcumsumexp": Case(lambda m, x: m.logcumsumexp(x, 1), [
+        (f(3, 4),), (f(2, 0),), (f(1, 1),), (np.array([[800.0, -800.0, 1.0, 900.0]]),),
+    ]),
+    "logcumsumexp_neginf": Case(lambda m, x: m.logcumsumexp(x, 1), [
+        (np.array([[-np.inf, 0.5, -np.inf, 2.0], [0.5, -np.inf, 1.0, -np.inf]]),),
+    ], gradcheck=False),  # finite differences at -inf are nan
+    "logcumsumexp_method_neg": Case(lambda m, x: x.logcumsumexp(-3), [(f(3, 2, 2),)]),
+    "logcumsumexp_0d": Case(lambda m, x: m.logcumsumexp(x, 0), [(f(),)]),
+    "msort": Case(lambda m, x: m.msort(x), [(f(4, 3),), (f(5),), (f(0, 2),)]),
+    "msort_method": Case(lambda m, x: x.msort(), [(f(3, 2),)]),
+    "kthvalue": Case(lambda m, x: m.kthvalue(x, 2), [(f(3, 5),), (f(4),), (f(2, 1, 3),)]),
+    "kthvalue_dim_keepdim": Case(lambda m, x: x.kthvalue(3, dim=0, keepdim=True), [
+        (f(4, 3),),
+    ]),
+    "kthvalue_neg_dim": Case(lambda m, x: m.kthvalue(x, 1, -2), [(f(2, 3, 2),)]),
+    "kthvalue_0d": Case(lambda m, x: m.kthvalue(x, 1), [(f(),)]),
+    "kthvalue_0d_keepdim": Case(lambda m, x: m.kthvalue(x, 1, 0, True), [(f(),)]),
+    "searchsorted": Case(lambda m, s, v: m.searchsorted(s, v), [
+        (np.sort(f(6)), f(4)), (np.sort(f(6)), f(2, 3)), (np.array([1.0, 2.0, 2.0, 3.0]),
+                                                         np.array([2.0, 0.0, 3.0, 9.0])),
+        (np.sort(f(5)), f()), (np.zeros(0), f(3)), (np.sort(f(3)), np.zeros(0)),
+    ], grad=False),
+    "searchsorted_right": Case(lambda m, s, v: m.searchsorted(s, v, right=True), [
+        (np.array([1.0, 2.0, 2.0, 3.0]), np.array([2.0, 0.0, 3.0, 9.0])),
+    ], grad=False),
+    "searchsorted_side_int32": Case(
+        lambda m, s, v: m.searchsorted(s, v, side="right", out_int32=True), [
+            (np.array([1, 2, 2, 3]), np.array([[2, 0], [3, 9]])),
+        ], grad=False),
+    "searchsorted_batched": Case(lambda m, s, v: m.searchsorted(s, v), [
+        (np.sort(f(3, 5), axis=1), f(3, 4)), (np.sort(f(2, 2, 4), axis=-1), f(2, 2, 1)),
+    ], grad=False),
+    "searchsorted_batched_right": Case(lambda m, s, v: m.searchsorted(s, v, right=True), [
+        (np.array([[1.0, 2.0, 2.0], [0.0, 0.0, 5.0]]), np.array([[2.0, 1.0], [0.0, 6.0]])),
+    ], grad=False),
+    "searchsorted_scalar": Case(lambda m, s: m.searchsorted(s, 2.0), [
+        (np.array([1.0, 2.0, 2.0, 3.0]),),
+    ], grad=False),
+    "searchsorted_sorter": Case(lambda m, s, o, v: m.searchsorted(s, v, sorter=o), [
+        (np.array([3.0, 1.0, 2.0]), np.array([1, 2, 0]), np.array([1.5, 2.5, 0.0])),
+    ], grad=False),
+    "bucketize": Case(lambda m, v, b: m.bucketize(v, b), [
+        (f(2, 3), np.sort(f(4))), (f(), np.sort(f(3))),
+        (np.array([1.0, 2.0, 2.5]), np.array([1.0, 2.0, 3.0])),
+    ], grad=False),
+    "bucketize_right_int32": Case(lambda m, v, b: m.bucketize(v, b, right=True, out_int32=True),
+                                  [(np.array([1.0, 2.0, 2.5]), np.array([1.0, 2.0, 3.0]))],
+                                  grad=False),
 }
 
 
@@ -142,6 +199,22 @@ BAD: dict[str, Bad] = {
                      "bool"),
     "topk_0d_dim": Bad(lambda m, x: m.topk(x, 1, dim=1), (f(),), IndexError,
                        "Dimension out of range"),
+    "cummax_dim": Bad(lambda m, x: m.cummax(x, 2), (f(2, 3),), IndexError,
+                      "Dimension out of range"),
+    "logcumsumexp_int": Bad(lambda m, x: m.logcumsumexp(x, 0), (np.array([1, 2]),),
+                            NotImplementedError, "not implemented"),
+    "kthvalue_k": Bad(lambda m, x: m.kthvalue(x, 4), (f(2, 3),), RuntimeError,
+                      "k out of range"),
+    "kthvalue_k_zero": Bad(lambda m, x: m.kthvalue(x, 0), (f(2, 3),), RuntimeError,
+                           "k out of range"),
+    "searchsorted_shapes": Bad(lambda m, s, v: m.searchsorted(s, v),
+                               (np.sort(f(2, 3), 1), f(3)), RuntimeError, "must match"),
+    "searchsorted_side": Bad(lambda m, s, v: m.searchsorted(s, v, side="middle"),
+                             (np.sort(f(3)), f(2)), RuntimeError, "side can only be"),
+    "searchsorted_side_right": Bad(lambda m, s, v: m.searchsorted(s, v, side="left", right=True),
+                                   (np.sort(f(3)), f(2)), RuntimeError, "opposites"),
+    "bucketize_2d": Bad(lambda m, v, b: m.bucketize(v, b), (f(2), np.sort(f(2, 3), 1)),
+                        RuntimeError, "must be 1 dimension"),
     "unique_dim_range": Bad(lambda m, x: m.unique(x, dim=2), (np.array([[1, 2], [1, 2]]),),
                             IndexError, "Dimension out of range"),
     "unique_dim_0d": Bad(lambda m, x: m.unique(x, dim=0), (np.array(3.0),), IndexError,
@@ -166,7 +239,9 @@ def test_bad_input_raises_clearly(name):
 
 def test_return_types_are_named_tuples_like_torch():
     x = zg.tensor(f(2, 3))
-    for fn, name in ((zg.sort, "sort"), (lambda t: zg.topk(t, 2), "topk")):
+    for fn, name in ((zg.sort, "sort"), (lambda t: zg.topk(t, 2), "topk"),
+                     (lambda t: zg.cummax(t, 1), "cummax"), (lambda t: zg.cummin(t, 0), "cummin"),
+                     (lambda t: zg.kthvalue(t, 1), "kthvalue")):
         out = fn(x)
         assert type(out).__name__ == name and isinstance(out, tuple)
         values, indices = out

@@ -16,7 +16,10 @@ from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
 from zengrad.ops.dims import normalize_dim
 
-__all__ = ["cumsum", "cumprod", "sort", "argsort", "topk", "unique"]
+__all__ = [
+    "cumsum", "cumprod", "sort", "argsort", "topk", "unique", "cummax", "cummin",
+    "logcumsumexp", "msort", "kthvalue", "searchsorted", "bucketize",
+]
 
 
 class _ValuesIndices(NamedTuple):
@@ -39,8 +42,21 @@ class topk_result(_ValuesIndices):  # noqa: N801
         return f"zengrad.return_types.topk(\nvalues={self.values},\nindices={self.indices})"
 
 
+def _result_type(name: str) -> type:
+    """A (values, indices) named tuple printed as torch.return_types.<name>."""
+
+    def __repr__(self) -> str:
+        return f"zengrad.return_types.{name}(\nvalues={self.values},\nindices={self.indices})"
+
+    cls = type(name, (_ValuesIndices,), {"__slots__": (), "__repr__": __repr__})
+    cls.__qualname__ = name
+    return cls
+
+
 sort_result.__name__ = sort_result.__qualname__ = "sort"
 topk_result.__name__ = topk_result.__qualname__ = "topk"
+cummax_result, cummin_result = _result_type("cummax"), _result_type("cummin")
+kthvalue_result = _result_type("kthvalue")
 
 
 def _as_tensor(x, op: str) -> Tensor:
@@ -289,8 +305,223 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,  # 
     return out[0] if len(out) == 1 else tuple(out)
 
 
+# ------------------------------------------------------------------ more scans and searches
+
+
+class ScatterBack(Function):
+    """y = x taken at idx along axis (idx may repeat: cummax, kthvalue);
+    dL/dx = zeros with g added at idx (repeats accumulate)."""
+
+    @staticmethod
+    def forward(ctx, x, idx, axis):
+        ctx.shape, ctx.idx, ctx.axis = x.shape, idx, axis
+        return np.take_along_axis(x, idx, axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        from zengrad.ops.indexing import _along_index
+
+        gx = np.zeros(ctx.shape, g.dtype)
+        np.add.at(gx, _along_index(ctx.idx, ctx.axis, ctx.shape), g)
+        return gx, None, None
+
+
+def _cum_extreme(input, dim: int, is_min: bool, result: type, name: str):
+    input = _as_tensor(input, name)
+    x = input.data
+    _sortable(x, name)
+    axis = normalize_dim(dim, x.ndim)
+    if x.ndim == 0:
+        from zengrad.ops.elementwise import clone
+
+        return result(clone(input), Tensor._make(np.zeros((), np.int64), False, None))
+    run = (np.minimum if is_min else np.maximum).accumulate(x, axis=axis)
+    # the index is the last position <= k where x reached the running extreme (ties move it
+    # forward, as torch); NaN propagates and each NaN is a new record
+    record = x == run
+    if x.dtype.kind in "fc":
+        record |= np.isnan(x)
+    shape = [1] * x.ndim
+    shape[axis] = -1
+    pos = np.where(record, np.arange(x.shape[axis]).reshape(shape), 0)
+    idx = np.maximum.accumulate(pos, axis=axis) if x.size else pos
+    values = ScatterBack.apply(input, idx, axis)
+    return result(values, Tensor._make(idx.astype(np.int64, copy=False), False, None))
+
+
+def cummax(input: Tensor, dim: int):
+    """(values, indices): values_k = max(x_0..x_k) along dim, indices_k = where that max was
+    last reached (ties take the later index, NaN propagates, as torch).
+
+    Gradient: dL/dx_i = sum of g_k over the k whose index is i.
+    """
+    return _cum_extreme(input, dim, False, cummax_result, "cummax")
+
+
+def cummin(input: Tensor, dim: int):
+    """(values, indices): values_k = min(x_0..x_k) along dim, indices_k = where that min was
+    last reached. Gradient: dL/dx_i = sum of g_k over the k whose index is i."""
+    return _cum_extreme(input, dim, True, cummin_result, "cummin")
+
+
+class LogCumSumExp(Function):
+    """y_k = log sum_{i <= k} exp(x_i) (np.logaddexp.accumulate: no overflow);
+    dL/dx_i = sum_{k >= i} g_k exp(x_i - y_k), computed in log space for the positive and the
+    negative parts of g separately: exp(x_i + log sum_{k >= i} exp(log g_k^+ - y_k)) - (same
+    for g^-), so neither exp(x) nor exp(-y) is ever formed."""
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        out = np.logaddexp.accumulate(x, axis=axis)
+        ctx.x, ctx.out, ctx.axis = x, out, axis
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, x, y = ctx.axis, ctx.x, ctx.out
+        if x.size == 0:
+            return np.zeros_like(g), None
+
+        def rev_logcumsumexp(v):
+            return np.flip(np.logaddexp.accumulate(np.flip(v, a), axis=a), a)
+
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            pos = np.exp(x + rev_logcumsumexp(np.log(np.maximum(g, 0)) - y))
+            neg = np.exp(x + rev_logcumsumexp(np.log(np.maximum(-g, 0)) - y))
+            gx = pos - neg
+        # an x_i = -inf after a finite entry gets exp(-inf) = 0; a leading run of -inf (where
+        # y is -inf too) gets nan, as torch: the slope is undefined there
+        return gx.astype(g.dtype, copy=False), None
+
+
+def logcumsumexp(input: Tensor, dim: int) -> Tensor:
+    """y_k = log(exp(x_0) + ... + exp(x_k)) along dim, stable for any range of x.
+
+    Gradient: dL/dx_i = sum_{k >= i} g_k softmax-like weights exp(x_i - y_k).
+    """
+    input = _as_tensor(input, "logcumsumexp")
+    x = input.data
+    if x.dtype.kind not in "fc":
+        raise NotImplementedError(
+            f"logcumsumexp: not implemented for integer/bool tensors (got {x.dtype}); "
+            "convert to a floating dtype first"
+        )
+    axis = normalize_dim(dim, x.ndim)
+    if x.ndim == 0:
+        from zengrad.ops.elementwise import clone
+
+        return clone(input)
+    return LogCumSumExp.apply(input, axis)
+
+
+def msort(input: Tensor) -> Tensor:
+    """sort(input, dim=0).values. Gradient: g put back where each value came from."""
+    return sort(input, 0).values
+
+
+def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
+    """(values, indices) of the k-th smallest entry along dim (k counts from 1); keepdim keeps
+    dim with size 1. Which of tied entries is reported is unspecified (as torch).
+
+    Gradient: dL/dinput = g put at the index, 0 elsewhere.
+    """
+    input = _as_tensor(input, "kthvalue")
+    x = input.data
+    _sortable(x, "kthvalue")
+    axis = normalize_dim(dim, x.ndim)
+    x1 = x.reshape(x.shape or (1,))
+    n = x1.shape[axis]
+    k = int(k)
+    if not 1 <= k <= n:
+        raise RuntimeError(
+            f"kthvalue(): selected number k out of range for dimension {dim} (k = {k}, size "
+            f"{n})"
+        )
+    # a partial sort: the k-th smallest lands at position k-1, O(n) per slice
+    idx = np.take(np.argpartition(x1, k - 1, axis=axis), [k - 1], axis=axis)
+    src = input if x.ndim else _reshape(input, (1,))
+    values = ScatterBack.apply(src, idx, axis)
+    if x.ndim == 0:
+        return kthvalue_result(_reshape(values, ()),
+                               Tensor._make(np.zeros((), np.int64), False, None))
+    if not keepdim:
+        values = _reshape(values, values.data.shape[:axis] + values.data.shape[axis + 1:])
+        idx = np.squeeze(idx, axis)
+    return kthvalue_result(values, Tensor._make(idx.astype(np.int64, copy=False), False, None))
+
+
+def _reshape(t: Tensor, shape) -> Tensor:
+    from zengrad.ops.shape import reshape
+
+    return reshape(t, shape)
+
+
+def _search(seq: np.ndarray, v: np.ndarray, right: bool) -> np.ndarray:
+    """searchsorted of v in seq along the last dim, batched over seq's leading dims: the count
+    of entries < v (<= v when right), which is the insertion point in a sorted row."""
+    if seq.ndim == 1:
+        return np.searchsorted(seq, v, side="right" if right else "left")
+    # batched rows: compare every value with every boundary of its row (O(rows * M * N));
+    # NumPy has no batched searchsorted
+    cmp = np.less_equal if right else np.less
+    return cmp(seq[..., None, :], v[..., :, None]).sum(axis=-1)
+
+
+def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False,
+                 right: bool = False, side: str | None = None, sorter=None) -> Tensor:
+    """For each value v of input, the index i with seq[i-1] < v <= seq[i] (right=True or
+    side='right': seq[i-1] <= v < seq[i]) in the innermost dim of sorted_sequence; a 1-D
+    sequence serves every value, an N-D one matches input's leading dims row by row. sorter:
+    the indices that sort an unsorted sequence. No gradient (int64 or int32 out)."""
+    seq_t = _as_tensor(sorted_sequence, "searchsorted")
+    seq = seq_t.data
+    scalar = not isinstance(input, Tensor)
+    v = np.asarray(input) if scalar else input.data
+    if side is not None:
+        if side not in ("left", "right"):
+            raise RuntimeError(f"searchsorted(): side can only be 'left' or 'right', got {side!r}")
+        if right and side == "left":
+            raise RuntimeError(
+                "searchsorted(): side and right can't be set to opposites, got side of left "
+                "while right was True"
+            )
+        right = side == "right"
+    if seq.ndim == 0:
+        raise RuntimeError("searchsorted(): boundaries tensor should have at least 1 dimension")
+    if sorter is not None:
+        order = _as_tensor(sorter, "searchsorted").data
+        if order.shape != seq.shape or order.dtype.kind != "i":
+            raise RuntimeError(
+                f"searchsorted(): sorter must be an int64 tensor of the boundaries' shape "
+                f"{list(seq.shape)}, got {order.dtype} {list(order.shape)}"
+            )
+        seq = np.take_along_axis(seq, order, axis=-1)
+    if seq.ndim > 1 and (v.ndim != seq.ndim or v.shape[:-1] != seq.shape[:-1]):
+        raise RuntimeError(
+            f"torch.searchsorted(): boundaries tensor should be 1 dimension or the first N-1 "
+            f"dimensions of boundaries tensor and input value tensor must match, but we got "
+            f"boundaries tensor {list(seq.shape)} and input value tensor {list(v.shape)}"
+        )
+    out = _search(seq, v, right)
+    return Tensor._make(np.asarray(out).astype(np.int32 if out_int32 else np.int64), False, None)
+
+
+def bucketize(input, boundaries: Tensor, *, out_int32: bool = False,
+              right: bool = False) -> Tensor:
+    """For each value v, the index i of its bucket: boundaries[i-1] < v <= boundaries[i]
+    (right=True: boundaries[i-1] <= v < boundaries[i]); boundaries is 1-D and ascending.
+    No gradient."""
+    b = _as_tensor(boundaries, "bucketize").data
+    if b.ndim != 1:
+        raise RuntimeError(
+            f"bucketize: boundaries tensor must be 1 dimension, but got dim({b.ndim})"
+        )
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
 # Tensor methods this family gives: {method name: function}
 TENSOR_METHODS: dict = {
     "cumsum": cumsum, "cumprod": cumprod, "sort": sort, "argsort": argsort, "topk": topk,
-    "unique": unique,
+    "unique": unique, "cummax": cummax, "cummin": cummin, "logcumsumexp": logcumsumexp,
+    "msort": msort, "kthvalue": kthvalue,
 }
