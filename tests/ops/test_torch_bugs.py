@@ -334,3 +334,14 @@ def test_binary_promotion_of_mixed_dtype_tensors(da, db, sb, op):
     tol = {"rtol": 1e-3, "atol": 1e-3} if np.float16 in (da, db) else {"rtol": 1e-5, "atol": 1e-6}
     assert_parity(getattr(zg, op), getattr(torch, op), [a, b], grad=grad, **tol)
     assert_parity(getattr(zg, op), getattr(torch, op), [b, a], grad=grad, **tol)
+
+
+@pytest.mark.parametrize("da,db,sb", [(np.float32, np.float64, ()), (np.float32, np.float64, (3,)),
+                                      (np.int64, np.float64, ()), (np.int32, np.int64, (3,))])
+def test_where_promotion_of_mixed_dtype_tensors(da, db, sb):
+    cond = RNG.random((2, 3)) < 0.5
+    a = np.asarray(RNG.uniform(1, 3, (2, 3)), da)
+    b = np.asarray(RNG.uniform(1, 3, sb), db)
+    grad = np.dtype(da).kind == "f"
+    assert_parity(lambda x, y: zg.where(zg.from_numpy(cond), x, y),
+                  lambda x, y: torch.where(torch.from_numpy(cond), x, y), [a, b], grad=grad)

@@ -792,6 +792,9 @@ def where(condition, input, other) -> Tensor:
     if cond_arr.dtype != np.bool_:
         cond_arr = cond_arr.astype(bool)
     a, b = promote(input, other)
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.data.dtype != b.data.dtype:
+        dt = result_type(a, b)  # torch's rule: a 0-d float64 does not widen a float32
+        a, b = _as_dtype(a, dt), _as_dtype(b, dt)
     shapes = [cond_arr.shape] + [t.data.shape for t in (a, b) if isinstance(t, Tensor)]
     broadcast_shapes("where", *shapes)
     return Where.apply(cond_arr, a, b)
