@@ -63,7 +63,13 @@ def _matrix_dims(dim, ndim: int, name: str) -> tuple[int, int]:
 
 
 def matrix_norm(
-    A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None, out=None
+    A: Tensor,
+    ord: str | float = "fro",
+    dim: tuple[int, int] = (-2, -1),
+    keepdim: bool = False,
+    *,
+    dtype=None,
+    out=None,
 ) -> Tensor:
     """A matrix norm of A over the two dims dim (batched over the others), as
     torch.linalg.matrix_norm: ord in 'fro', 'nuc', 2, -2, 1, -1, inf, -inf."""
@@ -102,7 +108,15 @@ def matrix_norm(
     return out if keepdim else out.squeeze(max(d0, d1)).squeeze(min(d0, d1))
 
 
-def norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, out=None, dtype=None) -> Tensor:
+def norm(
+    A: Tensor,
+    ord: str | float | None = None,
+    dim: int | tuple[int, ...] | None = None,
+    keepdim: bool = False,
+    *,
+    out=None,
+    dtype=None,
+) -> Tensor:
     """torch.linalg.norm: with dim an int (or 1-tuple) a vector norm, with dim a 2-tuple a
     matrix norm; with dim None, ord None is the 2-norm of all elements, and an ord needs a
     1-D (vector) or 2-D (matrix) input."""

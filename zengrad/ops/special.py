@@ -231,7 +231,7 @@ class Lerp(Function):
         )
 
 
-def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
+def lerp(input: Tensor, end: Tensor, weight: Tensor | float) -> Tensor:
     """Linear interpolation input + weight (end - input); weight is a number or a tensor,
     all three broadcast. input and end must be floating tensors of one dtype (as torch)."""
     for what, x in (("input", input), ("end", end)):
@@ -295,7 +295,9 @@ class Addmm(Function):
         )
 
 
-def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
+def addmm(
+    input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: float = 1, alpha: float = 1
+) -> Tensor:
     """beta input + alpha (mat1 @ mat2); mat1 (n, k), mat2 (k, m), input broadcastable to
     (n, m). All three share one dtype (as torch)."""
     for what, x in (("input", input), ("mat1", mat1), ("mat2", mat2)):
@@ -524,7 +526,7 @@ def _sublist_equation(args: tuple) -> tuple[str, list]:
     return eq, ops
 
 
-def einsum(equation, *operands) -> Tensor:
+def einsum(equation: str | Tensor, *operands) -> Tensor:
     """Einstein summation, as torch.einsum: einsum('ij,jk->ik', a, b) == a @ b.
 
     Subscripts are letters [a-zA-Z]; '...' stands for broadcast leading dims; without '->'
@@ -647,7 +649,13 @@ def _norm_input(x, dtype, name: str) -> Tensor:
 
 
 def vector_norm(
-    input: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None, out=None
+    input: Tensor,
+    ord: float = 2,
+    dim: int | tuple[int, ...] | None = None,
+    keepdim: bool = False,
+    *,
+    dtype=None,
+    out=None,
 ) -> Tensor:
     """||x||_ord over dim (int, tuple; None or () = all elements), as torch.linalg.vector_norm.
     ord: any real, inf, -inf, 0 (number of nonzeros)."""
@@ -732,7 +740,10 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     return CosineSimilarity.apply(x1, x2, axis if shape else None, eps)
 
 
-def normalize(input: Tensor, p=2.0, dim=1, eps: float = 1e-12, out=None) -> Tensor:
+def normalize(
+    input: Tensor, p: float | str = 2.0, dim: int | tuple[int, ...] = 1, eps: float = 1e-12,
+    out=None,
+) -> Tensor:
     """x / max(||x||_p, eps), the norm taken over dim (int or tuple) and kept for broadcast.
     The gradient through the clamp is torch's: 0 from the norm where ||x||_p < eps."""
     if out is not None:
