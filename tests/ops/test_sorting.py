@@ -145,9 +145,11 @@ CASES: dict[str, Case] = {
         ], grad=False),
     "searchsorted_batched": Case(lambda m, s, v: m.searchsorted(s, v), [
         (np.sort(f(3, 5), axis=1), f(3, 4)), (np.sort(f(2, 2, 4), axis=-1), f(2, 2, 1)),
+        (np.sort(ties(4, 6), axis=1), ties(4, 5)),  # ties between values and boundaries
     ], grad=False),
     "searchsorted_batched_right": Case(lambda m, s, v: m.searchsorted(s, v, right=True), [
         (np.array([[1.0, 2.0, 2.0], [0.0, 0.0, 5.0]]), np.array([[2.0, 1.0], [0.0, 6.0]])),
+        (np.sort(ties(2, 3, 6), axis=-1), ties(2, 3, 5)),
     ], grad=False),
     "searchsorted_scalar": Case(lambda m, s: m.searchsorted(s, 2.0), [
         (np.array([1.0, 2.0, 2.0, 3.0]),),

@@ -461,10 +461,19 @@ def _search(seq: np.ndarray, v: np.ndarray, right: bool) -> np.ndarray:
     of entries < v (<= v when right), which is the insertion point in a sorted row."""
     if seq.ndim == 1:
         return np.searchsorted(seq, v, side="right" if right else "left")
-    # batched rows: compare every value with every boundary of its row (O(rows * M * N));
-    # NumPy has no batched searchsorted
-    cmp = np.less_equal if right else np.less
-    return cmp(seq[..., None, :], v[..., :, None]).sum(axis=-1)
+    # batched rows (NumPy has no batched searchsorted): sort each row of values and boundaries
+    # together, stably, the values first when ties should count as "after" them (left) and
+    # last otherwise (right); a value's answer is the number of boundaries sorted before it
+    m, n = seq.shape[-1], v.shape[-1]
+    joint = np.concatenate([seq, v] if right else [v, seq], axis=-1)
+    order = np.argsort(joint, axis=-1, kind="stable")
+    is_seq = (order < m) if right else (order >= n)
+    before = np.cumsum(is_seq, axis=-1) - is_seq  # boundaries sorted before each position
+    value_pos = order - m if right else order  # where each sorted entry came from in v
+    out = np.empty(v.shape, np.int64)
+    at = np.nonzero(~is_seq)  # the sorted positions holding values
+    out[at[:-1] + (value_pos[at],)] = before[at]
+    return out
 
 
 def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False,
