@@ -134,6 +134,14 @@ def test_upsample_layer(rng):
         x = rng.standard_normal((2, 3, 4, 3))
         assert_parity(lambda x, m=layer: m(x), lambda x, m=twin: m(x), [x])
     assert zg.nn.Upsample is Upsample
+    x = rng.standard_normal((1, 2, 3, 4))
+    for name, kwargs in (
+        ("UpsamplingNearest2d", dict(scale_factor=2)),
+        ("UpsamplingBilinear2d", dict(size=(5, 7))),
+    ):
+        layer, twin = getattr(zg.nn, name)(**kwargs), getattr(torch.nn, name)(**kwargs)
+        assert repr(layer) == repr(twin)
+        assert_parity(lambda x, m=layer: m(x), lambda x, m=twin: m(x), [x])
 
 
 def test_errors():

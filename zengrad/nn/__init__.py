@@ -66,4 +66,4 @@ from zengrad.nn.transformer import (
     TransformerEncoder,
     TransformerEncoderLayer,
 )
-from zengrad.nn.upsampling import Upsample
+from zengrad.nn.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
