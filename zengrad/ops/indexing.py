@@ -119,8 +119,8 @@ class Gather(Function):
 
 
 class Scatter(Function):
-    """y = x with y[p with p_axis = idx[p]] = src[p] (or += src[p] when accumulate);
-    dL/dx = g with the overwritten places zeroed (all of g when accumulating),
+    """y = x with y[p with p_axis = idx[p]] = src[p] (+= src[p] for reduce="add");
+    dL/dx = g with the overwritten places zeroed (all of g for "add"),
     dL/dsrc[p] = g[place of p] for p within idx's shape, 0 elsewhere in src."""
 
     @staticmethod
