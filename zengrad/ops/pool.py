@@ -6,6 +6,10 @@ Forward loops over the KH*KW kernel offsets only; each offset is one strided vie
 batch. Max-pool gradient goes to ONE element per window, the first maximum in row-major window
 order (PyTorch's rule for ties); windows holding a NaN pass no gradient. 1-D pools are 2-D
 pools of height 1.
+return_indices=True: the argmax of each window as torch's flat per-plane index h * W + w
+(int64); the values are then x gathered at those indices, and the gradient scatters back
+through them (so ties, -inf and NaN windows follow torch's indices exactly).
+max_unpool: y = zeros with y.plane[idx] = x (the adjoint gather is its backward).
 """
 
 from __future__ import annotations
