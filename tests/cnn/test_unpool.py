@@ -167,3 +167,17 @@ def test_unpool_errors():
         F.max_unpool2d(zg.zeros(2, 2), zg.zeros(2, 2).to(zg.int64), 2)
     with pytest.raises(TypeError, match="indices must be a Tensor"):
         F.max_unpool2d(y, i.numpy(), 2)
+
+
+def test_max_pool_gradient_of_nan_and_inf_windows_as_torch(rng):
+    """Without return_indices too: a NaN window's gradient goes to its last NaN, an all -inf
+    window beside the padding to its first real element (torch's indices)."""
+    x = rng.standard_normal((1, 2, 5, 5))
+    x[0, 0, :2, :2] = -np.inf
+    x[0, 1, 1, 1] = x[0, 1, 2, 2] = np.nan
+    for k, s, p in ((2, 2, 0), (3, 2, 1), (3, 1, 1)):
+        xz = zg.tensor(x, requires_grad=True)
+        xt = torch.tensor(x, requires_grad=True)
+        F.max_pool2d(xz, k, s, p).sum().backward()
+        TF.max_pool2d(xt, k, s, p).sum().backward()
+        np.testing.assert_array_equal(xz.grad.numpy(), xt.grad.numpy())

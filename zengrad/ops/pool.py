@@ -4,8 +4,9 @@
     avg:  y[n, c, h, w] = sum_{i, j} x_pad[n, c, s h + i, s w + j] / divisor[h, w]  (pad = 0)
 Forward loops over the KH*KW kernel offsets only; each offset is one strided view of the whole
 batch. Max-pool gradient goes to ONE element per window, the first maximum in row-major window
-order (PyTorch's rule for ties); windows holding a NaN pass no gradient. 1-D pools are 2-D
-pools of height 1.
+order (PyTorch's rule for ties); a window holding NaN passes it to its last NaN and a window
+of -inf to its first real element, as torch (by its indices, below). 1-D pools are 2-D pools
+of height 1.
 return_indices=True: the argmax of each window as torch's flat per-plane index h * W + w
 (int64); the values are then x gathered at those indices, and the gradient scatters back
 through them (so ties, -inf and NaN windows follow torch's indices exactly).
@@ -88,12 +89,19 @@ class MaxPool2dFn(Function):
     def forward(ctx, x, kernel, stride, padding, dilation, ceil_mode):
         xp, out, rows, cols, tiles = _window_max(x, kernel, stride, padding, dilation, ceil_mode)
         ctx.xp, ctx.out, ctx.geom = xp, out, (rows, cols, padding, x.shape, tiles)
+        ctx.steps = (stride, dilation)
         return out
 
     @staticmethod
     def backward(ctx, g):
         rows, cols, padding, xshape, tiles = ctx.geom
         xp, out = ctx.xp, ctx.out
+        if np.isnan(out).any() or (any(padding) and np.isneginf(out).any()):
+            # a NaN window (torch: its last NaN gets g) or an all -inf window that can
+            # touch the -inf padding (torch: its first real element): follow torch's indices
+            stride, dilation = ctx.steps
+            idx = _argmax_indices(xp, out, rows, cols, padding, stride, dilation, xshape[2:])
+            return _scatter_planes(g, idx, xshape), None, None, None, None, None
         dxp = np.empty_like(xp) if tiles else np.zeros_like(xp)
         free = None  # windows whose gradient is not yet assigned
         last = len(rows) * len(cols) - 1
@@ -116,13 +124,9 @@ class MaxPool2dFn(Function):
         return dxp[:, :, ph : ph + xshape[2], pw : pw + xshape[3]], None, None, None, None, None
 
 
-def max_pool_indices(x, kernel, stride, padding, dilation, ceil_mode) -> np.ndarray:
-    """PyTorch's argmax of each window as a flat index h * W + w into its (unpadded) plane,
-    int64 (N, C, OH, OW): the first maximum in row-major window order among the positions
-    inside the input (a window of -inf points at its first real element); a window holding
-    NaN points at its last NaN (torch's `val > max || isnan(val)` scan)."""
-    h, w = x.shape[2:]
-    xp, out, rows, cols, _ = _window_max(x, kernel, stride, padding, dilation, ceil_mode)
+def _argmax_indices(xp, out, rows, cols, padding, stride, dilation, hw) -> np.ndarray:
+    """The flat index h * W + w of each window's maximum (see max_pool_indices)."""
+    h, w = hw
     (ph, pw), (sh, sw), (dh, dw) = padding, stride, dilation
     oh, ow = out.shape[2:]
     idx = np.full(out.shape, -1, np.int64)
@@ -144,6 +148,25 @@ def max_pool_indices(x, kernel, stride, padding, dilation, ceil_mode) -> np.ndar
     return idx
 
 
+def max_pool_indices(x, kernel, stride, padding, dilation, ceil_mode) -> np.ndarray:
+    """PyTorch's argmax of each window as a flat index h * W + w into its (unpadded) plane,
+    int64 (N, C, OH, OW): the first maximum in row-major window order among the positions
+    inside the input (a window of -inf points at its first real element); a window holding
+    NaN points at its last NaN (torch's `val > max || isnan(val)` scan)."""
+    xp, out, rows, cols, _ = _window_max(x, kernel, stride, padding, dilation, ceil_mode)
+    return _argmax_indices(xp, out, rows, cols, padding, stride, dilation, x.shape[2:])
+
+
+def _scatter_planes(g: np.ndarray, idx: np.ndarray, xshape) -> np.ndarray:
+    """dx (xshape) with dx[n, c].flat[idx[n, c, k]] += g[n, c, k]: windows may share a
+    maximum, so one bincount over plane-offset indices (not a scatter with repeats)."""
+    n, c = xshape[:2]
+    plane = int(np.prod(xshape[2:]))
+    where = idx.reshape(n * c, -1) + (np.arange(n * c) * plane)[:, None]
+    sums = np.bincount(where.ravel(), weights=g.ravel(), minlength=n * c * plane)
+    return sums.astype(g.dtype, copy=False).reshape(xshape)
+
+
 class PlaneGatherFn(Function):
     """y[n, c, k] = x[n, c, idx[n, c, k]] over flattened planes (the max of a window, picked
     by its index);  dL/dx[n, c, j] = sum of g[n, c, k] over the k with idx = j."""
@@ -158,13 +181,7 @@ class PlaneGatherFn(Function):
 
     @staticmethod
     def backward(ctx, g):
-        n, c = ctx.xshape[:2]
-        plane = int(np.prod(ctx.xshape[2:]))
-        # overlapping windows can share a maximum: add their gradients (one bincount over
-        # plane-offset indices instead of a scatter with repeats)
-        where = ctx.idx.reshape(n * c, -1) + (np.arange(n * c) * plane)[:, None]
-        sums = np.bincount(where.ravel(), weights=g.ravel(), minlength=n * c * plane)
-        return sums.astype(g.dtype, copy=False).reshape(ctx.xshape), None
+        return _scatter_planes(g, ctx.idx, ctx.xshape), None
 
 
 class MaxUnpoolFn(Function):
