@@ -345,3 +345,34 @@ def test_where_promotion_of_mixed_dtype_tensors(da, db, sb):
     grad = np.dtype(da).kind == "f"
     assert_parity(lambda x, y: zg.where(zg.from_numpy(cond), x, y),
                   lambda x, y: torch.where(torch.from_numpy(cond), x, y), [a, b], grad=grad)
+
+
+# ----------------------------------------------------------------------------- dim=()
+
+
+@pytest.mark.parametrize("empty", [(), []])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_empty_dim_list_reduces_every_dim(empty, keepdim):
+    # torch: sum/mean/var/std/norm over dim=() or [] reduce all dims (zengrad reduced none)
+    x = rand_array(RNG, (2, 3))
+    for name in ("sum", "mean", "var", "std", "var_mean", "std_mean"):
+        # torch 2.13's var/std backward over dim=() is inf everywhere (its own bug: the
+        # backward reduces nothing); zengrad's gradient is the full reduction's, gradchecked
+        exact_grad = name in ("sum", "mean")
+        assert_parity(lambda t, n=name: getattr(zg, n)(t, empty, keepdim=keepdim),
+                      lambda t, n=name: getattr(torch, n)(t, empty, keepdim=keepdim), [x],
+                      grad=exact_grad)
+        assert check_grad(lambda t, n=name: getattr(zg, n)(t, empty, keepdim=keepdim), x)
+        full = getattr(zg, name)(zg.from_numpy(x), None, keepdim=keepdim)
+        got = getattr(zg, name)(zg.from_numpy(x), empty, keepdim=keepdim)
+        for f, g in zip(full if isinstance(full, tuple) else [full],
+                        got if isinstance(got, tuple) else [got]):
+            np.testing.assert_array_equal(f.numpy(), g.numpy())
+    assert_parity(lambda t: zg.norm(t, 2, empty, keepdim), lambda t: torch.norm(t, 2, empty,
+                  keepdim), [x])
+    for name in ("all", "any"):  # these reduce nothing, also as torch
+        zo = getattr(zg, name)(zg.from_numpy(x), empty)
+        np.testing.assert_array_equal(zo.numpy(), getattr(torch, name)(torch.from_numpy(x),
+                                                                       empty).numpy())
+    with pytest.raises(ValueError, match="reduces nothing"):
+        zg.logsumexp(zg.ones(2, 3), empty)

@@ -261,6 +261,14 @@ class NuclearNorm(Function):
 # ------------------------------------------------------------------ public functions
 
 
+def _reduced_axes(dim, ndim: int):
+    """normalize_dims for sum/mean/var/std/norm: an empty dim list or tuple means every dim
+    there, as in torch (all/any instead reduce nothing, also as torch)."""
+    if isinstance(dim, (tuple, list)) and len(dim) == 0:
+        return None
+    return normalize_dims(dim, ndim)
+
+
 def _floating(x: Tensor) -> Tensor:
     if x.data.dtype.kind == "f":
         return x
@@ -282,7 +290,7 @@ def _reduce_dtype(name: str, input: Tensor, dtype) -> Tensor:
 
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
     """y = sum of x over dim (int, tuple or None for all); dtype= casts x first."""
-    axes = normalize_dims(dim, input.data.ndim)
+    axes = _reduced_axes(dim, input.data.ndim)
     if dtype is not None:
         input = _reduce_dtype("sum", input, dtype)
         if input.data.dtype == np.bool_:  # a sum in bool is "any", as torch
@@ -307,7 +315,7 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tenso
             f"mean(): could not infer output dtype. Input dtype must be floating point, "
             f"got {input.data.dtype} (use .float() first, or pass dtype=)"
         )
-    return Mean.apply(input, normalize_dims(dim, input.data.ndim), keepdim)
+    return Mean.apply(input, _reduced_axes(dim, input.data.ndim), keepdim)
 
 
 def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype=None) -> Tensor:
@@ -423,7 +431,7 @@ def _var_args(name: str, input: Tensor, dim, unbiased, correction):
             f"{name}(): std and var only support floating point and complex dtypes, got "
             f"{input.data.dtype} (use .float() first)"
         )
-    return input, normalize_dims(dim, input.data.ndim), correction
+    return input, _reduced_axes(dim, input.data.ndim), correction
 
 
 def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
@@ -451,6 +459,9 @@ def std_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, c
 
 
 def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
+    """y = log sum_i exp(x_i) over dim, computed stably (-inf over a size-0 dim)."""
+    if isinstance(dim, (tuple, list)) and len(dim) == 0:
+        raise ValueError("logsumexp: dim=() reduces nothing; pass the dims to reduce (as torch)")
     return LogSumExp.apply(_floating(input), normalize_dims(dim, input.data.ndim), keepdim)
 
 
@@ -470,7 +481,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, *, dtype=None)
                 raise ValueError(
                     f"norm(p='fro'): dim must be None, one dim or two dims, got {dim}"
                 )
-            return Norm.apply(x, 2.0, normalize_dims(dim, ndim), keepdim)
+            return Norm.apply(x, 2.0, _reduced_axes(dim, ndim), keepdim)
         if p == "nuc":
             if dim is None and ndim != 2:
                 raise ValueError(
@@ -489,7 +500,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, *, dtype=None)
         raise ValueError(
             f"norm: p must be positive, got {p} (p=0, negative p and -inf are not supported)"
         )
-    return Norm.apply(x, p, normalize_dims(dim, ndim), keepdim)
+    return Norm.apply(x, p, _reduced_axes(dim, ndim), keepdim)
 
 
 def _logical_reduce(fn, input: Tensor, dim, keepdim: bool) -> Tensor:
