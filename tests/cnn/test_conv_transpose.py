@@ -25,6 +25,7 @@ CASES_2D = [
     (1, 1, 1, 1, 1, 2, 1, 0, 0, 1, 1),  # size-1 everything
     (1, 2, 6, 6, 2, 3, 1, 1, 0, 1, 1),  # stride 1 (conv.py's flat col2im path)
     (0, 2, 3, 3, 2, 3, 2, 0, 0, 1, 1),  # empty batch
+    (0, 1, 3, 1, 2, 2, 1, 0, 0, 1, 1),  # empty batch, stride 1 (conv.py's flat grid)
 ]
 # (N, C_in, L, C_out, kernel, stride, padding, output_padding, groups, dilation)
 CASES_1D = [
@@ -32,6 +33,7 @@ CASES_1D = [
     (2, 4, 6, 6, 3, 2, 1, 1, 2, 2),
     (1, 3, 4, 3, 2, 3, 0, 2, 3, 1),
     (1, 1, 1, 1, 1, 1, 0, 0, 1, 1),
+    (0, 1, 3, 2, 2, 1, 0, 0, 1, 1),  # empty batch
 ]
 
 
@@ -62,7 +64,7 @@ def test_conv_transpose2d_gradcheck(rng, case):
     assert check_grad(lambda x, w, b: conv_transpose2d(x, w, b, s, p, op, g, d), x, w, b)
 
 
-@pytest.mark.parametrize("case", CASES_1D)
+@pytest.mark.parametrize("case", [c for c in CASES_1D if c[0] > 0])
 def test_conv_transpose1d_gradcheck(rng, case):
     s, p, op, g, d = case[5:]
     x, w, b = _inputs_1d(rng, case)
@@ -93,6 +95,40 @@ def test_conv_transpose1d_parity(rng, case, dtype):
         [x, w, b],
         rtol=1e-4 if dtype == np.float32 else None,
     )
+
+
+def test_random_configs_match_torch():
+    """A seeded sweep over ranks, channels, groups, kernel, stride, padding, dilation and
+    output_padding: where torch accepts the call, outputs and all gradients match; where it
+    refuses (batch >= 1), so do we, with a ValueError naming conv_transpose."""
+    rng = np.random.default_rng(6)
+    checked = refused = 0
+    for _ in range(150):
+        nd, g = int(rng.integers(1, 3)), int(rng.choice([1, 2]))
+        ci, co = g * int(rng.integers(1, 3)), g * int(rng.integers(1, 3))
+        sp, k, s, p, d, op = (
+            tuple(int(v) for v in rng.integers(lo, hi, size=nd))
+            for lo, hi in ((1, 6), (1, 4), (1, 4), (0, 3), (1, 3), (0, 3))
+        )
+        x = rng.standard_normal((int(rng.integers(1, 3)), ci, *sp))
+        w = rng.standard_normal((ci, co // g, *k))
+        b = rng.standard_normal(co)
+        zf = F.conv_transpose1d if nd == 1 else F.conv_transpose2d
+        tf = TF.conv_transpose1d if nd == 1 else TF.conv_transpose2d
+        try:
+            tf(torch.tensor(x), torch.tensor(w), None, s, p, op, g, d)
+        except RuntimeError:
+            with pytest.raises(ValueError, match=f"conv_transpose{nd}d"):
+                zf(zg.tensor(x), zg.tensor(w), None, s, p, op, g, d)
+            refused += 1
+            continue
+        assert_parity(
+            lambda x, w, b, a=(s, p, op, g, d), f=zf: f(x, w, b, *a),
+            lambda x, w, b, a=(s, p, op, g, d), f=tf: f(x, w, b, *a),
+            [x, w, b],
+        )
+        checked += 1
+    assert checked > 60 and refused > 20
 
 
 def test_no_bias_unbatched_and_keywords(rng):

@@ -54,7 +54,9 @@ class ConvTranspose2dFn(Function):
         pads = ((ph, ph), (pw, pw))
         xm = x.transpose(1, 0, 2, 3).reshape(c_in, n * h * wd)  # free for channel-major x
         # conv2d's input gradient with x as its output gradient: H, W play conv's OH, OW
-        if kh == kw == 1 and stride == (1, 1) and not (ph or pw) and (oh, ow) != (h, wd):
+        if n == 0:  # (conv.py's flat col2im assumes a non-empty grid)
+            y = np.zeros((n, c_out, oh, ow), np.result_type(x, w))
+        elif kh == kw == 1 and stride == (1, 1) and not (ph or pw) and (oh, ow) != (h, wd):
             # 1x1, stride 1: the rows/columns output_padding adds are read by no window (and
             # conv.py's 1x1 shortcut assumes none), so compute H x W and pad with zeros
             y = np.zeros((c_out, n, oh, ow), np.result_type(x, w)).transpose(1, 0, 2, 3)
