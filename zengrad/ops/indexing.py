@@ -24,7 +24,7 @@ __all__ = [
     "gather", "scatter", "scatter_add", "index_select", "index_add", "masked_select",
     "masked_fill", "take_along_dim", "nonzero", "tril", "triu", "unbind", "roll", "tile",
     "repeat_interleave", "meshgrid", "diag", "outer", "argwhere", "take", "index_fill",
-    "index_copy", "tril_indices", "triu_indices", "diagonal", "diag_embed",
+    "index_copy", "tril_indices", "triu_indices", "diagonal", "diag_embed", "scatter_reduce",
 ]
 
 # ------------------------------------------------------------------ argument checks
@@ -1112,6 +1112,155 @@ def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -
     return DiagonalEmbed.apply(input, size, rows, cols, d1, d2)
 
 
+# ------------------------------------------------------------------ scatter_reduce
+
+_SCATTER_REDUCES = ("sum", "prod", "mean", "amax", "amin")
+
+
+def _extreme_fill(dtype: np.dtype, is_max: bool):
+    """The identity of max (min) in dtype: -inf (+inf) for floats, the dtype's bound else."""
+    if dtype.kind == "f":
+        return -np.inf if is_max else np.inf
+    if dtype == np.bool_:
+        return not is_max
+    info = np.iinfo(dtype)
+    return info.min if is_max else info.max
+
+
+def _scatter_reduce_forward(x, src, full, reduce, include_self):
+    """(out, count of scattered entries per place) of scatter_reduce on arrays."""
+    count = np.zeros(x.shape, np.int64)
+    np.add.at(count, full, 1)
+    hit = count > 0
+    if reduce in ("sum", "mean"):
+        out = x.copy() if include_self else np.where(hit, np.zeros((), x.dtype), x)
+        np.add.at(out, full, src)
+        if reduce == "mean":
+            denom = count + (1 if include_self else 0)
+            safe = np.maximum(denom, 1)
+            mean = out // safe if x.dtype.kind in "iub" else out / safe.astype(x.dtype)
+            out = np.where(hit, mean, out).astype(x.dtype, copy=False)
+    elif reduce == "prod":
+        out = x.copy() if include_self else np.where(hit, np.ones((), x.dtype), x)
+        np.multiply.at(out, full, src)
+    else:
+        is_max = reduce == "amax"
+        start = np.asarray(_extreme_fill(x.dtype, is_max), x.dtype)
+        out = x.copy() if include_self else np.where(hit, start, x)
+        (np.maximum if is_max else np.minimum).at(out, full, src)
+    return out, count
+
+
+class ScatterReduce(Function):
+    """out[j] = reduce(input[j] (if include_self), src[p] for every p with place(p) = j);
+    places that get nothing keep input[j].
+
+    Gradients, per place j with cotangent g_j (n_j scattered entries, c_j = n_j + include):
+      sum:  dL/dinput_j = g_j (0 if not include_self),  dL/dsrc_p = g_j
+      mean: dL/dinput_j = g_j / c_j,  dL/dsrc_p = g_j / c_j
+      prod: dL/dinput_j = g_j prod_p src_p;  dL/dsrc_p = g_j out_j / src_p for src_p != 0, and
+            for src_p = 0: g_j times the product of the other factors when it is the only zero
+            (0 when there are more), so zeros are exact
+      amax/amin: g_j split evenly among the factors equal to out_j (input_j included when
+            include_self).
+    Places with no scattered entry pass g_j to the input.
+    """
+
+    @staticmethod
+    def forward(ctx, x, src, full, idx_shape, reduce, include_self):
+        ctx.src_shape = src.shape
+        src = src[tuple(slice(0, n) for n in idx_shape)]
+        out, count = _scatter_reduce_forward(x, src, full, reduce, include_self)
+        ctx.x, ctx.src, ctx.out, ctx.count, ctx.full = x, src, out, count, full
+        ctx.reduce, ctx.include = reduce, include_self
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, src, out, count, full = ctx.x, ctx.src, ctx.out, ctx.count, ctx.full
+        hit, inc, red = count > 0, ctx.include, ctx.reduce
+        zero = np.zeros((), g.dtype)
+        if red == "sum":
+            gx, gs = (g if inc else np.where(hit, zero, g)), g[full]
+        elif red == "mean":
+            scaled = g / np.maximum(count + (1 if inc else 0), 1).astype(g.dtype)
+            gx = np.where(hit, scaled if inc else zero, g)
+            gs = scaled[full]
+        elif red == "prod":
+            prod_src = np.ones(x.shape, x.dtype)
+            np.multiply.at(prod_src, full, src)
+            gx = np.where(hit, g * prod_src if inc else zero, g)
+            is_zero = src == 0
+            zeros = np.zeros(x.shape, np.int64)
+            np.add.at(zeros, full, is_zero)
+            others = np.ones(x.shape, x.dtype)  # the product of the nonzero factors
+            np.multiply.at(others, full, np.where(is_zero, 1, src))
+            if inc:
+                zeros = zeros + (x == 0)
+                others = others * np.where(x == 0, 1, x)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                nonzero_part = (g * out)[full] / np.where(is_zero, 1, src)
+            gs = np.where(is_zero, np.where(zeros[full] == 1, (g * others)[full], zero),
+                          nonzero_part)
+        else:
+            ties_src = src == out[full]
+            ties = np.zeros(x.shape, np.int64)
+            np.add.at(ties, full, ties_src)
+            self_tie = (x == out) & hit if inc else np.zeros(x.shape, bool)
+            share = g / np.maximum(ties + self_tie, 1).astype(g.dtype)
+            gx = np.where(hit, np.where(self_tie, share, zero), g)
+            gs = np.where(ties_src, share[full], zero)
+        gsrc = None
+        if ctx.needs_input_grad[1]:
+            gsrc = np.zeros(ctx.src_shape, g.dtype)
+            gsrc[tuple(slice(0, n) for n in gs.shape)] = gs
+        return gx, gsrc, None, None, None, None
+
+
+def _scatter_reduce_args(input, dim, index, src, reduce, op: str):
+    reduce = {"max": "amax", "min": "amin"}.get(reduce, reduce)  # torch's aliases
+    if reduce not in _SCATTER_REDUCES:
+        raise RuntimeError(
+            f"{op}(): reduce argument must be either sum, prod, mean, amax or amin, got "
+            f"{reduce!r}"
+        )
+    src = _as_tensor(src, op, "src")
+    return _scatter_prepare(input, dim, index, src, op) + (src, reduce)
+
+
+def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: str, *,
+                   include_self: bool = True) -> Tensor:
+    """out = input with every src[p] folded into the place index gives it along dim (as
+    scatter) by reduce in ("sum", "prod", "mean", "amax", "amin"; "max"/"min" are aliases,
+    as torch); include_self=False leaves
+    input's value out of the places that receive something. Integer "mean" rounds down.
+
+    Gradients (per place, see ScatterReduce): sum and mean pass g (divided by the count for
+    mean); prod multiplies g by the other factors (exact with zeros); amax/amin split g
+    evenly among the tied factors.
+    """
+    input, full, ishape, src, reduce = _scatter_reduce_args(input, dim, index, src, reduce,
+                                                            "scatter_reduce")
+    if input.data.ndim == 0:
+        out = ScatterReduce.apply(reshape(input, (1,)), reshape(src, src.data.shape or (1,)),
+                                  full, ishape, reduce, include_self)
+        return reshape(out, ())
+    return ScatterReduce.apply(input, src, full, ishape, reduce, include_self)
+
+
+def scatter_reduce_(self: Tensor, dim: int, index: Tensor, src: Tensor, reduce: str, *,
+                    include_self: bool = True) -> Tensor:
+    """In-place scatter_reduce (not recorded: refused on tensors in the graph, as add_)."""
+    self._check_inplace()
+    _check_grad_free_inplace("scatter_reduce_", src)
+    _, full, ishape, src, reduce = _scatter_reduce_args(self, dim, index, src, reduce,
+                                                        "scatter_reduce_")
+    target = self.data.reshape(self.data.shape or (1,))
+    s = src.data.reshape(src.data.shape or (1,))[tuple(slice(0, n) for n in ishape)]
+    target[...] = _scatter_reduce_forward(target, s, full, reduce, include_self)[0]
+    return self
+
+
 # Tensor methods this family gives: {method name: function}
 TENSOR_METHODS: dict = {
     "gather": gather, "scatter": scatter, "scatter_": scatter_, "scatter_add": scatter_add,
@@ -1122,5 +1271,6 @@ TENSOR_METHODS: dict = {
     "roll": roll, "tile": tile, "repeat_interleave": repeat_interleave, "diag": diag,
     "outer": outer, "argwhere": argwhere, "take": take, "index_fill": index_fill,
     "index_fill_": index_fill_, "index_copy": index_copy, "index_copy_": index_copy_,
-    "diagonal": diagonal, "diag_embed": diag_embed,
+    "diagonal": diagonal, "diag_embed": diag_embed, "scatter_reduce": scatter_reduce,
+    "scatter_reduce_": scatter_reduce_,
 }
