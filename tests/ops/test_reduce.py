@@ -360,3 +360,26 @@ def test_var_mean_0d_and_size1(rng):
             t, correction=0), [x])
         assert_parity(lambda t: zg.std_mean(t, -1, correction=0), lambda t: torch.std_mean(
             t, -1, correction=0), [x])
+
+
+@pytest.mark.parametrize("p", [0, -1, -2.5, float("-inf"), 0.5, 4])
+@pytest.mark.parametrize("dim", [None, 1, (0, -1)])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_norm_zero_and_negative_p(p, dim, keepdim, rng):
+    x = rand_array(rng, (3, 4, 2))
+    for dtype in DTYPES:
+        assert_parity(lambda t: zg.norm(t, p, dim, keepdim), lambda t: torch.norm(t, p, dim,
+                      keepdim), [x.astype(dtype)])
+    assert check_grad(lambda t: zg.norm(t, p, dim, keepdim), x)
+
+
+def test_norm_negative_p_with_zeros_and_empty_inf():
+    x = np.array([[0.0, 1.0, -2.0], [3.0, 0.5, 1.5]])
+    for p in (-1, float("-inf"), 0):
+        assert_parity(lambda t, p=p: zg.norm(t, p, 1), lambda t, p=p: torch.norm(t, p, 1), [x])
+    with pytest.raises(ValueError, match="empty tensor"):
+        zg.norm(zg.zeros(0), float("inf"))
+    with pytest.raises(RuntimeError):
+        torch.norm(torch.zeros(0), float("inf"))
+    with pytest.raises(ValueError, match="nan"):
+        zg.norm(zg.ones(3), float("nan"))

@@ -192,19 +192,27 @@ class LogSumExp(Function):
 
 
 class Norm(Function):
-    """y = (sum |x|^p)^(1/p);  dL/dx = g * sign(x) |x|^(p-1) / y^(p-1)  (p = inf: max |x|)."""
+    """y = (sum |x|^p)^(1/p);  dL/dx = g * sign(x) |x|^(p-1) / y^(p-1)
+    (p = inf: max |x|, -inf: min |x|, the gradient split among ties; p = 0: the count of
+    nonzeros, gradient 0; p < 0 by the same formula, 0 where y = 0)."""
 
     @staticmethod
     def forward(ctx, x, p, axes, keepdim):
         a = np.abs(x)
         if p == float("inf"):
             out = np.amax(a, axis=axes, keepdims=True)
+        elif p == float("-inf"):
+            out = np.amin(a, axis=axes, keepdims=True)
         elif p == 2:
             out = np.sqrt(np.sum(x * x, axis=axes, keepdims=True))
         elif p == 1:
             out = np.sum(a, axis=axes, keepdims=True)
+        elif p == 0:
+            out = np.sum(a != 0, axis=axes, keepdims=True).astype(x.dtype)
         else:
-            out = np.sum(a**p, axis=axes, keepdims=True) ** (1.0 / p)
+            # p < 0: |0|^p = inf makes y = 0, as torch, without a warning
+            with np.errstate(divide="ignore", over="ignore"):
+                out = np.sum(a**p, axis=axes, keepdims=True) ** (1.0 / p)
         ctx.x, ctx.p, ctx.out_k, ctx.axes, ctx.keepdim = x, p, out, axes, keepdim
         if keepdim:
             return out
@@ -216,7 +224,9 @@ class Norm(Function):
         g = _expand_back(g, ctx.axes, ctx.keepdim, x.shape)
         if p == 1:
             return g * np.sign(x)
-        if p == float("inf"):
+        if p == 0:
+            return np.zeros(x.shape, g.dtype)
+        if p in (float("inf"), float("-inf")):
             a = np.abs(x)
             mask = a == out
             count = mask.sum(axis=ctx.axes, keepdims=True).astype(x.dtype)
@@ -496,11 +506,15 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, *, dtype=None)
     if isinstance(p, Tensor) or not isinstance(p, numbers.Real):
         raise TypeError(f"norm: p must be a number, 'fro' or 'nuc', got {type(p).__name__}")
     p = float(p)
-    if p <= 0:
+    if np.isnan(p):
+        raise ValueError("norm: p must be a number, got nan")
+    axes = _reduced_axes(dim, ndim)
+    if np.isinf(p) and _count(x.data.shape, axes) == 0 and x.data.size == 0:
         raise ValueError(
-            f"norm: p must be positive, got {p} (p=0, negative p and -inf are not supported)"
+            f"norm: the {p} norm of an empty tensor is undefined (max/min of no elements; as "
+            f"torch), input shape {tuple(x.shape)}"
         )
-    return Norm.apply(x, p, _reduced_axes(dim, ndim), keepdim)
+    return Norm.apply(x, p, axes, keepdim)
 
 
 def _logical_reduce(fn, input: Tensor, dim, keepdim: bool) -> Tensor:
