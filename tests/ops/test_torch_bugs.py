@@ -376,3 +376,12 @@ def test_empty_dim_list_reduces_every_dim(empty, keepdim):
                                                                        empty).numpy())
     with pytest.raises(ValueError, match="reduces nothing"):
         zg.logsumexp(zg.ones(2, 3), empty)
+
+
+@pytest.mark.parametrize("op", ["eq", "ne", "lt", "le", "gt", "ge"])
+def test_comparisons_in_torch_result_type(op):
+    a = np.array([0.1, 0.2, 0.30000001], np.float32)
+    for b in (np.array(0.1), np.array(0.30000001), np.array([0.1, 0.2, 0.3])):
+        zo = getattr(zg, op)(zg.from_numpy(a), zg.from_numpy(b))
+        to = getattr(torch, op)(torch.from_numpy(a), torch.from_numpy(b))
+        np.testing.assert_array_equal(zo.numpy(), to.numpy())

@@ -818,6 +818,10 @@ def clone(input: Tensor) -> Tensor:
 def _no_grad_binary(ufunc, name: str):
     def op(input, other) -> Tensor:
         a, b = promote(input, other)
+        if isinstance(a, Tensor) and isinstance(b, Tensor) and a.data.dtype != b.data.dtype:
+            # compare in torch's result_type: float32 0.1 == a 0-d float64 0.1 is True there
+            dt = result_type(a, b)
+            a, b = a.data.astype(dt, copy=False), b.data.astype(dt, copy=False)
         a = a.data if isinstance(a, Tensor) else a
         b = b.data if isinstance(b, Tensor) else b
         if np.shape(a) != np.shape(b):
