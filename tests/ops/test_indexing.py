@@ -193,6 +193,12 @@ CASES: dict[str, Case] = {
     "diag_take_outside": Case(lambda m, x: m.diag(x, 5), [(f(3, 4),)]),
     "outer": Case(lambda m, a, b: m.outer(a, b), [(f(3), f(4)), (f(1), f(0)), (f(2), f(1))]),
     "outer_method": Case(lambda m, a, b: a.outer(b), [(f(2), f(3))]),
+    "count_nonzero": Case(lambda m, x: m.count_nonzero(x), [
+        (mask(3, 4),), (np.array([[0.0, 1.5], [0.0, 0.0]]),), (np.array(2.0),), (np.zeros(0),),
+    ], grad=False),
+    "count_nonzero_dims": Case(lambda m, x: m.count_nonzero(x, dim=(0, -1)), [(mask(2, 3, 4),)],
+                               grad=False),
+    "count_nonzero_method": Case(lambda m, x: x.count_nonzero(1), [(mask(3, 4),)], grad=False),
     "argwhere": Case(lambda m, x: m.argwhere(x), [(mask(3, 4),), (np.array(1.5),)], grad=False),
     "take": Case(lambda m, x, i: m.take(x, i), [
         (f(3, 4), ix(12, 2, 3)), (f(3, 4), -ix(12, 5) - 1), (f(), np.array([0, -1])),

@@ -157,6 +157,21 @@ CASES: dict[str, Case] = {
     "searchsorted_sorter": Case(lambda m, s, o, v: m.searchsorted(s, v, sorter=o), [
         (np.array([3.0, 1.0, 2.0]), np.array([1, 2, 0]), np.array([1.5, 2.5, 0.0])),
     ], grad=False),
+    "unique_consecutive": Case(
+        lambda m, x: m.unique_consecutive(x, return_inverse=True, return_counts=True), [
+            (np.array([[1, 1, 2], [2, 2, 2]]),), (ties(9),), (np.array(3.0),), (np.zeros(0),),
+            (np.array([np.nan, np.nan, 1.0, 1.0]),), (np.array([True, True, False]),),
+        ], grad=False),
+    "unique_consecutive_plain": Case(lambda m, x: x.unique_consecutive(), [(ties(3, 4),)],
+                                     grad=False),
+    "unique_consecutive_dim": Case(
+        lambda m, x: m.unique_consecutive(x, return_inverse=True, return_counts=True, dim=0), [
+            (np.array([[1, 2], [1, 2], [0, 1], [1, 2]]),), (ties(6, 2),), (ties(5, 2, 2),),
+            (np.ones((0, 2)),), (np.array([[1, 1, 2], [2, 2, 2]]),),
+        ], grad=False),
+    "unique_consecutive_neg_dim": Case(lambda m, x: m.unique_consecutive(x, dim=-1), [
+        (ties(2, 7),),
+    ], grad=False),
     "bucketize": Case(lambda m, v, b: m.bucketize(v, b), [
         (f(2, 3), np.sort(f(4))), (f(), np.sort(f(3))),
         (np.array([1.0, 2.0, 2.5]), np.array([1.0, 2.0, 3.0])),
@@ -217,6 +232,10 @@ BAD: dict[str, Bad] = {
                                    (np.sort(f(3)), f(2)), RuntimeError, "opposites"),
     "bucketize_2d": Bad(lambda m, v, b: m.bucketize(v, b), (f(2), np.sort(f(2, 3), 1)),
                         RuntimeError, "must be 1 dimension"),
+    "unique_consecutive_0d_dim": Bad(lambda m, x: m.unique_consecutive(x, dim=0), (f(),),
+                                     IndexError, "no dimensions"),
+    "unique_consecutive_empty_other": Bad(lambda m, x: m.unique_consecutive(x, dim=0),
+                                          (np.ones((3, 0)),), RuntimeError, "0 sized"),
     "unique_dim_range": Bad(lambda m, x: m.unique(x, dim=2), (np.array([[1, 2], [1, 2]]),),
                             IndexError, "Dimension out of range"),
     "unique_dim_0d": Bad(lambda m, x: m.unique(x, dim=0), (np.array(3.0),), IndexError,

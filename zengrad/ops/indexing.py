@@ -25,6 +25,7 @@ __all__ = [
     "masked_fill", "take_along_dim", "nonzero", "tril", "triu", "unbind", "roll", "tile",
     "repeat_interleave", "meshgrid", "diag", "outer", "argwhere", "take", "index_fill",
     "index_copy", "tril_indices", "triu_indices", "diagonal", "diag_embed", "scatter_reduce",
+    "count_nonzero",
 ]
 
 # ------------------------------------------------------------------ argument checks
@@ -895,6 +896,16 @@ def meshgrid(*tensors, indexing: str | None = None) -> tuple[Tensor, ...]:
 # ------------------------------------------------------------------ more of torch's family
 
 
+def count_nonzero(input: Tensor, dim=None) -> Tensor:
+    """The int64 number of nonzero elements over dim (an int or a tuple; None: all). No
+    gradient."""
+    from zengrad.ops.dims import normalize_dims
+
+    x = _as_tensor(input, "count_nonzero").data
+    axes = normalize_dims(dim, x.ndim)
+    return Tensor._make(np.count_nonzero(x, axis=axes).astype(np.int64), False, None)
+
+
 def argwhere(input: Tensor) -> Tensor:
     """nonzero(input): the (n, ndim) int64 indices of the nonzero elements. No gradient."""
     return nonzero(input)
@@ -1272,5 +1283,5 @@ TENSOR_METHODS: dict = {
     "outer": outer, "argwhere": argwhere, "take": take, "index_fill": index_fill,
     "index_fill_": index_fill_, "index_copy": index_copy, "index_copy_": index_copy_,
     "diagonal": diagonal, "diag_embed": diag_embed, "scatter_reduce": scatter_reduce,
-    "scatter_reduce_": scatter_reduce_,
+    "scatter_reduce_": scatter_reduce_, "count_nonzero": count_nonzero,
 }

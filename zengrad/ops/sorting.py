@@ -18,7 +18,7 @@ from zengrad.ops.dims import normalize_dim
 
 __all__ = [
     "cumsum", "cumprod", "sort", "argsort", "topk", "unique", "cummax", "cummin",
-    "logcumsumexp", "msort", "kthvalue", "searchsorted", "bucketize",
+    "logcumsumexp", "msort", "kthvalue", "searchsorted", "bucketize", "unique_consecutive",
 ]
 
 
@@ -528,9 +528,54 @@ def bucketize(input, boundaries: Tensor, *, out_int32: bool = False,
     return searchsorted(boundaries, input, out_int32=out_int32, right=right)
 
 
+def unique_consecutive(input: Tensor, return_inverse: bool = False,
+                       return_counts: bool = False, dim: int | None = None):
+    """Each run of equal consecutive elements (of the flattened input; of slices along dim)
+    collapsed to one: [1, 1, 2, 2, 1] -> [1, 2, 1]. return_inverse: each element's run number
+    (input's shape; 1-D along dim); return_counts: each run's length. NaNs never compare equal,
+    as in torch. No gradient."""
+    input = _as_tensor(input, "unique_consecutive")
+    x = input.data
+    if dim is None:
+        rows, shape = x.reshape(-1, 1), x.shape
+        axis = 0
+    else:
+        if x.ndim == 0:
+            raise IndexError(
+                "unique_consecutive: Dimension specified as 0 but tensor has no dimensions"
+            )
+        axis = normalize_dim(dim, x.ndim)
+        if x.size == 0 and x.shape[axis] != 0:
+            raise RuntimeError(
+                "unique_consecutive: There are 0 sized dimensions, and they aren't selected, so "
+                f"unique cannot be applied (shape {tuple(x.shape)}, dim {dim})"
+            )
+        moved = np.moveaxis(x, axis, 0)
+        width = int(np.prod(moved.shape[1:], dtype=np.int64))
+        rows, shape = moved.reshape(moved.shape[0], width), (moved.shape[0],)
+    n = rows.shape[0]
+    # a run starts where a row differs from the one before it (NaN != NaN starts one too)
+    starts = np.ones(n, bool)
+    if n > 1:
+        starts[1:] = (rows[1:] != rows[:-1]).any(axis=1) if rows.shape[1] else False
+    first = np.flatnonzero(starts)
+    if dim is None:
+        values = x.reshape(-1)[first]
+    else:
+        values = np.take(x, first, axis=axis)
+    out = [Tensor._make(values, False, None)]
+    if return_inverse:
+        inverse = (np.cumsum(starts) - 1).astype(np.int64).reshape(shape)
+        out.append(Tensor._make(inverse, False, None))
+    if return_counts:
+        counts = np.diff(np.append(first, n)).astype(np.int64)
+        out.append(Tensor._make(counts, False, None))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
 # Tensor methods this family gives: {method name: function}
 TENSOR_METHODS: dict = {
     "cumsum": cumsum, "cumprod": cumprod, "sort": sort, "argsort": argsort, "topk": topk,
     "unique": unique, "cummax": cummax, "cummin": cummin, "logcumsumexp": logcumsumexp,
-    "msort": msort, "kthvalue": kthvalue,
+    "msort": msort, "kthvalue": kthvalue, "unique_consecutive": unique_consecutive,
 }
