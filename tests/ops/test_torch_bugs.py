@@ -385,3 +385,23 @@ def test_comparisons_in_torch_result_type(op):
         zo = getattr(zg, op)(zg.from_numpy(a), zg.from_numpy(b))
         to = getattr(torch, op)(torch.from_numpy(a), torch.from_numpy(b))
         np.testing.assert_array_equal(zo.numpy(), to.numpy())
+
+
+def test_inplace_arithmetic_dtype_and_shape_errors():
+    for call in (lambda t: t.mul_(1.5), lambda t: t.div_(2), lambda t: t.add_(0.5)):
+        with pytest.raises(RuntimeError, match="can't be cast"):
+            call(torch.tensor([1, 2]))
+        with pytest.raises(RuntimeError, match="can't be cast"):
+            call(zg.tensor([1, 2]))
+    with pytest.raises(RuntimeError, match="does not broadcast"):
+        zg.ones(2).add_(zg.ones(3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x, t = zg.tensor([1.0, -1.0, 0.0]), torch.tensor([1.0, -1.0, 0.0])
+        x.div_(0)
+        t.div_(0)
+        np.testing.assert_array_equal(x.numpy(), t.numpy())
+        x, t = zg.tensor([1, 2]), torch.tensor([1, 2])
+        x.add_(zg.tensor([3, 4]), alpha=2).mul_(3).sub_(1)
+        t.add_(torch.tensor([3, 4]), alpha=2).mul_(3).sub_(1)
+        np.testing.assert_array_equal(x.numpy(), t.numpy())

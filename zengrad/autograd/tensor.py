@@ -419,20 +419,34 @@ class Tensor:
     def _add_inplace(self, name: str, other, args: tuple, alpha, sign: int) -> Tensor:
         if args or not isinstance(alpha, (int, float)):
             other, alpha = _ops._alpha_args(name, self, other, args, alpha)
-        self._check_inplace()
         other = other.data if isinstance(other, Tensor) else other
         alpha = sign * alpha
-        self.data += other if alpha == 1 else alpha * other
-        return self
+        return self._ufunc_inplace(name, np.add, other if alpha == 1 else alpha * other)
 
     def mul_(self, other) -> Tensor:
-        self._check_inplace()
-        self.data *= other.data if isinstance(other, Tensor) else other
-        return self
+        """self *= other."""
+        return self._ufunc_inplace("mul_", np.multiply, other)
 
     def div_(self, other) -> Tensor:
+        """self /= other (true division: an integer tensor cannot hold it, as torch)."""
+        with np.errstate(divide="ignore", invalid="ignore"):  # x / 0 = inf/nan, as torch
+            return self._ufunc_inplace("div_", np.true_divide, other)
+
+    def _ufunc_inplace(self, name: str, ufunc, other) -> Tensor:
         self._check_inplace()
-        self.data /= other.data if isinstance(other, Tensor) else other
+        other = other.data if isinstance(other, Tensor) else other
+        try:
+            ufunc(self.data, other, out=self.data)
+        except TypeError:  # NumPy's UFuncTypeError: the result does not fit self's dtype
+            raise RuntimeError(
+                f"{name}: result type {np.result_type(self.data, other)} can't be cast to the "
+                f"desired output type {self.data.dtype} (in-place ops keep self's dtype)"
+            ) from None
+        except ValueError:
+            raise RuntimeError(
+                f"{name}: other of shape {tuple(np.shape(other))} does not broadcast to self's "
+                f"shape {tuple(self.data.shape)}"
+            ) from None
         return self
 
     def clamp_(self, min=None, max=None) -> Tensor:
