@@ -1,4 +1,5 @@
-"""Scans and sorting: cumsum, cumprod, sort, argsort, topk, unique.
+"""Scans, sorting and searching: cumsum, cumprod, cummax/cummin, logcumsumexp, sort, argsort,
+msort, topk, kthvalue, unique, unique_consecutive, searchsorted, bucketize.
 
 Sorted values are a permutation of the input, so their gradient is g put back at the
 source positions (the indices); indices, inverses and counts carry no gradient.
@@ -27,34 +28,18 @@ class _ValuesIndices(NamedTuple):
     indices: Tensor
 
 
-# torch.return_types.sort / .topk: named tuples (values, indices) with the op's name
-class sort_result(_ValuesIndices):  # noqa: N801  (named as torch.return_types.sort)
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return f"zengrad.return_types.sort(\nvalues={self.values},\nindices={self.indices})"
-
-
-class topk_result(_ValuesIndices):  # noqa: N801
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return f"zengrad.return_types.topk(\nvalues={self.values},\nindices={self.indices})"
-
-
 def _result_type(name: str) -> type:
-    """A (values, indices) named tuple printed as torch.return_types.<name>."""
+    """A (values, indices) named tuple named and printed as torch.return_types.<name>."""
 
     def __repr__(self) -> str:
         return f"zengrad.return_types.{name}(\nvalues={self.values},\nindices={self.indices})"
 
     cls = type(name, (_ValuesIndices,), {"__slots__": (), "__repr__": __repr__})
-    cls.__qualname__ = name
+    cls.__qualname__ = f"{name}_result"  # the module attribute, so that pickle finds it
     return cls
 
 
-sort_result.__name__ = sort_result.__qualname__ = "sort"
-topk_result.__name__ = topk_result.__qualname__ = "topk"
+sort_result, topk_result = _result_type("sort"), _result_type("topk")
 cummax_result, cummin_result = _result_type("cummax"), _result_type("cummin")
 kthvalue_result = _result_type("kthvalue")
 
