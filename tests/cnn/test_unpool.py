@@ -181,3 +181,28 @@ def test_max_pool_gradient_of_nan_and_inf_windows_as_torch(rng):
         F.max_pool2d(xz, k, s, p).sum().backward()
         TF.max_pool2d(xt, k, s, p).sum().backward()
         np.testing.assert_array_equal(xz.grad.numpy(), xt.grad.numpy())
+
+
+def test_window_between_dilated_taps(rng):
+    """A dilated window can hold only padding (L = 1, kernel 2, dilation 2, padding 1): torch
+    gives -inf and its scan's start index (past the input); that window passes no gradient."""
+    x = np.array([[[5.0], [-np.inf]]])  # (1, 2, 1)
+    for ri in (True, False):
+        xz = zg.tensor(x, requires_grad=True)
+        out = F.max_pool1d(xz, 2, 3, 1, 2, return_indices=ri)
+        ref = TF.max_pool1d(torch.tensor(x), 2, 3, 1, 2, return_indices=ri)
+        for a, b in zip(out if ri else (out,), ref if ri else (ref,)):
+            np.testing.assert_array_equal(a.detach().numpy(), b.numpy())
+        (out[0] if ri else out).sum().backward()
+        np.testing.assert_array_equal(xz.grad.numpy(), 0)
+
+
+def test_window_between_dilated_taps_2d():
+    # W = 1: the torch start index of an empty window reads as the next row's element
+    x = np.arange(5.0).reshape(1, 1, 5, 1)
+    args = ((2, 2), (2, 1), (0, 1), (2, 2), False, True)
+    assert_parity(lambda x: F.max_pool2d(x, *args), lambda x: TF.max_pool2d(x, *args), [x],
+                  grad=False)
+    xz = zg.tensor(x, requires_grad=True)
+    F.max_pool2d(xz, *args)[0].sum().backward()
+    np.testing.assert_array_equal(xz.grad.numpy(), 0)

@@ -100,8 +100,8 @@ class MaxPool2dFn(Function):
             # a NaN window (torch: its last NaN gets g) or an all -inf window that can
             # touch the -inf padding (torch: its first real element): follow torch's indices
             stride, dilation = ctx.steps
-            idx = _argmax_indices(xp, out, rows, cols, padding, stride, dilation, xshape[2:])
-            return _scatter_planes(g, idx, xshape), None, None, None, None, None
+            idx, empty = _argmax_indices(xp, out, rows, cols, padding, stride, dilation, xshape[2:])
+            return _scatter_planes(g, idx, xshape, empty), None, None, None, None, None
         dxp = np.empty_like(xp) if tiles else np.zeros_like(xp)
         free = None  # windows whose gradient is not yet assigned
         last = len(rows) * len(cols) - 1
@@ -124,8 +124,9 @@ class MaxPool2dFn(Function):
         return dxp[:, :, ph : ph + xshape[2], pw : pw + xshape[3]], None, None, None, None, None
 
 
-def _argmax_indices(xp, out, rows, cols, padding, stride, dilation, hw) -> np.ndarray:
-    """The flat index h * W + w of each window's maximum (see max_pool_indices)."""
+def _argmax_indices(xp, out, rows, cols, padding, stride, dilation, hw):
+    """(idx, empty): the flat index h * W + w of each window's maximum (see
+    max_pool_indices), and the (OH, OW) mask of windows holding no input element (or None)."""
     h, w = hw
     (ph, pw), (sh, sw), (dh, dw) = padding, stride, dilation
     oh, ow = out.shape[2:]
@@ -145,23 +146,38 @@ def _argmax_indices(xp, out, rows, cols, padding, stride, dilation, hw) -> np.nd
                 np.copyto(nan_idx, flat, where=np.isnan(v) & inside)  # the last NaN wins
     if nan_idx is not None:
         np.copyto(idx, nan_idx, where=nan)
-    return idx
+    empty = idx < 0
+    if empty.any():
+        # a dilated window can fall between the input's elements (all padding): torch gives
+        # -inf and its scan's starting index, the first window position at or after 0 in
+        # each dim (which lies past the input); the gather masks these windows
+        r0 = sh * np.arange(oh) - ph
+        r0 = r0 + (-(np.minimum(r0, 0) // dh)) * dh
+        c0 = sw * np.arange(ow) - pw
+        c0 = c0 + (-(np.minimum(c0, 0) // dw)) * dw
+        np.copyto(idx, r0[:, None] * w + c0[None, :], where=empty)
+        return idx, empty[0, 0]  # (geometric: the same for every plane)
+    return idx, None
 
 
-def max_pool_indices(x, kernel, stride, padding, dilation, ceil_mode) -> np.ndarray:
+def max_pool_indices(x, kernel, stride, padding, dilation, ceil_mode):
     """PyTorch's argmax of each window as a flat index h * W + w into its (unpadded) plane,
     int64 (N, C, OH, OW): the first maximum in row-major window order among the positions
     inside the input (a window of -inf points at its first real element); a window holding
-    NaN points at its last NaN (torch's `val > max || isnan(val)` scan)."""
+    NaN points at its last NaN (torch's `val > max || isnan(val)` scan). Returns (idx, the
+    mask of windows holding no input element, or None)."""
     xp, out, rows, cols, _ = _window_max(x, kernel, stride, padding, dilation, ceil_mode)
     return _argmax_indices(xp, out, rows, cols, padding, stride, dilation, x.shape[2:])
 
 
-def _scatter_planes(g: np.ndarray, idx: np.ndarray, xshape) -> np.ndarray:
+def _scatter_planes(g: np.ndarray, idx: np.ndarray, xshape, empty=None) -> np.ndarray:
     """dx (xshape) with dx[n, c].flat[idx[n, c, k]] += g[n, c, k]: windows may share a
-    maximum, so one bincount over plane-offset indices (not a scatter with repeats)."""
+    maximum, so one bincount over plane-offset indices (not a scatter with repeats).
+    Windows in `empty` (no input element) pass no gradient."""
     n, c = xshape[:2]
     plane = int(np.prod(xshape[2:]))
+    if empty is not None:
+        g, idx = np.where(empty, 0, g), np.where(empty, 0, idx)
     where = idx.reshape(n * c, -1) + (np.arange(n * c) * plane)[:, None]
     sums = np.bincount(where.ravel(), weights=g.ravel(), minlength=n * c * plane)
     return sums.astype(g.dtype, copy=False).reshape(xshape)
@@ -169,19 +185,23 @@ def _scatter_planes(g: np.ndarray, idx: np.ndarray, xshape) -> np.ndarray:
 
 class PlaneGatherFn(Function):
     """y[n, c, k] = x[n, c, idx[n, c, k]] over flattened planes (the max of a window, picked
-    by its index);  dL/dx[n, c, j] = sum of g[n, c, k] over the k with idx = j."""
+    by its index);  dL/dx[n, c, j] = sum of g[n, c, k] over the k with idx = j. Windows
+    in `empty` (no input element in them) give -inf and no gradient."""
 
     @staticmethod
-    def forward(ctx, x, idx):
+    def forward(ctx, x, idx, empty):
         n, c = x.shape[:2]
-        ctx.xshape = x.shape
-        ctx.idx = idx
+        ctx.xshape, ctx.idx, ctx.empty = x.shape, idx, empty
+        take = idx if empty is None else np.where(empty, 0, idx)
         flat = x.reshape(n, c, -1)
-        return np.take_along_axis(flat, idx.reshape(n, c, -1), axis=2).reshape(idx.shape)
+        y = np.take_along_axis(flat, take.reshape(n, c, -1), axis=2).reshape(idx.shape)
+        if empty is not None:
+            y[:, :, empty] = -np.inf
+        return y
 
     @staticmethod
     def backward(ctx, g):
-        return _scatter_planes(g, ctx.idx, ctx.xshape), None
+        return _scatter_planes(g, ctx.idx, ctx.xshape, ctx.empty), None, None
 
 
 class MaxUnpoolFn(Function):
@@ -374,8 +394,8 @@ def _max_pool(name, nd, input, kernel_size, stride, padding, dilation, ceil_mode
     if not return_indices:
         return _from4d(MaxPool2dFn.apply(x, k, s, p, d, bool(ceil_mode)), nd, unbatched)
     # the values are x at the indices, so the gradient follows them (ties and NaN as torch)
-    idx = max_pool_indices(x.data, k, s, p, d, bool(ceil_mode))
-    y = PlaneGatherFn.apply(x, idx)
+    idx, empty = max_pool_indices(x.data, k, s, p, d, bool(ceil_mode))
+    y = PlaneGatherFn.apply(x, idx, empty)
     ind = Tensor._make(idx, False, None)
     return _from4d(y, nd, unbatched), _from4d(ind, nd, unbatched)
 
