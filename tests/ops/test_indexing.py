@@ -274,6 +274,9 @@ CASES: dict[str, Case] = {
     "int_index_add": Case(lambda m, x, i, s: m.index_add(x, 0, i, s, alpha=3), [
         (ix(9, 3, 2), np.array([2, 2]), ix(5, 2, 2)),
     ], grad=False),
+    "int_index_add_float_alpha": Case(lambda m, x, i, s: m.index_add(x, 0, i, s, alpha=1.5), [
+        (ix(9, 3, 2), np.array([2, 0]), ix(5, 2, 2)),
+    ], grad=False),  # torch truncates the alpha to the integer dtype
     "bool_index_select": Case(lambda m, x, i: m.index_select(x, 1, i), [
         (mask(2, 3), np.array([2, 0])),
     ], grad=False),
