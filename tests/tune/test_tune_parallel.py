@@ -135,9 +135,9 @@ _ORPHAN = """
 import os, subprocess, sys, time
 child = subprocess.Popen([sys.executable, "-c", '''
 import os, time
-from zengrad.tune import parallel
-parallel._set_parent_death_signal = lambda: False  # only the portable watchdog
-parallel.worker_init(os.getppid(), 0.05)
+from zengrad.tune import worker
+worker._set_parent_death_signal = lambda: False  # only the portable watchdog
+worker.worker_init(os.getppid(), 0.05)
 print("armed", flush=True)
 time.sleep(60)
 '''], stdout=subprocess.PIPE, text=True)

@@ -5,7 +5,7 @@ when it returns True the objective raises ``TrialPruned`` (as in Optuna).
 
 A pruner sees ``study`` (``direction``, ``get_trials(deepcopy, states)``, ``_storage``)
 and a ``FrozenTrial`` of the current trial.  In remote workers the study is a snapshot
-of the other trials taken when the trial was launched (see ``parallel.py``).
+of the other trials taken when the trial was launched (see ``worker.py``).
 """
 
 from __future__ import annotations

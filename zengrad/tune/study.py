@@ -21,26 +21,21 @@ import logging
 import math
 import os
 import socket
-import time
-import traceback
 import uuid
-import warnings
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Container, Sequence
 from concurrent.futures import Executor
 from typing import Any
 
 from ..io.atomic import atomic_write_bytes
 from .distributions import BaseDistribution
+from .optimize import CallbackFn, ObjectiveFn, resolve_n_jobs, run_optimize
 from .pruners import BasePruner, MedianPruner
-from .samplers.base import BaseSampler
+from .samplers.base import BaseSampler, SearchSpaceExhausted
 from .samplers.gp import GPSampler
 from .storage import BaseStorage, DuplicatedStudyError, get_storage
-from .trial import FIXED_PARAMS_KEY, FrozenTrial, Trial, TrialPruned, TrialState
+from .trial import FIXED_PARAMS_KEY, FrozenTrial, Trial, TrialState
 
 logger = logging.getLogger("zengrad.tune")
-
-ObjectiveFn = Callable[[Any], float]
-CallbackFn = Callable[["Study", FrozenTrial], None]
 
 OWNER_KEY = "owner"  # system attr: which process runs the trial (to detect crashes)
 FAIL_REASON_KEY = "fail_reason"
@@ -49,10 +44,6 @@ FAIL_REASON_KEY = "fail_reason"
 class StudyDirection(enum.Enum):
     MINIMIZE = "minimize"
     MAXIMIZE = "maximize"
-
-
-class SearchSpaceExhausted(RuntimeError):
-    """The sampler has no point left (a GridSampler whose grid is taken)."""
 
 
 def _pid_alive(pid: int) -> bool:
@@ -185,6 +176,15 @@ class Study:
             raise RuntimeError(f"trial {number} has already finished")
         return self._storage.get_trial(trial_id)
 
+    def fail_trial(
+        self, trial: Trial | FrozenTrial | int, reason: str, traceback_text: str | None = None,
+    ) -> FrozenTrial:
+        """Finish a trial as FAIL, with ``reason`` in ``system_attrs["fail_reason"]`` (and the
+        traceback in ``"fail_traceback"``).  A trial already finished is left as it is."""
+        trial_id, number = self._resolve(trial)
+        self._finish(trial_id, number, TrialState.FAIL, None, reason, traceback_text)
+        return self._storage.get_trial(trial_id)
+
     def _finish(
         self, trial_id: int, number: int, state: TrialState, value: float | None,
         reason: str | None = None, tb: str | None = None,
@@ -207,7 +207,7 @@ class Study:
                 logger.info("Trial %d pruned", number)
         return done
 
-    # -- the optimization loop ------------------------------------------------------------
+    # -- the optimization loop (in optimize.py) -------------------------------------------
     def optimize(
         self, objective: ObjectiveFn, n_trials: int | None = None, timeout: float | None = None,
         n_jobs: int = 1, executor: Executor | Any | None = None,
@@ -222,83 +222,27 @@ class Study:
         Others are recorded as FAIL and re-raised.  ``TrialPruned`` always means PRUNED.
 
         ``n_jobs > 1`` runs trials in that many worker *processes*; ``executor`` takes any
-        ``concurrent.futures.Executor`` or a Dask ``distributed.Client`` (see ``parallel.py``).
-        In both cases the objective must be picklable: a top-level function of an importable
-        module (with a ``if __name__ == "__main__":`` guard in scripts).
+        ``concurrent.futures.Executor`` or a Dask ``distributed.Client`` (see ``optimize.py``
+        and ``worker.py``).  In both cases the objective must be picklable: a top-level
+        function of an importable module (with a ``if __name__ == "__main__":`` guard in
+        scripts).
         """
         if n_trials is not None and n_trials < 0:
             raise ValueError(f"n_trials must be >= 0, got {n_trials}")
-        if n_jobs == -1:
-            n_jobs = os.cpu_count() or 1
-        if n_jobs < 1:
-            raise ValueError(f"n_jobs must be >= 1 or -1, got {n_jobs}")
+        n_jobs = resolve_n_jobs(n_jobs)
         catch = tuple(catch) if isinstance(catch, list | tuple) else (catch,)
         self._stop_flag = False
-        bar = _progress_bar(show_progress_bar, n_trials, timeout)
-        try:
-            if executor is None and n_jobs == 1:
-                self._optimize_sequential(objective, n_trials, timeout, callbacks or [], bar,
-                                          catch)
-            else:
-                from .parallel import optimize_parallel
-
-                optimize_parallel(self, objective, n_trials, timeout, n_jobs, executor,
-                                  callbacks or [], bar, catch)
-        finally:
-            if bar is not None:
-                bar.close()
-
-    def _should_stop(self, done: int, n_trials: int | None, deadline: float | None) -> bool:
-        if self._stop_flag or (n_trials is not None and done >= n_trials):
-            return True
-        if deadline is not None and time.monotonic() >= deadline:
-            return True
-        return self.sampler.is_exhausted(self)
-
-    def _optimize_sequential(
-        self, objective: ObjectiveFn, n_trials: int | None, timeout: float | None,
-        callbacks: Sequence[CallbackFn], bar: Any, catch: tuple[type[BaseException], ...],
-    ) -> None:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        done = 0
-        while not self._should_stop(done, n_trials, deadline):
-            try:
-                trial = self.ask()
-            except SearchSpaceExhausted:
-                break
-            frozen = self._run_trial(objective, trial, catch)
-            done += 1
-            self._after_trial(frozen, callbacks, bar)
-
-    def _run_trial(
-        self, objective: ObjectiveFn, trial: Trial, catch: tuple[type[BaseException], ...]
-    ) -> FrozenTrial:
-        try:
-            value = objective(trial)
-        except TrialPruned:
-            return self.tell(trial, state=TrialState.PRUNED)
-        except BaseException as e:
-            # every failure is recorded; only the ones not caught stop the study
-            self._finish(trial._trial_id, trial.number, TrialState.FAIL, None,
-                         f"{type(e).__name__}: {e}", traceback.format_exc())
-            if not isinstance(e, catch):
-                raise
-            return self._storage.get_trial(trial._trial_id)
-        return self.tell(trial, value)
-
-    def _after_trial(self, frozen: FrozenTrial, callbacks: Sequence[CallbackFn], bar: Any) -> None:
-        for callback in callbacks:
-            callback(self, frozen)
-        if bar is not None:
-            bar.update(1)
-            try:
-                bar.set_postfix_str(f"best={self.best_value:.6g}")
-            except ValueError:
-                pass
+        run_optimize(self, objective, n_trials, timeout, n_jobs, executor, callbacks or [],
+                     show_progress_bar, catch)
 
     def stop(self) -> None:
         """Finish the running ``optimize`` after the trials in progress (e.g. from a callback)."""
         self._stop_flag = True
+
+    @property
+    def stop_requested(self) -> bool:
+        """``stop()`` was called during the running (or last) ``optimize``."""
+        return self._stop_flag
 
     # -- export ---------------------------------------------------------------------------
     def trials_records(self) -> list[dict[str, Any]]:
@@ -387,18 +331,6 @@ def _to_value(values: Any) -> tuple[float | None, str | None]:
     if not math.isfinite(value):
         return None, f"the objective returned {value}"
     return value, None
-
-
-def _progress_bar(enabled: bool, n_trials: int | None, timeout: float | None) -> Any:
-    if not enabled:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        warnings.warn("show_progress_bar=True needs tqdm (pip install tqdm); no bar shown",
-                      stacklevel=3)
-        return None
-    return tqdm(total=n_trials, desc="trials")
 
 
 def _direction(direction: str | StudyDirection) -> StudyDirection:

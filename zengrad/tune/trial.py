@@ -206,6 +206,32 @@ class Trial(SuggestMixin):
         self.study._storage.set_trial_param(self._trial_id, name, value, dist)
         return value
 
+    @property
+    def trial_id(self) -> int:
+        """The storage's id of this trial (unique across studies; ``number`` is per study)."""
+        return self._trial_id
+
+    @property
+    def relative_params(self) -> dict[str, Any]:
+        """The values the sampler prepared at ``ask()`` time (a copy; what workers replay)."""
+        return dict(self._relative)
+
+    @property
+    def relative_distributions(self) -> dict[str, BaseDistribution]:
+        """The distributions of ``relative_params`` (a copy)."""
+        return dict(self._relative_dists)
+
+    def record_param(self, name: str, value: Any, dist: BaseDistribution) -> None:
+        """Store a value chosen outside this process (by a worker running this trial).
+
+        The storage checks ``dist`` against other trials' use of the name, as for a suggest.
+        """
+        if name in self._params:
+            self._check_repeat(name, self.number, self._distributions[name], dist)
+            return
+        self.study._storage.set_trial_param(self._trial_id, name, value, dist)
+        self._params[name], self._distributions[name] = value, dist
+
     # -- pruning --------------------------------------------------------------------
     def report(self, value: float, step: int) -> None:
         """Record an intermediate value (e.g. validation loss after epoch ``step``)."""

@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from ..study import Study
 
 
+class SearchSpaceExhausted(RuntimeError):
+    """The sampler has no point left (a GridSampler whose grid is taken)."""
+
+
 class BaseSampler:
     def infer_relative_search_space(self, study: Study, trial: Any) -> dict[str, BaseDistribution]:
         return {}
