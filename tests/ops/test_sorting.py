@@ -1,6 +1,7 @@
-"""Scans and sorting (cumsum, cumprod, sort, argsort, topk, unique): one table entry per op,
-from which parity with torch, float64 gradcheck and bad-input tests are made (the runners
-are shared with tests/ops/test_indexing.py)."""
+"""Scans, sorting and searching (cumsum, cumprod, cummax/cummin, logcumsumexp, sort, argsort,
+msort, topk, kthvalue, unique, unique_consecutive, searchsorted, bucketize): one table entry
+per op, from which parity with torch, float64 gradcheck and bad-input tests are made (the
+runners are shared with tests/ops/test_indexing.py)."""
 
 from __future__ import annotations
 
