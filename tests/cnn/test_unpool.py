@@ -206,3 +206,41 @@ def test_window_between_dilated_taps_2d():
     xz = zg.tensor(x, requires_grad=True)
     F.max_pool2d(xz, *args)[0].sum().backward()
     np.testing.assert_array_equal(xz.grad.numpy(), 0)
+
+
+def test_unpool_random_configs_match_torch():
+    """Seeded sweep over pool geometry and output_size (valid, off by up to 2, empty)."""
+    rng = np.random.default_rng(9)
+    checked = refused = 0
+    for _ in range(200):
+        nd = int(rng.integers(1, 3))
+        sp, k, s, p = (
+            tuple(int(v) for v in rng.integers(lo, hi, size=nd))
+            for lo, hi in ((2, 8), (1, 4), (1, 4), (0, 2))
+        )
+        x = rng.standard_normal((2, 2, *sp))
+        pool_t = TF.max_pool1d if nd == 1 else TF.max_pool2d
+        try:
+            yt, it = pool_t(torch.tensor(x), k, s, p, 1, False, True)
+        except RuntimeError:
+            continue
+        size = [v + int(rng.integers(-2, 3)) for v in sp] if rng.random() < 0.6 else None
+        unpool_z = F.max_unpool1d if nd == 1 else F.max_unpool2d
+        unpool_t = TF.max_unpool1d if nd == 1 else TF.max_unpool2d
+        iz = zg.tensor(it.numpy())
+        try:
+            empty = unpool_t(yt, it, k, s, p, size).numel() == 0
+        except (RuntimeError, ValueError):
+            with pytest.raises(ValueError, match=f"max_unpool{nd}d"):
+                unpool_z(zg.tensor(yt.numpy()), iz, k, s, p, size)
+            refused += 1
+            continue
+        assert_parity(
+            lambda v, a=(iz, k, s, p, size), f=unpool_z: f(v, *a),
+            lambda v, a=(it, k, s, p, size), f=unpool_t: f(v, *a),
+            [yt.numpy()],
+            # torch's backward of an empty output fails (index 0 out of bounds); ours gives 0
+            grad=not empty,
+        )
+        checked += 1
+    assert checked > 50 and refused > 30

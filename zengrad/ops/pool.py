@@ -213,13 +213,17 @@ class MaxUnpoolFn(Function):
         n, c = x.shape[:2]
         ctx.idx = idx
         y = np.zeros((n, c, out_hw[0] * out_hw[1]), x.dtype)
-        np.put_along_axis(y, idx.reshape(n, c, -1), x.reshape(n, c, -1), axis=2)
+        ctx.empty = y.shape[2] == 0
+        if not ctx.empty:
+            np.put_along_axis(y, idx.reshape(n, c, -1), x.reshape(n, c, -1), axis=2)
         return y.reshape(n, c, *out_hw)
 
     @staticmethod
     def backward(ctx, g):
         n, c = g.shape[:2]
         idx = ctx.idx
+        if ctx.empty:  # an empty output: no value was written
+            return np.zeros(idx.shape, g.dtype), None, None
         dx = np.take_along_axis(g.reshape(n, c, -1), idx.reshape(n, c, -1), axis=2)
         return dx.reshape(idx.shape), None, None
 
@@ -478,11 +482,13 @@ def _unpool(name, nd, input, indices, kernel_size, stride, padding, output_size)
                     f"{name}: invalid output_size {tuple(out)} (dim {dim} must be between "
                     f"{dflt - si} and {dflt + si}, exclusive)"
                 )
-    if any(o <= 0 for o in out):
-        raise ValueError(f"{name}: output size {tuple(out)} must be positive")
+    if any(o < 0 for o in out):
+        raise ValueError(f"{name}: output size {tuple(out)} must be non-negative")
     plane = int(np.prod(out))
     idx = indices.data
-    if idx.size and (idx.min() < 0 or idx.max() >= plane):
+    if plane == 0:  # an empty output reads no index (torch returns it without a check)
+        pass
+    elif idx.size and (idx.min() < 0 or idx.max() >= plane):
         bad = idx.min() if idx.min() < 0 else idx.max()
         raise ValueError(
             f"{name}: found an invalid max index {int(bad)} (output planes are of size "
