@@ -263,5 +263,9 @@ def test_errors():
         conv_transpose2d(zg.zeros(1, 2, 5, 5), zg.zeros(2, 4, 3))
     with pytest.raises(ValueError, match=r"output size .* too small"):
         conv_transpose2d(zg.zeros(1, 2, 1, 1), zg.zeros(2, 4, 1, 1), padding=1)
+    with pytest.raises(TypeError, match="weight has dtype float64 but the input has float32"):
+        conv_transpose2d(zg.zeros(1, 2, 3, 3), zg.zeros(2, 2, 3, 3).double())
+    with pytest.raises(TypeError, match="floating-point input"):
+        conv_transpose2d(zg.zeros(1, 2, 3, 3).to(zg.int64), zg.zeros(2, 2, 3, 3))
     with pytest.raises(TypeError, match="must be Tensors"):
         conv_transpose2d(np.zeros((1, 2, 3, 3)), zg.zeros(2, 2, 3, 3))

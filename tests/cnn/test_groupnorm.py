@@ -108,3 +108,7 @@ def test_errors():
         GroupNorm(2, 4)(zg.zeros(2, 6, 3))
     with pytest.raises(TypeError, match="num_groups must be an int"):
         GroupNorm(2.0, 4)
+    with pytest.raises(TypeError, match="floating-point input, got dtype int64"):
+        group_norm(zg.zeros(2, 4, 3).to(zg.int64), 2)
+    with pytest.raises(TypeError, match="weight has dtype float64 but the input has float32"):
+        group_norm(zg.zeros(2, 4, 3), 2, zg.ones(4).double())

@@ -57,8 +57,8 @@ class ConvTranspose2dFn(Function):
         if n == 0:  # (conv.py's flat col2im assumes a non-empty grid)
             y = np.zeros((n, c_out, oh, ow), np.result_type(x, w))
         elif kh == kw == 1 and stride == (1, 1) and not (ph or pw) and (oh, ow) != (h, wd):
-            # 1x1, stride 1: the rows/columns output_padding adds are read by no window (and
-            # conv.py's 1x1 shortcut assumes none), so compute H x W and pad with zeros
+            # 1x1, stride 1: no kernel tap writes the rows/columns output_padding adds (and
+            # conv.py's 1x1 shortcut assumes there are none), so compute H x W, pad with zeros
             y = np.zeros((c_out, n, oh, ow), np.result_type(x, w)).transpose(1, 0, 2, 3)
             y[:, :, :h, :wd] = Conv2dFn._input_grad(
                 w, xm, (n, c_out, h, wd), pads, stride, dilation, groups, h, wd
@@ -88,8 +88,8 @@ class ConvTranspose2dFn(Function):
         if needs[2]:
             db = g.sum(axis=(0, 2, 3))
         if needs[0] or needs[1]:
-            # the conv's windows over g, cut to the H x W positions x came from (the rows that
-            # output_padding added beyond them are read by no window)
+            # the conv's windows over g, one per position of x (H x W of them: a window past
+            # them would start in the rows output_padding added, which no x position feeds)
             gp = _channel_major_padded(g, pads)
             s_c, s_n, s_h, s_w = gp.strides
             (sh, sw), (dh, dw_) = stride, dilation
@@ -202,6 +202,15 @@ def conv_transpose_nd(
     if bias is not None and (not isinstance(bias, Tensor) or bias.data.shape != (c_out,)):
         got = shape_str(bias.data.shape) if isinstance(bias, Tensor) else type(bias).__name__
         raise ValueError(f"{owner}: bias must have shape ({c_out},), got {got}")
+    dtype = input.data.dtype
+    if dtype.kind != "f":
+        raise TypeError(f"{owner}: expected a floating-point input, got dtype {dtype}")
+    for what, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.data.dtype != dtype:
+            raise TypeError(
+                f"{owner}: {what} has dtype {t.data.dtype} but the input has {dtype} (mixed "
+                "dtypes are refused, as torch)"
+            )
     xshape = input.data.shape
     if len(xshape) not in (nd + 1, nd + 2):
         raise ValueError(

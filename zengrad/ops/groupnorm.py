@@ -105,6 +105,15 @@ def group_norm(
                 f"group_norm: {name} must have shape ({c},) to match input of shape "
                 f"{shape_str(shape)}, got {got}"
             )
+    dtype = input.data.dtype
+    if dtype.kind != "f":
+        raise TypeError(f"group_norm: expected a floating-point input, got dtype {dtype}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.data.dtype != dtype:
+            raise TypeError(
+                f"group_norm: {name} has dtype {t.data.dtype} but the input has {dtype} "
+                "(mixed dtypes are refused, as torch)"
+            )
     if isinstance(eps, bool) or not isinstance(eps, Real) or eps < 0:
         raise ValueError(f"group_norm: eps must be a non-negative number, got {eps!r}")
     if input.data.size == 0:
