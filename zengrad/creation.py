@@ -176,12 +176,23 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> 
     return _new(np.arange(start, end, step).astype(dtype), requires_grad)
 
 
-def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) -> Tensor:
+def linspace(
+    start, end, steps: int, dtype=None, requires_grad: bool = False, *, device=None
+) -> Tensor:
     n = _count(steps, "linspace", "steps")
+    backend.parse_to_args((), {"device": device})  # 'cpu' only: a clear error otherwise
     # 0-d tensor bounds as Python numbers: a float32 tensor must not make NumPy compute the
     # points in float32 when dtype=float64 is asked for
     start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))
-    return _new(np.linspace(start, end, n).astype(_float_dtype(dtype)), requires_grad)
+    dt = _float_dtype(dtype)
+    if dt.kind in "iub" and n > 1:
+        # torch's integer linspace: bounds cast to the dtype first, points from the nearer
+        # end in float64, then truncated toward zero
+        lo, hi, i = float(int(start)), float(int(end)), np.arange(n)
+        step = (hi - lo) / (n - 1)
+        pts = np.where(i < n // 2, lo + step * i, hi - step * (n - 1 - i))
+        return _new(pts.astype(dt), requires_grad)
+    return _new(np.linspace(start, end, n).astype(dt), requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -> Tensor:

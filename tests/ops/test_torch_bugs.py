@@ -405,3 +405,50 @@ def test_inplace_arithmetic_dtype_and_shape_errors():
         x.add_(zg.tensor([3, 4]), alpha=2).mul_(3).sub_(1)
         t.add_(torch.tensor([3, 4]), alpha=2).mul_(3).sub_(1)
         np.testing.assert_array_equal(x.numpy(), t.numpy())
+
+
+# ----------------------------------------------------------------------------- OpInfo sweep
+
+
+@pytest.mark.parametrize("sa,sb", [((3, 4), (3, 4)), ((3, 4), (4,)), ((), (2, 3)), ((0, 1, 3),
+                                   (0, 4, 3))])
+def test_fmod_values_and_gradients(sa, sb):
+    a = rand_array(RNG, sa, np.float64, -5, 5)
+    b = np.asarray(RNG.uniform(0.6, 2.0, sb) * RNG.choice([-1, 1], sb))
+    assert_parity(zg.fmod, torch.fmod, [a, b])
+    assert_parity(lambda x, y: x.fmod(y), lambda x, y: x.fmod(y), [a, b])
+    assert_parity(lambda x: zg.fmod(x, -0.7), lambda x: torch.fmod(x, -0.7), [a])
+    ai, bi = np.array([7, -7, 7, -7]), np.array([3, 3, -3, -3])
+    assert_parity(zg.fmod, torch.fmod, [ai, bi])
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        zg.fmod(zg.from_numpy(ai), 0)
+    assert check_grad(zg.fmod, np.array([0.3, -1.2, 2.6, -3.3]), np.array([0.7, 0.9, -1.1, 1.6]))
+
+
+def test_max_min_of_empty_tensors_elementwise():
+    a, b = np.zeros((0, 1, 3)), np.zeros((0, 4, 3))
+    assert_parity(zg.max, torch.max, [a, b])
+    assert_parity(zg.min, torch.min, [a, b])
+    with pytest.raises(RuntimeError, match="non-empty"):
+        zg.max(zg.zeros(0))
+
+
+def test_norm_of_integers_is_refused_as_torch():
+    with pytest.raises(TypeError, match="floating point"):
+        zg.norm(zg.tensor([3, 4]))
+    with pytest.raises(RuntimeError):
+        torch.norm(torch.tensor([3, 4]))
+    assert_parity(lambda t: zg.norm(t, dtype=zg.float64), lambda t: torch.norm(
+        t.double()), [np.array([3, 4])])
+
+
+@pytest.mark.parametrize("start,end,steps", [(0, 10, 11), (4.3, -3, 50), (-7.9, 13.2, 9),
+                                             (5, 5, 3), (3, -3, 1), (0.5, 1, 0)])
+def test_linspace_integer_dtype_and_device(start, end, steps):
+    for zdt, tdt in ((zg.int64, torch.int64), (zg.float64, torch.float64)):
+        got = zg.linspace(start, end, steps, dtype=zdt, device="cpu")
+        want = torch.linspace(start, end, steps, dtype=tdt, device="cpu")
+        assert str(got.dtype) == str(want.dtype).split(".")[-1]
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-12)
+    with pytest.raises(RuntimeError, match="not available"):
+        zg.linspace(0, 1, 3, device="cuda")

@@ -154,6 +154,26 @@ class Remainder(Function):
         return (unbroadcast(g, shape_of(a)) if n[0] else None), gb
 
 
+class Fmod(Function):
+    """y = a - b * trunc(a / b) (C's fmod: the sign of a);
+    dL/da = g,  dL/db = -g * trunc(a / b)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.a, ctx.b = a, b
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.fmod(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        n = ctx.needs_input_grad
+        a, b = ctx.a, ctx.b
+        gb = None
+        if n[1]:
+            gb = unbroadcast((-g * _trunc_divide(a, b)).astype(g.dtype, copy=False), b.shape)
+        return (unbroadcast(g, shape_of(a)) if n[0] else None), gb
+
+
 def _floor_divide(a, b):
     # floats: Python's floor division (x / 0 -> +-inf or nan, as torch), without warnings
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -614,6 +634,15 @@ def floor_divide(input, other) -> Tensor:
     a, b = _operands("floor_divide", input, other)
     _integer_zero_check("floor_divide", a, b)
     return FloorDivide.apply(a, b)
+
+
+def fmod(input, other) -> Tensor:
+    """input - other * trunc(input / other): the result has the sign of input (C's fmod)."""
+    a, b = _operands("fmod", input, other)
+    if not isinstance(a, Tensor):
+        raise TypeError(f"fmod(): argument 'input' must be a Tensor, not {type(input).__name__}")
+    _integer_zero_check("fmod", a, b)
+    return Fmod.apply(a, b)
 
 
 def remainder(input, other) -> Tensor:

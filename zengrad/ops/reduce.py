@@ -350,14 +350,14 @@ class ValuesIndices(NamedTuple):
 
 
 def _max_like(input: Tensor, dim, keepdim: bool, is_min: bool, name: str):
-    if input.data.size == 0:
-        raise RuntimeError(f"{name}(): expected a non-empty tensor")
-    if dim is None:
-        return AMax.apply(input, None, False, is_min)
     if isinstance(dim, Tensor):  # max(a, b) elementwise, as torch.max(input, other)
         from zengrad.ops.elementwise import maximum, minimum
 
         return (minimum if is_min else maximum)(input, dim)
+    if input.data.size == 0:
+        raise RuntimeError(f"{name}(): expected a non-empty tensor")
+    if dim is None:
+        return AMax.apply(input, None, False, is_min)
     axis = normalize_dim(dim, input.data.ndim)
     if input.data.ndim == 0:  # max(x, 0) of a 0-d tensor: (x, 0), as in PyTorch
         from zengrad.ops.shape import reshape
@@ -482,7 +482,12 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, *, dtype=None)
     singular values) of the matrices over two dims (dim=None only for a 2-D input)."""
     if dtype is not None:
         input = input.to(dtype)
-    x = _floating(input)
+    if input.data.dtype.kind not in "fc":
+        raise TypeError(
+            f"norm: expected a floating point or complex tensor as input, got "
+            f"{input.data.dtype} (as torch; use .float() or dtype=)"
+        )
+    x = input
     ndim = x.data.ndim
     if isinstance(p, str):
         ndims = None if dim is None else (1 if isinstance(dim, (int, np.integer)) else len(dim))
