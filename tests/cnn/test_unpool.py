@@ -244,3 +244,16 @@ def test_unpool_random_configs_match_torch():
         )
         checked += 1
     assert checked > 50 and refused > 30
+
+
+def test_integer_inputs():
+    x = np.arange(-20, 16).reshape(1, 1, 6, 6) * 3
+    for kw in (dict(), dict(padding=1), dict(padding=1, return_indices=True)):
+        assert_parity(
+            lambda x, kw=kw: F.max_pool2d(x, 3, **kw),
+            lambda x, kw=kw: TF.max_pool2d(x, 3, **kw),
+            [x],
+            grad=False,
+        )
+    with pytest.raises(TypeError, match=r"avg_pool2d\(kernel_size=\(3, 3\)\): expected a floating"):
+        F.avg_pool2d(zg.tensor(x), 3)

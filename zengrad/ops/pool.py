@@ -69,7 +69,9 @@ def _geometry(shape, kernel, stride, padding, dilation, ceil_mode):
 def _window_max(x, kernel, stride, padding, dilation, ceil_mode):
     """The -inf padded input, the window maxima (NaN-propagating) and the offset slices."""
     (oh, ow), size, tiles = _geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
-    xp = _padded(x, padding[0], padding[1], size, -np.inf)
+    # the padding never wins a max: -inf, or the lowest value of an integer dtype
+    low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min if x.dtype.kind in "iu" else 0
+    xp = _padded(x, padding[0], padding[1], size, low)
     rows = _offsets(kernel[0], stride[0], dilation[0], oh)
     cols = _offsets(kernel[1], stride[1], dilation[1], ow)
     views = [xp[:, :, r, q] for r in rows for q in cols]
@@ -522,6 +524,11 @@ def max_unpool2d(
 
 def _avg_pool(name, nd, input, kernel_size, stride, padding, ceil_mode, include_pad, override):
     k, s, p, _, owner = _pool_args(name, nd, input, kernel_size, stride, padding, 1, False)
+    if input.data.dtype.kind != "f":
+        # (torch averages integers with its integer division; not implemented here)
+        raise TypeError(
+            f"{owner}: expected a floating-point input, got dtype {input.data.dtype}"
+        )
     if override is not None and (not isinstance(override, Integral) or override == 0):
         raise ValueError(f"{owner}: divisor_override must be a non-zero int, got {override!r}")
     _check_out(owner, input.data.shape, k, s, p, (1,) * nd, ceil_mode, nd)
