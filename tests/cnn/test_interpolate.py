@@ -1,4 +1,5 @@
-"""F.interpolate (nearest, nearest-exact, linear, bilinear, trilinear) and nn.Upsample:
+"""F.interpolate (nearest, nearest-exact, linear, bilinear, trilinear, bicubic, area) and
+nn.Upsample:
 gradcheck, parity with torch (values and gradients) over random configs, errors."""
 
 import numpy as np
@@ -36,6 +37,13 @@ CASES = [
     ((1, 2, 3, 4, 2), "nearest", dict(size=(2, 5, 3))),
     ((0, 2, 3, 4), "bilinear", dict(scale_factor=2)),  # empty batch
     ((1, 2, 3, 4), "bilinear", dict(size=(3, 4))),  # same size: a copy
+    ((2, 2, 4, 5), "bicubic", dict(scale_factor=2)),
+    ((1, 2, 5, 4), "bicubic", dict(size=(3, 9), align_corners=True)),
+    ((1, 1, 1, 3), "bicubic", dict(size=(4, 2))),  # size-1 input: clamped taps
+    ((2, 2, 6, 7), "bicubic", dict(scale_factor=(0.5, 1.7))),
+    ((2, 3, 6, 7), "area", dict(size=(4, 3))),
+    ((2, 3, 9), "area", dict(scale_factor=0.5)),
+    ((1, 2, 4, 4), "area", dict(size=(6, 5))),  # (area upsampling: overlapping windows)
 ]
 
 
@@ -146,10 +154,14 @@ def test_upsample_layer(rng):
 
 def test_errors():
     x4, x3 = zg.zeros(1, 2, 4, 4), zg.zeros(1, 2, 4)
-    with pytest.raises(NotImplementedError, match="mode 'bicubic' is not supported"):
-        F.interpolate(x4, scale_factor=2, mode="bicubic")
-    with pytest.raises(NotImplementedError, match="mode 'area' is not supported"):
-        F.interpolate(x4, size=2, mode="area")
+    with pytest.raises(NotImplementedError, match="mode 'lanczos' is not supported"):
+        F.interpolate(x4, scale_factor=2, mode="lanczos")
+    with pytest.raises(NotImplementedError, match="mode 'area' is not supported for 5-D"):
+        F.interpolate(zg.zeros(1, 1, 2, 2, 2), size=1, mode="area")
+    with pytest.raises(NotImplementedError, match=r"got 3D input.*bicubic mode needs 4D"):
+        F.interpolate(x3, size=2, mode="bicubic")
+    with pytest.raises(ValueError, match="align_corners option can only be set"):
+        F.interpolate(x4, size=2, mode="area", align_corners=False)
     with pytest.raises(ValueError, match="unknown mode 'foo'"):
         F.interpolate(x4, size=2, mode="foo")
     with pytest.raises(NotImplementedError, match=r"got 4D input.*linear mode needs 3D input"):

@@ -1,4 +1,5 @@
-"""Resampling (F.interpolate): nearest, nearest-exact and (bi/tri)linear, separable per axis.
+"""Resampling (F.interpolate): nearest, nearest-exact, (bi/tri)linear, bicubic, separable per
+axis; area by adaptive average pooling.
 
 Every mode reads, for each output position o of an axis of length n -> m, input positions
 given by a scale r:
@@ -9,8 +10,12 @@ given by a scale r:
                     src = o (n - 1) / (m - 1)                (align_corners=True; 0 if m = 1)
                     i0 = min(floor(src), n - 1), i1 = min(i0 + 1, n - 1), l1 = src - i0, l0 = 1 - l1
                     y(o) = l0 x[i0] + l1 x[i1]
+    bicubic:        src as linear (no clamp at 0), four taps x[clamp(floor(src) - 1 + k)] with
+                    Keys' cubic weights, a = -0.75 (see _cubic_taps)
+    area:           adaptive average pooling to the output size (as torch)
 An N-D resample is these 1-D resamples applied to the last axes in turn (last axis first, as
-PyTorch's kernels nest the weights), each one gather per tap, so work is O(output size).
+PyTorch's kernels nest the weights), each one gather per tap, so work is O(output size);
+short axes use the dense (m, n) matrix in one GEMM instead (see ResampleFn).
 Backward undoes the axes in reverse order: dx[j] = sum over the o with i(o) = j of l(o) g[o].
 The i(o) never decrease with o, so each input's outputs are one contiguous run: the r-th
 members of all runs have distinct inputs, and the sum is a few plain fancy-index adds per tap
@@ -27,15 +32,17 @@ import numpy as np
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
 from zengrad.ops.conv import shape_str
+from zengrad.ops.pool import adaptive_avg_pool2d
 
 # F.interpolate only (torch has no torch.interpolate)
 __all__: list[str] = []
 # Tensor methods this family gives: {method name: function}
 TENSOR_METHODS: dict = {}
 
-_LINEAR = {"linear": 3, "bilinear": 4, "trilinear": 5}  # mode -> the input rank it needs
+_LINEAR = {"linear": 3, "bilinear": 4, "trilinear": 5, "bicubic": 4}  # mode -> input rank
 _NEAREST = ("nearest", "nearest-exact")
-_REFUSED = ("bicubic", "area", "lanczos")
+_REFUSED = ("lanczos",)
+_CUBIC_A = -0.75  # PyTorch's (and OpenCV's) bicubic convolution constant
 # axes with an (out x in) resample matrix up to this many entries use it in a GEMM
 DENSE_MAX = 1 << 17
 _ALL_MODES = "nearest | linear | bilinear | bicubic | trilinear | lanczos | area | nearest-exact"
@@ -73,6 +80,34 @@ def _linear_taps(n: int, m: int, scale, align_corners: bool, dtype):
     l1 = np.clip(src - i0.astype(dtype), t(0), t(1)).astype(dtype)
     i1 = np.minimum(i0 + 1, n - 1)
     return i0, i1, t(1) - l1, l1
+
+
+def _cubic_taps(n: int, m: int, scale, align_corners: bool, dtype):
+    """Four taps (index, weight) per output, in the input's float type as PyTorch:
+    src as for linear but not clamped at 0, i = floor(src), t = src - i, taps at
+    clamp(i - 1 + k, 0, n - 1) with Keys' cubic weights (a = -0.75):
+        w0 = c2(t + 1), w1 = c1(t), w2 = c1(1 - t), w3 = c2(2 - t)
+        c1(x) = ((a + 2) x - (a + 3)) x^2 + 1,  c2(x) = ((a x - 5a) x + 8a) x - 4a."""
+    o = np.arange(m)
+    t = np.dtype(dtype).type
+    if align_corners:
+        r = t(n - 1) / t(m - 1) if m > 1 else t(0)
+        src = r * o.astype(dtype)
+    else:
+        r = t(1.0 / scale) if scale is not None else t(n) / t(m)
+        src = r * (o.astype(dtype) + t(0.5)) - t(0.5)
+    i = np.minimum(np.floor(src).astype(np.int64), n - 1)
+    lam = np.clip(src - i.astype(dtype), t(0), t(1)).astype(dtype)
+    a = t(_CUBIC_A)
+
+    def c1(x):
+        return ((a + t(2)) * x - (a + t(3))) * x * x + t(1)
+
+    def c2(x):
+        return ((a * x - t(5) * a) * x + t(8) * a) * x - t(4) * a
+
+    weights = (c2(lam + t(1)), c1(lam), c1(t(1) - lam), c2(t(1) - lam + t(1)))
+    return [(np.clip(i - 1 + k, 0, n - 1), wk.astype(dtype)) for k, wk in enumerate(weights)]
 
 
 def _weights(lam: np.ndarray, axis: int, ndim: int) -> np.ndarray:
@@ -195,9 +230,10 @@ def interpolate(
 ) -> Tensor:
     """Resample the spatial dims of input (N, C, *S) to size= or floor(S * scale_factor).
 
-    mode: 'nearest' | 'nearest-exact' (3/4/5-D), 'linear' (3-D), 'bilinear' (4-D),
-    'trilinear' (5-D); align_corners for the linear modes. See the module docstring for the
-    index/weight formulas (PyTorch's, including its float32 scale for nearest).
+    mode: 'nearest' | 'nearest-exact' (3/4/5-D), 'linear' (3-D), 'bilinear' | 'bicubic'
+    (4-D), 'trilinear' (5-D), 'area' (3/4-D); align_corners for the linear and cubic modes.
+    See the module docstring for the index/weight formulas (PyTorch's, including its float32
+    scale for nearest).
     """
     if not isinstance(input, Tensor):
         raise TypeError(f"interpolate: input must be a Tensor, got {type(input).__name__}")
@@ -207,13 +243,13 @@ def interpolate(
     if mode in _REFUSED:
         raise NotImplementedError(
             f"interpolate: mode {mode!r} is not supported (supported: 'nearest', "
-            "'nearest-exact', 'linear', 'bilinear', 'trilinear')"
+            "'nearest-exact', 'linear', 'bilinear', 'bicubic', 'trilinear', 'area')"
         )
-    if mode not in _NEAREST and mode not in _LINEAR:
+    if mode not in _NEAREST and mode not in _LINEAR and mode != "area":
         raise ValueError(f"interpolate: unknown mode {mode!r}, should be one of {_ALL_MODES}")
     if antialias:
         raise NotImplementedError("interpolate: antialias=True is not supported")
-    if mode in _NEAREST:
+    if mode in _NEAREST or mode == "area":
         if align_corners is not None:
             raise ValueError(
                 "interpolate: align_corners option can only be set with the interpolating "
@@ -269,6 +305,13 @@ def interpolate(
     dtype = input.data.dtype
     if dtype.kind != "f":
         raise TypeError(f"interpolate: expected a floating-point input, got dtype {dtype}")
+    if mode == "area":
+        # torch's 'area' is adaptive average pooling to the output size
+        if rank == 5:
+            raise NotImplementedError("interpolate: mode 'area' is not supported for 5-D input")
+        if rank == 3:
+            return adaptive_avg_pool2d(input.unsqueeze(2), (1, sizes[0])).squeeze(2)
+        return adaptive_avg_pool2d(input, tuple(sizes))
     plans = []
     for k in range(dim - 1, -1, -1):  # the last axis first
         axis, n, m, sc = 2 + k, spatial[k], sizes[k], scales[k]
@@ -276,6 +319,8 @@ def interpolate(
             continue
         if mode in _NEAREST:
             taps = [(_nearest_index(n, m, sc, mode == "nearest-exact"), None)]
+        elif mode == "bicubic":
+            taps = _cubic_taps(n, m, sc, align_corners, dtype)
         else:
             i0, i1, l0, l1 = _linear_taps(n, m, sc, align_corners, dtype)
             taps = [(i0, l0), (i1, l1)]
