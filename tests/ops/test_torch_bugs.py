@@ -452,3 +452,33 @@ def test_linspace_integer_dtype_and_device(start, end, steps):
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-12)
     with pytest.raises(RuntimeError, match="not available"):
         zg.linspace(0, 1, 3, device="cuda")
+
+
+@pytest.mark.parametrize("name", ["sum", "prod"])
+@pytest.mark.parametrize("zdt,tdt", [(zg.int32, torch.int32), (zg.bool, torch.bool),
+                                     (zg.int64, torch.int64)])
+def test_integer_dtype_reductions_keep_the_dtype(name, zdt, tdt):
+    x = np.asarray(RNG.integers(0, 3, (3, 4)))
+    for args in ((), (1,), (0, True)):
+        zo = getattr(zg.from_numpy(x), name)(*args, dtype=zdt)
+        to = getattr(torch.from_numpy(x), name)(*args, dtype=tdt)
+        assert str(zo.dtype) == str(to.dtype).split(".")[-1]
+        np.testing.assert_array_equal(zo.numpy(), to.numpy())
+
+
+def test_bool_tensors_refused_or_handled_as_torch():
+    b = np.array([True, False, True])
+    for call in [
+        lambda m, t: m.pow(t, t), lambda m, t: m.matmul(t, t), lambda m, t: m.argmax(t),
+        lambda m, t: m.round(t), lambda m, t: m.floor(t), lambda m, t: m.clamp(t, t, t),
+        lambda m, t: m.clamp(t, True),
+    ]:
+        with pytest.raises((RuntimeError, NotImplementedError)):
+            call(torch, torch.from_numpy(b))
+        with pytest.raises(TypeError, match="bool"):
+            call(zg, zg.from_numpy(b))
+    other = np.array([False, False, True])
+    for f in (lambda m, t, o: m.clamp(t, o), lambda m, t, o: m.clamp(t, None, o),
+              lambda m, t, o: m.clamp_min(t, o), lambda m, t, o: m.clamp_max(t, o),
+              lambda m, t, o: m.sign(t)):
+        assert_parity(lambda t, o, f=f: f(zg, t, o), lambda t, o, f=f: f(torch, t, o), [b, other])

@@ -653,6 +653,10 @@ def remainder(input, other) -> Tensor:
 
 
 def pow(input, exponent) -> Tensor:  # noqa: A001
+    """input ** exponent (bool tensors refused, as torch)."""
+    for v in (input, exponent):
+        if isinstance(v, Tensor) and v.data.dtype == np.bool_:
+            raise TypeError("pow: not implemented for bool tensors (as torch; use .long() first)")
     return _binary(Pow, "pow", input, exponent)
 
 
@@ -698,7 +702,11 @@ def abs(input) -> Tensor:  # noqa: A001
 
 
 def sign(input) -> Tensor:
-    return Sign.apply(input)
+    """y = -1, 0 or 1 by the sign of x (a bool tensor is its own sign, as torch)."""
+    x = _tensor_arg("sign", input)
+    if x.data.dtype == np.bool_:
+        return Tensor._make(x.data.copy(), False, None)
+    return Sign.apply(x)
 
 
 def square(input) -> Tensor:
@@ -725,6 +733,16 @@ def clamp(input, min=None, max=None) -> Tensor:  # noqa: A002
         if bound is not None and not isinstance(bound, (Tensor, bool, int, float)):
             raise TypeError(f"clamp(): argument '{what}' must be a number or a tensor")
     dt = result_type(x, lo, hi)
+    if dt == np.bool_:
+        # torch clamps bools by one tensor bound only: max is a logical or, min an and
+        if (lo is None) != (hi is None) and isinstance(lo if hi is None else hi, Tensor):
+            if hi is None:
+                return Tensor._make(np.logical_or(x.data, lo.data), False, None)
+            return Tensor._make(np.logical_and(x.data, hi.data), False, None)
+        raise TypeError(
+            "clamp: not implemented for bool tensors with number or two bounds (as torch; "
+            "use .long() first)"
+        )
     x, lo, hi = (_as_dtype(t, dt) for t in (x, lo, hi))
     shapes = [t.data.shape for t in (x, lo, hi) if isinstance(t, Tensor)]
     if len(set(shapes)) > 1:
@@ -890,13 +908,19 @@ isfinite = _no_grad_unary(np.isfinite, "isfinite")
 def _rounding(fn, name: str, doc: str):
     def op(input) -> Tensor:
         x = _tensor_arg(name, input)
-        if x.data.dtype.kind in "iub":  # integers are already whole: a copy, as torch
+        _refuse_bool(name, x)
+        if x.data.dtype.kind in "iu":  # integers are already whole: a copy, as torch
             return Tensor._make(x.data.copy(), False, None)
         return Rounding.apply(x, fn)
 
     op.__name__ = name
     op.__doc__ = doc
     return op
+
+
+def _refuse_bool(name: str, x: Tensor) -> None:
+    if x.data.dtype == np.bool_:
+        raise TypeError(f"{name}: not implemented for bool tensors (as torch; use .long() first)")
 
 
 def _tensor_arg(name: str, x) -> Tensor:
@@ -918,6 +942,7 @@ def round(input, *, decimals: int = 0) -> Tensor:  # noqa: A001
     """y = rint(x * 10^d) / 10^d (d = decimals; rint(x / 10^-d) * 10^-d for d < 0), halves
     to even, computed in x's dtype as torch;  dL/dx = 0."""
     x = _tensor_arg("round", input)
+    _refuse_bool("round", x)
     if isinstance(decimals, bool) or not isinstance(decimals, (int, np.integer)):
         raise TypeError(f"round(): argument 'decimals' must be an int, not {decimals!r}")
     if x.data.dtype.kind in "iub":

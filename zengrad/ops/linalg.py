@@ -57,6 +57,8 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     a, b = promote(input, other)
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError("matmul: both operands must be tensors or arrays, not scalars")
+    if a.data.dtype == np.bool_ or b.data.dtype == np.bool_:
+        raise TypeError("matmul: not implemented for bool tensors (as torch; use .long() first)")
     sa, sb = a.data.shape, b.data.shape
     if len(sa) == 0 or len(sb) == 0:
         raise ValueError(

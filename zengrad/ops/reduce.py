@@ -303,9 +303,10 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor
     axes = _reduced_axes(dim, input.data.ndim)
     if dtype is not None:
         input = _reduce_dtype("sum", input, dtype)
-        if input.data.dtype == np.bool_:  # a sum in bool is "any", as torch
-            out = np.any(input.data, axis=axes, keepdims=keepdim)
-            return Tensor._make(np.asarray(out), False, None)
+        dt = input.data.dtype
+        if dt.kind in "biu":  # no gradient; accumulate in dtype itself (NumPy would widen)
+            out = np.sum(input.data, axis=axes, keepdims=keepdim, dtype=dt)
+            return Tensor._make(np.asarray(out, dtype=dt), False, None)
     elif input.data.dtype.kind in "biu":  # integer/bool sums are int64, as in PyTorch
         input = Tensor._make(input.data.astype(np.int64), False, None)
     return Sum.apply(input, axes, keepdim)
@@ -341,6 +342,10 @@ def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype=
     axis = None if dim is None else normalize_dim(dim, input.data.ndim)
     if input.data.ndim == 0:  # dim 0 / -1 of a 0-d tensor: the product of one element
         axis = None
+    dt = input.data.dtype
+    if dt.kind in "biu":  # no gradient; multiply in dtype itself (NumPy would widen)
+        out = np.prod(input.data, axis=axis, keepdims=keepdim, dtype=dt)
+        return Tensor._make(np.asarray(out, dtype=dt), False, None)
     return Prod.apply(input, axis, keepdim)
 
 
@@ -390,6 +395,8 @@ def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
 
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     x = input.data
+    if x.dtype == np.bool_:
+        raise TypeError("argmax(): does not support bool input (as torch; use .long() first)")
     if dim is None:
         return Tensor._make(np.asarray(np.argmax(x), dtype=np.int64), False, None)
     axis = normalize_dim(dim, x.ndim)
@@ -401,6 +408,8 @@ def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tens
 
 def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     x = input.data
+    if x.dtype == np.bool_:
+        raise TypeError("argmin(): does not support bool input (as torch; use .long() first)")
     if dim is None:
         return Tensor._make(np.asarray(np.argmin(x), dtype=np.int64), False, None)
     axis = normalize_dim(dim, x.ndim)
