@@ -257,3 +257,17 @@ def test_integer_inputs():
         )
     with pytest.raises(TypeError, match=r"avg_pool2d\(kernel_size=\(3, 3\)\): expected a floating"):
         F.avg_pool2d(zg.tensor(x), 3)
+
+
+def test_with_indices_names(rng):
+    x = rng.standard_normal((2, 3, 6, 5))
+    assert_parity(
+        lambda x: F.max_pool2d_with_indices(x, 3, 2, 1),
+        lambda x: TF.max_pool2d_with_indices(x, 3, 2, 1),
+        [x],
+    )
+    assert_parity(
+        lambda x: F.max_pool1d_with_indices(x, 2),
+        lambda x: TF.max_pool1d_with_indices(x, 2),
+        [x[:, :, 0]],
+    )

@@ -49,7 +49,9 @@ from zengrad.ops.pool import (
     avg_pool1d,
     avg_pool2d,
     max_pool1d,
+    max_pool1d_with_indices,
     max_pool2d,
+    max_pool2d_with_indices,
     max_unpool1d,
     max_unpool2d,
 )
@@ -65,6 +67,7 @@ __all__ = [
     "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "batch_norm", "conv1d", "conv2d",
     "max_pool1d", "max_pool2d", "conv_transpose1d", "conv_transpose2d",
     "group_norm", "interpolate", "max_unpool1d", "max_unpool2d",
+    "max_pool1d_with_indices", "max_pool2d_with_indices",
     # attention and sequences
     "embedding", "layer_norm", "scaled_dot_product_attention",
     # activations, similarity and encodings (issue 10)

@@ -439,6 +439,36 @@ def max_pool2d(
     )
 
 
+def max_pool1d_with_indices(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """max_pool1d(..., return_indices=True) under torch's other name (always both)."""
+    return _max_pool(
+        "max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, True
+    )
+
+
+def max_pool2d_with_indices(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """max_pool2d(..., return_indices=True) under torch's other name (always both)."""
+    return _max_pool(
+        "max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, True
+    )
+
+
 def _unpool(name, nd, input, indices, kernel_size, stride, padding, output_size) -> Tensor:
     """Validate max_unpool1d/2d's arguments (torch's output-size rule) and apply the op."""
     for what, t in (("input", input), ("indices", indices)):
