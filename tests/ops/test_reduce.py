@@ -383,3 +383,16 @@ def test_norm_negative_p_with_zeros_and_empty_inf():
         torch.norm(torch.zeros(0), float("inf"))
     with pytest.raises(ValueError, match="nan"):
         zg.norm(zg.ones(3), float("nan"))
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "var", "std", "logsumexp", "norm"])
+def test_float16_reductions_accumulate_in_float32_as_torch(name, rng):
+    # a float16 running sum loses digits; torch accumulates in float32 and rounds once
+    x = np.asarray(rng.uniform(-4, 4, (64, 300)), np.float16)
+    zf, tf = getattr(zg, name), getattr(torch, name)
+    zo, to = zf(zg.from_numpy(x), 1), tf(torch.from_numpy(x), 1)
+    assert zo.dtype == zg.float16
+    np.testing.assert_array_equal(zo.numpy(), to.numpy())
+    xg = zg.from_numpy(x).requires_grad_()
+    zf(xg, 1).sum().backward()
+    assert xg.grad.dtype == zg.float16

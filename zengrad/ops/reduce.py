@@ -17,6 +17,7 @@ from zengrad.autograd.engine import grad_mode
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
 from zengrad.ops.dims import normalize_dim, normalize_dims
+from zengrad.ops.elementwise import cast
 
 
 def _expand_back(g: np.ndarray, axes, keepdim: bool, shape) -> np.ndarray:
@@ -279,6 +280,14 @@ def _reduced_axes(dim, ndim: int):
     return normalize_dims(dim, ndim)
 
 
+def _apply(fn: type[Function], x: Tensor, *args) -> Tensor:
+    """fn.apply(x, *args); float16 is accumulated in float32 and rounded once, as torch does
+    (a float16 running sum loses digits)."""
+    if x.data.dtype == np.float16:
+        return cast(fn.apply(cast(x, np.float32), *args), np.float16)
+    return fn.apply(x, *args)
+
+
 def _floating(x: Tensor) -> Tensor:
     if x.data.dtype.kind == "f":
         return x
@@ -309,7 +318,7 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor
             return Tensor._make(np.asarray(out, dtype=dt), False, None)
     elif input.data.dtype.kind in "biu":  # integer/bool sums are int64, as in PyTorch
         input = Tensor._make(input.data.astype(np.int64), False, None)
-    return Sum.apply(input, axes, keepdim)
+    return _apply(Sum, input, axes, keepdim)
 
 
 def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
@@ -326,7 +335,7 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tenso
             f"mean(): could not infer output dtype. Input dtype must be floating point, "
             f"got {input.data.dtype} (use .float() first, or pass dtype=)"
         )
-    return Mean.apply(input, _reduced_axes(dim, input.data.ndim), keepdim)
+    return _apply(Mean, input, _reduced_axes(dim, input.data.ndim), keepdim)
 
 
 def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype=None) -> Tensor:
@@ -346,7 +355,7 @@ def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype=
     if dt.kind in "biu":  # no gradient; multiply in dtype itself (NumPy would widen)
         out = np.prod(input.data, axis=axis, keepdims=keepdim, dtype=dt)
         return Tensor._make(np.asarray(out, dtype=dt), False, None)
-    return Prod.apply(input, axis, keepdim)
+    return Prod.apply(input, axis, keepdim)  # float16 multiplies in float16, as torch
 
 
 class ValuesIndices(NamedTuple):
@@ -456,31 +465,32 @@ def _var_args(name: str, input: Tensor, dim, unbiased, correction):
 def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     """Variance: sum (x - mean)^2 / max(n - correction, 0); unbiased=True is correction=1."""
     x, axes, c = _var_args("var", input, dim, unbiased, correction)
-    return Var.apply(x, axes, c, keepdim)
+    return _apply(Var, x, axes, c, keepdim)
 
 
 def std(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     """Standard deviation sqrt(var)."""
     x, axes, c = _var_args("std", input, dim, unbiased, correction)
-    return Std.apply(x, axes, c, keepdim)
+    return _apply(Std, x, axes, c, keepdim)
 
 
 def var_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     """(var(x), mean(x)) over the same dims, as torch.var_mean."""
     x, axes, c = _var_args("var_mean", input, dim, unbiased, correction)
-    return Var.apply(x, axes, c, keepdim), Mean.apply(x, axes, keepdim)
+    return _apply(Var, x, axes, c, keepdim), _apply(Mean, x, axes, keepdim)
 
 
 def std_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     """(std(x), mean(x)) over the same dims, as torch.std_mean."""
     x, axes, c = _var_args("std_mean", input, dim, unbiased, correction)
-    return Std.apply(x, axes, c, keepdim), Mean.apply(x, axes, keepdim)
+    return _apply(Std, x, axes, c, keepdim), _apply(Mean, x, axes, keepdim)
 
 
 def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
     """y = log sum_i exp(x_i) over dim, computed stably (-inf over a size-0 dim)."""
     if isinstance(dim, (tuple, list)) and len(dim) == 0:
         raise ValueError("logsumexp: dim=() reduces nothing; pass the dims to reduce (as torch)")
+    # float16 stays float16 throughout: torch composes logsumexp from float16 ops
     return LogSumExp.apply(_floating(input), normalize_dims(dim, input.data.ndim), keepdim)
 
 
@@ -505,7 +515,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, *, dtype=None)
                 raise ValueError(
                     f"norm(p='fro'): dim must be None, one dim or two dims, got {dim}"
                 )
-            return Norm.apply(x, 2.0, _reduced_axes(dim, ndim), keepdim)
+            return _apply(Norm, x, 2.0, _reduced_axes(dim, ndim), keepdim)
         if p == "nuc":
             if dim is None and ndim != 2:
                 raise ValueError(
@@ -515,6 +525,8 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, *, dtype=None)
             if ndims is not None and ndims != 2:
                 raise ValueError(f"norm(p='nuc'): dim must be two dims, got {dim}")
             axes = (0, 1) if dim is None else normalize_dims(dim, ndim)
+            if x.data.dtype == np.float16:
+                raise TypeError("norm(p='nuc'): float16 is not supported (as torch); use .float()")
             return NuclearNorm.apply(x, axes, keepdim)
         raise ValueError(f"norm: p must be a number, 'fro' or 'nuc', got {p!r}")
     if isinstance(p, Tensor) or not isinstance(p, numbers.Real):
@@ -528,7 +540,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, *, dtype=None)
             f"norm: the {p} norm of an empty tensor is undefined (max/min of no elements; as "
             f"torch), input shape {tuple(x.shape)}"
         )
-    return Norm.apply(x, p, axes, keepdim)
+    return _apply(Norm, x, p, axes, keepdim)
 
 
 def _logical_reduce(fn, input: Tensor, dim, keepdim: bool) -> Tensor:
