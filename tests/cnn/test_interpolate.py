@@ -44,6 +44,11 @@ CASES = [
     ((2, 3, 6, 7), "area", dict(size=(4, 3))),
     ((2, 3, 9), "area", dict(scale_factor=0.5)),
     ((1, 2, 4, 4), "area", dict(size=(6, 5))),  # (area upsampling: overlapping windows)
+    ((2, 2, 9, 8), "bilinear", dict(size=(4, 3), antialias=True)),
+    ((1, 2, 7, 12), "bilinear", dict(scale_factor=(0.4, 1.5), antialias=True)),
+    ((1, 2, 9, 8), "bilinear", dict(size=(3, 5), antialias=True, align_corners=True)),
+    ((2, 2, 10, 7), "bicubic", dict(size=(4, 3), antialias=True)),
+    ((1, 1, 5, 6), "bicubic", dict(scale_factor=(2.0, 0.5), antialias=True)),
 ]
 
 
@@ -121,6 +126,39 @@ def test_interpolate_random_configs_match_torch():
     assert checked > 40
 
 
+def test_antialias_random_configs_match_torch():
+    rng = np.random.default_rng(11)
+    checked = 0
+    for _ in range(60):
+        spatial = tuple(int(v) for v in rng.integers(1, 14, size=2))
+        x = rng.standard_normal((2, 2, *spatial))
+        mode = str(rng.choice(["bilinear", "bicubic"]))
+        size = tuple(int(v) for v in rng.integers(1, 16, size=2))
+        if size[1] == 1 and size[0] != spatial[0]:
+            continue  # torch's bug there: see test_antialias_width_one_output
+        kw = dict(size=size, antialias=True, align_corners=bool(rng.random() < 0.3))
+        assert_parity(
+            lambda x, kw=kw, m=mode: F.interpolate(x, mode=m, **kw),
+            lambda x, kw=kw, m=mode: TF.interpolate(x, mode=m, **kw),
+            [x],
+        )
+        checked += 1
+    assert checked > 40
+
+
+def test_antialias_width_one_output(rng):
+    """torch 2.13's antialiased resize to width 1 while resizing the height returns one value
+    repeated down the column (a bug); ours equals the two one-axis resizes done in turn,
+    which torch gets right one at a time."""
+    x = rng.standard_normal((1, 2, 10, 3))
+    ours = F.interpolate(zg.tensor(x), size=(7, 1), mode="bilinear", antialias=True)
+    step = TF.interpolate(torch.tensor(x), size=(7, 3), mode="bilinear", antialias=True)
+    step = TF.interpolate(step, size=(7, 1), mode="bilinear", antialias=True)
+    np.testing.assert_allclose(ours.numpy(), step.numpy(), rtol=1e-12, atol=1e-12)
+    broken = TF.interpolate(torch.tensor(x), size=(7, 1), mode="bilinear", antialias=True)
+    assert not np.allclose(broken.numpy(), step.numpy())  # fails once torch fixes it
+
+
 def test_nearest_keeps_infinities(rng):
     x = rng.standard_normal((1, 1, 3, 3))
     x[0, 0, 1, 1] = np.inf
@@ -186,5 +224,7 @@ def test_errors():
         F.interpolate(zg.zeros(1, 2, 0), size=3)
     with pytest.raises(ValueError, match="recompute_scale_factor is not meaningful"):
         F.interpolate(x4, size=3, recompute_scale_factor=True)
-    with pytest.raises(NotImplementedError, match="antialias"):
-        F.interpolate(x4, size=3, mode="bilinear", antialias=True)
+    with pytest.raises(ValueError, match="anti-alias option is restricted to bilinear"):
+        F.interpolate(x4, size=3, mode="nearest", antialias=True)
+    with pytest.raises(ValueError, match="anti-alias option .* 4-D input"):
+        F.interpolate(x3, size=3, mode="linear", antialias=True)

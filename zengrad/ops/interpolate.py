@@ -110,6 +110,42 @@ def _cubic_taps(n: int, m: int, scale, align_corners: bool, dtype):
     return [(np.clip(i - 1 + k, 0, n - 1), wk.astype(dtype)) for k, wk in enumerate(weights)]
 
 
+def _antialias_taps(n: int, m: int, scale, align_corners: bool, dtype, cubic: bool):
+    """antialias=True (PyTorch's, after PIL): output o averages the inputs within `support`
+    of its center c = r (o + 0.5) under a filter stretched by r when downsampling:
+        support = (K / 2) max(r, 1)  (K = 2 bilinear, 4 bicubic),  taps j in
+        [int(c - support + 0.5), int(c + support + 0.5)) clipped to the input,
+        w_j = f((j - c + 0.5) / max(r, 1)) / sum of them,
+    f the triangle 1 - |x| (bilinear) or Keys' cubic with a = -0.5 (bicubic)."""
+    t = np.dtype(dtype).type
+    if align_corners:
+        r = t(n - 1) / t(m - 1) if m > 1 else t(0)
+    else:
+        r = t(1.0 / scale) if scale is not None else t(n) / t(m)
+    size = 4 if cubic else 2
+    support = t(size * 0.5) * r if r >= 1 else t(size * 0.5)
+    k_max = int(math.ceil(support)) * 2 + 1
+    inv = t(1) / r if r >= 1 else t(1)
+    center = r * (np.arange(m).astype(dtype) + t(0.5))
+    xmin = np.maximum((center - support + t(0.5)).astype(np.int64), 0)  # int(): truncation
+    xsize = np.minimum((center + support + t(0.5)).astype(np.int64), n) - xmin
+    xsize = np.clip(xsize, 0, k_max)
+    j = np.arange(k_max)
+    x = np.abs(((j[None, :] + xmin[:, None]).astype(dtype) - center[:, None] + t(0.5)) * inv)
+    if cubic:
+        a = t(-0.5)
+        near = ((a + t(2)) * x - (a + t(3))) * x * x + t(1)
+        far = ((a * x - t(5) * a) * x + t(8) * a) * x - t(4) * a
+        w = np.where(x < 1, near, np.where(x < 2, far, t(0)))
+    else:
+        w = np.where(x < 1, t(1) - x, t(0))
+    w = np.where(j[None, :] < xsize[:, None], w, t(0)).astype(dtype)
+    total = w.sum(axis=1, keepdims=True)
+    w = np.where(total != 0, w / np.where(total != 0, total, t(1)), w).astype(dtype)
+    # tap k reads xmin + k (clamped; its weight is 0 past xsize): non-decreasing in o
+    return [(np.minimum(xmin + k, n - 1), w[:, k]) for k in range(k_max)]
+
+
 def _weights(lam: np.ndarray, axis: int, ndim: int) -> np.ndarray:
     return lam.reshape((-1,) + (1,) * (ndim - 1 - axis))
 
@@ -231,7 +267,8 @@ def interpolate(
     """Resample the spatial dims of input (N, C, *S) to size= or floor(S * scale_factor).
 
     mode: 'nearest' | 'nearest-exact' (3/4/5-D), 'linear' (3-D), 'bilinear' | 'bicubic'
-    (4-D), 'trilinear' (5-D), 'area' (3/4-D); align_corners for the linear and cubic modes.
+    (4-D), 'trilinear' (5-D), 'area' (3/4-D); align_corners for the linear and cubic modes;
+    antialias for bilinear/bicubic (see _antialias_taps).
     See the module docstring for the index/weight formulas (PyTorch's, including its float32
     scale for nearest).
     """
@@ -247,8 +284,11 @@ def interpolate(
         )
     if mode not in _NEAREST and mode not in _LINEAR and mode != "area":
         raise ValueError(f"interpolate: unknown mode {mode!r}, should be one of {_ALL_MODES}")
-    if antialias:
-        raise NotImplementedError("interpolate: antialias=True is not supported")
+    if antialias and not (mode in ("bilinear", "bicubic") and len(shape) == 4):
+        raise ValueError(
+            "interpolate: anti-alias option is restricted to bilinear and bicubic modes and "
+            f"requires a 4-D input, got mode={mode!r} and input of shape {shape_str(shape)}"
+        )
     if mode in _NEAREST or mode == "area":
         if align_corners is not None:
             raise ValueError(
@@ -319,6 +359,8 @@ def interpolate(
             continue
         if mode in _NEAREST:
             taps = [(_nearest_index(n, m, sc, mode == "nearest-exact"), None)]
+        elif antialias:
+            taps = _antialias_taps(n, m, sc, align_corners, dtype, mode == "bicubic")
         elif mode == "bicubic":
             taps = _cubic_taps(n, m, sc, align_corners, dtype)
         else:
