@@ -13,6 +13,8 @@ given by a scale r:
     bicubic:        src as linear (no clamp at 0), four taps x[clamp(floor(src) - 1 + k)] with
                     Keys' cubic weights, a = -0.75 (see _cubic_taps)
     area:           adaptive average pooling to the output size (as torch)
+    antialias:      bilinear/bicubic taps spread over the filter stretched by r when
+                    downsampling, normalized (see _antialias_taps)
 An N-D resample is these 1-D resamples applied to the last axes in turn (last axis first, as
 PyTorch's kernels nest the weights), each one gather per tap, so work is O(output size);
 short axes use the dense (m, n) matrix in one GEMM instead (see ResampleFn).
