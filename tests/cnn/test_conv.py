@@ -214,3 +214,18 @@ def test_errors_name_layer_and_shape():
         conv1d(zg.zeros(1, 2, 5), zg.zeros(4, 2, 3), stride=-1)
     with pytest.raises(ValueError, match=r"bias must have shape \(4,\)"):
         conv2d(zg.zeros(1, 2, 5, 5), zg.zeros(4, 2, 3, 3), zg.zeros(3))
+
+
+@pytest.mark.parametrize("padding,stride", [(1, 1), (0, 1), (1, 2)])
+def test_conv2d_backward_on_an_empty_batch_as_torch(padding, stride):
+    import torch
+
+    w = zg.randn(4, 3, 3, 3, requires_grad=True)
+    x = zg.zeros(0, 3, 8, 8, requires_grad=True)
+    y = zg.nn.functional.conv2d(x, w, padding=padding, stride=stride)
+    y.sum().backward()
+    tw = torch.tensor(w.detach().numpy(), requires_grad=True)
+    ty = torch.nn.functional.conv2d(torch.zeros(0, 3, 8, 8), tw, padding=padding, stride=stride)
+    ty.sum().backward()
+    assert y.shape == tuple(ty.shape) and x.grad.shape == (0, 3, 8, 8)
+    assert (w.grad.numpy() == 0).all() and (tw.grad.numpy() == 0).all()

@@ -210,6 +210,8 @@ class Conv2dFn(Function):
         hp, wp = h + pt + pb, wd + pl + pr
         total = n * hp * wp
         span = total - dh * (kh - 1) * wp - dw * (kw - 1)  # covers every output position
+        if n == 0 or span <= 0:  # an empty batch: nothing to add
+            return np.zeros(xshape, np.result_type(w, gm))
         gp = np.zeros((oc, n, hp, wp), gm.dtype)
         gp[:, :, :oh, :ow] = gm.reshape(oc, n, oh, ow)
         gp = gp.reshape(oc, total)
