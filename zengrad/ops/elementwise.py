@@ -517,6 +517,9 @@ def _binary(fn: type[Function], name: str, a, b) -> Tensor:
     return fn.apply(a, b)
 
 
+_ONE = 1  # alpha's default; CPython caches small ints, so alpha=1 passed explicitly is it too
+
+
 def _alpha_args(name: str, input, other, args: tuple, alpha):
     """Resolve torch's deprecated positional overload name(input, alpha, other) (it still runs
     in torch 2.13, with a UserWarning) and check alpha; returns (other, alpha)."""
@@ -546,7 +549,7 @@ def _alpha_args(name: str, input, other, args: tuple, alpha):
 
 def add(input, other, *args, alpha=1) -> Tensor:
     """input + alpha * other."""
-    if args or type(alpha) is not int or alpha != 1:
+    if args or alpha is not _ONE:  # (an identity test: the default costs nothing)
         other, alpha = _alpha_args("add", input, other, args, alpha)
         if alpha != 1:
             other = mul(other, alpha)
@@ -555,7 +558,7 @@ def add(input, other, *args, alpha=1) -> Tensor:
 
 def sub(input, other, *args, alpha=1) -> Tensor:
     """input - alpha * other."""
-    if args or type(alpha) is not int or alpha != 1:
+    if args or alpha is not _ONE:  # (an identity test: the default costs nothing)
         other, alpha = _alpha_args("sub", input, other, args, alpha)
         if alpha != 1:
             other = mul(other, alpha)
@@ -602,6 +605,8 @@ def div(input, other, *, rounding_mode=None) -> Tensor:
     """input / other; rounding_mode 'trunc' rounds the quotient toward zero, 'floor' down
     (integers stay integers there, and an integer division by zero raises, as in torch)."""
     if rounding_mode is None:
+        if isinstance(input, Tensor) and input.data.dtype.kind == "f":
+            return _binary(Div, "div", input, other)  # the common case: promotion in there
         a, b = promote(input, other)
         # true division of integers gives the default float dtype, as in PyTorch
         if not _is_float_operand(a) and not _is_float_operand(b):

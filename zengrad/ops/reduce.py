@@ -309,7 +309,7 @@ def _reduce_dtype(name: str, input: Tensor, dtype) -> Tensor:
 
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
     """y = sum of x over dim (int, tuple or None for all); dtype= casts x first."""
-    axes = _reduced_axes(dim, input.data.ndim)
+    axes = None if dim is None else _reduced_axes(dim, input.data.ndim)
     if dtype is not None:
         input = _reduce_dtype("sum", input, dtype)
         dt = input.data.dtype
@@ -318,7 +318,9 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor
             return Tensor._make(np.asarray(out, dtype=dt), False, None)
     elif input.data.dtype.kind in "biu":  # integer/bool sums are int64, as in PyTorch
         input = Tensor._make(input.data.astype(np.int64), False, None)
-    return _apply(Sum, input, axes, keepdim)
+    if input.data.dtype == np.float16:
+        return _apply(Sum, input, axes, keepdim)
+    return Sum.apply(input, axes, keepdim)
 
 
 def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
@@ -335,7 +337,10 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tenso
             f"mean(): could not infer output dtype. Input dtype must be floating point, "
             f"got {input.data.dtype} (use .float() first, or pass dtype=)"
         )
-    return _apply(Mean, input, _reduced_axes(dim, input.data.ndim), keepdim)
+    axes = None if dim is None else _reduced_axes(dim, input.data.ndim)
+    if input.data.dtype == np.float16:
+        return _apply(Mean, input, axes, keepdim)
+    return Mean.apply(input, axes, keepdim)
 
 
 def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype=None) -> Tensor:
