@@ -1,5 +1,7 @@
 """Reductions: every dim form (None, int, negative, tuple), keepdim; gradcheck and torch parity."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -213,7 +215,7 @@ def test_integer_sum_is_int64_and_mean_of_int_raises():
 
 
 def test_var_of_a_single_element_with_correction_is_nan_like_torch():
-    with np.errstate(all="ignore"):
+    with pytest.warns(UserWarning, match="degrees of freedom"):
         v = zg.var(zg.tensor([2.0]))
     with pytest.warns(UserWarning, match="degrees of freedom"):
         expected = torch.var(torch.tensor([2.0])).item()
@@ -396,3 +398,20 @@ def test_float16_reductions_accumulate_in_float32_as_torch(name, rng):
     xg = zg.from_numpy(x).requires_grad_()
     zf(xg, 1).sum().backward()
     assert xg.grad.dtype == zg.float16
+
+
+@pytest.mark.parametrize("name", ["var", "std", "var_mean", "std_mean"])
+def test_zero_degrees_of_freedom_warn_as_torch(name):
+    for shape, kw in (((1,), {}), ((3,), {"correction": 3}), ((0, 2), {"dim": 0}),
+                      ((2, 3), {"dim": 1, "correction": 3.5})):
+        x = np.ones(shape)
+        with pytest.warns(UserWarning, match="degrees of freedom"):
+            zo = getattr(zg, name)(zg.from_numpy(x), **kw)
+        with pytest.warns(UserWarning, match="degrees of freedom"):
+            to = getattr(torch, name)(torch.from_numpy(x), **kw)
+        zs, ts = (zo, to) if isinstance(zo, tuple) else ([zo], [to])
+        for z, t in zip(zs, ts):
+            np.testing.assert_array_equal(z.numpy(), t.numpy())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        getattr(zg, name)(zg.ones(2, 3), 1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import numbers
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -464,7 +465,16 @@ def _var_args(name: str, input: Tensor, dim, unbiased, correction):
             f"{name}(): std and var only support floating point and complex dtypes, got "
             f"{input.data.dtype} (use .float() first)"
         )
-    return input, _reduced_axes(dim, input.data.ndim), correction
+    axes = _reduced_axes(dim, input.data.ndim)
+    if _count(input.data.shape, axes) - correction <= 0:
+        # the result is inf or nan; torch says why with this warning
+        warnings.warn(
+            f"{name}(): degrees of freedom is <= 0. Correction should be strictly less than the "
+            f"reduction factor (input numel divided by output numel).",
+            UserWarning,
+            stacklevel=3,
+        )
+    return input, axes, correction
 
 
 def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
