@@ -482,3 +482,15 @@ def test_bool_tensors_refused_or_handled_as_torch():
               lambda m, t, o: m.clamp_min(t, o), lambda m, t, o: m.clamp_max(t, o),
               lambda m, t, o: m.sign(t)):
         assert_parity(lambda t, o, f=f: f(zg, t, o), lambda t, o, f=f: f(torch, t, o), [b, other])
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
+def test_float16_with_numbers_out_of_its_range(op):
+    x = np.array([1.0, -2.0, 0.5], np.float16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for v in (1e6, -1e6, 3, 1e-9):
+            assert_parity(lambda t, v=v: getattr(zg, op)(t, v), lambda t, v=v: getattr(torch, op)(
+                t, v), [x], rtol=1e-3, atol=1e-3)
+            assert_parity(lambda t, v=v: getattr(zg, op)(v, t), lambda t, v=v: getattr(torch, op)(
+                torch.tensor(v, dtype=torch.float16), t), [x], rtol=1e-3, atol=1e-3)

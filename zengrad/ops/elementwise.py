@@ -496,9 +496,9 @@ class Clone(Function):
 
 
 def _binary(fn: type[Function], name: str, a, b) -> Tensor:
-    # fast paths for the common cases: two float tensors of one dtype, a float tensor and a
-    # Python number; everything else goes through promote()
-    if isinstance(a, Tensor) and a.data.dtype.kind == "f":
+    # fast paths for the common cases: two float32/64 tensors of one dtype, such a tensor and
+    # a Python number; everything else (float16 too) goes through promote()
+    if isinstance(a, Tensor) and a.data.dtype in _FAST_FLOATS:
         if isinstance(b, Tensor):
             if b.data.dtype == a.data.dtype:
                 if a.data.shape != b.data.shape:
@@ -514,7 +514,26 @@ def _binary(fn: type[Function], name: str, a, b) -> Tensor:
             a, b = _as_dtype(a, dt), _as_dtype(b, dt)
         if a.data.shape != b.data.shape:
             broadcast_shapes(name, a.data.shape, b.data.shape)
+    if _is_half(a) and type(b) in (float, int):
+        b = _half_scalar(b)
+    elif _is_half(b) and type(a) in (float, int):
+        a = _half_scalar(a)
     return fn.apply(a, b)
+
+
+def _half_scalar(v) -> np.ndarray:
+    # a number beyond float16's range is inf there (as torch): cast it once, quietly, so that
+    # neither forward nor backward casts it again with NumPy's overflow RuntimeWarning
+    with np.errstate(over="ignore"):
+        return np.asarray(v, np.float16)
+
+
+# (a frozenset lookup is cheaper than dtype.kind == "f")
+_FAST_FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
+
+
+def _is_half(x) -> bool:
+    return isinstance(x, Tensor) and x.data.dtype == np.float16
 
 
 _ONE = 1  # alpha's default; CPython caches small ints, so alpha=1 passed explicitly is it too
