@@ -415,3 +415,14 @@ def test_zero_degrees_of_freedom_warn_as_torch(name):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         getattr(zg, name)(zg.ones(2, 3), 1)
+
+
+@pytest.mark.parametrize("shape,dim", [((0, 3), 0), ((0, 3), 1), ((0,), None), ((2, 0, 3), (0, 1))])
+def test_mean_var_of_empty_slices_without_runtime_warnings(shape, dim):
+    x = np.zeros(shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", UserWarning)  # torch's (and zengrad's) dof warning
+        for name in ("mean", "var", "std", "var_mean", "std_mean"):
+            assert_parity(lambda t, n=name: getattr(zg, n)(t, dim),
+                          lambda t, n=name: getattr(torch, n)(t, dim), [x])

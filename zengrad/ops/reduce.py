@@ -36,6 +36,15 @@ def _count(shape, axes) -> int:
     return int(np.prod([shape[a] for a in axes], dtype=np.int64))
 
 
+def _mean(x: np.ndarray, axes, keepdims: bool) -> np.ndarray:
+    """np.mean, but the mean of an empty slice is nan (as torch) without NumPy's warnings."""
+    if x.size:
+        return np.mean(x, axis=axes, keepdims=keepdims)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        total = np.sum(x, axis=axes, keepdims=keepdims)
+        return np.true_divide(total, np.asarray(_count(x.shape, axes), x.dtype))
+
+
 class Sum(Function):
     """y = sum_i x_i over axes;  dL/dx_i = g."""
 
@@ -56,7 +65,7 @@ class Mean(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdim):
         ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
-        return np.mean(x, axis=axes, keepdims=keepdim)
+        return _mean(x, axes, keepdim)
 
     @staticmethod
     def backward(ctx, g):
@@ -141,7 +150,7 @@ class Var(Function):
 
     @staticmethod
     def forward(ctx, x, axes, correction, keepdim):
-        mean = np.mean(x, axis=axes, keepdims=True)
+        mean = _mean(x, axes, True)
         diff = x - mean
         n = _count(x.shape, axes)
         denom = builtins.max(n - correction, 0)
