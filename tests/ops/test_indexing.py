@@ -594,13 +594,8 @@ def test_masked_fill_inplace_mask_must_fit_self():
 # ------------------------------------------------------------------ graph and special rules
 
 
-@pytest.mark.xfail(
-    zg.Tensor.masked_fill is not indexing.masked_fill,
-    reason="zengrad/ops/__init__.py rebinds Tensor.masked_fill to its where-based version "
-    "after the families' TENSOR_METHODS (lead: drop `Tensor.masked_fill = _masked_fill`)",
-    strict=True,
-)
 def test_masked_fill_method_is_the_indexing_op():
+    assert zg.Tensor.masked_fill is indexing.masked_fill
     x = zg.ones(3, dtype=zg.int64)
     out = x.masked_fill(zg.tensor([True, False, True]), 2.7)
     assert out.dtype == np.int64  # the value takes the input's dtype, as torch

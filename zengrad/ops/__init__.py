@@ -156,10 +156,6 @@ def _where_method(self, condition, other):
     return where(condition, self, other)
 
 
-def _masked_fill(self, mask, value):
-    return where(mask, value, self)
-
-
 def _type_as(self, other):
     """self.to(other.dtype)."""
     if not isinstance(other, Tensor):
@@ -168,7 +164,6 @@ def _type_as(self, other):
 
 
 Tensor.where = _where_method
-Tensor.masked_fill = _masked_fill
 Tensor.type_as = _type_as
 Tensor.subtract, Tensor.multiply, Tensor.divide = sub, mul, div
 Tensor.fix, Tensor.var_mean, Tensor.std_mean = trunc, var_mean, std_mean
