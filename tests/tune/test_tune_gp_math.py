@@ -3,15 +3,20 @@
 import numpy as np
 import pytest
 import scipy.special
+import scipy.stats
 
 from zengrad.tune.samplers._gp import (
     Acquisition,
     GaussianProcess,
+    OutputWarp,
     dlog_h,
     log_h,
     matern52,
     neg_log_posterior,
+    neg_log_prior,
     theta_bounds,
+    yeo_johnson,
+    yeo_johnson_inverse,
 )
 
 
@@ -112,3 +117,53 @@ def test_log_h_matches_direct_formula_and_is_stable():
     eps = 1e-5 * np.maximum(1, np.abs(zs))
     fd = (log_h(zs + eps) - log_h(zs - eps)) / (2 * eps)
     np.testing.assert_allclose(dlog_h(zs), fd, rtol=1e-5)
+
+
+# -- issue 14: the lengthscale prior and the output warp -----------------------------------
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_balanced_lengthscale_prior_gradient_matches_finite_differences(seed):
+    rng = np.random.default_rng(seed)
+    theta = np.concatenate([rng.uniform(np.log(0.02), np.log(15.0), 3), [0.3], [-5.0]])
+    value, grad = neg_log_prior(theta, 3, "balanced")
+    fd = _fd_grad(lambda t: neg_log_prior(t, 3, "balanced")[0], theta)
+    np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-6)
+    X, y = _data(seed=seed)
+    _, grad = neg_log_posterior(theta, X, y, True, "balanced")
+    fd = _fd_grad(lambda t: neg_log_posterior(t, X, y, True, "balanced")[0], theta)
+    np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-6)
+
+
+def test_balanced_prior_is_0_1_of_l2_plus_inverse_l2_and_penalizes_both_ends():
+    def ls_part(ls):
+        theta = np.array([np.log(ls), 0.0, np.log(1e-4)])
+        return neg_log_prior(theta, 1, "balanced")[0] - neg_log_prior(
+            np.array([0.0, 0.0, np.log(1e-4)]), 1, "balanced")[0]
+
+    for ls in (0.05, 0.3, 1.0, 4.0, 20.0):
+        assert ls_part(ls) == pytest.approx(0.1 * (ls**2 + ls**-2) - 0.2)
+    assert ls_part(20.0) > 30 and ls_part(0.05) > 30 and ls_part(1.0) == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="lengthscale_prior"):
+        neg_log_prior(np.zeros(3), 1, "flat")
+
+
+@pytest.mark.parametrize("lam", [-1.5, 0.0, 0.4, 1.0, 2.0, 3.2])
+def test_yeo_johnson_matches_scipy_is_monotone_and_inverts(lam):
+    x = np.concatenate([np.linspace(-4, 4, 80), [-1e-9, 0.0, 1e-9]])  # 80: no second 0
+    w = yeo_johnson(x, lam)
+    np.testing.assert_allclose(w, scipy.stats.yeojohnson(x, lmbda=lam), rtol=1e-10, atol=1e-12)
+    order = np.argsort(x)
+    assert np.all(np.diff(w[order]) > 0)  # strictly increasing: the best trial stays best
+    np.testing.assert_allclose(yeo_johnson_inverse(w, lam), x, rtol=1e-9, atol=1e-9)
+
+
+def test_output_warp_keeps_the_order_and_inverts_on_heavy_tails():
+    rng = np.random.default_rng(0)
+    y = np.exp(3 * rng.standard_normal(40))  # Rosenbrock-like: a few huge values
+    z = (y - y.mean()) / y.std()
+    w, warp = OutputWarp.fit(z)
+    assert warp is not None
+    assert np.array_equal(np.argsort(w), np.argsort(z))
+    assert abs(w.mean()) < 1e-9 and abs(w.std() - 1) < 1e-9
+    np.testing.assert_allclose(warp.inverse(w), z, rtol=1e-8, atol=1e-10)
+    # a constant (or too short) column is left alone rather than warped into NaN
+    assert OutputWarp.fit(np.zeros(5))[1] is None and OutputWarp.fit(z[:2])[1] is None

@@ -287,3 +287,80 @@ def test_genetic_does_not_breed_points_other_trials_hold():
     children = points[8:]
     assert len(set(children)) == len(children), children
     assert not set(children) & set(points[:8]), points
+
+
+# -- issue 14: grid-aware acquisition search -----------------------------------------------
+def _int_step_objective(trial):
+    n = trial.suggest_int("n", 1, 40)
+    k = trial.suggest_int("k", 2, 1000, log=True)
+    s = trial.suggest_float("s", 0.0, 1.0, step=0.125)
+    x = trial.suggest_float("x", -1.0, 1.0)
+    c = trial.suggest_categorical("c", ["a", "b", "c"])
+    return (n - 23) ** 2 / 100 + (np.log(k) - 3) ** 2 + (s - 0.4) ** 2 + x * x + (c != "b")
+
+
+@pytest.mark.parametrize("discrete_search", [True, False])
+def test_gp_int_and_stepped_suggestions_lie_on_their_grid(discrete_search):
+    sampler = tune.GPSampler(seed=0, n_startup_trials=5, n_candidates=300,
+                             discrete_search=discrete_search)
+    study = _run(sampler, _int_step_objective, 16)
+    for t in study.trials:
+        p = t.params
+        assert type(p["n"]) is int and 1 <= p["n"] <= 40
+        assert type(p["k"]) is int and 2 <= p["k"] <= 1000
+        assert (p["s"] / 0.125).is_integer() and 0 <= p["s"] <= 1
+        assert p["c"] in ("a", "b", "c")
+    keys = [tuple(sorted(t.params.items())) for t in study.trials]
+    assert len(set(keys)) == len(keys)
+
+
+def test_gp_proposal_before_decoding_is_on_the_grid():
+    # the encoded point _propose returns is already a grid point (snap is the identity on it)
+    from zengrad.tune.samplers._space import UnitSpace
+
+    study = _run(tune.RandomSampler(0), _int_step_objective, 8)
+    sampler = tune.GPSampler(seed=1, n_startup_trials=5, n_candidates=200)
+    fitted = sampler.fit(study)
+    x = sampler._propose(fitted, np.zeros((0, fitted.space.dim)))
+    np.testing.assert_allclose(fitted.space.snap(x), x, atol=1e-12)
+    # snap_rows agrees with the scalar snap (the decode rounding) row by row
+    space = UnitSpace(study.trials[0].distributions)
+    X = np.random.default_rng(0).random((200, space.dim))
+    np.testing.assert_allclose(space.snap_rows(X), np.array([space.snap(r) for r in X]),
+                               atol=1e-12)
+
+
+def test_discrete_sweep_finds_the_best_value_of_each_grid_parameter():
+    from zengrad.tune.samplers._space import UnitSpace
+
+    space = UnitSpace({"n": tune.IntDistribution(1, 50), "x": tune.FloatDistribution(0, 1),
+                       "c": tune.CategoricalDistribution(["a", "b", "c", "d"])})
+    target = space.encode({"n": 37, "x": 0.3, "c": "c"})
+
+    class Peak:  # an acquisition with its maximum at the target point
+        def __call__(self, X):
+            return -np.sum((X - target) ** 2, axis=1)
+
+        def value_and_grad(self, x):
+            return float(self(x[None])[0]), -2 * (x - target)
+
+    start = space.encode({"n": 3, "x": 0.9, "c": "a"})
+    x = tune.GPSampler(seed=0)._discrete_sweep(Peak(), space, start, space.continuous)
+    assert space.decode(x)["n"] == 37 and space.decode(x)["c"] == "c"
+    assert space.decode(x)["x"] == pytest.approx(0.3, abs=1e-4)
+
+
+def test_gp_finds_an_interior_integer_optimum_across_seeds():
+    # a guard on the int path (snap, sweep, decode): measured over 8 seeds, every setting
+    # of discrete_search / lengthscale_prior reached n = 13 by trial 12; 5 seeds here
+    def objective(trial):
+        n = trial.suggest_int("n", 1, 30)
+        x = trial.suggest_float("x", 0.0, 1.0)
+        return (n - 13) ** 2 + (x - 0.5) ** 2
+
+    gaps = []
+    for seed in range(5):
+        study = _run(tune.GPSampler(seed=seed, n_startup_trials=5, n_candidates=300),
+                     objective, 14)
+        gaps.append(abs(study.best_params["n"] - 13))
+    assert np.median(gaps) == 0 and max(gaps) <= 1

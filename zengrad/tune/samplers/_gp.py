@@ -9,7 +9,15 @@ Kernel: ARD Matern-5/2
     k(x, x') = s2 * (1 + sqrt5 r + 5/3 r^2) * exp(-sqrt5 r)
 
 Hyperparameters theta = (log l_1 .. log l_D, log s2, log noise), fitted by maximizing the
-log marginal likelihood plus a weak log-normal prior (MAP):
+log marginal likelihood plus a prior (MAP): weak log-normals on s2 and noise, and on each
+lengthscale either a weak log-normal (default, "lognormal": log l ~ N(log 0.5, 1.5^2)) or
+("balanced")
+
+    -log p(l) = 0.1 (l^2 + 1/l^2),     d/d log l = 0.2 (l^2 - 1/l^2)
+
+which is flat near l = 1 (the width of the unit cube) and steep for l << 0.3 or l >> 3.
+"balanced" did not pay in bench/tune/paired.py (level on Hartmann-6 and Rosenbrock-4 once
+the objective is warped, worse on a space with two wide integers), so it is an option only.
 
     K = k(X, X) + noise * I,   alpha = K^{-1} y
     log p(y | X, theta) = -1/2 y^T alpha - sum_i log L_ii - n/2 log(2 pi)      (K = L L^T)
@@ -45,6 +53,7 @@ import numpy as np
 import scipy.linalg
 import scipy.optimize
 import scipy.special
+import scipy.stats
 
 SQRT5 = math.sqrt(5.0)
 JITTER = 1e-8
@@ -57,6 +66,8 @@ PRIOR_LOG_NOISE = (math.log(1e-4), 3.0)
 BOUNDS_LENGTHSCALE = (1e-2, 2e1)
 BOUNDS_SIGNAL = (1e-2, 1e2)
 BOUNDS_NOISE = (1e-6, 1.0)
+LENGTHSCALE_PRIORS = ("balanced", "lognormal")
+BALANCED_WEIGHT = 0.1  # -log p(l) = w (l^2 + 1/l^2)
 
 
 def matern52(
@@ -82,7 +93,8 @@ def theta_bounds(dim: int) -> list[tuple[float, float]]:
 
 
 def neg_log_posterior(
-    theta: np.ndarray, X: np.ndarray, y: np.ndarray, use_prior: bool = True
+    theta: np.ndarray, X: np.ndarray, y: np.ndarray, use_prior: bool = True,
+    lengthscale_prior: str = "lognormal",
 ) -> tuple[float, np.ndarray]:
     """-(log marginal likelihood + log prior) and its analytic gradient wrt theta."""
     n, dim = X.shape
@@ -107,20 +119,103 @@ def neg_log_posterior(
     grad[dim] = -0.5 * np.sum(W * Kf)
     grad[dim + 1] = -0.5 * noise * np.trace(W)
     if use_prior:
-        penalty, dpenalty = neg_log_prior(theta, dim)
+        penalty, dpenalty = neg_log_prior(theta, dim, lengthscale_prior)
         nll += penalty
         grad += dpenalty
     return float(nll), grad
 
 
-def neg_log_prior(theta: np.ndarray, dim: int) -> tuple[float, np.ndarray]:
+def neg_log_prior(
+    theta: np.ndarray, dim: int, lengthscale_prior: str = "lognormal"
+) -> tuple[float, np.ndarray]:
     """-log p(theta) up to a constant: independent normals on the log parameters,
 
         -log p = 1/2 sum_j ((theta_j - m_j) / s_j)^2,   d/dtheta_j = (theta_j - m_j) / s_j^2
+
+    except, with ``lengthscale_prior="balanced"``, the lengthscales (theta_d = log l_d):
+
+        -log p = w (l^2 + 1/l^2) = w (e^{2 theta} + e^{-2 theta}),
+        d/dtheta = 2 w (e^{2 theta} - e^{-2 theta})
     """
+    if lengthscale_prior not in LENGTHSCALE_PRIORS:
+        raise ValueError(f"lengthscale_prior must be one of {LENGTHSCALE_PRIORS}, "
+                         f"got {lengthscale_prior!r}")
     mean, std = _prior_arrays(dim)
     z = (theta - mean) / std
-    return 0.5 * float(z @ z), z / std
+    value, grad = 0.5 * z * z, z / std
+    if lengthscale_prior == "balanced":
+        up, down = np.exp(2.0 * theta[:dim]), np.exp(-2.0 * theta[:dim])
+        value[:dim] = BALANCED_WEIGHT * (up + down)
+        grad[:dim] = 2.0 * BALANCED_WEIGHT * (up - down)
+    return float(value.sum()), grad
+
+
+class OutputWarp:
+    r"""Yeo-Johnson warping of standardized objective values, fitted by maximum likelihood.
+
+    Heavy tails (a few very bad trials, as on Rosenbrock) squash the good region of a GP
+    fitted to raw values; a monotone power transform makes the values closer to normal:
+
+        psi(x) = ((x + 1)^lam - 1) / lam             x >= 0, lam != 0   (log(x + 1) at 0)
+        psi(x) = -((1 - x)^(2-lam) - 1) / (2 - lam)  x < 0,  lam != 2   (-log(1 - x) at 2)
+
+    psi is strictly increasing for every lam, so the order of the trials (the best one, and
+    where improvement is) is kept.  The warped values are standardized again.  ``inverse``
+    maps model outputs back (for plots); outside psi's range it clips to the range's edge.
+    """
+
+    def __init__(self, lam: float, mean: float, std: float) -> None:
+        self.lam, self.mean, self.std = lam, mean, std
+
+    @classmethod
+    def fit(cls, z: np.ndarray) -> tuple[np.ndarray, OutputWarp | None]:
+        """(warped, standardized values; the warp), or (z, None) when it cannot be fitted."""
+        if len(z) < 3 or float(np.std(z)) < 1e-12:
+            return z, None
+        with np.errstate(all="ignore"):
+            w, lam = scipy.stats.yeojohnson(z)
+        std = float(np.std(w))
+        if not (np.all(np.isfinite(w)) and math.isfinite(lam) and std > 1e-12):
+            return z, None
+        mean = float(np.mean(w))
+        return (w - mean) / std, cls(float(lam), mean, std)
+
+    def forward(self, z: np.ndarray) -> np.ndarray:
+        return (yeo_johnson(z, self.lam) - self.mean) / self.std
+
+    def inverse(self, w: np.ndarray) -> np.ndarray:
+        return yeo_johnson_inverse(np.asarray(w) * self.std + self.mean, self.lam)
+
+
+def yeo_johnson(x: np.ndarray, lam: float) -> np.ndarray:
+    """psi(x; lam), the Yeo-Johnson transform (as ``scipy.stats.yeojohnson(x, lam)``)."""
+    x = np.asarray(x, dtype=float)
+    out = np.empty_like(x)
+    pos = x >= 0
+    out[pos] = np.log1p(x[pos]) if abs(lam) < 1e-12 else np.expm1(lam * np.log1p(x[pos])) / lam
+    b = 2.0 - lam
+    out[~pos] = -np.log1p(-x[~pos]) if abs(b) < 1e-12 else \
+        -np.expm1(b * np.log1p(-x[~pos])) / b
+    return out
+
+
+def yeo_johnson_inverse(w: np.ndarray, lam: float) -> np.ndarray:
+    """psi^{-1}(w; lam):  (1 + lam w)^(1/lam) - 1 for w >= 0,  1 - (1 - (2-lam) w)^(1/(2-lam))
+    for w < 0 (exp(w) - 1 and 1 - exp(-w) at lam = 0 and 2); clipped to psi's range."""
+    w = np.asarray(w, dtype=float)
+    out = np.empty_like(w)
+    pos = w >= 0
+    tiny = 1e-300  # 1 + lam w <= 0 is outside the range psi reaches (lam < 0, w >= -1/lam)
+    if abs(lam) < 1e-12:
+        out[pos] = np.expm1(w[pos])
+    else:
+        out[pos] = np.expm1(np.log(np.maximum(1.0 + lam * w[pos], tiny)) / lam)
+    b = 2.0 - lam
+    if abs(b) < 1e-12:
+        out[~pos] = -np.expm1(-w[~pos])
+    else:
+        out[~pos] = -np.expm1(np.log(np.maximum(1.0 - b * w[~pos], tiny)) / b)
+    return out
 
 
 class GaussianProcess:
@@ -140,7 +235,7 @@ class GaussianProcess:
     @classmethod
     def fit(
         cls, X: np.ndarray, y: np.ndarray, rng: np.random.Generator, n_restarts: int = 3,
-        theta0: np.ndarray | None = None,
+        theta0: np.ndarray | None = None, lengthscale_prior: str = "lognormal",
     ) -> GaussianProcess:
         """MAP hyperparameters by L-BFGS-B from several starts (defaults, warm start, prior)."""
         dim = X.shape[1]
@@ -155,8 +250,8 @@ class GaussianProcess:
         best_theta, best_val = starts[0], math.inf
         for start in starts:
             res = scipy.optimize.minimize(
-                neg_log_posterior, start, args=(X, y), jac=True, method="L-BFGS-B",
-                bounds=bounds, options={"maxiter": 200},
+                neg_log_posterior, start, args=(X, y, True, lengthscale_prior), jac=True,
+                method="L-BFGS-B", bounds=bounds, options={"maxiter": 200},
             )
             if res.fun < best_val:
                 best_theta, best_val = res.x, float(res.fun)

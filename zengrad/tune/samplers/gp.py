@@ -5,15 +5,21 @@ Each new trial, after ``n_startup_trials`` random ones:
 1. Take the completed trials (finite values; FAIL and PRUNED trials are ignored) and
    the parameters they all share (the intersection search space).  Parameters outside it
    (conditional ones) are sampled at random by ``sample_independent``.
-2. Encode parameters to the unit cube (log params in log space, ints continuous,
+2. Encode parameters to the unit cube (log params in log space, ints on a padded grid,
    categoricals one-hot; see ``_space.py``) and standardize the values (``y - mean) / std``,
-   negated for ``direction="maximize"`` so the model always minimizes).
+   negated for ``direction="maximize"`` so the model always minimizes), then warp them with
+   a Yeo-Johnson transform fitted by maximum likelihood (``warp_objective``; monotone, so
+   the best trial stays the best; it tames heavy tails such as Rosenbrock's).
 3. Fit an ARD Matern-5/2 GP by maximizing the marginal likelihood (plus a weak prior)
    with L-BFGS-B and analytic gradients, from several starts (``_gp.py`` has the formulas).
 4. Maximize the acquisition (log expected improvement by default): score ``n_candidates``
-   points (half uniform, half perturbations of the best trials), then refine the best few
-   with L-BFGS-B using the acquisition's analytic gradient (categorical columns held fixed).
-5. Round to a valid point (ints, steps, one category); if a trial already holds that point
+   points (half uniform, half perturbations of the best trials), snapped to the grid of
+   the int / stepped / categorical parameters, then refine the best few with L-BFGS-B on
+   the continuous columns only (analytic gradient), and then (``discrete_search``) search
+   each grid parameter value by value (every category; every int value up to 64, evenly
+   spread beyond), one parameter at a time, for a few rounds.  Rounding a continuous
+   optimum instead lands next to, not on, the best grid value, and repeats near-duplicates.
+5. Snap to a valid point (ints, steps, one category); if a trial already holds that point
    (in any state: COMPLETE, RUNNING, PRUNED or FAIL), take the next best candidate.  PRUNED
    and FAIL trials are not in the model, so without this the same model would propose
    the same point again and again, each time pruned.
@@ -32,7 +38,7 @@ import scipy.optimize
 
 from ..distributions import BaseDistribution
 from ..trial import FIXED_PARAMS_KEY, FrozenTrial, TrialState
-from ._gp import Acquisition, GaussianProcess
+from ._gp import LENGTHSCALE_PRIORS, Acquisition, GaussianProcess, OutputWarp
 from ._space import UnitSpace
 from .base import (
     BaseSampler,
@@ -50,13 +56,22 @@ class FittedGP:
     """A GP fitted to a study, for plots: mean and std in the objective's own units."""
 
     def __init__(
-        self, space: UnitSpace, gp: GaussianProcess, y_mean: float, y_std: float, sign: float
+        self, space: UnitSpace, gp: GaussianProcess, y_mean: float, y_std: float, sign: float,
+        warp: OutputWarp | None = None,
     ) -> None:
         self.space, self.gp, self.y_mean, self.y_std, self.sign = space, gp, y_mean, y_std, sign
+        self.warp = warp
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std in the objective's units.  With a warp, the mean is the median
+        psi^{-1}(mu) and the std half the width of psi^{-1}(mu -/+ sigma) (the warped GP's
+        +-1 sigma band mapped back; exact for the quantiles, as psi is monotone)."""
         mean, var = self.gp.predict(np.atleast_2d(X))
-        return self.sign * (mean * self.y_std + self.y_mean), np.sqrt(var) * self.y_std
+        sd = np.sqrt(var)
+        if self.warp is not None:
+            lo, mid, hi = (self.warp.inverse(mean + k * sd) for k in (-1.0, 0.0, 1.0))
+            mean, sd = mid, 0.5 * (hi - lo)
+        return self.sign * (mean * self.y_std + self.y_mean), sd * self.y_std
 
     def predict_params(self, params: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
         return self.predict(np.array([self.space.encode(p) for p in params]))
@@ -73,15 +88,27 @@ class GPSampler(BaseSampler):
         n_candidates: random/perturbed points scored before local refinement.
         n_local_search: how many of the best candidates L-BFGS-B refines.
         n_restarts: L-BFGS-B starts for the GP hyperparameters.
+        warp_objective: Yeo-Johnson-warp the standardized values before the fit.
+        discrete_search: search ints / stepped floats / categoricals on their grid when
+            optimizing the acquisition (False: optimize them as continuous, then round).
+        lengthscale_prior: "lognormal" (weak, default) or "balanced"
+            (-log p = 0.1 (l^2 + 1/l^2), which penalizes very short and very long ones).
     """
 
     def __init__(
         self, seed: int | None = None, n_startup_trials: int = 10, acquisition: str = "logei",
         *, n_candidates: int = 2000, n_local_search: int = 5, n_restarts: int = 3,
-        ucb_beta: float = 2.0,
+        ucb_beta: float = 2.0, warp_objective: bool = True, discrete_search: bool = True,
+        lengthscale_prior: str = "lognormal",
     ) -> None:
         if acquisition not in ("logei", "ei", "ucb"):
             raise ValueError(f"acquisition must be 'logei', 'ei' or 'ucb', got {acquisition!r}")
+        if lengthscale_prior not in LENGTHSCALE_PRIORS:
+            raise ValueError(f"lengthscale_prior must be one of {LENGTHSCALE_PRIORS}, "
+                             f"got {lengthscale_prior!r}")
+        self.warp_objective = warp_objective
+        self.discrete_search = discrete_search
+        self.lengthscale_prior = lengthscale_prior
         self._seed = seed
         self._rng = np.random.default_rng(seed)
         self._random = RandomSampler(int(self._rng.integers(2**31)))
@@ -134,11 +161,15 @@ class GPSampler(BaseSampler):
         y = sign * np.array([t.value for t in trials], dtype=float)
         y_mean, y_std = float(y.mean()), float(y.std())
         y_std = y_std if y_std > 1e-12 else 1.0
+        z, warp = (y - y_mean) / y_std, None
+        if self.warp_objective:
+            z, warp = OutputWarp.fit(z)
         gp = GaussianProcess.fit(
-            X, (y - y_mean) / y_std, self._rng, self.n_restarts, theta0=self._theta
+            X, z, self._rng, self.n_restarts, theta0=self._theta,
+            lengthscale_prior=self.lengthscale_prior,
         )
         self._theta = gp.theta
-        return FittedGP(space, gp, y_mean, y_std, sign)
+        return FittedGP(space, gp, y_mean, y_std, sign, warp)
 
     def _running_points(self, study: Study, trial: Any, space: UnitSpace) -> np.ndarray:
         """Encoded prepared params of other RUNNING trials (the constant liars)."""
@@ -181,28 +212,20 @@ class GPSampler(BaseSampler):
             gp = GaussianProcess(X_all, np.concatenate([gp.y, np.full(len(liars), best)]), gp.theta)
         acq = Acquisition(gp, self.acquisition, best, self.ucb_beta)
         cands = self._candidates(space, fitted.gp.X, fitted.gp.y)
+        grid_aware = self.discrete_search and bool(space.discrete)
+        if grid_aware:
+            cands = space.snap_rows(cands)  # score the points that can actually be proposed
         values = acq(cands)
         order = np.argsort(-values)
         scored = [(float(values[i]), cands[i]) for i in order[: 4 * self.n_local_search]]
-        mask = space.numeric
-        if mask.any():
-            for i in order[: self.n_local_search]:
-                x0 = cands[i]
-
-                def negative(z: np.ndarray, x0: np.ndarray = x0) -> tuple[float, np.ndarray]:
-                    x = x0.copy()
-                    x[mask] = z
-                    v, g = acq.value_and_grad(x)
-                    return -v, -g[mask]
-
-                res = scipy.optimize.minimize(
-                    negative, x0[mask], jac=True, method="L-BFGS-B",
-                    bounds=[(0.0, 1.0)] * int(mask.sum()), options={"maxiter": 50},
-                )
-                x = x0.copy()
-                x[mask] = np.clip(res.x, 0.0, 1.0)
-                if np.isfinite(res.fun):
-                    scored.append((-float(res.fun), x))
+        # L-BFGS-B moves the continuous columns; with discrete_search the ints stay on their
+        # grid (their gradient says nothing about the neighbouring integer)
+        mask = space.continuous if grid_aware else space.numeric
+        for i in order[: self.n_local_search]:
+            x = self._refine(acq, cands[i], mask)
+            if grid_aware:
+                x = self._discrete_sweep(acq, space, x, mask)
+            scored.append((float(acq(x[None])[0]), x))
         scored.sort(key=lambda item: -item[0])
         held = gp.X if taken is None else np.vstack([gp.X, taken])
         for _, x in scored:
@@ -215,6 +238,57 @@ class GPSampler(BaseSampler):
             if not _is_taken(snapped, held):
                 return snapped
         return space.snap(space.random(self._rng, 1)[0])
+
+
+    @staticmethod
+    def _refine(acq: Acquisition, x0: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """L-BFGS-B on the columns in ``mask`` (the others held), from x0."""
+        if not mask.any():
+            return x0
+
+        def negative(z: np.ndarray) -> tuple[float, np.ndarray]:
+            x = x0.copy()
+            x[mask] = z
+            v, g = acq.value_and_grad(x)
+            return -v, -g[mask]
+
+        res = scipy.optimize.minimize(
+            negative, x0[mask], jac=True, method="L-BFGS-B",
+            bounds=[(0.0, 1.0)] * int(mask.sum()), options={"maxiter": 50},
+        )
+        if not np.isfinite(res.fun):
+            return x0
+        x = x0.copy()
+        x[mask] = np.clip(res.x, 0.0, 1.0)
+        return x
+
+    def _discrete_sweep(
+        self, acq: Acquisition, space: UnitSpace, x: np.ndarray, mask: np.ndarray,
+        rounds: int = 3,
+    ) -> np.ndarray:
+        """Coordinate search over the grid parameters: for each in turn, every value (all
+        categories; ints up to 64 values) scored in one batch, keep the best; then re-refine
+        the continuous columns.  Stops early when a round changes nothing."""
+        x = space.snap_rows(x[None])[0]
+        best = float(acq(x[None])[0])
+        for _ in range(rounds):
+            changed = False
+            for i in space.discrete:
+                cols = space.columns[i]
+                grid = space.grid(i)
+                trial = np.repeat(x[None], len(grid), axis=0)
+                trial[:, cols] = grid
+                vals = acq(trial)
+                j = int(np.argmax(vals))
+                if vals[j] > best + 1e-12:
+                    x, best, changed = trial[j], float(vals[j]), True
+            if not changed:
+                break
+            refined = self._refine(acq, x, mask)
+            value = float(acq(refined[None])[0])
+            if value > best:
+                x, best = refined, value
+        return x
 
 
 def _is_taken(x: np.ndarray, held: np.ndarray) -> bool:
