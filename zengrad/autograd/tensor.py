@@ -372,7 +372,15 @@ class Tensor:
         return self
 
     # ----- in-place helpers (used under no_grad: init, optimizers) ----------------
-    def _check_inplace(self) -> None:
+    def _check_inplace(self, other=None) -> None:
+        if (isinstance(other, Tensor) and other.requires_grad and _engine.grad_mode.enabled
+                and not self.requires_grad):
+            # torch would put self in the graph; writing only the values would silently cut
+            # everything upstream of `other` from the gradient
+            raise RuntimeError(
+                "in-place operation with an operand that requires grad is not recorded in the "
+                "graph yet; use the out-of-place op (e.g. x = x + y)"
+            )
         if self.requires_grad and _engine.grad_mode.enabled:
             if self.grad_fn is None:
                 raise RuntimeError(
@@ -392,12 +400,12 @@ class Tensor:
         return self
 
     def fill_(self, value) -> Tensor:
-        self._check_inplace()
+        self._check_inplace(value)
         self.data[...] = value
         return self
 
     def copy_(self, src) -> Tensor:
-        self._check_inplace()
+        self._check_inplace(src)
         src = src.data if isinstance(src, Tensor) else np.asarray(src)
         try:
             np.copyto(self.data, np.broadcast_to(src, self.data.shape), casting="unsafe")
@@ -419,6 +427,7 @@ class Tensor:
     def _add_inplace(self, name: str, other, args: tuple, alpha, sign: int) -> Tensor:
         if args or not isinstance(alpha, (int, float)):
             other, alpha = _ops._alpha_args(name, self, other, args, alpha)
+        self._check_inplace(other)
         other = other.data if isinstance(other, Tensor) else other
         alpha = sign * alpha
         return self._ufunc_inplace(name, np.add, other if alpha == 1 else alpha * other)
@@ -433,7 +442,7 @@ class Tensor:
             return self._ufunc_inplace("div_", np.true_divide, other)
 
     def _ufunc_inplace(self, name: str, ufunc, other) -> Tensor:
-        self._check_inplace()
+        self._check_inplace(other)
         other = other.data if isinstance(other, Tensor) else other
         try:
             ufunc(self.data, other, out=self.data)
@@ -537,17 +546,30 @@ class Tensor:
     def __abs__(self):
         return _ops.abs(self)
 
+    # x += y acts in place, as in torch (so `p -= lr * p.grad` under no_grad updates p, and a
+    # leaf that requires grad refuses it under grad mode). In-place ops are not recorded in
+    # the graph yet: where torch would record one, x += y builds x + y and rebinds the name
+    # (right values and gradients; only other references to the old x don't see the change).
+    def _in_graph(self, other) -> bool:
+        """Whether x op= other would have to be recorded: x a non-leaf of the graph, or x
+        outside it and other inside (torch records both)."""
+        if not _engine.grad_mode.enabled:
+            return False
+        if self.requires_grad:
+            return self.grad_fn is not None  # a leaf refuses, in add_/sub_/...
+        return isinstance(other, Tensor) and other.requires_grad
+
     def __iadd__(self, other):
-        return _ops.add(self, other)
+        return _ops.add(self, other) if self._in_graph(other) else self.add_(other)
 
     def __isub__(self, other):
-        return _ops.sub(self, other)
+        return _ops.sub(self, other) if self._in_graph(other) else self.sub_(other)
 
     def __imul__(self, other):
-        return _ops.mul(self, other)
+        return _ops.mul(self, other) if self._in_graph(other) else self.mul_(other)
 
     def __itruediv__(self, other):
-        return _ops.div(self, other)
+        return _ops.div(self, other) if self._in_graph(other) else self.div_(other)
 
     def __floordiv__(self, other):
         return _ops.floor_divide(self, other)
@@ -600,6 +622,14 @@ class Tensor:
             raise RuntimeError(
                 "in-place assignment into a tensor that requires grad is not supported; "
                 "build a new tensor (e.g. zengrad.where) or assign under no_grad"
+            )
+        if isinstance(value, Tensor) and value.requires_grad and _engine.grad_mode.enabled:
+            # torch records this (CopySlices); writing only the values would silently cut
+            # everything upstream of `value` from the gradient
+            raise RuntimeError(
+                "index assignment of a tensor that requires grad (x[i] = v) is not recorded "
+                "in the graph yet; collect the pieces in a list and use zengrad.stack/cat, "
+                "or zengrad.where / index_put-style ops such as scatter"
             )
         index = _ops.unwrap_index(index)
         self.data[index] = value.data if isinstance(value, Tensor) else value
