@@ -364,3 +364,19 @@ def test_gp_finds_an_interior_integer_optimum_across_seeds():
                      objective, 14)
         gaps.append(abs(study.best_params["n"] - 13))
     assert np.median(gaps) == 0 and max(gaps) <= 1
+
+
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_warped_gp_predicts_in_the_objective_units(direction):
+    # plots read FittedGP.predict: with the warp the mean must map back to the values
+    def heavy(trial):
+        x, y = trial.suggest_float("x", -2, 2), trial.suggest_float("y", -2, 2)
+        return 100 * (y - x * x) ** 2 + (1 - x) ** 2  # Rosenbrock: a few huge values
+
+    study = _run(tune.RandomSampler(0), heavy, 25, direction=direction)
+    fitted = tune.GPSampler(seed=0).fit(study)
+    assert fitted.warp is not None
+    values = np.array([t.value for t in study.trials])
+    mean, sd = fitted.predict_params([t.params for t in study.trials])
+    assert np.all(sd >= 0)
+    np.testing.assert_allclose(mean, values, rtol=0.05, atol=0.05 * values.std())

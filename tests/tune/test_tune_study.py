@@ -236,3 +236,41 @@ def test_progress_bar_with_tqdm(capsys):
     study = _study()
     study.optimize(objs.quadratic, n_trials=4, show_progress_bar=True)
     assert "4/4" in capsys.readouterr().err
+
+
+def test_fail_trial_records_the_reason_and_leaves_a_finished_trial_alone():
+    study = _study(sampler=tune.RandomSampler(0))
+    trial = study.ask()
+    frozen = study.fail_trial(trial, "ValueError: out of memory", "Traceback ...")
+    assert frozen.state is TrialState.FAIL
+    assert frozen.system_attrs["fail_reason"] == "ValueError: out of memory"
+    assert frozen.system_attrs["fail_traceback"] == "Traceback ..."
+    done = study.ask()
+    study.tell(done, 1.0)
+    assert study.fail_trial(done.number, "late").state is TrialState.COMPLETE
+
+
+def test_stop_requested_is_reset_by_each_optimize():
+    study = _study(sampler=tune.RandomSampler(0))
+    study.optimize(objs.quadratic, n_trials=5, callbacks=[lambda s, t: s.stop()])
+    assert study.stop_requested and len(study.trials) == 1
+    study.optimize(objs.quadratic, n_trials=2)
+    assert not study.stop_requested and len(study.trials) == 3
+
+
+def test_the_loops_and_the_worker_protocol_do_not_import_the_study():
+    # one loop owner: study.py imports optimize.py, never the other way round at run time
+    # (optimize.py names Study for type hints only), and the worker protocol needs no Study
+    import ast
+    import pathlib
+
+    import zengrad.tune.optimize as optimize
+    import zengrad.tune.worker as worker
+
+    def imported(module, top_level_only):
+        tree = ast.parse(pathlib.Path(module.__file__).read_text())
+        nodes = tree.body if top_level_only else ast.walk(tree)
+        return {n.module for n in nodes if isinstance(n, ast.ImportFrom)}
+
+    assert not {"study", "parallel"} & imported(optimize, top_level_only=True)
+    assert not {"study", "parallel", "optimize"} & imported(worker, top_level_only=False)
