@@ -380,3 +380,17 @@ def test_warped_gp_predicts_in_the_objective_units(direction):
     mean, sd = fitted.predict_params([t.params for t in study.trials])
     assert np.all(sd >= 0)
     np.testing.assert_allclose(mean, values, rtol=0.05, atol=0.05 * values.std())
+
+
+def test_grid_of_a_wide_log_int_is_spread_in_log_space_and_on_the_grid():
+    from zengrad.tune.samplers._space import UnitSpace
+
+    space = UnitSpace({"k": tune.IntDistribution(1, 100_000, log=True),
+                       "n": tune.IntDistribution(0, 20, step=5)})
+    k = [space.decode(np.array([u, 0.5]))["k"] for u in space.grid(0)[:, 0]]
+    assert len(k) <= 64 and k[0] == 1 and k[-1] == 100_000 and len(set(k)) == len(k)
+    assert sum(v < 100 for v in k) >= 20  # log spread: a linear one would have 1 of 64
+    np.testing.assert_allclose(space.snap_rows(np.c_[space.grid(0), np.full(len(k), 0.5)])[:, 0],
+                               space.grid(0)[:, 0])
+    n = [space.decode(np.array([0.5, u]))["n"] for u in space.grid(1)[:, 0]]
+    assert n == [0, 5, 10, 15, 20]

@@ -7,7 +7,8 @@
 
 ``continuous`` marks the columns a gradient-based optimizer may move (floats without a
 step); ``snap_rows`` puts many points on the grid at once, ``grid(i)`` lists the encoded
-values of parameter i (every value of an int up to ``max_values``, evenly spread beyond).
+values of parameter i (every value of an int up to ``max_values``; beyond, ``max_values``
+points evenly spread in the encoded space, i.e. in log space for ``log=True``, on the grid).
 """
 
 from __future__ import annotations
@@ -80,9 +81,10 @@ class UnitSpace:
             return np.eye(len(d.choices))
         assert isinstance(d, _NumericDistribution) and d.step is not None
         count = int(round((d.high - d.low) / d.step)) + 1
-        k = np.arange(count) if count <= max_values else \
-            np.unique(np.round(np.linspace(0, count - 1, max_values)))
-        return np.array([[d.to_unit(d._cast(d.low + j * d.step))] for j in k])
+        if count <= max_values:
+            return np.array([[d.to_unit(d._cast(d.low + j * d.step))] for j in range(count)])
+        # evenly spread in the encoded space (so in log space for log=True), then on the grid
+        return np.unique(_snap_unit(d, np.linspace(0.0, 1.0, max_values)))[:, None]
 
     def random(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """n uniform points: numeric columns uniform, one random category per block."""
