@@ -63,6 +63,9 @@ from zengrad.nn.recurrent import (
 )
 from zengrad.nn.transformer import (
     PositionalEncoding,
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
     TransformerEncoder,
     TransformerEncoderLayer,
 )

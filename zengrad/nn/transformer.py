@@ -1,11 +1,16 @@
-"""Transformer encoder: TransformerEncoderLayer, TransformerEncoder, PositionalEncoding.
+"""Transformers as torch.nn: TransformerEncoderLayer/Encoder, TransformerDecoderLayer/Decoder,
+Transformer (encoder + decoder), PositionalEncoding.
 
-Post-LN (norm_first=False, the original paper and PyTorch's default):
+Encoder layer, post-LN (norm_first=False, the original paper and PyTorch's default):
     x = norm1(x + dropout1(self_attn(x)));   x = norm2(x + dropout2(ff(x)))
 Pre-LN (norm_first=True):
     x = x + dropout1(self_attn(norm1(x)));   x = x + dropout2(ff(norm2(x)))
-with ff(x) = linear2(dropout(activation(linear1(x)))). Submodule names are PyTorch's, so a
-torch state_dict (as NumPy arrays) loads and gives the same outputs.
+with ff(x) = linear2(dropout(activation(linear1(x)))). The decoder layer adds cross-attention
+over the encoder output m between the two blocks:
+    post-LN: x = norm1(x + sa(x)); x = norm2(x + mha(x, m)); x = norm3(x + ff(x))
+    pre-LN:  x = x + sa(norm1(x)); x = x + mha(norm2(x), m); x = x + ff(norm3(x))
+Submodule names are PyTorch's, so a torch state_dict (as NumPy arrays) loads and gives the
+same outputs.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import numpy as np
 
 from zengrad import backend
 from zengrad.autograd.tensor import Tensor
+from zengrad.nn import init
 from zengrad.nn.attention import MultiheadAttention
 from zengrad.nn.containers import ModuleList
 from zengrad.nn.dropout import Dropout
@@ -34,6 +40,38 @@ def generate_square_subsequent_mask(sz: int, dtype=None) -> Tensor:
     """(sz, sz) float mask: 0 on and below the diagonal, -inf above (position i sees 0..i)."""
     dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
     return Tensor(np.triu(np.full((sz, sz), -np.inf, dt), 1))
+
+
+def _activation(who: str, activation: str | Callable) -> Callable:
+    """'relu' / 'gelu' -> the op; a callable (a Module is registered by the caller) as is."""
+    if isinstance(activation, str):
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"{who}: activation should be relu/gelu, not {activation!r}")
+        return _ACTIVATIONS[activation]
+    if not callable(activation):
+        raise TypeError(f"{who}: activation must be 'relu', 'gelu' or a callable, got "
+                        f"{type(activation).__name__}")
+    return activation
+
+
+def _feed_forward(layer: Module, x: Tensor, out_dropout: Module) -> Tensor:
+    """out_dropout(linear2(dropout(activation(linear1(x))))), on (rows, d_model): one GEMM per
+    linear (NumPy loops GEMMs over a 3-D batch)."""
+    shape = x.data.shape
+    x = x.reshape(-1, shape[-1])
+    x = layer.linear2(layer.dropout(layer.activation(layer.linear1(x))))
+    return out_dropout(x.reshape(*shape))
+
+
+def _num_layers(who: str, num_layers) -> int:
+    if isinstance(num_layers, bool) or not isinstance(num_layers, Integral) or num_layers < 1:
+        raise ValueError(f"{who}: num_layers must be a positive int, got {num_layers!r}")
+    return int(num_layers)
+
+
+def _seq_len(src: Tensor, batch_first: bool) -> int:
+    """L of (L, N, E), (N, L, E) with batch_first, or unbatched (L, E)."""
+    return src.data.shape[1] if batch_first and src.data.ndim == 3 else src.data.shape[0]
 
 
 def _is_causal_mask(mask, sz: int) -> bool:
@@ -78,15 +116,7 @@ class TransformerEncoderLayer(Module):
         self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
-        if isinstance(activation, str):
-            if activation not in _ACTIVATIONS:
-                raise ValueError(f"TransformerEncoderLayer: activation should be relu/gelu, not "
-                                 f"{activation!r}")
-            activation = _ACTIVATIONS[activation]
-        elif not callable(activation):
-            raise TypeError(f"TransformerEncoderLayer: activation must be 'relu', 'gelu' or a "
-                            f"callable, got {type(activation).__name__}")
-        self.activation = activation
+        self.activation = _activation("TransformerEncoderLayer", activation)
         self.batch_first = batch_first
 
     def forward(self, src: Tensor, src_mask=None, src_key_padding_mask=None,
@@ -106,11 +136,7 @@ class TransformerEncoderLayer(Module):
         return self.dropout1(x)
 
     def _ff_block(self, x) -> Tensor:
-        # on (rows, d_model): one GEMM per linear (NumPy loops GEMMs over a 3-D batch)
-        shape = x.data.shape
-        x = x.reshape(-1, shape[-1])
-        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
-        return self.dropout2(x.reshape(*shape))
+        return _feed_forward(self, x, self.dropout2)
 
 
 class TransformerEncoder(Module):
@@ -124,11 +150,8 @@ class TransformerEncoder(Module):
         if not isinstance(encoder_layer, Module):
             raise TypeError(f"TransformerEncoder: encoder_layer must be a Module, got "
                             f"{type(encoder_layer).__name__}")
-        if isinstance(num_layers, bool) or not isinstance(num_layers, Integral) or num_layers < 1:
-            raise ValueError(f"TransformerEncoder: num_layers must be a positive int, got "
-                             f"{num_layers!r}")
+        self.num_layers = _num_layers("TransformerEncoder", num_layers)
         self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
-        self.num_layers = int(num_layers)
         self.norm = norm
         # nested tensors are a PyTorch inference fast path: accepted, with no effect here
         self.enable_nested_tensor, self.mask_check = enable_nested_tensor, mask_check
@@ -136,9 +159,8 @@ class TransformerEncoder(Module):
     def forward(self, src: Tensor, mask=None, src_key_padding_mask=None,
                 is_causal: bool | None = None) -> Tensor:
         if is_causal is None:
-            batch_first = getattr(self.layers[0], "batch_first", False)
-            seq_axis = 1 if batch_first and src.data.ndim == 3 else 0
-            is_causal = mask is not None and _is_causal_mask(mask, src.data.shape[seq_axis])
+            seq = _seq_len(src, getattr(self.layers[0], "batch_first", False))
+            is_causal = mask is not None and _is_causal_mask(mask, seq)
         out = src
         for layer in self.layers:
             out = layer(out, src_mask=mask, src_key_padding_mask=src_key_padding_mask,
@@ -146,6 +168,239 @@ class TransformerEncoder(Module):
         if self.norm is not None:
             out = self.norm(out)
         return out
+
+
+class TransformerDecoderLayer(Module):
+    """Self-attention over tgt, cross-attention over memory (the encoder output) and a
+    feed-forward block, each with a residual connection and LayerNorm (module docstring).
+
+    tgt (T, N, E) and memory (S, N, E), or (N, T, E) / (N, S, E) with batch_first, or
+    unbatched (T, E) / (S, E). tgt_mask (T, T) or (N nhead, T, T), memory_mask (T, S) or
+    (N nhead, T, S); tgt_key_padding_mask (N, T), memory_key_padding_mask (N, S): bool True =
+    masked out, float = added to the scores, as in MultiheadAttention. tgt_is_causal /
+    memory_is_causal are hints that the mask given is the causal one (it is still required).
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        nhead: int,
+        dim_feedforward: int = 2048,
+        dropout: float = 0.1,
+        activation: str | Callable = "relu",
+        layer_norm_eps: float = 1e-5,
+        batch_first: bool = False,
+        norm_first: bool = False,
+        bias: bool = True,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        kw = {"device": device, "dtype": dtype}
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                            batch_first=batch_first, **kw)
+        self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                                 batch_first=batch_first, **kw)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
+        self.norm_first = norm_first
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
+        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+        self.dropout3 = Dropout(dropout)
+        self.activation = _activation("TransformerDecoderLayer", activation)
+        self.batch_first = batch_first
+
+    def forward(
+        self,
+        tgt: Tensor,
+        memory: Tensor,
+        tgt_mask=None,
+        memory_mask=None,
+        tgt_key_padding_mask=None,
+        memory_key_padding_mask=None,
+        tgt_is_causal: bool = False,
+        memory_is_causal: bool = False,
+    ) -> Tensor:
+        for name, t in (("tgt", tgt), ("memory", memory)):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"TransformerDecoderLayer: {name} must be a Tensor, got "
+                                f"{type(t).__name__}")
+        if tgt.data.ndim != memory.data.ndim:
+            raise ValueError(
+                f"TransformerDecoderLayer: tgt and memory must both be batched (3-D) or both "
+                f"unbatched (2-D), got shapes {tuple(tgt.data.shape)} and "
+                f"{tuple(memory.data.shape)}"
+            )
+        x = tgt
+        if self.norm_first:
+            x = x + self._sa_block(self.norm1(x), tgt_mask, tgt_key_padding_mask, tgt_is_causal)
+            x = x + self._mha_block(self.norm2(x), memory, memory_mask,
+                                    memory_key_padding_mask, memory_is_causal)
+            x = x + _feed_forward(self, self.norm3(x), self.dropout3)
+        else:
+            x = self.norm1(x + self._sa_block(x, tgt_mask, tgt_key_padding_mask, tgt_is_causal))
+            x = self.norm2(x + self._mha_block(x, memory, memory_mask, memory_key_padding_mask,
+                                               memory_is_causal))
+            x = self.norm3(x + _feed_forward(self, x, self.dropout3))
+        return x
+
+    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal) -> Tensor:
+        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
+                           need_weights=False, is_causal=is_causal)[0]
+        return self.dropout1(x)
+
+    def _mha_block(self, x, mem, attn_mask, key_padding_mask, is_causal) -> Tensor:
+        x = self.multihead_attn(x, mem, mem, attn_mask=attn_mask,
+                                key_padding_mask=key_padding_mask, need_weights=False,
+                                is_causal=is_causal)[0]
+        return self.dropout2(x)
+
+
+class TransformerDecoder(Module):
+    """num_layers deep copies of decoder_layer (layers.0, layers.1, ...) applied in turn to
+    tgt, each attending over the same memory, then the optional final norm.
+    tgt_is_causal=None detects a causal float tgt_mask as PyTorch does."""
+
+    def __init__(self, decoder_layer: Module, num_layers: int,
+                 norm: Module | None = None) -> None:
+        super().__init__()
+        if not isinstance(decoder_layer, Module):
+            raise TypeError(f"TransformerDecoder: decoder_layer must be a Module, got "
+                            f"{type(decoder_layer).__name__}")
+        self.num_layers = _num_layers("TransformerDecoder", num_layers)
+        self.layers = ModuleList([copy.deepcopy(decoder_layer) for _ in range(num_layers)])
+        self.norm = norm
+
+    def forward(
+        self,
+        tgt: Tensor,
+        memory: Tensor,
+        tgt_mask=None,
+        memory_mask=None,
+        tgt_key_padding_mask=None,
+        memory_key_padding_mask=None,
+        tgt_is_causal: bool | None = None,
+        memory_is_causal: bool = False,
+    ) -> Tensor:
+        if not isinstance(tgt, Tensor):
+            raise TypeError(f"TransformerDecoder: tgt must be a Tensor, got "
+                            f"{type(tgt).__name__}")
+        if tgt_is_causal is None:
+            seq = _seq_len(tgt, getattr(self.layers[0], "batch_first", False))
+            tgt_is_causal = tgt_mask is not None and _is_causal_mask(tgt_mask, seq)
+        out = tgt
+        for layer in self.layers:
+            out = layer(out, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
+                        tgt_key_padding_mask=tgt_key_padding_mask,
+                        memory_key_padding_mask=memory_key_padding_mask,
+                        tgt_is_causal=tgt_is_causal, memory_is_causal=memory_is_causal)
+        if self.norm is not None:
+            out = self.norm(out)
+        return out
+
+
+class Transformer(Module):
+    """The encoder-decoder Transformer of "Attention Is All You Need", as torch.nn.Transformer:
+
+        memory = encoder(src, src_mask, src_key_padding_mask)
+        out = decoder(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask,
+                      memory_key_padding_mask)
+
+    encoder = TransformerEncoder(num_encoder_layers layers, norm=LayerNorm(d_model)), decoder
+    likewise (or custom_encoder / custom_decoder). Every parameter with more than one dim is
+    re-initialized Xavier-uniform, as PyTorch does. src (S, N, E), tgt (T, N, E) (batch_first:
+    (N, S, E), (N, T, E); unbatched (S, E), (T, E)); output shaped as tgt.
+    """
+
+    def __init__(
+        self,
+        d_model: int = 512,
+        nhead: int = 8,
+        num_encoder_layers: int = 6,
+        num_decoder_layers: int = 6,
+        dim_feedforward: int = 2048,
+        dropout: float = 0.1,
+        activation: str | Callable = "relu",
+        custom_encoder: Module | None = None,
+        custom_decoder: Module | None = None,
+        layer_norm_eps: float = 1e-5,
+        batch_first: bool = False,
+        norm_first: bool = False,
+        bias: bool = True,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        kw = {"device": device, "dtype": dtype}
+        layer_kw = {"dim_feedforward": dim_feedforward, "dropout": dropout,
+                    "activation": activation, "layer_norm_eps": layer_norm_eps,
+                    "batch_first": batch_first, "norm_first": norm_first, "bias": bias, **kw}
+        if custom_encoder is not None:
+            self.encoder = custom_encoder
+        else:
+            self.encoder = TransformerEncoder(
+                TransformerEncoderLayer(d_model, nhead, **layer_kw), num_encoder_layers,
+                LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw))
+        if custom_decoder is not None:
+            self.decoder = custom_decoder
+        else:
+            self.decoder = TransformerDecoder(
+                TransformerDecoderLayer(d_model, nhead, **layer_kw), num_decoder_layers,
+                LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw))
+        self._reset_parameters()
+        self.d_model, self.nhead, self.batch_first = d_model, nhead, batch_first
+
+    def _reset_parameters(self) -> None:
+        """Xavier-uniform for every weight matrix (dim > 1), as torch.nn.Transformer."""
+        for p in self.parameters():
+            if p.data.ndim > 1:
+                init.xavier_uniform_(p)
+
+    def forward(
+        self,
+        src: Tensor,
+        tgt: Tensor,
+        src_mask=None,
+        tgt_mask=None,
+        memory_mask=None,
+        src_key_padding_mask=None,
+        tgt_key_padding_mask=None,
+        memory_key_padding_mask=None,
+        src_is_causal: bool | None = None,
+        tgt_is_causal: bool | None = None,
+        memory_is_causal: bool = False,
+    ) -> Tensor:
+        for name, t in (("src", src), ("tgt", tgt)):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"Transformer: {name} must be a Tensor, got {type(t).__name__}")
+        ss, ts = tuple(src.data.shape), tuple(tgt.data.shape)
+        if len(ss) != len(ts) or len(ss) not in (2, 3):
+            raise ValueError(f"Transformer: src and tgt must both be 3-D (batched) or 2-D "
+                             f"(unbatched), got shapes {ss} and {ts}")
+        axis = 0 if self.batch_first else 1
+        if len(ss) == 3 and ss[axis] != ts[axis]:
+            raise RuntimeError(f"the batch number of src and tgt must be equal: src {ss}, tgt "
+                               f"{ts} (batch_first={self.batch_first})")
+        if ss[-1] != self.d_model or ts[-1] != self.d_model:
+            raise RuntimeError(f"the feature number of src and tgt must be equal to d_model "
+                               f"({self.d_model}): src {ss}, tgt {ts}")
+        memory = self.encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask,
+                              is_causal=src_is_causal)
+        return self.decoder(tgt, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
+                            tgt_key_padding_mask=tgt_key_padding_mask,
+                            memory_key_padding_mask=memory_key_padding_mask,
+                            tgt_is_causal=tgt_is_causal, memory_is_causal=memory_is_causal)
+
+    @staticmethod
+    def generate_square_subsequent_mask(sz: int, device=None, dtype=None) -> Tensor:
+        """(sz, sz) float mask: 0 on and below the diagonal, -inf above."""
+        if device is not None and str(device).split(":")[0] != "cpu":
+            raise RuntimeError(f"device {device!r} is not available (NumPy cpu backend only)")
+        return generate_square_subsequent_mask(sz, dtype)
 
 
 class PositionalEncoding(Module):
