@@ -142,7 +142,8 @@ def test_generic_path_matches_fast_path():
 
 def test_default_collate_structures_and_custom_collate():
     batch = default_collate([{"a": 1.0, "b": np.zeros(2)}, {"a": 2.0, "b": np.ones(2)}])
-    assert batch["a"].dtype == np.float32 and batch["b"].shape == (2, 2)
+    # Python floats collate to float64, as torch's default_collate
+    assert batch["a"].dtype == np.float64 and batch["b"].shape == (2, 2)
     x, y = _data(4)
     loader = DataLoader(ListDataset(x, y), 2, collate_fn=lambda s: len(s))
     assert list(loader) == [2, 2]

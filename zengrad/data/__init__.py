@@ -1,7 +1,15 @@
 """Data: Dataset / DataLoader (as torch.utils.data), bundled offline datasets, IDX files and
 feature scaling."""
 
-from zengrad.data.dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
+from zengrad.data.dataset import (
+    ChainDataset,
+    ConcatDataset,
+    Dataset,
+    IterableDataset,
+    Subset,
+    TensorDataset,
+    random_split,
+)
 from zengrad.data.datasets import (
     CharVocab,
     OptionalDependencyError,
@@ -27,5 +35,19 @@ from zengrad.data.datasets import (
     sliding_windows,
 )
 from zengrad.data.idx import IDXFormatError, read_idx, write_idx
-from zengrad.data.loader import DataLoader, default_collate
+from zengrad.data.loader import (
+    DataLoader,
+    WorkerInfo,
+    default_collate,
+    default_convert,
+    get_worker_info,
+)
 from zengrad.data.preprocessing import MinMaxScaler, StandardScaler
+from zengrad.data.sampler import (
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+    WeightedRandomSampler,
+)

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Generic, TypeVar
 
 import numpy as np
 
 from zengrad import backend
 from zengrad.autograd.tensor import Tensor
 
+T_co = TypeVar("T_co", covariant=True)
 
-class Dataset:
-    """Base class: subclasses define __getitem__(index) and __len__()."""
+
+class Dataset(Generic[T_co]):
+    """Base class: subclasses define __getitem__(index) and __len__(). `Dataset[T]`
+    subscripts as in torch."""
 
     def __getitem__(self, index: int):
         raise NotImplementedError(f"{type(self).__name__} must define __getitem__")
@@ -28,6 +32,39 @@ class Dataset:
 
     def __add__(self, other: Dataset) -> ConcatDataset:
         return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset[T_co]):
+    """A dataset read as a stream: subclasses define __iter__ (and may define __len__). With
+    num_workers > 0 every worker iterates its own copy; shard it with get_worker_info()."""
+
+    def __iter__(self) -> Iterator[T_co]:
+        raise NotImplementedError(f"{type(self).__name__} must define __iter__")
+
+    def __getitem__(self, index):
+        raise TypeError(f"{type(self).__name__} is an IterableDataset: iterate over it, it "
+                        "can't be indexed")
+
+    def __add__(self, other: Dataset) -> ChainDataset:
+        return ChainDataset([self, other])
+
+
+class ChainDataset(IterableDataset):
+    """IterableDatasets one after another."""
+
+    def __init__(self, datasets: Iterable[Dataset]) -> None:
+        self.datasets = list(datasets)
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise TypeError(f"ChainDataset only supports IterableDataset, got "
+                                f"{type(d).__name__}")
+
+    def __iter__(self) -> Iterator:
+        for d in self.datasets:
+            yield from d
+
+    def __len__(self) -> int:
+        return sum(len(d) for d in self.datasets)
 
 
 def _to_array(x, what: str) -> np.ndarray:
