@@ -21,9 +21,15 @@ from zengrad.nn.activation import (
     Tanh,
 )
 from zengrad.nn.attention import MultiheadAttention
-from zengrad.nn.containers import ModuleDict, ModuleList, Sequential
+from zengrad.nn.containers import (
+    ModuleDict,
+    ModuleList,
+    ParameterDict,
+    ParameterList,
+    Sequential,
+)
 from zengrad.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
-from zengrad.nn.dropout import Dropout
+from zengrad.nn.dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from zengrad.nn.embedding import Embedding
 from zengrad.nn.flatten import Flatten, Unflatten
 from zengrad.nn.layernorm import LayerNorm
@@ -42,6 +48,7 @@ from zengrad.nn.loss import (
 from zengrad.nn.module import Module
 from zengrad.nn.norm import BatchNorm1d, BatchNorm2d, GroupNorm
 from zengrad.nn.parameter import Parameter
+from zengrad.nn.pixelshuffle import PixelShuffle, PixelUnshuffle
 from zengrad.nn.pooling import (
     AdaptiveAvgPool2d,
     AvgPool1d,

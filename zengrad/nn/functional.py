@@ -4,6 +4,8 @@ A thin re-export of the ops (their formulas and gradients live in zengrad.ops); 
 added later (conv, pooling, ...) put their functions here too.
 """
 
+from zengrad.nn.dropout import dropout1d, dropout2d, dropout3d
+from zengrad.nn.pixelshuffle import pixel_shuffle, pixel_unshuffle
 from zengrad.ops.activation import (
     elu,
     gelu,
@@ -73,4 +75,6 @@ __all__ = [
     # activations, similarity and encodings (issue 10)
     "cosine_similarity", "hardsigmoid", "hardswish", "hardtanh", "logsigmoid", "mish",
     "normalize", "one_hot", "relu6", "softsign",
+    # channel dropout and sub-pixel rearrangement (issue 11)
+    "dropout1d", "dropout2d", "dropout3d", "pixel_shuffle", "pixel_unshuffle",
 ]

@@ -155,6 +155,10 @@ class RNNBase(Module):
         """Every weight and bias ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
         _reset_uniform(self)
 
+    def flatten_parameters(self) -> None:
+        """A no-op, as torch's on CPU: torch packs the weights into one cuDNN buffer; here each
+        weight is its own array, used as it is by the fused sequence ops."""
+
     @property
     def all_weights(self) -> list[list[Parameter]]:
         """[[weight_ih, weight_hh(, bias_ih, bias_hh)] per layer and direction]."""
