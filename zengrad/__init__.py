@@ -69,5 +69,8 @@ __version__ = "0.1.0"
 # the torch.linalg namespace (norms); it replaces the name `linalg` that the star import of
 # zengrad.ops bound to zengrad.ops.linalg (the matmul module)
 import zengrad.linalg as linalg  # noqa: E402
-from zengrad import data, io, nn, optim, train  # noqa: E402
-from zengrad.io import load, save  # noqa: E402
+from zengrad import data, io, nn, optim, serialization, train  # noqa: E402
+
+# torch.save / torch.load (whole modules too), without pickle; zengrad.io.save / load stay
+# the plain safetensors state_dict functions
+from zengrad.serialization import load, save  # noqa: E402

@@ -8,13 +8,15 @@ Encoding of the nested state (JSON, decoded without pickle):
   tuple            -> {"__tuple__": [...]}
   dict, str keys   -> {...}; other keys -> {"__dict__": [[key, value], ...]}
   int, float, str, bool, None, list -> themselves
+  a whole Module   -> {"__module__": ...}  (only in files written by zengrad.save; see
+                      zengrad.io.module_record)
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from zengrad.io.safetensors_io import SafetensorsFormatError, parse_json, read_f
 
 FORMAT_KEY = "zengrad_checkpoint"
 FORMAT_VERSION = "1"
-_MARKERS = ("__tensor__", "__scalar__", "__tuple__", "__dict__")
+_MARKERS = ("__tensor__", "__scalar__", "__tuple__", "__dict__", "__module__")
 
 
 def _join(path: str, key) -> str:
@@ -42,7 +44,10 @@ def _unique(path: str, tensors: Mapping) -> str:
     return key
 
 
-def _encode(obj: Any, path: str, tensors: dict[str, np.ndarray]) -> Any:
+def _encode(obj: Any, path: str, tensors: dict[str, np.ndarray],
+            other: Callable | None = None) -> Any:
+    """obj's JSON description; its arrays go into tensors. other(obj, path, tensors), when
+    given, describes the objects this encoding doesn't know (a Module) or returns None."""
     if isinstance(obj, (Tensor, np.ndarray, np.generic)):
         path = _unique(path, tensors)
     if isinstance(obj, Tensor):
@@ -57,19 +62,24 @@ def _encode(obj: Any, path: str, tensors: dict[str, np.ndarray]) -> Any:
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
     if isinstance(obj, tuple):
-        return {"__tuple__": [_encode(v, _join(path, i), tensors) for i, v in enumerate(obj)]}
+        return {"__tuple__": [_encode(v, _join(path, i), tensors, other)
+                              for i, v in enumerate(obj)]}
     if isinstance(obj, list):
-        return [_encode(v, _join(path, i), tensors) for i, v in enumerate(obj)]
+        return [_encode(v, _join(path, i), tensors, other) for i, v in enumerate(obj)]
     if isinstance(obj, Mapping):
         plain = all(isinstance(k, str) and not k.startswith("__") for k in obj)
         if plain:
-            return {k: _encode(v, _join(path, k), tensors) for k, v in obj.items()}
+            return {k: _encode(v, _join(path, k), tensors, other) for k, v in obj.items()}
         items = []
         for k, v in obj.items():
             if not (k is None or isinstance(k, (bool, int, float, str))):
                 raise TypeError(f"checkpoint: key {k!r} at {path} is not a JSON scalar")
-            items.append([k, _encode(v, _join(path, k), tensors)])
+            items.append([k, _encode(v, _join(path, k), tensors, other)])
         return {"__dict__": items}
+    if other is not None:
+        described = other(obj, path, tensors)
+        if described is not None:
+            return described
     raise TypeError(f"checkpoint: can't store a {type(obj).__name__} (at {path})")
 
 
@@ -91,22 +101,29 @@ def _damaged(path, msg: str) -> CheckpointError:
 
 
 def _decode(obj: Any, tensors: Mapping[str, np.ndarray], path, field: str,
-            depth: int = 0) -> Any:
+            depth: int = 0, other: Callable | None = None) -> Any:
+    """The state obj describes. other(record, tensors, path, field) rebuilds a
+    {"__module__": record}; without it such a record is refused."""
     if depth > MAX_DEPTH:
         raise field_error(path, field, f"is nested more than {MAX_DEPTH} levels deep")
     if isinstance(obj, list):
-        return [_decode(v, tensors, path, _join(field, i), depth + 1)
+        return [_decode(v, tensors, path, _join(field, i), depth + 1, other)
                 for i, v in enumerate(obj)]
     if not isinstance(obj, dict):
         return obj
     marker = next((m for m in _MARKERS if m in obj), None)
     if marker is None:
-        return {k: _decode(v, tensors, path, _join(field, k), depth + 1)
+        return {k: _decode(v, tensors, path, _join(field, k), depth + 1, other)
                 for k, v in obj.items()}
     allowed = {marker, "type"} if marker == "__tensor__" else {marker}
     if set(obj) - allowed:
         raise field_error(path, field, f"is a damaged {marker} record: unexpected keys "
                                        f"{sorted(set(obj) - allowed)}")
+    if marker == "__module__":
+        if other is None:
+            raise field_error(path, field, "holds a whole module (saved by zengrad.save); "
+                                           "load the file with zengrad.load")
+        return other(obj[marker], tensors, path, field)
     if marker in ("__tensor__", "__scalar__"):
         key = obj[marker]
         if not isinstance(key, str):
@@ -129,7 +146,7 @@ def _decode(obj: Any, tensors: Mapping[str, np.ndarray], path, field: str,
         raise field_error(path, field, f"is a damaged {marker} record: expected a list, got "
                                        f"{_short(items)}")
     if marker == "__tuple__":
-        return tuple(_decode(v, tensors, path, _join(field, i), depth + 1)
+        return tuple(_decode(v, tensors, path, _join(field, i), depth + 1, other)
                      for i, v in enumerate(items))
     out = {}
     for item in items:
@@ -137,7 +154,8 @@ def _decode(obj: Any, tensors: Mapping[str, np.ndarray], path, field: str,
                 item[0] is None or isinstance(item[0], (bool, int, float, str)))):
             raise field_error(path, field, "is a damaged __dict__ record: items must be "
                                            f"[scalar key, value] pairs, got {_short(item)}")
-        out[item[0]] = _decode(item[1], tensors, path, _join(field, item[0]), depth + 1)
+        out[item[0]] = _decode(item[1], tensors, path, _join(field, item[0]), depth + 1,
+                               other)
     return out
 
 

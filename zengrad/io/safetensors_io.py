@@ -14,6 +14,7 @@ Files load with `safetensors.numpy.load_file` and `safetensors.torch.load_file` 
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -258,9 +259,11 @@ def _open(path: str | os.PathLike) -> tuple[BinaryIO, Path]:
     return open(path, "rb"), path  # noqa: SIM115 - the callers close it
 
 
-def _read_header(f: BinaryIO, path) -> tuple[dict, dict[str, str], int]:
-    """Read and check only the header of an open file (nothing else is read)."""
-    total = os.fstat(f.fileno()).st_size
+def _read_header(f: BinaryIO, path, total: int | None = None) -> tuple[dict, dict[str, str], int]:
+    """Read and check only the header of an open file (nothing else is read); total is the
+    number of bytes from the current position on (by default the file's size)."""
+    if total is None:
+        total = os.fstat(f.fileno()).st_size
     n = _header_length(f.read(8), total, path)
     raw = f.read(n)
     if len(raw) != n:
@@ -288,17 +291,47 @@ def read_file(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str,
     file in memory and never allocates more than the file really contains."""
     f, path = _open(path)
     with f:
-        header, metadata, start = _read_header(f, path)
-        dtypes = _numpy_dtype(header, path)
-        out = {}
-        for name, info in header.items():
-            arr = np.empty(info["shape"], dtypes[name])
-            begin = info["data_offsets"][0]
-            f.seek(start + begin)
-            _read_into(f, memoryview(arr.reshape(-1).view(np.uint8)), path, name)
-            _check_bools(name, arr, path)
-            out[name] = arr
+        return _read_tensors(f, path, 0, None)
+
+
+def _read_tensors(f: BinaryIO, path, origin: int,
+                  total: int | None) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    header, metadata, start = _read_header(f, path, total)
+    dtypes = _numpy_dtype(header, path)
+    out = {}
+    for name, info in header.items():
+        arr = np.empty(info["shape"], dtypes[name])
+        begin = info["data_offsets"][0]
+        f.seek(origin + start + begin)
+        _read_into(f, memoryview(arr.reshape(-1).view(np.uint8)), path, name)
+        _check_bools(name, arr, path)
+        out[name] = arr
     return out, metadata
+
+
+def read_stream(f: BinaryIO, path="<file object>") -> tuple[dict[str, np.ndarray],
+                                                             dict[str, str]]:
+    """(name -> writable ndarray, metadata) of safetensors bytes read from an open binary
+    file object (a file, io.BytesIO ...) from its current position to its end, which is where
+    the object is left. A seekable stream is read as a file is (header checked against the
+    bytes that follow, then each tensor straight into its array); one that can't seek is read
+    whole first (about 2x its size at the peak)."""
+    if isinstance(f, io.TextIOBase):
+        raise TypeError(f"{path}: the file object must be opened in binary mode ('rb'), "
+                        "not text mode")
+    seekable = getattr(f, "seekable", None)
+    if not (callable(seekable) and seekable()):
+        data = f.read()
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"{path}: the file object must be opened in binary mode ('rb'); "
+                            f"read() returned a {type(data).__name__}")
+        return from_bytes(bytes(data), path)
+    origin = f.tell()
+    end = f.seek(0, os.SEEK_END)
+    f.seek(origin)
+    out = _read_tensors(f, path, origin, end - origin)
+    f.seek(end)
+    return out
 
 
 def load(path: str | os.PathLike) -> dict[str, np.ndarray]:

@@ -10,6 +10,7 @@ not by editing the registries directly.
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
@@ -85,11 +86,38 @@ def _as_array(value: Any, target: np.ndarray) -> tuple[np.ndarray | None, str]:
     return arr, ""
 
 
+def _recording_init(owner: type, init: Callable) -> Callable:
+    """init wrapped to keep, on the instance, the arguments of its outermost constructor call
+    (Net(3, hidden=8) records Net, (3,), {'hidden': 8}; the super().__init__ calls inside it
+    don't overwrite that): zengrad.save(model, f) writes them so that zengrad.load can rebuild
+    the module by calling its constructor again. Only references are kept (lists and dicts
+    shallow-copied, so later edits don't change the record); the JSON check runs at save."""
+
+    @functools.wraps(init)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        d = self.__dict__
+        if "_init_record" not in d:
+            d["_init_record"] = (owner, tuple(_shallow(a) for a in args),
+                                 {k: _shallow(v) for k, v in kwargs.items()})
+        init(self, *args, **kwargs)
+
+    return __init__
+
+
+def _shallow(value: Any) -> Any:
+    return list(value) if type(value) is list else dict(value) if type(value) is dict else value
+
+
 class Module:
     """Base class of layers and models: subclasses set attributes in __init__ and define
     forward(); calling the module runs forward (and any forward hooks)."""
 
     training: bool
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _recording_init(cls, cls.__dict__["__init__"])
 
     def __init__(self) -> None:
         d = self.__dict__
