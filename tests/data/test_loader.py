@@ -175,3 +175,388 @@ def test_bad_batch_size(bad):
     x, y = _data()
     with pytest.raises(ValueError, match="batch_size"):
         DataLoader(TensorDataset(x, y), batch_size=bad)
+
+
+# ---------------------------------------------------------------- torch parity (issue 11)
+
+import collections  # noqa: E402
+import warnings  # noqa: E402
+
+import torch  # noqa: E402
+import torch.utils.data as tud  # noqa: E402
+
+from zengrad.data import (  # noqa: E402
+    BatchSampler,
+    IterableDataset,
+    RandomSampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+    WeightedRandomSampler,
+    default_convert,
+    get_worker_info,
+)
+
+
+def _plain(x):
+    """A batch as comparable plain data: Tensors as (dtype name, nested list)."""
+    if isinstance(x, torch.Tensor):
+        return ("T", str(x.dtype).replace("torch.", ""), x.tolist())
+    if isinstance(x, zg.Tensor):
+        return ("T", str(x.dtype), x.numpy().tolist())
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, tuple) and hasattr(x, "_fields"):
+        return (type(x).__name__, [_plain(v) for v in x])
+    if isinstance(x, (list, tuple)):
+        return (type(x).__name__, [_plain(v) for v in x])
+    return x
+
+
+def _same(ours, theirs):
+    assert _plain(ours) == _plain(theirs)
+
+
+class PairDataset:
+    """A torch-style map dataset: (Tensor features, int label); works for both libraries."""
+
+    def __init__(self, lib, n=11):
+        self.lib, self.n = lib, n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        return self.lib.tensor([float(i), 2.0 * i]), i % 3
+
+
+class ZgPairs(Dataset):
+    def __len__(self):
+        return 11
+
+    def __getitem__(self, i):
+        return zg.tensor([float(i), 2.0 * i]), i % 3
+
+
+Point = collections.namedtuple("Point", "x y")
+
+
+@pytest.mark.parametrize("samples", [
+    [1.5, 2.0],
+    [1, 2, 3],
+    [True, False],
+    [np.float32(1), np.float32(2)],
+    [np.int16(1), np.int16(2)],
+    [np.zeros((2, 3), np.float32), np.ones((2, 3), np.float32)],
+    [np.arange(3), np.arange(3)],
+    ["a", "b"],
+    [b"a", b"b"],
+    [{"x": 1.0, "y": [1, 2]}, {"x": 2.0, "y": [3, 4]}],
+    [Point(1, 2.0), Point(3, 4.0)],
+    [(1, "s", 2.5), (2, "t", 3.5)],
+    [[1, [2.0, 3]], [4, [5.0, 6]]],
+])
+def test_default_collate_matches_torch(samples):
+    _same(default_collate(samples), tud.default_collate(samples))
+
+
+def test_default_collate_tensors_and_errors_match_torch():
+    _same(default_collate([zg.tensor([1, 2]), zg.tensor([3, 4])]),
+          tud.default_collate([torch.tensor([1, 2]), torch.tensor([3, 4])]))
+    _same(default_collate([(zg.tensor([1.0]), 1), (zg.tensor([2.0]), 0)]),
+          tud.default_collate([(torch.tensor([1.0]), 1), (torch.tensor([2.0]), 0)]))
+    with pytest.raises(RuntimeError, match="equal size"):
+        default_collate([[1, 2], [3]])
+    with pytest.raises(RuntimeError, match="equal size"):
+        tud.default_collate([[1, 2], [3]])
+    with pytest.raises(RuntimeError, match="stack expects each tensor to be equal size"):
+        default_collate([zg.tensor([1, 2]), zg.tensor([3])])
+    for bad in ([object(), object()], [np.array(["a"]), np.array(["b"])]):
+        with pytest.raises(TypeError) as theirs:
+            tud.default_collate(bad)
+        with pytest.raises(TypeError) as ours:
+            default_collate(bad)
+        assert str(ours.value).split(";")[0] == str(theirs.value).split(";")[0]
+    with pytest.raises(ValueError, match="empty batch"):
+        default_collate([])
+
+
+@pytest.mark.parametrize("sample", [np.arange(3), np.float64(2.5), (np.arange(2), 3, "s"),
+                                    {"a": np.ones(2)}, [np.int32(1), 2.0]])
+def test_default_convert_matches_torch(sample):
+    _same(default_convert(sample), tud.default_convert(sample))
+
+
+@pytest.mark.parametrize("kw", [dict(batch_size=4), dict(batch_size=4, drop_last=True),
+                                dict(batch_size=None), dict(batch_size=20),
+                                dict(batch_size=3, drop_last=True)])
+def test_torch_style_dataset_batches_match_torch(kw):
+    ours = DataLoader(PairDataset(zg), **kw)
+    theirs = tud.DataLoader(PairDataset(torch), **kw)
+    assert len(ours) == len(theirs)
+    _same(list(ours), list(theirs))
+    # a zengrad Dataset subclass too
+    _same(list(DataLoader(ZgPairs(), **kw)), list(theirs))
+
+
+def test_tensor_dataset_fast_path_matches_torch():
+    x, y = _data(10)
+    ours = list(DataLoader(TensorDataset(x, y), batch_size=4))
+    theirs = list(tud.DataLoader(tud.TensorDataset(torch.from_numpy(x), torch.from_numpy(y)),
+                                 batch_size=4))
+    _same(ours, theirs)  # a list [x, y] per batch, as torch
+
+
+def test_samplers_drive_the_loader_as_in_torch():
+    x, y = _data(12)
+    ds = TensorDataset(x, y)
+    # an explicit SequentialSampler / BatchSampler: same batches as torch
+    tds = tud.TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
+    for ours, theirs in [
+        (DataLoader(ds, 5, sampler=SequentialSampler(ds)),
+         tud.DataLoader(tds, 5, sampler=tud.SequentialSampler(tds))),
+        (DataLoader(ds, batch_sampler=BatchSampler(SequentialSampler(ds), 5, True)),
+         tud.DataLoader(tds, batch_sampler=tud.BatchSampler(tud.SequentialSampler(tds), 5,
+                                                             True))),
+        (DataLoader(ds, batch_sampler=[[3, 1], [0], [11, 2, 5]]),
+         tud.DataLoader(tds, batch_sampler=[[3, 1], [0], [11, 2, 5]])),
+        (DataLoader(ds, 4, sampler=[7, 2, 2, 9, 0]),
+         tud.DataLoader(tds, 4, sampler=[7, 2, 2, 9, 0])),
+    ]:
+        assert len(ours) == len(theirs)
+        _same(list(ours), list(theirs))
+    # RandomSampler with replacement and num_samples: the loader's length follows it
+    s = RandomSampler(ds, replacement=True, num_samples=30)
+    loader = DataLoader(ds, 7, sampler=s)
+    assert len(loader) == len(tud.DataLoader(tds, 7, sampler=tud.RandomSampler(
+        tds, replacement=True, num_samples=30))) == 5
+    got = np.concatenate([b[1].numpy() for b in loader])
+    assert got.shape == (30,) and got.max() < 12
+    for bx, by in loader:
+        np.testing.assert_array_equal(bx.numpy(), x[by.numpy()])
+    # SubsetRandomSampler / WeightedRandomSampler on the generic path
+    sub = DataLoader(ListDataset(x, y), 2, sampler=SubsetRandomSampler([1, 4, 6]))
+    assert sorted(np.concatenate([b[1].numpy() for b in sub]).tolist()) == [1, 4, 6]
+    w = DataLoader(ds, 10, sampler=WeightedRandomSampler([0.0] * 11 + [1.0], 20))
+    assert set(np.concatenate([b[1].numpy() for b in w]).tolist()) == {11}
+    # the fast path gives the generic path's batches for any sampler
+    fast = list(DataLoader(ds, 5, sampler=RandomSampler(ds, generator=zg.Generator())))
+    slow = list(DataLoader(ListDataset(x, y), 5,
+                           sampler=RandomSampler(ds, generator=zg.Generator())))
+    _same(fast, slow)
+    with pytest.raises(IndexError, match="out of range"):
+        list(DataLoader(ds, 2, sampler=[0, 12]))
+
+
+def _errors(make):
+    with pytest.raises((ValueError, TypeError)) as theirs:
+        make(tud, torch)
+    with pytest.raises(type(theirs.value)) as ours:
+        make(zg.data, zg)
+    assert str(ours.value) == str(theirs.value)
+
+
+class _Stream:
+    """An IterableDataset for either library (the base class is passed in)."""
+
+    @staticmethod
+    def make(base, n=7):
+        class Stream(base):
+            def __iter__(self):
+                info = (tud if base is tud.IterableDataset else zg.data).get_worker_info()
+                start, step = (0, 1) if info is None else (info.id, info.num_workers)
+                return iter(range(start, n, step))
+
+            def __len__(self):
+                return n
+
+        return Stream()
+
+
+@pytest.mark.parametrize("case", [
+    lambda d, t: d.DataLoader(list(range(4)), shuffle=True, sampler=[0, 1]),
+    lambda d, t: d.DataLoader(list(range(4)), batch_size=2, batch_sampler=[[0]]),
+    lambda d, t: d.DataLoader(list(range(4)), shuffle=True, batch_sampler=[[0]]),
+    lambda d, t: d.DataLoader(list(range(4)), sampler=[0], batch_sampler=[[0]]),
+    lambda d, t: d.DataLoader(list(range(4)), drop_last=True, batch_sampler=[[0]]),
+    lambda d, t: d.DataLoader(list(range(4)), batch_size=None, drop_last=True),
+    lambda d, t: d.DataLoader(list(range(4)), num_workers=-1),
+    lambda d, t: d.DataLoader(list(range(4)), timeout=-1),
+    lambda d, t: d.DataLoader(list(range(4)), prefetch_factor=2),
+    lambda d, t: d.DataLoader(list(range(4)), num_workers=1, prefetch_factor=-1),
+    lambda d, t: d.DataLoader(list(range(4)), persistent_workers=True),
+    lambda d, t: d.DataLoader(list(range(4)), multiprocessing_context="fork"),
+    lambda d, t: d.DataLoader(list(range(4)), num_workers=1, multiprocessing_context="nope"),
+    lambda d, t: d.DataLoader(list(range(4)), batch_size=0),
+    lambda d, t: d.DataLoader(_Stream.make(d.IterableDataset), shuffle=True),
+    lambda d, t: d.DataLoader(_Stream.make(d.IterableDataset), sampler=None, batch_sampler=5),
+])
+def test_argument_errors_match_torch(case):
+    _errors(case)
+
+
+def test_loader_attributes_are_frozen_as_in_torch():
+    loader = DataLoader(list(range(4)))
+    for name in ("batch_size", "sampler", "dataset", "drop_last"):
+        with pytest.raises(ValueError, match=f"{name} attribute should not be set after "
+                                             "DataLoader is initialized"):
+            setattr(loader, name, 2)
+    loader.num_workers = 0  # others may change, as torch
+    assert (loader.batch_size, loader.drop_last) == (1, False)
+    assert isinstance(loader.sampler, SequentialSampler)
+    assert isinstance(DataLoader(list(range(4)), shuffle=True).sampler, RandomSampler)
+    assert loader.generator is None and loader.collate_fn is default_collate
+
+
+def test_iterable_dataset_matches_torch():
+    for kw in (dict(batch_size=3), dict(batch_size=3, drop_last=True), dict(batch_size=None)):
+        ours = DataLoader(_Stream.make(IterableDataset), **kw)
+        theirs = tud.DataLoader(_Stream.make(tud.IterableDataset), **kw)
+        assert len(ours) == len(theirs)
+        _same(list(ours), list(theirs))
+
+
+def test_pin_memory_warns_as_torch_without_an_accelerator():
+    with pytest.warns(UserWarning, match="pin_memory"):
+        list(DataLoader(list(range(3)), pin_memory=True))
+
+
+# ------------------------------------------------ worker processes (num_workers > 0)
+
+_init_ids = []
+
+
+def _record_init(worker_id):
+    # runs in the worker: its id and info are visible to the dataset through this global
+    _init_ids.append((worker_id, get_worker_info().id, get_worker_info().num_workers))
+
+
+class WhoLoads(Dataset):
+    """Each sample says which process read it."""
+
+    def __len__(self):
+        return 10
+
+    def __getitem__(self, i):
+        info = get_worker_info()
+        init = _init_ids[0] if _init_ids else (-9, -9, -9)
+        return i, -1 if info is None else info.id, init[0], init[1], init[2], len(_init_ids)
+
+
+def test_workers_load_in_their_processes_in_order():
+    assert get_worker_info() is None
+    batches = list(DataLoader(WhoLoads(), batch_size=3, num_workers=2,
+                              worker_init_fn=_record_init))
+    assert [b[0].tolist() for b in batches] == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
+    # batches go to the workers round-robin, as torch
+    assert [b[1].tolist() for b in batches] == [[0] * 3, [1] * 3, [0] * 3, [1]]
+    # worker_init_fn ran once in each worker, with that worker's id
+    for b in batches:
+        assert b[2].tolist() == b[1].tolist() == b[3].tolist()  # init's id == worker's id
+        assert set(b[4].tolist()) == {2} and set(b[5].tolist()) == {1}  # once per worker
+    assert _init_ids == []  # not in the main process
+    # the same batches as torch's loader with workers
+    theirs = list(tud.DataLoader(PairDataset(torch), batch_size=4, num_workers=2))
+    _same(list(DataLoader(PairDataset(zg), batch_size=4, num_workers=2)), theirs)
+
+
+def test_workers_fast_path_shuffle_and_persistence():
+    x, y = _data(40)
+    ds = TensorDataset(x, y)
+    inproc = [b[1].numpy() for b in DataLoader(ds, 6, shuffle=True, seed=4)]
+    workers = [b[1].numpy() for b in DataLoader(ds, 6, shuffle=True, seed=4, num_workers=3)]
+    assert len(workers) == len(inproc) == 7
+    for a, b in zip(inproc, workers):
+        np.testing.assert_array_equal(a, b)
+    loader = DataLoader(ds, 8, shuffle=True, num_workers=2, persistent_workers=True)
+    epochs = [np.concatenate([b[1].numpy() for b in loader]) for _ in range(3)]
+    assert all(sorted(e.tolist()) == list(range(40)) for e in epochs)
+    assert not np.array_equal(epochs[0], epochs[1])
+    # a worker seeds zengrad's generator from base_seed + id: its draws differ per worker
+    seeds = [b[0].item() for b in DataLoader(_SeedSet(), 1, num_workers=2)]
+    assert seeds[0] != seeds[1] and seeds[0] == seeds[2]
+
+
+class _SeedSet(Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return get_worker_info().seed
+
+
+def test_iterable_dataset_with_workers_matches_torch():
+    ours = DataLoader(_Stream.make(IterableDataset), batch_size=2, num_workers=2)
+    theirs = tud.DataLoader(_Stream.make(tud.IterableDataset), batch_size=2, num_workers=2)
+    _same(list(ours), list(theirs))  # interleaved: [0, 2], [1, 3], [4, 6], [5], ...
+
+
+class _Fails(Dataset):
+    def __len__(self):
+        return 6
+
+    def __getitem__(self, i):
+        if i == 4:
+            raise KeyError(f"no sample {i}")
+        return i
+
+
+def test_worker_errors_reach_the_main_process():
+    with pytest.raises(KeyError, match="Caught KeyError in DataLoader worker process 0"):
+        list(DataLoader(_Fails(), 2, num_workers=2))
+
+    def bad_init(worker_id):
+        raise ValueError("init failed")
+
+    with pytest.raises(ValueError, match="init failed"):
+        list(DataLoader(_Fails(), 2, num_workers=1, worker_init_fn=bad_init))
+
+
+def test_dataloader_with_random_sampler_and_workers_trains_like_torch():
+    """The issue's program: a RandomSampler and num_workers feeding a linear model."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 3)).astype(np.float32)
+    y = (x @ np.array([1.0, -2.0, 0.5], np.float32))[:, None]
+    w0 = rng.normal(size=(1, 3)).astype(np.float32)
+    order = rng.permutation(64).tolist()  # the same sample order for both libraries
+
+    def run(lib, data):
+        ds = data.TensorDataset(lib.tensor(x), lib.tensor(y))
+        loader = data.DataLoader(ds, batch_size=16, sampler=order, num_workers=2)
+        model = lib.nn.Linear(3, 1)
+        with lib.no_grad():
+            model.weight.copy_(lib.tensor(w0))
+            model.bias.zero_()
+        opt = lib.optim.SGD(model.parameters(), lr=0.1)
+        for xb, yb in loader:
+            opt.zero_grad()
+            loss = lib.nn.functional.mse_loss(model(xb), yb)
+            loss.backward()
+            opt.step()
+        return float(loss.item())
+
+    assert run(zg, zg.data) == pytest.approx(run(torch, tud), rel=1e-5)
+    # and a RandomSampler with workers covers the dataset once per epoch
+    ds = TensorDataset(x, y)
+    loader = DataLoader(ds, 16, sampler=RandomSampler(ds), num_workers=2)
+    assert sum(len(b[0]) for b in loader) == 64
+
+
+def test_worker_timeout_is_a_clear_error():
+    class Slow(Dataset):
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, i):
+            import time
+
+            time.sleep(2)
+            return i
+
+    with pytest.raises(RuntimeError, match="timed out after 0.5 seconds"):
+        list(DataLoader(Slow(), 1, num_workers=1, timeout=0.5))
+
+
+def test_no_warning_without_pin_memory():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        list(DataLoader(list(range(3))))

@@ -90,12 +90,12 @@ def default_collate(batch: list) -> Any:
     if isinstance(elem, Mapping):
         return _rebuild_mapping(elem, {k: default_collate([d[k] for d in batch]) for k in elem})
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):  # a namedtuple
-        return type(elem)(*(default_collate(list(s)) for s in zip(*batch)))
+        return type(elem)(*(default_collate(s) for s in zip(*batch)))
     if isinstance(elem, Sequence):
         size = len(elem)
         if any(len(s) != size for s in batch):
             raise RuntimeError("each element in list of batch should be of equal size")
-        return _rebuild_sequence(elem, [default_collate(list(s)) for s in zip(*batch)])
+        return _rebuild_sequence(elem, [default_collate(s) for s in zip(*batch)])
     raise TypeError(_ERR.format(type(elem)))
 
 

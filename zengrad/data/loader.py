@@ -279,12 +279,12 @@ class _MultiProcessIter:
             except queue.Empty:
                 dead = [w.pid for w in self._workers if not w.is_alive()]
                 if dead:
-                    self._shutdown()
+                    self._shutdown(force=True)
                     raise RuntimeError(f"DataLoader worker (pid(s) "
                                        f"{', '.join(map(str, dead))}) exited unexpectedly"
                                        ) from None
                 if timeout > 0 and time.monotonic() - start >= timeout:
-                    self._shutdown()
+                    self._shutdown(force=True)
                     raise RuntimeError(f"DataLoader timed out after {timeout} seconds"
                                        ) from None
                 continue
@@ -303,7 +303,7 @@ class _MultiProcessIter:
             if done:  # this worker's share of an IterableDataset is used up
                 self._active[wid] = False
             if err is not None:
-                self._shutdown()
+                self._shutdown(force=True)
                 _raise_record(err)
             self._send()
             if not done:
@@ -312,7 +312,8 @@ class _MultiProcessIter:
     def __len__(self) -> int:
         return len(self._loader)
 
-    def _shutdown(self) -> None:
+    def _shutdown(self, force: bool = False) -> None:
+        """Stop the workers: asked to finish (force: killed, after an error or timeout)."""
         if self._shut:
             return
         self._shut = True
@@ -322,9 +323,12 @@ class _MultiProcessIter:
             except (OSError, ValueError):
                 pass
         for w in self._workers:
+            if force:
+                w.terminate()
             w.join(timeout=5)
             if w.is_alive():
-                w.terminate()
+                w.kill()
+                w.join(timeout=1)
         for q in [*self._task_queues, self._results]:
             q.cancel_join_thread()
             q.close()
