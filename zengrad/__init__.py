@@ -15,6 +15,19 @@ from zengrad.autograd import (
     no_grad,
     set_grad_enabled,
 )
+from zengrad.autograd.tensor import (  # torch's legacy typed constructors, torch.Size
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+    Size,
+    install_numpy_aliases,
+)
 from zengrad.backend import (
     Generator,
     bool_,
@@ -55,8 +68,11 @@ from zengrad.creation import (
     zeros,
     zeros_like,
 )
+from zengrad.devices import device  # zengrad.device is the class, as torch.device
 from zengrad.ops import *  # noqa: F403  (add, matmul, cat, ... as zengrad.add etc.)
 from zengrad.random import bernoulli, multinomial
+
+install_numpy_aliases(globals())  # sum(axis=0, keepdims=True) etc., as torch's parser takes
 
 half, double, long = float16, float64, int64
 bool = bool_  # noqa: A001  (zengrad.bool, as torch.bool)
@@ -69,7 +85,18 @@ __version__ = "0.1.0"
 # the torch.linalg namespace (norms); it replaces the name `linalg` that the star import of
 # zengrad.ops bound to zengrad.ops.linalg (the matmul module)
 import zengrad.linalg as linalg  # noqa: E402
-from zengrad import data, io, nn, optim, serialization, train  # noqa: E402
+from zengrad import (  # noqa: E402
+    accelerator,
+    backends,
+    cuda,
+    data,
+    io,
+    nn,
+    optim,
+    serialization,
+    train,
+    utils,
+)
 
 # torch.save / torch.load (whole modules too), without pickle; zengrad.io.save / load stay
 # the plain safetensors state_dict functions

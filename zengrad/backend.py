@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from zengrad import devices as _device
+
 if TYPE_CHECKING:
     from zengrad.autograd.tensor import Tensor
 
@@ -85,8 +87,8 @@ class Generator:
         self._set_seed(_NEW_GENERATOR_SEED)
 
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self) -> _device.device:
+        return _device.CPU
 
     def _set_seed(self, seed: int) -> None:
         self._np = np.random.default_rng(seed)
@@ -226,23 +228,77 @@ def set_rng_state(state) -> None:
     default_generator.set_state(state)
 
 
-def parse_to_args(args: tuple, kwargs: dict) -> tuple[str | None, np.dtype | None]:
-    """(device, dtype) from the arguments of Tensor.to / Module.to, as PyTorch accepts them:
-    to(dtype), to(device), to(device, dtype), to(other_tensor), dtype=/device= keywords."""
-    dtype = kwargs.pop("dtype", None)
-    device = kwargs.pop("device", None)
+def _is_dtype(value) -> bool:
+    """A dtype as zengrad names them (zengrad.float32 is an np.dtype), a NumPy scalar type
+    (np.float32) or a Python type torch takes as one (float, int, bool, complex)."""
+    if isinstance(value, np.dtype):
+        return True
+    if isinstance(value, type):
+        return issubclass(value, np.generic) or value in (float, int, bool, complex)
+    return False
+
+
+def _is_device(value) -> bool:
+    return isinstance(value, (str, _device.device)) or (
+        isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    )
+
+
+def _to_signature_error(name: str, args: tuple) -> TypeError:
+    got = ", ".join(type(a).__name__ for a in args)
+    return TypeError(
+        f"{name}() received an invalid combination of arguments - got ({got}), but expected "
+        "one of: (device=None, dtype=None, non_blocking=False, copy=False), "
+        "(dtype, non_blocking=False, copy=False), (tensor, non_blocking=False, copy=False)"
+    )
+
+
+def parse_to(args: tuple, kwargs: dict, name: str = "to"):
+    """(device, dtype, non_blocking, copy) from Tensor.to's arguments, in torch's three forms:
+    to(dtype, non_blocking=False, copy=False), to(device=None, dtype=None, non_blocking=False,
+    copy=False) and to(tensor, non_blocking=False, copy=False) (the tensor's device and dtype).
+    The device is a zengrad.device (None when not given) and must be available ('cpu');
+    the dtype an np.dtype (None when not given)."""
+    kwargs = dict(kwargs)
+    device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+    non_blocking, copy = kwargs.pop("non_blocking", False), kwargs.pop("copy", False)
+    if kwargs.pop("memory_format", None) is not None:
+        raise TypeError(f"{name}(): memory_format is not supported (NumPy arrays are strided)")
     if kwargs:
-        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-    for a in args:
-        if not isinstance(a, type) and isinstance(getattr(a, "dtype", None), np.dtype):  # tensor
-            dtype = a.dtype
-        elif isinstance(a, str):
-            device = a
-        elif a is not None:
-            dtype = a
-    if device is not None and str(device).split(":")[0] != "cpu":
-        raise RuntimeError(
-            f"device {device!r} is not available: this build of zengrad runs on the "
-            "NumPy (cpu) backend"
+        raise TypeError(f"{name}() got unexpected keyword arguments {sorted(kwargs)}")
+    from zengrad.autograd.tensor import Tensor  # the tensor layer sits above this one
+
+    rest = list(args)
+    if rest and isinstance(rest[0], Tensor):  # to(other_tensor)
+        other = rest.pop(0)
+        device, dtype = other.device, other.dtype
+    elif rest and _is_dtype(rest[0]):  # to(dtype, ...)
+        dtype = rest.pop(0)
+    elif rest and (rest[0] is None or _is_device(rest[0])):  # to(device, dtype=None, ...)
+        device = rest.pop(0)
+        if rest and (rest[0] is None or _is_dtype(rest[0])):
+            dtype = rest.pop(0)
+    flags = [non_blocking, copy]
+    if len(rest) > 2 or not all(isinstance(a, (bool, np.bool_)) for a in rest):
+        raise _to_signature_error(name, args)
+    flags[: len(rest)] = rest
+    if dtype is not None and not _is_dtype(dtype):
+        raise TypeError(
+            f"{name}(): argument 'dtype' must be a dtype such as zengrad.float32, not "
+            f"{type(dtype).__name__} ({dtype!r})"
         )
-    return device, (None if dtype is None else np.dtype(dtype))
+    if device is not None:
+        device = _device.check_available(device, name)
+    return device, (None if dtype is None else np.dtype(dtype)), bool(flags[0]), bool(flags[1])
+
+
+def parse_to_args(args: tuple, kwargs: dict) -> tuple[_device.device | None, np.dtype | None]:
+    """(device, dtype) from the arguments of Tensor.to / Module.to (see parse_to)."""
+    device, dtype, _, _ = parse_to(args, kwargs)
+    return device, dtype
+
+
+def check_device(device, name: str) -> None:
+    """A factory's device= argument: None or an available device ('cpu'), else torch's error."""
+    if device is not None:
+        _device.check_available(device, name)

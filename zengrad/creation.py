@@ -82,16 +82,19 @@ def _new(arr: np.ndarray, requires_grad: bool) -> Tensor:
     return t
 
 
-def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
+def tensor(data, dtype=None, requires_grad: bool = False, *, device=None,
+           pin_memory: bool = False) -> Tensor:
     """A new tensor that copies data: Python floats -> the default dtype (float32), Python
     ints and integer NumPy arrays -> int64, float arrays keep their dtype."""
+    backend.check_device(device, "tensor")
     arr = np.array(as_array(data, dtype), copy=True)
     return _new(arr, requires_grad)
 
 
-def as_tensor(data, dtype=None) -> Tensor:
+def as_tensor(data, dtype=None, device=None) -> Tensor:
     """Like tensor() but shares memory with a NumPy array when no conversion is needed;
     an array keeps its dtype (as torch.as_tensor) where tensor() makes integers int64."""
+    backend.check_device(device, "as_tensor")
     if isinstance(data, Tensor) and (dtype is None or data.dtype == np.dtype(dtype)):
         return data
     if isinstance(data, np.ndarray) and (dtype is None or data.dtype == np.dtype(dtype)):
@@ -108,20 +111,24 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return Tensor._make(array, False, None)
 
 
-def zeros(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    backend.check_device(device, "zeros")
     return _new(np.zeros(_shape(size, "zeros"), _float_dtype(dtype)), requires_grad)
 
 
-def ones(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    backend.check_device(device, "ones")
     return _new(np.ones(_shape(size, "ones"), _float_dtype(dtype)), requires_grad)
 
 
-def empty(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    backend.check_device(device, "empty")
     return _new(np.empty(_shape(size, "empty"), _float_dtype(dtype)), requires_grad)
 
 
-def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+def full(size, fill_value, dtype=None, requires_grad: bool = False, *, device=None) -> Tensor:
     """A tensor of the given size (a tuple or list of ints) filled with fill_value."""
+    backend.check_device(device, "full")
     shape = _shape((size,), "full", sequence_only=True)
     if dtype is None:
         dtype = as_array(fill_value).dtype
@@ -132,40 +139,49 @@ def _like(t: Tensor, dtype):
     return t.data.shape, (t.data.dtype if dtype is None else np.dtype(dtype))
 
 
-def zeros_like(input: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+def zeros_like(input: Tensor, dtype=None, requires_grad: bool = False, *, device=None) -> Tensor:
+    backend.check_device(device, "zeros_like")
     shape, dt = _like(input, dtype)
     return _new(np.zeros(shape, dt), requires_grad)
 
 
-def ones_like(input: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+def ones_like(input: Tensor, dtype=None, requires_grad: bool = False, *, device=None) -> Tensor:
+    backend.check_device(device, "ones_like")
     shape, dt = _like(input, dtype)
     return _new(np.ones(shape, dt), requires_grad)
 
 
-def empty_like(input: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+def empty_like(input: Tensor, dtype=None, requires_grad: bool = False, *, device=None) -> Tensor:
+    backend.check_device(device, "empty_like")
     shape, dt = _like(input, dtype)
     return _new(np.empty(shape, dt), requires_grad)
 
 
-def full_like(input: Tensor, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+def full_like(input: Tensor, fill_value, dtype=None, requires_grad: bool = False, *,
+              device=None) -> Tensor:
+    backend.check_device(device, "full_like")
     shape, dt = _like(input, dtype)
     return _new(np.full(shape, fill_value, dt), requires_grad)
 
 
-def rand_like(input: Tensor, *, generator=None, dtype=None,
+def rand_like(input: Tensor, *, generator=None, dtype=None, device=None,
               requires_grad: bool = False) -> Tensor:
+    backend.check_device(device, "rand_like")
     shape, dt = _like(input, dtype)
     return rand(shape, generator=generator, dtype=dt, requires_grad=requires_grad)
 
 
-def randn_like(input: Tensor, *, generator=None, dtype=None,
+def randn_like(input: Tensor, *, generator=None, dtype=None, device=None,
                requires_grad: bool = False) -> Tensor:
+    backend.check_device(device, "randn_like")
     shape, dt = _like(input, dtype)
     return randn(shape, generator=generator, dtype=dt, requires_grad=requires_grad)
 
 
-def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
+def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False, *,
+           device=None) -> Tensor:
     """[start, end) in steps; integer arguments give int64, any float gives float32."""
+    backend.check_device(device, "arange")
     if end is None:
         start, end = 0, start
     if step == 0:
@@ -180,7 +196,7 @@ def linspace(
     start, end, steps: int, dtype=None, requires_grad: bool = False, *, device=None
 ) -> Tensor:
     n = _count(steps, "linspace", "steps")
-    backend.parse_to_args((), {"device": device})  # 'cpu' only: a clear error otherwise
+    backend.check_device(device, "linspace")  # 'cpu' only: a clear error otherwise
     # 0-d tensor bounds as Python numbers: a float32 tensor must not make NumPy compute the
     # points in float32 when dtype=float64 is asked for
     start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))
@@ -195,28 +211,36 @@ def linspace(
     return _new(np.linspace(start, end, n).astype(dt), requires_grad)
 
 
-def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -> Tensor:
+def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False, *,
+        device=None) -> Tensor:
+    backend.check_device(device, "eye")
     rows = _count(n, "eye", "n")
     cols = None if m is None else _count(m, "eye", "m")
     return _new(np.eye(rows, cols, dtype=_float_dtype(dtype)), requires_grad)
 
 
-def rand(*size, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
+def rand(*size, generator=None, dtype=None, device=None,
+         requires_grad: bool = False) -> Tensor:
     """Uniform on [0, 1)."""
+    backend.check_device(device, "rand")
     shape, dt = _shape(size, "rand"), _random_dtype(dtype, "rand")
     gen = backend.rng_of(generator, "rand")
     return _new(gen.random(shape, dtype=np.float64).astype(dt), requires_grad)
 
 
-def randn(*size, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
+def randn(*size, generator=None, dtype=None, device=None,
+          requires_grad: bool = False) -> Tensor:
     """Standard normal."""
+    backend.check_device(device, "randn")
     shape, dt = _shape(size, "randn"), _random_dtype(dtype, "randn")
     gen = backend.rng_of(generator, "randn")
     return _new(gen.standard_normal(shape).astype(dt), requires_grad)
 
 
-def randint(low, high=None, size=(), *, generator=None, dtype=None) -> Tensor:
+def randint(low, high=None, size=(), *, generator=None, dtype=None, device=None,
+            requires_grad: bool = False) -> Tensor:
     """Integers in [low, high); randint(high, size) draws from [0, high), as torch."""
+    backend.check_device(device, "randint")
     if isinstance(high, (tuple, list)) and size == ():  # randint(high, size)
         low, high, size = 0, low, high
     if high is None:
@@ -230,19 +254,22 @@ def randint(low, high=None, size=(), *, generator=None, dtype=None) -> Tensor:
     shape = _shape((size,), "randint", sequence_only=True)
     dt = np.int64 if dtype is None else np.dtype(dtype)
     gen = backend.rng_of(generator, "randint")
-    return _new(gen.integers(low, high, size=shape).astype(dt), False)
+    return _new(gen.integers(low, high, size=shape).astype(dt), requires_grad)
 
 
-def randperm(n: int, *, generator=None, dtype=None) -> Tensor:
+def randperm(n: int, *, generator=None, dtype=None, device=None,
+             requires_grad: bool = False) -> Tensor:
     """A random permutation of 0..n-1."""
+    backend.check_device(device, "randperm")
     dt = np.int64 if dtype is None else np.dtype(dtype)
     gen = backend.rng_of(generator, "randperm")
-    return _new(gen.permutation(_count(n, "randperm", "n")).astype(dt), False)
+    return _new(gen.permutation(_count(n, "randperm", "n")).astype(dt), requires_grad)
 
 
-def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None,
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None,
            requires_grad: bool = False) -> Tensor:
     """Draws from N(mean, std^2); mean/std may be tensors (broadcast) or numbers with size."""
+    backend.check_device(device, "normal")
     m = mean.data if isinstance(mean, Tensor) else mean
     s = std.data if isinstance(std, Tensor) else std
     if np.any(np.asarray(s) < 0):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from zengrad import backend
+from zengrad import devices as _device
 from zengrad.autograd import engine as _engine
 
 _FLOAT_KINDS = "f"
@@ -88,8 +89,126 @@ def as_array(data, dtype=None) -> np.ndarray:
     return arr
 
 
+class Size(tuple):
+    """The shape of a tensor, as torch.Size: a tuple of ints (so it compares, unpacks and
+    indexes as one) with numel() = the product of the sizes; slicing and + give a Size."""
+
+    __slots__ = ()
+
+    def __new__(cls, sizes=()) -> Size:
+        sizes = tuple(sizes)
+        for i, s in enumerate(sizes):
+            if isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)):
+                raise TypeError(
+                    f"Size(): every size must be an int, but found element of type "
+                    f"{type(s).__name__} at pos {i}"
+                )
+        return tuple.__new__(cls, (int(s) for s in sizes))
+
+    def numel(self) -> int:
+        """The number of elements of a tensor of this shape (1 for Size([]))."""
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __getitem__(self, index):
+        out = tuple.__getitem__(self, index)
+        return tuple.__new__(Size, out) if isinstance(index, slice) else out
+
+    def __add__(self, other):
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return tuple.__new__(Size, tuple.__add__(self, other))
+
+    def __radd__(self, other):
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return tuple.__new__(Size, tuple.__add__(other, self))
+
+    def __repr__(self) -> str:
+        return f"zengrad.Size([{', '.join(str(s) for s in self)}])"
+
+    __str__ = __repr__
+
+    def __reduce__(self):
+        return (Size, (tuple(self),))
+
+
+def _is_size_arg(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def legacy_array(args: tuple, dtype, name: str = "Tensor") -> np.ndarray:
+    """The data of torch's legacy constructors, Tensor(*args) and LongTensor(*args) etc.:
+    () -> an empty 1-D tensor; ints or a Size -> a tensor of those sizes (zeros here: torch
+    leaves it uninitialized); one sequence or tensor -> its data, cast to the dtype (the
+    default float dtype for Tensor, so Tensor([1, 2]) is float32 as torch)."""
+    dt = backend.get_default_dtype() if dtype is None else np.dtype(dtype)
+    if not args:
+        return np.empty((0,), dt)
+    if all(_is_size_arg(a) for a in args) or (len(args) == 1 and isinstance(args[0], Size)):
+        shape = tuple(int(a) for a in (args[0] if isinstance(args[0], Size) else args))
+        for s in shape:
+            if s < 0:
+                raise RuntimeError(
+                    f"{name}(): trying to create tensor with negative dimension {s}: "
+                    f"{list(shape)}"
+                )
+        return np.zeros(shape, dt)
+    if len(args) > 1:
+        raise TypeError(
+            f"{name}() takes sizes (ints) or one sequence of data, got "
+            f"({', '.join(type(a).__name__ for a in args)})"
+        )
+    data = args[0]
+    if isinstance(data, str):
+        raise TypeError(f"{name}(): invalid data type 'str'")
+    if isinstance(data, (list, tuple)):
+        return as_array(data, dt)
+    # arrays and tensors keep their dtype in Tensor(...) (zengrad's own layers build buffers
+    # this way), and are cast by the typed constructors (LongTensor(array))
+    return as_array(data, dtype)
+
+
+class _LegacyTensorType(type):
+    """The metaclass of FloatTensor, LongTensor, ...: calling one builds a Tensor of its
+    dtype, and isinstance(t, LongTensor) is true for a Tensor of that dtype, as in torch."""
+
+    def __call__(cls, *args, device=None) -> Tensor:
+        backend.check_device(device, cls.__name__)
+        return Tensor._make(legacy_array(args, cls.dtype, cls.__name__), False, None)
+
+    def __instancecheck__(cls, obj) -> bool:
+        return isinstance(obj, Tensor) and obj.data.dtype == cls.dtype
+
+
+def _legacy_type(name: str, dtype) -> type:
+    return _LegacyTensorType(name, (), {
+        "dtype": np.dtype(dtype),
+        "__doc__": f"torch's legacy {name}: {name}(2, 3) (sizes, zeros) or {name}(data), of "
+                   f"dtype {np.dtype(dtype)}; isinstance(t, {name}) tests a tensor's dtype.",
+    })
+
+
+FloatTensor = _legacy_type("FloatTensor", np.float32)
+DoubleTensor = _legacy_type("DoubleTensor", np.float64)
+HalfTensor = _legacy_type("HalfTensor", np.float16)
+LongTensor = _legacy_type("LongTensor", np.int64)
+IntTensor = _legacy_type("IntTensor", np.int32)
+ShortTensor = _legacy_type("ShortTensor", np.int16)
+CharTensor = _legacy_type("CharTensor", np.int8)
+ByteTensor = _legacy_type("ByteTensor", np.uint8)
+BoolTensor = _legacy_type("BoolTensor", np.bool_)
+
+
 class Tensor:
-    """An n-dimensional array that records the ops applied to it for backpropagation."""
+    """An n-dimensional array that records the ops applied to it for backpropagation.
+
+    Tensor(data) copies data (lists of numbers become the default float dtype, as torch's
+    legacy constructor; arrays keep theirs); Tensor(2, 3) or Tensor(Size) is a float tensor
+    of those sizes (zeros); Tensor() is empty. Prefer zengrad.tensor(data) as torch does.
+    """
 
     # _hooks (gradient hooks of a leaf) is set only when a hook is registered; _grad is read
     # and written directly by the engine (trusted, hot), users go through the `grad` property
@@ -98,8 +217,9 @@ class Tensor:
     __array_ufunc__ = None
     __array_priority__ = 1000
 
-    def __init__(self, data, dtype=None, requires_grad: bool = False) -> None:
-        self.data = as_array(data, dtype)
+    def __init__(self, *args, dtype=None, requires_grad: bool = False, device=None) -> None:
+        backend.check_device(device, "Tensor")
+        self.data = legacy_array(args, dtype)
         self._grad = None
         self.grad_fn = None
         self.requires_grad = False
@@ -132,8 +252,9 @@ class Tensor:
         self._grad = value
 
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+    def shape(self) -> Size:
+        """The sizes, as a zengrad.Size (a tuple)."""
+        return tuple.__new__(Size, self.data.shape)  # no validation: NumPy's shape is ints
 
     @property
     def ndim(self) -> int:
@@ -144,8 +265,18 @@ class Tensor:
         return self.data.dtype
 
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self) -> _device.device:
+        """Where the data lives: always device(type='cpu') in this (NumPy) build."""
+        return _device.CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        """False: this build keeps every tensor on the CPU."""
+        return False
+
+    @property
+    def is_cpu(self) -> bool:
+        return True
 
     @property
     def is_leaf(self) -> bool:
@@ -160,8 +291,9 @@ class Tensor:
         return _ops.transpose(self, -2, -1)
 
     def size(self, dim: int | None = None):
+        """The sizes as a zengrad.Size, or the size of one dim (negative dims count back)."""
         if dim is None:
-            return self.data.shape
+            return tuple.__new__(Size, self.data.shape)
         return self.data.shape[_ops.normalize_dim(dim, self.data.ndim)]
 
     def dim(self) -> int:
@@ -333,18 +465,28 @@ class Tensor:
         return int(self.data.reshape(()).item())
 
     def to(self, *args, **kwargs) -> Tensor:
-        """to(dtype), to(device), to(device, dtype), to(other_tensor); 'cpu' only for now."""
-        _, dtype = backend.parse_to_args(args, kwargs)
-        if dtype is None or np.dtype(dtype) == self.data.dtype:
-            return self
-        return _ops.cast(self, np.dtype(dtype))
+        """torch's forms: to(dtype, non_blocking=False, copy=False), to(device=None, dtype=None,
+        non_blocking=False, copy=False), to(other_tensor, non_blocking=False, copy=False).
+
+        Returns self when nothing changes (and copy is False), else a differentiable cast or
+        copy. Devices other than 'cpu' raise torch's CPU-only-build error."""
+        _, dtype, _, copy = backend.parse_to(args, kwargs)
+        if dtype is None or dtype == self.data.dtype:
+            return _ops.clone(self) if copy else self
+        return _ops.cast(self, dtype)
+
+    def cuda(self, device=None, non_blocking: bool = False) -> Tensor:
+        """torch's error on a CPU-only build: there is no CUDA device here."""
+        _device.check_available("cuda" if device is None else _cuda_device(device), "cuda")
+        return self  # not reached: check_available raises for every cuda device
 
     def type(self, dtype=None):
         if dtype is None:
             return str(self.data.dtype)
         return self.to(dtype)
 
-    def cpu(self) -> Tensor:
+    def cpu(self, memory_format=None) -> Tensor:
+        """self: the data is already on the CPU."""
         return self
 
     def float(self) -> Tensor:
@@ -498,6 +640,18 @@ class Tensor:
             extras.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
+    def __format__(self, format_spec: str) -> str:
+        """A 0-d tensor formats as its Python number ('{:.2f}'.format(t)); others only with an
+        empty spec (their repr), as torch."""
+        if self.data.ndim == 0:
+            return self.data.item().__format__(format_spec)
+        if format_spec:
+            raise TypeError(
+                f"unsupported format string {format_spec!r} passed to Tensor.__format__ (only "
+                f"0-d tensors take one; this one has shape {tuple(self.data.shape)})"
+            )
+        return repr(self)
+
     __hash__ = object.__hash__
 
     # ----- arithmetic ----------------------------------------------------------------
@@ -640,6 +794,16 @@ class Tensor:
         return (self[i] for i in range(self.data.shape[0]))
 
 
+def _cuda_device(device) -> _device.device:
+    """Tensor.cuda's device argument: an index or a cuda device."""
+    if isinstance(device, (int, np.integer)) and not isinstance(device, bool):
+        return _device.device("cuda", int(device))
+    dev = _device.as_device(device)
+    if dev.type != "cuda":
+        raise RuntimeError(f"Invalid device, must be cuda device, got {dev}")
+    return dev
+
+
 def _shape_of_tensor(name: str, other) -> tuple[int, ...]:
     if not isinstance(other, Tensor):
         raise TypeError(f"{name}(): argument 'other' must be a Tensor, not {type(other).__name__}")
@@ -701,3 +865,61 @@ _ops = None
 def bind_ops(module) -> None:
     global _ops
     _ops = module
+
+
+# torch's argument parser takes NumPy's names for two arguments of its native functions:
+# axis= for dim= and keepdims= for keepdim= (x.sum(axis=0, keepdims=True)); these are the
+# public functions (and Tensor methods) where torch 2.x accepts them
+NUMPY_ALIAS_FUNCTIONS = (
+    "sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "var", "std",
+    "var_mean", "std_mean", "logsumexp", "all", "any", "cumsum", "cumprod", "sort", "argsort",
+    "topk", "cat", "concat", "concatenate", "stack", "squeeze", "unsqueeze", "softmax",
+    "log_softmax", "count_nonzero", "chunk", "narrow", "unbind", "gather", "index_select",
+    "take_along_dim", "logcumsumexp", "cummax", "cummin", "kthvalue", "unflatten",
+    "repeat_interleave", "median", "nansum", "nanmean",
+)
+
+
+def _numpy_names(fn):
+    """fn, also taking axis= for dim= and keepdims= for keepdim= (as torch's parser does)."""
+    name = fn.__name__
+
+    def with_numpy_names(*args, **kwargs):
+        if "axis" in kwargs or "keepdims" in kwargs:  # rare: the common call pays one test
+            for np_name, torch_name in (("axis", "dim"), ("keepdims", "keepdim")):
+                if np_name in kwargs:
+                    if torch_name in kwargs:
+                        raise TypeError(
+                            f"{name}(): got both '{torch_name}' and its alias '{np_name}'"
+                        )
+                    kwargs[torch_name] = kwargs.pop(np_name)
+        return fn(*args, **kwargs)
+
+    with_numpy_names.__wrapped__ = fn
+    with_numpy_names._takes_numpy_names = True
+    for attr in ("__name__", "__qualname__", "__doc__", "__module__"):
+        setattr(with_numpy_names, attr, getattr(fn, attr, None))
+    return with_numpy_names
+
+
+def install_numpy_aliases(namespace: dict) -> None:
+    """Let the functions named in NUMPY_ALIAS_FUNCTIONS (in namespace, e.g. zengrad's globals)
+    and the Tensor methods of those names take axis= / keepdims=. Only a function with a
+    `dim` parameter is wrapped, each once."""
+    import inspect
+
+    def wrapped(fn):
+        if getattr(fn, "_takes_numpy_names", False):
+            return fn  # already wrapped (a function bound both here and on Tensor)
+        try:
+            params = inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            return fn
+        return _numpy_names(fn) if "dim" in params else fn
+
+    for name in NUMPY_ALIAS_FUNCTIONS:
+        if callable(namespace.get(name)):
+            namespace[name] = wrapped(namespace[name])
+        method = Tensor.__dict__.get(name)
+        if callable(method):
+            setattr(Tensor, name, wrapped(method))

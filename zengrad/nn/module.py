@@ -423,6 +423,12 @@ class Module:
     def cpu(self) -> Module:
         return self
 
+    def cuda(self, device=None) -> Module:
+        """torch's error on a CPU-only build: there is no CUDA device to move to."""
+        backend.check_device("cuda" if device is None or isinstance(device, int) else device,
+                             "Module.cuda")
+        return self
+
     # ----- state dict ----------------------------------------------------------------
     def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
         for name, p in self._parameters.items():
