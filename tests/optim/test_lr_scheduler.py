@@ -1,5 +1,7 @@
 """LR schedules against torch.optim.lr_scheduler: the same lr sequence (rtol 1e-12) over 100
-steps, two param groups with different lrs; momentum cycling; state_dict round trips."""
+steps, two param groups with different lrs; momentum cycling (OneCycleLR, CyclicLR with SGD's
+momentum and Adam's beta1); CosineAnnealingWarmRestarts at fractional epochs; state_dict
+round trips."""
 
 import math
 
@@ -29,6 +31,10 @@ def _optimizers(kind="SGD", **kwargs):
 
 def _lambda(epoch):
     return 0.95**epoch + 0.1 * math.sin(epoch)
+
+
+def _scale(x):
+    return 1.0 / (1.0 + 0.01 * x)
 
 
 SCHEDULES = {
@@ -69,6 +75,34 @@ SCHEDULES = {
     "OneCycleLR-no-momentum": lambda m, o: m.OneCycleLR(
         o, max_lr=0.5, total_steps=STEPS, pct_start=0.4, cycle_momentum=False
     ),
+    "CyclicLR-triangular": lambda m, o: m.CyclicLR(
+        o, base_lr=[0.01, 0.002], max_lr=[0.1, 0.05], step_size_up=7, step_size_down=5
+    ),
+    "CyclicLR-triangular2": lambda m, o: m.CyclicLR(
+        o, base_lr=0.001, max_lr=0.1, step_size_up=6, mode="triangular2", base_momentum=0.7,
+        max_momentum=0.95,
+    ),
+    "CyclicLR-exp_range": lambda m, o: m.CyclicLR(
+        o, base_lr=0.01, max_lr=[0.2, 0.1], step_size_up=9, step_size_down=4,
+        mode="exp_range", gamma=0.97, base_momentum=[0.8, 0.85], max_momentum=[0.9, 0.99],
+    ),
+    "CyclicLR-scale_fn-iterations": lambda m, o: m.CyclicLR(
+        o, base_lr=0.005, max_lr=0.05, step_size_up=4, scale_fn=_scale,
+        scale_mode="iterations",
+    ),
+    "CyclicLR-scale_fn-cycle-sawtooth": lambda m, o: m.CyclicLR(
+        o, base_lr=0.005, max_lr=0.05, step_size_up=5, step_size_down=0, mode="nonsense",
+        scale_fn=_scale,
+    ),
+    "CyclicLR-no-momentum": lambda m, o: m.CyclicLR(
+        o, base_lr=0.01, max_lr=0.1, step_size_up=10, cycle_momentum=False
+    ),
+    "CosineAnnealingWarmRestarts": lambda m, o: m.CosineAnnealingWarmRestarts(
+        o, T_0=7, eta_min=0.001
+    ),
+    "CosineAnnealingWarmRestarts-T_mult": lambda m, o: m.CosineAnnealingWarmRestarts(
+        o, T_0=3, T_mult=2
+    ),
 }
 
 
@@ -84,7 +118,9 @@ def _assert_same(zopt, topt, zs, ts, where):
 
 
 # the optimizer kind only matters where OneCycleLR cycles momentum (SGD) or beta1 (Adam)
-RUNS = [(n, "SGD") for n in SCHEDULES] + [(n, "Adam") for n in SCHEDULES if "OneCycle" in n]
+RUNS = [(n, "SGD") for n in SCHEDULES] + [
+    (n, "Adam") for n in SCHEDULES if "OneCycle" in n or "CyclicLR" in n
+]
 
 
 @pytest.mark.parametrize("name,kind", RUNS)
@@ -158,7 +194,9 @@ def test_reduce_lr_on_plateau_matches_torch(kwargs):
 
 @pytest.mark.parametrize("name", ["StepLR", "CosineAnnealingLR", "LambdaLR",
                                   "SequentialLR-warmup-cosine", "OneCycleLR-cos",
-                                  "ChainedScheduler"])
+                                  "ChainedScheduler", "CyclicLR-triangular2",
+                                  "CyclicLR-exp_range", "CyclicLR-scale_fn-iterations",
+                                  "CosineAnnealingWarmRestarts-T_mult"])
 def test_scheduler_state_dict_round_trip(name):
     """Save after 30 steps, restore into a fresh optimizer + scheduler: same lrs after."""
     zopt, _ = _optimizers("SGD", momentum=0.9)
@@ -242,3 +280,110 @@ def test_scheduler_validation():
     with pytest.raises(ValueError, match="momentum or beta1"):
         zsched.OneCycleLR(optim.Adagrad([zg.zeros(1, requires_grad=True)]), max_lr=1.0,
                           total_steps=10)
+
+
+# ----- CyclicLR and CosineAnnealingWarmRestarts beyond the shared sequence test
+
+
+@pytest.mark.parametrize("T_mult", [1, 2, 3])
+def test_warm_restarts_fractional_epochs_match_torch(T_mult):
+    """step(epoch) with fractional epochs, as inside an epoch's batches, jumping back too."""
+    zopt, topt = _optimizers()
+    zs = zsched.CosineAnnealingWarmRestarts(zopt, T_0=4, T_mult=T_mult, eta_min=0.003)
+    ts = TS.CosineAnnealingWarmRestarts(topt, T_0=4, T_mult=T_mult, eta_min=0.003)
+    epochs = [e + i / 7 for e in range(30) for i in range(7)] + [2.5, 0, 11.99, 100.25, 4, 3.999]
+    for i, epoch in enumerate(epochs):
+        topt.step()
+        ts.step(epoch)
+        zs.step(epoch)
+        _assert_same(zopt, topt, zs, ts, f"epoch {epoch}")
+        assert (zs.T_i, zs.last_epoch) == (ts.T_i, ts.last_epoch)
+        assert abs(zs.T_cur - ts.T_cur) <= 1e-12 * max(1.0, abs(ts.T_cur))
+        if i % 5 == 0:  # plain steps continue from wherever the jumps left off
+            ts.step()
+            zs.step()
+            _assert_same(zopt, topt, zs, ts, f"after epoch {epoch}")
+
+
+def test_warm_restarts_resume_with_last_epoch_matches_torch():
+    zopt, topt = _optimizers()
+    for opt in (zopt, topt):
+        for g in opt.param_groups:
+            g["initial_lr"] = g["lr"]
+    zs = zsched.CosineAnnealingWarmRestarts(zopt, T_0=5, T_mult=2, last_epoch=8)
+    ts = TS.CosineAnnealingWarmRestarts(topt, T_0=5, T_mult=2, last_epoch=8)
+    for i in range(30):
+        _assert_same(zopt, topt, zs, ts, f"step {i}")
+        topt.step()
+        ts.step()
+        zs.step()
+
+
+class _Decay:
+    """A callable object: its attributes travel in CyclicLR's state_dict."""
+
+    def __init__(self, rate):
+        self.rate = rate
+
+    def __call__(self, x):
+        return self.rate**x
+
+
+def test_cyclic_scale_fn_object_state_round_trip_and_torch_layout():
+    zopt, topt = _optimizers("SGD", momentum=0.9)
+    zs = zsched.CyclicLR(zopt, 0.01, 0.1, step_size_up=3, scale_fn=_Decay(0.9))
+    ts = TS.CyclicLR(topt, 0.01, 0.1, step_size_up=3, scale_fn=_Decay(0.9))
+    for _ in range(10):
+        topt.step()
+        zs.step()
+        ts.step()
+    _assert_same(zopt, topt, zs, ts, "10 steps")
+    state = zs.state_dict()
+    assert state["_scale_fn_custom"] == {"rate": 0.9}
+    assert "_scale_fn_ref" not in state and "optimizer" not in state
+    assert set(state) == set(ts.state_dict()) - {"_get_lr_called_within_step"}
+    fresh_opt, _ = _optimizers("SGD", momentum=0.9)
+    fresh = zsched.CyclicLR(fresh_opt, 0.01, 0.1, step_size_up=3, scale_fn=_Decay(0.5))
+    fresh_opt.load_state_dict(zopt.state_dict())
+    fresh.load_state_dict(state)
+    assert fresh._scale_fn_custom.rate == 0.9 and "_scale_fn_custom" in state
+    for i in range(20):
+        zs.step()
+        fresh.step()
+        assert fresh.get_last_lr() == zs.get_last_lr(), i
+        assert fresh_opt.param_groups[1]["momentum"] == zopt.param_groups[1]["momentum"]
+    plain = zsched.CyclicLR(_optimizers()[0], 0.01, 0.1, cycle_momentum=False)
+    with pytest.raises(ValueError, match="built without a scale_fn"):
+        plain.load_state_dict(state)
+
+
+def test_cyclic_and_warm_restarts_validation():
+    zopt, _ = _optimizers("SGD", momentum=0.9)
+    with pytest.raises(ValueError, match="mode is invalid and scale_fn is None.*'tri'"):
+        zsched.CyclicLR(zopt, 0.01, 0.1, mode="tri")
+    with pytest.raises(ValueError, match="step_size_up must be > 0, got 0"):
+        zsched.CyclicLR(zopt, 0.01, 0.1, step_size_up=0)
+    with pytest.raises(ValueError, match="step_size_down must be >= 0, got -2"):
+        zsched.CyclicLR(zopt, 0.01, 0.1, step_size_down=-2)
+    with pytest.raises(ValueError, match="scale_mode must be 'cycle' or 'iterations'"):
+        zsched.CyclicLR(zopt, 0.01, 0.1, scale_fn=_scale, scale_mode="epoch")
+    with pytest.raises(TypeError, match="scale_fn must be callable"):
+        zsched.CyclicLR(zopt, 0.01, 0.1, scale_fn=0.5)
+    with pytest.raises(ValueError, match="base_lr must have the same length"):
+        zsched.CyclicLR(zopt, [0.01], 0.1)
+    with pytest.raises(ValueError, match="momentum or beta1.*Adadelta"):
+        zsched.CyclicLR(optim.Adadelta([zg.zeros(1, requires_grad=True)]), 0.1, 1.0)
+    zsched.CyclicLR(optim.Adadelta([zg.zeros(1, requires_grad=True)]), 0.1, 1.0,
+                    cycle_momentum=False)
+    for kwargs, match in [({"T_0": 0}, "positive integer T_0"),
+                          ({"T_0": 2.0}, "positive integer T_0"),
+                          ({"T_0": 3, "T_mult": 0}, "T_mult >= 1"),
+                          ({"T_0": 3, "T_mult": 1.5}, "T_mult >= 1"),
+                          ({"T_0": 3, "eta_min": "0"}, "eta_min")]:
+        with pytest.raises(ValueError, match=match):
+            zsched.CosineAnnealingWarmRestarts(zopt, **kwargs)
+    sched = zsched.CosineAnnealingWarmRestarts(zopt, T_0=3)
+    with pytest.raises(ValueError, match="non-negative epoch"):
+        sched.step(-0.5)
+    with pytest.raises(ValueError, match="finite number epoch"):
+        sched.step(float("nan"))

@@ -8,7 +8,9 @@ there is one. state_dict() holds plain numbers, lists and dicts (no functions, n
 
 from __future__ import annotations
 
+import functools
 import math
+import numbers
 import types
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
@@ -657,10 +659,234 @@ def _phase(end_step: float, start_lr: str, end_lr: str, start_momentum: str,
             "start_momentum": start_momentum, "end_momentum": end_momentum}
 
 
+class CyclicLR(LRScheduler):
+    """Cyclical learning rate (Smith 2017): lr sweeps between base_lr and max_lr and back,
+    step_size_up steps up then step_size_down steps down (one cycle = both):
+      cycle = floor(1 + t / total_size);  x = 1 + t / total_size - cycle  (in [0, 1));
+      s = x / step_ratio if x <= step_ratio else (x - 1) / (step_ratio - 1)  (0 -> 1 -> 0);
+      lr = base_lr + (max_lr - base_lr) * s * scale_fn(cycle or t).
+    scale_fn: 'triangular' 1, 'triangular2' 1 / 2^(cycle - 1) (both per cycle), 'exp_range'
+    gamma^t (per iteration), or a user function with scale_mode 'cycle' or 'iterations'.
+    cycle_momentum: momentum (SGD, RMSprop) or beta1 (Adam) = max_momentum -
+    (max_momentum - base_momentum) * s * scale_fn(...), opposite to the lr. Meant to be
+    stepped after every batch. state_dict keeps a callable object's scale_fn attributes
+    (None for a plain function), as torch does."""
+
+    _not_state = ("optimizer", "_scale_fn_ref", "_scale_fn_custom")
+
+    def __init__(self, optimizer: Optimizer, base_lr: float | list[float],
+                 max_lr: float | list[float], step_size_up: int = 2000,
+                 step_size_down: int | None = None, mode: str = "triangular",
+                 gamma: float = 1.0, scale_fn: Callable[[float], float] | None = None,
+                 scale_mode: str = "cycle", cycle_momentum: bool = True,
+                 base_momentum: float | list[float] = 0.8,
+                 max_momentum: float | list[float] = 0.9, last_epoch: int = -1) -> None:
+        _check_optimizer(optimizer)
+        self.optimizer = optimizer
+        base_lrs = _per_group("base_lr", optimizer, base_lr)
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, optimizer.param_groups):
+                group["lr"] = lr
+        self.max_lrs = _per_group("max_lr", optimizer, max_lr)
+
+        # a zero-length rise would divide by zero at each cycle start; a negative one is
+        # meaningless (torch fails or runs backwards there)
+        if not step_size_up > 0:
+            raise ValueError(f"CyclicLR: step_size_up must be > 0, got {step_size_up}")
+        if step_size_down is not None and not step_size_down >= 0:
+            raise ValueError(f"CyclicLR: step_size_down must be >= 0, got {step_size_down}")
+        step_size_up = float(step_size_up)
+        step_size_down = float(step_size_down) if step_size_down is not None else step_size_up
+        self.total_size = step_size_up + step_size_down
+        self.step_ratio = step_size_up / self.total_size
+
+        if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
+            raise ValueError(
+                f"CyclicLR: mode is invalid and scale_fn is None (mode {mode!r}: use "
+                "'triangular', 'triangular2' or 'exp_range', or give a scale_fn)"
+            )
+        if scale_fn is not None and not callable(scale_fn):
+            raise TypeError(f"CyclicLR: scale_fn must be callable, got {type(scale_fn).__name__}")
+        if scale_fn is not None and scale_mode not in ("cycle", "iterations"):
+            raise ValueError(
+                f"CyclicLR: scale_mode must be 'cycle' or 'iterations', got {scale_mode!r}"
+            )
+        self.mode = mode
+        self.gamma = gamma
+        self._scale_fn_custom = scale_fn
+        self.scale_mode = scale_mode
+        self._init_scale_fn()
+
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError(
+                    "optimizer must support momentum or beta1 with `cycle_momentum` option "
+                    f"enabled ({type(optimizer).__name__} has neither; pass "
+                    "cycle_momentum=False)"
+                )
+            self.use_beta1 = "betas" in optimizer.defaults
+            self.base_momentums = _per_group("base_momentum", optimizer, base_momentum)
+            self.max_momentums = _per_group("max_momentum", optimizer, max_momentum)
+            if last_epoch == -1:
+                for top, bottom, group in zip(self.max_momentums, self.base_momentums,
+                                              optimizer.param_groups):
+                    self._set_momentum(group, top)
+                    group["max_momentum"] = top
+                    group["base_momentum"] = bottom
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def _init_scale_fn(self) -> None:
+        """The built-in scale function of `mode` (and its scale_mode), gamma fixed now."""
+        if self._scale_fn_custom is not None:
+            return
+        if self.mode == "triangular":
+            self._scale_fn_ref = _triangular_scale_fn
+            self.scale_mode = "cycle"
+        elif self.mode == "triangular2":
+            self._scale_fn_ref = _triangular2_scale_fn
+            self.scale_mode = "cycle"
+        elif self.mode == "exp_range":
+            self._scale_fn_ref = functools.partial(_exp_range_scale_fn, self.gamma)
+            self.scale_mode = "iterations"
+
+    def scale_fn(self, x: float) -> float:
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        return self._scale_fn_ref(x)
+
+    def _set_momentum(self, group: dict[str, Any], value: float) -> None:
+        if self.use_beta1:
+            group["betas"] = (value, *group["betas"][1:])
+        else:
+            group["momentum"] = value
+
+    def get_lr(self) -> list[float]:
+        # the same operations in the same order as torch, so the floats agree bit for bit
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle
+        if x <= self.step_ratio:
+            scale_factor = x / self.step_ratio
+        else:
+            scale_factor = (x - 1) / (self.step_ratio - 1)
+        where = cycle if self.scale_mode == "cycle" else self.last_epoch
+        lrs = [base_lr + (max_lr - base_lr) * scale_factor * self.scale_fn(where)
+               for base_lr, max_lr in zip(self.base_lrs, self.max_lrs)]
+        if self.cycle_momentum:
+            for group, bottom, top in zip(self.optimizer.param_groups, self.base_momentums,
+                                          self.max_momentums):
+                self._set_momentum(group, top - (top - bottom) * scale_factor
+                                   * self.scale_fn(where))
+        return lrs
+
+    def state_dict(self) -> dict[str, Any]:
+        state = LRScheduler.state_dict(self)
+        fn = self._scale_fn_custom
+        state["_scale_fn_custom"] = (
+            None if fn is None or isinstance(fn, types.FunctionType) else dict(fn.__dict__)
+        )
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        attrs = state.pop("_scale_fn_custom", None)
+        if attrs is not None and self._scale_fn_custom is None:
+            raise ValueError(
+                "CyclicLR.load_state_dict: the state holds a scale_fn object's attributes, "
+                "but this CyclicLR was built without a scale_fn"
+            )
+        LRScheduler.load_state_dict(self, state)
+        if attrs is not None:
+            self._scale_fn_custom.__dict__.update(attrs)
+        self._init_scale_fn()
+
+
+def _triangular_scale_fn(x: float) -> float:
+    return 1.0
+
+
+def _triangular2_scale_fn(x: float) -> float:
+    return 1 / (2.0 ** (x - 1))
+
+
+def _exp_range_scale_fn(gamma: float, x: float) -> float:
+    return gamma**x
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """SGDR (Loshchilov & Hutter 2017): cosine annealing restarted every T_i epochs,
+    T_0 first, each period T_mult times longer:
+      lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2,
+    T_cur the epochs since the last restart. step(epoch) takes fractional epochs
+    (e.g. epoch + i / iters_per_epoch inside an epoch) and finds the period in closed form:
+    T_mult = 1: T_cur = epoch mod T_0; else n = floor(log_{T_mult}(epoch / T_0 (T_mult - 1)
+    + 1)), T_cur = epoch - T_0 (T_mult^n - 1) / (T_mult - 1), T_i = T_0 T_mult^n."""
+
+    def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1,
+                 eta_min: float = 0.0, last_epoch: int = -1) -> None:
+        if isinstance(T_0, bool) or not isinstance(T_0, int) or T_0 <= 0:
+            raise ValueError(f"Expected positive integer T_0, but got {T_0!r}")
+        if isinstance(T_mult, bool) or not isinstance(T_mult, int) or T_mult < 1:
+            raise ValueError(f"Expected integer T_mult >= 1, but got {T_mult!r}")
+        if isinstance(eta_min, bool) or not isinstance(eta_min, (float, int)):
+            raise ValueError(
+                f"Expected float or int eta_min, but got {eta_min!r} of type "
+                f"{type(eta_min).__name__}"
+            )
+        self.T_0 = T_0
+        self.T_i = T_0
+        self.T_mult = T_mult
+        self.eta_min = eta_min
+        self.T_cur = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [
+            self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.T_cur
+                                                                    / self.T_i)) / 2
+            for base_lr in self.base_lrs
+        ]
+
+    def step(self, epoch: float | None = None) -> None:
+        """Advance one epoch, or jump to `epoch` (may be fractional, must be >= 0).
+        As in torch, this step does not count `_step_count`."""
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur = self.T_cur + 1
+            if self.T_cur >= self.T_i:
+                self.T_cur = self.T_cur % self.T_i
+                self.T_i = self.T_i * self.T_mult
+        else:
+            if isinstance(epoch, bool) or not isinstance(epoch, numbers.Real) \
+                    or not math.isfinite(epoch):
+                raise ValueError(f"Expected a finite number epoch, but got {epoch!r}")
+            if epoch < 0:
+                raise ValueError(f"Expected non-negative epoch, but got {epoch}")
+            if epoch >= self.T_0:
+                if self.T_mult == 1:
+                    self.T_cur = epoch % self.T_0
+                else:
+                    n = int(math.log((epoch / self.T_0 * (self.T_mult - 1) + 1), self.T_mult))
+                    self.T_cur = epoch - self.T_0 * (self.T_mult**n - 1) / (self.T_mult - 1)
+                    self.T_i = self.T_0 * self.T_mult**n
+            else:
+                self.T_i = self.T_0
+                self.T_cur = epoch
+        self.last_epoch = math.floor(epoch)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            group["lr"] = lr
+        self._last_lr = self._group_lrs()
+
+
 __all__ = [
     "ChainedScheduler",
     "ConstantLR",
     "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts",
+    "CyclicLR",
     "ExponentialLR",
     "LRScheduler",
     "LambdaLR",
