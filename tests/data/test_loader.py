@@ -560,3 +560,14 @@ def test_no_warning_without_pin_memory():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         list(DataLoader(list(range(3))))
+
+
+def test_default_collate_keeps_the_graph_of_samples_that_require_grad():
+    a = zg.tensor([1.0, 2.0], requires_grad=True)
+    batch = default_collate([a, a * 3])
+    assert batch.requires_grad
+    batch.sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), [4.0, 4.0])
+    t = torch.tensor([1.0, 2.0], requires_grad=True)
+    tud.default_collate([t, t * 3]).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy())

@@ -23,7 +23,7 @@ def _tensor(arr: np.ndarray) -> Tensor:
     return Tensor._make(arr, False, None)
 
 
-def _stack_arrays(arrays: list[np.ndarray]) -> Tensor:
+def _check_shapes(arrays: list[np.ndarray]) -> None:
     shape = arrays[0].shape
     for i, a in enumerate(arrays):
         if a.shape != shape:
@@ -31,6 +31,10 @@ def _stack_arrays(arrays: list[np.ndarray]) -> Tensor:
                 f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 "
                 f"and {list(a.shape)} at entry {i}"
             )
+
+
+def _stack_arrays(arrays: list[np.ndarray]) -> Tensor:
+    _check_shapes(arrays)
     return _tensor(np.stack(arrays))
 
 
@@ -74,7 +78,13 @@ def default_collate(batch: list) -> Any:
         raise ValueError("default_collate: empty batch (no samples to collate)")
     elem = batch[0]
     if isinstance(elem, Tensor):
-        return _stack_arrays([_as_array(b, Tensor) for b in batch])
+        arrays = [_as_array(b, Tensor) for b in batch]
+        if any(b.requires_grad for b in batch):
+            from zengrad.ops.shape import stack  # (the graph-recording stack, as torch's)
+
+            _check_shapes(arrays)
+            return stack(list(batch), 0)
+        return _stack_arrays(arrays)
     if isinstance(elem, np.ndarray):
         if _STR_OBJ_DTYPE.search(elem.dtype.str):
             raise TypeError(_ERR.format(elem.dtype))
