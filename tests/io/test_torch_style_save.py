@@ -382,3 +382,33 @@ def test_load_checkpoint_refuses_a_whole_module(tmp_path):
     zengrad.save({"model": nn.Linear(2, 2)}, tmp_path / "m.pt")
     with pytest.raises(CheckpointError, match="holds a whole module"):
         zengrad.io.load_checkpoint(tmp_path / "m.pt")
+
+
+def test_zengrad_models_and_a_copied_template_layer():
+    from zengrad.models import LeNet5
+
+    model = nn.Sequential(
+        nn.TransformerEncoder(nn.TransformerEncoderLayer(16, 2, dim_feedforward=32,
+                                                         batch_first=True), num_layers=2),
+        nn.Linear(16, 3))
+    model.eval()
+    back = zengrad.load(io.BytesIO(_saved(model)))
+    assert len(back[0].layers) == 2 and back[0].layers[0].self_attn.num_heads == 2
+    x = zengrad.randn(2, 5, 16)
+    with zengrad.no_grad():
+        np.testing.assert_allclose(back(x).numpy(), model(x).numpy(), rtol=0, atol=0)
+    lenet = LeNet5(num_classes=7).eval()
+    again = zengrad.load(io.BytesIO(_saved(lenet)))
+    x = zengrad.randn(1, 1, 28, 28)
+    with zengrad.no_grad():
+        np.testing.assert_array_equal(again(x).numpy(), lenet(x).numpy())
+
+
+def test_record_asking_for_more_memory_than_the_file_holds(tmp_path):
+    def huge(desc):
+        desc["__module__"]["tree"]["args"] = [100_000, 100_000]
+        return desc
+    (tmp_path / "bomb.pt").write_bytes(_edit_state(_saved(nn.Linear(2, 3)), huge))
+    with pytest.raises(CheckpointError, match=r"bomb\.pt: .*ask for about 10,000,000,000 "
+                                              r"tensor elements .*holds 9"):
+        zengrad.load(tmp_path / "bomb.pt")

@@ -9,9 +9,11 @@ its training flag and its children:
    "children": {"conv1": {...}, "head": null, "tied": {"same_as": "conv1"}}}
 
 Arguments are JSON scalars, lists, {"__tuple__": [...]}, {"__dtype__": "float32"},
-{"__dict__": [[str key, value], ...]} and {"__submodule__": "dotted.path"} (a module passed to
-the constructor, which is one of the module's own submodules). The containers (Sequential,
-ModuleList, ModuleDict) are recorded without arguments and rebuilt from their children.
+{"__dict__": [[str key, value], ...]}, {"__submodule__": "dotted.path"} (a module passed to
+the constructor, which is one of the module's own submodules) and {"__record__": record} (a
+module passed to the constructor and not kept, e.g. the layer TransformerEncoder copies).
+The containers (Sequential, ModuleList, ModuleDict) are recorded without arguments and rebuilt
+from their children.
 
 Rebuilding never imports a module and never looks a name up in one: a class name is found
 only among zengrad's own layers (zengrad.nn, zengrad.models) and the classes the allow-list
@@ -112,7 +114,8 @@ def _builtin_classes() -> dict[str, type]:
         cls = todo.pop()
         todo.extend(cls.__subclasses__())
         mod = cls.__module__
-        if mod.startswith(("zengrad.nn.", "zengrad.models")) or mod == "zengrad.nn":
+        if mod in ("zengrad.nn", "zengrad.models") or mod.startswith(("zengrad.nn.",
+                                                                       "zengrad.models.")):
             out[qualified_name(cls)] = cls
     return out
 
@@ -185,9 +188,8 @@ def _encode_arg(value: Any, module, what: str, depth: int = 0) -> Any:
             return {"__dtype__": name}
     if isinstance(value, Module):
         sub = _submodule_path(module, value)
-        if sub is None:
-            raise TypeError(f"zengrad.save: {what} is a {type(value).__name__} module that is "
-                            "not one of the module's own submodules, so it can't be rebuilt")
+        if sub is None:  # a template the constructor copied (TransformerEncoder's layer)
+            return {"__record__": module_record(value)}
         return {"__submodule__": sub}
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
         return {"__dict__": [[k, _encode_arg(v, module, what, depth + 1)]
@@ -299,6 +301,8 @@ class _Builder:
         if marker == "__dict__" and isinstance(inner, list) and all(
                 isinstance(i, list) and len(i) == 2 and isinstance(i[0], str) for i in inner):
             return {k: self.arg(v, rec, where, depth + 1) for k, v in inner}
+        if marker == "__record__":
+            return self.build(inner, f"{where}<argument>", depth + 1)
         if marker == "__submodule__" and isinstance(inner, str):
             sub, sub_where = self.child_record(rec, inner, where)
             if sub_where not in self.memo:
@@ -366,11 +370,65 @@ class _Builder:
         module.__dict__["training"] = rec["training"]
 
 
-def rebuild_module(record: Any, path) -> Any:
+# A record asks for memory through its constructor arguments (Linear(100000, 100000) is
+# 10**10 weights) before any weight is compared with the file: the sizes the arguments
+# suggest are capped by what the file holds. A layer's weights are at least about the
+# product of its three largest integer arguments for Linear, Conv, Embedding, RNN and
+# attention layers; the factor leaves room for non-persistent buffers (positional encodings)
+# and layers whose arguments overstate their size, the floor for tiny models.
+MEMORY_FACTOR = 64
+MEMORY_FLOOR = 2**22
+
+
+def _ints(value: Any, out: list[int], depth: int = 0) -> None:
+    if depth > MAX_DEPTH:
+        return
+    if isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) >= 2:
+            out.append(abs(value))
+    elif isinstance(value, list):
+        for v in value:
+            _ints(v, out, depth + 1)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _ints(v, out, depth + 1)
+
+
+def _requested(rec: Any, depth: int = 0) -> tuple[int, str]:
+    """(elements the record's constructor arguments suggest, over the whole tree; the class
+    asking most)."""
+    if not isinstance(rec, dict) or depth > MAX_DEPTH:
+        return 0, ""
+    ints: list[int] = []
+    _ints([rec.get("args"), rec.get("kwargs")], ints)
+    top = sorted(ints)[-3:]
+    own = top[0] * top[1] * top[2] if len(top) == 3 else (
+        top[0] * top[1] if len(top) == 2 else sum(top))
+    total, worst, worst_n = own, str(rec.get("class"))[:200], own
+    children = rec.get("children")
+    for child in (children.values() if isinstance(children, dict) else ()):
+        n, name = _requested(child, depth + 1)
+        total += n
+        if n > worst_n:
+            worst, worst_n = name, n
+    return total, worst
+
+
+def rebuild_module(record: Any, path, file_elements: int | None = None) -> Any:
     """The module a record describes, with the weights its constructor made (load them
     next). Classes outside zengrad's layers and the allow-list raise UnsafeGlobalError; a
-    damaged record or a constructor that fails raises CheckpointError naming the file."""
+    damaged record, a constructor that fails, or constructor arguments asking for far more
+    memory than the file's file_elements tensor elements (see MEMORY_FACTOR) raise
+    CheckpointError naming the file."""
     try:
+        if file_elements is not None:
+            asked, worst = _requested(record)
+            limit = MEMORY_FACTOR * file_elements + MEMORY_FLOOR
+            if asked > limit:
+                raise CheckpointError(
+                    f"{path}: the module record's constructor arguments ask for about "
+                    f"{asked:,} tensor elements (most of them {worst}) while the file holds "
+                    f"{file_elements:,}; refused so that a small file can't exhaust memory")
         return _Builder(path).build(record, "")
     except RecursionError:
         raise CheckpointError(f"{path}: the module record is nested too deeply") from None

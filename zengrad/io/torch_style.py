@@ -67,7 +67,7 @@ def _decode_module(record: Any, tensors: Mapping[str, np.ndarray], path, field: 
             isinstance(n, str) for n in frozen):
         raise _damaged(path, f"the module record at {field or '<root>'!r} has a bad "
                              "state_dict or frozen list")
-    module = rebuild_module(record["tree"], path)
+    module = rebuild_module(record["tree"], path, sum(a.size for a in tensors.values()))
     targets = dict(module.state_dict(keep_vars=True))
     for key, value in state.items():
         target = targets.get(key)
