@@ -571,3 +571,8 @@ def test_default_collate_keeps_the_graph_of_samples_that_require_grad():
     t = torch.tensor([1.0, 2.0], requires_grad=True)
     tud.default_collate([t, t * 3]).sum().backward()
     np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy())
+
+
+def test_numpy_integer_batch_size_is_taken():
+    x, y = _data(10)
+    assert len(DataLoader(TensorDataset(x, y), batch_size=np.int64(4))) == 3

@@ -453,6 +453,8 @@ class DataLoader:
         elif iterable:  # (a map-style batch_size is checked by its BatchSampler)
             BatchSampler([], batch_size, drop_last)
 
+        if isinstance(batch_size, np.integer):  # (torch takes only int; NumPy's do no harm)
+            batch_size = int(batch_size)
         shuffle_rng = None
         if not iterable and sampler is None:
             if shuffle:
