@@ -576,3 +576,16 @@ def test_default_collate_keeps_the_graph_of_samples_that_require_grad():
 def test_numpy_integer_batch_size_is_taken():
     x, y = _data(10)
     assert len(DataLoader(TensorDataset(x, y), batch_size=np.int64(4))) == 3
+
+
+def test_spawned_workers_and_unpicklable_arguments():
+    x, y = _data(9)
+    ds = TensorDataset(x, y)
+    got = [b[1].numpy().tolist() for b in DataLoader(ds, 4, num_workers=1,
+                                                     multiprocessing_context="spawn")]
+    assert got == [[0, 1, 2, 3], [4, 5, 6, 7], [8]]
+    with pytest.raises(TypeError, match="must be picklable"):
+        list(DataLoader(ds, 4, num_workers=1, multiprocessing_context="spawn",
+                        worker_init_fn=lambda i: None))
+    with pytest.raises(ValueError, match="prefetch_factor option should be positive"):
+        DataLoader(ds, 4, num_workers=1, prefetch_factor=0)

@@ -223,16 +223,25 @@ class _MultiProcessIter:
         self._results = ctx.Queue()
         self._task_queues = []
         self._workers = []
+        self._shut = False
         fetcher = _Fetcher(loader)
         for wid in range(loader.num_workers):
             tq = ctx.Queue()
             w = ctx.Process(target=_worker_loop, daemon=True, args=(
                 fetcher, tq, self._results, wid, loader.num_workers, self._base_seed + wid,
                 loader.worker_init_fn))
-            w.start()
+            try:
+                w.start()
+            except (pickle.PicklingError, TypeError, AttributeError) as e:
+                # spawn/forkserver send the dataset, collate_fn and worker_init_fn by pickle
+                self._shutdown(force=True)
+                raise TypeError(
+                    f"DataLoader: can't start worker processes with the "
+                    f"{ctx.get_start_method()!r} start method: the dataset, collate_fn and "
+                    f"worker_init_fn must be picklable (defined at module level), but {e}"
+                ) from None
             self._task_queues.append(tq)
             self._workers.append(w)
-        self._shut = False
         self._epoch = -1
         self._reset()
 
@@ -402,6 +411,10 @@ class DataLoader:
             prefetch_factor = 2
         elif prefetch_factor is not None and prefetch_factor < 0:
             raise ValueError("prefetch_factor option should be non-negative")
+        if num_workers > 0 and prefetch_factor == 0:
+            # (torch asserts prefetch_factor > 0 when its workers start)
+            raise ValueError("prefetch_factor option should be positive with num_workers > 0, "
+                             "got prefetch_factor=0")
         if persistent_workers and num_workers == 0:
             raise ValueError("persistent_workers option needs num_workers > 0")
         for name, value in (("pin_memory", pin_memory), ("drop_last", drop_last),
