@@ -11,6 +11,7 @@ not by editing the registries directly.
 from __future__ import annotations
 
 import functools
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
@@ -18,7 +19,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from zengrad import backend
+from zengrad.autograd.engine import is_grad_enabled
 from zengrad.autograd.tensor import Tensor, zero_grads
+from zengrad.nn.hooks import BackwardHook
 from zengrad.nn.parameter import Parameter
 
 
@@ -30,17 +33,31 @@ class _IncompatibleKeys(NamedTuple):
 
 
 class RemovableHandle:
-    """Returned by register_forward_(pre_)hook; `handle.remove()` unregisters the hook."""
+    """Returned by the register_*_hook methods; `handle.remove()` unregisters the hook (and
+    forgets it in `extra`, the with_kwargs sets). Also a context manager that removes it."""
 
     _next_id = 0
 
-    def __init__(self, hooks: dict) -> None:
+    def __init__(self, hooks: dict, extra: set | None = None) -> None:
         self.hooks = hooks
+        self.extra = extra
         self.id = RemovableHandle._next_id
         RemovableHandle._next_id += 1
 
     def remove(self) -> None:
         self.hooks.pop(self.id, None)
+        if self.extra is not None:
+            self.extra.discard(self.id)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+_MIXED_BACKWARD_HOOKS = ("Cannot use both regular backward hooks and full backward hooks on a "
+                         "single Module. Please use only one of them.")
 
 
 def _addindent(text: str, spaces: int) -> str:
@@ -128,6 +145,11 @@ class Module:
         d["_modules"] = OrderedDict()
         d["_forward_pre_hooks"] = OrderedDict()
         d["_forward_hooks"] = OrderedDict()
+        d["_forward_pre_hooks_with_kwargs"] = set()
+        d["_forward_hooks_with_kwargs"] = set()
+        d["_backward_hooks"] = OrderedDict()
+        d["_backward_pre_hooks"] = OrderedDict()
+        d["_is_full_backward_hook"] = None
 
     # ----- calling -----------------------------------------------------------------
     def forward(self, *args, **kwargs):
@@ -136,33 +158,110 @@ class Module:
         )
 
     def __call__(self, *args, **kwargs):
-        if self._forward_pre_hooks or self._forward_hooks:
+        if (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
+                or self._backward_pre_hooks):
             return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
 
     def _call_with_hooks(self, args: tuple, kwargs: dict):
-        for hook in tuple(self._forward_pre_hooks.values()):
-            new = hook(self, args)
-            if new is not None:
-                args = new if isinstance(new, tuple) else (new,)
+        """torch's order: forward pre-hooks, the backward hooks' input side, forward, forward
+        hooks, the backward hooks' output side (zengrad.nn.hooks)."""
+        for hook_id, hook in tuple(self._forward_pre_hooks.items()):
+            if hook_id in self._forward_pre_hooks_with_kwargs:
+                new = hook(self, args, kwargs)
+                if new is not None:
+                    if not (isinstance(new, tuple) and len(new) == 2):
+                        raise RuntimeError("forward pre-hook must return None or a tuple of "
+                                           f"(new_args, new_kwargs), but got {new}.")
+                    args, kwargs = new
+            else:
+                new = hook(self, args)
+                if new is not None:
+                    args = new if isinstance(new, tuple) else (new,)
+        bw_hook = None
+        if (self._backward_hooks or self._backward_pre_hooks) and is_grad_enabled():
+            bw_hook = BackwardHook(self, list(self._backward_hooks.values()),
+                                   list(self._backward_pre_hooks.values()))
+            args = bw_hook.setup_input_hook(args)
         out = self.forward(*args, **kwargs)
-        for hook in tuple(self._forward_hooks.values()):
-            new = hook(self, args, out)
+        for hook_id, hook in tuple(self._forward_hooks.items()):
+            if hook_id in self._forward_hooks_with_kwargs:
+                new = hook(self, args, kwargs, out)
+            else:
+                new = hook(self, args, out)
             if new is not None:
                 out = new
+        if bw_hook is not None:
+            out = bw_hook.setup_output_hook(out)
         return out
 
-    def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
-        """hook(module, args) -> None or new args, run before forward."""
-        handle = RemovableHandle(self._forward_pre_hooks)
-        self._forward_pre_hooks[handle.id] = hook
+    def _add_hook(self, registry: dict, hook: Callable, prepend: bool,
+                  with_kwargs: set | None = None) -> RemovableHandle:
+        if not callable(hook):
+            raise TypeError(f"{self._get_name()}: a hook must be callable, got "
+                            f"{type(hook).__name__}")
+        handle = RemovableHandle(registry, with_kwargs)
+        registry[handle.id] = hook
+        if with_kwargs is not None:
+            with_kwargs.add(handle.id)
+        if prepend:
+            registry.move_to_end(handle.id, last=False)
         return handle
 
-    def register_forward_hook(self, hook: Callable) -> RemovableHandle:
-        """hook(module, args, output) -> None or a new output, run after forward."""
-        handle = RemovableHandle(self._forward_hooks)
-        self._forward_hooks[handle.id] = hook
-        return handle
+    def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """hook(module, args) -> None or new args, run before forward; with_kwargs=True:
+        hook(module, args, kwargs) -> None or (new_args, new_kwargs). prepend=True runs it
+        before the hooks already registered."""
+        return self._add_hook(self._forward_pre_hooks, hook, prepend,
+                              self._forward_pre_hooks_with_kwargs if with_kwargs else None)
+
+    def register_forward_hook(self, hook: Callable, *, prepend: bool = False,
+                              with_kwargs: bool = False,
+                              always_call: bool = False) -> RemovableHandle:
+        """hook(module, args, output) -> None or a new output, run after forward;
+        with_kwargs=True: hook(module, args, kwargs, output)."""
+        if always_call:
+            raise NotImplementedError("register_forward_hook: always_call=True (running the "
+                                      "hook when forward raises) is not supported")
+        return self._add_hook(self._forward_hooks, hook, prepend,
+                              self._forward_hooks_with_kwargs if with_kwargs else None)
+
+    def register_full_backward_hook(self, hook: Callable,
+                                    prepend: bool = False) -> RemovableHandle:
+        """hook(module, grad_input, grad_output) -> None or a new grad_input, called when the
+        gradients w.r.t. this call's positional inputs are known: grad_input[i] = dL/d args[i]
+        (None for arguments that are not tensors requiring grad), grad_output[j] = dL/d
+        output j. A returned tuple (one entry per positional argument) replaces the gradients
+        that flow on to the inputs. See zengrad.nn.hooks."""
+        if self._is_full_backward_hook is False:
+            raise RuntimeError(_MIXED_BACKWARD_HOOKS)
+        self.__dict__["_is_full_backward_hook"] = True
+        return self._add_hook(self._backward_hooks, hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook: Callable,
+                                        prepend: bool = False) -> RemovableHandle:
+        """hook(module, grad_output) -> None or a new grad_output, called when the gradients
+        w.r.t. the module's outputs are known, before they flow into the module."""
+        return self._add_hook(self._backward_pre_hooks, hook, prepend)
+
+    def register_backward_hook(self, hook: Callable) -> RemovableHandle:
+        """torch's deprecated hook, run here as register_full_backward_hook, with a warning:
+        torch's legacy grad_input holds the gradients of the inputs of the last autograd op
+        in forward, which equal the module's input gradients only for one-op modules (ReLU,
+        Sigmoid ...); zengrad gives the module's input gradients for every module."""
+        if self._is_full_backward_hook is True:
+            raise RuntimeError(_MIXED_BACKWARD_HOOKS)
+        warnings.warn(
+            "register_backward_hook is deprecated (as in torch): zengrad runs the hook as "
+            "register_full_backward_hook, so grad_input holds the gradients w.r.t. the module's "
+            "inputs (torch's legacy hook gives those of the last op in forward, which differ for "
+            "modules of more than one op). Use register_full_backward_hook.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        self.__dict__["_is_full_backward_hook"] = False
+        return self._add_hook(self._backward_hooks, hook, False)
 
     # ----- registration --------------------------------------------------------------
     def _require_init(self, what: str) -> None:
