@@ -412,3 +412,78 @@ def test_record_asking_for_more_memory_than_the_file_holds(tmp_path):
     with pytest.raises(CheckpointError, match=r"bomb\.pt: .*ask for about 10,000,000,000 "
                                               r"tensor elements .*holds 9"):
         zengrad.load(tmp_path / "bomb.pt")
+
+
+# ----- a torch program, run unchanged on torch and on zengrad ------------------------------------
+
+PROGRAM = '''
+class Net(torch.nn.Module):
+    def __init__(self, hidden=16):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 4, 3)
+        self.fc1 = torch.nn.Linear(4 * 6 * 6, hidden)
+        self.fc2 = torch.nn.Linear(hidden, 3)
+
+    def forward(self, x):
+        x = torch.flatten(torch.relu(self.conv(x)), 1)
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+def run(weights, x, y, path):
+    model = Net(hidden=16)
+    model.load_state_dict({k: torch.tensor(v) for k, v in weights.items()})
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    x, y = torch.tensor(x), torch.tensor(y)
+    losses = []
+    for _ in range(3):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    torch.save({"epoch": 3, "model": model.state_dict(), "optimizer": opt.state_dict()},
+               path + ".ckpt")
+    torch.save(model, path)
+    ckpt = torch.load(path + ".ckpt", map_location="cpu", weights_only=True)
+    resumed = Net(hidden=16)
+    resumed.load_state_dict(ckpt["model"])
+    opt2 = torch.optim.SGD(resumed.parameters(), lr=0.1, momentum=0.9)
+    opt2.load_state_dict(ckpt["optimizer"])
+    with torch.serialization.safe_globals([Net]):
+        whole = torch.load(path, weights_only=False)
+    whole.eval()
+    with torch.no_grad():
+        return (losses, ckpt["epoch"], model(x).numpy(), resumed(x).numpy(),
+                whole(x).numpy())
+'''
+
+
+def _run_program(lib, weights: dict, x: np.ndarray, tmp_path):
+    """PROGRAM run with `torch` bound to lib, from the given initial weights."""
+    import types
+
+    name = f"zg_io_port_{lib.__name__}"
+    mod = types.ModuleType(name)
+    mod.torch = lib
+    sys.modules[name] = mod  # (torch's pickle finds Net by its module's name)
+    try:
+        exec(compile(PROGRAM, name, "exec"), mod.__dict__)
+        return mod.run(weights, x, np.array([0, 1, 2, 1]), str(tmp_path / name))
+    finally:
+        del sys.modules[name]
+
+
+def test_a_torch_program_saving_and_loading_runs_on_both(tmp_path):
+    rng = np.random.default_rng(3)
+    shapes = {"conv.weight": (4, 1, 3, 3), "conv.bias": (4,), "fc1.weight": (16, 144),
+              "fc1.bias": (16,), "fc2.weight": (3, 16), "fc2.bias": (3,)}
+    weights = {k: (rng.standard_normal(s) * 0.2).astype(np.float32) for k, s in shapes.items()}
+    x = rng.standard_normal((4, 1, 8, 8)).astype(np.float32)
+    ours = _run_program(zengrad, weights, x, tmp_path)
+    theirs = _run_program(torch, weights, x, tmp_path)
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-5)
+    assert ours[1] == theirs[1] == 3
+    for got, want in zip(ours[2:], theirs[2:]):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(ours[4], ours[2])  # the reloaded module is the saved one
+    np.testing.assert_array_equal(ours[3], ours[2])
