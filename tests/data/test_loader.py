@@ -463,7 +463,7 @@ def test_workers_fast_path_shuffle_and_persistence():
     x, y = _data(40)
     ds = TensorDataset(x, y)
     inproc = [b[1].numpy() for b in DataLoader(ds, 6, shuffle=True, seed=4)]
-    workers = [b[1].numpy() for b in DataLoader(ds, 6, shuffle=True, seed=4, num_workers=3)]
+    workers = [b[1].numpy() for b in DataLoader(ds, 6, shuffle=True, seed=4, num_workers=2)]
     assert len(workers) == len(inproc) == 7
     for a, b in zip(inproc, workers):
         np.testing.assert_array_equal(a, b)
@@ -589,3 +589,11 @@ def test_spawned_workers_and_unpicklable_arguments():
                         worker_init_fn=lambda i: None))
     with pytest.raises(ValueError, match="prefetch_factor option should be positive"):
         DataLoader(ds, 4, num_workers=1, prefetch_factor=0)
+
+
+def test_more_workers_than_cpus_warns_as_torch(monkeypatch):
+    import os
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    with pytest.warns(UserWarning, match="will create 2 worker processes in total"):
+        assert len(list(DataLoader(list(range(4)), 2, num_workers=2))) == 2

@@ -26,6 +26,7 @@ from __future__ import annotations
 import itertools
 import math
 import multiprocessing
+import os
 import pickle
 import queue
 import random
@@ -577,6 +578,7 @@ class DataLoader:
                           "then device pinned memory won't be used.", stacklevel=2)
         if self.num_workers == 0:
             return self._single_process()
+        self._check_worker_number()
         if self.persistent_workers:
             if self._iterator is None or self._iterator._shut:
                 self._iterator = _MultiProcessIter(self)
@@ -584,6 +586,21 @@ class DataLoader:
                 self._iterator._reset()
             return self._iterator
         return _MultiProcessIter(self)
+
+    def _check_worker_number(self) -> None:
+        """torch's warning when there are more workers than CPUs this process may use."""
+        try:
+            cpus = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            cpus = os.cpu_count()
+        if cpus is not None and self.num_workers > cpus:
+            warnings.warn(
+                f"This DataLoader will create {self.num_workers} worker processes in total. "
+                f"Our suggested max number of worker in current system is {cpus}, which is "
+                "smaller than what this DataLoader is going to create. Please be aware that "
+                "excessive worker creation might get DataLoader running slow or even freeze, "
+                "lower the worker number to avoid potential slowness/freeze if necessary.",
+                stacklevel=3)
 
     def _generator_holder(self):
         """(object, attribute) holding the shuffling generator, or None."""
