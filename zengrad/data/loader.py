@@ -151,6 +151,13 @@ def _exception_record(exc: BaseException, worker_id: int) -> tuple[str, str, str
     return kind.__module__, kind.__qualname__, msg
 
 
+class _KeyErrorMessage(str):
+    """A KeyError shows repr(message); this keeps the worker's traceback readable."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
 def _raise_record(record: tuple[str, str, str]):
     """Re-raise a worker's exception in the main process, with its type when that type is
     already loaded here (a lookup only: nothing is imported)."""
@@ -160,7 +167,7 @@ def _raise_record(record: tuple[str, str, str]):
         kind = getattr(kind, part, None)
     if isinstance(kind, type) and issubclass(kind, Exception):
         try:
-            err = kind(msg)
+            err = kind(_KeyErrorMessage(msg) if issubclass(kind, KeyError) else msg)
         except Exception:  # noqa: BLE001 - a constructor with other arguments
             err = None
         if err is not None:
