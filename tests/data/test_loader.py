@@ -597,3 +597,21 @@ def test_more_workers_than_cpus_warns_as_torch(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
     with pytest.warns(UserWarning, match="will create 2 worker processes in total"):
         assert len(list(DataLoader(list(range(4)), 2, num_workers=2))) == 2
+
+
+class _Dies(Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        import os
+
+        os._exit(3)
+
+
+def test_a_dead_worker_and_a_failing_sampler_are_clear_errors():
+    with pytest.raises(RuntimeError, match="exited unexpectedly"):
+        list(DataLoader(_Dies(), 2, num_workers=1))
+    bad = WeightedRandomSampler([1.0, -1.0], 2)
+    with pytest.raises(RuntimeError, match="element < 0"):
+        list(DataLoader(list(range(2)), 1, sampler=bad, num_workers=1))

@@ -254,6 +254,14 @@ class _MultiProcessIter:
         self._reset()
 
     def _reset(self) -> None:
+        """Start an epoch: a fresh pass of the sampler, the first prefetch of tasks."""
+        try:
+            self._start_epoch()
+        except BaseException:  # a sampler that fails must not leave workers behind
+            self._shutdown(force=True)
+            raise
+
+    def _start_epoch(self) -> None:
         self._epoch += 1
         self._tasks = self._loader._task_source()
         self._active = [True] * len(self._workers)
@@ -261,7 +269,6 @@ class _MultiProcessIter:
         self._sent = 0
         self._received = 0
         self._buffer: dict[int, tuple] = {}
-        self._owner: dict[int, int] = {}
         for _ in range(self._loader.prefetch_factor * len(self._workers)):
             if not self._send():
                 break
@@ -278,7 +285,6 @@ class _MultiProcessIter:
         wid = self._next_worker
         self._next_worker = (wid + 1) % len(self._workers)
         self._task_queues[wid].put((self._epoch, self._sent, indices))
-        self._owner[self._sent] = wid
         self._sent += 1
         return True
 
@@ -322,7 +328,11 @@ class _MultiProcessIter:
             if err is not None:
                 self._shutdown(force=True)
                 _raise_record(err)
-            self._send()
+            try:
+                self._send()
+            except BaseException:
+                self._shutdown(force=True)
+                raise
             if not done:
                 return pickle.loads(payload)
 
