@@ -3,8 +3,10 @@
 Adadelta: the tanh MLP of optim_helpers, 50 steps, each side with its own gradients.
 LBFGS: a Rosenbrock function and a polynomial least-squares fit (two parameters, one 2-D,
 plus one that never gets a gradient), each step(closure) of up to max_iter iterations
-compared with torch's: the same iterates (relative 1e-9; ~1e-11 seen), the same numbers of
-closure calls and iterations, the same returned losses.
+compared with torch's: the same iterates (relative 1e-9; <= 7e-11 seen), the same numbers
+of closure calls and iterations, the same returned losses. The cases are ones where torch
+agrees with itself: on Rosenbrock with a large lr and history_size=1, torch started from x0
+nudged by one ulp drifts 1e-2 away from torch within 5 steps, and so does zengrad.
 """
 
 import json
@@ -210,6 +212,16 @@ LBFGS_CASES = [
     ("polyfit", {"line_search_fn": "strong_wolfe", "history_size": 2, "max_iter": 4,
                  "tolerance_grad": 1e-4}),
     ("polyfit", {"lr": 0.5, "max_iter": 3, "history_size": 1}),
+    # the line search's other paths (each seen taken): extrapolation past a too-short
+    # first step, running out of evaluations, a bracket too small to split, and the
+    # early stops on a tiny step (max|t d|) and on a tiny loss change
+    ("rosenbrock", {"line_search_fn": "strong_wolfe", "lr": 0.01}),
+    ("rosenbrock", {"line_search_fn": "strong_wolfe", "max_iter": 1}),
+    ("rosenbrock", {"lr": 0.1, "tolerance_change": 1e-2}),
+    ("polyfit", {"line_search_fn": "strong_wolfe", "lr": 0.001, "max_eval": 4}),
+    ("polyfit", {"line_search_fn": "strong_wolfe", "tolerance_grad": 0, "tolerance_change": 0,
+                 "max_iter": 40}),
+    ("polyfit", {"line_search_fn": "strong_wolfe", "tolerance_change": 1e-3}),
 ]
 PROBLEMS = {"rosenbrock": Rosenbrock, "polyfit": PolyFit}
 
@@ -246,9 +258,54 @@ def test_lbfgs_float64_matches_torch_step_by_step(problem, kwargs):
             worst = max(worst, _rel(z, t))
     print(f"LBFGS {problem} {kwargs}: worst relative error {worst:.1e}")
     assert worst < 1e-9, worst
-    assert tc().item() < 0.5 * first  # it really optimized
+    assert tc().item() < 0.9 * first  # it really optimized
     if problem == "polyfit":
         assert np.array_equal(zm.params[2].data, np.ones(3))  # no gradient: never moved
+
+
+def _wiggle(x):
+    return (x * x).sum() + 0.5 * (x * 20).sin().sum()
+
+
+@pytest.mark.parametrize("t0", [0.1, 1.0, 3.0, 10.0, 100.0])
+@pytest.mark.parametrize("x0", [[0.3], [-2.0], [3.0], [0.1, -1.3]])
+def test_strong_wolfe_line_search_matches_torch(x0, t0):
+    """One line search along -g on a wiggly function, against torch's _strong_wolfe with
+    the same start: the same chosen t, f and number of evaluations (x0=[3] with t=1 takes
+    the zoom's 'insufficient progress' move away from a bracket end)."""
+    from torch.optim.lbfgs import _strong_wolfe
+
+    zx = zg.tensor(np.array(x0)).requires_grad_()
+    tx = torch.tensor(np.array(x0)).requires_grad_()
+    zopt, topt = optim.LBFGS([zx]), torch.optim.LBFGS([tx])
+
+    def zc():
+        zopt.zero_grad()
+        loss = _wiggle(zx)
+        loss.backward()
+        return loss
+
+    def tc():
+        with torch.enable_grad():
+            topt.zero_grad()
+            loss = _wiggle(tx)
+            loss.backward()
+        return loss
+
+    with torch.no_grad():
+        tf = float(tc())
+        tg = topt._gather_flat_grad()
+        tf_new, _, tt, tevals = _strong_wolfe(
+            lambda x, t, d: topt._directional_evaluate(tc, x, t, d),
+            topt._clone_param(), t0, -tg, tf, tg, tg.dot(-tg))
+    zf = zc().item()
+    g = zopt._gather_flat_grad(zopt._buf("flat")).copy()
+    zf_new, _, zt, zevals = zopt._strong_wolfe(
+        zc, zopt._clone_param(zopt._buf("x_init")), t0, -g, zf, g, np.dot(g, -g))
+    assert zevals == tevals
+    assert abs(zt - float(tt)) <= 1e-12 * abs(float(tt))
+    assert abs(zf_new - tf_new) <= 1e-12 * abs(tf_new) + 1e-15
+    assert np.array_equal(zx.data, np.array(x0))  # the search puts x back
 
 
 def test_lbfgs_float32_follows_torch():

@@ -30,6 +30,11 @@ def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
     bounds (default [min(x1, x2), max(x1, x2)]); the bounds' midpoint when it has none:
     d1 = g1 + g2 - 3 (f1 - f2) / (x1 - x2);  d2 = sqrt(d1^2 - g1 g2);
     x = x2 - (x2 - x1) (g2 + d2 - d1) / (g2 - g1 + 2 d2)   (x2 the farther point)."""
+    with np.errstate(all="ignore"):  # torch's 0-d tensors give inf/nan here silently
+        return _cubic(x1, f1, g1, x2, f2, g2, bounds)
+
+
+def _cubic(x1, f1, g1, x2, f2, g2, bounds):
     if bounds is not None:
         xmin_bound, xmax_bound = bounds
     else:
