@@ -487,3 +487,36 @@ def test_a_torch_program_saving_and_loading_runs_on_both(tmp_path):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
     np.testing.assert_array_equal(ours[4], ours[2])  # the reloaded module is the saved one
     np.testing.assert_array_equal(ours[3], ours[2])
+
+
+def test_plain_attributes_set_after_construction_are_restored():
+    model = Net()
+    model.dropout.p = 0.1
+    model.class_names = ["cat", "dog"]
+    model.input_shape = (1, 12, 12)
+    model.callback = print  # not JSON-able: left to the constructor (here: absent)
+    with safe_globals([Net]):
+        back = zengrad.load(io.BytesIO(_saved(model)))
+    assert back.dropout.p == 0.1
+    assert back.class_names == ["cat", "dog"] and back.input_shape == (1, 12, 12)
+    assert not hasattr(back, "callback")
+
+
+@pytest.mark.parametrize("name", ["forward", "__class__", "_parameters", "training",
+                                  "weight", "not an identifier"])
+def test_attrs_may_not_set_methods_private_or_registered_names(name):
+    def edit(desc):
+        desc["__module__"]["tree"]["attrs"][name] = 1
+        return desc
+    data = _edit_state(_saved(nn.Linear(2, 2)), edit)
+    with pytest.raises(CheckpointError, match="attrs may not set"):
+        zengrad.load(io.BytesIO(data))
+
+
+def test_attrs_may_not_hold_modules():
+    def edit(desc):
+        desc["__module__"]["tree"]["attrs"]["x"] = {"__submodule__": "0"}
+        return desc
+    data = _edit_state(_saved(nn.Sequential(nn.Linear(2, 2))), edit)
+    with pytest.raises(CheckpointError, match="bad attribute value"):
+        zengrad.load(io.BytesIO(data))

@@ -6,7 +6,11 @@ constructor was called with (kept by Module at construction: see nn.module._reco
 its training flag and its children:
 
   {"class": "__main__.Net", "args": [...], "kwargs": {...}, "training": true,
+   "attrs": {"class_names": ["cat", "dog"]},
    "children": {"conv1": {...}, "head": null, "tied": {"same_as": "conv1"}}}
+
+attrs holds the public plain attributes whose values are JSON-able (set on load where the
+constructor made them otherwise); other attributes are whatever the constructor makes.
 
 Arguments are JSON scalars, lists, {"__tuple__": [...]}, {"__dtype__": "float32"},
 {"__dict__": [[str key, value], ...]}, {"__submodule__": "dotted.path"} (a module passed to
@@ -186,7 +190,7 @@ def _encode_arg(value: Any, module, what: str, depth: int = 0) -> Any:
         name = np.dtype(value).name
         if name in _DTYPES:
             return {"__dtype__": name}
-    if isinstance(value, Module):
+    if isinstance(value, Module) and module is not None:
         sub = _submodule_path(module, value)
         if sub is None:  # a template the constructor copied (TransformerEncoder's layer)
             return {"__record__": module_record(value)}
@@ -244,12 +248,30 @@ def module_record(module, memo: dict[int, str] | None = None, where: str = "") -
         else:
             children[name] = module_record(child, memo, sub)
     return {"class": qualified_name(type(module)), "args": args, "kwargs": kwargs,
-            "training": bool(module.training), "children": children}
+            "training": bool(module.training), "attrs": _plain_attrs(module),
+            "children": children}
+
+
+def _plain_attrs(module) -> dict[str, Any]:
+    """The public plain attributes (not parameters, buffers or children) whose values are
+    JSON-able: loading sets those the constructor made otherwise (model.drop.p = 0.1, a
+    class_names list set after construction). Other values are left to the constructor."""
+    registered = module._parameters.keys() | module._buffers.keys() | module._modules.keys()
+    out = {}
+    for name, value in module.__dict__.items():
+        if name.startswith("_") or name == "training" or name in registered:
+            continue
+        try:
+            out[name] = _encode_arg(value, None, name)
+        except TypeError:
+            continue
+    return out
 
 
 # ----- rebuilding -------------------------------------------------------------------------
 
-_RECORD_KEYS = {"class", "args", "kwargs", "training", "children"}
+_MISSING = object()
+_RECORD_KEYS = {"class", "args", "kwargs", "training", "attrs", "children"}
 
 
 class _Builder:
@@ -272,6 +294,8 @@ class _Builder:
             raise self.fail(where, "args must be a list and kwargs an object")
         if not isinstance(rec["children"], dict) or not isinstance(rec["training"], bool):
             raise self.fail(where, "children must be an object and training a bool")
+        if not isinstance(rec["attrs"], dict):
+            raise self.fail(where, "attrs must be an object")
         return rec
 
     def child_record(self, rec: dict, dotted: str, where: str) -> tuple[dict, str]:
@@ -284,7 +308,8 @@ class _Builder:
             rec = self.check(child, where)
         return rec, where
 
-    def arg(self, value: Any, rec: dict, where: str, depth: int = 0) -> Any:
+    def arg(self, value: Any, rec: dict | None, where: str, depth: int = 0) -> Any:
+        """A decoded argument; rec None: a plain value (no modules)."""
         if depth > MAX_DEPTH:
             raise self.fail(where, "the constructor arguments are nested too deeply")
         if value is None or isinstance(value, (bool, int, float, str)):
@@ -301,6 +326,8 @@ class _Builder:
         if marker == "__dict__" and isinstance(inner, list) and all(
                 isinstance(i, list) and len(i) == 2 and isinstance(i[0], str) for i in inner):
             return {k: self.arg(v, rec, where, depth + 1) for k, v in inner}
+        if rec is None:
+            raise self.fail(where, f"bad attribute value {value!r:.100}")
         if marker == "__record__":
             return self.build(inner, f"{where}<argument>", depth + 1)
         if marker == "__submodule__" and isinstance(inner, str):
@@ -368,6 +395,26 @@ class _Builder:
             for name in children:
                 module._modules.move_to_end(name)
         module.__dict__["training"] = rec["training"]
+        self.set_attrs(module, rec["attrs"], where)
+
+    def set_attrs(self, module, attrs: dict, where: str) -> None:
+        registered = module._parameters.keys() | module._buffers.keys() | module._modules.keys()
+        for name, encoded in attrs.items():
+            if not (name.isidentifier() and not name.startswith("_") and name != "training"
+                    and name not in registered):
+                raise self.fail(where, f"attrs may not set {name!r:.100}")
+            static = inspect.getattr_static(type(module), name, None)
+            if hasattr(static, "__set__") or inspect.isfunction(static):
+                raise self.fail(where, f"attrs may not set {name!r:.100}, which is a method "
+                                       f"or property of {type(module).__name__}")
+            value = self.arg(encoded, None, where)
+            have = module.__dict__.get(name, _MISSING)
+            try:
+                same = have is not _MISSING and _encode_arg(have, None, name) == encoded
+            except TypeError:
+                same = False
+            if not same:
+                setattr(module, name, value)
 
 
 # A record asks for memory through its constructor arguments (Linear(100000, 100000) is
