@@ -170,3 +170,63 @@ def test_flatten_parameters_is_a_noop(rng, cls):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert_module_parity(ZFirst(zm), First(tm), rand_array(rng, (5, 2, 3)))
+
+
+# ------------------------------------------------------------------ torch's module paths
+
+
+def test_nn_modules_aliases_are_zengrads_classes():
+    import importlib
+
+    import zengrad.nn.modules as zmods
+    from zengrad.nn.modules._alias import TORCH_NAMES
+
+    assert "Linear" in zmods.__all__ and zmods.Linear is nn.Linear
+    for file, names in TORCH_NAMES.items():
+        zfile = importlib.import_module(f"zengrad.nn.modules.{file}")
+        tfile = importlib.import_module(f"torch.nn.modules.{file}")
+        for name in names:  # the table is torch's own layout
+            assert isinstance(getattr(tfile, name), type), (file, name)
+        for name in zfile.__all__:
+            assert getattr(zfile, name) is getattr(nn, name), (file, name)
+    from zengrad.nn.modules.conv import Conv2d
+    from zengrad.nn.modules.linear import Linear
+    from zengrad.nn.modules.module import Module
+    assert (Linear, Conv2d, Module) == (nn.Linear, nn.Conv2d, nn.Module)
+    assert zg.nn.modules.activation.MultiheadAttention is nn.MultiheadAttention  # torch's file
+    assert zg.nn.modules.rnn.LSTM is nn.LSTM and zg.nn.modules.loss.MSELoss is nn.MSELoss
+    assert zg.nn.modules.container.ParameterDict is nn.ParameterDict
+    with pytest.raises(AttributeError, match="nn.Bilinear is not implemented in zengrad"):
+        getattr(zg.nn.modules.linear, "Bilinear")  # noqa: B009
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        getattr(zg.nn.modules.linear, "Nope")  # noqa: B009
+    with pytest.raises(ImportError):
+        from zengrad.nn.modules.linear import Bilinear  # noqa: F401
+
+
+def test_nn_modules_utils_as_torch():
+    from torch.nn.modules import utils as tu
+
+    from zengrad.nn.modules import utils as zu
+    for name in ("_single", "_pair", "_triple", "_quadruple"):
+        for value in (3, (1, 2), [4, 5, 6]):
+            assert getattr(zu, name)(value) == getattr(tu, name)(value)
+    assert zu._reverse_repeat_tuple((1, 2, 3), 2) == tu._reverse_repeat_tuple((1, 2, 3), 2)
+    assert zu._ntuple(5, "five")(0) == (0,) * 5
+
+
+def test_data_parallel_is_a_pass_through(rng):
+    tm = torch.nn.DataParallel(torch.nn.Linear(4, 3))
+    with pytest.warns(UserWarning, match="one device"):
+        zm = nn.DataParallel(nn.Linear(4, 3), device_ids=[0, 1])
+    assert nn.DataParallel is zg.nn.parallel.DataParallel
+    assert list(zm.state_dict()) == list(tm.state_dict()) == ["module.weight", "module.bias"]
+    assert zm.device_ids == tm.device_ids == []
+    assert isinstance(zm.module, nn.Linear)
+    assert_module_parity(zm, tm, rand_array(rng, (5, 4), np.float32))
+    with pytest.raises(TypeError, match="must be a zengrad.nn.Module"):
+        zg.nn.parallel.DataParallel(lambda x: x)
+    with pytest.raises(RuntimeError, match="no distributed backend"):
+        zg.nn.parallel.DistributedDataParallel(nn.Linear(2, 2))
+    with pytest.raises(RuntimeError, match="no GPUs"):
+        zg.nn.parallel.data_parallel(nn.Linear(2, 2), zg.ones(1, 2))

@@ -1,6 +1,6 @@
 """zengrad.nn: Module, Parameter, containers and layers, as in torch.nn."""
 
-from zengrad.nn import functional, init, utils
+from zengrad.nn import functional, init, modules, parallel, utils
 from zengrad.nn.activation import (
     ELU,
     GELU,
@@ -47,6 +47,7 @@ from zengrad.nn.loss import (
 )
 from zengrad.nn.module import Module
 from zengrad.nn.norm import BatchNorm1d, BatchNorm2d, GroupNorm
+from zengrad.nn.parallel import DataParallel
 from zengrad.nn.parameter import Parameter
 from zengrad.nn.pixelshuffle import PixelShuffle, PixelUnshuffle
 from zengrad.nn.pooling import (

@@ -1,0 +1,5 @@
+"""torch.nn.modules.fold as an alias of zengrad.nn's classes (see _alias)."""
+
+from zengrad.nn.modules._alias import export
+
+__getattr__, __dir__ = export(globals(), "fold")
