@@ -303,8 +303,8 @@ def test_strong_wolfe_line_search_matches_torch(x0, t0):
     zf_new, _, zt, zevals = zopt._strong_wolfe(
         zc, zopt._clone_param(zopt._buf("x_init")), t0, -g, zf, g, np.dot(g, -g))
     assert zevals == tevals
-    assert abs(zt - float(tt)) <= 1e-12 * abs(float(tt))
-    assert abs(zf_new - tf_new) <= 1e-12 * abs(tf_new) + 1e-15
+    assert abs(zt - float(tt)) <= 1e-10 * abs(float(tt))
+    assert abs(zf_new - tf_new) <= 1e-10 * abs(tf_new) + 1e-15
     assert np.array_equal(zx.data, np.array(x0))  # the search puts x back
 
 
