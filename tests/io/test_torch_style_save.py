@@ -520,3 +520,14 @@ def test_attrs_may_not_hold_modules():
     data = _edit_state(_saved(nn.Sequential(nn.Linear(2, 2))), edit)
     with pytest.raises(CheckpointError, match="bad attribute value"):
         zengrad.load(io.BytesIO(data))
+
+
+@pytest.mark.parametrize("via", ["path", "bytesio"])
+def test_a_file_torch_save_wrote_is_refused_with_the_way_out(tmp_path, via):
+    buf = io.BytesIO()
+    torch.save(torch.nn.Linear(2, 2).state_dict(), buf)
+    (tmp_path / "torch.pt").write_bytes(buf.getvalue())
+    src = tmp_path / "torch.pt" if via == "path" else io.BytesIO(buf.getvalue())
+    with pytest.raises(SafetensorsFormatError, match="written by torch.save .*"
+                                                     "safetensors.torch.save_file"):
+        zengrad.load(src)

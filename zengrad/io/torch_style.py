@@ -140,6 +140,22 @@ def _check_map_location(map_location: Any) -> None:
                                "device exists in zengrad")
 
 
+def _peek(f: Any) -> bytes:
+    """The first 4 bytes load will read (b"" where they can't be read back)."""
+    try:
+        if isinstance(f, (str, os.PathLike)):
+            with open(f, "rb") as fh:
+                return fh.read(4)
+        if f.seekable():
+            pos = f.tell()
+            head = f.read(4)
+            f.seek(pos)
+            return head if isinstance(head, bytes) else b""
+    except (OSError, AttributeError, ValueError):
+        pass  # the reader reports a missing file or a bad stream itself
+    return b""
+
+
 def load(f: str | os.PathLike | BinaryIO, map_location: Any = None, pickle_module: Any = None,
          *, weights_only: bool = True, mmap: bool | None = None, **pickle_load_args: Any) -> Any:
     """What save wrote to f (a path or a binary file object, read from its current
@@ -157,14 +173,24 @@ def load(f: str | os.PathLike | BinaryIO, map_location: Any = None, pickle_modul
     _check_map_location(map_location)
     if isinstance(f, (str, os.PathLike)):
         path: Any = os.fspath(f)
-        tensors, meta = read_file(f)
     else:
         if not callable(getattr(f, "read", None)):
             raise TypeError(f"load: f must be a path or a binary file object with read(), "
                             f"got {type(f).__name__}")
         path = getattr(f, "name", None)
         path = path if isinstance(path, str) else f"<{type(f).__name__}>"
-        tensors, meta = read_stream(f, path)
+    start = _peek(f)
+    try:
+        tensors, meta = (read_file(f) if isinstance(f, (str, os.PathLike))
+                         else read_stream(f, path))
+    except SafetensorsFormatError as e:
+        if start.startswith((b"PK\x03\x04", b"\x80")):
+            raise SafetensorsFormatError(
+                f"{path}: this looks like a file written by torch.save (a zip archive or a "
+                "pickle), which zengrad never reads because unpickling runs code from the "
+                "file; in torch, save the state_dict with "
+                "safetensors.torch.save_file(model.state_dict(), path) and load that") from e
+        raise
     if FORMAT_KEY not in meta:
         return {name: Tensor._make(arr, False, None) for name, arr in tensors.items()}
     if meta[FORMAT_KEY] != FORMAT_VERSION:
