@@ -615,3 +615,54 @@ def test_a_dead_worker_and_a_failing_sampler_are_clear_errors():
     bad = WeightedRandomSampler([1.0, -1.0], 2)
     with pytest.raises(RuntimeError, match="element < 0"):
         list(DataLoader(list(range(2)), 1, sampler=bad, num_workers=1))
+
+
+_PROGRAM = """
+import torch
+
+nn = torch.nn
+
+
+class Points(torch.utils.data.Dataset):
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return self.x[i], self.y[i]
+
+
+def run(x, y, w0):
+    ds = Points(torch.tensor(x), torch.tensor(y))
+    sampler = torch.utils.data.RandomSampler(ds)
+    loader = torch.utils.data.DataLoader(ds, batch_size=len(ds), sampler=sampler,
+                                         num_workers=2, persistent_workers=True)
+    model = nn.Linear(3, 1)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor(w0))
+        model.bias.zero_()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for epoch in range(4):
+        for xb, yb in loader:
+            opt.zero_grad()
+            loss = nn.functional.mse_loss(model(xb), yb)
+            loss.backward()
+            opt.step()
+    return loss.item()
+"""
+
+
+def test_a_torch_program_with_random_sampler_and_workers_runs_after_the_import_swap():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(48, 3)).astype(np.float32)
+    y = (x @ np.array([0.5, 1.0, -1.5], np.float32))[:, None]
+    w0 = rng.normal(size=(1, 3)).astype(np.float32)
+    losses = []
+    for source in (_PROGRAM, _PROGRAM.replace("import torch\n", "import zengrad as torch\n", 1)):
+        namespace = {"__name__": "ported_program"}
+        exec(compile(source, "ported_program", "exec"), namespace)  # noqa: S102
+        losses.append(namespace["run"](x, y, w0))
+    # one shuffled full batch per epoch: the order differs, the mean gradient doesn't
+    assert losses[1] == pytest.approx(losses[0], rel=1e-5)
