@@ -341,7 +341,8 @@ def test_record_whose_weights_do_not_fit(tmp_path):
 
 
 @pytest.mark.parametrize("edit, problem", [
-    (lambda d: {"__module__": {"tree": 5, "state_dict": {}, "frozen": []}}, "expected an object"),
+    (lambda d: {"__module__": {"tree": 5, "state_dict": {}, "frozen": [], "tied": []}},
+     "expected an object"),
     (lambda d: {"__module__": {"tree": d["__module__"]["tree"]}}, "must have the keys"),
     (lambda d: {**d, "__module__": {**d["__module__"], "tree": {
         **d["__module__"]["tree"], "args": [{"__eval__": "1"}, 3]}}}, "bad constructor argument"),
@@ -531,3 +532,19 @@ def test_a_file_torch_save_wrote_is_refused_with_the_way_out(tmp_path, via):
     with pytest.raises(SafetensorsFormatError, match="written by torch.save .*"
                                                      "safetensors.torch.save_file"):
         zengrad.load(src)
+
+
+def test_weights_tied_after_construction_stay_tied():
+    model = nn.Sequential(nn.Embedding(5, 4), nn.Linear(4, 5, bias=False))
+    model[1].weight = model[0].weight  # (5, 4) both
+    back = zengrad.load(io.BytesIO(_saved(model)))
+    assert back[1].weight is back[0].weight
+    np.testing.assert_array_equal(back[1].weight.data, model[0].weight.data)
+
+
+def test_tied_pair_naming_no_parameter_is_refused():
+    def edit(desc):
+        desc["__module__"]["tied"] = [["weight", "nope"]]
+        return desc
+    with pytest.raises(CheckpointError, match="tied pair"):
+        zengrad.load(io.BytesIO(_edit_state(_saved(nn.Linear(2, 2)), edit)))

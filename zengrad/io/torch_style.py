@@ -41,7 +41,7 @@ from zengrad.io.safetensors_io import (
     to_bytes,
 )
 
-_MODULE_KEYS = {"tree", "state_dict", "frozen"}
+_MODULE_KEYS = {"tree", "state_dict", "frozen", "tied"}
 
 
 def _encode_module(obj: Any, path: str, tensors: dict[str, np.ndarray]) -> dict | None:
@@ -52,9 +52,16 @@ def _encode_module(obj: Any, path: str, tensors: dict[str, np.ndarray]) -> dict 
     tree = module_record(obj)
     # the weights sit under the module's own path, so that two modules don't collide
     state = _encode(dict(obj.state_dict()), path, tensors)
-    frozen = [n for n, p in obj.named_parameters(remove_duplicate=False)
-              if not p.requires_grad]
-    return {"__module__": {"tree": tree, "state_dict": state, "frozen": frozen}}
+    frozen, tied, first = [], [], {}
+    for name, p in obj.named_parameters(remove_duplicate=False):
+        if not p.requires_grad:
+            frozen.append(name)
+        if id(p) in first:  # weight tying (decoder.weight = encoder.weight)
+            tied.append([name, first[id(p)]])
+        else:
+            first[id(p)] = name
+    return {"__module__": {"tree": tree, "state_dict": state, "frozen": frozen,
+                           "tied": tied}}
 
 
 def _decode_module(record: Any, tensors: Mapping[str, np.ndarray], path, field: str):
@@ -68,6 +75,7 @@ def _decode_module(record: Any, tensors: Mapping[str, np.ndarray], path, field: 
         raise _damaged(path, f"the module record at {field or '<root>'!r} has a bad "
                              "state_dict or frozen list")
     module = rebuild_module(record["tree"], path, sum(a.size for a in tensors.values()))
+    _tie(module, record["tied"], path, field)
     targets = dict(module.state_dict(keep_vars=True))
     for key, value in state.items():
         target = targets.get(key)
@@ -88,6 +96,23 @@ def _decode_module(record: Any, tensors: Mapping[str, np.ndarray], path, field: 
             raise _damaged(path, f"the frozen parameter {name!r:.100} is not in the module")
         params[name].requires_grad_(False)
     return module
+
+
+def _tie(module, tied: Any, path, field: str) -> None:
+    """Share the parameters the saved module shared (where its constructor didn't)."""
+    params = dict(module.named_parameters(remove_duplicate=False))
+    if not isinstance(tied, list):
+        raise _damaged(path, f"the module record at {field or '<root>'!r} has a bad tied list")
+    for pair in tied:
+        if not (isinstance(pair, list) and len(pair) == 2 and all(
+                isinstance(n, str) and n in params for n in pair)):
+            raise _damaged(path, f"the tied pair {pair!r:.100} doesn't name two parameters of "
+                                 "the module")
+        name, first = pair
+        if params[name] is not params[first]:
+            owner, _, leaf = name.rpartition(".")
+            setattr(module.get_submodule(owner), leaf, params[first])
+            params[name] = params[first]
 
 
 def _file_bytes(obj: Any, metadata: Mapping[str, str] | None) -> bytes:
