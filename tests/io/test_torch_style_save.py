@@ -161,8 +161,8 @@ def test_a_bare_tensor_and_a_list(tmp_path):
     np.testing.assert_array_equal(back[0].numpy(), t.numpy())
 
 
-@pytest.mark.parametrize("loc", [None, "cpu", "cpu:0", {"cuda:0": "cpu"},
-                                 lambda storage, loc: storage])
+@pytest.mark.parametrize("loc", [None, "cpu", "cpu:0", {"cuda:0": "cpu"}, {"cuda:1": "cuda:0"},
+                                 {"cpu": "cpu"}, lambda storage, loc: storage])
 def test_map_location_accepted(tmp_path, loc):
     zengrad.save({"a": zengrad.ones(2)}, tmp_path / "a.pt")
     assert zengrad.load(tmp_path / "a.pt", map_location=loc)["a"].numpy().tolist() == [1, 1]
@@ -172,6 +172,8 @@ def test_map_location_to_a_device_that_does_not_exist(tmp_path):
     zengrad.save({"a": zengrad.ones(2)}, tmp_path / "a.pt")
     with pytest.raises(RuntimeError, match="only the 'cpu' device"):
         zengrad.load(tmp_path / "a.pt", map_location="cuda:0")
+    with pytest.raises(RuntimeError, match="only the 'cpu' device"):
+        zengrad.load(tmp_path / "a.pt", map_location={"cpu": "cuda:0"})
 
 
 # ----- whole modules ---------------------------------------------------------------------------
