@@ -387,6 +387,7 @@ class _Stream:
     lambda d, t: d.DataLoader(list(range(4)), multiprocessing_context="fork"),
     lambda d, t: d.DataLoader(list(range(4)), num_workers=1, multiprocessing_context="nope"),
     lambda d, t: d.DataLoader(list(range(4)), batch_size=0),
+    lambda d, t: d.DataLoader(list(range(4)), batch_size=2, drop_last=1),
     lambda d, t: d.DataLoader(_Stream.make(d.IterableDataset), shuffle=True),
     lambda d, t: d.DataLoader(_Stream.make(d.IterableDataset), sampler=None, batch_sampler=5),
 ])

@@ -370,11 +370,6 @@ class _MultiProcessIter:
 # ---------------------------------------------------------------- the loader
 
 
-def _check_bool(name: str, value) -> None:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"DataLoader: {name} should be a boolean value, got {value!r}")
-
-
 _FROZEN = ("batch_size", "batch_sampler", "sampler", "drop_last", "dataset",
            "persistent_workers")
 
@@ -435,10 +430,8 @@ class DataLoader:
                              "got prefetch_factor=0")
         if persistent_workers and num_workers == 0:
             raise ValueError("persistent_workers option needs num_workers > 0")
-        for name, value in (("pin_memory", pin_memory), ("drop_last", drop_last),
-                            ("persistent_workers", persistent_workers),
-                            ("in_order", in_order)):
-            _check_bool(name, value)
+        # (pin_memory, persistent_workers, in_order: any truthy value, as torch; drop_last is
+        # checked by the BatchSampler, with torch's message)
         if collate_fn is not None and not callable(collate_fn):
             raise TypeError(f"DataLoader: collate_fn should be callable, got {collate_fn!r}")
         if worker_init_fn is not None and not callable(worker_init_fn):
