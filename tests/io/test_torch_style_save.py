@@ -550,3 +550,12 @@ def test_tied_pair_naming_no_parameter_is_refused():
         return desc
     with pytest.raises(CheckpointError, match="tied pair"):
         zengrad.load(io.BytesIO(_edit_state(_saved(nn.Linear(2, 2)), edit)))
+
+
+def test_a_module_with_hooks_is_refused_at_save():
+    model = nn.Sequential(nn.Linear(2, 2))
+    handle = model[0].register_forward_hook(lambda m, a, out: out)
+    with pytest.raises(TypeError, match=r"module at '0' .*has hooks registered"):
+        zengrad.save(model, io.BytesIO())
+    handle.remove()
+    zengrad.save(model, io.BytesIO())

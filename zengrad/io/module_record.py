@@ -237,6 +237,13 @@ def module_record(module, memo: dict[int, str] | None = None, where: str = "") -
         memo = {}
     memo[id(module)] = where
     _check_rebuildable(type(module))
+    hooks = [n for n, v in module.__dict__.items()
+             if n.startswith("_") and n.endswith("hooks") and isinstance(v, dict) and v]
+    if hooks:
+        raise TypeError(f"zengrad.save: the module at {where or '<root>'!r} "
+                        f"({qualified_name(type(module))}) has hooks registered ({hooks}), "
+                        "which can't be stored as data; remove them before saving, or save "
+                        "its state_dict()")
     args, kwargs = _constructor_args(module)
     children: dict[str, Any] = {}
     for name, child in module._modules.items():
