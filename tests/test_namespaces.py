@@ -121,6 +121,30 @@ def test_tensor_legacy_forms_as_torch():
     np.testing.assert_array_equal(zg.Tensor(2, 3).numpy(), np.zeros((2, 3), np.float32))
 
 
+def test_tensor_legacy_data_rules_as_torch():
+    cases = [np.arange(3), np.zeros(3), np.array(2.0), np.array([True, False]), range(3),
+             np.int64(3)]
+    for data in cases:
+        z, t = zg.Tensor(data), torch.Tensor(data)
+        assert z.shape == tuple(t.shape) and z.dtype == zg.float32 and t.dtype == torch.float32
+    for make in (lambda m: m.Tensor(m.arange(3)), lambda m: m.Tensor(m.zeros(3))):
+        z, t = make(zg), make(torch)  # a tensor keeps its dtype
+        assert str(z.dtype) == str(t.dtype).replace("torch.", "")
+    src = zg.zeros(3)
+    zg.Tensor(src)[0] = 5.0  # shares the data, as torch
+    assert src[0].item() == 5.0
+    assert zg.LongTensor(np.zeros(3)).dtype == zg.int64
+    for bad in (lambda m: m.Tensor(3.0), lambda m: m.Tensor(np.float64(3.0)),
+                lambda m: m.LongTensor(m.zeros(3))):
+        with pytest.raises(TypeError):
+            bad(torch)
+        with pytest.raises(TypeError, match="Tensor"):
+            bad(zg)
+    with pytest.raises(TypeError):  # torch refuses a Python number here; zengrad takes it
+        torch.sqrt(4)
+    assert zg.sqrt(4).item() == 2.0  # (and never reads it as a size: not zeros(4))
+
+
 def test_tensor_legacy_bad_inputs():
     with pytest.raises(RuntimeError, match="negative dimension"):
         zg.Tensor(-1)

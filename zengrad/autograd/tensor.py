@@ -143,7 +143,8 @@ def legacy_array(args: tuple, dtype, name: str = "Tensor") -> np.ndarray:
     """The data of torch's legacy constructors, Tensor(*args) and LongTensor(*args) etc.:
     () -> an empty 1-D tensor; ints or a Size -> a tensor of those sizes (zeros here: torch
     leaves it uninitialized); one sequence or tensor -> its data, cast to the dtype (the
-    default float dtype for Tensor, so Tensor([1, 2]) is float32 as torch)."""
+    default float dtype for Tensor, so Tensor([1, 2]) is float32 as torch); a tensor is
+    shared, not copied (its dtype must be the constructor's)."""
     dt = backend.get_default_dtype() if dtype is None else np.dtype(dtype)
     if not args:
         return np.empty((0,), dt)
@@ -162,13 +163,25 @@ def legacy_array(args: tuple, dtype, name: str = "Tensor") -> np.ndarray:
             f"({', '.join(type(a).__name__ for a in args)})"
         )
     data = args[0]
-    if isinstance(data, str):
-        raise TypeError(f"{name}(): invalid data type 'str'")
-    if isinstance(data, (list, tuple)):
-        return as_array(data, dt)
-    # arrays and tensors keep their dtype in Tensor(...) (zengrad's own layers build buffers
-    # this way), and are cast by the typed constructors (LongTensor(array))
-    return as_array(data, dtype)
+    if isinstance(data, Tensor):
+        # torch: Tensor(t) shares t's data and keeps its dtype; a typed constructor refuses
+        # a tensor of another dtype rather than casting it
+        if dtype is not None and data.data.dtype != dt:
+            raise TypeError(
+                f"{name}(): expected a tensor of dtype {dt}, got one of dtype "
+                f"{data.data.dtype} (convert it with .to(zengrad.{dt}))"
+            )
+        return data.data
+    if isinstance(data, (str, bytes)):
+        raise TypeError(f"{name}(): invalid data type '{type(data).__name__}'")
+    if not isinstance(data, (list, tuple, range, np.ndarray)):
+        raise TypeError(
+            f"{name}(): data must be a sequence (got {type(data).__name__}); for a 0-d "
+            f"tensor use zengrad.tensor(value)"
+        )
+    # lists, ranges and arrays of any dtype become the constructor's dtype (float32 for
+    # Tensor), as torch: Tensor(np.arange(3)) is a float tensor
+    return as_array(data, dt)
 
 
 class _LegacyTensorType(type):
@@ -205,9 +218,10 @@ BoolTensor = _legacy_type("BoolTensor", np.bool_)
 class Tensor:
     """An n-dimensional array that records the ops applied to it for backpropagation.
 
-    Tensor(data) copies data (lists of numbers become the default float dtype, as torch's
-    legacy constructor; arrays keep theirs); Tensor(2, 3) or Tensor(Size) is a float tensor
-    of those sizes (zeros); Tensor() is empty. Prefer zengrad.tensor(data) as torch does.
+    torch's legacy constructor: Tensor(data) copies a list or array into the default float
+    dtype (Tensor([1, 2]) and Tensor(np.arange(3)) are float32); Tensor(2, 3) or
+    Tensor(Size) is a float tensor of those sizes (zeros); Tensor() is empty. Prefer
+    zengrad.tensor(data), which keeps integer and bool data as such, as torch does.
     """
 
     # _hooks (gradient hooks of a leaf) is set only when a hook is registered; _grad is read
@@ -219,7 +233,12 @@ class Tensor:
 
     def __init__(self, *args, dtype=None, requires_grad: bool = False, device=None) -> None:
         backend.check_device(device, "Tensor")
-        self.data = legacy_array(args, dtype)
+        if type(self) is not Tensor and len(args) == 1:
+            # subclasses (nn.Parameter) wrap one array or tensor and keep its dtype; the
+            # legacy size/float rules are torch.Tensor(...)'s alone
+            self.data = as_array(args[0], dtype)
+        else:
+            self.data = legacy_array(args, dtype)
         self._grad = None
         self.grad_fn = None
         self.requires_grad = False

@@ -62,9 +62,10 @@ class _BatchNorm(Module):
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
         if track_running_stats:
-            self.register_buffer("running_mean", Tensor(np.zeros(self.num_features, dt)))
-            self.register_buffer("running_var", Tensor(np.ones(self.num_features, dt)))
-            self.register_buffer("num_batches_tracked", Tensor(np.array(0, np.int64)))
+            n, buffer = self.num_features, Tensor._make  # the arrays as they are: no cast
+            self.register_buffer("running_mean", buffer(np.zeros(n, dt), False, None))
+            self.register_buffer("running_var", buffer(np.ones(n, dt), False, None))
+            self.register_buffer("num_batches_tracked", buffer(np.array(0, np.int64), False, None))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)

@@ -39,7 +39,7 @@ _ACTIVATIONS = {"relu": relu, "gelu": gelu}
 def generate_square_subsequent_mask(sz: int, dtype=None) -> Tensor:
     """(sz, sz) float mask: 0 on and below the diagonal, -inf above (position i sees 0..i)."""
     dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
-    return Tensor(np.triu(np.full((sz, sz), -np.inf, dt), 1))
+    return Tensor._make(np.triu(np.full((sz, sz), -np.inf, dt), 1), False, None)
 
 
 def _activation(who: str, activation: str | Callable) -> Callable:
@@ -428,7 +428,7 @@ class PositionalEncoding(Module):
         pe = np.zeros((max_len, 1, d_model), np.float64)
         pe[:, 0, 0::2] = np.sin(pos * div)
         pe[:, 0, 1::2] = np.cos(pos * div[: d_model // 2])
-        self.register_buffer("pe", Tensor(pe.astype(dt)))
+        self.register_buffer("pe", Tensor._make(pe.astype(dt), False, None))
 
     def forward(self, x: Tensor) -> Tensor:
         shape = x.data.shape

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from zengrad.autograd.function import Function, unbroadcast
-from zengrad.autograd.tensor import Tensor
+from zengrad.autograd.tensor import Tensor, as_array
 from zengrad.ops.dims import as_tensor_operand, broadcast_shapes, promote, shape_of
 
 # ----------------------------------------------------------------- binary arithmetic
@@ -700,7 +700,7 @@ def _float_unary(fn: type[Function]):
     def op(input) -> Tensor:
         x = as_tensor_operand(input)
         if not isinstance(x, Tensor):
-            x = Tensor(x)
+            x = Tensor._make(as_array(x), False, None)
         if x.data.dtype.kind != "f":
             from zengrad import backend
 

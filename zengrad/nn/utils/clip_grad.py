@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from zengrad.autograd.tensor import Tensor
+from zengrad.autograd.tensor import Tensor, as_array
 from zengrad.ops.shape import cat, reshape
 
 
@@ -44,7 +44,7 @@ def clip_grad_norm_(
     norm_type = float(norm_type)
     grads = [p.grad.data for p in _as_list(parameters) if p.grad is not None]
     if not grads:
-        return Tensor(0.0)
+        return Tensor._make(as_array(0.0), False, None)  # tensor(0.), default dtype
     dtype = np.result_type(*grads)
     norms = np.array([_norm(g, norm_type) for g in grads], dtype=dtype)
     total = _norm(norms, norm_type).astype(dtype)

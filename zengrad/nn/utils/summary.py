@@ -101,7 +101,7 @@ def summary(model, input_size: Sequence[int], dtype=np.float32) -> ModelSummary:
     try:
         model.eval()
         with no_grad():
-            model(Tensor(np.zeros(size, dtype=dtype)))
+            model(Tensor._make(np.zeros(size, dtype=dtype), False, None))
     finally:
         for h in handles:
             h.remove()
