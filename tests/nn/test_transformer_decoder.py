@@ -222,3 +222,62 @@ def test_errors():
         layer(zg.ones(T, N, D), zg.ones(S, N, D), memory_mask=np.zeros((T, T)))
     with pytest.raises(ValueError, match="both be batched"):
         layer(zg.ones(T, N, D), zg.ones(S, D))
+
+
+@pytest.mark.parametrize(("case", "nhead"), [("right-padded", 2), ("float-mask", 2),
+                                             ("odd-heads", 1), ("not-left-aligned", 2),
+                                             ("norm-first", 2), ("train", 2)])
+def test_inference_matches_torchs_nested_tensor_path(rng, case, nhead):
+    """Under no_grad in eval mode torch's encoder skips padded positions (nested tensors) and
+    returns 0 there; zengrad does the same under the same conditions, so the memory and a
+    decoder output that attends to it without memory_key_padding_mask agree with torch."""
+    kw = {"d_model": D, "nhead": nhead, "num_encoder_layers": 2, "num_decoder_layers": 1,
+          "dim_feedforward": FF, "batch_first": True, "norm_first": case == "norm-first",
+          "dropout": 0.0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        tm = _randomize(torch.nn.Transformer(**kw), torch.float32)
+    zm = nn.Transformer(**kw)
+    copy_weights(zm, tm)
+    if case != "train":
+        zm.eval()
+        tm.eval()
+    src, tgt = _seq(rng, S, True, np.float32), _seq(rng, T, True, np.float32)
+    kpm = np.zeros((N, S), bool)
+    kpm[0, 3:] = True
+    kpm[1, 4] = True
+    if case == "not-left-aligned":
+        kpm[2, 1] = True
+    tkpm = torch.from_numpy(kpm)
+    zkpm = kpm
+    if case == "float-mask":
+        tkpm = torch.from_numpy(np.where(kpm, -np.inf, 0.0).astype(np.float32))
+        zkpm = np.where(kpm, -np.inf, 0.0).astype(np.float32)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        t_mem = tm.encoder(torch.from_numpy(src), src_key_padding_mask=tkpm).numpy()
+        t_out = tm(torch.from_numpy(src), torch.from_numpy(tgt),
+                   src_key_padding_mask=tkpm).numpy()
+    with zg.no_grad():
+        z_mem = zm.encoder(zg.tensor(src), src_key_padding_mask=zkpm).numpy()
+        z_out = zm(zg.tensor(src), zg.tensor(tgt), src_key_padding_mask=zkpm).numpy()
+    np.testing.assert_allclose(z_mem, t_mem, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(z_out, t_out, rtol=1e-4, atol=1e-5)
+    assert zm.encoder.use_nested_tensor == (case not in ("odd-heads", "norm-first"))
+    zm.encoder.norm = tm.encoder.norm = None  # the padded rows before the final norm:
+    with torch.no_grad():
+        t_raw = tm.encoder(torch.from_numpy(src), src_key_padding_mask=tkpm).numpy()
+    with zg.no_grad():
+        z_raw = zm.encoder(zg.tensor(src), src_key_padding_mask=zkpm).numpy()
+    np.testing.assert_allclose(z_raw, t_raw, rtol=1e-4, atol=1e-5)
+    nested = case in ("right-padded", "float-mask")
+    assert np.all(z_raw[0, 3:] == 0) == nested  # 0 only on torch's nested path
+
+
+def test_nested_path_needs_left_aligned_rows_without_mask_check():
+    enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(D, NH, FF, batch_first=True), 1,
+                                mask_check=False).eval()
+    kpm = np.zeros((N, S), bool)
+    kpm[0, 1] = True
+    with zg.no_grad(), pytest.raises(NotImplementedError, match="mask_check"):
+        enc(zg.ones(N, S, D), src_key_padding_mask=kpm)

@@ -23,6 +23,7 @@ from numbers import Integral
 import numpy as np
 
 from zengrad import backend
+from zengrad.autograd.engine import is_grad_enabled
 from zengrad.autograd.tensor import Tensor
 from zengrad.nn import init
 from zengrad.nn.attention import MultiheadAttention
@@ -139,10 +140,33 @@ class TransformerEncoderLayer(Module):
         return _feed_forward(self, x, self.dropout2)
 
 
+def _nested_tensor_ok(layer: Module) -> bool:
+    """torch's TransformerEncoder.__init__ checks for its nested-tensor inference path."""
+    from zengrad.nn.activation import GELU, ReLU
+
+    if not isinstance(layer, TransformerEncoderLayer) or layer.norm_first:
+        return False
+    attn = layer.self_attn
+    act = layer.activation
+    return bool(
+        attn.batch_first and attn._qkv_same_embed_dim and attn.in_proj_bias is not None
+        and (act is relu or act is gelu or isinstance(act, (ReLU, GELU)))
+        and layer.norm1.eps == layer.norm2.eps and attn.num_heads % 2 == 0
+    )
+
+
 class TransformerEncoder(Module):
     """num_layers deep copies of encoder_layer (layers.0, layers.1, ...) applied in turn,
     then the optional final norm. forward(src, mask=None, src_key_padding_mask=None,
-    is_causal=None): is_causal=None detects a causal float mask as PyTorch does."""
+    is_causal=None): is_causal=None detects a causal float mask as PyTorch does.
+
+    torch's nested-tensor path: in inference (eval mode, no gradient needed) with a
+    src_key_padding_mask whose padding is at the end of each row, and no mask, torch computes
+    only the real positions and returns 0 at the padded ones (before the final norm), when
+    enable_nested_tensor and the layer qualifies (batch_first, post-LN, relu/gelu, an even
+    nhead, ...). The real positions are the same either way (padded keys are masked out);
+    the padded ones are set to 0 here too under the same conditions, so outputs match.
+    """
 
     def __init__(self, encoder_layer: Module, num_layers: int, norm: Module | None = None,
                  enable_nested_tensor: bool = True, mask_check: bool = True) -> None:
@@ -153,21 +177,51 @@ class TransformerEncoder(Module):
         self.num_layers = _num_layers("TransformerEncoder", num_layers)
         self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
         self.norm = norm
-        # nested tensors are a PyTorch inference fast path: accepted, with no effect here
         self.enable_nested_tensor, self.mask_check = enable_nested_tensor, mask_check
+        self.use_nested_tensor = bool(enable_nested_tensor) and _nested_tensor_ok(encoder_layer)
 
     def forward(self, src: Tensor, mask=None, src_key_padding_mask=None,
                 is_causal: bool | None = None) -> Tensor:
         if is_causal is None:
             seq = _seq_len(src, getattr(self.layers[0], "batch_first", False))
             is_causal = mask is not None and _is_causal_mask(mask, seq)
+        keep = self._nested_keep(src, mask, src_key_padding_mask)
         out = src
         for layer in self.layers:
             out = layer(out, src_mask=mask, src_key_padding_mask=src_key_padding_mask,
                         is_causal=is_causal)
+        if keep is not None:  # torch's nested-tensor path: padded positions are 0
+            out = out * Tensor._make(keep[:, :, None].astype(out.data.dtype), False, None)
         if self.norm is not None:
             out = self.norm(out)
         return out
+
+    def _nested_keep(self, src: Tensor, mask, src_key_padding_mask) -> np.ndarray | None:
+        """(N, S) True at real positions when torch would take its nested-tensor path (class
+        docstring), else None."""
+        first = self.layers[0]
+        if (not getattr(self, "use_nested_tensor", False) or first.training
+                or src_key_padding_mask is None or mask is not None
+                or not isinstance(src, Tensor) or src.data.ndim != 3):
+            return None
+        if is_grad_enabled() and (src.requires_grad
+                                  or any(p.requires_grad for p in first.parameters())):
+            return None
+        kpm = (src_key_padding_mask.data if isinstance(src_key_padding_mask, Tensor)
+               else np.asarray(src_key_padding_mask))
+        keep = ~kpm if kpm.dtype == np.bool_ else kpm == 0  # float masks: 0 = attend
+        if keep.shape != src.data.shape[:2]:
+            return None  # the layers report the bad shape
+        left_aligned = bool(np.all(keep[:, :-1] >= keep[:, 1:]))
+        if not left_aligned:
+            if self.mask_check:
+                return None  # torch checks, and takes the ordinary path
+            raise NotImplementedError(
+                "TransformerEncoder: mask_check=False with a src_key_padding_mask whose "
+                "padding is not at the end of each row: torch's nested-tensor path reads such "
+                "rows differently; pass mask_check=True (the default) or right-padded rows"
+            )
+        return keep
 
 
 class TransformerDecoderLayer(Module):
