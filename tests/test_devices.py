@@ -207,3 +207,44 @@ def test_device_pattern_of_real_programs_runs():
     x = zg.randn(8, 4, device=device)
     y = model(x.to(device, non_blocking=True)).to(acc)
     assert y.device == device and y.shape == (8, 1)
+
+
+# ----- default device ----------------------------------------------------------------
+def test_default_device_as_torch():
+    assert zg.get_default_device() == zg.device("cpu")
+    assert repr(zg.get_default_device()) == repr(torch.get_default_device())
+    with zg.device("cpu") as d:
+        assert d == zg.device("cpu") and zg.zeros(1).device == zg.device("cpu")
+    try:
+        zg.set_default_device("cuda")  # allowed, as torch; factories then raise
+        assert zg.get_default_device() == zg.device("cuda")
+        with pytest.raises(AssertionError, match="CUDA"):
+            zg.zeros(2)
+        assert zg.zeros(2, device="cpu").shape == (2,)  # an explicit device still wins
+        with zg.device("cpu"):
+            assert zg.ones(1).device == zg.device("cpu")
+        with pytest.raises(AssertionError, match="CUDA"):
+            zg.randn(2)
+    finally:
+        zg.set_default_device(None)
+    assert zg.zeros(2).device == zg.device("cpu")
+    with zg.device("mps"), pytest.raises(RuntimeError, match="mps"):
+        zg.tensor([1.0])
+    assert zg.tensor([1.0]).device == zg.device("cpu")
+
+
+# ----- legacy type() -------------------------------------------------------------------
+def test_tensor_type_as_torch():
+    for make in (lambda m: m.zeros(2), lambda m: m.arange(3), lambda m: m.zeros(2) > 0,
+                 lambda m: m.zeros(2, dtype=m.int32), lambda m: m.zeros(2, dtype=m.float64)):
+        assert make(zg).type() == make(torch).type()
+    x, t = zg.zeros(2), torch.zeros(2)
+    for target in ("LongTensor", "DoubleTensor", "BoolTensor"):
+        got, want = x.type(getattr(zg, target)), t.type(getattr(torch, target))
+        assert str(got.dtype) == str(want.dtype).replace("torch.", "")
+        assert x.type("torch." + target).dtype == got.dtype
+    assert x.type(zg.float16).dtype == zg.float16
+    with pytest.raises(ValueError):
+        t.type("float")
+    with pytest.raises(ValueError, match="invalid type"):
+        x.type("float")

@@ -68,7 +68,11 @@ from zengrad.creation import (
     zeros,
     zeros_like,
 )
-from zengrad.devices import device  # zengrad.device is the class, as torch.device
+from zengrad.devices import (  # zengrad.device is the class, as torch.device
+    device,
+    get_default_device,
+    set_default_device,
+)
 from zengrad.ops import *  # noqa: F403  (add, matmul, cat, ... as zengrad.add etc.)
 from zengrad.random import bernoulli, multinomial
 

@@ -299,6 +299,10 @@ def parse_to_args(args: tuple, kwargs: dict) -> tuple[_device.device | None, np.
 
 
 def check_device(device, name: str) -> None:
-    """A factory's device= argument: None or an available device ('cpu'), else torch's error."""
-    if device is not None:
-        _device.check_available(device, name)
+    """A factory's device= argument: None (the default device, 'cpu' unless
+    set_default_device named another) or an available device ('cpu'), else torch's error."""
+    if device is None:
+        device = _device._state["default"]
+        if device is None:
+            return
+    _device.check_available(device, name)

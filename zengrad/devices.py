@@ -110,8 +110,35 @@ class device:  # noqa: N801  (torch's name)
     def __reduce__(self):
         return (device, (self._type, self._index))
 
+    def __enter__(self) -> device:
+        """`with device('cpu'):` makes it the default device of factories inside the block
+        (torch's device context); the previous default comes back on exit."""
+        _saved_defaults.append(_state["default"])
+        _state["default"] = self
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _state["default"] = _saved_defaults.pop()
+
 
 CPU = device("cpu")
+
+# the default device of factories (torch.set_default_device); None means 'cpu'. A dict, so
+# the functions below change it without a `global` statement
+_state: dict = {"default": None}
+_saved_defaults: list = []
+
+
+def set_default_device(value) -> None:
+    """Make factories (zeros, randn, tensor, ...) create on this device when they name none,
+    as torch.set_default_device; None restores 'cpu'. Naming 'cuda' is allowed, as in
+    torch, but every factory then raises torch's CPU-only-build error."""
+    _state["default"] = None if value is None else as_device(value)
+
+
+def get_default_device() -> device:
+    """The device factories create on when they name none (device(type='cpu') by default)."""
+    return _state["default"] or CPU
 
 
 def as_device(value) -> device:

@@ -213,6 +213,10 @@ ShortTensor = _legacy_type("ShortTensor", np.int16)
 CharTensor = _legacy_type("CharTensor", np.int8)
 ByteTensor = _legacy_type("ByteTensor", np.uint8)
 BoolTensor = _legacy_type("BoolTensor", np.bool_)
+_LEGACY_TYPES = {c.__name__: c for c in (
+    FloatTensor, DoubleTensor, HalfTensor, LongTensor, IntTensor, ShortTensor, CharTensor,
+    ByteTensor, BoolTensor)}
+_LEGACY_NAMES = {c.dtype: name for name, c in _LEGACY_TYPES.items()}
 
 
 class Tensor:
@@ -499,9 +503,22 @@ class Tensor:
         _device.check_available("cuda" if device is None else _cuda_device(device), "cuda")
         return self  # not reached: check_available raises for every cuda device
 
-    def type(self, dtype=None):
+    def type(self, dtype=None, non_blocking: bool = False):
+        """torch's legacy type API: type() is the type name ('torch.FloatTensor', as torch
+        spells it, for code that compares it); type(t) casts to a dtype, a typed class
+        (zengrad.LongTensor) or its name ('torch.LongTensor')."""
         if dtype is None:
-            return str(self.data.dtype)
+            name = _LEGACY_NAMES.get(self.data.dtype)
+            if name is None:
+                raise TypeError(f"type(): no legacy type name for dtype {self.data.dtype}")
+            return "torch." + name
+        if isinstance(dtype, _LegacyTensorType):
+            dtype = dtype.dtype
+        elif isinstance(dtype, str):
+            cls = _LEGACY_TYPES.get(dtype.rsplit(".", 1)[-1])
+            if cls is None or "." not in dtype:
+                raise ValueError(f"invalid type: {dtype!r} (e.g. 'torch.LongTensor')")
+            dtype = cls.dtype
         return self.to(dtype)
 
     def cpu(self, memory_format=None) -> Tensor:
