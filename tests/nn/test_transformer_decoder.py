@@ -281,3 +281,46 @@ def test_nested_path_needs_left_aligned_rows_without_mask_check():
     kpm[0, 1] = True
     with zg.no_grad(), pytest.raises(NotImplementedError, match="mask_check"):
         enc(zg.ones(N, S, D), src_key_padding_mask=kpm)
+
+
+def test_seq2seq_training_steps_match_torch(rng):
+    """A tiny seq2seq model (embeddings, nn.Transformer, a head), cross-entropy and Adam for a
+    few steps from the same weights, dropout=0 in train mode: the same losses as torch."""
+    vocab = 7
+
+    def build(lib, dtype):
+        class Seq2Seq(lib.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.emb = lib.nn.Embedding(vocab, D, dtype=dtype)
+                self.tr = lib.nn.Transformer(D, NH, 1, 1, FF, dropout=0.0, batch_first=True,
+                                             dtype=dtype)
+                self.head = lib.nn.Linear(D, vocab, dtype=dtype)
+
+            def forward(self, src, tgt):
+                mask = lib.nn.Transformer.generate_square_subsequent_mask(tgt.shape[1],
+                                                                          dtype=dtype)
+                return self.head(self.tr(self.emb(src), self.emb(tgt), tgt_mask=mask))
+        return Seq2Seq()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        tm = build(torch, torch.float64)
+    zm = build(zg, zg.float64)
+    copy_weights(zm, tm)
+    src = rng.integers(0, vocab, (N, S))
+    tgt = rng.integers(0, vocab, (N, T + 1))
+    zopt = zg.optim.Adam(zm.parameters(), lr=1e-2)
+    topt = torch.optim.Adam(tm.parameters(), lr=1e-2)
+    zlosses, tlosses = [], []
+    for _ in range(4):
+        for model, opt, lib, losses in ((zm, zopt, zg, zlosses), (tm, topt, torch, tlosses)):
+            opt.zero_grad()
+            logits = model(lib.tensor(src), lib.tensor(tgt[:, :-1]))
+            loss = lib.nn.functional.cross_entropy(logits.reshape(-1, vocab),
+                                                   lib.tensor(tgt[:, 1:]).reshape(-1))
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+    np.testing.assert_allclose(zlosses, tlosses, rtol=1e-9)
+    assert zlosses[-1] < zlosses[0]
