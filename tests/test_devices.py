@@ -248,3 +248,13 @@ def test_tensor_type_as_torch():
         t.type("float")
     with pytest.raises(ValueError, match="invalid type"):
         x.type("float")
+
+
+def test_get_device_and_pinning_as_torch():
+    x, t = zg.zeros(2), torch.zeros(2)
+    assert x.get_device() == t.get_device() == -1
+    assert x.is_pinned() is t.is_pinned() is False
+    with pytest.raises(RuntimeError, match="accelerator"):
+        t.pin_memory()
+    with pytest.raises(RuntimeError, match="accelerator"):
+        x.pin_memory()

@@ -301,6 +301,21 @@ class Tensor:
     def is_cpu(self) -> bool:
         return True
 
+    def get_device(self) -> int:
+        """-1: the index torch gives a CPU tensor."""
+        return -1
+
+    def is_pinned(self, device=None) -> bool:
+        """False: there is no page-locked memory without an accelerator."""
+        return False
+
+    def pin_memory(self, device=None) -> Tensor:
+        """torch's error without an accelerator: pinned memory needs one."""
+        raise RuntimeError(
+            "pin_memory(): Cannot access accelerator device when none is available (pinned "
+            "memory is for copies to an accelerator; this build of zengrad has only 'cpu')"
+        )
+
     @property
     def is_leaf(self) -> bool:
         return self.grad_fn is None
