@@ -324,3 +324,19 @@ def test_seq2seq_training_steps_match_torch(rng):
             losses.append(loss.item())
     np.testing.assert_allclose(zlosses, tlosses, rtol=1e-9)
     assert zlosses[-1] < zlosses[0]
+
+
+def test_whole_module_save_and_load(rng, tmp_path):
+    """zengrad.save(model) / zengrad.load rebuild nn.Transformer and TransformerDecoder with
+    their constructor arguments: the same keys, weights and outputs."""
+    src, tgt = zg.tensor(_seq(rng, S, True, np.float32)), zg.tensor(_seq(rng, T, True, np.float32))
+    m = nn.Transformer(D, NH, 1, 2, FF, batch_first=True, norm_first=True).eval()
+    zg.save(m, tmp_path / "t.pt")
+    back = zg.load(tmp_path / "t.pt")
+    assert type(back) is nn.Transformer and back.batch_first and not back.training
+    assert list(back.state_dict()) == list(m.state_dict())
+    with zg.no_grad():
+        np.testing.assert_array_equal(back(src, tgt).numpy(), m(src, tgt).numpy())
+    dec = nn.TransformerDecoder(nn.TransformerDecoderLayer(D, NH, FF), 2, nn.LayerNorm(D))
+    zg.save(dec, tmp_path / "d.pt")
+    assert list(zg.load(tmp_path / "d.pt").state_dict()) == list(dec.state_dict())
