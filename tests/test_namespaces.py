@@ -89,6 +89,19 @@ def test_from_utils_data_import():
         zg.utils.data.NoSuchThing  # noqa: B018
 
 
+def test_utils_data_submodules_as_torch():
+    from zengrad.utils.data.dataloader import DataLoader, default_collate
+    from zengrad.utils.data.dataset import Dataset, Subset, TensorDataset
+    from zengrad.utils.data.sampler import RandomSampler, Sampler
+
+    assert DataLoader is zg.utils.data.DataLoader and Dataset is zg.data.Dataset
+    assert issubclass(RandomSampler, Sampler) and callable(default_collate)
+    ds = TensorDataset(zg.arange(4.0))
+    assert len(Subset(ds, [0, 2])) == 2
+    with pytest.raises(ImportError):
+        from zengrad.utils.data.sampler import NoSuchSampler  # noqa: F401
+
+
 # ----- legacy constructors ------------------------------------------------------------------
 LEGACY = ["FloatTensor", "DoubleTensor", "LongTensor", "IntTensor", "BoolTensor"]
 
