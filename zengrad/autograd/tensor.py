@@ -518,7 +518,7 @@ class Tensor:
         _device.check_available("cuda" if device is None else _cuda_device(device), "cuda")
         return self  # not reached: check_available raises for every cuda device
 
-    def type(self, dtype=None, non_blocking: bool = False):
+    def type(self, dtype=None, non_blocking: bool = False) -> str | Tensor:
         """torch's legacy type API: type() is the type name ('torch.FloatTensor', as torch
         spells it, for code that compares it); type(t) casts to a dtype, a typed class
         (zengrad.LongTensor) or its name ('torch.LongTensor')."""
