@@ -190,6 +190,8 @@ def _worker_loop(fetcher: _Fetcher, tasks, results, worker_id: int, num_workers:
             init_fn(worker_id)
         except Exception as e:  # noqa: BLE001 - reported to the main process
             init_error = _exception_record(e, worker_id)
+    # at shutdown the main process may not read what is still in flight: exit regardless
+    results.cancel_join_thread()
     epoch = None
     while True:
         try:
@@ -217,6 +219,9 @@ def _worker_loop(fetcher: _Fetcher, tasks, results, worker_id: int, num_workers:
 
 
 # ---------------------------------------------------------------- main side
+
+
+_ABANDONED_QUEUES: list = []
 
 
 class _MultiProcessIter:
@@ -356,9 +361,17 @@ class _MultiProcessIter:
             if w.is_alive():
                 w.kill()
                 w.join(timeout=1)
-        for q in [*self._task_queues, self._results]:
-            q.cancel_join_thread()
+        for q in self._task_queues:
+            # a queue's feeder thread must finish before the queue is collected (else it
+            # closes a pipe the collector already closed); after a kill it may never finish,
+            # so that queue is kept alive instead (a small leak, on errors only)
             q.close()
+            if force:
+                q.cancel_join_thread()
+                _ABANDONED_QUEUES.append(q)
+            else:
+                q.join_thread()
+        self._results.close()
 
     def __del__(self) -> None:
         try:
