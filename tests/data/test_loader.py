@@ -667,3 +667,24 @@ def test_a_torch_program_with_random_sampler_and_workers_runs_after_the_import_s
         losses.append(namespace["run"](x, y, w0))
     # one shuffled full batch per epoch: the order differs, the mean gradient doesn't
     assert losses[1] == pytest.approx(losses[0], rel=1e-5)
+
+
+def test_generic_dataset_classes_and_chaining_as_in_torch():
+    class Typed(Dataset[int]):  # subscripted as torch's Dataset
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return i
+
+    assert [b.tolist() for b in DataLoader(Typed(), 2)] == [[0, 1], [2]]
+    chained = _Stream.make(IterableDataset, 3) + _Stream.make(IterableDataset, 2)
+    theirs = _Stream.make(tud.IterableDataset, 3) + _Stream.make(tud.IterableDataset, 2)
+    assert list(chained) == list(theirs) == [0, 1, 2, 0, 1]
+    _same(list(DataLoader(chained, 2)), list(tud.DataLoader(theirs, 2)))
+    with pytest.raises(TypeError, match="can't be indexed"):
+        _Stream.make(IterableDataset)[0]
+    with pytest.raises(ValueError, match="seed= or generator="):
+        DataLoader(list(range(3)), shuffle=True, seed=1, generator=zg.Generator())
+    with pytest.raises(TypeError, match="map-style dataset"):
+        DataLoader(5)
