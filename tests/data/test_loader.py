@@ -688,3 +688,16 @@ def test_generic_dataset_classes_and_chaining_as_in_torch():
         DataLoader(list(range(3)), shuffle=True, seed=1, generator=zg.Generator())
     with pytest.raises(TypeError, match="map-style dataset"):
         DataLoader(5)
+
+
+class _NumpyDraws(Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return np.random.rand()
+
+
+def test_each_worker_draws_its_own_numpy_stream():
+    draws = [b.item() for b in DataLoader(_NumpyDraws(), 1, num_workers=2)]
+    assert len(set(draws)) == 4  # the two workers do not repeat each other's numbers

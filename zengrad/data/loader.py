@@ -181,7 +181,9 @@ def _worker_loop(fetcher: _Fetcher, tasks, results, worker_id: int, num_workers:
     # each worker draws its own random numbers, from base_seed + id (torch's rule)
     random.seed(seed)
     backend.manual_seed(seed)
-    np.random.seed(seed % 2**32)
+    # NumPy's global RNG (which many datasets use for augmentation) from a SeedSequence
+    # of (base seed, id), as torch does: distinct, well-mixed streams per worker
+    np.random.seed(np.random.SeedSequence([seed - worker_id, worker_id]).generate_state(4))
     _worker_info = WorkerInfo(id=worker_id, num_workers=num_workers, seed=seed,
                               dataset=fetcher.dataset)
     init_error = None
