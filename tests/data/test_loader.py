@@ -701,3 +701,13 @@ class _NumpyDraws(Dataset):
 def test_each_worker_draws_its_own_numpy_stream():
     draws = [b.item() for b in DataLoader(_NumpyDraws(), 1, num_workers=2)]
     assert len(set(draws)) == 4  # the two workers do not repeat each other's numbers
+
+
+def test_the_iterator_has_the_loaders_length_as_torch():
+    x, y = _data(10)
+    for kw in ({}, {"num_workers": 1}):
+        it = iter(DataLoader(TensorDataset(x, y), 4, **kw))
+        assert len(it) == 3
+        xb, yb = next(it)
+        assert yb.tolist() == [0, 1, 2, 3]
+        assert len(list(it)) == 2

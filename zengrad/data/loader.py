@@ -385,6 +385,23 @@ class _MultiProcessIter:
 # ---------------------------------------------------------------- the loader
 
 
+class _SingleProcessIter:
+    """One in-process pass over a loader; len() is the loader's, as torch's iterator."""
+
+    def __init__(self, loader: DataLoader) -> None:
+        self._loader = loader
+        self._batches = loader._single_process()
+
+    def __iter__(self) -> _SingleProcessIter:
+        return self
+
+    def __next__(self) -> Any:
+        return next(self._batches)
+
+    def __len__(self) -> int:
+        return len(self._loader)
+
+
 _FROZEN = ("batch_size", "batch_sampler", "sampler", "drop_last", "dataset",
            "persistent_workers")
 
@@ -597,12 +614,13 @@ class DataLoader:
                 return
             yield batch
 
+
     def __iter__(self) -> Iterator:
         if self.pin_memory:
             warnings.warn("'pin_memory' argument is set as true but no accelerator is found, "
                           "then device pinned memory won't be used.", stacklevel=2)
         if self.num_workers == 0:
-            return self._single_process()
+            return _SingleProcessIter(self)
         self._check_worker_number()
         if self.persistent_workers:
             if self._iterator is None or self._iterator._shut:
