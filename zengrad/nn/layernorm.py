@@ -6,9 +6,8 @@ import numpy as np
 
 from zengrad import backend
 from zengrad.autograd.tensor import Tensor
-from zengrad.nn import init
 from zengrad.nn.module import Module
-from zengrad.nn.parameter import Parameter
+from zengrad.nn.norm import register_affine, reset_affine
 from zengrad.ops.layernorm import _normalized_shape, layer_norm
 
 
@@ -36,21 +35,10 @@ class LayerNorm(Module):
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
-        if elementwise_affine:
-            self.weight = Parameter(np.ones(self.normalized_shape, dt))
-            if bias:
-                self.bias = Parameter(np.zeros(self.normalized_shape, dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        register_affine(self, elementwise_affine, self.normalized_shape, dt, bias)
 
     def reset_parameters(self) -> None:
-        if self.elementwise_affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        reset_affine(self, self.elementwise_affine)
 
     def forward(self, input: Tensor) -> Tensor:
         return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)

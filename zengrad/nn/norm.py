@@ -22,6 +22,28 @@ from zengrad.ops.conv import shape_str
 from zengrad.ops.groupnorm import group_norm
 
 
+def register_affine(module: Module, affine: bool, shape, dtype: np.dtype, bias: bool) -> None:
+    """module.weight = ones(shape) and module.bias = zeros(shape) (None when not bias) when
+    affine, else both registered as None: the parameters of the normalization layers."""
+    if affine:
+        module.weight = Parameter(np.ones(shape, dtype))
+        if bias:
+            module.bias = Parameter(np.zeros(shape, dtype))
+        else:
+            module.register_parameter("bias", None)
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+
+
+def reset_affine(module: Module, affine: bool) -> None:
+    """Back to weight = 1 and bias = 0 (what register_affine made), in place."""
+    if affine:
+        init.ones_(module.weight)
+        if module.bias is not None:
+            init.zeros_(module.bias)
+
+
 class _BatchNorm(Module):
     _ranks: tuple[int, ...] = ()
     _layout = ""
@@ -52,15 +74,7 @@ class _BatchNorm(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = Parameter(np.ones(self.num_features, dt))
-            if bias:
-                self.bias = Parameter(np.zeros(self.num_features, dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        register_affine(self, affine, self.num_features, dt, bias)
         if track_running_stats:
             n, buffer = self.num_features, Tensor._make  # the arrays as they are: no cast
             self.register_buffer("running_mean", buffer(np.zeros(n, dt), False, None))
@@ -79,10 +93,7 @@ class _BatchNorm(Module):
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        reset_affine(self, self.affine)
 
     def forward(self, input: Tensor) -> Tensor:
         shape = input.data.shape if isinstance(input, Tensor) else None
@@ -168,21 +179,10 @@ class GroupNorm(Module):
         self.num_groups, self.num_channels = int(num_groups), int(num_channels)
         self.eps = eps
         self.affine = affine
-        if affine:
-            self.weight = Parameter(np.ones(self.num_channels, dt))
-            if bias:
-                self.bias = Parameter(np.zeros(self.num_channels, dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        register_affine(self, affine, self.num_channels, dt, bias)
 
     def reset_parameters(self) -> None:
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        reset_affine(self, self.affine)
 
     def forward(self, input: Tensor) -> Tensor:
         shape = input.data.shape if isinstance(input, Tensor) else None
