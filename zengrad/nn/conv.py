@@ -26,7 +26,56 @@ from zengrad.ops.shape import pad
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
-class _ConvNd(Module):
+class _ConvBase(Module):
+    """What Conv and ConvTranspose share: channel/groups validation, parameters, init, repr."""
+
+    _nd = 2
+
+    def _check_channels(self, in_channels: int, out_channels: int, groups: int) -> None:
+        cls = type(self).__name__
+        for name, v in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if isinstance(v, bool) or not isinstance(v, Integral) or v <= 0:
+                raise ValueError(f"{cls}: {name} must be a positive int, got {v!r}")
+        if isinstance(groups, bool) or not isinstance(groups, Integral) or groups <= 0:
+            raise ValueError(f"{cls}: groups must be a positive int, got {groups!r}")
+        for name, v in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if v % groups:
+                raise ValueError(f"{cls}: {name} ({v}) must be divisible by groups ({groups})")
+
+    def _init_parameters(self, weight_shape: tuple[int, ...], bias: bool, dtype) -> None:
+        """weight of weight_shape, bias (out_channels,) or None, initialized as torch."""
+        dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
+        self.weight = Parameter(np.empty(weight_shape, dt))
+        if bias:
+            self.bias = Parameter(np.empty((self.out_channels,), dt))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init._default_reset_(self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        """As torch: stride always shown, the other options when not default."""
+        nd = self._nd
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
+        text += f", stride={self.stride}"
+        if self.padding != (0,) * nd:
+            text += f", padding={self.padding}"
+        if self.dilation != (1,) * nd:
+            text += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * nd:
+            text += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode}"
+        return text
+
+
+class _ConvNd(_ConvBase):
     """Shared constructor, validation and repr of Conv1d/Conv2d (nd spatial dims)."""
 
     _nd = 2
@@ -47,19 +96,7 @@ class _ConvNd(Module):
     ) -> None:
         super().__init__()
         nd, cls = self._nd, type(self).__name__
-        for name, v in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if isinstance(v, bool) or not isinstance(v, Integral) or v <= 0:
-                raise ValueError(f"{cls}: {name} must be a positive int, got {v!r}")
-        if isinstance(groups, bool) or not isinstance(groups, Integral) or groups <= 0:
-            raise ValueError(f"{cls}: groups must be a positive int, got {groups!r}")
-        if in_channels % groups:
-            raise ValueError(
-                f"{cls}: in_channels ({in_channels}) must be divisible by groups ({groups})"
-            )
-        if out_channels % groups:
-            raise ValueError(
-                f"{cls}: out_channels ({out_channels}) must be divisible by groups ({groups})"
-            )
+        self._check_channels(in_channels, out_channels, groups)
         if padding_mode not in _PADDING_MODES:
             raise ValueError(
                 f"{cls}: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}"
@@ -73,6 +110,7 @@ class _ConvNd(Module):
         check_positive(self.kernel_size, "kernel_size", cls)
         check_positive(self.stride, "stride", cls)
         check_positive(self.dilation, "dilation", cls)
+        self.output_padding = (0,) * nd  # as torch's Conv: for the shared repr
         self.padding = padding if isinstance(padding, str) else ntuple(padding, nd, "padding", cls)
         # validates 'same' with stride > 1 and negative padding now, not at the first call
         pads = conv_padding(self.padding, self.kernel_size, self.dilation, self.stride, cls)
@@ -80,17 +118,8 @@ class _ConvNd(Module):
         self._reversed_padding_repeated_twice = [v for pair in pads[2 - nd :][::-1] for v in pair]
         self.groups = int(groups)
         self.padding_mode = padding_mode
-        dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
-        wshape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
-        self.weight = Parameter(np.empty(wshape, dt))
-        if bias:
-            self.bias = Parameter(np.empty((self.out_channels,), dt))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        init._default_reset_(self.weight, self.bias)
+        weight_shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
+        self._init_parameters(weight_shape, bias, dtype)
 
     def _owner(self) -> str:
         """How errors name this layer: Conv2d(3, 16, kernel_size=(3, 3), stride=(2, 2))."""
@@ -127,23 +156,6 @@ class _ConvNd(Module):
             owner=self._owner(),
         )
 
-    def extra_repr(self) -> str:
-        """As torch: stride always shown, the other options when not default."""
-        nd = self._nd
-        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
-        text += f", stride={self.stride}"
-        if self.padding != (0,) * nd:
-            text += f", padding={self.padding}"
-        if self.dilation != (1,) * nd:
-            text += f", dilation={self.dilation}"
-        if self.groups != 1:
-            text += f", groups={self.groups}"
-        if self.bias is None:
-            text += ", bias=False"
-        if self.padding_mode != "zeros":
-            text += f", padding_mode={self.padding_mode}"
-        return text
-
 
 class Conv1d(_ConvNd):
     """1-D convolution over (N, C_in, L) -> (N, C_out, L_out); weight (C_out, C_in/groups, K)."""
@@ -158,7 +170,7 @@ class Conv2d(_ConvNd):
     _nd = 2
 
 
-class _ConvTransposeNd(Module):
+class _ConvTransposeNd(_ConvBase):
     """Shared constructor, validation and repr of ConvTranspose1d/2d (nd spatial dims).
 
     weight (in_channels, out_channels/groups, *kernel) as PyTorch; init as Conv (fan_in is
@@ -184,14 +196,7 @@ class _ConvTransposeNd(Module):
     ) -> None:
         super().__init__()
         nd, cls = self._nd, type(self).__name__
-        for name, v in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if isinstance(v, bool) or not isinstance(v, Integral) or v <= 0:
-                raise ValueError(f"{cls}: {name} must be a positive int, got {v!r}")
-        if isinstance(groups, bool) or not isinstance(groups, Integral) or groups <= 0:
-            raise ValueError(f"{cls}: groups must be a positive int, got {groups!r}")
-        for name, v in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if v % groups:
-                raise ValueError(f"{cls}: {name} ({v}) must be divisible by groups ({groups})")
+        self._check_channels(in_channels, out_channels, groups)
         if padding_mode != "zeros":
             raise ValueError(f'{cls}: only "zeros" padding mode is supported, got {padding_mode!r}')
         if isinstance(padding, str):
@@ -219,17 +224,8 @@ class _ConvTransposeNd(Module):
             )
         self.groups = int(groups)
         self.padding_mode = padding_mode
-        dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
-        wshape = (self.in_channels, self.out_channels // self.groups, *self.kernel_size)
-        self.weight = Parameter(np.empty(wshape, dt))
-        if bias:
-            self.bias = Parameter(np.empty((self.out_channels,), dt))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        init._default_reset_(self.weight, self.bias)
+        weight_shape = (self.in_channels, self.out_channels // self.groups, *self.kernel_size)
+        self._init_parameters(weight_shape, bias, dtype)
 
     def _owner(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
@@ -249,23 +245,6 @@ class _ConvTransposeNd(Module):
             owner=self._owner(),
             output_size=output_size,
         )
-
-    def extra_repr(self) -> str:
-        """As torch: stride always shown, the other options when not default."""
-        nd = self._nd
-        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
-        text += f", stride={self.stride}"
-        if self.padding != (0,) * nd:
-            text += f", padding={self.padding}"
-        if self.dilation != (1,) * nd:
-            text += f", dilation={self.dilation}"
-        if self.output_padding != (0,) * nd:
-            text += f", output_padding={self.output_padding}"
-        if self.groups != 1:
-            text += f", groups={self.groups}"
-        if self.bias is None:
-            text += ", bias=False"
-        return text
 
 
 class ConvTranspose1d(_ConvTransposeNd):
