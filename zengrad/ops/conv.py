@@ -234,7 +234,10 @@ class Conv2dFn(Function):
 
 
 # ----- public functions ---------------------------------------------------------------------
-def _describe(nd: int, weight_shape, stride, padding, dilation, groups) -> str:
+def describe_call(name: str, weight_shape, stride, padding, dilation, groups) -> str:
+    """How errors name a functional conv call: conv2d(weight of shape (8, 3, 3, 3), stride=(2, 2)),
+    the options shown when not default."""
+    nd = len(stride)
     parts = [f"weight of shape {shape_str(weight_shape)}"]
     if any(s != 1 for s in stride):
         parts.append(f"stride={stride}")
@@ -244,7 +247,22 @@ def _describe(nd: int, weight_shape, stride, padding, dilation, groups) -> str:
         parts.append(f"dilation={dilation}")
     if groups != 1:
         parts.append(f"groups={groups}")
-    return f"conv{nd}d(" + ", ".join(parts) + ")"
+    return f"{name}(" + ", ".join(parts) + ")"
+
+
+def check_input_and_weight(name: str, input, weight) -> None:
+    if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
+        raise TypeError(
+            f"{name}: input and weight must be Tensors, got {type(input).__name__} and "
+            f"{type(weight).__name__}"
+        )
+
+
+def check_bias(owner: str, bias, out_channels: int) -> None:
+    """bias is None or a Tensor of shape (out_channels,)."""
+    if bias is not None and (not isinstance(bias, Tensor) or bias.data.shape != (out_channels,)):
+        got = shape_str(bias.data.shape) if isinstance(bias, Tensor) else type(bias).__name__
+        raise ValueError(f"{owner}: bias must have shape ({out_channels},), got {got}")
 
 
 def check_conv_input(
@@ -284,11 +302,7 @@ def conv_nd(
     owner: str | None = None,
 ) -> Tensor:
     """Validate the arguments of conv1d/conv2d (and nn.Conv*d's call) and apply the op."""
-    if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
-        raise TypeError(
-            f"conv{nd}d: input and weight must be Tensors, got {type(input).__name__} and "
-            f"{type(weight).__name__}"
-        )
+    check_input_and_weight(f"conv{nd}d", input, weight)
     pre = owner or f"conv{nd}d"
     stride_t = ntuple(stride, nd, "stride", pre)
     dil_t = ntuple(dilation, nd, "dilation", pre)
@@ -296,7 +310,7 @@ def conv_nd(
     check_positive(dil_t, "dilation", pre)
     wshape = weight.data.shape
     if owner is None:
-        owner = _describe(nd, wshape, stride_t, padding, dil_t, groups)
+        owner = describe_call(f"conv{nd}d", wshape, stride_t, padding, dil_t, groups)
     if len(wshape) != nd + 2:
         raise ValueError(f"{owner}: weight must be {nd + 2}-D, got shape {shape_str(wshape)}")
     if not isinstance(groups, Integral) or groups <= 0:
@@ -307,9 +321,7 @@ def conv_nd(
         )
     kernel = tuple(wshape[2:])
     pads = conv_padding(padding, kernel, dil_t, stride_t, owner)
-    if bias is not None and (not isinstance(bias, Tensor) or bias.data.shape != wshape[:1]):
-        got = shape_str(bias.data.shape) if isinstance(bias, Tensor) else type(bias).__name__
-        raise ValueError(f"{owner}: bias must have shape ({wshape[0]},), got {got}")
+    check_bias(owner, bias, wshape[0])
     in_ch = wshape[1] * groups
     unbatched = input.data.ndim == nd + 1
     if unbatched:

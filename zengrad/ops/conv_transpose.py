@@ -27,7 +27,10 @@ from zengrad.autograd.tensor import Tensor
 from zengrad.ops.conv import (
     Conv2dFn,
     _channel_major_padded,
+    check_bias,
+    check_input_and_weight,
     check_positive,
+    describe_call,
     ntuple,
     shape_str,
 )
@@ -166,11 +169,7 @@ def conv_transpose_nd(
 ) -> Tensor:
     """Validate the arguments of conv_transpose1d/2d (and nn.ConvTranspose*d) and apply the op."""
     name = f"conv_transpose{nd}d"
-    if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
-        raise TypeError(
-            f"{name}: input and weight must be Tensors, got {type(input).__name__} and "
-            f"{type(weight).__name__}"
-        )
+    check_input_and_weight(name, input, weight)
     pre = owner or name
     if isinstance(padding, str):
         raise ValueError(f"{pre}: padding must be an int or a tuple of ints, got {padding!r}")
@@ -186,11 +185,7 @@ def conv_transpose_nd(
         raise ValueError(f"{pre}: groups must be a positive integer, got {groups!r}")
     wshape = weight.data.shape
     if owner is None:
-        owner = f"{name}(weight of shape {shape_str(wshape)}"
-        for what, v, default in (("stride", s, 1), ("padding", p, 0), ("dilation", d, 1)):
-            if any(e != default for e in v):
-                owner += f", {what}={v}"
-        owner += f", groups={groups})" if groups != 1 else ")"
+        owner = describe_call(name, wshape, s, p, d, groups)
     if len(wshape) != nd + 2:
         raise ValueError(f"{owner}: weight must be {nd + 2}-D, got shape {shape_str(wshape)}")
     if wshape[0] % groups:
@@ -199,9 +194,7 @@ def conv_transpose_nd(
             f"({groups})"
         )
     c_out = wshape[1] * groups
-    if bias is not None and (not isinstance(bias, Tensor) or bias.data.shape != (c_out,)):
-        got = shape_str(bias.data.shape) if isinstance(bias, Tensor) else type(bias).__name__
-        raise ValueError(f"{owner}: bias must have shape ({c_out},), got {got}")
+    check_bias(owner, bias, c_out)
     dtype = input.data.dtype
     if dtype.kind != "f":
         raise TypeError(f"{owner}: expected a floating-point input, got dtype {dtype}")
