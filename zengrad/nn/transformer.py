@@ -83,7 +83,38 @@ def _is_causal_mask(mask, sz: int) -> bool:
     return bool(np.array_equal(arr, np.triu(np.full((sz, sz), -np.inf), 1)))
 
 
-class TransformerEncoderLayer(Module):
+class _TransformerLayer(Module):
+    """What the encoder and decoder layers share: their submodules (registered in torch's
+    order) and the self-attention block."""
+
+    def _attention(self, d_model, nhead, dropout, bias, batch_first, kw) -> MultiheadAttention:
+        return MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                  batch_first=batch_first, **kw)
+
+    def _add_feed_forward_and_norms(self, who: str, num_blocks: int, d_model: int,
+                                    dim_feedforward: int, dropout: float, activation,
+                                    layer_norm_eps: float, batch_first: bool, norm_first: bool,
+                                    bias: bool, kw: dict) -> None:
+        """linear1, dropout, linear2, norm1..norm{num_blocks}, dropout1..dropout{num_blocks},
+        activation and the flags, after the attention modules the caller registered."""
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
+        self.norm_first = norm_first
+        for i in range(1, num_blocks + 1):
+            setattr(self, f"norm{i}", LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw))
+        for i in range(1, num_blocks + 1):
+            setattr(self, f"dropout{i}", Dropout(dropout))
+        self.activation = _activation(who, activation)
+        self.batch_first = batch_first
+
+    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal) -> Tensor:
+        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
+                           need_weights=False, is_causal=is_causal)[0]
+        return self.dropout1(x)
+
+
+class TransformerEncoderLayer(_TransformerLayer):
     """Self-attention and a feed-forward block, each with a residual connection and LayerNorm.
 
     src (S, N, E), or (N, S, E) with batch_first, or unbatched (S, E); src_mask (S, S) or
@@ -107,18 +138,10 @@ class TransformerEncoderLayer(Module):
     ) -> None:
         super().__init__()
         kw = {"device": device, "dtype": dtype}
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                            batch_first=batch_first, **kw)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
-        self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
-        self.activation = _activation("TransformerEncoderLayer", activation)
-        self.batch_first = batch_first
+        self.self_attn = self._attention(d_model, nhead, dropout, bias, batch_first, kw)
+        self._add_feed_forward_and_norms("TransformerEncoderLayer", 2, d_model, dim_feedforward,
+                                         dropout, activation, layer_norm_eps, batch_first,
+                                         norm_first, bias, kw)
 
     def forward(self, src: Tensor, src_mask=None, src_key_padding_mask=None,
                 is_causal: bool = False) -> Tensor:
@@ -130,11 +153,6 @@ class TransformerEncoderLayer(Module):
             x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
             x = self.norm2(x + self._ff_block(x))
         return x
-
-    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal) -> Tensor:
-        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
-                           need_weights=False, is_causal=is_causal)[0]
-        return self.dropout1(x)
 
     def _ff_block(self, x) -> Tensor:
         return _feed_forward(self, x, self.dropout2)
@@ -224,7 +242,7 @@ class TransformerEncoder(Module):
         return keep
 
 
-class TransformerDecoderLayer(Module):
+class TransformerDecoderLayer(_TransformerLayer):
     """Self-attention over tgt, cross-attention over memory (the encoder output) and a
     feed-forward block, each with a residual connection and LayerNorm (module docstring).
 
@@ -251,22 +269,11 @@ class TransformerDecoderLayer(Module):
     ) -> None:
         super().__init__()
         kw = {"device": device, "dtype": dtype}
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                            batch_first=batch_first, **kw)
-        self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                                 batch_first=batch_first, **kw)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
-        self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
-        self.dropout3 = Dropout(dropout)
-        self.activation = _activation("TransformerDecoderLayer", activation)
-        self.batch_first = batch_first
+        self.self_attn = self._attention(d_model, nhead, dropout, bias, batch_first, kw)
+        self.multihead_attn = self._attention(d_model, nhead, dropout, bias, batch_first, kw)
+        self._add_feed_forward_and_norms("TransformerDecoderLayer", 3, d_model, dim_feedforward,
+                                         dropout, activation, layer_norm_eps, batch_first,
+                                         norm_first, bias, kw)
 
     def forward(
         self,
@@ -301,11 +308,6 @@ class TransformerDecoderLayer(Module):
                                                memory_is_causal))
             x = self.norm3(x + _feed_forward(self, x, self.dropout3))
         return x
-
-    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal) -> Tensor:
-        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
-                           need_weights=False, is_causal=is_causal)[0]
-        return self.dropout1(x)
 
     def _mha_block(self, x, mem, attn_mask, key_padding_mask, is_causal) -> Tensor:
         x = self.multihead_attn(x, mem, mem, attn_mask=attn_mask,
