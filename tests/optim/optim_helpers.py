@@ -54,6 +54,28 @@ def torch_backward(params, xb, yb) -> float:
     return loss.item()
 
 
+def step_both(zopt, topt, zparams, tparams, data, step: int) -> None:
+    """One step of each optimizer on mini-batch `step`, each side with its own gradients."""
+    xb, yb = batch(data, step)
+    zopt.zero_grad()
+    topt.zero_grad()
+    zg_backward(zparams, xb, yb)
+    torch_backward(tparams, xb, yb)
+    zopt.step()
+    topt.step()
+
+
+def step_both_with_zg_grads(zopt, topt, zparams, tparams, data, step: int) -> None:
+    """One step of each optimizer on mini-batch `step`, torch given copies of zengrad's
+    gradients (so only the optimizers can differ)."""
+    zopt.zero_grad()
+    zg_backward(zparams, *batch(data, step))
+    for z, t in zip(zparams, tparams):
+        t.grad = torch.from_numpy(z.grad.data.copy())
+    zopt.step()
+    topt.step()
+
+
 def train_zg(opt, params, data, steps: range, scheduler=None) -> list[float]:
     losses = []
     for step in steps:

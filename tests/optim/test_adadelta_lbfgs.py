@@ -20,10 +20,11 @@ from tests.optim.optim_helpers import (
     batch,
     dataset,
     init_weights,
+    step_both,
+    step_both_with_zg_grads,
     torch_backward,
     torch_params,
     train_zg,
-    zg_backward,
     zg_params,
 )
 from zengrad import optim
@@ -55,13 +56,7 @@ def test_adadelta_float64_matches_torch_every_step(kwargs):
     zopt, topt = optim.Adadelta(zp, **kwargs), torch.optim.Adadelta(tp, **kwargs)
     worst = 0.0
     for step in range(50):
-        xb, yb = batch(data, step)
-        zopt.zero_grad()
-        topt.zero_grad()
-        zg_backward(zp, xb, yb)
-        torch_backward(tp, xb, yb)
-        zopt.step()
-        topt.step()
+        step_both(zopt, topt, zp, tp, data, step)
         for z, t in zip(zp, tp):
             worst = max(worst, _rel(z, t))
     print(f"Adadelta {kwargs}: worst relative error {worst:.1e}")
@@ -76,12 +71,7 @@ def test_adadelta_float32_same_gradients_and_state():
     kw = {"lr": 1.0, "rho": 0.8, "weight_decay": 0.01}
     zopt, topt = optim.Adadelta(zp, **kw), torch.optim.Adadelta(tp, **kw)
     for step in range(30):
-        zopt.zero_grad()
-        zg_backward(zp, *batch(data, step))
-        for z, t in zip(zp, tp):
-            t.grad = torch.from_numpy(z.grad.data.copy())
-        zopt.step()
-        topt.step()
+        step_both_with_zg_grads(zopt, topt, zp, tp, data, step)
         for z, t in zip(zp, tp):
             assert z.data.dtype == np.float32
             np.testing.assert_allclose(z.data, t.detach().numpy(), rtol=2e-5, atol=2e-6)
@@ -125,12 +115,7 @@ def test_adadelta_resume_is_bitwise_and_loads_torch_state():
     zopt = optim.Adadelta(zp)
     zopt.load_state_dict(converted)
     for step in range(5, 10):
-        zopt.zero_grad()
-        topt.zero_grad()
-        zg_backward(zp, *batch(data, step))
-        torch_backward(tp, *batch(data, step))
-        zopt.step()
-        topt.step()
+        step_both(zopt, topt, zp, tp, data, step)
     for z, t in zip(zp, tp):
         np.testing.assert_allclose(z.data, t.detach().numpy(), rtol=1e-10)
 

@@ -13,7 +13,8 @@ from tests.optim.optim_helpers import (
     batch,
     dataset,
     init_weights,
-    torch_backward,
+    step_both,
+    step_both_with_zg_grads,
     torch_params,
     zg_backward,
     zg_params,
@@ -74,13 +75,7 @@ def test_float64_own_gradients_every_step(case):
     zp, tp, zopt, topt = _pair(name, kwargs, weights)
     moved = 0.0
     for step in range(STEPS):
-        xb, yb = batch(data, step)
-        zopt.zero_grad()
-        topt.zero_grad()
-        zg_backward(zp, xb, yb)
-        torch_backward(tp, xb, yb)
-        zopt.step()
-        topt.step()
+        step_both(zopt, topt, zp, tp, data, step)
         for z, t in zip(zp, tp):
             np.testing.assert_allclose(
                 z.data, t.detach().numpy(), rtol=1e-8, atol=1e-11,
@@ -99,12 +94,7 @@ def test_float32_same_gradients_every_step(case):
     data = dataset(1, np.float32)
     zp, tp, zopt, topt = _pair(name, kwargs, weights)
     for step in range(STEPS):
-        zopt.zero_grad()
-        zg_backward(zp, *batch(data, step))
-        for z, t in zip(zp, tp):
-            t.grad = torch.from_numpy(z.grad.data.copy())
-        zopt.step()
-        topt.step()
+        step_both_with_zg_grads(zopt, topt, zp, tp, data, step)
         for z, t in zip(zp, tp):
             assert z.data.dtype == np.float32
             np.testing.assert_allclose(
@@ -133,13 +123,7 @@ def test_param_groups_with_different_lrs_and_unused_param(name):
     zopt = getattr(optim, name)(groups(zp, zu), lr=0.5, **extra)
     topt = getattr(torch.optim, name)(groups(tp, tu), lr=0.5, **extra)
     for step in range(20):
-        xb, yb = batch(data, step)
-        zopt.zero_grad()
-        topt.zero_grad()
-        zg_backward(zp, xb, yb)
-        torch_backward(tp, xb, yb)
-        zopt.step()
-        topt.step()
+        step_both(zopt, topt, zp, tp, data, step)
         for z, t in zip(zp, tp):
             np.testing.assert_allclose(z.data, t.detach().numpy(), rtol=1e-9, atol=1e-12)
     assert zu.grad is None and np.array_equal(zu.data, np.ones(4))
