@@ -327,10 +327,9 @@ class AdaptiveAvgPool2dFn(Function):
 
 
 # ----- public functions ------------------------------------------------------------------------
-def _pool_args(name, nd, x, kernel_size, stride, padding, dilation, max_pool):
-    """Normalize and check pool arguments; returns 2-D tuples and the input as 4-D."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name}: input must be a Tensor, got {type(x).__name__}")
+def _window_args(name, nd, kernel_size, stride, padding, dilation=1):
+    """kernel_size, stride (None or empty: kernel_size), padding and dilation as nd-tuples;
+    kernel_size, stride and dilation checked positive."""
     k = ntuple(kernel_size, nd, "kernel_size", name)
     s = k if stride is None or stride == [] or stride == () else ntuple(stride, nd, "stride", name)
     p = ntuple(padding, nd, "padding", name)
@@ -338,6 +337,22 @@ def _pool_args(name, nd, x, kernel_size, stride, padding, dilation, max_pool):
     check_positive(k, "kernel_size", name)
     check_positive(s, "stride", name)
     check_positive(d, "dilation", name)
+    return k, s, p, d
+
+
+def _check_rank(owner: str, nd: int, shape) -> None:
+    if len(shape) not in (nd + 1, nd + 2):
+        raise ValueError(
+            f"{owner}: expected a {nd + 2}-D (batched) or {nd + 1}-D (unbatched) input, got "
+            f"input of shape {shape_str(shape)}"
+        )
+
+
+def _pool_args(name, nd, x, kernel_size, stride, padding, dilation, max_pool):
+    """Normalize and check pool arguments; returns 2-D tuples and the input as 4-D."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: input must be a Tensor, got {type(x).__name__}")
+    k, s, p, d = _window_args(name, nd, kernel_size, stride, padding, dilation)
     owner = f"{name}(kernel_size={k if nd > 1 else k[0]}"
     if s != k:
         owner += f", stride={s if nd > 1 else s[0]}"
@@ -351,12 +366,7 @@ def _pool_args(name, nd, x, kernel_size, stride, padding, dilation, max_pool):
                 f"{owner}: pad should be non-negative and at most half of the (effective) "
                 f"kernel size, got padding={p}, kernel_size={k}"
             )
-    rank = x.data.ndim
-    if rank not in (nd + 1, nd + 2):
-        raise ValueError(
-            f"{owner}: expected a {nd + 2}-D (batched) or {nd + 1}-D (unbatched) input, got "
-            f"input of shape {shape_str(x.data.shape)}"
-        )
+    _check_rank(owner, nd, x.data.shape)
     if any(n == 0 for n in x.data.shape[-nd - 1 :]):
         raise ValueError(f"{owner}: got an empty input of shape {shape_str(x.data.shape)}")
     return k, s, p, d, owner
@@ -474,19 +484,11 @@ def _unpool(name, nd, input, indices, kernel_size, stride, padding, output_size)
     for what, t in (("input", input), ("indices", indices)):
         if not isinstance(t, Tensor):
             raise TypeError(f"{name}: {what} must be a Tensor, got {type(t).__name__}")
-    k = ntuple(kernel_size, nd, "kernel_size", name)
-    s = k if stride is None or stride == [] or stride == () else ntuple(stride, nd, "stride", name)
-    p = ntuple(padding, nd, "padding", name)
-    check_positive(k, "kernel_size", name)
-    check_positive(s, "stride", name)
+    k, s, p, _ = _window_args(name, nd, kernel_size, stride, padding)
     if any(v < 0 for v in p):
         raise ValueError(f"{name}: padding must be non-negative, got {p}")
     shape = input.data.shape
-    if len(shape) not in (nd + 1, nd + 2):
-        raise ValueError(
-            f"{name}: expected a {nd + 2}-D (batched) or {nd + 1}-D (unbatched) input, got "
-            f"input of shape {shape_str(shape)}"
-        )
+    _check_rank(name, nd, shape)
     if indices.data.shape != shape:
         raise ValueError(
             f"{name}: expected indices of the input's shape {shape_str(shape)}, got indices "
