@@ -27,7 +27,7 @@ import itertools
 import math
 import multiprocessing
 import os
-import pickle
+import pickle  # batches from this loader's own workers, as multiprocessing sends them; no file
 import queue
 import random
 import sys
