@@ -27,6 +27,7 @@ def run(torch, model, xs, ys, steps):
     optimizer = optim.LBFGS(model.parameters(), lr=0.5, max_iter=10, history_size=5)
     losses = []
     for _ in range(steps):
+
         def closure():
             optimizer.zero_grad()
             loss = F.mse_loss(model(x), y)
