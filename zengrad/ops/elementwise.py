@@ -128,52 +128,6 @@ class FloorDivide(Function):
         )
 
 
-class Remainder(Function):
-    """y = a - b * floor(a / b) (the sign of b, as Python's %);
-    dL/da = g,  dL/db = -g * floor(a / b)."""
-
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.a, ctx.b = a, b
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.remainder(a, b)
-
-    @staticmethod
-    def backward(ctx, g):
-        n = ctx.needs_input_grad
-        a, b = ctx.a, ctx.b
-        gb = None
-        if n[1]:
-            if not isinstance(a, np.ndarray):
-                raise RuntimeError(
-                    "derivative for remainder(number, tensor) is not implemented (as in torch); "
-                    "wrap the number in a tensor: remainder(zengrad.tensor(a), b)"
-                )
-            with np.errstate(divide="ignore", invalid="ignore"):
-                gb = unbroadcast((-g * _floor_divide(a, b)).astype(g.dtype, copy=False), b.shape)
-        return (unbroadcast(g, shape_of(a)) if n[0] else None), gb
-
-
-class Fmod(Function):
-    """y = a - b * trunc(a / b) (C's fmod: the sign of a);
-    dL/da = g,  dL/db = -g * trunc(a / b)."""
-
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.a, ctx.b = a, b
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.fmod(a, b)
-
-    @staticmethod
-    def backward(ctx, g):
-        n = ctx.needs_input_grad
-        a, b = ctx.a, ctx.b
-        gb = None
-        if n[1]:
-            gb = unbroadcast((-g * _trunc_divide(a, b)).astype(g.dtype, copy=False), b.shape)
-        return (unbroadcast(g, shape_of(a)) if n[0] else None), gb
-
-
 def _floor_divide(a, b):
     # floats: Python's floor division (x / 0 -> +-inf or nan, as torch), without warnings
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -188,6 +142,56 @@ def _trunc_divide(a, b):
         q = np.floor_divide(a, b)
         # floor and trunc differ by one where the quotient is negative and inexact
         return q + ((np.remainder(a, b) != 0) & ((np.asarray(a) < 0) != (np.asarray(b) < 0)))
+
+
+class _RoundedRemainder(Function):
+    """y = a - b * q(a / b) for a rounding q (floor or trunc);
+    dL/da = g,  dL/db = -g * q(a / b)."""
+
+    ufunc = staticmethod(np.remainder)
+    quotient = staticmethod(_floor_divide)
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        ctx.a, ctx.b = a, b
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return cls.ufunc(a, b)
+
+    @classmethod
+    def backward(cls, ctx, g):
+        n = ctx.needs_input_grad
+        a, b = ctx.a, ctx.b
+        gb = None
+        if n[1]:
+            cls.check_b_grad(a)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gb = unbroadcast((-g * cls.quotient(a, b)).astype(g.dtype, copy=False), b.shape)
+        return (unbroadcast(g, shape_of(a)) if n[0] else None), gb
+
+    @staticmethod
+    def check_b_grad(a) -> None:
+        """Raise where torch has no derivative with respect to b."""
+
+
+class Remainder(_RoundedRemainder):
+    """y = a - b * floor(a / b) (the sign of b, as Python's %);
+    dL/da = g,  dL/db = -g * floor(a / b)."""
+
+    @staticmethod
+    def check_b_grad(a) -> None:
+        if not isinstance(a, np.ndarray):
+            raise RuntimeError(
+                "derivative for remainder(number, tensor) is not implemented (as in torch); "
+                "wrap the number in a tensor: remainder(zengrad.tensor(a), b)"
+            )
+
+
+class Fmod(_RoundedRemainder):
+    """y = a - b * trunc(a / b) (C's fmod: the sign of a);
+    dL/da = g,  dL/db = -g * trunc(a / b)."""
+
+    ufunc = staticmethod(np.fmod)
+    quotient = staticmethod(_trunc_divide)
 
 
 class Pow(Function):
