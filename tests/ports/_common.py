@@ -1,5 +1,7 @@
 """Shared harness: run one program source under real torch and under zengrad."""
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -30,3 +32,20 @@ def assert_losses_close(ref, got, rtol=1e-6):
     got = np.asarray(got, dtype=np.float64)
     assert ref.shape == got.shape
     np.testing.assert_allclose(got, ref, rtol=rtol, atol=1e-12)
+
+
+@contextlib.contextmanager
+def float64_torch():
+    """Real torch, seeded, with float64 as its default dtype while the block runs."""
+    torch = real_torch()
+    try:
+        yield torch
+    finally:
+        restore_default(torch)
+
+
+def twins(build, torch, zengrad):
+    """(torch model, zengrad model with the torch model's initial weights)."""
+    ref_model, twin = build(torch), build(zengrad)
+    copy_state(ref_model, twin)
+    return ref_model, twin

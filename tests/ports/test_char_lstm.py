@@ -4,7 +4,7 @@ import numpy as np
 
 import zengrad
 
-from ._common import assert_losses_close, copy_state, modules, real_torch, restore_default
+from ._common import assert_losses_close, float64_torch, modules, twins
 
 VOCAB, EMB, HID, LAYERS = 12, 8, 16, 2
 
@@ -53,13 +53,8 @@ def run(torch, model, seq, steps):
 def test_char_lstm_matches_torch():
     rng = np.random.default_rng(0)
     seq = rng.integers(0, VOCAB, size=(3, 11)).astype(np.int64)
-    torch = real_torch()
-    try:
-        ref_model = build(torch)
-        twin = build(zengrad)
-        copy_state(ref_model, twin)
+    with float64_torch() as torch:
+        ref_model, twin = twins(build, torch, zengrad)
         ref = run(torch, ref_model, seq, steps=4)
-    finally:
-        restore_default(torch)
     got = run(zengrad, twin, seq, steps=4)
     assert_losses_close(ref, got)
