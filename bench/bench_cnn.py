@@ -97,7 +97,7 @@ def child(threads: int, rounds: int, steps: int) -> dict:
         ref = tp.grad.numpy()
         scale = float(np.abs(ref).max())
         gdiff["zengrad"] = max(
-            gdiff["zengrad"], float(np.abs(zm.get_parameter(name).grad.data - ref).max()) / scale
+            gdiff["zengrad"], float(np.abs(zm.get_parameter(name).grad.array - ref).max()) / scale
         )
         gdiff["floor"] = max(gdiff["floor"], float(np.abs(fg[name] - ref).max()) / scale)
 

@@ -104,7 +104,7 @@ def _zg_backward_sgd(loss, params):
         p.grad = None
     loss.backward()
     for p in params:
-        p.data -= LR * p.grad.data
+        p.array -= LR * p.grad.array
 
 
 def bench_overhead(n_ops=10_000):

@@ -129,12 +129,12 @@ class Generator:
             raise TypeError(
                 f"expected a torch.ByteTensor, but got {type(new_state).__name__}"
             )
-        if new_state.data.dtype != np.uint8:
+        if new_state.array.dtype != np.uint8:
             raise TypeError(
-                f"RNG state must be a torch.ByteTensor (uint8), got {new_state.data.dtype}"
+                f"RNG state must be a torch.ByteTensor (uint8), got {new_state.array.dtype}"
             )
         try:
-            state = json.loads(new_state.data.tobytes().decode())
+            state = json.loads(new_state.array.tobytes().decode())
             if state.get("format") != _STATE_FORMAT:
                 raise ValueError("no format tag")
             gen = _numpy_generator(state["bit_generator"])
@@ -142,7 +142,7 @@ class Generator:
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise RuntimeError(
                 f"set_state: this is not a state made by zengrad's Generator.get_state() "
-                f"({new_state.data.size} bytes; {e})"
+                f"({new_state.array.size} bytes; {e})"
             ) from None
         self._np, self._initial_seed = gen, seed
         return self

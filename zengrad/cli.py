@@ -272,7 +272,7 @@ def _cmd_predict(args) -> int:
     preds = []
     with no_grad():
         for batch in batches():
-            out = model(Tensor(pre.transform(batch, args.input))).data
+            out = model(Tensor(pre.transform(batch, args.input))).array
             pred = recipe.softmax(out) if args.proba else spec.predictions(out, pre)
             if args.output:
                 preds.append(pred)

@@ -18,7 +18,7 @@ def _is_int(v) -> bool:
         return False
     if isinstance(v, (int, np.integer)):
         return True
-    return isinstance(v, Tensor) and v.data.dtype.kind in "iu" and v.data.size == 1
+    return isinstance(v, Tensor) and v.array.dtype.kind in "iu" and v.array.size == 1
 
 
 def _shown(v) -> str:
@@ -136,7 +136,7 @@ def full(size, fill_value, dtype=None, requires_grad: bool = False, *, device=No
 
 
 def _like(t: Tensor, dtype):
-    return t.data.shape, (t.data.dtype if dtype is None else np.dtype(dtype))
+    return t.array.shape, (t.array.dtype if dtype is None else np.dtype(dtype))
 
 
 def zeros_like(input: Tensor, dtype=None, requires_grad: bool = False, *, device=None) -> Tensor:
@@ -270,8 +270,8 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
            requires_grad: bool = False) -> Tensor:
     """Draws from N(mean, std^2); mean/std may be tensors (broadcast) or numbers with size."""
     backend.check_device(device, "normal")
-    m = mean.data if isinstance(mean, Tensor) else mean
-    s = std.data if isinstance(std, Tensor) else std
+    m = mean.array if isinstance(mean, Tensor) else mean
+    s = std.array if isinstance(std, Tensor) else std
     if np.any(np.asarray(s) < 0):
         raise ValueError("normal: std must be >= 0")
     if size is not None:

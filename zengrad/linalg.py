@@ -77,24 +77,24 @@ def matrix_norm(
     if out is not None:
         raise TypeError(f"{name}: out= is not supported; use the returned tensor")
     x = _norm_input(A, dtype, name)
-    d0, d1 = _matrix_dims(dim, x.data.ndim, name)
+    d0, d1 = _matrix_dims(dim, x.array.ndim, name)
     if ord == "fro":
         return vector_norm(x, 2, (d0, d1), keepdim)
     if ord != "nuc" and (isinstance(ord, (bool, str)) or ord not in (1, -1, 2, -2, _INF, -_INF)):
         raise ValueError(f"{name}: order {ord!r} not supported; use 'fro', 'nuc', 2, -2, 1, "
                          f"-1, inf or -inf")
-    if x.data.size == 0:
+    if x.array.size == 0:
         # a minimum over no values has no identity: torch refuses these, and so do we
         empty_min = {-2: "singular values", -1: "columns", -_INF: "rows"}.get(ord)
-        size = {-2: 0, -1: x.data.shape[d1], -_INF: x.data.shape[d0]}.get(ord)
+        size = {-2: 0, -1: x.array.shape[d1], -_INF: x.array.shape[d0]}.get(ord)
         if empty_min and size == 0:
             raise ValueError(f"{name}: the {ord} norm of an empty matrix (shape "
-                             f"{tuple(x.data.shape)}) is a minimum over no {empty_min}")
+                             f"{tuple(x.array.shape)}) is a minimum over no {empty_min}")
         # the others are 0 for an empty matrix (torch's value)
         return _sum(x, dim=(d0, d1), keepdim=keepdim) * 0
     if ord in ("nuc", 2, -2):
         which = "nuc" if ord == "nuc" else ("max" if ord == 2 else "min")
-        moved = x.permute(*[i for i in range(x.data.ndim) if i not in (d0, d1)], d0, d1)
+        moved = x.permute(*[i for i in range(x.array.ndim) if i not in (d0, d1)], d0, d1)
         out = SingularNorm.apply(moved, which)
         if keepdim:
             for d in sorted((d0, d1)):
@@ -134,7 +134,7 @@ def norm(
                          f"{list(dims)}")
     if ord is None:
         return vector_norm(A, 2, None, keepdim, dtype=dtype)
-    nd = A.data.ndim
+    nd = A.array.ndim
     if nd == 1:
         return vector_norm(A, ord, None, keepdim, dtype=dtype)
     if nd == 2:

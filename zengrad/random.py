@@ -49,11 +49,11 @@ def _probabilities(input, name: str) -> np.ndarray:
         raise TypeError(
             f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}"
         )
-    if input.data.dtype.kind != "f":
+    if input.array.dtype.kind != "f":
         raise RuntimeError(
-            f"{name} only supports floating-point dtypes for input, got: {input.data.dtype}"
+            f"{name} only supports floating-point dtypes for input, got: {input.array.dtype}"
         )
-    return input.data
+    return input.array
 
 
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
@@ -133,18 +133,18 @@ def bernoulli(input: Tensor, p: float | None = None, *,
             + (" and NaN" if np.isnan(prob).any() else "")
         )
     gen = backend.rng_of(generator, "bernoulli")
-    draw = gen.random(input.data.shape) < prob
-    return Tensor._make(draw.astype(input.data.dtype), False, None)
+    draw = gen.random(input.array.shape) < prob
+    return Tensor._make(draw.astype(input.array.dtype), False, None)
 
 
 def _bernoulli_(self: Tensor, p=0.5, *, generator: Generator | None = None) -> Tensor:
     """In place: each element becomes 1 with probability p (a number or a tensor), else 0."""
     self._check_inplace()
-    prob = p.data if isinstance(p, Tensor) else p
+    prob = p.array if isinstance(p, Tensor) else p
     if np.any((np.asarray(prob) < 0) | (np.asarray(prob) > 1)):
         raise RuntimeError("bernoulli_: every probability must be in [0, 1]")
     gen = backend.rng_of(generator, "bernoulli_")
-    self.data[...] = gen.random(self.data.shape) < prob
+    self.array[...] = gen.random(self.array.shape) < prob
     return self
 
 

@@ -226,7 +226,7 @@ def _two_groups(make):
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_step_with_a_gradient_of_another_shape_names_the_parameter(name):
     opt, (a, b, c) = _two_groups(OPTIMIZERS[name])
-    c.grad.data = np.ones(1, np.float32)  # bypasses the .grad setter
+    c.grad.array = np.ones(1, np.float32)  # bypasses the .grad setter
     state_before = {k: dict(v) for k, v in opt.state.items()}
     with pytest.raises(
         ValueError,
@@ -236,7 +236,7 @@ def test_step_with_a_gradient_of_another_shape_names_the_parameter(name):
         opt.step()
     # the step is refused as a whole: nothing moved, no state was created or advanced
     for p in (a, b, c):
-        assert not p.data.any()
+        assert not p.array.any()
     assert {k: dict(v) for k, v in opt.state.items()}.keys() == state_before.keys()
     for p, s in opt.state.items():
         assert s.get("step", 0) == state_before[p].get("step", 0)
@@ -246,13 +246,13 @@ def test_step_with_a_gradient_of_another_shape_names_the_parameter(name):
 @pytest.mark.parametrize("dtype", [np.int64, np.complex64, np.float64])
 def test_step_with_a_gradient_of_another_dtype_names_it(name, dtype):
     opt, (a, b, c) = _two_groups(OPTIMIZERS[name])
-    a.grad.data = np.ones(2, dtype)
+    a.grad.array = np.ones(2, dtype)
     with pytest.raises(
         TypeError,
         match=rf"param_groups\[0\]\['params'\]\[0\] .*float32\) has dtype {np.dtype(dtype)}",
     ):
         opt.step()
-    assert not a.data.any() and not c.data.any()
+    assert not a.array.any() and not c.array.any()
 
 
 def test_torch_applies_a_bypassed_wrong_shape_gradient_silently():
@@ -268,7 +268,7 @@ def test_parameter_data_replaced_by_another_shape_is_caught_too():
     p = zg.zeros(3, requires_grad=True)
     opt = optim.Adam([p])
     p.grad = zg.ones(3)
-    p.data = np.zeros(4, np.float32)
+    p.array = np.zeros(4, np.float32)
     with pytest.raises(ValueError, match=r"parameter of shape \(4,\).*has shape \(3,\)"):
         opt.step()
 
@@ -278,7 +278,7 @@ def test_backward_into_a_replaced_grad_of_another_shape(bad_shape):
     # (2, 3) += (3,) would broadcast silently, (1,) += (3,) fail inside NumPy
     x = zg.ones(3, requires_grad=True)
     x.grad = zg.zeros(3)
-    x.grad.data = np.zeros(bad_shape, np.float32)
+    x.grad.array = np.zeros(bad_shape, np.float32)
     with pytest.raises(RuntimeError, match=r"shape \(3,\) into the \.grad of shape"):
         (x * 2).sum().backward()
 

@@ -385,7 +385,7 @@ def _setup(seed=0):
 
 def _snapshot(trainer) -> dict:
     return copy.deepcopy({
-        "weights": {k: v.data for k, v in trainer.model.state_dict().items()},
+        "weights": {k: v.array for k, v in trainer.model.state_dict().items()},
         "opt": trainer.optimizer.state_dict(), "sched": trainer.scheduler.state_dict(),
         "rng": zg.get_rng_state(), "history": trainer.history.state_dict(),
         "epoch": trainer.epoch, "loaders": {k: v.state_dict() for k, v in
@@ -612,7 +612,7 @@ def test_optimizer_load_state_dict_is_all_or_nothing():
 
 def test_module_load_state_dict_is_all_or_nothing():
     model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
-    before = {k: v.data.copy() for k, v in model.state_dict().items()}
+    before = {k: v.array.copy() for k, v in model.state_dict().items()}
     bad = {k: np.ones_like(v) for k, v in before.items()}
     bad["1.bias"] = np.array(["1.5", "2"])  # must not be parsed as numbers
     bad["0.bias"] = np.array([object()] * 4)
@@ -622,4 +622,4 @@ def test_module_load_state_dict_is_all_or_nothing():
     assert "wrong type for 1.bias" in msg and "<U3" in msg
     assert "wrong type for 0.bias" in msg and "object" in msg
     for k, v in model.state_dict().items():
-        np.testing.assert_array_equal(v.data, before[k], err_msg=k)
+        np.testing.assert_array_equal(v.array, before[k], err_msg=k)

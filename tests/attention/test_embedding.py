@@ -25,7 +25,7 @@ def test_gradcheck(rng, padding_idx):
     w.grad = None
     out.backward()
     expect = np.zeros((5, 3))
-    np.add.at(expect, idx.reshape(-1), 2 * w.data[idx.reshape(-1)])
+    np.add.at(expect, idx.reshape(-1), 2 * w.array[idx.reshape(-1)])
     if padding_idx is not None:
         expect[padding_idx] = 0
     np.testing.assert_allclose(w.grad.numpy(), expect, rtol=1e-12)
@@ -53,7 +53,7 @@ def test_parity(rng, dtype, padding_idx, shape):
 def test_init_and_padding_row():
     zg.manual_seed(0)
     m = Embedding(2000, 16, padding_idx=5)
-    w = m.weight.data
+    w = m.weight.array
     assert w.dtype == np.float32 and w.shape == (2000, 16)
     assert np.all(w[5] == 0)
     assert abs(w.mean()) < 0.02 and abs(w.std() - 1) < 0.02  # N(0, 1)
@@ -65,9 +65,9 @@ def test_from_pretrained():
     table = np.arange(12, dtype=np.float32).reshape(4, 3)
     m = Embedding.from_pretrained(table)
     assert not m.weight.requires_grad
-    np.testing.assert_array_equal(m(np.array([3, 0])).data, table[[3, 0]])
+    np.testing.assert_array_equal(m(np.array([3, 0])).array, table[[3, 0]])
     table[0] = -1  # a copy, not a view
-    assert m.weight.data[0, 0] == 0
+    assert m.weight.array[0, 0] == 0
     assert Embedding.from_pretrained(table, freeze=False).weight.requires_grad
 
 

@@ -180,9 +180,9 @@ def test_layout_and_init():
     assert [n for n, _ in m.named_parameters()] == [
         "in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"]
     assert m.in_proj_weight.shape == (48, 16) and m.in_proj_bias.shape == (48,)
-    assert np.all(m.in_proj_bias.data == 0) and np.all(m.out_proj.bias.data == 0)
+    assert np.all(m.in_proj_bias.array == 0) and np.all(m.out_proj.bias.array == 0)
     bound = np.sqrt(6 / (16 + 48))  # xavier_uniform on (3E, E)
-    w = m.in_proj_weight.data
+    w = m.in_proj_weight.array
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.9 * bound
     t = torch.nn.MultiheadAttention(16, 4, kdim=5, vdim=7, bias=False)
     z = MultiheadAttention(16, 4, kdim=5, vdim=7, bias=False)

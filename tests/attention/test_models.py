@@ -23,7 +23,7 @@ def test_classifier_tokens_and_padding():
     np.testing.assert_allclose(out.detach().numpy()[0], short[0], rtol=1e-5, atol=1e-6)
     out.sum().backward()
     assert m.embedding.weight.grad is not None
-    assert np.all(m.embedding.weight.grad.data[0] == 0)  # the padding row learns nothing
+    assert np.all(m.embedding.weight.grad.array[0] == 0)  # the padding row learns nothing
     names = [n for n, _ in m.named_parameters()]
     assert names[0] == "embedding.weight" and names[-1] == "classifier.bias"
     assert "encoder.layers.1.self_attn.in_proj_weight" in names

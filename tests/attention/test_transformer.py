@@ -119,9 +119,9 @@ def test_encoder_layers_are_independent_copies():
         f"layers.{i}.self_attn.in_proj_weight" for i in range(3)]
     w0 = enc.layers[0].linear1.weight
     assert w0 is not enc.layers[1].linear1.weight and w0 is not layer.linear1.weight
-    np.testing.assert_array_equal(w0.data, enc.layers[1].linear1.weight.data)
-    w0.data[...] = 0
-    assert np.any(enc.layers[1].linear1.weight.data != 0)
+    np.testing.assert_array_equal(w0.array, enc.layers[1].linear1.weight.array)
+    w0.array[...] = 0
+    assert np.any(enc.layers[1].linear1.weight.array != 0)
     t = torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(D, NH, FF), 3,
                                     norm=torch.nn.LayerNorm(D), enable_nested_tensor=False)
     z = TransformerEncoder(layer, 3, norm=LayerNorm(D))
@@ -151,7 +151,7 @@ def test_positional_encoding_matches_tutorial_formula():
     """PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = cos(...): PyTorch tutorial's."""
     d, max_len = 6, 50
     pe = PositionalEncoding(d, max_len=max_len)
-    table = pe.pe.data
+    table = pe.pe.array
     assert table.shape == (max_len, 1, d) and list(pe.state_dict()) == ["pe"]
     position = torch.arange(max_len).unsqueeze(1)
     div_term = torch.exp(torch.arange(0, d, 2) * (-math.log(10000.0) / d))
@@ -164,7 +164,7 @@ def test_positional_encoding_matches_tutorial_formula():
     np.testing.assert_allclose(pe(zg.tensor(x)).numpy(), np.repeat(table[:9], 2, axis=1))
     pbf = PositionalEncoding(d, max_len=max_len, batch_first=True)
     np.testing.assert_allclose(pbf(zg.tensor(x.transpose(1, 0, 2))).numpy()[1], table[:9, 0])
-    odd = PositionalEncoding(5, max_len=10).pe.data  # odd d_model: one fewer cosine
+    odd = PositionalEncoding(5, max_len=10).pe.array  # odd d_model: one fewer cosine
     assert odd.shape == (10, 1, 5) and odd[3, 0, 4] == pytest.approx(math.sin(3 / 10000 ** 0.8))
     with pytest.raises(ValueError, match="exceeds max_len"):
         PositionalEncoding(d, max_len=4)(zg.tensor(x))

@@ -99,7 +99,7 @@ def test_rng_state_roundtrip():
 def test_as_tensor_shares_memory_and_keeps_dtype():
     a = np.arange(3, dtype=np.int32)
     t = zg.as_tensor(a)
-    assert t.dtype == zg.int32 and t.data is a
+    assert t.dtype == zg.int32 and t.array is a
     assert zg.as_tensor(t) is t
     assert zg.as_tensor(a, dtype=zg.float32).dtype == zg.float32
     assert zg.as_tensor([1.0, 2.0]).dtype == zg.float32

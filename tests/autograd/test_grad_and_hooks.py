@@ -19,11 +19,11 @@ def test_grad_matches_torch_for_leaf_and_non_leaf_inputs(rng):
     out, tout = (h * h).sum(), (th * th).sum()
     gx, gh = zg.autograd.grad(out, [x, h], retain_graph=True)
     tgx, tgh = torch.autograd.grad(tout, [tx, th], retain_graph=True)
-    np.testing.assert_allclose(gx.data, tgx.numpy(), rtol=1e-12)
-    np.testing.assert_allclose(gh.data, tgh.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gx.array, tgx.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gh.array, tgh.numpy(), rtol=1e-12)
     assert x.grad is None and w.grad is None  # grad() leaves .grad alone
     (gw,) = zg.autograd.grad(out, w)
-    np.testing.assert_allclose(gw.data, torch.autograd.grad(tout, tw)[0].numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gw.array, torch.autograd.grad(tout, tw)[0].numpy(), rtol=1e-12)
 
 
 def test_grad_with_several_outputs_and_grad_outputs(rng):
@@ -33,7 +33,7 @@ def test_grad_with_several_outputs_and_grad_outputs(rng):
     touts = [tx.exp(), (tx * 2).sum()]
     (g,) = zg.autograd.grad(outs, x, grad_outputs=[zg.tensor(v), None])
     (tg,) = torch.autograd.grad(touts, tx, grad_outputs=[torch.tensor(v), None])
-    np.testing.assert_allclose(g.data, tg.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(g.array, tg.numpy(), rtol=1e-12)
 
 
 def test_grad_unused_input_and_errors(rng):
@@ -43,7 +43,7 @@ def test_grad_unused_input_and_errors(rng):
     with pytest.raises(RuntimeError, match="not used"):
         zg.autograd.grad(out, [x, y], retain_graph=True)
     gx, gy = zg.autograd.grad(out, [x, y], allow_unused=True, retain_graph=True)
-    assert gy is None and np.allclose(gx.data, 3)
+    assert gy is None and np.allclose(gx.array, 3)
     with pytest.raises(NotImplementedError, match="create_graph"):
         zg.autograd.grad(out, x, create_graph=True)
     with pytest.raises(RuntimeError, match="does not require grad"):
@@ -56,26 +56,26 @@ def test_hooks_change_gradients_like_torch(rng):
     x.register_hook(lambda g: g * 2)
     tx.register_hook(lambda g: g * 2)
     y, ty = x.sin(), tx.sin()
-    y.register_hook(lambda g: seen.append(g.data.copy()))
+    y.register_hook(lambda g: seen.append(g.array.copy()))
     ty.register_hook(lambda g: tseen.append(g.detach().numpy().copy()))
     y.retain_grad()
     ty.retain_grad()
     (y * y).sum().backward()
     (ty * ty).sum().backward()
-    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.array, tx.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(seen[0], tseen[0], rtol=1e-12)
-    np.testing.assert_allclose(y.grad.data, ty.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(y.grad.array, ty.grad.numpy(), rtol=1e-12)
 
 
 def test_hook_handle_removes_and_requires_grad():
     x = zg.ones(3, requires_grad=True)
     handle = x.register_hook(lambda g: g * 10)
     (x * 1).sum().backward()
-    assert np.allclose(x.grad.data, 10)
+    assert np.allclose(x.grad.array, 10)
     handle.remove()
     x.grad = None
     (x * 1).sum().backward()
-    assert np.allclose(x.grad.data, 1)
+    assert np.allclose(x.grad.array, 1)
     with pytest.raises(RuntimeError, match="doesn't require gradient"):
         zg.ones(3).register_hook(print)
     y = x * 2

@@ -87,7 +87,7 @@ def test_intermediate_tensors_die_after_backward():
         loss.backward()
         alive = sum(r() is not None for r in refs)
     assert alive == 0, f"{alive} of {len(refs)} intermediates still alive"
-    np.testing.assert_allclose(x.grad.data, 1.0001 ** (N_OPS // 2), rtol=1e-5)
+    np.testing.assert_allclose(x.grad.array, 1.0001 ** (N_OPS // 2), rtol=1e-5)
 
 
 def test_training_loop_does_not_keep_the_previous_graph():
@@ -121,10 +121,10 @@ def test_retain_graph_keeps_the_graph_and_backward_twice_works():
         loss = _chain(x, n_ops=10, keep=refs)
         loss.backward(retain_graph=True)
         assert all(r() is not None for r in refs)  # kept for the second backward
-        first = x.grad.data.copy()
+        first = x.grad.array.copy()
         loss.backward()  # frees now
         alive = sum(r() is not None for r in refs)
-    np.testing.assert_allclose(x.grad.data, 2 * first, rtol=1e-6)
+    np.testing.assert_allclose(x.grad.array, 2 * first, rtol=1e-6)
     assert alive == 0
 
 
@@ -155,7 +155,7 @@ def test_autograd_grad_frees_the_graph_too():
         alive = sum(r() is not None for r in refs)
     assert alive == 0
     assert x.grad is None
-    np.testing.assert_allclose(gx.data, 1.0001**5, rtol=1e-6)
+    np.testing.assert_allclose(gx.array, 1.0001**5, rtol=1e-6)
 
 
 def test_hooks_and_retain_grad_work_and_do_not_pin_the_tensor():
@@ -165,13 +165,13 @@ def test_hooks_and_retain_grad_work_and_do_not_pin_the_tensor():
         y = x * 2
         y.retain_grad()
         z = x * 3
-        z.register_hook(lambda g: seen.append(g.data.copy()) or g * 10)
+        z.register_hook(lambda g: seen.append(g.array.copy()) or g * 10)
         z_ref = weakref.ref(z)
         loss = (y * z).sum()
         del z  # the hook must still run: it belongs to the graph, not to the Python object
         loss.backward()
         assert z_ref() is None  # no tensor -> node -> observer -> tensor cycle
     np.testing.assert_allclose(seen[0], 2 * np.ones(4))  # dloss/dz = y
-    np.testing.assert_allclose(y.grad.data, 3 * np.ones(4))  # dloss/dy = z
-    np.testing.assert_allclose(x.grad.data, 2 * 3 + 3 * 20 * np.ones(4))
+    np.testing.assert_allclose(y.grad.array, 3 * np.ones(4))  # dloss/dy = z
+    np.testing.assert_allclose(x.grad.array, 2 * 3 + 3 * 20 * np.ones(4))
     assert y.retains_grad

@@ -147,14 +147,14 @@ def test_module_conv2d_parity(rng, kwargs):
     x = rng.standard_normal((2, kwargs["in_channels"], 7, 6))
     xz, xt = zg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     y, yt = layer(xz), twin(xt)
-    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(y.array, yt.detach().numpy(), rtol=1e-10, atol=1e-12)
     cot = rng.standard_normal(yt.shape)
     y.backward(zg.tensor(cot))
     yt.backward(torch.from_numpy(cot))
-    np.testing.assert_allclose(xz.grad.data, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(xz.grad.array, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
     for name, p in layer.named_parameters():
         tp = dict(twin.named_parameters())[name]
-        np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(p.grad.array, tp.grad.numpy(), rtol=1e-10, atol=1e-12)
     assert repr(layer) == repr(twin)
 
 
@@ -173,7 +173,7 @@ def test_default_init_bounds():
     zg.manual_seed(0)
     layer = Conv2d(8, 32, 5, groups=2)
     bound = 1 / math.sqrt(4 * 25)  # fan_in = in/groups * kH * kW
-    w, b = layer.weight.data, layer.bias.data
+    w, b = layer.weight.array, layer.bias.array
     assert w.shape == (32, 4, 5, 5) and w.dtype == np.float32
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.95 * bound
     assert abs(w.std() - bound / math.sqrt(3)) < 0.05 * bound  # U(-a, a) has std a / sqrt 3

@@ -195,7 +195,7 @@ def test_module_conv_transpose2d_parity(rng, kwargs):
     assert_parity(lambda x: layer(x), lambda x: twin(x), [x])
     for name, p in layer.named_parameters():
         tp = dict(twin.named_parameters())[name]
-        np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(p.grad.array, tp.grad.numpy(), rtol=1e-10, atol=1e-12)
     assert repr(layer) == repr(twin)
 
 
@@ -227,7 +227,7 @@ def test_default_init_bounds():
     zg.manual_seed(0)
     layer = ConvTranspose2d(8, 32, 5, groups=2)
     bound = 1 / math.sqrt(16 * 25)  # fan_in from weight dims 1..: out/groups * kH * kW
-    w, b = layer.weight.data, layer.bias.data
+    w, b = layer.weight.array, layer.bias.array
     assert w.shape == (8, 16, 5, 5) and w.dtype == np.float32
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.95 * bound
     assert abs(w.std() - bound / math.sqrt(3)) < 0.05 * bound

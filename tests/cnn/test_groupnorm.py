@@ -80,7 +80,7 @@ def test_module_parity_and_state_dict(rng, kwargs):
     assert_parity(lambda x: layer(x), lambda x: twin(x), [x])
     for name, p in layer.named_parameters():
         tp = dict(twin.named_parameters())[name]
-        np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(p.grad.array, tp.grad.numpy(), rtol=1e-10, atol=1e-12)
     assert repr(layer) == repr(twin)
     layer.eval()  # no running statistics: eval computes the same
     np.testing.assert_allclose(layer(zg.tensor(x)).detach().numpy(), twin(torch.tensor(x)).detach())
@@ -89,7 +89,7 @@ def test_module_parity_and_state_dict(rng, kwargs):
 def test_module_init():
     layer = GroupNorm(4, 8)
     assert layer.weight.dtype == np.float32 and layer.weight.shape == (8,)
-    assert np.all(layer.weight.data == 1) and np.all(layer.bias.data == 0)
+    assert np.all(layer.weight.array == 1) and np.all(layer.bias.array == 0)
     assert zg.nn.GroupNorm is GroupNorm
 
 

@@ -109,18 +109,18 @@ def _compare(zmodel, tmodel, x, y, tol):
     """Loss, logits, input grad, every parameter grad and every buffer agree."""
     xz, xt = zg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     oz, ot = zmodel(xz), tmodel(xt)
-    np.testing.assert_allclose(oz.data, ot.detach().numpy(), **tol)
+    np.testing.assert_allclose(oz.array, ot.detach().numpy(), **tol)
     from zengrad.ops.loss import cross_entropy
 
     cross_entropy(oz, zg.tensor(y)).backward()
     TF.cross_entropy(ot, torch.from_numpy(y)).backward()
-    np.testing.assert_allclose(xz.grad.data, xt.grad.numpy(), **tol)
+    np.testing.assert_allclose(xz.grad.array, xt.grad.numpy(), **tol)
     tparams = dict(tmodel.named_parameters())
     for name, p in zmodel.named_parameters():
-        np.testing.assert_allclose(p.grad.data, tparams[name].grad.numpy(), **tol, err_msg=name)
+        np.testing.assert_allclose(p.grad.array, tparams[name].grad.numpy(), **tol, err_msg=name)
     tsd = tmodel.state_dict()
     for name, b in zmodel.named_buffers():
-        np.testing.assert_allclose(b.data, tsd[name].numpy(), **tol, err_msg=name)
+        np.testing.assert_allclose(b.array, tsd[name].numpy(), **tol, err_msg=name)
 
 
 F64 = dict(rtol=1e-9, atol=1e-11)
@@ -185,7 +185,7 @@ def test_resnet20_structure_and_float32_forward(rng):
     tm.eval()
     out = zm(zg.tensor(x))
     assert out.dtype == np.float32 and out.shape == (2, 10)
-    np.testing.assert_allclose(out.data, tm(torch.from_numpy(x)).detach().numpy(), **F32)
+    np.testing.assert_allclose(out.array, tm(torch.from_numpy(x)).detach().numpy(), **F32)
 
 
 @pytest.mark.slow
@@ -224,7 +224,7 @@ def test_lenet5_trains_on_digits(train_seed):
             loss.backward()
             opt.step()
     with zg.no_grad():
-        acc = float((model(zg.tensor(xte)).data.argmax(1) == yte).mean())
+        acc = float((model(zg.tensor(xte)).array.argmax(1) == yte).mean())
     elapsed = time.perf_counter() - t0
     print(f"metric: accuracy {acc:.4f} ({elapsed:.1f} s)")
     # measured over seeds 0-4 x OpenBLAS SkylakeX/Haswell/Sandybridge x 1-2 threads: 0.969 to

@@ -39,7 +39,7 @@ def test_clip_grad_norm_matches_torch(rng, dtype, norm_type, max_norm, scale):
     np.testing.assert_allclose(tz.item(), tt.item(), rtol=rtol)
     for zp, tp in zip(zps, tps):
         assert zp.grad.dtype == dtype
-        np.testing.assert_allclose(zp.grad.data, tp.grad.numpy(), rtol=rtol, atol=1e-12)
+        np.testing.assert_allclose(zp.grad.array, tp.grad.numpy(), rtol=rtol, atol=1e-12)
 
 
 def test_clip_grad_norm_edge_cases(rng):
@@ -47,7 +47,7 @@ def test_clip_grad_norm_edge_cases(rng):
     assert clip_grad_norm_([p], 1.0).item() == 0.0  # no grads at all
     p.grad = zg.tensor([3.0, 4.0, 0.0])
     assert clip_grad_norm_(p, 10.0).item() == pytest.approx(5.0)  # a single tensor works
-    np.testing.assert_array_equal(p.grad.data, [3.0, 4.0, 0.0])  # under max: untouched
+    np.testing.assert_array_equal(p.grad.array, [3.0, 4.0, 0.0])  # under max: untouched
     p.grad = zg.tensor([np.inf, 1.0, 0.0])
     with pytest.raises(RuntimeError, match="non-finite"):
         clip_grad_norm_([p], 1.0, error_if_nonfinite=True)
@@ -59,22 +59,22 @@ def test_clip_grad_value_matches_torch(rng, clip):
     assert clip_grad_value_(zps, clip) is None
     torch.nn.utils.clip_grad_value_(tps, clip)
     for zp, tp in zip(zps, tps):
-        np.testing.assert_array_equal(zp.grad.data, tp.grad.numpy())
+        np.testing.assert_array_equal(zp.grad.array, tp.grad.numpy())
 
 
 def test_parameters_vector_round_trip():
     m = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
     vec = parameters_to_vector(m.parameters())
     assert vec.shape == (m.num_parameters(),)
-    expected = np.concatenate([p.data.ravel() for p in m.parameters()])
-    np.testing.assert_array_equal(vec.data, expected)
+    expected = np.concatenate([p.array.ravel() for p in m.parameters()])
+    np.testing.assert_array_equal(vec.array, expected)
     vec.sum().backward()  # differentiable: every parameter gets a gradient of ones
-    assert all((p.grad.data == 1).all() for p in m.parameters())
-    w_array = m[0].weight.data
+    assert all((p.grad.array == 1).all() for p in m.parameters())
+    w_array = m[0].weight.array
     vector_to_parameters(zg.arange(vec.shape[0], dtype=zg.float32), m.parameters())
-    assert m[0].weight.data is w_array
-    np.testing.assert_array_equal(m[0].weight.data.ravel(), np.arange(12))
-    np.testing.assert_array_equal(m[1].bias.data, [24.0, 25.0])
+    assert m[0].weight.array is w_array
+    np.testing.assert_array_equal(m[0].weight.array.ravel(), np.arange(12))
+    np.testing.assert_array_equal(m[1].bias.array, [24.0, 25.0])
     with pytest.raises(ValueError, match=r"\(26,\)"):
         vector_to_parameters(zg.zeros(5), m.parameters())
     with pytest.raises(TypeError, match="Tensor"):

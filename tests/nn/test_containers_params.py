@@ -60,7 +60,7 @@ def test_parameter_list_api():
     assert len(pl) == 0 and list(pl) == []
     t = zg.ones(2)
     pl.append(t)
-    assert isinstance(pl[0], nn.Parameter) and pl[0].data is t.data  # wrapped, data shared
+    assert isinstance(pl[0], nn.Parameter) and pl[0].array is t.array  # wrapped, data shared
     pl.extend([nn.Parameter(zg.zeros(3)), zg.zeros(1, 2)])
     pl += [zg.ones(4)]
     assert len(pl) == 4 and [tuple(p.shape) for p in pl] == [(2,), (3,), (1, 2), (4,)]

@@ -34,11 +34,11 @@ def test_linear_and_pad_parity(rng, dtype):
 
 def test_functional_activations_match_modules(rng):
     x = zg.tensor(rng.standard_normal((3, 4)))
-    th = torch.from_numpy(x.data.copy())
+    th = torch.from_numpy(x.array.copy())
     for name, args in [("relu", ()), ("leaky_relu", (0.2,)), ("elu", (0.7,)), ("gelu", ()),
                        ("silu", ()), ("softplus", (2.0,)), ("softmax", (1,)),
                        ("log_softmax", (0,)), ("sigmoid", ()), ("tanh", ())]:
-        ours = getattr(F, name)(x, *args).data
+        ours = getattr(F, name)(x, *args).array
         ref = getattr(torch.nn.functional, name)(th, *args).numpy()
         np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-14, err_msg=name)
 
@@ -46,5 +46,5 @@ def test_functional_activations_match_modules(rng):
 def test_dropout_functional_training_flag():
     x = zg.ones(1000)
     assert F.dropout(x, 0.5, training=False) is x
-    assert (F.dropout(x, 0.5).data == 0).any()
-    assert (F.dropout(x, 0.5, True).data == 0).any()
+    assert (F.dropout(x, 0.5).array == 0).any()
+    assert (F.dropout(x, 0.5, True).array == 0).any()

@@ -30,10 +30,10 @@ def test_linear_default_init_bounds():
     bound = 1 / np.sqrt(400)
     assert m.weight.dtype == np.float32 and m.weight.requires_grad
     for p in (m.weight, m.bias):
-        assert np.abs(p.data).max() <= bound
-        assert np.abs(p.data).max() > 0.95 * bound  # spans the range, not a narrower one
+        assert np.abs(p.array).max() <= bound
+        assert np.abs(p.array).max() > 0.95 * bound  # spans the range, not a narrower one
     # U(-b, b) has std b / sqrt(3)
-    np.testing.assert_allclose(m.weight.data.std(), bound / np.sqrt(3), rtol=0.02)
+    np.testing.assert_allclose(m.weight.array.std(), bound / np.sqrt(3), rtol=0.02)
 
 
 def test_linear_errors():

@@ -144,10 +144,10 @@ def test_pixel_shuffle_errors():
 def test_flatten_parameters_is_a_noop(rng, cls):
     tm = getattr(torch.nn, cls)(3, 4, num_layers=2, dtype=torch.float64)
     zm = getattr(nn, cls)(3, 4, num_layers=2, dtype=np.float64)
-    before = [p.data for p in zm.parameters()]
+    before = [p.array for p in zm.parameters()]
     assert zm.flatten_parameters() is None
     tm.flatten_parameters()
-    assert all(p.data is b for p, b in zip(zm.parameters(), before))
+    assert all(p.array is b for p, b in zip(zm.parameters(), before))
 
     class First(torch.nn.Module):  # the output of an RNN is a tuple: compare the sequence
         def __init__(self, m):

@@ -125,7 +125,7 @@ def test_state_dict_keys_equal_torch_and_share_data():
     assert list(sd) == list(th.state_dict())
     assert "2.0.cache" not in sd  # non-persistent buffer
     assert not sd["0.weight"].requires_grad and type(sd["0.weight"]) is zg.Tensor
-    assert sd["0.weight"].data is zm[0].weight.data  # shares the array
+    assert sd["0.weight"].array is zm[0].weight.array  # shares the array
     assert zm.state_dict(keep_vars=True)["0.weight"] is zm[0].weight
 
 
@@ -149,18 +149,18 @@ def test_load_torch_state_dict_gives_same_outputs(rng):
 
 def test_load_casts_in_place_and_accepts_tensors():
     m = nn.Linear(3, 2)
-    w_array = m.weight.data
+    w_array = m.weight.array
     new_w = np.arange(6, dtype=np.float64).reshape(2, 3)
     result = m.load_state_dict({"weight": new_w, "bias": zg.tensor([1.0, 2.0])})
-    assert m.weight.data is w_array and m.weight.dtype == np.float32  # same array, cast
-    np.testing.assert_array_equal(m.weight.data, new_w)
-    np.testing.assert_array_equal(m.bias.data, [1.0, 2.0])
+    assert m.weight.array is w_array and m.weight.dtype == np.float32  # same array, cast
+    np.testing.assert_array_equal(m.weight.array, new_w)
+    np.testing.assert_array_equal(m.bias.array, [1.0, 2.0])
     assert result.missing_keys == [] and result.unexpected_keys == []
 
 
 def test_strict_load_lists_every_problem_in_one_error():
     m = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
-    before = m[0].weight.data.copy()
+    before = m[0].weight.array.copy()
     bad = {
         "0.weight": np.zeros((3, 4)),
         "0.bias": np.zeros(4),
@@ -178,7 +178,7 @@ def test_strict_load_lists_every_problem_in_one_error():
         "the shape in current model is (4, 4)." in msg
     )
     assert msg.index("Missing") < msg.index("Unexpected") < msg.index("size mismatch")
-    np.testing.assert_array_equal(m[0].weight.data, before)  # nothing copied
+    np.testing.assert_array_equal(m[0].weight.array, before)  # nothing copied
 
 
 def test_non_strict_load_returns_keys_but_size_mismatch_raises():
@@ -189,7 +189,7 @@ def test_non_strict_load_returns_keys_but_size_mismatch_raises():
     assert res.missing_keys == ["1.weight", "1.bias"]
     assert res.unexpected_keys == ["junk"]
     assert res == (["1.weight", "1.bias"], ["junk"])
-    np.testing.assert_array_equal(m[0].weight.data, 1.0)
+    np.testing.assert_array_equal(m[0].weight.array, 1.0)
     with pytest.raises(RuntimeError, match="size mismatch for 0.bias"):
         m.load_state_dict({"0.bias": np.ones(5)}, strict=False)
     with pytest.raises(TypeError, match="dict-like"):
@@ -198,13 +198,13 @@ def test_non_strict_load_returns_keys_but_size_mismatch_raises():
 
 def test_state_dict_round_trip_with_buffers():
     a, b = ZgBlock(), ZgBlock()
-    a.running.data[:] = 7.0
-    a.steps.data[...] = 3
+    a.running.array[:] = 7.0
+    a.steps.array[...] = 3
     b.load_state_dict(a.state_dict())
-    np.testing.assert_array_equal(b.running.data, 7.0)
+    np.testing.assert_array_equal(b.running.array, 7.0)
     assert b.steps.item() == 3 and b.steps.dtype == np.int64
     for (_, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
-        np.testing.assert_array_equal(p.data, q.data)
+        np.testing.assert_array_equal(p.array, q.array)
 
 
 # ----- modes, grads, dtype ---------------------------------------------------------------
@@ -226,7 +226,7 @@ def test_zero_grad_and_requires_grad():
     m(zg.randn(4, 3)).sum().backward()
     assert m.weight.grad is not None
     m.zero_grad(set_to_none=False)
-    assert m.weight.grad is not None and not m.weight.grad.data.any()
+    assert m.weight.grad is not None and not m.weight.grad.array.any()
     m.zero_grad()
     assert m.weight.grad is None and m.bias.grad is None
     m.requires_grad_(False)
@@ -245,7 +245,7 @@ def test_apply_visits_children_first():
             nn.init.ones_(mod.weight)
 
     m.apply(init_weights)
-    assert all((p.data == 1).all() for n, p in m.named_parameters() if n.endswith("weight"))
+    assert all((p.array == 1).all() for n, p in m.named_parameters() if n.endswith("weight"))
 
 
 def test_to_dtype_keeps_parameter_objects():
@@ -272,11 +272,11 @@ def test_forward_hooks_and_removal():
     h1 = m.register_forward_pre_hook(lambda mod, args: (args[0] * 0,))
     h2 = m.register_forward_hook(lambda mod, args, out: seen.append(out.shape) or out + 1)
     y = m(zg.ones(3, 2))
-    np.testing.assert_allclose(y.data, np.broadcast_to(m.bias.data + 1, (3, 2)), rtol=1e-6)
+    np.testing.assert_allclose(y.array, np.broadcast_to(m.bias.array + 1, (3, 2)), rtol=1e-6)
     assert seen == [(3, 2)]
     h1.remove()
     h2.remove()
-    np.testing.assert_allclose(m(zg.ones(1, 2)).data, m.weight.data.sum(1)[None] + m.bias.data)
+    np.testing.assert_allclose(m(zg.ones(1, 2)).array, m.weight.array.sum(1)[None] + m.bias.array)
 
 
 def test_deepcopy_is_independent():
@@ -284,10 +284,10 @@ def test_deepcopy_is_independent():
     c = copy.deepcopy(m)
     assert c[0].weight is not m[0].weight and isinstance(c[0].weight, nn.Parameter)
     assert c[0].weight is c._modules["0"]._parameters["weight"]
-    np.testing.assert_array_equal(c[0].weight.data, m[0].weight.data)
+    np.testing.assert_array_equal(c[0].weight.array, m[0].weight.array)
     with zg.no_grad():
         c[0].weight.fill_(5.0)
-    assert not (m[0].weight.data == 5.0).any()
+    assert not (m[0].weight.array == 5.0).any()
 
 
 def test_missing_forward():
@@ -362,7 +362,7 @@ def test_module_list_and_dict():
 
 def test_load_refuses_strings_objects_and_complex_before_copying_anything():
     m = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 2))
-    before = {k: v.data.copy() for k, v in m.state_dict().items()}
+    before = {k: v.array.copy() for k, v in m.state_dict().items()}
     good = {k: np.ones_like(v) for k, v in before.items()}
     for key, value, text in [
         ("1.bias", np.array(["1.5", "2"]), "wrong type for 1.bias: got dtype <U3"),
@@ -375,7 +375,7 @@ def test_load_refuses_strings_objects_and_complex_before_copying_anything():
                 m.load_state_dict({**good, key: value}, strict=strict)
             assert text in str(err.value), str(err.value)
             for k, v in m.state_dict().items():  # 0.weight etc. were not overwritten
-                np.testing.assert_array_equal(v.data, before[k], err_msg=k)
+                np.testing.assert_array_equal(v.array, before[k], err_msg=k)
     # every problem in one error
     with pytest.raises(RuntimeError) as err:
         m.load_state_dict({**good, "0.bias": "x", "1.bias": np.ones(3)})
@@ -384,4 +384,4 @@ def test_load_refuses_strings_objects_and_complex_before_copying_anything():
     # numbers and booleans of any real dtype are cast, as torch does
     m.load_state_dict({**good, "0.weight": np.ones((2, 3), np.int64),
                        "1.bias": np.array([True, False])})
-    np.testing.assert_array_equal(m[1].bias.data, [1.0, 0.0])
+    np.testing.assert_array_equal(m[1].bias.array, [1.0, 0.0])

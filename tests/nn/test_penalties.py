@@ -14,7 +14,7 @@ def _model():
 
 def test_values_and_selection():
     m = _model()
-    w0, b0, w1, b1 = (p.data for p in m.parameters())
+    w0, b0, w1, b1 = (p.array for p in m.parameters())
     assert l1_penalty(m).item() == pytest.approx(np.abs(w0).sum() + np.abs(w1).sum())
     assert l2_penalty(m).item() == pytest.approx((w0**2).sum() + (w1**2).sum())
     everything = sum((a**2).sum() for a in (w0, b0, w1, b1))
@@ -41,12 +41,12 @@ def test_gradients_in_a_loss():
     x = zg.randn(5, 3, dtype=zg.float64)
     loss = m(x).pow(2).mean() + 0.1 * l1_penalty(m) + 0.5 * 0.01 * l2_penalty(m)
     loss.backward()
-    grads = {n: p.grad.data.copy() for n, p in m.named_parameters()}
+    grads = {n: p.grad.array.copy() for n, p in m.named_parameters()}
     m.zero_grad()
     m(x).pow(2).mean().backward()
     for n, p in m.named_parameters():
-        extra = 0.1 * np.sign(p.data) + 0.01 * p.data if p.ndim >= 2 else 0.0
-        np.testing.assert_allclose(grads[n], p.grad.data + extra, rtol=1e-12, atol=1e-14)
+        extra = 0.1 * np.sign(p.array) + 0.01 * p.array if p.ndim >= 2 else 0.0
+        np.testing.assert_allclose(grads[n], p.grad.array + extra, rtol=1e-12, atol=1e-14)
 
 
 def test_bad_input():

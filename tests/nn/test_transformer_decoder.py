@@ -160,14 +160,14 @@ def test_transformer_state_dict_keys_and_init():
     copy_weights(z, t)  # loads strictly
     # every matrix re-drawn Xavier-uniform: |w| <= sqrt(6 / (fan_in + fan_out))
     for name, p in z.named_parameters():
-        if p.data.ndim > 1:
-            bound = np.sqrt(6.0 / sum(p.data.shape))
-            assert np.abs(p.data).max() <= bound, name
-            assert np.abs(p.data).max() > 0.5 * bound, name
+        if p.array.ndim > 1:
+            bound = np.sqrt(6.0 / sum(p.array.shape))
+            assert np.abs(p.array).max() <= bound, name
+            assert np.abs(p.array).max() > 0.5 * bound, name
     # the decoder layers are independent copies
     d = z.decoder.layers
     assert d[0].linear1.weight is not d[1].linear1.weight
-    assert not np.array_equal(d[0].linear1.weight.data, d[1].linear1.weight.data)
+    assert not np.array_equal(d[0].linear1.weight.array, d[1].linear1.weight.array)
 
 
 def test_custom_encoder_decoder_and_keys(rng):

@@ -523,7 +523,7 @@ def test_scatter_multiply_gradient_refused_with_grad():
         zg.scatter(x, 1, zg.tensor([[0], [1]]), 2.0, reduce="multiply")
     with zg.no_grad():
         out = zg.scatter(x, 1, zg.tensor([[0], [1]]), 2.0, reduce="multiply")
-    np.testing.assert_allclose(out.numpy()[0, 0], 2 * x.data[0, 0])
+    np.testing.assert_allclose(out.numpy()[0, 0], 2 * x.array[0, 0])
 
 
 # ------------------------------------------------------------------ in-place variants
@@ -566,12 +566,12 @@ def test_inplace_refused_in_the_graph_allowed_under_no_grad(name):
         fn(zg, leaf)
     with pytest.raises(RuntimeError, match="in-place"):
         fn(zg, leaf * 2)  # a non-leaf: the graph would keep stale values
-    before = leaf.data.copy()
+    before = leaf.array.copy()
     with zg.no_grad():
         fn(zg, leaf)
     ref = torch.from_numpy(before.copy())
     fn(torch, ref)
-    np.testing.assert_allclose(leaf.data, ref.numpy())
+    np.testing.assert_allclose(leaf.array, ref.numpy())
 
 
 def test_inplace_refuses_a_src_that_requires_grad():

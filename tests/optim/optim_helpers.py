@@ -71,7 +71,7 @@ def step_both_with_zg_grads(zopt, topt, zparams, tparams, data, step: int) -> No
     zopt.zero_grad()
     zg_backward(zparams, *batch(data, step))
     for z, t in zip(zparams, tparams):
-        t.grad = torch.from_numpy(z.grad.data.copy())
+        t.grad = torch.from_numpy(z.grad.array.copy())
     zopt.step()
     topt.step()
 

@@ -33,7 +33,7 @@ from zengrad import optim
 def _rel(z, t):
     """max |z - t| / max(|t|, 1e-3): relative, without blowing up at entries near 0."""
     t = t.detach().numpy()
-    return float(np.max(np.abs(z.data - t) / np.maximum(np.abs(t), 1e-3)))
+    return float(np.max(np.abs(z.array - t) / np.maximum(np.abs(t), 1e-3)))
 
 
 # ----------------------------------------------------------------------------- Adadelta
@@ -61,7 +61,7 @@ def test_adadelta_float64_matches_torch_every_step(kwargs):
             worst = max(worst, _rel(z, t))
     print(f"Adadelta {kwargs}: worst relative error {worst:.1e}")
     assert worst < 1e-10, worst
-    moved = max(float(np.abs(z.data - weights[k]).max()) for z, k in zip(zp, weights))
+    moved = max(float(np.abs(z.array - weights[k]).max()) for z, k in zip(zp, weights))
     assert moved > 1e-3 or kwargs.get("rho") == 1.0  # rho=1: acc_delta stays 0, tiny steps
 
 
@@ -73,8 +73,8 @@ def test_adadelta_float32_same_gradients_and_state():
     for step in range(30):
         step_both_with_zg_grads(zopt, topt, zp, tp, data, step)
         for z, t in zip(zp, tp):
-            assert z.data.dtype == np.float32
-            np.testing.assert_allclose(z.data, t.detach().numpy(), rtol=2e-5, atol=2e-6)
+            assert z.array.dtype == np.float32
+            np.testing.assert_allclose(z.array, t.detach().numpy(), rtol=2e-5, atol=2e-6)
     zs, ts = zopt.state_dict(), topt.state_dict()
     assert set(zs["state"][0]) == set(ts["state"][0]) == {"step", "square_avg", "acc_delta"}
     assert set(zs["param_groups"][0]) == set(ts["param_groups"][0])
@@ -91,13 +91,13 @@ def test_adadelta_resume_is_bitwise_and_loads_torch_state():
     first = zg_params(weights)
     opt = optim.Adadelta(first, rho=0.8)
     train_zg(opt, first, data, range(10))
-    resumed = [zg.tensor(p.data.copy()).requires_grad_() for p in first]
+    resumed = [zg.tensor(p.array.copy()).requires_grad_() for p in first]
     opt2 = optim.Adadelta(resumed, rho=0.3)
     opt2.load_state_dict(opt.state_dict())
     assert opt2.param_groups[0]["rho"] == 0.8
     train_zg(opt2, resumed, data, range(10, 20))
     for a, b in zip(ref, resumed):
-        assert np.array_equal(a.data, b.data)
+        assert np.array_equal(a.array, b.array)
 
     # a torch Adadelta's state_dict (tensors made NumPy) continues as torch does
     tp = torch_params(weights)
@@ -117,7 +117,7 @@ def test_adadelta_resume_is_bitwise_and_loads_torch_state():
     for step in range(5, 10):
         step_both(zopt, topt, zp, tp, data, step)
     for z, t in zip(zp, tp):
-        np.testing.assert_allclose(z.data, t.detach().numpy(), rtol=1e-10)
+        np.testing.assert_allclose(z.array, t.detach().numpy(), rtol=1e-10)
 
 
 @pytest.mark.parametrize(
@@ -140,11 +140,11 @@ def test_adadelta_rejects_bad_hyperparameters(kwargs, match):
 def test_adadelta_step_leaves_grad_and_unused_params_alone():
     p, q = zg.randn(4, requires_grad=True), zg.ones(2, requires_grad=True)
     p.grad = zg.randn(4)
-    before = p.grad.data.copy()
+    before = p.grad.array.copy()
     opt = optim.Adadelta([p, q], weight_decay=0.1, maximize=True)
     opt.step()
-    assert np.array_equal(p.grad.data, before)
-    assert q not in opt.state and np.array_equal(q.data, np.ones(2, dtype=np.float32))
+    assert np.array_equal(p.grad.array, before)
+    assert q not in opt.state and np.array_equal(q.array, np.ones(2, dtype=np.float32))
 
 
 # ----------------------------------------------------------------------------- LBFGS
@@ -245,7 +245,7 @@ def test_lbfgs_float64_matches_torch_step_by_step(problem, kwargs):
     assert worst < 1e-9, worst
     assert tc().item() < 0.9 * first  # it really optimized
     if problem == "polyfit":
-        assert np.array_equal(zm.params[2].data, np.ones(3))  # no gradient: never moved
+        assert np.array_equal(zm.params[2].array, np.ones(3))  # no gradient: never moved
 
 
 def _wiggle(x):
@@ -290,7 +290,7 @@ def test_strong_wolfe_line_search_matches_torch(x0, t0):
     assert zevals == tevals
     assert abs(zt - float(tt)) <= 1e-10 * abs(float(tt))
     assert abs(zf_new - tf_new) <= 1e-10 * abs(tf_new) + 1e-15
-    assert np.array_equal(zx.data, np.array(x0))  # the search puts x back
+    assert np.array_equal(zx.array, np.array(x0))  # the search puts x back
 
 
 def test_lbfgs_float32_follows_torch():
@@ -300,8 +300,8 @@ def test_lbfgs_float32_follows_torch():
         zopt.step(zc)
         topt.step(tc)
     for z, t in zip(zm.params, tm.params):
-        assert z.data.dtype == np.float32
-        np.testing.assert_allclose(z.data, t.detach().numpy(), rtol=1e-5, atol=1e-6)
+        assert z.array.dtype == np.float32
+        np.testing.assert_allclose(z.array, t.detach().numpy(), rtol=1e-5, atol=1e-6)
     assert zopt.state[zm.params[0]]["func_evals"] == topt.state[tm.params[0]]["func_evals"]
     st = zopt.state[zm.params[0]]
     assert st["d"].dtype == np.float32 and all(a.dtype == np.float32 for a in st["old_dirs"])
@@ -338,12 +338,12 @@ def test_lbfgs_state_dict_layout_and_bitwise_resume(through_json):
     run, _, opt, _, c, _ = _pair("rosenbrock", kwargs)
     for _ in range(2):
         opt.step(c)
-    saved, x2 = opt.state_dict(), run.params[0].data.copy()
+    saved, x2 = opt.state_dict(), run.params[0].array.copy()
     if through_json:
         saved = json.loads(json.dumps(saved, default=_jsonable), object_hook=_unjson)
     opt.step(c)  # a later step must not change what was saved
     fresh = Rosenbrock(zg)
-    fresh.params[0].data[...] = x2
+    fresh.params[0].array[...] = x2
     opt2 = optim.LBFGS(fresh.params, history_size=9)
     opt2.load_state_dict(saved)
     assert opt2.param_groups[0]["history_size"] == 4
@@ -356,7 +356,7 @@ def test_lbfgs_state_dict_layout_and_bitwise_resume(through_json):
 
     for _ in range(2):
         opt2.step(c2)
-    assert np.array_equal(fresh.params[0].data, ref.params[0].data)
+    assert np.array_equal(fresh.params[0].array, ref.params[0].array)
 
 
 def _jsonable(v):
@@ -389,7 +389,7 @@ def test_lbfgs_continues_from_a_torch_state_dict():
     for _ in range(2):
         topt.step(tc)
     tsd = topt.state_dict()
-    zm.params[0].data[...] = tm.params[0].detach().numpy()
+    zm.params[0].array[...] = tm.params[0].detach().numpy()
     zopt.load_state_dict({
         "state": {k: {n: _numpy(v) for n, v in s.items()} for k, s in tsd["state"].items()},
         "param_groups": tsd["param_groups"],
@@ -407,16 +407,16 @@ def test_lbfgs_state_survives_a_checkpoint_file(tmp_path):
     m, _, opt, _, c, _ = _pair("polyfit", {"line_search_fn": "strong_wolfe", "max_iter": 3})
     opt.step(c)
     save_checkpoint({"opt": opt.state_dict()}, tmp_path / "ck.safetensors")
-    x = [p.data.copy() for p in m.params]
+    x = [p.array.copy() for p in m.params]
     opt.step(c)
-    after = [p.data.copy() for p in m.params]
+    after = [p.array.copy() for p in m.params]
     for p, v in zip(m.params, x):
-        p.data[...] = v
+        p.array[...] = v
     opt2 = optim.LBFGS(m.params, line_search_fn="strong_wolfe", max_iter=3)
     opt2.load_state_dict(load_checkpoint(tmp_path / "ck.safetensors")["opt"])
     opt2.step(c)
     for p, v in zip(m.params, after):
-        assert np.array_equal(p.data, v)
+        assert np.array_equal(p.array, v)
 
 
 def test_lbfgs_load_state_dict_reports_problems_and_changes_nothing():
@@ -470,7 +470,7 @@ def test_lbfgs_validation():
 
     with pytest.raises(TypeError, match="must return the loss"):
         opt.step(no_loss)
-    x.data = np.zeros(5, dtype=np.float32)
+    x.array = np.zeros(5, dtype=np.float32)
     with pytest.raises(ValueError, match="params\\[0\\] now has shape \\(5,\\)"):
         opt.step(lambda: 0.0)
 

@@ -249,13 +249,13 @@ def test_training_resume_with_optimizer_and_scheduler_is_bitwise():
     opt, sched = build(first)
     train_zg(opt, first, data, range(10), sched)
     saved = (opt.state_dict(), sched.state_dict())
-    resumed = [zg.tensor(p.data.copy()).requires_grad_() for p in first]
+    resumed = [zg.tensor(p.array.copy()).requires_grad_() for p in first]
     opt2, sched2 = build(resumed)
     opt2.load_state_dict(saved[0])
     sched2.load_state_dict(saved[1])
     train_zg(opt2, resumed, data, range(10, 20), sched2)
     for a, b in zip(ref, resumed):
-        assert np.array_equal(a.data, b.data)
+        assert np.array_equal(a.array, b.array)
 
 
 def test_scheduler_validation():

@@ -78,12 +78,12 @@ def test_float64_own_gradients_every_step(case):
         step_both(zopt, topt, zp, tp, data, step)
         for z, t in zip(zp, tp):
             np.testing.assert_allclose(
-                z.data, t.detach().numpy(), rtol=1e-8, atol=1e-11,
+                z.array, t.detach().numpy(), rtol=1e-8, atol=1e-11,
                 err_msg=f"{name} {kwargs} diverged at step {step}",
             )
     for z, k in zip(zp, weights):
         assert z.dtype == np.float64
-        moved = max(moved, float(np.abs(z.data - weights[k]).max()))
+        moved = max(moved, float(np.abs(z.array - weights[k]).max()))
     assert moved > 1e-3  # the run really trained (a no-op optimizer would fail here)
 
 
@@ -96,9 +96,9 @@ def test_float32_same_gradients_every_step(case):
     for step in range(STEPS):
         step_both_with_zg_grads(zopt, topt, zp, tp, data, step)
         for z, t in zip(zp, tp):
-            assert z.data.dtype == np.float32
+            assert z.array.dtype == np.float32
             np.testing.assert_allclose(
-                z.data, t.detach().numpy(), rtol=2e-5, atol=2e-6,
+                z.array, t.detach().numpy(), rtol=2e-5, atol=2e-6,
                 err_msg=f"{name} {kwargs} diverged at step {step}",
             )
     for state in zopt.state.values():
@@ -125,8 +125,8 @@ def test_param_groups_with_different_lrs_and_unused_param(name):
     for step in range(20):
         step_both(zopt, topt, zp, tp, data, step)
         for z, t in zip(zp, tp):
-            np.testing.assert_allclose(z.data, t.detach().numpy(), rtol=1e-9, atol=1e-12)
-    assert zu.grad is None and np.array_equal(zu.data, np.ones(4))
+            np.testing.assert_allclose(z.array, t.detach().numpy(), rtol=1e-9, atol=1e-12)
+    assert zu.grad is None and np.array_equal(zu.array, np.ones(4))
     if name != "Adagrad":  # Adagrad creates its state eagerly, as torch does
         assert zu not in zopt.state
     assert [g["lr"] for g in zopt.param_groups] == [0.03, 0.007]
@@ -157,9 +157,9 @@ def test_zero_grad_set_to_none_false_keeps_zeroed_arrays():
     p = zg.randn(3, requires_grad=True)
     (p * p).sum().backward()
     opt = optim.Adam([p])
-    grad_array = p.grad.data
+    grad_array = p.grad.array
     opt.zero_grad(set_to_none=False)
-    assert p.grad is not None and p.grad.data is grad_array and not grad_array.any()
+    assert p.grad is not None and p.grad.array is grad_array and not grad_array.any()
     opt.zero_grad()
     assert p.grad is None
 
@@ -171,14 +171,14 @@ def test_lr_changed_through_param_groups_takes_effect():
     opt.step()
     opt.param_groups[0]["lr"] = 0.5
     opt.step()
-    np.testing.assert_allclose(p.data, [1.0 - 0.6, 2.0 - 0.6], rtol=1e-15)
+    np.testing.assert_allclose(p.array, [1.0 - 0.6, 2.0 - 0.6], rtol=1e-15)
 
 
 def test_step_does_not_modify_the_gradient():
     p = zg.randn(5, requires_grad=True)
     p.grad = zg.randn(5)
-    before = p.grad.data.copy()
+    before = p.grad.array.copy()
     opt = optim.Adam([p], weight_decay=0.1, maximize=True)
     opt.step()
     opt.step()
-    assert np.array_equal(p.grad.data, before)
+    assert np.array_equal(p.grad.array, before)

@@ -73,14 +73,14 @@ def test_resume_is_bitwise_identical(name, kwargs, through_json):
     assert _plain(saved)
     if through_json:
         saved = _from_json(json.loads(json.dumps(_to_json(saved))))
-    resumed = [zg.tensor(p.data.copy()).requires_grad_() for p in first]
+    resumed = [zg.tensor(p.array.copy()).requires_grad_() for p in first]
     other = dict(kwargs, lr=123.0)  # hyperparameters come back from the checkpoint
     opt2 = getattr(optim, name)(resumed, **other)
     opt2.load_state_dict(saved)
     assert opt2.param_groups[0]["lr"] == kwargs["lr"]
     train_zg(opt2, resumed, data, range(10, 20))
     for a, b in zip(ref, resumed):
-        assert np.array_equal(a.data, b.data)
+        assert np.array_equal(a.array, b.array)
     if name in ("Adam", "AdamW"):
         assert isinstance(opt2.param_groups[0]["betas"], tuple)
 
@@ -142,7 +142,7 @@ def test_load_torch_state_dict_and_continue_in_parity(name, kwargs):
     zopt.load_state_dict(saved)
     train_zg(zopt, zp, data, range(10, 20))
     for z, t in zip(zp, tp):
-        np.testing.assert_allclose(z.data, t.detach().numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(z.array, t.detach().numpy(), rtol=1e-9, atol=1e-12)
 
 
 def test_load_state_dict_rejects_mismatched_groups():

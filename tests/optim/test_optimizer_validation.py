@@ -79,6 +79,6 @@ def test_add_param_group_uses_defaults_and_steps_the_new_group():
     opt.add_param_group({"params": b, "lr": 0.5})
     assert opt.param_groups[1]["momentum"] == 0.9 and opt.param_groups[1]["lr"] == 0.5
     b.grad = zg.ones(3)
-    before = b.data.copy()
+    before = b.array.copy()
     opt.step()
-    np.testing.assert_allclose(b.data, before - 0.5, rtol=1e-6)
+    np.testing.assert_allclose(b.array, before - 0.5, rtol=1e-6)

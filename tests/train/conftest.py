@@ -10,7 +10,7 @@ from zengrad.nn.loss import CrossEntropyLoss
 
 
 def weights(model) -> dict:
-    return {k: v.data.copy() for k, v in model.state_dict().items()}
+    return {k: v.array.copy() for k, v in model.state_dict().items()}
 
 
 def assert_same_weights(a: dict, b: dict) -> None:

@@ -119,7 +119,7 @@ def test_clip_grad_norm_limits_the_gradient(setup_factory):
     norms = []
 
     def record(trainer, batch, logs):
-        g = [p.grad.data for p in s.model.parameters()]
+        g = [p.grad.array for p in s.model.parameters()]
         norms.append(float(np.sqrt(sum((x.astype(np.float64) ** 2).sum() for x in g))))
 
     Trainer(s.model, s.loss, s.opt, clip_grad_norm=0.05, verbose=0,

@@ -53,9 +53,9 @@ class Variable(metaclass=_VariableMeta):
             data = Tensor._make(np.empty(0, backend.get_default_dtype()), False, None)
         if not isinstance(data, Tensor):
             raise TypeError(f"Variable data has to be a tensor, but got {type(data).__name__}")
-        t = Tensor._make(data.data, False, None)
+        t = Tensor._make(data.array, False, None)
         if requires_grad:
-            if data.data.dtype.kind not in "fc":
+            if data.array.dtype.kind not in "fc":
                 raise RuntimeError(
                     "Only Tensors of floating point and complex dtype can require gradients"
                 )

@@ -195,8 +195,8 @@ class BackwardCFunction(FunctionCtx, ArrayFunction):
                     f"function {self.name()} returned a gradient different than None at "
                     f"position {i + 1}, but the corresponding forward input was not a Variable"
                 )
-            arr = g.data
-            shape = x.data.shape
+            arr = g.array
+            shape = x.array.shape
             if arr.shape != shape:
                 try:
                     fits = np.broadcast_shapes(arr.shape, shape) == arr.shape
@@ -209,9 +209,9 @@ class BackwardCFunction(FunctionCtx, ArrayFunction):
                         f"{list(shape)}"
                     )
                 arr = unbroadcast(arr, shape)
-            if arr.dtype != x.data.dtype:
-                arr = arr.astype(x.data.dtype)
-            elif arr is g.data:
+            if arr.dtype != x.array.dtype:
+                arr = arr.astype(x.array.dtype)
+            elif arr is g.array:
                 # the user's own array (a saved tensor, an incoming gradient, one tensor for
                 # two inputs): as a view the engine copies it before a leaf's .grad owns it
                 # and accumulates into it in place
@@ -375,19 +375,19 @@ def _wrap_outputs(ctx: BackwardCFunction, out: Any, record: bool) -> Any:
     single = not isinstance(out, tuple)
     items = (out,) if single else out
     d["_outputs"] = [
-        (t.data.shape, t.data.dtype) if isinstance(t, Tensor) else None for t in items
+        (t.array.shape, t.array.dtype) if isinstance(t, Tensor) else None for t in items
     ]
 
     def differentiable(t: Tensor) -> bool:
         # integer and bool outputs have no gradient (torch marks them non-differentiable)
-        return record and id(t) not in non_diff and t.data.dtype.kind in "fc"
+        return record and id(t) not in non_diff and t.array.dtype.kind in "fc"
 
     if single:
         if not isinstance(out, Tensor):
             return out
         if differentiable(out):
-            return Tensor._make(out.data, True, ctx)
-        return Tensor._make(out.data, False, None)
+            return Tensor._make(out.array, True, ctx)
+        return Tensor._make(out.array, False, None)
     hidden = None
     wrapped = []
     for k, t in enumerate(items):
@@ -397,7 +397,7 @@ def _wrap_outputs(ctx: BackwardCFunction, out: Any, record: bool) -> Any:
             if hidden is None:
                 hidden = Tensor._make(np.empty((), dtype=object), True, ctx)
             sel = _select(ctx, k, hidden)
-            wrapped.append(Tensor._make(t.data, True, sel))
+            wrapped.append(Tensor._make(t.array, True, sel))
         else:
-            wrapped.append(Tensor._make(t.data, False, None))
+            wrapped.append(Tensor._make(t.array, False, None))
     return tuple(wrapped)

@@ -193,7 +193,7 @@ class Observer:
 
     def __init__(self, tensor: Tensor) -> None:
         self.ref = weakref.ref(tensor)
-        self.shape, self.dtype = tensor.data.shape, tensor.data.dtype
+        self.shape, self.dtype = tensor.array.shape, tensor.array.dtype
         self.retain, self.hooks = False, []
 
 
@@ -213,7 +213,7 @@ def _run_hooks(hooks: list, g: np.ndarray, shape: tuple, dtype: np.dtype) -> np.
     for hook in hooks:
         new = hook(Tensor._make(g, False, None))
         if new is not None:
-            new = new.data if isinstance(new, Tensor) else np.asarray(new)
+            new = new.array if isinstance(new, Tensor) else np.asarray(new)
             _check_grad_shape(new, shape, "a gradient hook's result")
             g = new.astype(dtype, copy=False)
     return g
@@ -237,16 +237,16 @@ def _initial_grad(tensor: Tensor, gradient, what: str) -> np.ndarray:
             "nothing to differentiate (create the inputs with requires_grad=True)"
         )
     if gradient is None:
-        if tensor.data.size != 1:
+        if tensor.array.size != 1:
             raise RuntimeError(
                 f"grad can be implicitly created only for scalar outputs; this tensor has "
-                f"shape {tuple(tensor.data.shape)}: pass {what}= of that shape, "
+                f"shape {tuple(tensor.array.shape)}: pass {what}= of that shape, "
                 f"or reduce it first (e.g. .sum())"
             )
-        return np.ones_like(tensor.data)
-    grad = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
-    _check_grad_shape(grad, tensor.data.shape, what)
-    return grad.astype(tensor.data.dtype, copy=True)
+        return np.ones_like(tensor.array)
+    grad = gradient.array if isinstance(gradient, Tensor) else np.asarray(gradient)
+    _check_grad_shape(grad, tensor.array.shape, what)
+    return grad.astype(tensor.array.dtype, copy=True)
 
 
 def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
@@ -346,10 +346,10 @@ def _run(seeds: list, retain_graph: bool, captured: dict | None, inputs: tuple =
         for parent, needed, pg in zip(node.parents, node.needs_input_grad, in_grads):
             if not needed or pg is None:
                 continue
-            if check_grad_dtypes and pg.dtype != parent.data.dtype:
+            if check_grad_dtypes and pg.dtype != parent.array.dtype:
                 raise RuntimeError(
                     f"{node.name()} returned a {pg.dtype} gradient for a "
-                    f"{parent.data.dtype} input"
+                    f"{parent.array.dtype} input"
                 )
             fn = parent.grad_fn
             if fn is None:
@@ -368,13 +368,13 @@ def _deliver_leaf(leaf: Tensor, g: np.ndarray, owned: bool, captured: dict | Non
     if captured is not None:
         key = id(leaf)
         if key in captured:
-            g = np.broadcast_to(g, leaf.data.shape).astype(leaf.data.dtype, copy=False)
+            g = np.broadcast_to(g, leaf.array.shape).astype(leaf.array.dtype, copy=False)
             prev = captured[key]
             captured[key] = g if prev is None else prev + g
         return
     hooks = getattr(leaf, "_hooks", None)
     if hooks:
-        g = _run_hooks(hooks, g, leaf.data.shape, leaf.data.dtype)
+        g = _run_hooks(hooks, g, leaf.array.shape, leaf.array.dtype)
         owned = False
     _accumulate_leaf(leaf, g, owned)
 
@@ -384,20 +384,20 @@ def _accumulate_leaf(leaf: Tensor, g: np.ndarray, owned: bool) -> None:
 
     if not leaf.requires_grad:
         return
-    if g.shape != leaf.data.shape:
-        g = np.broadcast_to(g, leaf.data.shape)
+    if g.shape != leaf.array.shape:
+        g = np.broadcast_to(g, leaf.array.shape)
         owned = False
-    if g.dtype != leaf.data.dtype:
-        g = g.astype(leaf.data.dtype)
+    if g.dtype != leaf.array.dtype:
+        g = g.astype(leaf.array.dtype)
         owned = True
     if leaf._grad is None:
         leaf._grad = Tensor._make(g if owned else g.copy(), False, None)
         return
-    acc = leaf._grad.data
-    if acc.shape != g.shape:  # .grad.data was replaced: += would broadcast or fail in NumPy
+    acc = leaf._grad.array
+    if acc.shape != g.shape:  # .grad.array was replaced: += would broadcast or fail in NumPy
         raise RuntimeError(
             f"backward: can't accumulate a gradient of shape {tuple(g.shape)} into the "
-            f".grad of shape {tuple(acc.shape)} that this tensor holds (was .grad.data "
+            f".grad of shape {tuple(acc.shape)} that this tensor holds (was .grad.array "
             f"replaced?); set .grad = None first"
         )
     acc += g

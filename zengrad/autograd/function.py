@@ -53,7 +53,7 @@ class Function:
     def apply(cls, *args, **kwargs) -> Tensor:
         """Run forward on the inputs' arrays; record a node when an input requires grad."""
         ctx = object.__new__(cls)
-        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        arrays = [a.array if isinstance(a, Tensor) else a for a in args]
         needs = [isinstance(a, Tensor) and a.requires_grad for a in args]
         if grad_mode.enabled and True in needs:
             ctx.parents = args

@@ -22,7 +22,7 @@ class GradcheckError(RuntimeError):
 def _outputs(fn: Callable, inputs: Sequence) -> list[Tensor]:
     out = fn(*inputs)
     outs = list(out) if isinstance(out, (tuple, list)) else [out]
-    return [o for o in outs if isinstance(o, Tensor) and o.data.dtype.kind == "f"]
+    return [o for o in outs if isinstance(o, Tensor) and o.array.dtype.kind == "f"]
 
 
 def gradcheck(
@@ -39,9 +39,9 @@ def gradcheck(
     if not diff:
         raise ValueError("gradcheck: no input requires grad; nothing to check")
     for i in diff:
-        if inputs[i].data.dtype != np.float64:
+        if inputs[i].array.dtype != np.float64:
             raise ValueError(
-                f"gradcheck: input {i} is {inputs[i].data.dtype}; finite differences need "
+                f"gradcheck: input {i} is {inputs[i].array.dtype}; finite differences need "
                 "float64 inputs (use .double())"
             )
 
@@ -51,17 +51,17 @@ def gradcheck(
     for k, out in enumerate(outs):
         if not out.requires_grad:
             continue
-        rows = {i: np.zeros((out.data.size, inputs[i].data.size)) for i in diff}
-        for r in range(out.data.size):
+        rows = {i: np.zeros((out.array.size, inputs[i].array.size)) for i in diff}
+        for r in range(out.array.size):
             for i in diff:
                 inputs[i].grad = None
-            seed = np.zeros(out.data.size)
+            seed = np.zeros(out.array.size)
             seed[r] = 1.0
-            out.backward(seed.reshape(out.data.shape), retain_graph=True)
+            out.backward(seed.reshape(out.array.shape), retain_graph=True)
             for i in diff:
                 g = inputs[i].grad
                 if g is not None:
-                    rows[i][r] = g.data.reshape(-1)
+                    rows[i][r] = g.array.reshape(-1)
         analytic[k] = rows
     for i in diff:
         inputs[i].grad = None
@@ -69,15 +69,15 @@ def gradcheck(
     # numeric Jacobian by central differences
     with no_grad():
         for i in diff:
-            x = inputs[i].data
+            x = inputs[i].array
             flat = x.reshape(-1)  # a view: perturb in place
-            numeric = {k: np.zeros((outs[k].data.size, x.size)) for k in range(len(outs))}
+            numeric = {k: np.zeros((outs[k].array.size, x.size)) for k in range(len(outs))}
             for j in range(x.size):
                 orig = flat[j]
                 flat[j] = orig + eps
-                plus = [o.data.reshape(-1).copy() for o in _outputs(fn, inputs)]
+                plus = [o.array.reshape(-1).copy() for o in _outputs(fn, inputs)]
                 flat[j] = orig - eps
-                minus = [o.data.reshape(-1).copy() for o in _outputs(fn, inputs)]
+                minus = [o.array.reshape(-1).copy() for o in _outputs(fn, inputs)]
                 flat[j] = orig
                 for k in range(len(outs)):
                     numeric[k][:, j] = (plus[k] - minus[k]) / (2 * eps)

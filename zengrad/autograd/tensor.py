@@ -56,7 +56,7 @@ def as_array(data, dtype=None) -> np.ndarray:
     an array's dtype instead. Strings, objects and records are refused with a TypeError.
     """
     if isinstance(data, Tensor):
-        arr = data.data
+        arr = data.array
     elif isinstance(data, np.ndarray):
         arr = data
         check_array_dtype(arr.dtype, "tensor")
@@ -166,12 +166,12 @@ def legacy_array(args: tuple, dtype, name: str = "Tensor") -> np.ndarray:
     if isinstance(data, Tensor):
         # torch: Tensor(t) shares t's data and keeps its dtype; a typed constructor refuses
         # a tensor of another dtype rather than casting it
-        if dtype is not None and data.data.dtype != dt:
+        if dtype is not None and data.array.dtype != dt:
             raise TypeError(
                 f"{name}(): expected a tensor of dtype {dt}, got one of dtype "
-                f"{data.data.dtype} (convert it with .to(zengrad.{dt}))"
+                f"{data.array.dtype} (convert it with .to(zengrad.{dt}))"
             )
-        return data.data
+        return data.array
     if isinstance(data, (str, bytes)):
         raise TypeError(f"{name}(): invalid data type '{type(data).__name__}'")
     if not isinstance(data, (list, tuple, range, np.ndarray)):
@@ -193,7 +193,7 @@ class _LegacyTensorType(type):
         return Tensor._make(legacy_array(args, cls.dtype, cls.__name__), False, None)
 
     def __instancecheck__(cls, obj) -> bool:
-        return isinstance(obj, Tensor) and obj.data.dtype == cls.dtype
+        return isinstance(obj, Tensor) and obj.array.dtype == cls.dtype
 
 
 def _legacy_type(name: str, dtype) -> type:
@@ -230,7 +230,7 @@ class Tensor:
 
     # _hooks (gradient hooks of a leaf) is set only when a hook is registered; _grad is read
     # and written directly by the engine (trusted, hot), users go through the `grad` property
-    __slots__ = ("data", "_grad", "requires_grad", "grad_fn", "_hooks", "__weakref__")
+    __slots__ = ("array", "_grad", "requires_grad", "grad_fn", "_hooks", "__weakref__")
     # make `ndarray + tensor` call Tensor.__radd__ rather than looping over elements
     __array_ufunc__ = None
     __array_priority__ = 1000
@@ -240,9 +240,9 @@ class Tensor:
         if type(self) is not Tensor and len(args) == 1:
             # subclasses (nn.Parameter) wrap one array or tensor and keep its dtype; the
             # legacy size/float rules are torch.Tensor(...)'s alone
-            self.data = as_array(args[0], dtype)
+            self.array = as_array(args[0], dtype)
         else:
-            self.data = legacy_array(args, dtype)
+            self.array = legacy_array(args, dtype)
         self._grad = None
         self.grad_fn = None
         self.requires_grad = False
@@ -254,13 +254,35 @@ class Tensor:
         """Fast constructor used by ops: no conversion, no checks."""
         t = object.__new__(cls)
         # NumPy returns scalars, not 0-d arrays, from 0-d arithmetic and full reductions
-        t.data = data if type(data) is np.ndarray else np.asarray(data)
+        t.array = data if type(data) is np.ndarray else np.asarray(data)
         t._grad = None
         t.requires_grad = requires_grad
         t.grad_fn = grad_fn
         return t
 
     # ----- properties --------------------------------------------------------------
+    @property
+    def data(self) -> Tensor:
+        """torch's `x.data`: a Tensor sharing this tensor's storage, cut from the graph, that
+        does not require grad (so `p.data.add_(u)` updates p untracked). Assigning
+        `x.data = t` makes x hold t's storage. zengrad's own code reads the NumPy array as
+        `x.array` (Chainer's name), which `.data` wrapped before."""
+        return Tensor._make(self.array, False, None)
+
+    @data.setter
+    def data(self, value) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(
+                f"x.data = value needs a Tensor (as torch), got {type(value).__name__}; "
+                "wrap an array with zengrad.from_numpy(a)"
+            )
+        if self.requires_grad and value.array.dtype.kind not in "fc":
+            raise RuntimeError(
+                f"data set to a tensor of dtype {value.array.dtype} on a tensor that requires "
+                "grad: only floating-point tensors can require gradients"
+            )
+        self.array = value.array
+
     @property
     def grad(self) -> Tensor | None:
         """dL/dself accumulated by backward (None until a backward reaches this tensor)."""
@@ -277,15 +299,15 @@ class Tensor:
     @property
     def shape(self) -> Size:
         """The sizes, as a zengrad.Size (a tuple)."""
-        return tuple.__new__(Size, self.data.shape)  # no validation: NumPy's shape is ints
+        return tuple.__new__(Size, self.array.shape)  # no validation: NumPy's shape is ints
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def device(self) -> _device.device:
@@ -331,25 +353,25 @@ class Tensor:
     def size(self, dim: int | None = None):
         """The sizes as a zengrad.Size, or the size of one dim (negative dims count back)."""
         if dim is None:
-            return tuple.__new__(Size, self.data.shape)
-        return self.data.shape[_ops.normalize_dim(dim, self.data.ndim)]
+            return tuple.__new__(Size, self.array.shape)
+        return self.array.shape[_ops.normalize_dim(dim, self.array.ndim)]
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self.array.size)
 
     def nelement(self) -> int:
         """The number of elements (torch's alias of numel)."""
-        return int(self.data.size)
+        return int(self.array.size)
 
     def ndimension(self) -> int:
         """The number of dims (torch's alias of dim)."""
-        return self.data.ndim
+        return self.array.ndim
 
     def element_size(self) -> int:
-        return self.data.dtype.itemsize
+        return self.array.dtype.itemsize
 
     # ----- shape of another tensor ---------------------------------------------------
     def view_as(self, other: Tensor) -> Tensor:
@@ -378,7 +400,7 @@ class Tensor:
         from zengrad import creation
 
         backend.parse_to_args((), {"device": device})
-        dt = self.data.dtype if dtype is None else dtype
+        dt = self.array.dtype if dtype is None else dtype
         return creation.full(size, fill_value, dtype=dt, requires_grad=requires_grad)
 
     def new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -387,24 +409,24 @@ class Tensor:
 
         backend.parse_to_args((), {"device": device})
         if isinstance(data, Tensor):
-            data = data.data
-        dt = self.data.dtype if dtype is None else dtype
+            data = data.array
+        dt = self.array.dtype if dtype is None else dtype
         return creation.tensor(data, dtype=dt, requires_grad=requires_grad)
 
     def _new_like(self, kind: str, size: tuple, dtype, device, requires_grad: bool) -> Tensor:
         from zengrad import creation
 
         backend.parse_to_args((), {"device": device})
-        dt = self.data.dtype if dtype is None else dtype
+        dt = self.array.dtype if dtype is None else dtype
         return getattr(creation, kind)(*size, dtype=dt, requires_grad=requires_grad)
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def is_floating_point(self) -> bool:
-        return self.data.dtype.kind in _FLOAT_KINDS
+        return self.array.dtype.kind in _FLOAT_KINDS
 
     # ----- autograd ----------------------------------------------------------------
     def backward(self, gradient=None, retain_graph: bool = False) -> None:
@@ -412,10 +434,10 @@ class Tensor:
         _engine.backward(self, gradient, retain_graph)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self.array.dtype.kind not in "fc":
             raise RuntimeError(
                 f"only tensors of floating point dtype can require gradients, "
-                f"got {self.data.dtype}"
+                f"got {self.array.dtype}"
             )
         if not requires_grad and self.grad_fn is not None:
             raise RuntimeError(
@@ -454,7 +476,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same data (shared, not copied), cut from the graph."""
-        return Tensor._make(self.data, False, None)
+        return Tensor._make(self.array, False, None)
 
     def detach_(self) -> Tensor:
         self.grad_fn = None
@@ -463,25 +485,25 @@ class Tensor:
 
     # ----- conversion --------------------------------------------------------------
     def item(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(
-                f"a Tensor with {self.data.size} elements cannot be converted to a Python "
-                f"scalar (.item() needs exactly one element; shape {tuple(self.data.shape)})"
+                f"a Tensor with {self.array.size} elements cannot be converted to a Python "
+                f"scalar (.item() needs exactly one element; shape {tuple(self.array.shape)})"
             )
-        return self.data.reshape(()).item()
+        return self.array.reshape(()).item()
 
     def tolist(self):
-        return self.data.tolist()
+        return self.array.tolist()
 
     def numpy(self) -> np.ndarray:
         if self.requires_grad:
             raise RuntimeError(
                 "Can't call numpy() on a Tensor that requires grad. Use tensor.detach().numpy()"
             )
-        return self.data
+        return self.array
 
     def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype)
+        return self.array if dtype is None else self.array.astype(dtype)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -490,17 +512,17 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError(
-                f"Boolean value of a Tensor with {self.data.size} elements is ambiguous "
+                f"Boolean value of a Tensor with {self.array.size} elements is ambiguous "
                 "(use .any() or .all())"
             )
-        return bool(self.data.reshape(()).item())
+        return bool(self.array.reshape(()).item())
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+        if self.array.dtype.kind not in "iu" or self.array.size != 1:
             raise TypeError("only integer tensors of a single element can be used as an index")
-        return int(self.data.reshape(()).item())
+        return int(self.array.reshape(()).item())
 
     def to(self, *args, **kwargs) -> Tensor:
         """torch's forms: to(dtype, non_blocking=False, copy=False), to(device=None, dtype=None,
@@ -509,7 +531,7 @@ class Tensor:
         Returns self when nothing changes (and copy is False), else a differentiable cast or
         copy. Devices other than 'cpu' raise torch's CPU-only-build error."""
         _, dtype, _, copy = backend.parse_to(args, kwargs)
-        if dtype is None or dtype == self.data.dtype:
+        if dtype is None or dtype == self.array.dtype:
             return _ops.clone(self) if copy else self
         return _ops.cast(self, dtype)
 
@@ -523,9 +545,9 @@ class Tensor:
         spells it, for code that compares it); type(t) casts to a dtype, a typed class
         (zengrad.LongTensor) or its name ('torch.LongTensor')."""
         if dtype is None:
-            name = _LEGACY_NAMES.get(self.data.dtype)
+            name = _LEGACY_NAMES.get(self.array.dtype)
             if name is None:
-                raise TypeError(f"type(): no legacy type name for dtype {self.data.dtype}")
+                raise TypeError(f"type(): no legacy type name for dtype {self.array.dtype}")
             return "torch." + name
         if isinstance(dtype, _LegacyTensorType):
             dtype = dtype.dtype
@@ -589,23 +611,23 @@ class Tensor:
 
     def zero_(self) -> Tensor:
         self._check_inplace()
-        self.data[...] = 0
+        self.array[...] = 0
         return self
 
     def fill_(self, value) -> Tensor:
         self._check_inplace(value)
-        self.data[...] = value
+        self.array[...] = value
         return self
 
     def copy_(self, src) -> Tensor:
         self._check_inplace(src)
-        src = src.data if isinstance(src, Tensor) else np.asarray(src)
+        src = src.array if isinstance(src, Tensor) else np.asarray(src)
         try:
-            np.copyto(self.data, np.broadcast_to(src, self.data.shape), casting="unsafe")
+            np.copyto(self.array, np.broadcast_to(src, self.array.shape), casting="unsafe")
         except ValueError:
             raise ValueError(
                 f"copy_: source of shape {tuple(np.shape(src))} does not broadcast to "
-                f"{tuple(self.data.shape)}"
+                f"{tuple(self.array.shape)}"
             ) from None
         return self
 
@@ -621,7 +643,7 @@ class Tensor:
         if args or not isinstance(alpha, (int, float)):
             other, alpha = _ops._alpha_args(name, self, other, args, alpha)
         self._check_inplace(other)
-        other = other.data if isinstance(other, Tensor) else other
+        other = other.array if isinstance(other, Tensor) else other
         alpha = sign * alpha
         return self._ufunc_inplace(name, np.add, other if alpha == 1 else alpha * other)
 
@@ -636,18 +658,18 @@ class Tensor:
 
     def _ufunc_inplace(self, name: str, ufunc, other) -> Tensor:
         self._check_inplace(other)
-        other = other.data if isinstance(other, Tensor) else other
+        other = other.array if isinstance(other, Tensor) else other
         try:
-            ufunc(self.data, other, out=self.data)
+            ufunc(self.array, other, out=self.array)
         except TypeError:  # NumPy's UFuncTypeError: the result does not fit self's dtype
             raise RuntimeError(
-                f"{name}: result type {np.result_type(self.data, other)} can't be cast to the "
-                f"desired output type {self.data.dtype} (in-place ops keep self's dtype)"
+                f"{name}: result type {np.result_type(self.array, other)} can't be cast to the "
+                f"desired output type {self.array.dtype} (in-place ops keep self's dtype)"
             ) from None
         except ValueError:
             raise RuntimeError(
                 f"{name}: other of shape {tuple(np.shape(other))} does not broadcast to self's "
-                f"shape {tuple(self.data.shape)}"
+                f"shape {tuple(self.array.shape)}"
             ) from None
         return self
 
@@ -656,35 +678,35 @@ class Tensor:
         if min is None and max is None:
             raise ValueError("clamp_: at least one of min and max must not be None")
         self._check_inplace()
-        lo = min.data if isinstance(min, Tensor) else min
-        hi = max.data if isinstance(max, Tensor) else max
+        lo = min.array if isinstance(min, Tensor) else min
+        hi = max.array if isinstance(max, Tensor) else max
         try:
-            np.clip(self.data, lo, hi, out=self.data, casting="same_kind")
+            np.clip(self.array, lo, hi, out=self.array, casting="same_kind")
         except (ValueError, TypeError) as e:
             raise ValueError(
                 f"clamp_: bounds of shapes {np.shape(lo)} and {np.shape(hi)} must broadcast to "
-                f"{tuple(self.data.shape)} and fit its dtype {self.data.dtype} ({e})"
+                f"{tuple(self.array.shape)} and fit its dtype {self.array.dtype} ({e})"
             ) from None
         return self
 
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
         self._check_inplace()
-        self.data[...] = backend.rng().uniform(a, b, self.data.shape)
+        self.array[...] = backend.rng().uniform(a, b, self.array.shape)
         return self
 
     def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
         self._check_inplace()
-        self.data[...] = backend.rng().normal(mean, std, self.data.shape)
+        self.array[...] = backend.rng().normal(mean, std, self.array.shape)
         return self
 
     # ----- printing ------------------------------------------------------------------
     def __repr__(self) -> str:
         body = np.array2string(
-            self.data, separator=", ", prefix="tensor(", precision=4, threshold=1000
+            self.array, separator=", ", prefix="tensor(", precision=4, threshold=1000
         )
         extras = []
-        if self.data.dtype not in (backend.get_default_dtype(), np.int64, np.bool_):
-            extras.append(f"dtype=zengrad.{self.data.dtype}")
+        if self.array.dtype not in (backend.get_default_dtype(), np.int64, np.bool_):
+            extras.append(f"dtype=zengrad.{self.array.dtype}")
         if self.grad_fn is not None:
             extras.append(f"grad_fn={self.grad_fn!r}")
         elif self.requires_grad:
@@ -694,12 +716,12 @@ class Tensor:
     def __format__(self, format_spec: str) -> str:
         """A 0-d tensor formats as its Python number ('{:.2f}'.format(t)); others only with an
         empty spec (their repr), as torch."""
-        if self.data.ndim == 0:
-            return self.data.item().__format__(format_spec)
+        if self.array.ndim == 0:
+            return self.array.item().__format__(format_spec)
         if format_spec:
             raise TypeError(
                 f"unsupported format string {format_spec!r} passed to Tensor.__format__ (only "
-                f"0-d tensors take one; this one has shape {tuple(self.data.shape)})"
+                f"0-d tensors take one; this one has shape {tuple(self.array.shape)})"
             )
         return repr(self)
 
@@ -837,12 +859,12 @@ class Tensor:
                 "or zengrad.where / index_put-style ops such as scatter"
             )
         index = _ops.unwrap_index(index)
-        self.data[index] = value.data if isinstance(value, Tensor) else value
+        self.array[index] = value.array if isinstance(value, Tensor) else value
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self.array.shape[0]))
 
 
 def _cuda_device(device) -> _device.device:
@@ -858,7 +880,7 @@ def _cuda_device(device) -> _device.device:
 def _shape_of_tensor(name: str, other) -> tuple[int, ...]:
     if not isinstance(other, Tensor):
         raise TypeError(f"{name}(): argument 'other' must be a Tensor, not {type(other).__name__}")
-    return other.data.shape
+    return other.array.shape
 
 
 def _check_assigned_grad(tensor: Tensor, grad) -> None:
@@ -870,17 +892,17 @@ def _check_assigned_grad(tensor: Tensor, grad) -> None:
         )
     if grad is tensor:
         raise RuntimeError("can't assign a tensor as its own grad")
-    if grad.data.shape != tensor.data.shape:
+    if grad.array.shape != tensor.array.shape:
         raise RuntimeError(
-            f"attempting to assign a gradient of shape {tuple(grad.data.shape)} to a tensor "
-            f"of shape {tuple(tensor.data.shape)}; the gradient and the tensor must have the "
+            f"attempting to assign a gradient of shape {tuple(grad.array.shape)} to a tensor "
+            f"of shape {tuple(tensor.array.shape)}; the gradient and the tensor must have the "
             f"same shape"
         )
-    if grad.data.dtype != tensor.data.dtype:
+    if grad.array.dtype != tensor.array.dtype:
         raise RuntimeError(
-            f"attempting to assign a gradient of dtype {grad.data.dtype} to a tensor of dtype "
-            f"{tensor.data.dtype}; the gradient must have the tensor's dtype (convert it with "
-            f".to(zengrad.{tensor.data.dtype}))"
+            f"attempting to assign a gradient of dtype {grad.array.dtype} to a tensor of dtype "
+            f"{tensor.array.dtype}; the gradient must have the tensor's dtype (convert it with "
+            f".to(zengrad.{tensor.array.dtype}))"
         )
 
 
@@ -892,7 +914,7 @@ def zero_grads(tensors, set_to_none: bool = True) -> None:
         if set_to_none:
             t._grad = None
         else:
-            t._grad.data[...] = 0
+            t._grad.array[...] = 0
 
 
 class RemovableHook:

@@ -111,7 +111,7 @@ def default_collate(batch: list) -> Any:
 
 def _as_array(item, kind: type) -> np.ndarray:
     if isinstance(item, Tensor):
-        return item.data
+        return item.array
     if isinstance(item, np.ndarray):
         return item
     raise TypeError(f"default_collate: a batch mixes {kind.__name__} and "

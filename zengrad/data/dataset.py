@@ -69,7 +69,7 @@ class ChainDataset(IterableDataset):
 
 def _to_array(x, what: str) -> np.ndarray:
     if isinstance(x, Tensor):
-        return x.data
+        return x.array
     if isinstance(x, np.ndarray):
         return x
     arr = np.asarray(x)

@@ -15,7 +15,7 @@ from zengrad.autograd.tensor import Tensor
 
 
 def _as_float(x, who: str) -> np.ndarray:
-    arr = x.data if isinstance(x, Tensor) else np.asarray(x)
+    arr = x.array if isinstance(x, Tensor) else np.asarray(x)
     if arr.ndim == 0 or arr.shape[0] == 0:
         raise ValueError(f"{who}: expected an array with at least one sample, got shape "
                          f"{arr.shape}")

@@ -129,7 +129,7 @@ class SubsetRandomSampler(Sampler[int]):
 
     def _indices(self) -> np.ndarray:
         idx = self.indices
-        idx = idx.data if isinstance(idx, Tensor) else idx
+        idx = idx.array if isinstance(idx, Tensor) else idx
         return np.asarray(idx, dtype=np.int64).reshape(-1)[self._order()]
 
     def __iter__(self) -> Iterator[int]:
@@ -153,7 +153,7 @@ class WeightedRandomSampler(Sampler[int]):
         if not isinstance(replacement, bool):
             raise ValueError("replacement should be a boolean value, but got "
                              f"replacement={replacement}")
-        w = weights.data if isinstance(weights, Tensor) else weights
+        w = weights.array if isinstance(weights, Tensor) else weights
         try:
             w = np.asarray(w, dtype=np.float64)
         except (TypeError, ValueError) as e:
@@ -179,7 +179,7 @@ class WeightedRandomSampler(Sampler[int]):
             gen = wrapped
         # torch's checks and messages (negative/nan weights, too few categories ...)
         return multinomial(self.weights, self.num_samples, self.replacement,
-                           generator=gen).data.astype(np.int64, copy=False)
+                           generator=gen).array.astype(np.int64, copy=False)
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._indices().tolist())

@@ -51,7 +51,7 @@ def _encode(obj: Any, path: str, tensors: dict[str, np.ndarray],
     if isinstance(obj, (Tensor, np.ndarray, np.generic)):
         path = _unique(path, tensors)
     if isinstance(obj, Tensor):
-        tensors[path] = obj.data
+        tensors[path] = obj.array
         return {"__tensor__": path, "type": "Tensor"}
     if isinstance(obj, np.ndarray):
         tensors[path] = obj

@@ -61,7 +61,7 @@ def _to_numpy(name, value) -> np.ndarray:
     if not isinstance(name, str):
         raise TypeError(f"save: tensor names must be strings, got {name!r}")
     if isinstance(value, Tensor):
-        value = value.data
+        value = value.array
     if not isinstance(value, (np.ndarray, np.generic)):
         raise TypeError(f"save: the value for {name!r} is a {type(value).__name__}, not a "
                         "Tensor or ndarray")

@@ -79,12 +79,12 @@ def _decode_module(record: Any, tensors: Mapping[str, np.ndarray], path, field: 
     targets = dict(module.state_dict(keep_vars=True))
     for key, value in state.items():
         target = targets.get(key)
-        arr = value.data if isinstance(value, Tensor) else value
+        arr = value.array if isinstance(value, Tensor) else value
         # keep the saved dtype (a model cast with .double() after it was built)
         if (target is not None and isinstance(arr, np.ndarray) and arr.shape == target.shape
-                and arr.dtype != target.data.dtype and arr.dtype.kind == "f"
-                and target.data.dtype.kind == "f"):
-            target.data = target.data.astype(arr.dtype)
+                and arr.dtype != target.array.dtype and arr.dtype.kind == "f"
+                and target.array.dtype.kind == "f"):
+            target.array = target.array.astype(arr.dtype)
     try:
         module.load_state_dict(state, strict=True)
     except (RuntimeError, TypeError, ValueError) as e:

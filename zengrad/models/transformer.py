@@ -48,7 +48,7 @@ class _EncoderBody(Module):
 
     def _encode(self, x, src_key_padding_mask):
         if self.tokens:
-            arr = x.data if isinstance(x, Tensor) else np.asarray(x)
+            arr = x.array if isinstance(x, Tensor) else np.asarray(x)
             if arr.ndim != 2:
                 raise ValueError(f"{type(self).__name__}: token input must be (N, L), got "
                                  f"shape {arr.shape}")
@@ -56,7 +56,7 @@ class _EncoderBody(Module):
                 src_key_padding_mask = arr == self.padding_idx
             h = self.embedding(arr)
         else:
-            if not isinstance(x, Tensor) or x.data.ndim != 3:
+            if not isinstance(x, Tensor) or x.array.ndim != 3:
                 got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
                 raise ValueError(f"{type(self).__name__}: feature input must be a Tensor "
                                  f"(N, L, input_dim), got {got}")
@@ -85,9 +85,9 @@ class TransformerClassifier(_EncoderBody):
         if pad is None:
             pooled = h.mean(1)
         else:
-            pad = np.asarray(pad.data if isinstance(pad, Tensor) else pad)
+            pad = np.asarray(pad.array if isinstance(pad, Tensor) else pad)
             keep = ~pad if pad.dtype == np.bool_ else np.isfinite(pad)
-            keep = keep.astype(h.data.dtype)
+            keep = keep.astype(h.array.dtype)
             count = np.maximum(keep.sum(1, keepdims=True), 1)
             weights = Tensor._make((keep / count)[:, :, None], False, None)
             pooled = (h * weights).sum(1)

@@ -45,23 +45,23 @@ from zengrad.ops.shape import chunk
 def rows_linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     """linear() on (.., in) as one 2-D GEMM over all rows: NumPy's matmul runs one GEMM per
     leading index on 3-D input, 1.3-1.6x slower for the sizes of a Transformer layer."""
-    if x.data.ndim <= 2:
+    if x.array.ndim <= 2:
         return linear(x, weight, bias)
-    lead = x.data.shape[:-1]
-    out = linear(x.reshape(-1, x.data.shape[-1]), weight, bias)
-    return out.reshape(*lead, weight.data.shape[0])
+    lead = x.array.shape[:-1]
+    out = linear(x.reshape(-1, x.array.shape[-1]), weight, bias)
+    return out.reshape(*lead, weight.array.shape[0])
 
 
 def _heads(t: Tensor, num_heads: int, batch_first: bool) -> Tensor:
     """(N, L, E) if batch_first else (L, N, E) -> (N, H, L, d) (a view)."""
-    a, b, e = t.data.shape
+    a, b, e = t.array.shape
     t = t.reshape(a, b, num_heads, e // num_heads)
     return t.permute(0, 2, 1, 3) if batch_first else t.permute(1, 2, 0, 3)
 
 
 def _merge_heads(o: Tensor, batch_first: bool) -> Tensor:
     """(N, H, L, d) -> rows (N L, H d) if batch_first else (L N, H d)."""
-    n, h, length, d = o.data.shape
+    n, h, length, d = o.array.shape
     if batch_first:
         return o.permute(0, 2, 1, 3).reshape(n * length, h * d)
     return o.permute(2, 0, 1, 3).reshape(length * n, h * d)
@@ -69,7 +69,7 @@ def _merge_heads(o: Tensor, batch_first: bool) -> Tensor:
 
 def _as_additive(mask, name: str, dtype) -> np.ndarray:
     """A bool (True = masked out) or float (added) mask as an additive constant array."""
-    arr = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    arr = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
     if arr.dtype == np.bool_:
         return bool_to_additive(arr, dtype, take_part=False)
     if arr.dtype.kind != "f":
@@ -171,16 +171,16 @@ class MultiheadAttention(Module):
         batched = self._check_inputs(query, key, value)
         bf = self.batch_first or not batched
         if not batched:  # as a batch of one, batch first
-            query, key, value = (t.reshape(1, *t.data.shape) for t in (query, key, value))
+            query, key, value = (t.reshape(1, *t.array.shape) for t in (query, key, value))
             if key_padding_mask is not None:
                 key_padding_mask = np.asarray(
-                    key_padding_mask.data if isinstance(key_padding_mask, Tensor)
+                    key_padding_mask.array if isinstance(key_padding_mask, Tensor)
                     else key_padding_mask
                 ).reshape(1, -1)
-        n, length = (query.data.shape[0], query.data.shape[1]) if bf else (
-            query.data.shape[1], query.data.shape[0])
-        src_len = key.data.shape[1] if bf else key.data.shape[0]
-        dt = query.data.dtype
+        n, length = (query.array.shape[0], query.array.shape[1]) if bf else (
+            query.array.shape[1], query.array.shape[0])
+        src_len = key.array.shape[1] if bf else key.array.shape[0]
+        dt = query.array.dtype
 
         if is_causal and attn_mask is None:
             raise RuntimeError(
@@ -195,7 +195,7 @@ class MultiheadAttention(Module):
         p = self.dropout if self.training else 0.0
 
         if not need_weights and self_attention:
-            rows = query.data.shape[:2]
+            rows = query.array.shape[:2]
             qkv = linear(query.reshape(-1, self.embed_dim), self.in_proj_weight,
                          self.in_proj_bias)
             ctx = SelfAttentionPacked.apply(qkv, mask, self.num_heads, bf, float(p), rows)
@@ -219,8 +219,8 @@ class MultiheadAttention(Module):
             if average_attn_weights:
                 weights = weights.mean(1)
             if not batched:
-                weights = weights.reshape(*weights.data.shape[1:])
-        rows = query.data.shape[:2]
+                weights = weights.reshape(*weights.array.shape[1:])
+        rows = query.array.shape[:2]
         out = self.out_proj(_merge_heads(o, bf))
         return out.reshape(*(rows if batched else rows[1:]), self.embed_dim), weights
 
@@ -247,7 +247,7 @@ class MultiheadAttention(Module):
             if not isinstance(t, Tensor):
                 raise TypeError(f"MultiheadAttention: {name} must be a Tensor, got "
                                 f"{type(t).__name__}")
-        qs, ks, vs = query.data.shape, key.data.shape, value.data.shape
+        qs, ks, vs = query.array.shape, key.array.shape, value.array.shape
         if len(qs) not in (2, 3) or len(ks) != len(qs) or len(vs) != len(qs):
             raise ValueError(f"MultiheadAttention: query, key and value must all be 3-D "
                              f"(batched) or 2-D (unbatched), got {qs}, {ks}, {vs}")
@@ -263,10 +263,10 @@ class MultiheadAttention(Module):
         if len(qs) == 3 and qs[batch_axis] != ks[batch_axis]:
             raise ValueError(f"MultiheadAttention: query {qs} and key {ks} have different batch "
                              f"sizes (batch_first={self.batch_first})")
-        wdt = self.out_proj.weight.data.dtype
+        wdt = self.out_proj.weight.array.dtype
         for name, t in (("query", query), ("key", key), ("value", value)):
-            if t.data.dtype != wdt:
-                raise TypeError(f"MultiheadAttention: {name} dtype {t.data.dtype} does not "
+            if t.array.dtype != wdt:
+                raise TypeError(f"MultiheadAttention: {name} dtype {t.array.dtype} does not "
                                 f"match the parameters' dtype {wdt}")
         return len(qs) == 3
 

@@ -265,8 +265,8 @@ def _entry_repr(key, value, typename: bool = False) -> str:
     (ParameterList), '[zengrad.FloatTensor of size 2x3]' (ParameterDict, typename=True)."""
     if isinstance(value, Tensor):
         kind = "Parameter" if isinstance(value, Parameter) else "Tensor"
-        size = "x".join(str(s) for s in value.data.shape)
-        dt = str(value.data.dtype)
+        size = "x".join(str(s) for s in value.array.shape)
+        dt = str(value.array.dtype)
         dt = _TYPENAMES.get(dt, dt) + "Tensor" if typename else dt
         return f"  ({key}): {kind} containing: [zengrad.{dt} of size {size}]"
     return f"  ({key}): Object of type: {type(value).__name__}"

@@ -32,7 +32,7 @@ def _feature_dropout(who: str, input: Tensor, p: float, training: bool) -> Tenso
     """x * m / (1 - p) with one m ~ Bernoulli(1 - p) per (sample, channel) = dims 0 and 1."""
     if not training or p == 0:
         return input
-    x = input.data
+    x = input.array
     if x.dtype.kind != "f":
         raise TypeError(f"{who}: expected a floating point tensor, got {x.dtype}")
     if x.ndim < 2:
@@ -58,11 +58,11 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,
     """Channel dropout on (N, C, L) or unbatched (C, L) input (module docstring)."""
     _check_p(p)
     _check_input("dropout1d", input)
-    nd = input.data.ndim
+    nd = input.array.ndim
     if nd not in (2, 3):
         raise ValueError(
             f"dropout1d: Expected 2D or 3D input, but received a {nd}D input (shape "
-            f"{tuple(input.data.shape)}). Note that dropout1d exists to provide channel-wise "
+            f"{tuple(input.array.shape)}). Note that dropout1d exists to provide channel-wise "
             "dropout on inputs with 1 spatial dimension, a channel dimension, and an optional "
             "batch dimension (i.e. 2D or 3D inputs)."
         )
@@ -77,7 +77,7 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
     channel dropout, with torch's warning), other ranks warn and drop over dims 0 and 1."""
     _check_p(p)
     _check_input("dropout2d", input)
-    nd = input.data.ndim
+    nd = input.array.ndim
     if nd not in (3, 4):
         warnings.warn(
             f"dropout2d: Received a {nd}-D input to dropout2d, which is deprecated and will "
@@ -104,7 +104,7 @@ def dropout3d(input: Tensor, p: float = 0.5, training: bool = True,
     """Channel dropout on (N, C, D, H, W) or unbatched (C, D, H, W) input."""
     _check_p(p)
     _check_input("dropout3d", input)
-    nd = input.data.ndim
+    nd = input.array.ndim
     if nd not in (4, 5):
         warnings.warn(
             f"dropout3d: Received a {nd}-D input to dropout3d, which is deprecated and will "

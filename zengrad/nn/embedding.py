@@ -48,7 +48,7 @@ class Embedding(Module):
                                     requires_grad=not _freeze)
             self.reset_parameters()
         else:
-            w = np.array(_weight.data if isinstance(_weight, Tensor) else _weight, copy=True)
+            w = np.array(_weight.array if isinstance(_weight, Tensor) else _weight, copy=True)
             if w.shape != (self.num_embeddings, self.embedding_dim):
                 raise ValueError(f"Embedding: _weight must have shape ({self.num_embeddings}, "
                                  f"{self.embedding_dim}), got {w.shape}")
@@ -57,13 +57,13 @@ class Embedding(Module):
     def reset_parameters(self) -> None:
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+            self.weight.array[self.padding_idx] = 0
 
     @classmethod
     def from_pretrained(cls, embeddings, freeze: bool = True,
                         padding_idx: int | None = None) -> Embedding:
         """An Embedding holding a copy of embeddings (V, D); frozen (no grad) by default."""
-        arr = embeddings.data if isinstance(embeddings, Tensor) else np.asarray(embeddings)
+        arr = embeddings.array if isinstance(embeddings, Tensor) else np.asarray(embeddings)
         if arr.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape "
                              f"{arr.shape}")

@@ -25,14 +25,14 @@ class Flatten(Module):
 
     def forward(self, input: Tensor) -> Tensor:
         # checked here because ops.shape.flatten maps any 0-d input to (1,) whatever the dims
-        nd = input.data.ndim
+        nd = input.array.ndim
         for arg, dim in (("start_dim", self.start_dim), ("end_dim", self.end_dim)):
             try:
                 normalize_dim(dim, nd)
             except IndexError as e:
                 raise IndexError(
                     f"Flatten: {arg}={dim} does not exist in an input of shape "
-                    f"{tuple(input.data.shape)}: {e}"
+                    f"{tuple(input.array.shape)}: {e}"
                 ) from None
         return flatten(input, self.start_dim, self.end_dim)
 
@@ -55,8 +55,8 @@ class Unflatten(Module):
         self.unflattened_size = sizes
 
     def forward(self, input: Tensor) -> Tensor:
-        d = normalize_dim(self.dim, input.data.ndim)
-        n = input.data.shape[d]
+        d = normalize_dim(self.dim, input.array.ndim)
+        n = input.array.shape[d]
         known = math.prod(s for s in self.unflattened_size if s != -1)
         ok = n == known if -1 not in self.unflattened_size else known and n % known == 0
         if not ok:

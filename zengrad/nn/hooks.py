@@ -39,7 +39,7 @@ def _pack(tensors: list[Tensor], who: str) -> tuple[list[Tensor], Tensor]:
     if len(tensors) == 1:
         pack = clone(tensors[0])
         return [pack], pack
-    dtypes = {t.data.dtype for t in tensors}
+    dtypes = {t.array.dtype for t in tensors}
     if len(dtypes) > 1:
         raise TypeError(
             f"backward hooks: the {who} tensors that require grad have different dtypes "
@@ -49,8 +49,8 @@ def _pack(tensors: list[Tensor], who: str) -> tuple[list[Tensor], Tensor]:
     pack = cat([reshape(t, -1) for t in tensors])
     views, start = [], 0
     for t in tensors:
-        n = t.data.size
-        views.append(reshape(pack[start:start + n], t.data.shape))
+        n = t.array.size
+        views.append(reshape(pack[start:start + n], t.array.shape))
         start += n
     return views, pack
 
@@ -75,7 +75,7 @@ def _join(grads: tuple, index: list[int], shapes: list[tuple], dtype, who: str) 
         if g is None:
             parts.append(np.zeros(shape, dtype))
             continue
-        arr = g.data if isinstance(g, Tensor) else np.asarray(g)
+        arr = g.array if isinstance(g, Tensor) else np.asarray(g)
         if arr.shape != tuple(shape):
             raise ValueError(f"{who}: the gradient returned for position {i} has shape "
                              f"{tuple(arr.shape)}, expected {tuple(shape)}")
@@ -121,16 +121,16 @@ class BackwardHook:
         if not index:
             return args
         self.input_index = index
-        shapes = [args[i].data.shape for i in index]
+        shapes = [args[i].array.shape for i in index]
         views, pack = _pack([args[i] for i in index], "input")
-        dtype = pack.data.dtype
+        dtype = pack.array.dtype
 
         # torch gives zeros for the tensor inputs that need no grad (None for non-tensors)
-        constants = [(i, a.data.shape, a.data.dtype) for i, a in enumerate(args)
+        constants = [(i, a.array.shape, a.array.dtype) for i, a in enumerate(args)
                      if isinstance(a, Tensor) and not a.requires_grad]
 
         def input_hook(grad: Tensor):
-            grad_input = _with_none(index, _split(grad.data, shapes), self.n_inputs)
+            grad_input = _with_none(index, _split(grad.array, shapes), self.n_inputs)
             if constants:
                 filled = list(grad_input)
                 for i, shape, dt in constants:
@@ -165,12 +165,12 @@ class BackwardHook:
         index = [i for i, o in enumerate(outs) if isinstance(o, Tensor) and o.requires_grad]
         if not index:
             return result
-        shapes = [outs[i].data.shape for i in index]
+        shapes = [outs[i].array.shape for i in index]
         views, pack = _pack([outs[i] for i in index], "output")
-        dtype = pack.data.dtype
+        dtype = pack.array.dtype
 
         def output_hook(grad: Tensor):
-            grad_output = _with_none(index, _split(grad.data, shapes), self.n_outputs)
+            grad_output = _with_none(index, _split(grad.array, shapes), self.n_outputs)
             replaced = False
             for hook in self.pre_hooks:
                 res = hook(self.module, grad_output)

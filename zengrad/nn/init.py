@@ -52,7 +52,7 @@ def _check(tensor: Tensor, name: str) -> None:
 
 def _fill(tensor: Tensor, values) -> Tensor:
     """Write values into tensor's array in place (cast to its dtype), outside the graph."""
-    np.copyto(tensor.data, values, casting="unsafe")
+    np.copyto(tensor.array, values, casting="unsafe")
     return tensor
 
 
@@ -116,7 +116,7 @@ def trunc_normal_(
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
     _check(tensor, "constant_")
-    tensor.data[...] = val
+    tensor.array[...] = val
     return tensor
 
 
@@ -221,10 +221,10 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     _check(tensor, "orthogonal_")
     if tensor.ndim < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
-    if tensor.data.size == 0:
+    if tensor.array.size == 0:
         return tensor
     rows = tensor.shape[0]
-    cols = tensor.data.size // rows
+    cols = tensor.array.size // rows
     flat = backend.rng().standard_normal((rows, cols))
     if rows < cols:
         flat = flat.T

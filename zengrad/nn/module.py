@@ -84,7 +84,7 @@ def _as_array(value: Any, target: np.ndarray) -> tuple[np.ndarray | None, str]:
     numbers are accepted: strings and objects are refused rather than parsed as numbers,
     and complex values can't go into a real target (the imaginary part would be lost)."""
     if isinstance(value, Tensor):
-        arr = value.data
+        arr = value.array
     elif isinstance(value, np.ndarray):
         arr = value
     else:
@@ -459,7 +459,7 @@ class Module:
     def num_parameters(self, trainable_only: bool = False) -> int:
         """Number of scalar parameters (shared ones counted once)."""
         return sum(
-            p.data.size for p in self.parameters() if p.requires_grad or not trainable_only
+            p.array.size for p in self.parameters() if p.requires_grad or not trainable_only
         )
 
     # ----- modes and gradients ---------------------------------------------------------
@@ -505,10 +505,10 @@ class Module:
 
     def _cast_floating(self, dtype: np.dtype) -> None:
         for t in (*self.parameters(), *self.buffers()):
-            if t.data.dtype.kind == "f" and t.data.dtype != dtype:
-                t.data = t.data.astype(dtype)
+            if t.array.dtype.kind == "f" and t.array.dtype != dtype:
+                t.array = t.array.astype(dtype)
                 if t.grad is not None:
-                    t.grad.data = t.grad.data.astype(dtype)
+                    t.grad.array = t.grad.array.astype(dtype)
 
     def float(self) -> Module:
         return self.to(np.float32)
@@ -582,15 +582,15 @@ class Module:
                 if key not in state_dict:
                     missing.append(key)
                     continue
-                arr, problem = _as_array(state_dict[key], target.data)
+                arr, problem = _as_array(state_dict[key], target.array)
                 if arr is None:
                     mismatched.append(f"wrong type for {key}: {problem}.")
                     continue
-                if arr.shape != target.data.shape:
+                if arr.shape != target.array.shape:
                     mismatched.append(
                         f"size mismatch for {key}: copying a param with shape "
                         f"{tuple(arr.shape)} from checkpoint, the shape in current model is "
-                        f"{tuple(target.data.shape)}."
+                        f"{tuple(target.array.shape)}."
                     )
                     continue
                 copies.append((target, arr))
@@ -613,8 +613,8 @@ class Module:
                 + "\n\t".join(errors)
             )
         for target, arr in copies:
-            if target.data is not arr:
-                np.copyto(target.data, arr, casting="unsafe")
+            if target.array is not arr:
+                np.copyto(target.array, arr, casting="unsafe")
         return _IncompatibleKeys(missing, unexpected)
 
     # ----- printing ------------------------------------------------------------------

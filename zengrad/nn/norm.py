@@ -87,16 +87,16 @@ class _BatchNorm(Module):
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean.array[...] = 0
+            self.running_var.array[...] = 1
+            self.num_batches_tracked.array[...] = 0
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
         reset_affine(self, self.affine)
 
     def forward(self, input: Tensor) -> Tensor:
-        shape = input.data.shape if isinstance(input, Tensor) else None
+        shape = input.array.shape if isinstance(input, Tensor) else None
         if shape is None or len(shape) not in self._ranks or shape[1] != self.num_features:
             got = shape_str(shape) if shape is not None else type(input).__name__
             raise ValueError(
@@ -105,9 +105,9 @@ class _BatchNorm(Module):
             )
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked.array += 1
             if self.momentum is None:
-                factor = 1.0 / float(self.num_batches_tracked.data)
+                factor = 1.0 / float(self.num_batches_tracked.array)
         # batch statistics in training, and whenever there are no running statistics
         use_batch = self.training or (self.running_mean is None and self.running_var is None)
         # in training, buffers that are not tracked must not be updated
@@ -185,7 +185,7 @@ class GroupNorm(Module):
         reset_affine(self, self.affine)
 
     def forward(self, input: Tensor) -> Tensor:
-        shape = input.data.shape if isinstance(input, Tensor) else None
+        shape = input.array.shape if isinstance(input, Tensor) else None
         if shape is None or len(shape) < 2 or shape[1] != self.num_channels:
             got = shape_str(shape) if shape is not None else type(input).__name__
             raise ValueError(

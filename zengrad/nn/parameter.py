@@ -20,7 +20,7 @@ class Parameter(Tensor):
     def __init__(self, data=None, requires_grad: bool = True) -> None:
         if data is None:
             data = np.empty((0,), dtype=backend.get_default_dtype())
-        super().__init__(data.data if isinstance(data, Tensor) else data)
+        super().__init__(data.array if isinstance(data, Tensor) else data)
         if requires_grad:
             self.requires_grad_(True)
 
@@ -28,8 +28,8 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
     def __deepcopy__(self, memo: dict) -> Parameter:
-        p = Parameter(self.data.copy(), self.requires_grad)
+        p = Parameter(self.array.copy(), self.requires_grad)
         if self.grad is not None:
-            p.grad = Tensor._make(self.grad.data.copy(), False, None)
+            p.grad = Tensor._make(self.grad.array.copy(), False, None)
         memo[id(self)] = p
         return p

@@ -25,7 +25,7 @@ def _check(who: str, input, factor, name: str) -> tuple[int, ...]:
         raise TypeError(f"{who}: {name} must be an int, got {type(factor).__name__}")
     if factor <= 0:
         raise ValueError(f"{who} expects a positive {name}, but got {factor}")
-    shape = tuple(input.data.shape)
+    shape = tuple(input.array.shape)
     if len(shape) < 3:
         raise ValueError(f"{who} expects input to have at least 3 dimensions, but got input "
                          f"with {len(shape)} dimension(s) (shape {shape})")

@@ -47,9 +47,9 @@ def _param_dtype(who: str, device, dtype) -> np.dtype:
 def _check_tensor(who: str, what: str, t, dtype: np.dtype) -> None:
     if not isinstance(t, Tensor):
         raise TypeError(f"{who}: {what} must be a Tensor, got {type(t).__name__}")
-    if t.data.dtype != dtype:
+    if t.array.dtype != dtype:
         raise TypeError(
-            f"{who}: {what} is {t.data.dtype} but the parameters are {dtype}; convert the "
+            f"{who}: {what} is {t.array.dtype} but the parameters are {dtype}; convert the "
             f"input (e.g. .float()) or the module (e.g. .double())"
         )
 
@@ -174,27 +174,27 @@ class RNNBase(Module):
     def _check_input(self, input) -> tuple[Tensor, bool]:
         """input as (L, N, H_in), and whether it was batched."""
         who = self._get_name()
-        dtype = self.weight_ih_l0.data.dtype
+        dtype = self.weight_ih_l0.array.dtype
         _check_tensor(who, "input", input, dtype)
-        if input.data.ndim not in (2, 3):
+        if input.array.ndim not in (2, 3):
             raise ValueError(
-                f"{who}: Expected input to be 2D or 3D, got {input.data.ndim}D tensor of shape "
+                f"{who}: Expected input to be 2D or 3D, got {input.array.ndim}D tensor of shape "
                 f"{tuple(input.shape)}"
             )
-        if input.data.shape[-1] != self.input_size:
+        if input.array.shape[-1] != self.input_size:
             raise ValueError(
                 f"{who}: input.size(-1) must be equal to input_size. Expected "
-                f"{self.input_size}, got {input.data.shape[-1]} (input shape "
+                f"{self.input_size}, got {input.array.shape[-1]} (input shape "
                 f"{tuple(input.shape)})"
             )
-        batched = input.data.ndim == 3
+        batched = input.array.ndim == 3
         if not batched:
             x = input.unsqueeze(1)
         elif self.batch_first:
             x = input.transpose(0, 1)
         else:
             x = input
-        if x.data.shape[0] == 0:
+        if x.array.shape[0] == 0:
             raise ValueError(f"{who}: the input sequence is empty (shape {tuple(input.shape)})")
         return x, batched
 
@@ -203,13 +203,13 @@ class RNNBase(Module):
         if h is None:
             return None
         who = self._get_name()
-        _check_tensor(who, name, h, self.weight_ih_l0.data.dtype)
+        _check_tensor(who, name, h, self.weight_ih_l0.array.dtype)
         d = 2 if self.bidirectional else 1
         if batched:
             expected = (d * self.num_layers, batch, self.hidden_size)
         else:
             expected = (d * self.num_layers, self.hidden_size)
-        if tuple(h.data.shape) != expected:
+        if tuple(h.array.shape) != expected:
             kind = "batched 3-D" if batched else "unbatched 2-D"
             raise ValueError(
                 f"{who}: Expected {name} of size {expected} for {kind} input, got "
@@ -220,7 +220,7 @@ class RNNBase(Module):
     # ----- forward ---------------------------------------------------------------------
     def _run(self, x: Tensor, h0, c0) -> tuple[Tensor, list[Tensor], list[Tensor]]:
         """All layers and directions over x (L, N, I): output, final h's, final c's."""
-        seq = x.data.shape[0]
+        seq = x.array.shape[0]
         lstm = self.mode == "LSTM"
         d = 2 if self.bidirectional else 1
         h_last: list[Tensor] = []
@@ -266,7 +266,7 @@ class RNNBase(Module):
     def forward(self, input: Tensor, hx: Tensor | None = None):
         """output, h_n for x (L, N, H_in) (see the class docstring for the other layouts)."""
         x, batched = self._check_input(input)
-        h0 = self._check_state("hx", hx, batched, x.data.shape[1])
+        h0 = self._check_state("hx", hx, batched, x.array.shape[1])
         output, h_last, _ = self._run(x, h0, None)
         output, (h_n,) = self._finish(output, [h_last], batched)
         return output, h_n
@@ -348,8 +348,8 @@ class LSTM(RNNBase):
                 raise TypeError(
                     f"LSTM: hx must be a tuple (h_0, c_0) of tensors, got {type(hx).__name__}"
                 )
-            h0 = self._check_state("h_0", hx[0], batched, x.data.shape[1])
-            c0 = self._check_state("c_0", hx[1], batched, x.data.shape[1])
+            h0 = self._check_state("h_0", hx[0], batched, x.array.shape[1])
+            c0 = self._check_state("c_0", hx[1], batched, x.array.shape[1])
         output, h_last, c_last = self._run(x, h0, c0)
         output, (h_n, c_n) = self._finish(output, [h_last, c_last], batched)
         return output, (h_n, c_n)
@@ -409,13 +409,13 @@ class RNNCellBase(Module):
     def _check_input(self, input) -> tuple[Tensor, bool]:
         """input as a one-step sequence (1, N, input), and whether it was batched."""
         who = type(self).__name__
-        _check_tensor(who, "input", input, self.weight_ih.data.dtype)
-        if input.data.ndim not in (1, 2) or input.data.shape[-1] != self.input_size:
+        _check_tensor(who, "input", input, self.weight_ih.array.dtype)
+        if input.array.ndim not in (1, 2) or input.array.shape[-1] != self.input_size:
             raise ValueError(
                 f"{who}: Expected input of shape (N, {self.input_size}) or "
                 f"({self.input_size},), got {tuple(input.shape)}"
             )
-        batched = input.data.ndim == 2
+        batched = input.array.ndim == 2
         x = input if batched else input.unsqueeze(0)
         return x.unsqueeze(0), batched
 
@@ -424,9 +424,9 @@ class RNNCellBase(Module):
         if h is None:
             return None
         who = type(self).__name__
-        _check_tensor(who, name, h, self.weight_ih.data.dtype)
+        _check_tensor(who, name, h, self.weight_ih.array.dtype)
         expected = (batch, self.hidden_size) if batched else (self.hidden_size,)
-        if tuple(h.data.shape) != expected:
+        if tuple(h.array.shape) != expected:
             raise ValueError(f"{who}: Expected {name} of shape {expected}, got {tuple(h.shape)}")
         return h if batched else h.unsqueeze(0)
 
@@ -435,7 +435,7 @@ class RNNCellBase(Module):
 
     def _step(self, input: Tensor, h0, c0=None) -> tuple[Tensor, bool]:
         x, batched = self._check_input(input)
-        n = x.data.shape[1]
+        n = x.array.shape[1]
         h0 = self._check_state("hx", h0, batched, n)
         if c0 is not None:
             c0 = self._check_state("cx", c0, batched, n)

@@ -58,7 +58,7 @@ def _activation(who: str, activation: str | Callable) -> Callable:
 def _feed_forward(layer: Module, x: Tensor, out_dropout: Module) -> Tensor:
     """out_dropout(linear2(dropout(activation(linear1(x))))), on (rows, d_model): one GEMM per
     linear (NumPy loops GEMMs over a 3-D batch)."""
-    shape = x.data.shape
+    shape = x.array.shape
     x = x.reshape(-1, shape[-1])
     x = layer.linear2(layer.dropout(layer.activation(layer.linear1(x))))
     return out_dropout(x.reshape(*shape))
@@ -72,12 +72,12 @@ def _num_layers(who: str, num_layers) -> int:
 
 def _seq_len(src: Tensor, batch_first: bool) -> int:
     """L of (L, N, E), (N, L, E) with batch_first, or unbatched (L, E)."""
-    return src.data.shape[1] if batch_first and src.data.ndim == 3 else src.data.shape[0]
+    return src.array.shape[1] if batch_first and src.array.ndim == 3 else src.array.shape[0]
 
 
 def _is_causal_mask(mask, sz: int) -> bool:
     """PyTorch's TransformerEncoder check: mask equals generate_square_subsequent_mask(sz)."""
-    arr = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    arr = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
     if arr.shape != (sz, sz):
         return False
     return bool(np.array_equal(arr, np.triu(np.full((sz, sz), -np.inf), 1)))
@@ -209,7 +209,7 @@ class TransformerEncoder(Module):
             out = layer(out, src_mask=mask, src_key_padding_mask=src_key_padding_mask,
                         is_causal=is_causal)
         if keep is not None:  # torch's nested-tensor path: padded positions are 0
-            out = out * Tensor._make(keep[:, :, None].astype(out.data.dtype), False, None)
+            out = out * Tensor._make(keep[:, :, None].astype(out.array.dtype), False, None)
         if self.norm is not None:
             out = self.norm(out)
         return out
@@ -220,15 +220,15 @@ class TransformerEncoder(Module):
         first = self.layers[0]
         if (not getattr(self, "use_nested_tensor", False) or first.training
                 or src_key_padding_mask is None or mask is not None
-                or not isinstance(src, Tensor) or src.data.ndim != 3):
+                or not isinstance(src, Tensor) or src.array.ndim != 3):
             return None
         if is_grad_enabled() and (src.requires_grad
                                   or any(p.requires_grad for p in first.parameters())):
             return None
-        kpm = (src_key_padding_mask.data if isinstance(src_key_padding_mask, Tensor)
+        kpm = (src_key_padding_mask.array if isinstance(src_key_padding_mask, Tensor)
                else np.asarray(src_key_padding_mask))
         keep = ~kpm if kpm.dtype == np.bool_ else kpm == 0  # float masks: 0 = attend
-        if keep.shape != src.data.shape[:2]:
+        if keep.shape != src.array.shape[:2]:
             return None  # the layers report the bad shape
         left_aligned = bool(np.all(keep[:, :-1] >= keep[:, 1:]))
         if not left_aligned:
@@ -290,11 +290,11 @@ class TransformerDecoderLayer(_TransformerLayer):
             if not isinstance(t, Tensor):
                 raise TypeError(f"TransformerDecoderLayer: {name} must be a Tensor, got "
                                 f"{type(t).__name__}")
-        if tgt.data.ndim != memory.data.ndim:
+        if tgt.array.ndim != memory.array.ndim:
             raise ValueError(
                 f"TransformerDecoderLayer: tgt and memory must both be batched (3-D) or both "
-                f"unbatched (2-D), got shapes {tuple(tgt.data.shape)} and "
-                f"{tuple(memory.data.shape)}"
+                f"unbatched (2-D), got shapes {tuple(tgt.array.shape)} and "
+                f"{tuple(memory.array.shape)}"
             )
         x = tgt
         if self.norm_first:
@@ -413,7 +413,7 @@ class Transformer(Module):
     def _reset_parameters(self) -> None:
         """Xavier-uniform for every weight matrix (dim > 1), as torch.nn.Transformer."""
         for p in self.parameters():
-            if p.data.ndim > 1:
+            if p.array.ndim > 1:
                 init.xavier_uniform_(p)
 
     def forward(
@@ -433,7 +433,7 @@ class Transformer(Module):
         for name, t in (("src", src), ("tgt", tgt)):
             if not isinstance(t, Tensor):
                 raise TypeError(f"Transformer: {name} must be a Tensor, got {type(t).__name__}")
-        ss, ts = tuple(src.data.shape), tuple(tgt.data.shape)
+        ss, ts = tuple(src.array.shape), tuple(tgt.array.shape)
         if len(ss) != len(ts) or len(ss) not in (2, 3):
             raise ValueError(f"Transformer: src and tgt must both be 3-D (batched) or 2-D "
                              f"(unbatched), got shapes {ss} and {ts}")
@@ -487,8 +487,8 @@ class PositionalEncoding(Module):
         self.register_buffer("pe", Tensor._make(pe.astype(dt), False, None))
 
     def forward(self, x: Tensor) -> Tensor:
-        shape = x.data.shape
-        if x.data.ndim != 3 or shape[-1] != self.d_model:
+        shape = x.array.shape
+        if x.array.ndim != 3 or shape[-1] != self.d_model:
             raise ValueError(
                 f"PositionalEncoding: expected input ({'N, L' if self.batch_first else 'L, N'}, "
                 f"{self.d_model}), got shape {tuple(shape)}"
@@ -497,9 +497,9 @@ class PositionalEncoding(Module):
         if length > self.max_len:
             raise ValueError(f"PositionalEncoding: sequence length {length} exceeds max_len "
                              f"{self.max_len}")
-        pe = self.pe.data[:length, 0] if self.batch_first else self.pe.data[:length]
-        if pe.dtype != x.data.dtype:
-            pe = pe.astype(x.data.dtype)
+        pe = self.pe.array[:length, 0] if self.batch_first else self.pe.array[:length]
+        if pe.dtype != x.array.dtype:
+            pe = pe.astype(x.array.dtype)
         return self.dropout(x + Tensor._make(pe, False, None))
 
     def extra_repr(self) -> str:

@@ -297,13 +297,13 @@ class Softsign(Function):
 def _check_float(x: Tensor, name: str) -> None:
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
-    if x.data.dtype.kind != "f":
-        raise TypeError(f"{name}: expected a floating point tensor, got {x.data.dtype}")
+    if x.array.dtype.kind != "f":
+        raise TypeError(f"{name}: expected a floating point tensor, got {x.array.dtype}")
 
 
 def _softmax_axis(input: Tensor, dim: int) -> int | None:
-    axis = normalize_dim(dim, input.data.ndim)
-    return axis if input.data.ndim else None  # a 0-d tensor: normalize over its one element
+    axis = normalize_dim(dim, input.array.ndim)
+    return axis if input.array.ndim else None  # a 0-d tensor: normalize over its one element
 
 
 def sigmoid(input: Tensor) -> Tensor:
@@ -391,10 +391,10 @@ def _inplace_result(input: Tensor, out: Tensor, inplace: bool) -> Tensor:
     (zengrad has no version counters), and a silently wrong gradient is worse."""
     if not inplace or (input.requires_grad and is_grad_enabled()):
         return out
-    if not input.data.flags.writeable:
+    if not input.array.flags.writeable:
         raise RuntimeError("inplace=True: the input's array is read-only (a broadcast or "
                            "expanded view); use inplace=False")
-    input.data[...] = out.data
+    input.array[...] = out.array
     return input
 
 
@@ -443,7 +443,7 @@ def softsign(input: Tensor) -> Tensor:
     """y = x / (1 + |x|); integer input gives the default float dtype (as torch)."""
     if not isinstance(input, Tensor):
         raise TypeError(f"softsign: expected a Tensor, got {type(input).__name__}")
-    if input.data.dtype.kind in "biu":
-        input = Tensor._make(input.data.astype(get_default_dtype()), False, None)
+    if input.array.dtype.kind in "biu":
+        input = Tensor._make(input.array.astype(get_default_dtype()), False, None)
     _check_float(input, "softsign")
     return Softsign.apply(input)

@@ -196,19 +196,19 @@ def scaled_dot_product_attention(
         if not isinstance(t, Tensor):
             raise TypeError(f"scaled_dot_product_attention: {name} must be a Tensor, got "
                             f"{type(t).__name__}")
-        if t.data.dtype.kind != "f":
+        if t.array.dtype.kind != "f":
             raise TypeError(f"scaled_dot_product_attention: {name} must be floating point, "
-                            f"got {t.data.dtype}")
-        if t.data.ndim < 2:
+                            f"got {t.array.dtype}")
+        if t.array.ndim < 2:
             raise ValueError(f"scaled_dot_product_attention: {name} needs at least 2 dims "
                              f"(..., length, features), got shape {_shape(t)}")
-    dt = query.data.dtype
-    if key.data.dtype != dt or value.data.dtype != dt:
+    dt = query.array.dtype
+    if key.array.dtype != dt or value.array.dtype != dt:
         raise TypeError(
             "scaled_dot_product_attention: query, key and value must have the same dtype, got "
-            f"{dt}, {key.data.dtype} and {value.data.dtype}"
+            f"{dt}, {key.array.dtype} and {value.array.dtype}"
         )
-    qs, ks, vs = query.data.shape, key.data.shape, value.data.shape
+    qs, ks, vs = query.array.shape, key.array.shape, value.array.shape
     if qs[-1] != ks[-1]:
         raise ValueError(f"scaled_dot_product_attention: query {qs} and key {ks} must have the "
                          "same last dim (E)")
@@ -240,7 +240,7 @@ def scaled_dot_product_attention(
 
 def _sdpa_mask(attn_mask, dt, scores_shape):
     """attn_mask as a float Tensor (kept, for its gradient) or an additive constant array."""
-    arr = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+    arr = attn_mask.array if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
     try:
         np.broadcast_shapes(arr.shape, scores_shape)
     except ValueError:

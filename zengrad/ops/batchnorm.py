@@ -86,8 +86,8 @@ def batch_norm(
     and update running_mean/running_var in place (when given), else use the running ones."""
     if not isinstance(input, Tensor):
         raise TypeError(f"batch_norm: input must be a Tensor, got {type(input).__name__}")
-    shape = input.data.shape
-    if input.data.ndim < 2:
+    shape = input.array.shape
+    if input.array.ndim < 2:
         raise ValueError(
             f"batch_norm: expected an input with at least 2 dims (N, C, ...), got shape "
             f"{shape_str(shape)}"
@@ -99,19 +99,19 @@ def batch_norm(
         ("weight", weight),
         ("bias", bias),
     ):
-        if t is not None and (not isinstance(t, Tensor) or t.data.shape != (c,)):
-            got = shape_str(t.data.shape) if isinstance(t, Tensor) else type(t).__name__
+        if t is not None and (not isinstance(t, Tensor) or t.array.shape != (c,)):
+            got = shape_str(t.array.shape) if isinstance(t, Tensor) else type(t).__name__
             raise ValueError(
                 f"batch_norm: {name} must have shape ({c},) to match input of shape "
                 f"{shape_str(shape)}, got {got}"
             )
     if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm: running_mean and running_var are required when not training")
-    if training and input.data.size // max(c, 1) <= 1:
+    if training and input.array.size // max(c, 1) <= 1:
         raise ValueError(
             f"batch_norm: expected more than 1 value per channel when training, got input of "
             f"shape {shape_str(shape)}"
         )
-    rm = None if running_mean is None else running_mean.data
-    rv = None if running_var is None else running_var.data
+    rm = None if running_mean is None else running_mean.array
+    rv = None if running_var is None else running_var.array
     return BatchNormFn.apply(input, weight, bias, rm, rv, bool(training), momentum, eps)

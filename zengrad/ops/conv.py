@@ -260,8 +260,8 @@ def check_input_and_weight(name: str, input, weight) -> None:
 
 def check_bias(owner: str, bias, out_channels: int) -> None:
     """bias is None or a Tensor of shape (out_channels,)."""
-    if bias is not None and (not isinstance(bias, Tensor) or bias.data.shape != (out_channels,)):
-        got = shape_str(bias.data.shape) if isinstance(bias, Tensor) else type(bias).__name__
+    if bias is not None and (not isinstance(bias, Tensor) or bias.array.shape != (out_channels,)):
+        got = shape_str(bias.array.shape) if isinstance(bias, Tensor) else type(bias).__name__
         raise ValueError(f"{owner}: bias must have shape ({out_channels},), got {got}")
 
 
@@ -308,7 +308,7 @@ def conv_nd(
     dil_t = ntuple(dilation, nd, "dilation", pre)
     check_positive(stride_t, "stride", pre)
     check_positive(dil_t, "dilation", pre)
-    wshape = weight.data.shape
+    wshape = weight.array.shape
     if owner is None:
         owner = describe_call(f"conv{nd}d", wshape, stride_t, padding, dil_t, groups)
     if len(wshape) != nd + 2:
@@ -323,10 +323,10 @@ def conv_nd(
     pads = conv_padding(padding, kernel, dil_t, stride_t, owner)
     check_bias(owner, bias, wshape[0])
     in_ch = wshape[1] * groups
-    unbatched = input.data.ndim == nd + 1
+    unbatched = input.array.ndim == nd + 1
     if unbatched:
         input = input.unsqueeze(0)
-    check_conv_input(owner, nd, input.data.shape, in_ch, kernel, pads, dil_t)
+    check_conv_input(owner, nd, input.array.shape, in_ch, kernel, pads, dil_t)
     if nd == 1:
         stride_t, dil_t = (1, *stride_t), (1, *dil_t)
     out = Conv2dFn.apply(input, weight, bias, stride_t, pads, dil_t, int(groups))

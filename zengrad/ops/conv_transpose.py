@@ -183,7 +183,7 @@ def conv_transpose_nd(
         raise ValueError(f"{pre}: negative padding is not supported, got padding={p}")
     if isinstance(groups, bool) or not isinstance(groups, Integral) or groups <= 0:
         raise ValueError(f"{pre}: groups must be a positive integer, got {groups!r}")
-    wshape = weight.data.shape
+    wshape = weight.array.shape
     if owner is None:
         owner = describe_call(name, wshape, s, p, d, groups)
     if len(wshape) != nd + 2:
@@ -195,16 +195,16 @@ def conv_transpose_nd(
         )
     c_out = wshape[1] * groups
     check_bias(owner, bias, c_out)
-    dtype = input.data.dtype
+    dtype = input.array.dtype
     if dtype.kind != "f":
         raise TypeError(f"{owner}: expected a floating-point input, got dtype {dtype}")
     for what, t in (("weight", weight), ("bias", bias)):
-        if t is not None and t.data.dtype != dtype:
+        if t is not None and t.array.dtype != dtype:
             raise TypeError(
-                f"{owner}: {what} has dtype {t.data.dtype} but the input has {dtype} (mixed "
+                f"{owner}: {what} has dtype {t.array.dtype} but the input has {dtype} (mixed "
                 "dtypes are refused, as torch)"
             )
-    xshape = input.data.shape
+    xshape = input.array.shape
     if len(xshape) not in (nd + 1, nd + 2):
         raise ValueError(
             f"{owner}: expected a {nd + 2}-D input (batched) or {nd + 1}-D input (unbatched), "

@@ -54,17 +54,17 @@ def promote(a, b):
     a = as_tensor_operand(a)
     b = as_tensor_operand(b)
     if isinstance(a, Tensor):
-        ka = a.data.dtype.kind
+        ka = a.array.dtype.kind
         if isinstance(b, Tensor):
-            kb = b.data.dtype.kind
+            kb = b.array.dtype.kind
             if ka == "f" and kb in "iub":
-                b = Tensor._make(b.data.astype(a.data.dtype), False, None)
+                b = Tensor._make(b.array.astype(a.array.dtype), False, None)
             elif kb == "f" and ka in "iub":
-                a = Tensor._make(a.data.astype(b.data.dtype), False, None)
+                a = Tensor._make(a.array.astype(b.array.dtype), False, None)
         elif isinstance(b, float) and ka in "iub":
-            a = Tensor._make(a.data.astype(backend.get_default_dtype()), False, None)
-    elif isinstance(b, Tensor) and isinstance(a, float) and b.data.dtype.kind in "iub":
-        b = Tensor._make(b.data.astype(backend.get_default_dtype()), False, None)
+            a = Tensor._make(a.array.astype(backend.get_default_dtype()), False, None)
+    elif isinstance(b, Tensor) and isinstance(a, float) and b.array.dtype.kind in "iub":
+        b = Tensor._make(b.array.astype(backend.get_default_dtype()), False, None)
     return a, b
 
 

@@ -40,6 +40,6 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0:
         return input
-    if input.data.dtype.kind != "f":
-        raise TypeError(f"dropout: expected a floating point tensor, got {input.data.dtype}")
+    if input.array.dtype.kind != "f":
+        raise TypeError(f"dropout: expected a floating point tensor, got {input.array.dtype}")
     return Dropout.apply(input, float(p))

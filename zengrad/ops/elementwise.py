@@ -502,22 +502,22 @@ class Clone(Function):
 def _binary(fn: type[Function], name: str, a, b) -> Tensor:
     # fast paths for the common cases: two float32/64 tensors of one dtype, such a tensor and
     # a Python number; everything else (float16 too) goes through promote()
-    if isinstance(a, Tensor) and a.data.dtype in _FAST_FLOATS:
+    if isinstance(a, Tensor) and a.array.dtype in _FAST_FLOATS:
         if isinstance(b, Tensor):
-            if b.data.dtype == a.data.dtype:
-                if a.data.shape != b.data.shape:
-                    broadcast_shapes(name, a.data.shape, b.data.shape)
+            if b.array.dtype == a.array.dtype:
+                if a.array.shape != b.array.shape:
+                    broadcast_shapes(name, a.array.shape, b.array.shape)
                 return fn.apply(a, b)
         elif type(b) in (float, int):
             return fn.apply(a, b)
     a, b = promote(a, b)
     if isinstance(a, Tensor) and isinstance(b, Tensor):
-        if a.data.dtype != b.data.dtype:
+        if a.array.dtype != b.array.dtype:
             # torch's rule, not NumPy's: a 0-d float64 tensor does not widen a float32 one
             dt = result_type(a, b)
             a, b = _as_dtype(a, dt), _as_dtype(b, dt)
-        if a.data.shape != b.data.shape:
-            broadcast_shapes(name, a.data.shape, b.data.shape)
+        if a.array.shape != b.array.shape:
+            broadcast_shapes(name, a.array.shape, b.array.shape)
     if _is_half(a) and type(b) in (float, int):
         b = _half_scalar(b)
     elif _is_half(b) and type(a) in (float, int):
@@ -537,7 +537,7 @@ _FAST_FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
 
 
 def _is_half(x) -> bool:
-    return isinstance(x, Tensor) and x.data.dtype == np.float16
+    return isinstance(x, Tensor) and x.array.dtype == np.float16
 
 
 _ONE = 1  # alpha's default; CPython caches small ints, so alpha=1 passed explicitly is it too
@@ -594,9 +594,9 @@ def mul(input, other) -> Tensor:
 
 def _integer_zero_check(name: str, a, b) -> None:
     """torch raises for an integer division by zero; NumPy would return 0 with a warning."""
-    kind_a = a.data.dtype.kind if isinstance(a, Tensor) else ("b" if isinstance(a, bool) else "i")
+    kind_a = a.array.dtype.kind if isinstance(a, Tensor) else ("b" if isinstance(a, bool) else "i")
     if isinstance(b, Tensor):
-        kind_b, vals = b.data.dtype.kind, b.data
+        kind_b, vals = b.array.dtype.kind, b.array
     else:
         kind_b, vals = ("f" if isinstance(b, (float, complex)) else "i"), b
     if isinstance(a, (float, complex)) or kind_a in "fc" or kind_b in "fc":
@@ -621,14 +621,14 @@ def _operands(name: str, input, other):
 
 
 def _operand_shape(x) -> tuple[int, ...]:
-    return x.data.shape if isinstance(x, Tensor) else ()
+    return x.array.shape if isinstance(x, Tensor) else ()
 
 
 def div(input, other, *, rounding_mode=None) -> Tensor:
     """input / other; rounding_mode 'trunc' rounds the quotient toward zero, 'floor' down
     (integers stay integers there, and an integer division by zero raises, as in torch)."""
     if rounding_mode is None:
-        if isinstance(input, Tensor) and input.data.dtype.kind == "f":
+        if isinstance(input, Tensor) and input.array.dtype.kind == "f":
             return _binary(Div, "div", input, other)  # the common case: promotion in there
         a, b = promote(input, other)
         # true division of integers gives the default float dtype, as in PyTorch
@@ -637,9 +637,9 @@ def div(input, other, *, rounding_mode=None) -> Tensor:
 
             dt = backend.get_default_dtype()
             if isinstance(a, Tensor):
-                a = Tensor._make(a.data.astype(dt), False, None)
+                a = Tensor._make(a.array.astype(dt), False, None)
             else:
-                b = Tensor._make(b.data.astype(dt), False, None)
+                b = Tensor._make(b.array.astype(dt), False, None)
         return _binary(Div, "div", a, b)
     if rounding_mode not in ("trunc", "floor"):
         raise ValueError(
@@ -653,7 +653,7 @@ def div(input, other, *, rounding_mode=None) -> Tensor:
 
 def _is_float_operand(x) -> bool:
     if isinstance(x, Tensor):
-        return x.data.dtype.kind in "fc"
+        return x.array.dtype.kind in "fc"
     return isinstance(x, (float, complex))
 
 
@@ -683,7 +683,7 @@ def remainder(input, other) -> Tensor:
 def pow(input, exponent) -> Tensor:  # noqa: A001
     """input ** exponent (bool tensors refused, as torch)."""
     for v in (input, exponent):
-        if isinstance(v, Tensor) and v.data.dtype == np.bool_:
+        if isinstance(v, Tensor) and v.array.dtype == np.bool_:
             raise TypeError("pow: not implemented for bool tensors (as torch; use .long() first)")
     return _binary(Pow, "pow", input, exponent)
 
@@ -705,10 +705,10 @@ def _float_unary(fn: type[Function]):
         x = as_tensor_operand(input)
         if not isinstance(x, Tensor):
             x = Tensor._make(as_array(x), False, None)
-        if x.data.dtype.kind != "f":
+        if x.array.dtype.kind != "f":
             from zengrad import backend
 
-            x = Tensor._make(x.data.astype(backend.get_default_dtype()), False, None)
+            x = Tensor._make(x.array.astype(backend.get_default_dtype()), False, None)
         return fn.apply(x)
 
     op.__name__ = fn.__name__.lower()
@@ -732,8 +732,8 @@ def abs(input) -> Tensor:  # noqa: A001
 def sign(input) -> Tensor:
     """y = -1, 0 or 1 by the sign of x (a bool tensor is its own sign, as torch)."""
     x = _tensor_arg("sign", input)
-    if x.data.dtype == np.bool_:
-        return Tensor._make(x.data.copy(), False, None)
+    if x.array.dtype == np.bool_:
+        return Tensor._make(x.array.copy(), False, None)
     return Sign.apply(x)
 
 
@@ -765,14 +765,14 @@ def clamp(input, min=None, max=None) -> Tensor:  # noqa: A002
         # torch clamps bools by one tensor bound only: max is a logical or, min an and
         if (lo is None) != (hi is None) and isinstance(lo if hi is None else hi, Tensor):
             if hi is None:
-                return Tensor._make(np.logical_or(x.data, lo.data), False, None)
-            return Tensor._make(np.logical_and(x.data, hi.data), False, None)
+                return Tensor._make(np.logical_or(x.array, lo.array), False, None)
+            return Tensor._make(np.logical_and(x.array, hi.array), False, None)
         raise TypeError(
             "clamp: not implemented for bool tensors with number or two bounds (as torch; "
             "use .long() first)"
         )
     x, lo, hi = (_as_dtype(t, dt) for t in (x, lo, hi))
-    shapes = [t.data.shape for t in (x, lo, hi) if isinstance(t, Tensor)]
+    shapes = [t.array.shape for t in (x, lo, hi) if isinstance(t, Tensor)]
     if len(set(shapes)) > 1:
         broadcast_shapes("clamp", *shapes)
     return Clamp.apply(x, lo, hi)
@@ -780,7 +780,7 @@ def clamp(input, min=None, max=None) -> Tensor:  # noqa: A002
 
 def _as_dtype(x, dtype: np.dtype):
     """A tensor in dtype (differentiably for floats); numbers and None pass unchanged."""
-    if isinstance(x, Tensor) and x.data.dtype != dtype:
+    if isinstance(x, Tensor) and x.array.dtype != dtype:
         return cast(x, dtype)
     return x
 
@@ -844,7 +844,7 @@ def result_type(*operands) -> np.dtype:
         if x is None:
             continue
         if isinstance(x, Tensor):
-            dt, rank = x.data.dtype, 0 if x.data.ndim else 1
+            dt, rank = x.array.dtype, 0 if x.array.ndim else 1
         elif isinstance(x, bool):
             dt, rank = np.dtype(np.bool_), 2
         elif isinstance(x, int):
@@ -863,14 +863,14 @@ def result_type(*operands) -> np.dtype:
 def where(condition, input, other) -> Tensor:
     """condition ? input : other, broadcasting all three."""
     cond = as_tensor_operand(condition)
-    cond_arr = cond.data if isinstance(cond, Tensor) else np.asarray(cond)
+    cond_arr = cond.array if isinstance(cond, Tensor) else np.asarray(cond)
     if cond_arr.dtype != np.bool_:
         cond_arr = cond_arr.astype(bool)
     a, b = promote(input, other)
-    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.data.dtype != b.data.dtype:
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.array.dtype != b.array.dtype:
         dt = result_type(a, b)  # torch's rule: a 0-d float64 does not widen a float32
         a, b = _as_dtype(a, dt), _as_dtype(b, dt)
-    shapes = [cond_arr.shape] + [t.data.shape for t in (a, b) if isinstance(t, Tensor)]
+    shapes = [cond_arr.shape] + [t.array.shape for t in (a, b) if isinstance(t, Tensor)]
     broadcast_shapes("where", *shapes)
     return Where.apply(cond_arr, a, b)
 
@@ -879,7 +879,7 @@ def cast(input: Tensor, dtype) -> Tensor:
     dtype = np.dtype(dtype)
     if input.requires_grad and dtype.kind not in "fc":
         # an integer/bool result cannot carry a gradient: cut it from the graph
-        return Tensor._make(input.data.astype(dtype), False, None)
+        return Tensor._make(input.array.astype(dtype), False, None)
     return Cast.apply(input, dtype)
 
 
@@ -893,12 +893,12 @@ def clone(input: Tensor) -> Tensor:
 def _no_grad_binary(ufunc, name: str):
     def op(input, other) -> Tensor:
         a, b = promote(input, other)
-        if isinstance(a, Tensor) and isinstance(b, Tensor) and a.data.dtype != b.data.dtype:
+        if isinstance(a, Tensor) and isinstance(b, Tensor) and a.array.dtype != b.array.dtype:
             # compare in torch's result_type: float32 0.1 == a 0-d float64 0.1 is True there
             dt = result_type(a, b)
-            a, b = a.data.astype(dt, copy=False), b.data.astype(dt, copy=False)
-        a = a.data if isinstance(a, Tensor) else a
-        b = b.data if isinstance(b, Tensor) else b
+            a, b = a.array.astype(dt, copy=False), b.array.astype(dt, copy=False)
+        a = a.array if isinstance(a, Tensor) else a
+        b = b.array if isinstance(b, Tensor) else b
         if np.shape(a) != np.shape(b):
             broadcast_shapes(name, np.shape(a), np.shape(b))
         return Tensor._make(ufunc(a, b), False, None)
@@ -920,7 +920,7 @@ logical_xor = _no_grad_binary(np.logical_xor, "logical_xor")
 
 def _no_grad_unary(ufunc, name: str):
     def op(input) -> Tensor:
-        x = input.data if isinstance(input, Tensor) else np.asarray(input)
+        x = input.array if isinstance(input, Tensor) else np.asarray(input)
         return Tensor._make(ufunc(x), False, None)
 
     op.__name__ = name
@@ -937,8 +937,8 @@ def _rounding(fn, name: str, doc: str):
     def op(input) -> Tensor:
         x = _tensor_arg(name, input)
         _refuse_bool(name, x)
-        if x.data.dtype.kind in "iu":  # integers are already whole: a copy, as torch
-            return Tensor._make(x.data.copy(), False, None)
+        if x.array.dtype.kind in "iu":  # integers are already whole: a copy, as torch
+            return Tensor._make(x.array.copy(), False, None)
         return Rounding.apply(x, fn)
 
     op.__name__ = name
@@ -947,7 +947,7 @@ def _rounding(fn, name: str, doc: str):
 
 
 def _refuse_bool(name: str, x: Tensor) -> None:
-    if x.data.dtype == np.bool_:
+    if x.array.dtype == np.bool_:
         raise TypeError(f"{name}: not implemented for bool tensors (as torch; use .long() first)")
 
 
@@ -973,14 +973,14 @@ def round(input, *, decimals: int = 0) -> Tensor:  # noqa: A001
     _refuse_bool("round", x)
     if isinstance(decimals, bool) or not isinstance(decimals, (int, np.integer)):
         raise TypeError(f"round(): argument 'decimals' must be an int, not {decimals!r}")
-    if x.data.dtype.kind in "iub":
+    if x.array.dtype.kind in "iub":
         if decimals != 0:
             raise NotImplementedError("round: decimals is not supported for integer tensors")
-        return Tensor._make(x.data.copy(), False, None)
+        return Tensor._make(x.array.copy(), False, None)
     if decimals == 0:
         return Rounding.apply(x, np.rint)
     with np.errstate(over="ignore"):
-        scale = np.power(np.asarray(10, x.data.dtype), -decimals if decimals < 0 else decimals)
+        scale = np.power(np.asarray(10, x.array.dtype), -decimals if decimals < 0 else decimals)
 
     def fn(a: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore", invalid="ignore"):
@@ -994,8 +994,8 @@ def round(input, *, decimals: int = 0) -> Tensor:  # noqa: A001
 def frac(input) -> Tensor:
     """y = x - trunc(x);  dL/dx = g."""
     x = _tensor_arg("frac", input)
-    if x.data.dtype.kind not in "fc":
-        raise TypeError(f"frac: expected a floating point tensor, got {x.data.dtype}")
+    if x.array.dtype.kind not in "fc":
+        raise TypeError(f"frac: expected a floating point tensor, got {x.array.dtype}")
     return Frac.apply(x)
 
 
@@ -1005,18 +1005,18 @@ def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: b
     if not isinstance(input, Tensor) or not isinstance(other, Tensor):
         bad = other if isinstance(input, Tensor) else input
         raise TypeError(f"isclose(): expected two tensors, got {type(bad).__name__}")
-    if input.data.dtype != other.data.dtype:
+    if input.array.dtype != other.array.dtype:
         raise TypeError(
-            f"isclose: the two tensors must have the same dtype, got {input.data.dtype} and "
-            f"{other.data.dtype} (convert one with .to(dtype))"
+            f"isclose: the two tensors must have the same dtype, got {input.array.dtype} and "
+            f"{other.array.dtype} (convert one with .to(dtype))"
         )
     if rtol < 0 or atol < 0:
         raise ValueError(
             f"isclose: rtol and atol must be greater than or equal to zero, got rtol={rtol}, "
             f"atol={atol}"
         )
-    broadcast_shapes("isclose", input.data.shape, other.data.shape)
-    a, b = input.data, other.data
+    broadcast_shapes("isclose", input.array.shape, other.array.shape)
+    a, b = input.array, other.array
     if a.dtype.kind == "b":
         return Tensor._make(np.equal(a, b), False, None)
     if a.dtype.kind in "iu":  # avoid wrap-around in a - b
@@ -1027,12 +1027,12 @@ def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: b
 
 
 def allclose(input, other, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:
-    a = input.data if isinstance(input, Tensor) else np.asarray(input)
-    b = other.data if isinstance(other, Tensor) else np.asarray(other)
+    a = input.array if isinstance(input, Tensor) else np.asarray(input)
+    b = other.array if isinstance(other, Tensor) else np.asarray(other)
     return bool(np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 def equal(input, other) -> bool:
-    a = input.data if isinstance(input, Tensor) else np.asarray(input)
-    b = other.data if isinstance(other, Tensor) else np.asarray(other)
+    a = input.array if isinstance(input, Tensor) else np.asarray(input)
+    b = other.array if isinstance(other, Tensor) else np.asarray(other)
     return a.shape == b.shape and bool(np.array_equal(a, b))

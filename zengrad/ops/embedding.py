@@ -41,7 +41,7 @@ class EmbeddingFn(Function):
 
 
 def _indices(input, num_embeddings: int) -> np.ndarray:
-    arr = input.data if isinstance(input, Tensor) else np.asarray(input)
+    arr = input.array if isinstance(input, Tensor) else np.asarray(input)
     if arr.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers (int64), got dtype {arr.dtype}")
     if arr.size and (arr.min() < 0 or arr.max() >= num_embeddings):
@@ -65,9 +65,9 @@ def _padding_index(padding_idx, num_embeddings: int) -> int | None:
 def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     """weight[input]: (*) integer indices into weight (V, D) -> (*, D). padding_idx's row
     gets no gradient (its value is used as it is)."""
-    if not isinstance(weight, Tensor) or weight.data.ndim != 2:
+    if not isinstance(weight, Tensor) or weight.array.ndim != 2:
         got = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
         raise ValueError(f"embedding: weight must be a 2-D Tensor (num_embeddings, "
                          f"embedding_dim), got {got}")
-    v = weight.data.shape[0]
+    v = weight.array.shape[0]
     return EmbeddingFn.apply(weight, _indices(input, v), _padding_index(padding_idx, v))

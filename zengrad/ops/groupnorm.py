@@ -84,7 +84,7 @@ def group_norm(
     per sample: y = w (x - mu) / sqrt(var + eps) + b, biased variance, w and b per channel."""
     if not isinstance(input, Tensor):
         raise TypeError(f"group_norm: input must be a Tensor, got {type(input).__name__}")
-    shape = input.data.shape
+    shape = input.array.shape
     if len(shape) < 2:
         raise ValueError(
             f"group_norm: expected an input with at least 2 dims (N, C, ...), got shape "
@@ -99,24 +99,24 @@ def group_norm(
             f"but got input of shape {shape_str(shape)} and num_groups={num_groups}"
         )
     for name, t in (("weight", weight), ("bias", bias)):
-        if t is not None and (not isinstance(t, Tensor) or t.data.shape != (c,)):
-            got = shape_str(t.data.shape) if isinstance(t, Tensor) else type(t).__name__
+        if t is not None and (not isinstance(t, Tensor) or t.array.shape != (c,)):
+            got = shape_str(t.array.shape) if isinstance(t, Tensor) else type(t).__name__
             raise ValueError(
                 f"group_norm: {name} must have shape ({c},) to match input of shape "
                 f"{shape_str(shape)}, got {got}"
             )
-    dtype = input.data.dtype
+    dtype = input.array.dtype
     if dtype.kind != "f":
         raise TypeError(f"group_norm: expected a floating-point input, got dtype {dtype}")
     for name, t in (("weight", weight), ("bias", bias)):
-        if t is not None and t.data.dtype != dtype:
+        if t is not None and t.array.dtype != dtype:
             raise TypeError(
-                f"group_norm: {name} has dtype {t.data.dtype} but the input has {dtype} "
+                f"group_norm: {name} has dtype {t.array.dtype} but the input has {dtype} "
                 "(mixed dtypes are refused, as torch)"
             )
     if isinstance(eps, bool) or not isinstance(eps, Real) or eps < 0:
         raise ValueError(f"group_norm: eps must be a non-negative number, got {eps!r}")
-    if input.data.size == 0:
+    if input.array.size == 0:
         # no (sample, group) row to normalize (N = 0 or an empty spatial dim): an empty result
         # that still carries the graph, as torch returns
         return input * 0.0

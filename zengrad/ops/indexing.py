@@ -44,14 +44,14 @@ def _as_tensor(x, op: str, what: str = "input") -> Tensor:
 
 def _index_array(index, op: str) -> np.ndarray:
     """The index as an integer array; RuntimeError (torch's) for floats and bools."""
-    arr = index.data if isinstance(index, Tensor) else as_array(index)
+    arr = index.array if isinstance(index, Tensor) else as_array(index)
     if arr.dtype.kind != "i" or arr.dtype.itemsize not in (4, 8):
         raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index, got {arr.dtype}")
     return arr
 
 
 def _bool_mask(mask, op: str) -> np.ndarray:
-    arr = mask.data if isinstance(mask, Tensor) else as_array(mask)
+    arr = mask.array if isinstance(mask, Tensor) else as_array(mask)
     if arr.dtype != np.bool_:
         raise RuntimeError(f"{op} only supports boolean masks, but got mask with dtype {arr.dtype}")
     return arr
@@ -192,7 +192,7 @@ def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False)
     index's shape. Gradient: dL/dinput = zeros with g scatter-added at the gathered places.
     """
     input = _as_tensor(input, "gather")
-    x, idx = input.data, _index_array(index, "gather")
+    x, idx = input.array, _index_array(index, "gather")
     axis = _gather_checks(x, idx, dim, "gather")
     idx1 = idx.reshape(idx.shape or (1,))
     full = _along_index(idx1, axis, x.shape or (1,))
@@ -204,10 +204,10 @@ def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False)
 def _scatter_prepare(input, dim, index, src, op: str):
     """Checks of scatter/scatter_add (torch's rules); returns the arrays to scatter."""
     input = _as_tensor(input, op)
-    x, idx = input.data, _index_array(index, op)
+    x, idx = input.array, _index_array(index, op)
     axis = _gather_checks(x, idx, dim, op)
     if isinstance(src, Tensor):
-        s = src.data
+        s = src.array
         if not _same_ndim(s, idx):
             raise RuntimeError(
                 f"{op}(): Index tensor must have the same number of dimensions as src tensor "
@@ -235,7 +235,7 @@ def _src_or_value(op: str, src, value):
         if value is None:
             raise TypeError(f"{op}(): missing the src tensor or the value to scatter")
         src = value
-    if isinstance(src, Tensor) and src.data.ndim == 0 and value is not None:
+    if isinstance(src, Tensor) and src.array.ndim == 0 and value is not None:
         src = src.item()  # value= may be a 0-d tensor: a scalar, no gradient (as torch)
     if not isinstance(src, Tensor) and not isinstance(src, (int, float, bool, np.generic)):
         raise TypeError(f"{op}(): src must be a Tensor or value a number, got {type(src)}")
@@ -276,11 +276,11 @@ def scatter(input: Tensor, dim: int, index: Tensor, src=None, value=None, *, red
     input, full, ishape = _scatter_prepare(input, dim, index, src, "scatter")
     needs = input.requires_grad or (isinstance(src, Tensor) and src.requires_grad)
     reduce = _reduce_arg("scatter", reduce, needs and _engine.grad_mode.enabled)
-    return _scatter_apply(input, _as_src_array(src, input.data), full, ishape, reduce)
+    return _scatter_apply(input, _as_src_array(src, input.array), full, ishape, reduce)
 
 
 def _scatter_apply(input, src, full, ishape, reduce) -> Tensor:
-    if input.data.ndim == 0:  # scatter into a 0-d tensor as into its 1-element vector
+    if input.array.ndim == 0:  # scatter into a 0-d tensor as into its 1-element vector
         return reshape(Scatter.apply(reshape(input, (1,)), src, full, ishape, reduce), ())
     return Scatter.apply(input, src, full, ishape, reduce)
 
@@ -299,8 +299,8 @@ def _scatter_inplace(self, op, dim, index, src, reduce):
     self._check_inplace()
     _check_grad_free_inplace(op, src)
     _, full, ishape = _scatter_prepare(self, dim, index, src, op.rstrip("_"))
-    src = src.data if isinstance(src, Tensor) else _as_src_array(src, self.data)
-    target = self.data.reshape(self.data.shape or (1,))  # a view: writes reach self.data
+    src = src.array if isinstance(src, Tensor) else _as_src_array(src, self.array)
+    target = self.array.reshape(self.array.shape or (1,))  # a view: writes reach self.array
     _scatter_into(target, full, src, ishape, reduce)
     return self
 
@@ -353,7 +353,7 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     Gradient: dL/dinput[.., j, ..] = sum of g[.., i, ..] over the i with index[i] = j.
     """
     input = _as_tensor(input, "index_select")
-    x = input.data
+    x = input.array
     axis = normalize_dim(dim, x.ndim)
     idx = _vector_index(index, "index_select")
     if x.ndim == 0:
@@ -399,7 +399,7 @@ def _index_add_into(out: np.ndarray, s: np.ndarray, idx, axis: int, alpha) -> No
 def _index_add_prepare(input, dim, index, source, op: str, count_error=RuntimeError):
     input = _as_tensor(input, op)
     source = _as_tensor(source, op, "source")
-    x, s = input.data, source.data
+    x, s = input.array, source.array
     axis = normalize_dim(dim, x.ndim)
     idx = _vector_index(index, op)
     xs, ss = x.shape or (1,), s.shape or (1,)
@@ -428,7 +428,7 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1
     Gradient: dL/dinput = g;  dL/dsource[.., i, ..] = alpha * g[.., index[i], ..].
     """
     input, source, idx, axis = _index_add_prepare(input, dim, index, source, "index_add")
-    if input.data.ndim == 0:
+    if input.array.ndim == 0:
         out = IndexAdd.apply(reshape(input, (1,)), reshape(source, (1,)), idx, 0, alpha)
         return reshape(out, ())
     return IndexAdd.apply(input, source, idx, axis, alpha)
@@ -439,8 +439,8 @@ def index_add_(self: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1
     self._check_inplace()
     _check_grad_free_inplace("index_add_", source)
     _, source, idx, axis = _index_add_prepare(self, dim, index, source, "index_add_")
-    out = self.data.reshape(self.data.shape or (1,))
-    _index_add_into(out, source.data.reshape(out.shape[:axis] + (-1,) + out.shape[axis + 1:]),
+    out = self.array.reshape(self.array.shape or (1,))
+    _index_add_into(out, source.array.reshape(out.shape[:axis] + (-1,) + out.shape[axis + 1:]),
                     idx, axis, alpha)
     return self
 
@@ -480,7 +480,7 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     """
     input = _as_tensor(input, "masked_select")
     m = _bool_mask(mask, "masked_select:")
-    shape = _broadcast("masked_select", input.data.shape, m.shape)
+    shape = _broadcast("masked_select", input.array.shape, m.shape)
     return MaskedSelect.apply(input, np.broadcast_to(m, shape), shape)
 
 
@@ -507,10 +507,10 @@ class MaskedFill(Function):
 
 def _fill_value(value, op: str):
     if isinstance(value, Tensor):
-        if value.data.ndim != 0:
+        if value.array.ndim != 0:
             raise RuntimeError(
                 f"{op} only supports a 0-dimensional value tensor, but got tensor with "
-                f"{value.data.ndim} dimension(s)."
+                f"{value.array.ndim} dimension(s)."
             )
         return value
     if isinstance(value, (bool, int, float, complex, np.generic)):
@@ -528,8 +528,8 @@ def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
     input = _as_tensor(input, "masked_fill")
     m = _bool_mask(mask, "masked_fill")
     value = _fill_value(value, "masked_fill")
-    _broadcast("masked_fill", input.data.shape, m.shape)
-    if isinstance(value, Tensor) and value.requires_grad and input.data.dtype.kind not in "fc":
+    _broadcast("masked_fill", input.array.shape, m.shape)
+    if isinstance(value, Tensor) and value.requires_grad and input.array.dtype.kind not in "fc":
         value = value.detach()  # an integer result carries no gradient
     return MaskedFill.apply(input, m, value)
 
@@ -541,14 +541,14 @@ def masked_fill_(self: Tensor, mask: Tensor, value) -> Tensor:
     m = _bool_mask(mask, "masked_fill_")
     value = _fill_value(value, "masked_fill_")
     _check_grad_free_inplace("masked_fill_", value)
-    shape = _broadcast("masked_fill_", self.data.shape, m.shape)
-    if shape != self.data.shape:
+    shape = _broadcast("masked_fill_", self.array.shape, m.shape)
+    if shape != self.array.shape:
         raise RuntimeError(
-            f"masked_fill_: output with shape {list(self.data.shape)} doesn't match the "
+            f"masked_fill_: output with shape {list(self.array.shape)} doesn't match the "
             f"broadcast shape {list(shape)}"
         )
-    v = value.data if isinstance(value, Tensor) else value
-    np.copyto(self.data, np.asarray(v).astype(self.data.dtype), where=m)
+    v = value.array if isinstance(value, Tensor) else value
+    np.copyto(self.array, np.asarray(v).astype(self.array.dtype), where=m)
     return self
 
 
@@ -560,7 +560,7 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Te
     Gradient: dL/dinput = zeros with g added at the taken places, summed over broadcast dims.
     """
     input = _as_tensor(input, "take_along_dim")
-    x, idx = input.data, _index_array(indices, "take_along_dim")
+    x, idx = input.array, _index_array(indices, "take_along_dim")
     if dim is None:
         flat = reshape(input, (-1,))
         idx = _check_bounds(idx.reshape(-1), x.size, "take_along_dim", 0)
@@ -586,7 +586,7 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Te
 def nonzero(input: Tensor, *, as_tuple: bool = False):
     """The indices of the nonzero elements: an (n, ndim) int64 tensor, or (as_tuple) one 1-D
     tensor per dim (a 0-d input counts as 1-d there, as torch). No gradient."""
-    x = _as_tensor(input, "nonzero").data
+    x = _as_tensor(input, "nonzero").array
     if as_tuple:
         return tuple(Tensor._make(i.astype(np.int64), False, None)
                      for i in np.nonzero(np.atleast_1d(x)))
@@ -610,7 +610,7 @@ class KeepWhere(Function):
 
 
 def _triangle_mask(input: Tensor, diagonal: int, lower: bool, op: str) -> np.ndarray:
-    x = _as_tensor(input, op).data
+    x = _as_tensor(input, op).array
     if x.ndim < 2:
         raise RuntimeError(f"{op}: input tensor must have at least 2 dimensions, got {x.ndim}")
     n, m = x.shape[-2:]
@@ -638,14 +638,14 @@ def triu(input: Tensor, diagonal: int = 0) -> Tensor:
 def tril_(self: Tensor, diagonal: int = 0) -> Tensor:
     """In-place tril (not recorded; refused on tensors in the graph, as add_)."""
     self._check_inplace()
-    self.data[...] = np.where(_triangle_mask(self, int(diagonal), True, "tril_"), self.data, 0)
+    self.array[...] = np.where(_triangle_mask(self, int(diagonal), True, "tril_"), self.array, 0)
     return self
 
 
 def triu_(self: Tensor, diagonal: int = 0) -> Tensor:
     """In-place triu (not recorded; refused on tensors in the graph, as add_)."""
     self._check_inplace()
-    self.data[...] = np.where(_triangle_mask(self, int(diagonal), False, "triu_"), self.data, 0)
+    self.array[...] = np.where(_triangle_mask(self, int(diagonal), False, "triu_"), self.array, 0)
     return self
 
 
@@ -686,7 +686,7 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:
 
     Gradient: the reverse move, dL/dx = g's diagonal (1-D case) or g put on it (2-D case).
     """
-    x = _as_tensor(input, "diag").data
+    x = _as_tensor(input, "diag").array
     k = int(diagonal)
     if x.ndim == 1:
         n = x.shape[0]
@@ -706,8 +706,8 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:
     Gradient: dL/dinput = g @ vec2,  dL/dvec2 = g^T @ input (through reshape and mul).
     """
     for name, v in (("self", input), ("vec2", vec2)):
-        if _as_tensor(v, "outer", name).data.ndim != 1:
-            raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {v.data.ndim}-D")
+        if _as_tensor(v, "outer", name).array.ndim != 1:
+            raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {v.array.ndim}-D")
     return mul(reshape(input, (-1, 1)), reshape(vec2, (1, -1)))
 
 
@@ -717,7 +717,7 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:
 def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
     """The slices of input along dim, that dim removed (one tensor per index). Each slice's
     gradient goes back to its place."""
-    x = _as_tensor(input, "unbind").data
+    x = _as_tensor(input, "unbind").array
     if x.ndim == 0:
         raise IndexError("unbind: Dimension specified as 0 but tensor has no dimensions")
     axis = normalize_dim(dim, x.ndim)
@@ -744,7 +744,7 @@ def _int_tuple(v) -> tuple[int, ...]:
     if isinstance(v, (int, np.integer)):
         return (int(v),)
     if isinstance(v, Tensor):
-        return tuple(int(i) for i in v.data.reshape(-1))
+        return tuple(int(i) for i in v.array.reshape(-1))
     return tuple(int(i) for i in v)
 
 
@@ -754,7 +754,7 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
 
     Gradient: dL/dinput = g rolled by -shifts.
     """
-    x = _as_tensor(input, "roll").data
+    x = _as_tensor(input, "roll").array
     shifts = _int_tuple(shifts)
     dims = () if dims is None else _int_tuple(dims)
     if not dims:
@@ -783,7 +783,7 @@ def tile(input: Tensor, dims) -> Tensor:
     reps = _int_tuple(dims)
     if any(r < 0 for r in reps):
         raise RuntimeError(f"tile: Trying to create tensor with negative dimension: {reps}")
-    reps = (1,) * (input.data.ndim - len(reps)) + reps
+    reps = (1,) * (input.array.ndim - len(reps)) + reps
     return repeat(input, reps)
 
 
@@ -810,13 +810,13 @@ def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *,
         input = reshape(input, (-1,))
         axis = 0
     else:
-        if input.data.ndim == 0:  # as torch (which words it "Dimension out of range")
+        if input.array.ndim == 0:  # as torch (which words it "Dimension out of range")
             raise IndexError(
                 f"repeat_interleave: a 0-d tensor has no dim {dim} to repeat along; use "
                 "dim=None (which gives a 1-D result)"
             )
-        axis = normalize_dim(dim, input.data.ndim)
-    n = input.data.shape[axis]
+        axis = normalize_dim(dim, input.array.ndim)
+    n = input.array.shape[axis]
     if isinstance(repeats, Tensor):
         counts = _index_array(repeats, "repeat_interleave")
         if counts.ndim > 1:
@@ -869,17 +869,17 @@ def meshgrid(*tensors, indexing: str | None = None) -> tuple[Tensor, ...]:
         raise RuntimeError("meshgrid expects a non-empty TensorList")
     tensors = [_as_tensor(t, "meshgrid", "tensors") for t in tensors]
     for k, t_ in enumerate(tensors):
-        if t_.data.ndim > 1:
+        if t_.array.ndim > 1:
             raise RuntimeError(
                 f"meshgrid: Expected 0D or 1D tensor in the tensor list but got tensor {k} "
-                f"with {t_.data.ndim} dims"
+                f"with {t_.array.ndim} dims"
             )
-        if t_.data.dtype != tensors[0].data.dtype:
+        if t_.array.dtype != tensors[0].array.dtype:
             raise RuntimeError(
                 f"meshgrid expects all tensors to have the same dtype, got "
-                f"{tensors[0].data.dtype} and {t_.data.dtype}"
+                f"{tensors[0].array.dtype} and {t_.array.dtype}"
             )
-    sizes = [t_.data.size for t_ in tensors]
+    sizes = [t_.array.size for t_ in tensors]
     # axes[i]: the output dim tensor i runs along
     axes = list(range(len(tensors)))
     if indexing == "xy" and len(tensors) >= 2:
@@ -901,7 +901,7 @@ def count_nonzero(input: Tensor, dim=None) -> Tensor:
     gradient."""
     from zengrad.ops.dims import normalize_dims
 
-    x = _as_tensor(input, "count_nonzero").data
+    x = _as_tensor(input, "count_nonzero").array
     axes = normalize_dims(dim, x.ndim)
     return Tensor._make(np.count_nonzero(x, axis=axes).astype(np.int64), False, None)
 
@@ -918,7 +918,7 @@ def take(input: Tensor, index: Tensor) -> Tensor:
     """
     input = _as_tensor(input, "take")
     idx = _index_array(index, "take")
-    n = input.data.size
+    n = input.array.size
     if idx.size and (int(idx.min()) < -n or int(idx.max()) >= n):
         bad = int(idx.min()) if int(idx.min()) < -n else int(idx.max())
         raise IndexError(
@@ -938,7 +938,7 @@ def _dim_mask(x: np.ndarray, axis: int, idx: np.ndarray) -> np.ndarray:
 
 
 def _fill_index(input, dim, index, op: str):
-    x = input.data
+    x = input.array
     axis = normalize_dim(dim, x.ndim)
     idx = _index_array(index, op)
     if idx.ndim > 1:
@@ -955,9 +955,9 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:
     input = _as_tensor(input, "index_fill")
     value = _fill_value(value, "index_fill")
     axis, idx = _fill_index(input, dim, index, "index_fill")
-    if isinstance(value, Tensor) and value.requires_grad and input.data.dtype.kind not in "fc":
+    if isinstance(value, Tensor) and value.requires_grad and input.array.dtype.kind not in "fc":
         value = value.detach()
-    return MaskedFill.apply(input, _dim_mask(input.data, axis, idx), value)
+    return MaskedFill.apply(input, _dim_mask(input.array, axis, idx), value)
 
 
 def index_fill_(self: Tensor, dim: int, index: Tensor, value) -> Tensor:
@@ -966,9 +966,9 @@ def index_fill_(self: Tensor, dim: int, index: Tensor, value) -> Tensor:
     value = _fill_value(value, "index_fill_")
     _check_grad_free_inplace("index_fill_", value)
     axis, idx = _fill_index(self, dim, index, "index_fill_")
-    v = value.data if isinstance(value, Tensor) else value
-    m = np.broadcast_to(_dim_mask(self.data, axis, idx), self.data.shape)
-    np.copyto(self.data, np.asarray(v).astype(self.data.dtype), where=m)
+    v = value.array if isinstance(value, Tensor) else value
+    m = np.broadcast_to(_dim_mask(self.array, axis, idx), self.array.shape)
+    np.copyto(self.array, np.asarray(v).astype(self.array.dtype), where=m)
     return self
 
 
@@ -998,7 +998,7 @@ class IndexCopy(Function):
 def _index_copy_prepare(input, dim, index, source, op: str):
     # torch raises IndexError for a count mismatch here (RuntimeError in index_add)
     input, source, idx, axis = _index_add_prepare(input, dim, index, source, op, IndexError)
-    if input.data.ndim == 0:
+    if input.array.ndim == 0:
         input, source = reshape(input, (1,)), reshape(source, (1,))
     return input, source, idx, axis
 
@@ -1010,10 +1010,10 @@ def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor
     Gradient: dL/dinput = g with the overwritten slices zeroed;
     dL/dsource[.., i, ..] = g[.., index[i], ..].
     """
-    shape = _as_tensor(input, "index_copy").data.shape
+    shape = _as_tensor(input, "index_copy").array.shape
     input, source, idx, axis = _index_copy_prepare(input, dim, index, source, "index_copy")
     out = IndexCopy.apply(input, source, idx, axis)
-    return reshape(out, shape) if out.data.shape != shape else out
+    return reshape(out, shape) if out.array.shape != shape else out
 
 
 def index_copy_(self: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor:
@@ -1021,8 +1021,8 @@ def index_copy_(self: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor
     self._check_inplace()
     _check_grad_free_inplace("index_copy_", source)
     _, source, idx, axis = _index_copy_prepare(self, dim, index, source, "index_copy_")
-    out = self.data.reshape(self.data.shape or (1,))
-    np.moveaxis(out, axis, 0)[idx] = np.moveaxis(source.data, axis, 0)
+    out = self.array.reshape(self.array.shape or (1,))
+    np.moveaxis(out, axis, 0)[idx] = np.moveaxis(source.array, axis, 0)
     return self
 
 
@@ -1078,7 +1078,7 @@ def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
 
     Gradient: dL/dinput = zeros with g put back on that diagonal.
     """
-    x = _as_tensor(input, "diagonal").data
+    x = _as_tensor(input, "diagonal").array
     d1, d2 = normalize_dim(dim1, x.ndim), normalize_dim(dim2, x.ndim)
     if d1 == d2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
@@ -1109,7 +1109,7 @@ def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -
 
     Gradient: dL/dinput = g's values on that diagonal.
     """
-    x = _as_tensor(input, "diag_embed").data
+    x = _as_tensor(input, "diag_embed").array
     nd = x.ndim + 1
     d1, d2 = normalize_dim(dim1, nd), normalize_dim(dim2, nd)
     if d1 == d2:
@@ -1252,8 +1252,8 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
     """
     input, full, ishape, src, reduce = _scatter_reduce_args(input, dim, index, src, reduce,
                                                             "scatter_reduce")
-    if input.data.ndim == 0:
-        out = ScatterReduce.apply(reshape(input, (1,)), reshape(src, src.data.shape or (1,)),
+    if input.array.ndim == 0:
+        out = ScatterReduce.apply(reshape(input, (1,)), reshape(src, src.array.shape or (1,)),
                                   full, ishape, reduce, include_self)
         return reshape(out, ())
     return ScatterReduce.apply(input, src, full, ishape, reduce, include_self)
@@ -1266,8 +1266,8 @@ def scatter_reduce_(self: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
     _check_grad_free_inplace("scatter_reduce_", src)
     _, full, ishape, src, reduce = _scatter_reduce_args(self, dim, index, src, reduce,
                                                         "scatter_reduce_")
-    target = self.data.reshape(self.data.shape or (1,))
-    s = src.data.reshape(src.data.shape or (1,))[tuple(slice(0, n) for n in ishape)]
+    target = self.array.reshape(self.array.shape or (1,))
+    s = src.array.reshape(src.array.shape or (1,))[tuple(slice(0, n) for n in ishape)]
     target[...] = _scatter_reduce_forward(target, s, full, reduce, include_self)[0]
     return self
 

@@ -278,7 +278,7 @@ def interpolate(
         raise TypeError(f"interpolate: input must be a Tensor, got {type(input).__name__}")
     if not isinstance(mode, str):
         raise TypeError(f"interpolate: mode must be a string, got {mode!r}")
-    shape = input.data.shape
+    shape = input.array.shape
     if mode in _REFUSED:
         raise NotImplementedError(
             f"interpolate: mode {mode!r} is not supported (supported: 'nearest', "
@@ -344,7 +344,7 @@ def interpolate(
         )
     if shape[1] == 0:
         raise ValueError(f"interpolate: got an input with 0 channels, shape {shape_str(shape)}")
-    dtype = input.data.dtype
+    dtype = input.array.dtype
     if dtype.kind != "f":
         raise TypeError(f"interpolate: expected a floating-point input, got dtype {dtype}")
     if mode == "area":

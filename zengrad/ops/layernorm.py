@@ -93,10 +93,10 @@ def layer_norm(
     """y = (x - mean) / sqrt(var + eps) * weight + bias over the trailing normalized_shape."""
     if not isinstance(input, Tensor):
         raise TypeError(f"layer_norm: expected a Tensor, got {type(input).__name__}")
-    if input.data.dtype.kind != "f":
-        raise TypeError(f"layer_norm: expected a floating point tensor, got {input.data.dtype}")
+    if input.array.dtype.kind != "f":
+        raise TypeError(f"layer_norm: expected a floating point tensor, got {input.array.dtype}")
     shape = _normalized_shape(normalized_shape)
-    if input.data.ndim < len(shape) or tuple(input.data.shape[-len(shape):]) != shape:
+    if input.array.ndim < len(shape) or tuple(input.array.shape[-len(shape):]) != shape:
         raise ValueError(
             f"layer_norm: input of shape {tuple(input.shape)} does not end with normalized_shape "
             f"{list(shape)}"
@@ -104,10 +104,10 @@ def layer_norm(
     for name, p in (("weight", weight), ("bias", bias)):
         if p is None:
             continue
-        if tuple(p.data.shape) != shape:
+        if tuple(p.array.shape) != shape:
             raise ValueError(f"layer_norm: {name} must have shape {shape} (normalized_shape), "
                              f"got {tuple(p.shape)}")
-        if p.data.dtype != input.data.dtype:
-            raise TypeError(f"layer_norm: {name} dtype {p.data.dtype} does not match input dtype "
-                            f"{input.data.dtype}")
+        if p.array.dtype != input.array.dtype:
+            raise TypeError(f"layer_norm: {name} dtype {p.array.dtype} does not match input dtype "
+                            f"{input.array.dtype}")
     return LayerNormFn.apply(input, weight, bias, shape, float(eps))

@@ -57,9 +57,9 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     a, b = promote(input, other)
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError("matmul: both operands must be tensors or arrays, not scalars")
-    if a.data.dtype == np.bool_ or b.data.dtype == np.bool_:
+    if a.array.dtype == np.bool_ or b.array.dtype == np.bool_:
         raise TypeError("matmul: not implemented for bool tensors (as torch; use .long() first)")
-    sa, sb = a.data.shape, b.data.shape
+    sa, sb = a.array.shape, b.array.shape
     if len(sa) == 0 or len(sb) == 0:
         raise ValueError(
             f"matmul: both arguments need at least 1 dimension, got shapes {sa} and {sb}"
@@ -83,7 +83,7 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
 
 
 def mm(input: Tensor, mat2: Tensor) -> Tensor:
-    if input.data.ndim != 2 or mat2.data.ndim != 2:
+    if input.array.ndim != 2 or mat2.array.ndim != 2:
         raise ValueError(
             f"mm: expected 2-D tensors, got shapes {tuple(input.shape)} and {tuple(mat2.shape)}"
         )
@@ -91,7 +91,7 @@ def mm(input: Tensor, mat2: Tensor) -> Tensor:
 
 
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
-    if input.data.ndim != 3 or mat2.data.ndim != 3 or input.shape[0] != mat2.shape[0]:
+    if input.array.ndim != 3 or mat2.array.ndim != 3 or input.shape[0] != mat2.shape[0]:
         raise ValueError(
             f"bmm: expected 3-D tensors with equal batch size, got shapes "
             f"{tuple(input.shape)} and {tuple(mat2.shape)}"
@@ -126,21 +126,21 @@ class Linear(Function):
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = input @ weight^T + bias, with weight (out_features, in_features) as in PyTorch."""
-    if weight.data.ndim != 2:
+    if weight.array.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (out, in), got shape {tuple(weight.shape)}")
-    if input.data.ndim == 0 or input.data.shape[-1] != weight.data.shape[1]:
+    if input.array.ndim == 0 or input.array.shape[-1] != weight.array.shape[1]:
         raise ValueError(
             f"linear: input of shape {tuple(input.shape)} does not match weight of shape "
             f"{tuple(weight.shape)}: the input's last dim must be in_features="
-            f"{weight.data.shape[1]}"
+            f"{weight.array.shape[1]}"
         )
-    if bias is not None and bias.data.shape != (weight.data.shape[0],):
+    if bias is not None and bias.array.shape != (weight.array.shape[0],):
         raise ValueError(
-            f"linear: bias must have shape ({weight.data.shape[0]},), got {tuple(bias.shape)}"
+            f"linear: bias must have shape ({weight.array.shape[0]},), got {tuple(bias.shape)}"
         )
-    if input.data.dtype != weight.data.dtype:
+    if input.array.dtype != weight.array.dtype:
         raise TypeError(
-            f"linear: input dtype {input.data.dtype} does not match weight dtype "
-            f"{weight.data.dtype} (convert with .to(dtype))"
+            f"linear: input dtype {input.array.dtype} does not match weight dtype "
+            f"{weight.array.dtype} (convert with .to(dtype))"
         )
     return Linear.apply(input, weight, bias)

@@ -52,31 +52,31 @@ def _scale(g: np.ndarray, reduction: str, count: int) -> np.ndarray:
 def _check_float_tensor(name: str, arg: str, x) -> Tensor:
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: {arg} must be a Tensor, got {type(x).__name__}")
-    if x.data.dtype.kind != "f":
-        raise TypeError(f"{name}: {arg} must be a floating point tensor, got {x.data.dtype}")
+    if x.array.dtype.kind != "f":
+        raise TypeError(f"{name}: {arg} must be a floating point tensor, got {x.array.dtype}")
     return x
 
 
 def _shape(t) -> tuple[int, ...]:
-    return tuple(t.data.shape)
+    return tuple(t.array.shape)
 
 
 def _float_target(name: str, input: Tensor, target) -> Tensor:
     """A float target of the input's exact shape, in the input's dtype (no upcast)."""
     if not isinstance(target, Tensor):
         raise TypeError(f"{name}: target must be a Tensor, got {type(target).__name__}")
-    if target.data.dtype.kind != "f":
+    if target.array.dtype.kind != "f":
         raise TypeError(
-            f"{name}: target must be a floating point tensor, got {target.data.dtype} "
+            f"{name}: target must be a floating point tensor, got {target.array.dtype} "
             "(convert it with .float())"
         )
-    if target.data.shape != input.data.shape:
+    if target.array.shape != input.array.shape:
         raise ValueError(
             f"{name}: target shape {_shape(target)} does not match input shape "
             f"{_shape(input)}; they must be equal (zengrad does not broadcast loss targets)"
         )
-    if target.data.dtype != input.data.dtype:
-        return _cast(target, input.data.dtype)
+    if target.array.dtype != input.array.dtype:
+        return _cast(target, input.array.dtype)
     return target
 
 
@@ -93,14 +93,14 @@ def _constant(name: str, arg: str, t, input: Tensor) -> np.ndarray | None:
         return None
     if not isinstance(t, Tensor):
         raise TypeError(f"{name}: {arg} must be a Tensor or None, got {type(t).__name__}")
-    if t.data.dtype.kind not in "fiub":
-        raise TypeError(f"{name}: {arg} must be a real tensor, got {t.data.dtype}")
+    if t.array.dtype.kind not in "fiub":
+        raise TypeError(f"{name}: {arg} must be a real tensor, got {t.array.dtype}")
     if t.requires_grad and grad_mode.enabled:
         raise ValueError(
             f"{name}: {arg} requires grad, but the loss is not differentiable with respect to "
             f"{arg} (as in PyTorch); pass {arg}.detach()"
         )
-    return t.data.astype(input.data.dtype, copy=False)
+    return t.array.astype(input.array.dtype, copy=False)
 
 
 def _broadcast_constant(name: str, arg: str, w: np.ndarray | None, shape) -> None:
@@ -159,7 +159,7 @@ def _float32_math(cls: type[Function]) -> type[Function]:
 def _apply(cls: type[Function], input: Tensor, *args) -> Tensor:
     """cls.apply(input, *args), through the float32-math twin when input is float16 (the
     other float arguments have already been cast to the input's dtype)."""
-    return (cls.half if input.data.dtype == _F16 else cls).apply(input, *args)
+    return (cls.half if input.array.dtype == _F16 else cls).apply(input, *args)
 
 
 # ------------------------------------------------------------------ class-score layout
@@ -354,9 +354,9 @@ class NLLLoss(Function):
 
 def _class_setup(name: str, input, weight) -> tuple[int, np.ndarray | None]:
     _check_float_tensor(name, "input", input)
-    if input.data.ndim == 0:
+    if input.array.ndim == 0:
         raise ValueError(f"{name}: input must have a class dimension, got a 0-d tensor")
-    c = input.data.shape[1] if input.data.ndim > 1 else input.data.shape[0]
+    c = input.array.shape[1] if input.array.ndim > 1 else input.array.shape[0]
     w = _constant(name, "weight", weight, input)
     if w is not None and w.shape != (c,):
         raise ValueError(
@@ -372,7 +372,7 @@ def _index_target(name: str, input: Tensor, target, c: int, ignore_index: int) -
         raise TypeError(f"{name}: target must be a Tensor, got {type(target).__name__}")
     shape = _shape(input)
     want = shape[:1] + shape[2:] if len(shape) > 1 else ()
-    y = target.data
+    y = target.array
     if y.shape != want:
         layout = {0: "()", 1: "", 2: "(N,)"}.get(len(shape), "(N, d1, ...)")
         raise ValueError(
@@ -419,8 +419,8 @@ def cross_entropy(
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
     eps = float(label_smoothing)
-    if isinstance(target, Tensor) and target.data.dtype.kind == "f" and (
-        target.data.shape == input.data.shape
+    if isinstance(target, Tensor) and target.array.dtype.kind == "f" and (
+        target.array.shape == input.array.shape
     ):
         if ignore_index >= 0:
             raise ValueError(
@@ -429,13 +429,13 @@ def cross_entropy(
             )
         target = _float_target(name, input, target)
         return _apply(CrossEntropyProbs, input, target, w, reduction, eps)
-    if isinstance(target, Tensor) and target.data.dtype.kind == "f":
+    if isinstance(target, Tensor) and target.array.dtype.kind == "f":
         shape = _shape(input)
         index_shape = shape[:1] + shape[2:] if len(shape) > 1 else ()
-        if target.data.shape == index_shape:
+        if target.array.shape == index_shape:
             raise TypeError(
                 f"{name}: class-index targets must be integers (int64), got "
-                f"{target.data.dtype}; use target.long()"
+                f"{target.array.dtype}; use target.long()"
             )
         raise ValueError(
             f"{name}: target shape {_shape(target)} does not match input shape {shape}: "
@@ -552,7 +552,7 @@ def binary_cross_entropy(
     _check_reduction(name, reduction)
     _check_float_tensor(name, "input", input)
     target = _float_target(name, input, target)
-    x, y = input.data, target.data
+    x, y = input.array, target.array
     if x.size:
         lo, hi = x.min(), x.max()
         if not (lo >= 0 and hi <= 1):
@@ -586,8 +586,8 @@ def binary_cross_entropy_with_logits(
     target = _float_target(name, input, target)
     w = _constant(name, "weight", weight, input)
     pw = _constant(name, "pos_weight", pos_weight, input)
-    _broadcast_constant(name, "weight", w, input.data.shape)
-    _broadcast_constant(name, "pos_weight", pw, input.data.shape)
+    _broadcast_constant(name, "weight", w, input.array.shape)
+    _broadcast_constant(name, "pos_weight", pw, input.array.shape)
     return _apply(BCEWithLogits, input, target, w, pw, reduction)
 
 

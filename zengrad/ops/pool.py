@@ -366,16 +366,16 @@ def _pool_args(name, nd, x, kernel_size, stride, padding, dilation, max_pool):
                 f"{owner}: pad should be non-negative and at most half of the (effective) "
                 f"kernel size, got padding={p}, kernel_size={k}"
             )
-    _check_rank(owner, nd, x.data.shape)
-    if any(n == 0 for n in x.data.shape[-nd - 1 :]):
-        raise ValueError(f"{owner}: got an empty input of shape {shape_str(x.data.shape)}")
+    _check_rank(owner, nd, x.array.shape)
+    if any(n == 0 for n in x.array.shape[-nd - 1 :]):
+        raise ValueError(f"{owner}: got an empty input of shape {shape_str(x.array.shape)}")
     return k, s, p, d, owner
 
 
 def _to4d(x: Tensor, nd: int) -> tuple[Tensor, int]:
     """(C, *S) or (N, C, *S) -> (N, C, H, W); returns the number of dims added."""
     added = 0
-    if x.data.ndim == nd + 1:
+    if x.array.ndim == nd + 1:
         x = x.unsqueeze(0)
         added += 1
     if nd == 1:
@@ -402,15 +402,15 @@ def _check_out(owner, shape, k, s, p, d, ceil_mode, nd):
 
 def _max_pool(name, nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     k, s, p, d, owner = _pool_args(name, nd, input, kernel_size, stride, padding, dilation, True)
-    _check_out(owner, input.data.shape, k, s, p, d, ceil_mode, nd)
-    unbatched = input.data.ndim == nd + 1
+    _check_out(owner, input.array.shape, k, s, p, d, ceil_mode, nd)
+    unbatched = input.array.ndim == nd + 1
     x, _ = _to4d(input, nd)
     if nd == 1:
         k, s, p, d = (1, *k), (1, *s), (0, *p), (1, *d)
     if not return_indices:
         return _from4d(MaxPool2dFn.apply(x, k, s, p, d, bool(ceil_mode)), nd, unbatched)
     # the values are x at the indices, so the gradient follows them (ties and NaN as torch)
-    idx, empty = max_pool_indices(x.data, k, s, p, d, bool(ceil_mode))
+    idx, empty = max_pool_indices(x.array, k, s, p, d, bool(ceil_mode))
     y = PlaneGatherFn.apply(x, idx, empty)
     ind = Tensor._make(idx, False, None)
     return _from4d(y, nd, unbatched), _from4d(ind, nd, unbatched)
@@ -487,15 +487,15 @@ def _unpool(name, nd, input, indices, kernel_size, stride, padding, output_size)
     k, s, p, _ = _window_args(name, nd, kernel_size, stride, padding)
     if any(v < 0 for v in p):
         raise ValueError(f"{name}: padding must be non-negative, got {p}")
-    shape = input.data.shape
+    shape = input.array.shape
     _check_rank(name, nd, shape)
-    if indices.data.shape != shape:
+    if indices.array.shape != shape:
         raise ValueError(
             f"{name}: expected indices of the input's shape {shape_str(shape)}, got indices "
-            f"of shape {shape_str(indices.data.shape)}"
+            f"of shape {shape_str(indices.array.shape)}"
         )
-    if indices.data.dtype != np.int64:
-        raise TypeError(f"{name}: indices must be int64, got dtype {indices.data.dtype}")
+    if indices.array.dtype != np.int64:
+        raise TypeError(f"{name}: indices must be int64, got dtype {indices.array.dtype}")
     default = [(n - 1) * si + ki - 2 * pi for n, si, ki, pi in zip(shape[-nd:], s, k, p)]
     if output_size is None:
         out = default
@@ -519,7 +519,7 @@ def _unpool(name, nd, input, indices, kernel_size, stride, padding, output_size)
     if any(o < 0 for o in out):
         raise ValueError(f"{name}: output size {tuple(out)} must be non-negative")
     plane = int(np.prod(out))
-    idx = indices.data
+    idx = indices.array
     if plane == 0:  # an empty output reads no index (torch returns it without a check)
         pass
     elif idx.size and (idx.min() < 0 or idx.max() >= plane):
@@ -556,15 +556,15 @@ def max_unpool2d(
 
 def _avg_pool(name, nd, input, kernel_size, stride, padding, ceil_mode, include_pad, override):
     k, s, p, _, owner = _pool_args(name, nd, input, kernel_size, stride, padding, 1, False)
-    if input.data.dtype.kind != "f":
+    if input.array.dtype.kind != "f":
         # (torch averages integers with its integer division; not implemented here)
         raise TypeError(
-            f"{owner}: expected a floating-point input, got dtype {input.data.dtype}"
+            f"{owner}: expected a floating-point input, got dtype {input.array.dtype}"
         )
     if override is not None and (not isinstance(override, Integral) or override == 0):
         raise ValueError(f"{owner}: divisor_override must be a non-zero int, got {override!r}")
-    _check_out(owner, input.data.shape, k, s, p, (1,) * nd, ceil_mode, nd)
-    unbatched = input.data.ndim == nd + 1
+    _check_out(owner, input.array.shape, k, s, p, (1,) * nd, ceil_mode, nd)
+    unbatched = input.array.ndim == nd + 1
     x, _ = _to4d(input, nd)
     if nd == 1:
         k, s, p = (1, *k), (1, *s), (0, *p)
@@ -616,12 +616,12 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     if not isinstance(input, Tensor):
         raise TypeError(f"adaptive_avg_pool2d: input must be a Tensor, got {type(input).__name__}")
     owner = f"adaptive_avg_pool2d(output_size={output_size!r})"
-    if input.data.ndim not in (3, 4):
+    if input.array.ndim not in (3, 4):
         raise ValueError(
             f"{owner}: expected a 4-D (batched) or 3-D (unbatched) input, got input of shape "
-            f"{shape_str(input.data.shape)}"
+            f"{shape_str(input.array.shape)}"
         )
-    size = tuple(input.data.shape[-2:])
+    size = tuple(input.array.shape[-2:])
     if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
         out = tuple(s if o is None else o for o, s in zip(output_size, size))
     else:
@@ -629,8 +629,8 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     out = ntuple(out, 2, "output_size", owner)
     check_positive(out, "output_size", owner)
     if any(n == 0 for n in size):
-        raise ValueError(f"{owner}: got an empty input of shape {shape_str(input.data.shape)}")
-    unbatched = input.data.ndim == 3
+        raise ValueError(f"{owner}: got an empty input of shape {shape_str(input.array.shape)}")
+    unbatched = input.array.ndim == 3
     x = input.unsqueeze(0) if unbatched else input
     y = AdaptiveAvgPool2dFn.apply(x, out)
     return y.squeeze(0) if unbatched else y

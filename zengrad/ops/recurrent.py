@@ -364,20 +364,20 @@ def _check_sequence_args(
     name: str, gates: int, x: Tensor, states: dict, w_ih: Tensor, w_hh: Tensor, b_ih, b_hh
 ) -> None:
     """Shapes and dtypes of one fused sequence op's arguments, with the offending values."""
-    if not isinstance(x, Tensor) or x.data.ndim != 3:
+    if not isinstance(x, Tensor) or x.array.ndim != 3:
         shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
         raise ValueError(f"{name}: x must be a 3-D tensor (L, N, input_size), got {shape}")
-    dtype = x.data.dtype
+    dtype = x.array.dtype
     if dtype.kind != "f":
         raise TypeError(f"{name}: x must be a floating point tensor, got {dtype}")
-    seq, n, inp = x.data.shape
+    seq, n, inp = x.array.shape
     if seq < 1:
         raise ValueError(f"{name}: the sequence length must be at least 1, got x of shape "
                          f"{tuple(x.shape)}")
-    if w_hh.data.ndim != 2 or w_hh.data.shape[0] != gates * w_hh.data.shape[1]:
+    if w_hh.array.ndim != 2 or w_hh.array.shape[0] != gates * w_hh.array.shape[1]:
         raise ValueError(f"{name}: w_hh must be ({gates} * hidden_size, hidden_size), got "
                          f"{tuple(w_hh.shape)}")
-    hid = w_hh.data.shape[1]
+    hid = w_hh.array.shape[1]
     expected = {"w_ih": (gates * hid, inp), "w_hh": (gates * hid, hid)}
     given = {"w_ih": w_ih, "w_hh": w_hh}
     if (b_ih is None) != (b_hh is None):
@@ -393,11 +393,11 @@ def _check_sequence_args(
         t = given[key]
         if not isinstance(t, Tensor):
             raise TypeError(f"{name}: {key} must be a Tensor, got {type(t).__name__}")
-        if t.data.shape != shape:
+        if t.array.shape != shape:
             raise ValueError(f"{name}: {key} must have shape {shape} for x of shape "
                              f"{tuple(x.shape)} and hidden_size {hid}, got {tuple(t.shape)}")
-        if t.data.dtype != dtype:
-            raise TypeError(f"{name}: {key} is {t.data.dtype} but x is {dtype}; "
+        if t.array.dtype != dtype:
+            raise TypeError(f"{name}: {key} is {t.array.dtype} but x is {dtype}; "
                             "they must have the same dtype")
 
 

@@ -293,21 +293,21 @@ def _reduced_axes(dim, ndim: int):
 def _apply(fn: type[Function], x: Tensor, *args) -> Tensor:
     """fn.apply(x, *args); float16 is accumulated in float32 and rounded once, as torch does
     (a float16 running sum loses digits)."""
-    if x.data.dtype == np.float16:
+    if x.array.dtype == np.float16:
         return cast(fn.apply(cast(x, np.float32), *args), np.float16)
     return fn.apply(x, *args)
 
 
 def _floating(x: Tensor) -> Tensor:
-    if x.data.dtype.kind == "f":
+    if x.array.dtype.kind == "f":
         return x
-    return Tensor._make(x.data.astype(backend.get_default_dtype()), False, None)
+    return Tensor._make(x.array.astype(backend.get_default_dtype()), False, None)
 
 
 def _reduce_dtype(name: str, input: Tensor, dtype) -> Tensor:
     """input cast to dtype= before reducing, as torch; refuses to cut a gradient silently."""
     dt = np.dtype(dtype)
-    if dt == input.data.dtype:
+    if dt == input.array.dtype:
         return input
     if dt.kind not in "fc" and input.requires_grad and grad_mode.enabled:
         raise RuntimeError(
@@ -319,16 +319,16 @@ def _reduce_dtype(name: str, input: Tensor, dtype) -> Tensor:
 
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
     """y = sum of x over dim (int, tuple or None for all); dtype= casts x first."""
-    axes = None if dim is None else _reduced_axes(dim, input.data.ndim)
+    axes = None if dim is None else _reduced_axes(dim, input.array.ndim)
     if dtype is not None:
         input = _reduce_dtype("sum", input, dtype)
-        dt = input.data.dtype
+        dt = input.array.dtype
         if dt.kind in "biu":  # no gradient; accumulate in dtype itself (NumPy would widen)
-            out = np.sum(input.data, axis=axes, keepdims=keepdim, dtype=dt)
+            out = np.sum(input.array, axis=axes, keepdims=keepdim, dtype=dt)
             return Tensor._make(np.asarray(out, dtype=dt), False, None)
-    elif input.data.dtype.kind in "biu":  # integer/bool sums are int64, as in PyTorch
-        input = Tensor._make(input.data.astype(np.int64), False, None)
-    if input.data.dtype == np.float16:
+    elif input.array.dtype.kind in "biu":  # integer/bool sums are int64, as in PyTorch
+        input = Tensor._make(input.array.astype(np.int64), False, None)
+    if input.array.dtype == np.float16:
         return _apply(Sum, input, axes, keepdim)
     return Sum.apply(input, axes, keepdim)
 
@@ -342,13 +342,13 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tenso
                 f"floating point or complex dtype, got {np.dtype(dtype)}"
             )
         input = _reduce_dtype("mean", input, dtype)
-    if input.data.dtype.kind not in "fc":
+    if input.array.dtype.kind not in "fc":
         raise TypeError(
             f"mean(): could not infer output dtype. Input dtype must be floating point, "
-            f"got {input.data.dtype} (use .float() first, or pass dtype=)"
+            f"got {input.array.dtype} (use .float() first, or pass dtype=)"
         )
-    axes = None if dim is None else _reduced_axes(dim, input.data.ndim)
-    if input.data.dtype == np.float16:
+    axes = None if dim is None else _reduced_axes(dim, input.array.ndim)
+    if input.array.dtype == np.float16:
         return _apply(Mean, input, axes, keepdim)
     return Mean.apply(input, axes, keepdim)
 
@@ -361,14 +361,14 @@ def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype=
         )
     if dtype is not None:
         input = _reduce_dtype("prod", input, dtype)
-    elif input.data.dtype.kind in "biu":
-        input = Tensor._make(input.data.astype(np.int64), False, None)
-    axis = None if dim is None else normalize_dim(dim, input.data.ndim)
-    if input.data.ndim == 0:  # dim 0 / -1 of a 0-d tensor: the product of one element
+    elif input.array.dtype.kind in "biu":
+        input = Tensor._make(input.array.astype(np.int64), False, None)
+    axis = None if dim is None else normalize_dim(dim, input.array.ndim)
+    if input.array.ndim == 0:  # dim 0 / -1 of a 0-d tensor: the product of one element
         axis = None
-    dt = input.data.dtype
+    dt = input.array.dtype
     if dt.kind in "biu":  # no gradient; multiply in dtype itself (NumPy would widen)
-        out = np.prod(input.data, axis=axis, keepdims=keepdim, dtype=dt)
+        out = np.prod(input.array, axis=axis, keepdims=keepdim, dtype=dt)
         return Tensor._make(np.asarray(out, dtype=dt), False, None)
     return Prod.apply(input, axis, keepdim)  # float16 multiplies in float16, as torch
 
@@ -383,16 +383,16 @@ def _max_like(input: Tensor, dim, keepdim: bool, is_min: bool, name: str):
         from zengrad.ops.elementwise import maximum, minimum
 
         return (minimum if is_min else maximum)(input, dim)
-    if input.data.size == 0:
+    if input.array.size == 0:
         raise RuntimeError(f"{name}(): expected a non-empty tensor")
     if dim is None:
         return AMax.apply(input, None, False, is_min)
-    axis = normalize_dim(dim, input.data.ndim)
-    if input.data.ndim == 0:  # max(x, 0) of a 0-d tensor: (x, 0), as in PyTorch
+    axis = normalize_dim(dim, input.array.ndim)
+    if input.array.ndim == 0:  # max(x, 0) of a 0-d tensor: (x, 0), as in PyTorch
         from zengrad.ops.shape import reshape
 
         return _max_like(reshape(input, (1,)), 0, False, is_min, name)
-    idx = (np.argmin if is_min else np.argmax)(input.data, axis=axis, keepdims=True)
+    idx = (np.argmin if is_min else np.argmax)(input.array, axis=axis, keepdims=True)
     values = MaxDim.apply(input, idx, axis, keepdim)
     indices = idx if keepdim else np.squeeze(idx, axis)
     return ValuesIndices(values, Tensor._make(indices.astype(np.int64, copy=False), False, None))
@@ -408,17 +408,17 @@ def min(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
 
 
 def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
-    axes = None if dim == () or dim is None else normalize_dims(dim, input.data.ndim)
+    axes = None if dim == () or dim is None else normalize_dims(dim, input.array.ndim)
     return AMax.apply(input, axes, keepdim, False)
 
 
 def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
-    axes = None if dim == () or dim is None else normalize_dims(dim, input.data.ndim)
+    axes = None if dim == () or dim is None else normalize_dims(dim, input.array.ndim)
     return AMax.apply(input, axes, keepdim, True)
 
 
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    x = input.data
+    x = input.array
     if x.dtype == np.bool_:
         raise TypeError("argmax(): does not support bool input (as torch; use .long() first)")
     if dim is None:
@@ -431,7 +431,7 @@ def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tens
 
 
 def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    x = input.data
+    x = input.array
     if x.dtype == np.bool_:
         raise TypeError("argmin(): does not support bool input (as torch; use .long() first)")
     if dim is None:
@@ -469,13 +469,13 @@ def _var_args(name: str, input: Tensor, dim, unbiased, correction):
         raise TypeError(
             f"{name}(): argument 'correction' must be a number, not {type(correction).__name__}"
         )
-    if input.data.dtype.kind not in "fc":
+    if input.array.dtype.kind not in "fc":
         raise TypeError(
             f"{name}(): std and var only support floating point and complex dtypes, got "
-            f"{input.data.dtype} (use .float() first)"
+            f"{input.array.dtype} (use .float() first)"
         )
-    axes = _reduced_axes(dim, input.data.ndim)
-    if _count(input.data.shape, axes) - correction <= 0:
+    axes = _reduced_axes(dim, input.array.ndim)
+    if _count(input.array.shape, axes) - correction <= 0:
         # the result is inf or nan; torch says why with this warning
         warnings.warn(
             f"{name}(): degrees of freedom is <= 0. Correction should be strictly less than the "
@@ -515,7 +515,7 @@ def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
     if isinstance(dim, (tuple, list)) and len(dim) == 0:
         raise ValueError("logsumexp: dim=() reduces nothing; pass the dims to reduce (as torch)")
     # float16 stays float16 throughout: torch composes logsumexp from float16 ops
-    return LogSumExp.apply(_floating(input), normalize_dims(dim, input.data.ndim), keepdim)
+    return LogSumExp.apply(_floating(input), normalize_dims(dim, input.array.ndim), keepdim)
 
 
 def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
@@ -525,13 +525,13 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, *, dtype=None)
     singular values) of the matrices over two dims (dim=None only for a 2-D input)."""
     if dtype is not None:
         input = input.to(dtype)
-    if input.data.dtype.kind not in "fc":
+    if input.array.dtype.kind not in "fc":
         raise TypeError(
             f"norm: expected a floating point or complex tensor as input, got "
-            f"{input.data.dtype} (as torch; use .float() or dtype=)"
+            f"{input.array.dtype} (as torch; use .float() or dtype=)"
         )
     x = input
-    ndim = x.data.ndim
+    ndim = x.array.ndim
     if isinstance(p, str):
         ndims = None if dim is None else (1 if isinstance(dim, (int, np.integer)) else len(dim))
         if p == "fro":
@@ -549,7 +549,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, *, dtype=None)
             if ndims is not None and ndims != 2:
                 raise ValueError(f"norm(p='nuc'): dim must be two dims, got {dim}")
             axes = (0, 1) if dim is None else normalize_dims(dim, ndim)
-            if x.data.dtype == np.float16:
+            if x.array.dtype == np.float16:
                 raise TypeError("norm(p='nuc'): float16 is not supported (as torch); use .float()")
             return NuclearNorm.apply(x, axes, keepdim)
         raise ValueError(f"norm: p must be a number, 'fro' or 'nuc', got {p!r}")
@@ -559,7 +559,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, *, dtype=None)
     if np.isnan(p):
         raise ValueError("norm: p must be a number, got nan")
     axes = _reduced_axes(dim, ndim)
-    if np.isinf(p) and _count(x.data.shape, axes) == 0 and x.data.size == 0:
+    if np.isinf(p) and _count(x.array.shape, axes) == 0 and x.array.size == 0:
         raise ValueError(
             f"norm: the {p} norm of an empty tensor is undefined (max/min of no elements; as "
             f"torch), input shape {tuple(x.shape)}"
@@ -568,7 +568,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, *, dtype=None)
 
 
 def _logical_reduce(fn, input: Tensor, dim, keepdim: bool) -> Tensor:
-    x = input.data
+    x = input.array
     out = np.asarray(fn(x, axis=normalize_dims(dim, x.ndim), keepdims=keepdim))
     # uint8 in, uint8 out (torch keeps that legacy); every other dtype gives bool
     return Tensor._make(out.astype(np.uint8) if x.dtype == np.uint8 else out, False, None)

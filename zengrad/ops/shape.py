@@ -217,7 +217,7 @@ def _shape_arg(shape) -> tuple:
 def reshape(input: Tensor, *shape) -> Tensor:
     """The same elements in a new shape (one dim may be -1)."""
     shape = _shape_arg(shape)
-    size = input.data.size
+    size = input.array.size
     known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
     ok = shape.count(-1) <= 1 and (
         known == size if -1 not in shape else known != 0 and size % known == 0
@@ -225,9 +225,9 @@ def reshape(input: Tensor, *shape) -> Tensor:
     if not ok:
         raise RuntimeError(
             f"shape {list(shape)} is invalid for input of size {size} "
-            f"(shape {tuple(input.data.shape)})"
+            f"(shape {tuple(input.array.shape)})"
         )
-    if shape == input.data.shape:
+    if shape == input.array.shape:
         return input
     return Reshape.apply(input, shape)
 
@@ -238,25 +238,25 @@ def view(input: Tensor, *shape) -> Tensor:
 
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    nd = input.data.ndim
+    nd = input.array.ndim
     s, e = normalize_dim(start_dim, nd), normalize_dim(end_dim, nd)  # 0-d: dims 0 or -1
     if nd == 0:
         return reshape(input, (1,))
     if s > e:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
-    shape = input.data.shape
+    shape = input.array.shape
     return reshape(input, shape[:s] + (-1,) + shape[e + 1 :])
 
 
 def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
-    d = normalize_dim(dim, input.data.ndim)
-    shape = input.data.shape
+    d = normalize_dim(dim, input.array.ndim)
+    shape = input.array.shape
     return reshape(input, shape[:d] + tuple(sizes) + shape[d + 1 :])
 
 
 def permute(input: Tensor, *dims) -> Tensor:
     dims = _shape_arg(dims)
-    nd = input.data.ndim
+    nd = input.array.ndim
     if len(dims) != nd:
         raise RuntimeError(
             f"permute: number of dims don't match: the input has {nd} dims but "
@@ -270,14 +270,14 @@ def permute(input: Tensor, *dims) -> Tensor:
 
 def reverse_dims(input: Tensor) -> Tensor:
     """x.T: all dims in reverse order (a matrix transpose for 2-D)."""
-    nd = input.data.ndim
+    nd = input.array.ndim
     if nd < 2:
         return input
     return Permute.apply(input, (1, 0) if nd == 2 else tuple(range(nd - 1, -1, -1)))
 
 
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
-    nd = input.data.ndim
+    nd = input.array.ndim
     a, b = normalize_dim(dim0, nd), normalize_dim(dim1, nd)
     if nd == 0:  # dims 0 and -1 name the one (empty) axis list of a 0-d tensor, as in torch
         return Permute.apply(input, ())
@@ -287,13 +287,13 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
 
 
 def t(input: Tensor) -> Tensor:
-    if input.data.ndim > 2:
-        raise RuntimeError(f"t() expects a tensor with <= 2 dims, got {input.data.ndim}")
-    return input if input.data.ndim < 2 else transpose(input, 0, 1)
+    if input.array.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dims, got {input.array.ndim}")
+    return input if input.array.ndim < 2 else transpose(input, 0, 1)
 
 
 def squeeze(input: Tensor, dim=None) -> Tensor:
-    shape = input.data.shape
+    shape = input.array.shape
     if dim is None:
         new = tuple(n for n in shape if n != 1)
     else:
@@ -304,7 +304,7 @@ def squeeze(input: Tensor, dim=None) -> Tensor:
 
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
-    shape = input.data.shape
+    shape = input.array.shape
     d = normalize_dim(dim, len(shape) + 1)
     return reshape(input, shape[:d] + (1,) + shape[d:])
 
@@ -312,7 +312,7 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:
 def expand(input: Tensor, *sizes) -> Tensor:
     """Broadcast to sizes without copying; -1 keeps a dim."""
     sizes = _shape_arg(sizes)
-    shape = input.data.shape
+    shape = input.array.shape
     lead = len(sizes) - len(shape)
     if lead < 0:
         raise RuntimeError(
@@ -344,17 +344,17 @@ def broadcast_to(input: Tensor, shape) -> Tensor:
 
 def repeat(input: Tensor, *repeats) -> Tensor:
     reps = _shape_arg(repeats)
-    if len(reps) < input.data.ndim:
+    if len(reps) < input.array.ndim:
         raise RuntimeError(
             f"repeat: number of repeat dims ({len(reps)}) can not be smaller than the "
-            f"number of tensor dims ({input.data.ndim})"
+            f"number of tensor dims ({input.array.ndim})"
         )
     return Repeat.apply(input, reps)
 
 
 def flip(input: Tensor, dims) -> Tensor:
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
-    return Flip.apply(input, tuple(normalize_dim(d, input.data.ndim) for d in dims))
+    return Flip.apply(input, tuple(normalize_dim(d, input.array.ndim) for d in dims))
 
 
 def unwrap_index(index):
@@ -366,7 +366,7 @@ def unwrap_index(index):
 
 def _unwrap_one(i):
     if isinstance(i, Tensor):
-        return i.data
+        return i.array
     if isinstance(i, list):
         return np.asarray(i)
     return i
@@ -390,9 +390,9 @@ def getitem(input: Tensor, index) -> Tensor:
     try:
         if input.requires_grad:
             return GetItem.apply(input, index, advanced)
-        return Tensor._make(input.data[index], False, None)
+        return Tensor._make(input.array[index], False, None)
     except IndexError as e:
-        raise IndexError(f"{e} (indexing a tensor of shape {tuple(input.data.shape)})") from None
+        raise IndexError(f"{e} (indexing a tensor of shape {tuple(input.array.shape)})") from None
 
 
 def cat(tensors, dim: int = 0) -> Tensor:
@@ -402,15 +402,15 @@ def cat(tensors, dim: int = 0) -> Tensor:
         raise ValueError("cat: expected a non-empty list of tensors")
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     for k, t_ in enumerate(tensors):
-        if t_.data.ndim == 0:
+        if t_.array.ndim == 0:
             raise ValueError(
                 f"cat: zero-dimensional tensor (at position {k}) cannot be concatenated; "
                 "use stack or reshape(1)"
             )
-    ref = tensors[0].data
+    ref = tensors[0].array
     axis = normalize_dim(dim, ref.ndim)
     for k, t_ in enumerate(tensors[1:], 1):
-        s = t_.data.shape
+        s = t_.array.shape
         if len(s) != ref.ndim or any(
             a != b for i, (a, b) in enumerate(zip(s, ref.shape)) if i != axis
         ):
@@ -430,12 +430,12 @@ def stack(tensors, dim: int = 0) -> Tensor:
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("stack: expected a non-empty list of tensors")
-    shape = tensors[0].data.shape
+    shape = tensors[0].array.shape
     for k, t_ in enumerate(tensors[1:], 1):
-        if t_.data.shape != shape:
+        if t_.array.shape != shape:
             raise ValueError(
                 f"stack expects each tensor to be equal size, but got {tuple(shape)} at entry "
-                f"0 and {tuple(t_.data.shape)} at entry {k}"
+                f"0 and {tuple(t_.array.shape)} at entry {k}"
             )
     axis = normalize_dim(dim, len(shape) + 1)
     return Stack.apply(axis, *tensors)
@@ -443,8 +443,8 @@ def stack(tensors, dim: int = 0) -> Tensor:
 
 def split(input: Tensor, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]:
     """Pieces of split_size (the last may be smaller), or of the listed sizes."""
-    axis = normalize_dim(dim, input.data.ndim)
-    n = input.data.shape[axis]
+    axis = normalize_dim(dim, input.array.ndim)
+    n = input.array.shape[axis]
     if isinstance(split_size_or_sections, int):
         step = split_size_or_sections
         if step <= 0:
@@ -468,7 +468,7 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """chunks pieces of size ceil(n / chunks) (fewer if that covers the dim), as PyTorch."""
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
-    n = input.data.shape[normalize_dim(dim, input.data.ndim)]
+    n = input.array.shape[normalize_dim(dim, input.array.ndim)]
     step = max(-(-n // chunks), 1)
     return split(input, step, dim)
 
@@ -532,7 +532,7 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2:
         raise ValueError(f"pad: the padding length must be even, got {len(pad)} ({pad})")
-    shape = input.data.shape
+    shape = input.array.shape
     nd = len(shape)
     k = len(pad) // 2
     if k > nd:
@@ -592,5 +592,5 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
 
 
 def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
-    axis = normalize_dim(dim, input.data.ndim)
+    axis = normalize_dim(dim, input.array.ndim)
     return getitem(input, (slice(None),) * axis + (slice(start, start + length),))

@@ -124,7 +124,7 @@ class CumProd(Function):
 
 def _scan(fn, name: str, input, dim: int, dtype) -> Tensor:
     input = _as_tensor(input, name)
-    x = input.data
+    x = input.array
     axis = normalize_dim(dim, x.ndim)
     target = _scan_dtype(x, dtype)
     if target != x.dtype:
@@ -196,7 +196,7 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, *, stable: bool
     Gradient: dL/dinput = g put back at indices (values only; indices are int64, no grad).
     """
     input = _as_tensor(input, "sort")
-    x = input.data
+    x = input.array
     _sortable(x, "sort")
     axis = normalize_dim(dim, x.ndim)
     if x.ndim == 0:
@@ -212,7 +212,7 @@ def argsort(input: Tensor, dim: int = -1, descending: bool = False, *,
             stable: bool = False) -> Tensor:
     """The int64 indices that sort input along dim (sort(...).indices); no gradient."""
     input = _as_tensor(input, "argsort")
-    x = input.data
+    x = input.array
     _sortable(x, "argsort")
     axis = normalize_dim(dim, x.ndim)
     if x.ndim == 0:
@@ -228,7 +228,7 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     Gradient: dL/dinput = g put back at indices, 0 at the entries not selected.
     """
     input = _as_tensor(input, "topk")
-    x = input.data
+    x = input.array
     _sortable(x, "topk")
     if x.dtype == np.bool_:
         raise RuntimeError("topk does not support bool dtypes (as torch on CPU)")
@@ -259,7 +259,7 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,  # 
     often each value occurs. NaNs are all distinct (dim=None), as in torch. No gradient.
     """
     input = _as_tensor(input, "unique")
-    x = input.data
+    x = input.array
     _sortable(x, "unique")
     if dim is None:
         values, inverse, counts = np.unique(
@@ -313,7 +313,7 @@ class ScatterBack(Function):
 
 def _cum_extreme(input, dim: int, is_min: bool, result: type, name: str):
     input = _as_tensor(input, name)
-    x = input.data
+    x = input.array
     _sortable(x, name)
     axis = normalize_dim(dim, x.ndim)
     if x.ndim == 0:
@@ -385,7 +385,7 @@ def logcumsumexp(input: Tensor, dim: int) -> Tensor:
     Gradient: dL/dx_i = sum_{k >= i} g_k softmax-like weights exp(x_i - y_k).
     """
     input = _as_tensor(input, "logcumsumexp")
-    x = input.data
+    x = input.array
     if x.dtype.kind not in "fc":
         raise NotImplementedError(
             f"logcumsumexp: not implemented for integer/bool tensors (got {x.dtype}); "
@@ -411,7 +411,7 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
     Gradient: dL/dinput = g put at the index, 0 elsewhere.
     """
     input = _as_tensor(input, "kthvalue")
-    x = input.data
+    x = input.array
     _sortable(x, "kthvalue")
     axis = normalize_dim(dim, x.ndim)
     x1 = x.reshape(x.shape or (1,))
@@ -430,7 +430,7 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
         return kthvalue_result(_reshape(values, ()),
                                Tensor._make(np.zeros((), np.int64), False, None))
     if not keepdim:
-        values = _reshape(values, values.data.shape[:axis] + values.data.shape[axis + 1:])
+        values = _reshape(values, values.array.shape[:axis] + values.array.shape[axis + 1:])
         idx = np.squeeze(idx, axis)
     return kthvalue_result(values, Tensor._make(idx.astype(np.int64, copy=False), False, None))
 
@@ -468,9 +468,9 @@ def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False,
     sequence serves every value, an N-D one matches input's leading dims row by row. sorter:
     the indices that sort an unsorted sequence. No gradient (int64 or int32 out)."""
     seq_t = _as_tensor(sorted_sequence, "searchsorted")
-    seq = seq_t.data
+    seq = seq_t.array
     scalar = not isinstance(input, Tensor)
-    v = np.asarray(input) if scalar else input.data
+    v = np.asarray(input) if scalar else input.array
     if side is not None:
         if side not in ("left", "right"):
             raise RuntimeError(f"searchsorted(): side can only be 'left' or 'right', got {side!r}")
@@ -483,7 +483,7 @@ def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False,
     if seq.ndim == 0:
         raise RuntimeError("searchsorted(): boundaries tensor should have at least 1 dimension")
     if sorter is not None:
-        order = _as_tensor(sorter, "searchsorted").data
+        order = _as_tensor(sorter, "searchsorted").array
         if order.shape != seq.shape or order.dtype.kind != "i":
             raise RuntimeError(
                 f"searchsorted(): sorter must be an int64 tensor of the boundaries' shape "
@@ -505,7 +505,7 @@ def bucketize(input, boundaries: Tensor, *, out_int32: bool = False,
     """For each value v, the index i of its bucket: boundaries[i-1] < v <= boundaries[i]
     (right=True: boundaries[i-1] <= v < boundaries[i]); boundaries is 1-D and ascending.
     No gradient."""
-    b = _as_tensor(boundaries, "bucketize").data
+    b = _as_tensor(boundaries, "bucketize").array
     if b.ndim != 1:
         raise RuntimeError(
             f"bucketize: boundaries tensor must be 1 dimension, but got dim({b.ndim})"
@@ -520,7 +520,7 @@ def unique_consecutive(input: Tensor, return_inverse: bool = False,
     (input's shape; 1-D along dim); return_counts: each run's length. NaNs never compare equal,
     as in torch. No gradient."""
     input = _as_tensor(input, "unique_consecutive")
-    x = input.data
+    x = input.array
     if dim is None:
         rows, shape = x.reshape(-1, 1), x.shape
         axis = 0

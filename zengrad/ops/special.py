@@ -114,11 +114,11 @@ def _float_tensor(x, name: str) -> Tensor:
     """A Tensor argument as floating point: integers/bools become the default dtype."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: expected a Tensor as input, got {type(x).__name__}")
-    if x.data.dtype.kind == "f":
+    if x.array.dtype.kind == "f":
         return x
-    if x.data.dtype.kind not in "biu":
-        raise TypeError(f"{name}: expected a real tensor, got dtype {x.data.dtype}")
-    return Tensor._make(x.data.astype(backend.get_default_dtype()), False, None)
+    if x.array.dtype.kind not in "biu":
+        raise TypeError(f"{name}: expected a real tensor, got dtype {x.array.dtype}")
+    return Tensor._make(x.array.astype(backend.get_default_dtype()), False, None)
 
 
 def erf(input: Tensor) -> Tensor:
@@ -184,7 +184,7 @@ def _float_pair(name: str, a, b) -> tuple[Tensor, Tensor]:
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"{name}: expected at least one Tensor, got {type(a).__name__} and "
                         f"{type(b).__name__}")
-    kinds = [x.data.dtype for x in (a, b) if isinstance(x, Tensor)]
+    kinds = [x.array.dtype for x in (a, b) if isinstance(x, Tensor)]
     floats = [d for d in kinds if d.kind == "f"]
     if any(d.kind not in "biuf" for d in kinds):
         raise TypeError(f"{name}: expected real tensors, got dtypes {kinds}")
@@ -193,10 +193,10 @@ def _float_pair(name: str, a, b) -> tuple[Tensor, Tensor]:
     def conv(x):
         if not isinstance(x, Tensor):
             return Tensor._make(np.asarray(x, dtype), False, None)
-        return x if x.data.dtype == dtype else x.to(dtype)
+        return x if x.array.dtype == dtype else x.to(dtype)
 
     a, b = conv(a), conv(b)
-    broadcast_shapes(name, a.data.shape, b.data.shape)
+    broadcast_shapes(name, a.array.shape, b.array.shape)
     return a, b
 
 
@@ -237,26 +237,26 @@ def lerp(input: Tensor, end: Tensor, weight: Tensor | float) -> Tensor:
     for what, x in (("input", input), ("end", end)):
         if not isinstance(x, Tensor):
             raise TypeError(f"lerp: {what} must be a Tensor, got {type(x).__name__}")
-        if x.data.dtype.kind != "f":
-            raise TypeError(f"lerp: {what} must be a floating point tensor, got {x.data.dtype}")
-    if end.data.dtype != input.data.dtype:
-        raise TypeError(f"lerp: expected dtype {input.data.dtype} for end but got "
-                        f"{end.data.dtype}")
-    shapes = [input.data.shape, end.data.shape]
+        if x.array.dtype.kind != "f":
+            raise TypeError(f"lerp: {what} must be a floating point tensor, got {x.array.dtype}")
+    if end.array.dtype != input.array.dtype:
+        raise TypeError(f"lerp: expected dtype {input.array.dtype} for end but got "
+                        f"{end.array.dtype}")
+    shapes = [input.array.shape, end.array.shape]
     if not isinstance(weight, (Tensor, int, float, np.number)) or isinstance(weight, bool):
         raise TypeError(f"lerp: weight must be a real number or a Tensor, got {weight!r}")
     w = as_tensor_operand(weight)
     if isinstance(w, Tensor):
-        if w.data.dtype != input.data.dtype:
-            if w.data.ndim != 0 or w.data.dtype.kind != "f":
-                raise TypeError(f"lerp: expected dtype {input.data.dtype} for weight but got "
-                                f"{w.data.dtype}")
-            w = w.to(input.data.dtype)  # a 0-d float weight acts like a number, as in torch
-        shapes.append(w.data.shape)
+        if w.array.dtype != input.array.dtype:
+            if w.array.ndim != 0 or w.array.dtype.kind != "f":
+                raise TypeError(f"lerp: expected dtype {input.array.dtype} for weight but got "
+                                f"{w.array.dtype}")
+            w = w.to(input.array.dtype)  # a 0-d float weight acts like a number, as in torch
+        shapes.append(w.array.shape)
     elif isinstance(w, bool) or not isinstance(w, (int, float)):
         raise TypeError(f"lerp: weight must be a real number or a Tensor, got {weight!r}")
     else:
-        w = np.asarray(w, input.data.dtype)  # keep input's precision (no float64 upcast)
+        w = np.asarray(w, input.array.dtype)  # keep input's precision (no float64 upcast)
     broadcast_shapes("lerp", *shapes)
     return Lerp.apply(input, end, w)
 
@@ -304,21 +304,21 @@ def addmm(
         if not isinstance(x, Tensor):
             raise TypeError(f"addmm: {what} must be a Tensor, got {type(x).__name__}")
     for what, x in (("mat1", mat1), ("mat2", mat2)):
-        if x.data.ndim != 2:
-            raise ValueError(f"addmm: {what} must be a matrix, got {x.data.ndim}-D tensor "
-                             f"of shape {tuple(x.data.shape)}")
-    (n, k), (k2, m) = mat1.data.shape, mat2.data.shape
+        if x.array.ndim != 2:
+            raise ValueError(f"addmm: {what} must be a matrix, got {x.array.ndim}-D tensor "
+                             f"of shape {tuple(x.array.shape)}")
+    (n, k), (k2, m) = mat1.array.shape, mat2.array.shape
     if k != k2:
         raise ValueError(f"addmm: mat1 and mat2 shapes cannot be multiplied ({n}x{k} and "
                          f"{k2}x{m})")
-    dts = {x.data.dtype for x in (input, mat1, mat2)}
+    dts = {x.array.dtype for x in (input, mat1, mat2)}
     if len(dts) > 1:
         raise TypeError(f"addmm: input, mat1 and mat2 must have one dtype, got "
-                        f"{input.data.dtype}, {mat1.data.dtype} and {mat2.data.dtype}")
-    dtype = mat1.data.dtype
+                        f"{input.array.dtype}, {mat1.array.dtype} and {mat2.array.dtype}")
+    dtype = mat1.array.dtype
     if dtype.kind not in "fiu":
         raise TypeError(f"addmm: unsupported dtype {dtype}")
-    sc = input.data.shape
+    sc = input.array.shape
     if len(sc) > 2 or not _bcast_ok(sc, (n, m)) or np.broadcast_shapes(sc, (n, m)) != (n, m):
         raise ValueError(f"addmm: input of shape {tuple(sc)} does not broadcast to the "
                          f"product's shape ({n}, {m})")
@@ -544,14 +544,14 @@ def einsum(equation: str | Tensor, *operands) -> Tensor:
             raise TypeError(f"einsum: operand {k} must be a Tensor, got {type(x).__name__}")
     if not operands:
         raise ValueError("einsum: at least one operand is needed")
-    dts = [x.data.dtype for x in operands]
+    dts = [x.array.dtype for x in operands]
     if any(d.kind not in "biuf" for d in dts):
         raise TypeError(f"einsum: expected real tensors, got dtypes {dts}")
     dtype = np.result_type(*dts)
     if dtype.kind == "b":
         dtype = np.dtype(np.bool_)
-    ops = [x if x.data.dtype == dtype else x.to(dtype) for x in operands]
-    subs, out, sizes = _parse_einsum(equation, [x.data.shape for x in ops])
+    ops = [x if x.array.dtype == dtype else x.to(dtype) for x in operands]
+    subs, out, sizes = _parse_einsum(equation, [x.array.shape for x in ops])
     return Einsum.apply(subs, out, sizes, *ops)
 
 
@@ -634,15 +634,15 @@ def _norm_input(x, dtype, name: str) -> Tensor:
     float input only, and no narrowing cast)."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: expected a Tensor as input, got {type(x).__name__}")
-    if x.data.dtype.kind != "f":
+    if x.array.dtype.kind != "f":
         raise TypeError(f"{name}: expected a floating point tensor as input, got "
-                        f"{x.data.dtype}")
+                        f"{x.array.dtype}")
     if dtype is not None:
         dt = np.dtype(dtype)
         if dt.kind != "f":
             raise TypeError(f"{name}: dtype should be floating point, got {dt}")
-        if np.promote_types(x.data.dtype, dt) != dt:
-            raise TypeError(f"{name}: the dtype of the input ({x.data.dtype}) should be "
+        if np.promote_types(x.array.dtype, dt) != dt:
+            raise TypeError(f"{name}: the dtype of the input ({x.array.dtype}) should be "
                             f"convertible without narrowing to the specified dtype ({dt})")
         x = x.to(dt)
     return x
@@ -664,16 +664,16 @@ def vector_norm(
     p = _check_ord(ord, "linalg.vector_norm")
     x = _norm_input(input, dtype, "linalg.vector_norm")
     axes = None if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0) else (
-        normalize_dims(dim, x.data.ndim))
-    if x.data.ndim == 0:
+        normalize_dims(dim, x.array.ndim))
+    if x.array.ndim == 0:
         axes = None
     if p < 0 or p in (_INF, -_INF):
         # no identity for max/min/harmonic sums: an empty reduction has no value
-        reduced = range(x.data.ndim) if axes is None else axes
-        empty = x.data.size == 0 if axes is None else any(x.data.shape[a] == 0 for a in axes)
+        reduced = range(x.array.ndim) if axes is None else axes
+        empty = x.array.size == 0 if axes is None else any(x.array.shape[a] == 0 for a in axes)
         if empty:
             where = "an empty tensor" if axes is None else "a dimension of size 0 " + (
-                f"(dims {tuple(reduced)} of shape {tuple(x.data.shape)})")
+                f"(dims {tuple(reduced)} of shape {tuple(x.array.shape)})")
             raise ValueError(f"linalg.vector_norm cannot compute the {ord} norm on {where}: "
                              f"the operation has no identity")
     return VectorNorm.apply(x, p, axes, keepdim)
@@ -726,7 +726,7 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
         if not isinstance(x, Tensor):
             raise TypeError(f"cosine_similarity: {what} must be a Tensor, got "
                             f"{type(x).__name__}")
-    d1, d2 = x1.data.dtype, x2.data.dtype
+    d1, d2 = x1.array.dtype, x2.array.dtype
     if d1.kind != "f" and d2.kind != "f":
         raise TypeError(f"cosine_similarity: expected common dtype to be floating point, got "
                         f"{d1} and {d2}")
@@ -734,8 +734,8 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
         dtype = np.promote_types(d1, d2)
     else:
         dtype = d1 if d1.kind == "f" else d2
-    x1, x2 = (x if x.data.dtype == dtype else x.to(dtype) for x in (x1, x2))
-    shape = broadcast_shapes("cosine_similarity", x1.data.shape, x2.data.shape)
+    x1, x2 = (x if x.array.dtype == dtype else x.to(dtype) for x in (x1, x2))
+    shape = broadcast_shapes("cosine_similarity", x1.array.shape, x2.array.shape)
     axis = normalize_dim(dim, len(shape))
     return CosineSimilarity.apply(x1, x2, axis if shape else None, eps)
 
@@ -757,13 +757,13 @@ def normalize(
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """int64 (*, num_classes) with a 1 at each value's index; num_classes = -1 takes
     max + 1. Values must be int64 in [0, num_classes) (as torch)."""
-    if not isinstance(tensor, Tensor) or tensor.data.dtype != np.int64:
-        got = tensor.data.dtype if isinstance(tensor, Tensor) else type(tensor).__name__
+    if not isinstance(tensor, Tensor) or tensor.array.dtype != np.int64:
+        got = tensor.array.dtype if isinstance(tensor, Tensor) else type(tensor).__name__
         raise TypeError(f"one_hot is only applicable to index tensors of dtype int64 (long), "
                         f"got {got}")
     if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
         raise TypeError(f"one_hot: num_classes must be an int, got {num_classes!r}")
-    x = tensor.data
+    x = tensor.array
     if x.size and x.min() < 0:
         raise ValueError(f"one_hot: class values must be non-negative, got {int(x.min())}")
     if num_classes == -1:

@@ -73,12 +73,12 @@ class Adadelta(Optimizer):
             state = self.state.setdefault(p, {})
             if not state:
                 state["step"] = 0.0
-                state["square_avg"] = np.zeros_like(p.data)
-                state["acc_delta"] = np.zeros_like(p.data)
+                state["square_avg"] = np.zeros_like(p.array)
+                state["acc_delta"] = np.zeros_like(p.array)
             state["step"] += 1
             g = self._grad(p, weight_decay, group["maximize"])  # scratch slot 0 or p.grad
             square_avg, acc_delta = state["square_avg"], state["acc_delta"]
-            std, delta = self._scratch(p.data, 1), self._scratch(p.data, 2)
+            std, delta = self._scratch(p.array, 1), self._scratch(p.array, 2)
 
             ema_sq_(square_avg, g, rho, std)  # std is a free temporary until the next line
             np.add(square_avg, eps, out=std)
@@ -89,4 +89,4 @@ class Adadelta(Optimizer):
             delta *= g
             ema_sq_(acc_delta, delta, rho, std)  # std is no longer needed: reuse it
             delta *= -lr
-            p.data += delta
+            p.array += delta

@@ -47,7 +47,7 @@ class Adagrad(Optimizer):
             if p not in self.state:
                 self.state[p] = {
                     "step": 0.0,
-                    "sum": np.full_like(p.data, group["initial_accumulator_value"]),
+                    "sum": np.full_like(p.array, group["initial_accumulator_value"]),
                 }
 
     def _validate(self, group: dict[str, Any]) -> None:
@@ -67,11 +67,11 @@ class Adagrad(Optimizer):
             g = self._grad(p, float(group["weight_decay"]), group["maximize"])
             clr = lr / (1 + (state["step"] - 1) * lr_decay)
             total = state["sum"]
-            std, tmp = self._scratch(p.data, 1), self._scratch(p.data, 2)
+            std, tmp = self._scratch(p.array, 1), self._scratch(p.array, 2)
             np.multiply(g, g, out=tmp)
             total += tmp
             np.sqrt(total, out=std)
             std += eps
             np.multiply(g, -clr, out=tmp)
             tmp /= std
-            p.data += tmp
+            p.array += tmp

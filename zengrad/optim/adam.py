@@ -66,22 +66,22 @@ class Adam(Optimizer):
             state = self.state.setdefault(p, {})
             if not state:
                 state["step"] = 0.0
-                state["exp_avg"] = np.zeros_like(p.data)
-                state["exp_avg_sq"] = np.zeros_like(p.data)
+                state["exp_avg"] = np.zeros_like(p.array)
+                state["exp_avg_sq"] = np.zeros_like(p.array)
             if amsgrad and "max_exp_avg_sq" not in state:
-                state["max_exp_avg_sq"] = np.zeros_like(p.data)
+                state["max_exp_avg_sq"] = np.zeros_like(p.array)
             state["step"] += 1
             step = state["step"]
 
             if decoupled:
                 if weight_decay != 0:
-                    p.data *= 1.0 - lr * weight_decay
+                    p.array *= 1.0 - lr * weight_decay
                 g = self._grad(p, 0.0, group["maximize"])
             else:
                 g = self._grad(p, weight_decay, group["maximize"])
 
             exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-            denom, tmp = self._scratch(p.data, 1), self._scratch(p.data, 2)
+            denom, tmp = self._scratch(p.array, 1), self._scratch(p.array, 2)
             lerp_(exp_avg, g, 1.0 - beta1, tmp)
             ema_sq_(exp_avg_sq, g, beta2, tmp)
 
@@ -97,7 +97,7 @@ class Adam(Optimizer):
             denom += eps
             np.multiply(exp_avg, -step_size, out=tmp)
             tmp /= denom
-            p.data += tmp
+            p.array += tmp
 
 
 class AdamW(Adam):

@@ -94,14 +94,14 @@ class LBFGS(Optimizer):
         )
         super().__init__(params, defaults)
         self._params: list[Tensor] = self.param_groups[0]["params"]
-        dtypes = {p.data.dtype for p in self._params}
+        dtypes = {p.array.dtype for p in self._params}
         if len(dtypes) != 1:
             raise TypeError(
                 "LBFGS: all parameters must have one dtype (they are optimized as one flat "
                 f"vector), got {sorted(str(d) for d in dtypes)}"
             )
         self._dtype = dtypes.pop()
-        self._sizes = [p.data.size for p in self._params]
+        self._sizes = [p.array.size for p in self._params]
         self._numel = sum(self._sizes)
         # flat work vectors, made once (named below), so iterations don't allocate
         self._bufs: dict[str, np.ndarray] = {}
@@ -132,14 +132,14 @@ class LBFGS(Optimizer):
         return buf
 
     def _check_params(self) -> None:
-        """The flat layout was fixed at construction: refuse a p.data replaced by an array of
+        """The flat layout was fixed at construction: refuse a p.array replaced by an array of
         another size or dtype, rather than mis-slicing it."""
         for i, (p, n) in enumerate(zip(self._params, self._sizes)):
-            if p.data.size != n or p.data.dtype != self._dtype:
+            if p.array.size != n or p.array.dtype != self._dtype:
                 raise ValueError(
-                    f"LBFGS.step: params[{i}] now has shape {tuple(p.data.shape)} and dtype "
-                    f"{p.data.dtype}, but had {n} elements of dtype {self._dtype} when the "
-                    "optimizer was built (was p.data replaced?)"
+                    f"LBFGS.step: params[{i}] now has shape {tuple(p.array.shape)} and dtype "
+                    f"{p.array.dtype}, but had {n} elements of dtype {self._dtype} when the "
+                    "optimizer was built (was p.array replaced?)"
                 )
 
     def _segments(self):
@@ -155,7 +155,7 @@ class LBFGS(Optimizer):
             if p._grad is None:
                 out[seg] = 0
             else:
-                out[seg].reshape(p.data.shape)[...] = p._grad.data
+                out[seg].reshape(p.array.shape)[...] = p._grad.array
         return out
 
     def _add_grad(self, t, d: np.ndarray) -> None:
@@ -163,16 +163,16 @@ class LBFGS(Optimizer):
         tmp = self._buf("tmp")
         np.multiply(d, t, out=tmp)
         for p, seg in self._segments():
-            p.data += tmp[seg].reshape(p.data.shape)
+            p.array += tmp[seg].reshape(p.array.shape)
 
     def _clone_param(self, out: np.ndarray) -> np.ndarray:
         for p, seg in self._segments():
-            out[seg].reshape(p.data.shape)[...] = p.data
+            out[seg].reshape(p.array.shape)[...] = p.array
         return out
 
     def _set_param(self, x: np.ndarray) -> None:
         for p, seg in self._segments():
-            np.copyto(p.data, x[seg].reshape(p.data.shape))
+            np.copyto(p.array, x[seg].reshape(p.array.shape))
 
     @staticmethod
     def _evaluate(closure: Callable[[], Any]) -> tuple[Any, float]:
@@ -497,7 +497,7 @@ class LBFGS(Optimizer):
     def _restore_value(self, name: str, v: Any, history_size: Any) -> Any:
         scalar = self._dtype.type
         if isinstance(v, Tensor):
-            v = v.data
+            v = v.array
         if name in ("func_evals", "n_iter"):
             if not (_is_number(v) and float(v) == int(v) >= 0):
                 raise ValueError(f"must be a non-negative integer, got {_short(v)}")
@@ -533,7 +533,7 @@ class LBFGS(Optimizer):
 
     def _flat(self, v: Any) -> np.ndarray:
         if isinstance(v, Tensor):
-            v = v.data
+            v = v.array
         if not isinstance(v, np.ndarray) or v.dtype.kind not in "iuf":
             raise TypeError(f"must be an array of numbers, got {_short(v)}")
         if v.shape != (self._numel,):

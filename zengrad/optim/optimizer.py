@@ -1,7 +1,7 @@
 """Optimizer: parameter groups, per-parameter state, step / zero_grad, state_dict.
 
 Subclasses implement `_step_group(group)`, which updates each parameter of one group in
-place (`p.data`) from `p.grad`. State arrays are NumPy arrays in the parameter's dtype and
+place (`p.array`) from `p.grad`. State arrays are NumPy arrays in the parameter's dtype and
 scalars are Python numbers, so `state_dict()` is plain data a safetensors/JSON saver can
 store (no pickling), and `load_state_dict` resumes training bit for bit.
 """
@@ -146,7 +146,7 @@ class Optimizer:
         """Refuse the whole step, before any parameter moves, when a gradient does not fit its
         parameter.
 
-        `.grad = ...` is checked on assignment, but `p.grad.data` (or `p.data`) can still be
+        `.grad = ...` is checked on assignment, but `p.grad.array` (or `p.array`) can still be
         replaced; a (1,) gradient would then broadcast over every element silently, a
         float64 one turn the state float64, an int or complex one fail deep in NumPy. Cost:
         one shape-tuple and one dtype comparison per parameter, no copies.
@@ -155,7 +155,7 @@ class Optimizer:
             for p in group["params"]:
                 grad = p._grad
                 if grad is not None:
-                    g, d = grad.data, p.data
+                    g, d = grad.array, p.array
                     # `is not` first: NumPy's native dtypes are singletons, == is slower
                     if g.shape != d.shape or (g.dtype is not d.dtype and g.dtype != d.dtype):
                         self._raise_bad_grad(group, p, g)
@@ -165,16 +165,16 @@ class Optimizer:
         pi = next(i for i, q in enumerate(group["params"]) if q is p)
         where = (
             f"{type(self).__name__}.step: the gradient of param_groups[{gi}]['params'][{pi}] "
-            f"(a parameter of shape {tuple(p.data.shape)} and dtype {p.data.dtype})"
+            f"(a parameter of shape {tuple(p.array.shape)} and dtype {p.array.dtype})"
         )
-        if g.shape != p.data.shape:
+        if g.shape != p.array.shape:
             raise ValueError(
                 f"{where} has shape {tuple(g.shape)}; a gradient must have its parameter's "
-                f"shape (was p.grad.data or p.data replaced?)"
+                f"shape (was p.grad.array or p.array replaced?)"
             )
         raise TypeError(
             f"{where} has dtype {g.dtype}; a gradient must have its parameter's dtype "
-            f"(was p.grad.data or p.data replaced?)"
+            f"(was p.grad.array or p.array replaced?)"
         )
 
     def _scratch(self, p: np.ndarray, slot: int) -> np.ndarray:
@@ -192,17 +192,17 @@ class Optimizer:
         Never writes into p.grad (the user may read it); returns p.grad's array itself when
         there is nothing to add, else scratch slot 0.
         """
-        g = p._grad.data
+        g = p._grad.array
         if weight_decay != 0:
-            out = self._scratch(p.data, 0)
-            np.multiply(p.data, weight_decay, out=out)
+            out = self._scratch(p.array, 0)
+            np.multiply(p.array, weight_decay, out=out)
             if maximize:
                 out -= g
             else:
                 out += g
             return out
         if maximize:
-            return np.negative(g, out=self._scratch(p.data, 0))
+            return np.negative(g, out=self._scratch(p.array, 0))
         return g
 
     # ----- checkpoints -------------------------------------------------------------
@@ -384,7 +384,7 @@ def _restore_value(name: str, value: Any, p: Tensor) -> Any:
     """A saved state entry as this optimizer keeps it: arrays copied in p's dtype, 'step'
     a non-negative number; anything else must be a number or None."""
     if isinstance(value, Tensor):
-        value = value.data
+        value = value.array
     if name == "step":
         arr = np.asarray(value) if isinstance(value, (np.ndarray, np.generic)) else None
         if arr is not None and arr.size == 1 and arr.dtype.kind in "iuf":

@@ -56,14 +56,14 @@ class RMSprop(Optimizer):
             state = self.state.setdefault(p, {})
             if not state:
                 state["step"] = 0.0
-                state["square_avg"] = np.zeros_like(p.data)
+                state["square_avg"] = np.zeros_like(p.array)
             if momentum > 0 and "momentum_buffer" not in state:
-                state["momentum_buffer"] = np.zeros_like(p.data)
+                state["momentum_buffer"] = np.zeros_like(p.array)
             if centered and "grad_avg" not in state:
-                state["grad_avg"] = np.zeros_like(p.data)
+                state["grad_avg"] = np.zeros_like(p.array)
             state["step"] += 1
             g = self._grad(p, float(group["weight_decay"]), group["maximize"])
-            avg, tmp = self._scratch(p.data, 1), self._scratch(p.data, 2)
+            avg, tmp = self._scratch(p.array, 1), self._scratch(p.array, 2)
             square_avg = state["square_avg"]
             ema_sq_(square_avg, g, alpha, tmp)
             if centered:
@@ -84,4 +84,4 @@ class RMSprop(Optimizer):
             else:
                 np.multiply(g, -lr, out=tmp)
                 tmp /= avg
-            p.data += tmp
+            p.array += tmp

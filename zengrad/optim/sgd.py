@@ -56,7 +56,7 @@ class SGD(Optimizer):
             if p._grad is None:  # the slot behind .grad: no property call per step
                 continue
             g = self._grad(p, float(group["weight_decay"]), group["maximize"])
-            tmp = self._scratch(p.data, 1)
+            tmp = self._scratch(p.array, 1)
             if momentum != 0:
                 state = self.state.setdefault(p, {})
                 buf = state.get("momentum_buffer")
@@ -76,4 +76,4 @@ class SGD(Optimizer):
                 else:
                     g = buf
             np.multiply(g, -lr, out=tmp)
-            p.data += tmp
+            p.array += tmp

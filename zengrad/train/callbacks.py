@@ -98,7 +98,7 @@ class EarlyStopping(Callback):
         if self.tracker.improved(value):
             self.tracker.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
-                self.best_weights = {k: np.array(v.data, copy=True)
+                self.best_weights = {k: np.array(v.array, copy=True)
                                      for k, v in trainer.model.state_dict().items()}
             return
         self.wait += 1

@@ -16,7 +16,7 @@ from zengrad.autograd.tensor import Tensor
 
 
 def _np(x) -> np.ndarray:
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+    return x.array if isinstance(x, Tensor) else np.asarray(x)
 
 
 def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:

@@ -162,8 +162,8 @@ class Trainer:
             total += value * n
             count += n
             if keep:
-                outputs.append(out.data)
-                targets.append(_as_tensor(target).data)
+                outputs.append(out.array)
+                targets.append(_as_tensor(target).array)
             self._call("on_batch_end", b, {"loss": value, "size": n})
             if bar is not None:
                 bar.update(1)
@@ -186,8 +186,8 @@ class Trainer:
                     total += float(self.loss_fn(out, target).item()) * n
                     count += n
                     if self.metrics:
-                        outputs.append(out.data)
-                        targets.append(_as_tensor(target).data)
+                        outputs.append(out.array)
+                        targets.append(_as_tensor(target).array)
         finally:
             self.model.train(was_training)
         logs = {prefix + "loss": total / max(count, 1)}
@@ -257,14 +257,14 @@ class Trainer:
         try:
             with no_grad():
                 if isinstance(data, (np.ndarray, Tensor)):
-                    x = data.data if isinstance(data, Tensor) else data
+                    x = data.array if isinstance(data, Tensor) else data
                     for i in range(0, len(x), batch_size):
                         chunk = Tensor._make(np.ascontiguousarray(x[i:i + batch_size]),
                                              False, None)
-                        outs.append(self.model(chunk).data)
+                        outs.append(self.model(chunk).array)
                 else:
                     for batch in data:
-                        outs.append(self.model(*_pred_inputs(batch)).data)
+                        outs.append(self.model(*_pred_inputs(batch)).array)
         finally:
             self.model.train(was_training)
         if not outs:
@@ -284,7 +284,7 @@ class Trainer:
         """Everything needed to resume: see the module docstring."""
         return {
             "epoch": self.epoch,
-            "model": {k: v.data for k, v in self.model.state_dict().items()},
+            "model": {k: v.array for k, v in self.model.state_dict().items()},
             "optimizer": self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "rng": backend.get_rng_state(),

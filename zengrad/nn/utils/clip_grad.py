@@ -42,7 +42,7 @@ def clip_grad_norm_(
     the p-norm of all gradients together; returns total (before clipping) as a Tensor.
     `foreach` is accepted for PyTorch compatibility and ignored."""
     norm_type = float(norm_type)
-    grads = [p.grad.data for p in _as_list(parameters) if p.grad is not None]
+    grads = [p.grad.array for p in _as_list(parameters) if p.grad is not None]
     if not grads:
         return Tensor._make(as_array(0.0), False, None)  # tensor(0.), default dtype
     dtype = np.result_type(*grads)
@@ -68,7 +68,7 @@ def clip_grad_value_(
     clip_value = float(clip_value)
     for p in _as_list(parameters):
         if p.grad is not None:
-            np.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)
+            np.clip(p.grad.array, -clip_value, clip_value, out=p.grad.array)
 
 
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
@@ -84,14 +84,14 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     if not isinstance(vec, Tensor):
         raise TypeError(f"expected vec to be a Tensor, but got: {type(vec).__name__}")
     params = _as_list(parameters)
-    total = sum(p.data.size for p in params)
-    if vec.data.ndim != 1 or vec.data.size != total:
+    total = sum(p.array.size for p in params)
+    if vec.array.ndim != 1 or vec.array.size != total:
         raise ValueError(
             f"vector_to_parameters: vec has shape {tuple(vec.shape)} but the parameters "
             f"hold {total} elements; expected shape ({total},)"
         )
     offset = 0
     for p in params:
-        n = p.data.size
-        np.copyto(p.data, vec.data[offset : offset + n].reshape(p.data.shape), casting="unsafe")
+        n = p.array.size
+        np.copyto(p.array, vec.array[offset : offset + n].reshape(p.array.shape), casting="unsafe")
         offset += n

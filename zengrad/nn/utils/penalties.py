@@ -59,17 +59,17 @@ def _selected(model_or_params, weight_only: bool) -> list[Tensor]:
             f"{type(model_or_params).__name__}"
         )
     for p in params:
-        if not isinstance(p, Tensor) or p.data.dtype.kind != "f":
+        if not isinstance(p, Tensor) or p.array.dtype.kind != "f":
             raise TypeError(f"penalties need floating point Tensors, got {p!r:.80}")
-    return [p for p in params if p.data.ndim >= 2] if weight_only else params
+    return [p for p in params if p.array.ndim >= 2] if weight_only else params
 
 
 def _penalty(fn: type[Function], params: list[Tensor]) -> Tensor:
     if not params:
         return Tensor(np.zeros((), backend.get_default_dtype()))
-    dtype = np.result_type(*(p.data for p in params))
+    dtype = np.result_type(*(p.array for p in params))
     out = fn.apply(*params)
-    out.data = out.data.astype(dtype, copy=False)
+    out.array = out.array.astype(dtype, copy=False)
     return out
 
 
