@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import math
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -204,6 +205,32 @@ def _encode_arg(value: Any, module, what: str, depth: int = 0) -> Any:
                     "dicts of those (save its state_dict() instead)")
 
 
+def _parameter_containers() -> tuple[type, ...]:
+    from zengrad.nn.containers import ParameterDict, ParameterList
+
+    return (ParameterList, ParameterDict)
+
+
+def _parameter_spec(param, where: str) -> dict:
+    name = param.array.dtype.name
+    if name not in _DTYPES:
+        raise TypeError(f"zengrad.save: the parameter {where!r} has dtype {name}, which a "
+                        "saved module tree can't hold (save its state_dict() instead)")
+    return {"__parameter__": {"shape": list(param.array.shape), "dtype": name,
+                              "requires_grad": bool(param.requires_grad)}}
+
+
+def _parameter_specs(module) -> Any:
+    """A ParameterList/ParameterDict's argument as it stands now (items appended after
+    construction included): the shape, dtype and requires_grad of each parameter; the values
+    come from the file's weights."""
+    from zengrad.nn.containers import ParameterList
+
+    if isinstance(module, ParameterList):
+        return [_parameter_spec(p, str(i)) for i, p in enumerate(module)]
+    return {"__dict__": [[k, _parameter_spec(p, k)] for k, p in module.items()]}
+
+
 def _constructor_args(module) -> tuple[list, dict]:
     from zengrad.nn.module import Module
 
@@ -217,6 +244,8 @@ def _constructor_args(module) -> tuple[list, dict]:
     owner, args, kwargs = record
     if owner in _containers():
         return [], {}
+    if isinstance(module, _parameter_containers()):
+        return [_parameter_specs(module)], {}
     names, kwnames = _arg_names(owner, args, kwargs)
     label = f"of {qualified_name(cls)}"
     return ([_encode_arg(a, module, f"{n} {label}") for a, n in zip(args, names)],
@@ -335,6 +364,8 @@ class _Builder:
             return {k: self.arg(v, rec, where, depth + 1) for k, v in inner}
         if rec is None:
             raise self.fail(where, f"bad attribute value {value!r:.100}")
+        if marker == "__parameter__":
+            return self.parameter(inner, where)
         if marker == "__record__":
             return self.build(inner, f"{where}<argument>", depth + 1)
         if marker == "__submodule__" and isinstance(inner, str):
@@ -343,6 +374,20 @@ class _Builder:
                 self.memo[sub_where] = self.build(sub, sub_where, depth + 1)
             return self.memo[sub_where]
         raise self.fail(where, f"bad constructor argument {value!r:.100}")
+
+    def parameter(self, spec: Any, where: str) -> Any:
+        """A zero Parameter of the recorded shape and dtype (load_state_dict fills it)."""
+        from zengrad.nn.parameter import Parameter
+
+        if not (isinstance(spec, dict) and set(spec) == {"shape", "dtype", "requires_grad"}
+                and isinstance(spec["shape"], list) and spec["dtype"] in _DTYPES
+                and isinstance(spec["requires_grad"], bool)
+                and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
+                        for n in spec["shape"])):
+            raise self.fail(where, f"bad parameter record {spec!r:.100}")
+        dtype = np.dtype(spec["dtype"])
+        requires_grad = spec["requires_grad"] and dtype.kind == "f"
+        return Parameter(np.zeros(spec["shape"], dtype), requires_grad=requires_grad)
 
     def build(self, rec: Any, where: str, depth: int = 0) -> Any:
         if depth > MAX_DEPTH:
@@ -448,16 +493,36 @@ def _ints(value: Any, out: list[int], depth: int = 0) -> None:
             _ints(v, out, depth + 1)
 
 
+def _parameter_elements(value: Any, out: list[int], depth: int = 0) -> None:
+    """The element counts of the __parameter__ records in value."""
+    if depth > MAX_DEPTH:
+        return
+    if isinstance(value, dict):
+        spec = value.get("__parameter__")
+        if isinstance(spec, dict) and isinstance(spec.get("shape"), list):
+            out.append(math.prod(n for n in spec["shape"] if isinstance(n, int)))
+            return
+        for v in value.values():
+            _parameter_elements(v, out, depth + 1)
+    elif isinstance(value, list):
+        for v in value:
+            _parameter_elements(v, out, depth + 1)
+
+
 def _requested(rec: Any, depth: int = 0) -> tuple[int, str]:
     """(elements the record's constructor arguments suggest, over the whole tree; the class
     asking most)."""
     if not isinstance(rec, dict) or depth > MAX_DEPTH:
         return 0, ""
     ints: list[int] = []
+    specs: list[int] = []
+    _parameter_elements(rec.get("args"), specs)
     _ints([rec.get("args"), rec.get("kwargs")], ints)
     top = sorted(ints)[-3:]
     own = top[0] * top[1] * top[2] if len(top) == 3 else (
         top[0] * top[1] if len(top) == 2 else sum(top))
+    if specs:  # a ParameterList/Dict says exactly what it holds
+        own = sum(specs)
     total, worst, worst_n = own, str(rec.get("class"))[:200], own
     children = rec.get("children")
     for child in (children.values() if isinstance(children, dict) else ()):
