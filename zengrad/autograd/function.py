@@ -75,7 +75,10 @@ class Function:
         self._freed = True
 
     def name(self) -> str:
-        return type(self).__name__ + "Backward"
+        # op classes carry an Fn suffix (LinearFn, beside the layer nn.Linear); grad_fn reads
+        # as torch's: <LinearBackward>
+        name = type(self).__name__
+        return (name[:-2] if name.endswith("Fn") else name) + "Backward"
 
     def __repr__(self) -> str:
         return f"<{self.name()}>"

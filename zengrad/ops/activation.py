@@ -28,7 +28,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return out
 
 
-class Sigmoid(Function):
+class SigmoidFn(Function):
     """y = 1 / (1 + e^-x);  dL/dx = g y (1 - y)."""
 
     @staticmethod
@@ -42,7 +42,7 @@ class Sigmoid(Function):
         return g * y * (1 - y)
 
 
-class Tanh(Function):
+class TanhFn(Function):
     """y = tanh x;  dL/dx = g (1 - y^2)."""
 
     @staticmethod
@@ -56,7 +56,7 @@ class Tanh(Function):
         return g * (1 - y * y)
 
 
-class ReLU(Function):
+class ReLUFn(Function):
     """y = max(x, 0);  dL/dx = g where x > 0."""
 
     @staticmethod
@@ -69,7 +69,7 @@ class ReLU(Function):
         return g * (ctx.out > 0)
 
 
-class LeakyReLU(Function):
+class LeakyReLUFn(Function):
     """y = x if x > 0 else a x;  dL/dx = g (1 or a)."""
 
     @staticmethod
@@ -82,7 +82,7 @@ class LeakyReLU(Function):
         return np.where(ctx.pos, g, g * ctx.slope), None
 
 
-class ELU(Function):
+class ELUFn(Function):
     """y = x if x > 0 else a (e^x - 1);  dL/dx = g (1 if x > 0 else y + a)."""
 
     @staticmethod
@@ -102,7 +102,7 @@ _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-class GELU(Function):
+class GELUFn(Function):
     """exact: y = x Phi(x), y' = Phi(x) + x phi(x);
     tanh:  y = x/2 (1 + tanh(u)), u = sqrt(2/pi)(x + 0.044715 x^3)."""
 
@@ -128,7 +128,7 @@ class GELU(Function):
         return g * d, None
 
 
-class SiLU(Function):
+class SiLUFn(Function):
     """y = x sigmoid(x);  dL/dx = g s (1 + x (1 - s))."""
 
     @staticmethod
@@ -143,7 +143,7 @@ class SiLU(Function):
         return g * s * (1 + ctx.x * (1 - s))
 
 
-class Softplus(Function):
+class SoftplusFn(Function):
     """y = ln(1 + e^(b x)) / b (= x where b x > threshold);  dL/dx = g sigmoid(b x)."""
 
     @staticmethod
@@ -158,7 +158,7 @@ class Softplus(Function):
         return np.where(ctx.linear, g, g * _sigmoid(ctx.bx)), None, None
 
 
-class Softmax(Function):
+class SoftmaxFn(Function):
     """y_i = e^(x_i - m) / sum_j e^(x_j - m);  dL/dx = y (g - sum(g y))."""
 
     @staticmethod
@@ -178,7 +178,7 @@ class Softmax(Function):
         return gy - y * gy.sum(axis=ctx.axis, keepdims=True), None
 
 
-class LogSoftmax(Function):
+class LogSoftmaxFn(Function):
     """y = x - logsumexp(x);  dL/dx = g - softmax(x) sum(g)."""
 
     @staticmethod
@@ -196,7 +196,7 @@ class LogSoftmax(Function):
         return g - np.exp(ctx.out) * g.sum(axis=ctx.axis, keepdims=True), None
 
 
-class Hardtanh(Function):
+class HardtanhFn(Function):
     """y = min(max(x, lo), hi);  dL/dx = g where lo < x < hi, else 0 (torch's rule: the
     bounds themselves get 0)."""
 
@@ -211,7 +211,7 @@ class Hardtanh(Function):
         return g * ctx.inside, None, None
 
 
-class LogSigmoid(Function):
+class LogSigmoidFn(Function):
     """y = log sigmoid(x) = min(x, 0) - log(1 + e^-|x|)  (no overflow for any x);
     dL/dx = g sigmoid(-x)."""
 
@@ -225,7 +225,7 @@ class LogSigmoid(Function):
         return g * _sigmoid(-ctx.x)
 
 
-class Mish(Function):
+class MishFn(Function):
     """y = x tanh(softplus(x)), softplus(x) = ln(1 + e^x);
     dL/dx = g (t + x (1 - t^2) sigmoid(x)) with t = tanh(softplus(x))."""
 
@@ -241,7 +241,7 @@ class Mish(Function):
         return g * (t + x * (1 - t * t) * _sigmoid(x))
 
 
-class Hardswish(Function):
+class HardswishFn(Function):
     """y = x relu6(x + 3) / 6;  dL/dx = g * (0 if x <= -3, x/3 + 1/2 if -3 < x < 3,
     1 if x >= 3)  (torch's choice at the two kinks)."""
 
@@ -261,7 +261,7 @@ class Hardswish(Function):
 _ONE_SIXTH_F32 = float(np.float32(1.0) / np.float32(6.0))
 
 
-class Hardsigmoid(Function):
+class HardsigmoidFn(Function):
     """y = relu6(x + 3) / 6;  dL/dx = g / 6 where -3 < x < 3, else 0."""
 
     @staticmethod
@@ -276,7 +276,7 @@ class Hardsigmoid(Function):
         return g * ctx.inside * _ONE_SIXTH_F32
 
 
-class Softsign(Function):
+class SoftsignFn(Function):
     """y = x / (1 + |x|);  dL/dx = g / (1 + |x|)^2."""
 
     @staticmethod
@@ -308,42 +308,42 @@ def _softmax_axis(input: Tensor, dim: int) -> int | None:
 
 def sigmoid(input: Tensor) -> Tensor:
     _check_float(input, "sigmoid")
-    return Sigmoid.apply(input)
+    return SigmoidFn.apply(input)
 
 
 def tanh(input: Tensor) -> Tensor:
     _check_float(input, "tanh")
-    return Tanh.apply(input)
+    return TanhFn.apply(input)
 
 
 def relu(input: Tensor) -> Tensor:
-    return ReLU.apply(input)
+    return ReLUFn.apply(input)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
-    return LeakyReLU.apply(input, negative_slope)
+    return LeakyReLUFn.apply(input, negative_slope)
 
 
 def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
     _check_float(input, "elu")
-    return ELU.apply(input, alpha)
+    return ELUFn.apply(input, alpha)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     _check_float(input, "gelu")
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return GELU.apply(input, approximate)
+    return GELUFn.apply(input, approximate)
 
 
 def silu(input: Tensor) -> Tensor:
     _check_float(input, "silu")
-    return SiLU.apply(input)
+    return SiLUFn.apply(input)
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     _check_float(input, "softplus")
-    return Softplus.apply(input, beta, threshold)
+    return SoftplusFn.apply(input, beta, threshold)
 
 
 def _softmax_input(input: Tensor, dim, dtype, name: str) -> Tensor:
@@ -375,13 +375,13 @@ def softmax(input: Tensor, dim: int | None = None, dtype=None, _stacklevel=3) ->
     """y_i = e^(x_i) / sum_j e^(x_j) over dim; dtype= casts the input first (as torch).
     An empty input gives an empty result."""
     x = _softmax_input(input, dim, _dtype_or_stacklevel(dtype, _stacklevel), "softmax")
-    return Softmax.apply(x, _softmax_axis(x, dim))
+    return SoftmaxFn.apply(x, _softmax_axis(x, dim))
 
 
 def log_softmax(input: Tensor, dim: int | None = None, dtype=None, _stacklevel=3) -> Tensor:
     """y = x - logsumexp(x) over dim; dtype= casts the input first."""
     x = _softmax_input(input, dim, _dtype_or_stacklevel(dtype, _stacklevel), "log_softmax")
-    return LogSoftmax.apply(x, _softmax_axis(x, dim))
+    return LogSoftmaxFn.apply(x, _softmax_axis(x, dim))
 
 
 def _inplace_result(input: Tensor, out: Tensor, inplace: bool) -> Tensor:
@@ -407,7 +407,7 @@ def hardtanh(
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val cannot be greater than max_val, got min_val="
                          f"{min_val} and max_val={max_val}")
-    return _inplace_result(input, Hardtanh.apply(input, min_val, max_val), inplace)
+    return _inplace_result(input, HardtanhFn.apply(input, min_val, max_val), inplace)
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
@@ -418,25 +418,25 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
 def logsigmoid(input: Tensor) -> Tensor:
     """y = log(1 / (1 + e^-x)), stable for any x."""
     _check_float(input, "logsigmoid")
-    return LogSigmoid.apply(input)
+    return LogSigmoidFn.apply(input)
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """y = x tanh(ln(1 + e^x))."""
     _check_float(input, "mish")
-    return _inplace_result(input, Mish.apply(input), inplace)
+    return _inplace_result(input, MishFn.apply(input), inplace)
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     """y = x min(max(x + 3, 0), 6) / 6."""
     _check_float(input, "hardswish")
-    return _inplace_result(input, Hardswish.apply(input), inplace)
+    return _inplace_result(input, HardswishFn.apply(input), inplace)
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     """y = min(max(x + 3, 0), 6) / 6."""
     _check_float(input, "hardsigmoid")
-    return _inplace_result(input, Hardsigmoid.apply(input), inplace)
+    return _inplace_result(input, HardsigmoidFn.apply(input), inplace)
 
 
 def softsign(input: Tensor) -> Tensor:
@@ -446,4 +446,4 @@ def softsign(input: Tensor) -> Tensor:
     if input.array.dtype.kind in "biu":
         input = Tensor._make(input.array.astype(get_default_dtype()), False, None)
     _check_float(input, "softsign")
-    return Softsign.apply(input)
+    return SoftsignFn.apply(input)

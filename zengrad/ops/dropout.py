@@ -9,7 +9,7 @@ from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
 
 
-class Dropout(Function):
+class DropoutFn(Function):
     """y = x m / (1 - p), m ~ Bernoulli(1 - p);  dL/dx = g m / (1 - p).
 
     The saved mask is m / (1 - p) in x's dtype, so backward is one multiply.
@@ -42,4 +42,4 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         return input
     if input.array.dtype.kind != "f":
         raise TypeError(f"dropout: expected a floating point tensor, got {input.array.dtype}")
-    return Dropout.apply(input, float(p))
+    return DropoutFn.apply(input, float(p))

@@ -99,7 +99,7 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     return matmul(input, mat2)
 
 
-class Linear(Function):
+class LinearFn(Function):
     """y = x W^T + b (x (.., in), W (out, in));  dL/dx = g W,  dL/dW = g^T x,  dL/db = sum g."""
 
     @staticmethod
@@ -143,4 +143,4 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"linear: input dtype {input.array.dtype} does not match weight dtype "
             f"{weight.array.dtype} (convert with .to(dtype))"
         )
-    return Linear.apply(input, weight, bias)
+    return LinearFn.apply(input, weight, bias)

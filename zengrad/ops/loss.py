@@ -325,7 +325,7 @@ class CrossEntropyProbs(Function):
 
 
 @_float32_math
-class NLLLoss(Function):
+class NLLLossFn(Function):
     """l_n = -w_{y_n} x_{n,y_n} (x = log-probabilities), 0 on ignored rows;
     'mean' divides by sum_n w_{y_n}.  dl_n/dx_nc = -w_{y_n} [c = y_n]."""
 
@@ -462,7 +462,7 @@ def nll_loss(
     _check_reduction(name, reduction)
     c, w = _class_setup(name, input, weight)
     y = _index_target(name, input, target, c, ignore_index)
-    return _apply(NLLLoss, input, y, w, ignore_index, reduction)
+    return _apply(NLLLossFn, input, y, w, ignore_index, reduction)
 
 
 # ------------------------------------------------------------------ binary cross entropy
