@@ -7,8 +7,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 TRAIN_STAMP := $(VENV)/.installed-train
 TEST_STAMP := $(VENV)/.installed-test
+DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: train test lint bench clean
+.PHONY: train test lint bench docs figures clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +22,10 @@ $(TRAIN_STAMP): pyproject.toml | $(PY)
 $(TEST_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[data,viz,test,dev]'
 	touch $(TEST_STAMP)
+
+$(DOCS_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[data,viz,docs]'
+	touch $(DOCS_STAMP)
 
 train: $(TRAIN_STAMP)
 	$(VENV)/bin/zengrad train
@@ -35,5 +40,13 @@ lint: $(TEST_STAMP)
 bench: $(TEST_STAMP)
 	$(PY) bench/bench_mlp.py
 
+# the site (guide + manual) into site/, offline; figures are committed, `make figures` redraws them
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
+
+# the guide's figures and tables, drawn by docs/guide/experiments/chNN_*.py (a few minutes)
+figures: $(TRAIN_STAMP)
+	MPLBACKEND=Agg $(PY) docs/guide/experiments
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache site
