@@ -19,7 +19,8 @@ from zengrad.autograd.tensor import Tensor
 from zengrad.nn import init
 from zengrad.nn.module import Module
 from zengrad.nn.parameter import Parameter
-from zengrad.ops.conv import check_positive, conv_nd, conv_padding, ntuple
+from zengrad.ops.args import check_positive, ntuple
+from zengrad.ops.conv import conv_nd, conv_padding
 from zengrad.ops.conv_transpose import conv_transpose_nd
 from zengrad.ops.shape import pad
 

@@ -17,8 +17,8 @@ from zengrad.autograd.tensor import Tensor
 from zengrad.nn import init
 from zengrad.nn.module import Module
 from zengrad.nn.parameter import Parameter
+from zengrad.ops.args import shape_str
 from zengrad.ops.batchnorm import batch_norm
-from zengrad.ops.conv import shape_str
 from zengrad.ops.groupnorm import group_norm
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from zengrad.autograd.tensor import Tensor
 from zengrad.nn.module import Module
 from zengrad.ops import pool as P
-from zengrad.ops.conv import check_positive, ntuple
+from zengrad.ops.args import check_positive, ntuple
 
 
 class _MaxPoolNd(Module):

@@ -13,7 +13,7 @@ import numpy as np
 
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
-from zengrad.ops.conv import shape_str
+from zengrad.ops.args import shape_str
 
 
 class BatchNormFn(Function):

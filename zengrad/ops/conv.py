@@ -20,6 +20,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
+from zengrad.ops.args import check_positive, ntuple, shape_str
 
 Pads = tuple[tuple[int, int], tuple[int, int]]
 
@@ -30,22 +31,7 @@ FLAT_MAX_RATIO = 2.0
 COL2IM_BLOCK_FLOATS = 2 * 1024 * 1024
 
 
-# ----- argument helpers (shared with pool.py) -----------------------------------------
-def ntuple(value, n: int, what: str, owner: str) -> tuple[int, ...]:
-    """An int or a length-n sequence of ints as an n-tuple; TypeError/ValueError otherwise."""
-    if isinstance(value, Integral) and not isinstance(value, bool):
-        return (int(value),) * n
-    if isinstance(value, (tuple, list)) and len(value) == n:
-        if all(isinstance(v, Integral) and not isinstance(v, bool) for v in value):
-            return tuple(int(v) for v in value)
-    raise TypeError(f"{owner}: {what} must be an int or a tuple of {n} ints, got {value!r}")
-
-
-def check_positive(value: tuple[int, ...], what: str, owner: str) -> None:
-    if any(v <= 0 for v in value):
-        raise ValueError(f"{owner}: {what} must be positive, got {value}")
-
-
+# ----- padding ---------------------------------------------------------------------------
 def conv_padding(padding, kernel, dilation, stride, owner: str) -> Pads:
     """int / tuple / 'valid' / 'same' -> ((top, bottom), (left, right)) for 2 spatial dims.
 
@@ -77,10 +63,6 @@ def conv_padding(padding, kernel, dilation, stride, owner: str) -> Pads:
     if n == 1:
         pads = [(0, 0)] + pads
     return tuple(pads)
-
-
-def shape_str(shape) -> str:
-    return str(tuple(int(s) for s in shape))
 
 
 # ----- the op -----------------------------------------------------------------------------

@@ -24,15 +24,13 @@ from numpy.lib.stride_tricks import as_strided
 
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
+from zengrad.ops.args import check_positive, ntuple, shape_str
 from zengrad.ops.conv import (
     Conv2dFn,
     _channel_major_padded,
     check_bias,
     check_input_and_weight,
-    check_positive,
     describe_call,
-    ntuple,
-    shape_str,
 )
 
 __all__ = ["conv_transpose1d", "conv_transpose2d"]

@@ -17,7 +17,7 @@ import numpy as np
 
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
-from zengrad.ops.conv import shape_str
+from zengrad.ops.args import shape_str
 
 __all__ = ["group_norm"]  # torch.group_norm too
 # Tensor methods this family gives: {method name: function}

@@ -33,7 +33,7 @@ import numpy as np
 
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
-from zengrad.ops.conv import shape_str
+from zengrad.ops.args import shape_str
 from zengrad.ops.pool import adaptive_avg_pool2d
 
 # F.interpolate only (torch has no torch.interpolate)

@@ -21,7 +21,7 @@ import numpy as np
 
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
-from zengrad.ops.conv import check_positive, ntuple, shape_str
+from zengrad.ops.args import check_positive, ntuple, shape_str
 
 
 # ----- geometry -------------------------------------------------------------------------------
