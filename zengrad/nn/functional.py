@@ -46,6 +46,7 @@ from zengrad.ops.loss import (
     nll_loss,
     smooth_l1_loss,
 )
+from zengrad.ops.penalty import l1_penalty, l2_penalty
 from zengrad.ops.pool import (
     adaptive_avg_pool2d,
     avg_pool1d,
@@ -77,4 +78,6 @@ __all__ = [
     "normalize", "one_hot", "relu6", "softsign",
     # channel dropout and sub-pixel rearrangement (issue 11)
     "dropout1d", "dropout2d", "dropout3d", "pixel_shuffle", "pixel_unshuffle",
+    # zengrad helpers (no torch counterpart): weight penalties, nn.utils.l1/l2_penalty's sums
+    "l1_penalty", "l2_penalty",
 ]
