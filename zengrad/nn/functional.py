@@ -58,6 +58,7 @@ from zengrad.ops.pool import (
     max_unpool1d,
     max_unpool2d,
 )
+from zengrad.ops.recurrent import gru_sequence, lstm_sequence, rnn_sequence
 from zengrad.ops.shape import pad
 from zengrad.ops.special import cosine_similarity, normalize, one_hot
 
@@ -73,6 +74,9 @@ __all__ = [
     "max_pool1d_with_indices", "max_pool2d_with_indices",
     # attention and sequences
     "embedding", "layer_norm", "scaled_dot_product_attention",
+    # zengrad's fused recurrent layers (one layer, one direction, all time steps; no torch
+    # counterpart in F): what nn.RNN / nn.LSTM / nn.GRU and their cells run
+    "gru_sequence", "lstm_sequence", "rnn_sequence",
     # activations, similarity and encodings (issue 10)
     "cosine_similarity", "hardsigmoid", "hardswish", "hardtanh", "logsigmoid", "mish",
     "normalize", "one_hot", "relu6", "softsign",

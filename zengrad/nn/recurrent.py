@@ -18,11 +18,11 @@ import numpy as np
 
 from zengrad import backend
 from zengrad.autograd.tensor import Tensor
+from zengrad.nn import functional as F
 from zengrad.nn import init
 from zengrad.nn.module import Module
 from zengrad.nn.parameter import Parameter
 from zengrad.ops.dropout import dropout as _dropout
-from zengrad.ops.recurrent import GRUSequence, LSTMSequence, RNNSequence
 from zengrad.ops.shape import cat, stack
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
@@ -62,13 +62,13 @@ def _reset_uniform(module: Module) -> None:
 
 
 def _run_sequence(mode: str, x: Tensor, h0, c0, weights, reverse: bool) -> Tensor:
-    """One layer in one direction over x (L, N, I): the fused op for mode."""
+    """One layer in one direction over x (L, N, I): the fused sequence function for mode."""
     if mode == "LSTM":
-        return LSTMSequence.apply(x, h0, c0, *weights, reverse=reverse)
+        return F.lstm_sequence(x, h0, c0, *weights, reverse=reverse)
     if mode == "GRU":
-        return GRUSequence.apply(x, h0, *weights, reverse=reverse)
+        return F.gru_sequence(x, h0, *weights, reverse=reverse)
     nonlinearity = "relu" if mode == "RNN_RELU" else "tanh"
-    return RNNSequence.apply(x, h0, *weights, nonlinearity=nonlinearity, reverse=reverse)
+    return F.rnn_sequence(x, h0, *weights, nonlinearity=nonlinearity, reverse=reverse)
 
 
 class RNNBase(Module):
