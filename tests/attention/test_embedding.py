@@ -83,3 +83,66 @@ def test_errors():
         Embedding(5, 2, padding_idx=5)
     with pytest.raises(ValueError, match="positive"):
         Embedding(0, 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, float("inf")])
+def test_max_norm_parity(rng, dtype, norm_type):
+    """Rows used by the input with norm > max_norm are scaled down in place, before the
+    lookup; the others (and unused rows) keep their values; gradients as without it."""
+    table = (3 * rng.standard_normal((7, 4))).astype(dtype)
+    table[5] *= 0.01  # one row under the bound
+    idx = np.array([[0, 5, 0], [2, 6, 5]])
+    tw = torch.nn.Parameter(torch.from_numpy(table.copy()))
+    zw = zg.tensor(table.copy(), requires_grad=True)
+    yt = torch.nn.functional.embedding(torch.from_numpy(idx), tw, max_norm=1.5,
+                                       norm_type=norm_type)
+    yz = zg.nn.functional.embedding(zg.tensor(idx), zw, max_norm=1.5, norm_type=norm_type)
+    _close(yz.detach().numpy(), yt.detach().numpy(), "output")
+    _close(zw.array, tw.detach().numpy(), "renormalized weight")
+    np.testing.assert_array_equal(zw.array[[1, 3, 4]], table[[1, 3, 4]])  # unused rows
+    cot = rng.standard_normal(yt.shape).astype(dtype)
+    yt.backward(torch.from_numpy(cot))
+    yz.backward(zg.from_numpy(cot))
+    _close(zw.grad.numpy(), tw.grad.numpy(), "weight grad")
+
+
+@pytest.mark.parametrize("padding_idx", [None, 1])
+def test_scale_grad_by_freq_parity(rng, padding_idx):
+    kw = {"padding_idx": padding_idx, "scale_grad_by_freq": True}
+    tm = torch.nn.Embedding(6, 3, dtype=torch.float64, **kw)
+    zm = Embedding(6, 3, dtype=np.float64, **kw)
+    copy_weights(zm, tm)
+    idx = np.array([[0, 2, 2, 1], [2, 4, 0, 1]])
+    yz, yt = zm(zg.tensor(idx)), tm(torch.from_numpy(idx))
+    cot = rng.standard_normal(yt.shape)
+    yz.backward(zg.from_numpy(cot))
+    yt.backward(torch.from_numpy(cot))
+    _close(zm.weight.grad.numpy(), tm.weight.grad.numpy(), "weight grad")
+    # not a true gradient (no gradcheck): the plain one divided by each row's count
+    plain = zg.tensor(zm.weight.array.copy(), requires_grad=True)
+    zg.nn.functional.embedding(idx, plain, padding_idx).backward(zg.from_numpy(cot))
+    counts = np.maximum(np.bincount(idx.reshape(-1), minlength=6), 1)[:, None]
+    np.testing.assert_allclose(zm.weight.grad.numpy(), plain.grad.numpy() / counts, rtol=1e-14)
+
+
+def test_functional_signature_and_sparse(rng):
+    """F.embedding takes torch's arguments in torch's order; sparse=True gives the same
+    gradient as a dense array (zengrad has no sparse tensors)."""
+    import inspect
+
+    assert (list(inspect.signature(zg.nn.functional.embedding).parameters)
+            == list(inspect.signature(torch.nn.functional.embedding).parameters))
+    table = rand_array(rng, (5, 2))
+    idx = np.array([3, 0, 3])
+    dense = zg.tensor(table, requires_grad=True)
+    sparse = zg.tensor(table, requires_grad=True)
+    zg.nn.functional.embedding(idx, dense).sum().backward()
+    zg.nn.functional.embedding(idx, sparse, None, None, 2.0, False, True).sum().backward()
+    np.testing.assert_array_equal(sparse.grad.numpy(), dense.grad.numpy())
+    m = Embedding(5, 2, None, 1.0, 1.0, True, True)
+    assert (m.max_norm, m.norm_type, m.scale_grad_by_freq, m.sparse) == (1.0, 1.0, True, True)
+    with pytest.raises(TypeError, match="max_norm must be a number"):
+        zg.nn.functional.embedding(idx, dense, max_norm="1")
+    with pytest.raises(ValueError, match="2-D"):
+        zg.nn.functional.embedding(idx, zg.ones(5))

@@ -1,4 +1,4 @@
-"""Embedding: a lookup table of rows (the op is zengrad.ops.embedding)."""
+"""Embedding: a lookup table of rows (F.embedding; the op is zengrad.ops.embedding)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import numpy as np
 from zengrad import backend
 from zengrad.autograd.tensor import Tensor
 from zengrad.nn import init
+from zengrad.nn.functional import embedding
 from zengrad.nn.module import Module
 from zengrad.nn.parameter import Parameter
-from zengrad.ops.embedding import EmbeddingFn, _indices, _padding_index, embedding
+from zengrad.ops.embedding import normalize_padding_idx
 
 __all__ = ["Embedding", "embedding"]
 
@@ -21,6 +22,7 @@ class Embedding(Module):
 
     weight (num_embeddings, embedding_dim) ~ N(0, 1), with the padding_idx row zero (it
     gets no gradient, so it stays zero in training). Input (*) int64 -> output (*, D).
+    max_norm, norm_type, scale_grad_by_freq, sparse: as F.embedding.
     """
 
     def __init__(
@@ -28,11 +30,14 @@ class Embedding(Module):
         num_embeddings: int,
         embedding_dim: int,
         padding_idx: int | None = None,
-        device=None,
-        dtype=None,
-        *,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
         _weight: np.ndarray | None = None,
         _freeze: bool = False,
+        device=None,
+        dtype=None,
     ) -> None:
         super().__init__()
         for name, n in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
@@ -41,7 +46,9 @@ class Embedding(Module):
         if device is not None and str(device).split(":")[0] != "cpu":
             raise RuntimeError(f"device {device!r} is not available (NumPy cpu backend only)")
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
-        self.padding_idx = _padding_index(padding_idx, self.num_embeddings)
+        self.padding_idx = normalize_padding_idx(padding_idx, self.num_embeddings)
+        self.max_norm, self.norm_type = max_norm, norm_type
+        self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
         if _weight is None:
             self.weight = Parameter(np.empty((self.num_embeddings, self.embedding_dim), dt),
@@ -60,22 +67,31 @@ class Embedding(Module):
             self.weight.array[self.padding_idx] = 0
 
     @classmethod
-    def from_pretrained(cls, embeddings, freeze: bool = True,
-                        padding_idx: int | None = None) -> Embedding:
+    def from_pretrained(cls, embeddings, freeze: bool = True, padding_idx: int | None = None,
+                        max_norm: float | None = None, norm_type: float = 2.0,
+                        scale_grad_by_freq: bool = False, sparse: bool = False) -> Embedding:
         """An Embedding holding a copy of embeddings (V, D); frozen (no grad) by default."""
         arr = embeddings.array if isinstance(embeddings, Tensor) else np.asarray(embeddings)
         if arr.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape "
                              f"{arr.shape}")
-        return cls(arr.shape[0], arr.shape[1], padding_idx, dtype=arr.dtype, _weight=arr,
-                   _freeze=freeze)
+        return cls(arr.shape[0], arr.shape[1], padding_idx, max_norm, norm_type,
+                   scale_grad_by_freq, sparse, dtype=arr.dtype, _weight=arr, _freeze=freeze)
 
     def forward(self, input) -> Tensor:
-        return EmbeddingFn.apply(self.weight, _indices(input, self.num_embeddings),
-                                 self.padding_idx)
+        return embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                         self.scale_grad_by_freq, self.sparse)
 
     def extra_repr(self) -> str:
         s = f"{self.num_embeddings}, {self.embedding_dim}"
         if self.padding_idx is not None:
             s += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            s += ", scale_grad_by_freq=True"
+        if self.sparse:
+            s += ", sparse=True"
         return s

@@ -1,7 +1,11 @@
 """Embedding lookup, y = W[idx], and its backward.
 
     y[..., :] = W[idx[...], :]
-    dW[r] = sum of g[n] over the positions n with idx[n] = r  (0 for r = padding_idx)
+    dW[r] = c_r * sum of g[n] over the positions n with idx[n] = r  (0 for r = padding_idx)
+
+with c_r = 1, or 1 / count_r (the number of times r occurs in idx) under scale_grad_by_freq.
+max_norm renormalizes, before the lookup and outside the graph (as torch), every row that
+idx uses whose norm_type-norm exceeds max_norm: W[r] *= max_norm / (||W[r]|| + 1e-7).
 
 The scatter-add of the backward is one sparse (V x N) one-hot matrix product, which sums
 the same rows as np.add.at 10-20x faster.
@@ -9,21 +13,25 @@ the same rows as np.add.at 10-20x faster.
 
 from __future__ import annotations
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
-from scipy import sparse
+from scipy import sparse as sp
 
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
 
+__all__ = ["EmbeddingFn", "check_indices", "embedding", "normalize_padding_idx"]
+
 
 class EmbeddingFn(Function):
-    """y = W[idx];  dW = one_hot(idx)^T g (rows summed per index), padding row zero."""
+    """y = W[idx];  dW = one_hot(idx)^T g (rows summed per index, divided by the index's
+    count under scale_grad_by_freq), padding row zero."""
 
     @staticmethod
-    def forward(ctx, weight, idx, padding_idx):
+    def forward(ctx, weight, idx, padding_idx, scale_grad_by_freq=False):
         ctx.idx, ctx.wshape, ctx.padding_idx = idx, weight.shape, padding_idx
+        ctx.scale_grad_by_freq = scale_grad_by_freq
         return np.take(weight, idx, axis=0)
 
     @staticmethod
@@ -31,16 +39,20 @@ class EmbeddingFn(Function):
         v, d = ctx.wshape
         flat = ctx.idx.reshape(-1)
         n = flat.size
-        one_hot = sparse.csr_matrix(
+        one_hot = sp.csr_matrix(
             (np.ones(n, g.dtype), (flat, np.arange(n))), shape=(v, n)
         )
         gw = np.asarray(one_hot @ g.reshape(n, d), dtype=g.dtype)
+        if ctx.scale_grad_by_freq:
+            counts = np.bincount(flat, minlength=v).astype(g.dtype)
+            gw /= np.maximum(counts, 1)[:, None]  # unused rows are 0 already
         if ctx.padding_idx is not None:
             gw[ctx.padding_idx] = 0
-        return gw, None, None
+        return gw, None, None, None
 
 
-def _indices(input, num_embeddings: int) -> np.ndarray:
+def check_indices(input, num_embeddings: int) -> np.ndarray:
+    """input's integer array, with every index in 0..num_embeddings-1 (else a clear error)."""
     arr = input.array if isinstance(input, Tensor) else np.asarray(input)
     if arr.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers (int64), got dtype {arr.dtype}")
@@ -51,7 +63,8 @@ def _indices(input, num_embeddings: int) -> np.ndarray:
     return arr
 
 
-def _padding_index(padding_idx, num_embeddings: int) -> int | None:
+def normalize_padding_idx(padding_idx, num_embeddings: int) -> int | None:
+    """padding_idx in 0..num_embeddings-1 (negative counts from the end), or None."""
     if padding_idx is None:
         return None
     if isinstance(padding_idx, bool) or not isinstance(padding_idx, Integral):
@@ -62,12 +75,42 @@ def _padding_index(padding_idx, num_embeddings: int) -> int | None:
     return int(padding_idx) % num_embeddings
 
 
-def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
-    """weight[input]: (*) integer indices into weight (V, D) -> (*, D). padding_idx's row
-    gets no gradient (its value is used as it is)."""
+def _renorm_rows_(weight: np.ndarray, idx: np.ndarray, max_norm, norm_type) -> None:
+    """In place: the rows of weight used by idx with norm > max_norm scaled to max_norm."""
+    for name, val in (("max_norm", max_norm), ("norm_type", norm_type)):
+        if isinstance(val, bool) or not isinstance(val, Real):
+            raise TypeError(f"embedding: {name} must be a number, got {val!r}")
+    rows = np.unique(idx)
+    if rows.size == 0:
+        return
+    norms = np.linalg.norm(weight[rows], ord=float(norm_type), axis=1)
+    over = norms > max_norm
+    if over.any():  # the scale in double, as torch's embedding_renorm_
+        scale = float(max_norm) / (norms[over].astype(np.float64) + 1e-7)
+        weight[rows[over]] *= scale.astype(weight.dtype)[:, None]
+
+
+def embedding(
+    input,
+    weight: Tensor,
+    padding_idx: int | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> Tensor:
+    """weight[input]: (*) integer indices into weight (V, D) -> (*, D), as torch's
+    F.embedding. padding_idx's row gets no gradient (its value is used as it is); max_norm
+    renormalizes the looked-up rows of weight in place first (module docstring);
+    scale_grad_by_freq divides each row's gradient by its count in input. sparse=True is
+    accepted and gives the same gradient, dense (zengrad has no sparse tensors)."""
     if not isinstance(weight, Tensor) or weight.array.ndim != 2:
         got = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
         raise ValueError(f"embedding: weight must be a 2-D Tensor (num_embeddings, "
                          f"embedding_dim), got {got}")
     v = weight.array.shape[0]
-    return EmbeddingFn.apply(weight, _indices(input, v), _padding_index(padding_idx, v))
+    idx = check_indices(input, v)
+    if max_norm is not None:
+        _renorm_rows_(weight.array, idx, max_norm, norm_type)
+    return EmbeddingFn.apply(weight, idx, normalize_padding_idx(padding_idx, v),
+                             bool(scale_grad_by_freq))
