@@ -69,6 +69,7 @@ from zengrad.nn.recurrent import (
     RNNCell,
     RNNCellBase,
 )
+from zengrad.nn.sync_batchnorm import SyncBatchNorm
 from zengrad.nn.transformer import (
     PositionalEncoding,
     Transformer,

@@ -3,8 +3,9 @@
 * DataParallel(module) is what torch's is on a machine without GPUs: a pass-through wrapper
   (forward calls module; its state_dict keys are 'module.<name>', as torch's), warning once
   that there is nothing to spread the batch over.
-* data_parallel() and DistributedDataParallel need devices or a process group and refuse
-  with a clear error, as torch does without them.
+* data_parallel() needs devices and refuses with a clear error, as torch does without them.
+* DistributedDataParallel (distributed.py) averages gradients over the ranks of
+  zengrad.distributed (MPI processes).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from zengrad.nn.module import Module
+from zengrad.nn.parallel.distributed import DistributedDataParallel
 
 
 class DataParallel(Module):
@@ -49,17 +51,6 @@ def data_parallel(module: Module, inputs: Any, device_ids: Sequence[Any] | None 
     """torch's functional DataParallel: needs an accelerator, so it refuses as torch does."""
     raise RuntimeError("data_parallel: device type could not be determined (zengrad has no "
                        "GPUs); call the module directly, or wrap it in DataParallel")
-
-
-class DistributedDataParallel(Module):
-    """Refused: DistributedDataParallel needs torch.distributed's process group, which zengrad
-    does not have."""
-
-    def __init__(self, module: Module, *args: Any, **kwargs: Any) -> None:
-        raise RuntimeError(
-            "DistributedDataParallel: zengrad has no distributed backend (no process group, "
-            "init_process_group does not exist); train the module directly"
-        )
 
 
 __all__ = ["DataParallel", "DistributedDataParallel", "data_parallel"]
