@@ -45,6 +45,7 @@ from zengrad.data.loader import (
 from zengrad.data.preprocessing import MinMaxScaler, StandardScaler
 from zengrad.data.sampler import (
     BatchSampler,
+    DistributedSampler,
     RandomSampler,
     Sampler,
     SequentialSampler,

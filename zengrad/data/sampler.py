@@ -12,6 +12,7 @@ same seed (NumPy's PCG64, not torch's Mersenne Twister); the distributions are t
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Iterator, Sequence, Sized
 from typing import Generic, TypeVar
 
@@ -24,6 +25,7 @@ T_co = TypeVar("T_co", covariant=True)
 
 __all__ = [
     "BatchSampler",
+    "DistributedSampler",
     "RandomSampler",
     "Sampler",
     "SequentialSampler",
@@ -226,3 +228,95 @@ class BatchSampler(Sampler[list[int]]):
     def __len__(self) -> int:
         n = len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+
+def torch_randperm(n: int, seed: int) -> np.ndarray:
+    """torch.randperm(n) from a torch.Generator seeded with `seed`, bit for bit (n < 2**32 / 20).
+
+    torch seeds a Mersenne Twister (MT19937) with the low 32 bits of the seed, as NumPy's
+    RandomState does with a 32-bit int, and shuffles 0..n-1 by Fisher-Yates: for i < n - 1,
+    swap r[i] with r[i + u_i % (n - i)], u_i the i-th raw 32-bit draw. The draws and the targets
+    are computed as arrays; the swaps stay a loop over Python ints (each reads the result of
+    the ones before it), about 10 ms per 100,000 indices, once per epoch.
+    """
+    if n >= 2**32 // 20:
+        raise ValueError(f"torch_randperm: n = {n} is too large (torch draws 64-bit numbers "
+                         "there; not reproduced)")
+    state = np.random.RandomState(seed & 0xFFFFFFFF).get_state()
+    twister = np.random.MT19937()
+    twister.state = {"bit_generator": "MT19937", "state": {"key": state[1], "pos": state[2]}}
+    steps = np.arange(max(n - 1, 0), dtype=np.int64)
+    targets = (twister.random_raw(steps.size).astype(np.int64) % (n - steps) + steps).tolist()
+    r = list(range(n))
+    for i, j in enumerate(targets):
+        r[i], r[j] = r[j], r[i]
+    return np.array(r, dtype=np.int64)
+
+
+class DistributedSampler(Sampler[int]):
+    """The shard of dataset's indices that one of num_replicas ranks reads, as torch's.
+
+    Each epoch: a permutation of range(len(dataset)) (shuffle: torch's randperm from seed +
+    epoch, so the same indices as torch's sampler; set_epoch(e) before each epoch for a new
+    order), padded by repeating its start until it divides evenly (drop_last: cut to a
+    multiple of num_replicas instead); rank r takes every num_replicas-th index from r.
+    num_replicas and rank default to the process group's.
+    """
+
+    def __init__(self, dataset: Sized, num_replicas: int | None = None, rank: int | None = None,
+                 shuffle: bool = True, seed: int = 0, drop_last: bool = False) -> None:
+        if num_replicas is None or rank is None:
+            from zengrad import distributed as dist
+
+            if not dist.is_initialized():
+                raise RuntimeError(
+                    "DistributedSampler: the process group is not initialized: call "
+                    "zengrad.distributed.init_process_group() first, or pass num_replicas and "
+                    "rank"
+                )
+            num_replicas = dist.get_world_size() if num_replicas is None else num_replicas
+            rank = dist.get_rank() if rank is None else rank
+        for name, v in (("num_replicas", num_replicas), ("rank", rank), ("seed", seed)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise TypeError(f"DistributedSampler: {name} must be an int, got {v!r}")
+        if num_replicas <= 0:
+            raise ValueError(f"DistributedSampler: num_replicas must be positive, got "
+                             f"{num_replicas}")
+        if rank >= num_replicas or rank < 0:
+            raise ValueError(f"Invalid rank {rank}, rank should be in the interval "
+                             f"[0, {num_replicas - 1}]")
+        self.dataset = dataset
+        self.num_replicas, self.rank = int(num_replicas), int(rank)
+        self.epoch = 0
+        self.drop_last = drop_last
+        self.shuffle = shuffle
+        self.seed = int(seed)
+        n = len(dataset)
+        if drop_last and n % self.num_replicas:
+            self.num_samples = math.ceil((n - self.num_replicas) / self.num_replicas)
+        else:
+            self.num_samples = math.ceil(n / self.num_replicas)
+        self.total_size = self.num_samples * self.num_replicas
+
+    def _indices(self) -> np.ndarray:
+        n = len(self.dataset)
+        if self.shuffle:
+            order = torch_randperm(n, self.seed + self.epoch)
+        else:
+            order = np.arange(n, dtype=np.int64)
+        if self.total_size and not n:
+            raise ValueError("DistributedSampler: can't pad an empty dataset to "
+                             f"{self.total_size} indices")
+        # padding repeats the order from its start (np.resize cycles), as torch's
+        order = np.resize(order, self.total_size) if self.total_size else order[:0]
+        return order[self.rank:self.total_size:self.num_replicas]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._indices().tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch whose permutation the next iteration draws (seed + epoch)."""
+        self.epoch = epoch
