@@ -225,3 +225,55 @@ def test_errors(rng):
         m(x.to(np.float64), x.to(np.float64), x.to(np.float64))
     with pytest.raises(ValueError, match="3-D"):
         m(x, zg.ones(S, E), zg.ones(S, E))
+
+
+@pytest.mark.parametrize("separate", [False, True])
+@pytest.mark.parametrize("need_weights", [True, False])
+@pytest.mark.parametrize("self_attention", [True, False])
+def test_functional_forward_parity(rng, separate, need_weights, self_attention):
+    """F.multi_head_attention_forward called as torch code calls it, (L, N, E) layout."""
+    kw = {"kdim": 6, "vdim": 5} if separate else {}
+    tm = torch.nn.MultiheadAttention(E, H, dtype=torch.float64, **kw)
+    params = {k: v.detach().numpy() for k, v in tm.state_dict().items()}
+    params["in_proj_bias"] = rand_array(rng, (3 * E,))
+    q = rand_array(rng, (L, N, E))
+    k = q if self_attention and not separate else rand_array(rng, (S, N, kw.get("kdim", E)))
+    v = k if self_attention and not separate else rand_array(rng, (S, N, kw.get("vdim", E)))
+    kpm = rng.random((N, k.shape[0])) < 0.3
+    kpm[:, 0] = False
+
+    def run(lib, F, wrap):
+        p = {n: wrap(a) for n, a in params.items()}
+        x = {id(a): wrap(a) for a in (q, k, v)}  # the same array -> the same tensor
+        out, w = F.multi_head_attention_forward(
+            x[id(q)], x[id(k)], x[id(v)], E, H, p.get("in_proj_weight"), p["in_proj_bias"],
+            None, None, False, 0.0, p["out_proj.weight"], p["out_proj.bias"],
+            key_padding_mask=lib.from_numpy(kpm), need_weights=need_weights,
+            use_separate_proj_weight=separate, q_proj_weight=p.get("q_proj_weight"),
+            k_proj_weight=p.get("k_proj_weight"), v_proj_weight=p.get("v_proj_weight"))
+        (out.sum() + (0 if w is None else (w * w).sum())).backward()
+        return [out, w, *(x[id(a)].grad for a in (q, k, v)), *(t.grad for t in p.values())]
+
+    zr = run(zg, zg.nn.functional, lambda a: zg.tensor(a, requires_grad=True))
+    tr = run(torch, torch.nn.functional,
+             lambda a: torch.tensor(a, requires_grad=True))
+    for i, (z, t) in enumerate(zip(zr, tr)):
+        if t is None:
+            assert z is None, i
+        else:
+            np.testing.assert_allclose(z.detach().numpy(), t.detach().numpy(), rtol=1e-10,
+                                       atol=1e-12, err_msg=str(i))
+
+
+def test_functional_forward_errors(rng):
+    x = zg.tensor(rand_array(rng, (L, N, E)))
+    w, b = zg.ones(3 * E, E, dtype=zg.float64), zg.zeros(3 * E, dtype=zg.float64)
+    wo = zg.ones(E, E, dtype=zg.float64)
+    F = zg.nn.functional
+    with pytest.raises(NotImplementedError, match="add_bias_kv"):
+        F.multi_head_attention_forward(x, x, x, E, H, w, b, b, b, False, 0.0, wo, None)
+    with pytest.raises(ValueError, match="divisible"):
+        F.multi_head_attention_forward(x, x, x, E, 3, w, b, None, None, False, 0.0, wo, None)
+    with pytest.raises(ValueError, match="q_proj_weight"):
+        F.multi_head_attention_forward(x, x, x, E, H, None, b, None, None, False, 0.0, wo,
+                                       None, use_separate_proj_weight=True)

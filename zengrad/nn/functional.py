@@ -46,6 +46,7 @@ from zengrad.ops.loss import (
     nll_loss,
     smooth_l1_loss,
 )
+from zengrad.ops.multihead_attention import multi_head_attention_forward
 from zengrad.ops.penalty import l1_penalty, l2_penalty
 from zengrad.ops.pool import (
     adaptive_avg_pool2d,
@@ -73,7 +74,7 @@ __all__ = [
     "group_norm", "interpolate", "max_unpool1d", "max_unpool2d",
     "max_pool1d_with_indices", "max_pool2d_with_indices",
     # attention and sequences
-    "embedding", "layer_norm", "scaled_dot_product_attention",
+    "embedding", "layer_norm", "multi_head_attention_forward", "scaled_dot_product_attention",
     # zengrad's fused recurrent layers (one layer, one direction, all time steps; no torch
     # counterpart in F): what nn.RNN / nn.LSTM / nn.GRU and their cells run
     "gru_sequence", "lstm_sequence", "rnn_sequence",

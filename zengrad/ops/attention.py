@@ -11,7 +11,7 @@ Fully masked rows (every key masked out by a bool mask, or -inf everywhere in a 
 give P = 0, so O = 0 and no gradient flows through them: torch 2.13's math path
 (`_safe_softmax`) does the same, where a plain softmax would give NaN.
 
-`SelfAttentionPacked` is the same computation reading q, k, v for all heads straight out of
+`SelfAttentionPackedFn` is the same computation reading q, k, v for all heads straight out of
 one packed projection (.., 3E) as strided views, and writing the context in the layout the
 output projection wants: MultiheadAttention's self-attention needs no copies, slices or
 transposes in the graph.
@@ -99,7 +99,7 @@ def attention_backward(saved, g, need_q: bool, need_k: bool, need_v: bool, need_
     return dq, dk, dv, dp
 
 
-class ScaledDotProductAttention(Function):
+class ScaledDotProductAttentionFn(Function):
     """O = softmax(q k^T scale + mask) v (see the module docstring for the backward)."""
 
     @staticmethod
@@ -120,7 +120,7 @@ class ScaledDotProductAttention(Function):
         return dq, dk, dv, dm, None, None
 
 
-class SelfAttentionPacked(Function):
+class SelfAttentionPackedFn(Function):
     """Multi-head self-attention core on a packed projection.
 
     qkv (a b, 3E): the rows of (N, L) when batch_first else of (L, N), given as rows=(a, b);
@@ -234,7 +234,7 @@ def scaled_dot_product_attention(
         mask = causal_additive(length, src_len, dt)
     elif attn_mask is not None:
         mask = _sdpa_mask(attn_mask, dt, batch + (length, src_len))
-    return ScaledDotProductAttention.apply(query, key, value, mask, float(scale),
+    return ScaledDotProductAttentionFn.apply(query, key, value, mask, float(scale),
                                            float(dropout_p))
 
 
