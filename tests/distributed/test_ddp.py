@@ -1,0 +1,93 @@
+"""DistributedDataParallel, the collectives and SyncBatchNorm on 2 MPI ranks (mpiexec -n 2).
+
+The workers beside this file run under mpiexec; these tests launch them and read what they
+report. They skip when mpi4py is not installed.
+"""
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+import zengrad as zg
+from tests.distributed.mpi_helpers import run_ranks
+from zengrad import nn
+from zengrad.io import load_checkpoint
+
+TOLERANCE = {"float64": 1e-12, "float32": 1e-5}
+
+
+@pytest.fixture(scope="module")
+def ddp_results(tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("ddp") / "results.json"
+    proc = run_ranks("ddp_worker.py", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+CASES = [f"{m}-{d}" for m in ("mlp", "shared", "lenet_bn", "lstm")
+         for d in ("float64", "float32", "float64-no_sync")]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_two_ranks_train_as_one_process_on_the_whole_batch(ddp_results, case):
+    """2 ranks on B samples each = 1 process on 2B, step by step (parameters and buffers)."""
+    tol = TOLERANCE[case.split("-")[1]]
+    assert ddp_results[case] <= tol, (case, ddp_results[case])
+
+
+def test_the_comparison_can_fail(ddp_results):
+    # without DDP the ranks' replicas part at the first step
+    assert ddp_results["control-without-ddp"] == float("inf")
+
+
+def test_collectives_and_sync_batchnorm():
+    proc = run_ranks("collectives_worker.py")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "collectives ok" in proc.stdout
+
+
+@pytest.mark.parametrize("mode", ["kill", "hang"])
+def test_a_failed_rank_ends_the_job_and_the_checkpoint_resumes(tmp_path, mode):
+    """Rank 1 dies (SIGKILL) or hangs at step 3: the job ends with an error in seconds, not
+    forever, and rank 0's last checkpoint loads into a fresh model."""
+    ckpt = tmp_path / "ckpt.safetensors"
+    start = time.monotonic()
+    proc = run_ranks("fault_worker.py", mode, str(ckpt), timeout=45)
+    elapsed = time.monotonic() - start
+    assert proc.returncode != 0
+    assert elapsed < 30
+    if mode == "hang":
+        assert "timed out after 3 s waiting for the other ranks" in proc.stderr
+    else:
+        assert "BAD TERMINATION" in proc.stdout + proc.stderr
+    # rank 1 stops at step 3, so rank 0 can't finish it; mpiexec may kill rank 0 while it
+    # writes step 2's checkpoint (atomic: then step 1's is there) or before it prints
+    printed = [int(line.split()[1]) for line in proc.stdout.splitlines()
+               if line.startswith("step ")]
+    assert printed and max(printed) <= 2
+    state = load_checkpoint(ckpt)
+    assert max(printed) <= state["step"] <= 2
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
+    model.load_state_dict(state["model"])
+    opt = zg.optim.SGD(model.parameters(), lr=0.1)
+    opt.load_state_dict(state["optimizer"])
+    assert np.isfinite(model(zg.randn(3, 4)).array).all()
+
+
+def test_without_a_process_group():
+    import zengrad.distributed as dist
+
+    assert not dist.is_initialized()
+    with pytest.raises(ValueError, match="process group has not been initialized"):
+        dist.get_rank()
+    with pytest.raises(ValueError, match="process group has not been initialized"):
+        nn.parallel.DistributedDataParallel(nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="backend 'nccl' is not available"):
+        dist.init_process_group("nccl")
+    # SyncBatchNorm without a group is BatchNorm
+    x = zg.randn(6, 3, 2)
+    a, b = nn.SyncBatchNorm(3), nn.BatchNorm1d(3)
+    assert np.allclose(a(x).array, b(x).array) and np.allclose(a.running_var.array,
+                                                               b.running_var.array)
