@@ -53,7 +53,7 @@ TRAIN_DEFAULTS = {"model": None, "dataset": "digits", "optimizer": None, "lr": N
 def _build_parser() -> Parser:
     parser = Parser(prog="zengrad", description="Train and use zengrad models from the shell.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
-    sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,predict,tune,info}")
+    sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,predict,export,tune,info}")
 
     t = add_subparser(sub, "train", help="train a model on a bundled dataset",
                       description="Train a model on a bundled dataset and write a run folder.")
@@ -118,8 +118,10 @@ def _build_parser() -> Parser:
                         "zengrad's own dataset loaders give them): only reshape them")
     p.add_argument("--batch-size", type=number(int, 1, True, "an integer"), default=256)
 
+    from zengrad.cli_export import add_export_parser
     from zengrad.cli_tune import add_tune_parser
 
+    add_export_parser(sub)
     add_tune_parser(sub)
     add_subparser(sub, "info", help="version, backend and library versions",
                   description="Print zengrad's version, backend, NumPy and BLAS details.")
@@ -334,8 +336,14 @@ def _cmd_tune(args) -> int:
     return cmd_tune(args)
 
 
+def _cmd_export(args) -> int:
+    from zengrad.cli_export import cmd_export
+
+    return cmd_export(args)
+
+
 _COMMANDS = {"train": _cmd_train, "evaluate": _cmd_evaluate, "predict": _cmd_predict,
-             "tune": _cmd_tune, "info": _cmd_info}
+             "export": _cmd_export, "tune": _cmd_tune, "info": _cmd_info}
 
 
 def main(argv: list[str] | None = None) -> int:
