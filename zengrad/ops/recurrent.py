@@ -156,9 +156,17 @@ class LSTMSequence(Function):
     Backward (dh_t = g_t + the recurrent term, dc from c_last's grad and step t+1):
     dc_t += dh_t o (1 - tanh^2 c_t); di = dc g, df = dc c_{t-1}, do = dh tanh c_t, dg = dc i;
     gate pre-activations times sigma' = s (1 - s), tanh' = 1 - g^2; dc_{t-1} = dc_t f;
-    dh_{t-1} = dgates W_hh.
-    """
+    dh_{t-1} = W_hh^T dgates.
 
+    Layout (why it is fast): everything is feature-major. A step's gates are one contiguous
+    (4H, N) block and each gate a contiguous (H, N) block (elementwise passes over the
+    strided column slices of (N, 4H) rows ran 2-2.5x slower); the step's GEMM is
+    W_hh (4H, H) @ h (H, N). The states h_t live in one (H, L + 1, N) buffer and the gate
+    gradients in one (4H, L, N) buffer, so the weight gradients are single GEMMs over views,
+    with no transposing copy. The sigmoid rows of W_ih, W_hh and the bias are halved once,
+    so ONE tanh covers all four gates (sigmoid(a) = 0.5 tanh(a / 2) + 0.5; halving is exact,
+    so the forward is the earlier one's bit for bit up to the GEMMs' summation order).
+    """
 
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
@@ -166,91 +174,129 @@ class LSTMSequence(Function):
         hid = w_hh.shape[1]
         s3 = 3 * hid
         w_ih_p, w_hh_p = _swap_go(w_ih), _swap_go(w_hh)
-        bias = None if b_ih is None else _swap_go(b_ih + b_hh)
-        gates = _input_projection(x, w_ih_p, bias)  # activated in place, kept for backward
-        out = np.empty((seq + 1, n, hid), x.dtype)  # h_1..h_L, then c_last
-        cells = np.empty((seq, n, hid), x.dtype)
-        tanh_c = np.empty((seq, n, hid), x.dtype)
-        rec = np.empty((n, 4 * hid), x.dtype)
-        tmp = np.empty((n, hid), x.dtype)
-        whh_t = w_hh_p.T
-        h, c = h0, c0
+        w_ih_s, w_hh_s = w_ih_p.copy(), w_hh_p.copy()
+        w_ih_s[:s3] *= 0.5  # sigmoid rows halved: tanh(a / 2) for them, tanh(a) for g
+        w_hh_s[:s3] *= 0.5
+        # every step's input projection W_ih x_t^T straight into its gate block: one batched
+        # GEMM (1 thread: 1.8 ms vs 3.2 for one (4H, L*N) GEMM whose strided column blocks
+        # were then added per step)
+        gates = np.matmul(w_ih_s, x.transpose(0, 2, 1))  # (L, 4H, N), activated in place
+        if b_ih is not None:
+            bias = _swap_go(b_ih + b_hh)
+            bias[:s3] *= 0.5
+            gates += bias[:, None]
+        hs = np.empty((hid, seq + 1, n), x.dtype)  # h_1..h_L, then c_last
+        cells = np.empty((seq, hid, n), x.dtype)
+        tanh_c = np.empty((seq, hid, n), x.dtype)
+        rec = np.empty((4 * hid, n), x.dtype)
+        tmp = np.empty((hid, n), x.dtype)
+        h = None if h0 is None else h0.T
+        c = None if c0 is None else c0.T
         for t in _order(seq, reverse):
             a = gates[t]
             if h is not None:
-                np.matmul(h, whh_t, out=rec)
+                np.matmul(w_hh_s, h, out=rec)
                 a += rec
-            _sigmoid_(a[:, :s3])
-            np.tanh(a[:, s3:], out=a[:, s3:])
+            np.tanh(a, out=a)
+            sig = a[:s3]
+            sig *= 0.5
+            sig += 0.5
             ct = cells[t]
-            np.multiply(a[:, :hid], a[:, s3:], out=ct)  # i g
+            np.multiply(a[:hid], a[s3:], out=ct)  # i g
             if c is not None:
-                np.multiply(a[:, hid : 2 * hid], c, out=tmp)  # + f c_{t-1}
+                np.multiply(a[hid : 2 * hid], c, out=tmp)  # + f c_{t-1}
                 ct += tmp
             np.tanh(ct, out=tanh_c[t])
-            np.multiply(a[:, 2 * hid : s3], tanh_c[t], out=out[t])
-            h, c = out[t], ct
-        out[seq] = c
+            h = hs[:, t]
+            np.multiply(a[2 * hid : s3], tanh_c[t], out=h)
+            c = ct
+        hs[:, seq] = c
         ctx.x, ctx.h0, ctx.c0, ctx.w_ih_p, ctx.w_hh_p = x, h0, c0, w_ih_p, w_hh_p
-        ctx.gates, ctx.cells, ctx.tanh_c, ctx.out = gates, cells, tanh_c, out
+        ctx.gates, ctx.cells, ctx.tanh_c, ctx.hs = gates, cells, tanh_c, hs
         ctx.reverse, ctx.has_bias = reverse, b_ih is not None
-        return out
+        return hs.transpose(1, 2, 0)
 
     @staticmethod
     def backward(ctx, g):
-        gates, cells, tanh_c, out = ctx.gates, ctx.cells, ctx.tanh_c, ctx.out
-        h0, c0, reverse, w_hh_p = ctx.h0, ctx.c0, ctx.reverse, ctx.w_hh_p
+        gates, cells, tanh_c, hs = ctx.gates, ctx.cells, ctx.tanh_c, ctx.hs
+        h0, c0, reverse = ctx.h0, ctx.c0, ctx.reverse
         needs = ctx.needs_input_grad
-        seq, n, hid = cells.shape
+        seq, hid, n = cells.shape
         s3 = 3 * hid
-        dgates = np.empty_like(gates)
-        dc = g[seq].copy()
-        dh = None
-        tmp = np.empty((n, hid), g.dtype)
-        dsig = np.empty((n, s3), g.dtype)
+        d2 = np.empty((4 * hid, seq * n), g.dtype)  # gate gradients, column block t = step t
+        dgates = d2.reshape(4 * hid, seq, n)
+        dc = g[seq].T.copy()
+        dh = np.empty((hid, n), g.dtype)
+        dht = np.empty((hid, n), g.dtype)
+        tmp = np.empty((hid, n), g.dtype)
+        dsig = np.empty((s3, n), g.dtype)
+        w_hh_t = ctx.w_hh_p.T
+        c0t = None if c0 is None else c0.T
         order = _order(seq, reverse)
         first = order[0]  # the step that started from h0
+        have_dh = False
         for t in reversed(order):
-            a, d = gates[t], dgates[t]
-            i, f, o, gg = a[:, :hid], a[:, hid : 2 * hid], a[:, 2 * hid : s3], a[:, s3:]
-            tc = tanh_c[t]
-            dht = g[t] if dh is None else g[t] + dh
-            np.multiply(dht, o, out=tmp)  # dc += dh o (1 - tanh^2 c)
+            a, d, tc = gates[t], dgates[:, t], tanh_c[t]
+            i, f, o, gg = a[:hid], a[hid : 2 * hid], a[2 * hid : s3], a[s3:]
+            if have_dh:
+                np.add(g[t].T, dh, out=dht)
+                dh_t = dht
+            else:
+                dh_t = g[t].T
+            np.multiply(dh_t, o, out=tmp)  # dc += dh o (1 - tanh^2 c)
             dc += tmp
             tmp *= tc
             tmp *= tc
             dc -= tmp
-            np.multiply(dc, gg, out=d[:, :hid])
-            c_prev = _prev(cells, t, reverse, c0)
+            np.multiply(dc, gg, out=d[:hid])
+            c_prev = c0t if t == first else cells[t + 1 if reverse else t - 1]
             if c_prev is None:
-                d[:, hid : 2 * hid] = 0
+                d[hid : 2 * hid] = 0
             else:
-                np.multiply(dc, c_prev, out=d[:, hid : 2 * hid])
-            np.multiply(dht, tc, out=d[:, 2 * hid : s3])
-            np.multiply(dc, i, out=d[:, s3:])
-            s = a[:, :s3]
+                np.multiply(dc, c_prev, out=d[hid : 2 * hid])
+            np.multiply(dh_t, tc, out=d[2 * hid : s3])
+            np.multiply(dc, i, out=d[s3:])
+            s = a[:s3]
             np.subtract(1, s, out=dsig)  # sigma' = s (1 - s)
             dsig *= s
-            d[:, :s3] *= dsig
+            d[:s3] *= dsig
             np.multiply(gg, gg, out=tmp)  # tanh' = 1 - g^2
             np.subtract(1, tmp, out=tmp)
-            d[:, s3:] *= tmp
+            d[s3:] *= tmp
             dc *= f
             if t != first or (h0 is not None and needs[1]):
-                dh = d @ w_hh_p
-        dx, dw_ih = _input_grads(ctx, dgates, ctx.w_ih_p, 3)
-        dh0 = dh if h0 is not None and needs[1] else None
-        dc0 = dc if c0 is not None and needs[2] else None
-        dw_ih = _swap_go(dw_ih) if dw_ih is not None else None
-        dw_hh = None
+                np.matmul(w_hh_t, d, out=dh)
+                have_dh = True
+        x = ctx.x
+        dx = dw_ih = dw_hh = db_ih = db_hh = None
+        if needs[0]:
+            dx = (d2.T @ ctx.w_ih_p).reshape(x.shape)
+        if needs[3]:
+            dw_ih = _swap_go(d2 @ x.reshape(seq * n, -1))
         if needs[4]:
-            dw_hh = _swap_go(_recurrent_weight_grad(dgates, out[:seq], h0, reverse))
-        db_ih = db_hh = None
+            dw_hh = _swap_go(LSTMSequence._recurrent_weight_grad(d2, hs, h0, reverse, n))
+        dh0 = np.ascontiguousarray(dh.T) if h0 is not None and needs[1] else None
+        dc0 = np.ascontiguousarray(dc.T) if c0 is not None and needs[2] else None
         if ctx.has_bias:
-            db = _swap_go(dgates.reshape(-1, 4 * hid).sum(0))
+            db = _swap_go(d2.sum(1))
             db_ih = db if needs[5] else None
             db_hh = db.copy() if needs[6] else None  # leaves must not share one gradient array
         return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh
+
+    @staticmethod
+    def _recurrent_weight_grad(d2, hs, h0, reverse, n):
+        """dW_hh = sum_t dgates_t h_{t-1}^T: one GEMM of the (4H, (L-1) N) gate gradients of
+        the steps after the first with the (H, (L-1) N) states they read (both views), plus
+        the first step's term when h0 was given."""
+        hid, seq = hs.shape[0], hs.shape[1] - 1
+        if reverse:
+            d_rest, h_rest, d_first = d2[:, : (seq - 1) * n], hs[:, 1:seq], d2[:, (seq - 1) * n :]
+        else:
+            d_rest, h_rest, d_first = d2[:, n:], hs[:, : seq - 1], d2[:, :n]
+        dw = d_rest @ h_rest.reshape(hid, (seq - 1) * n).T
+        if h0 is not None:
+            dw += d_first @ h0
+        return dw
 
 
 class GRUSequence(Function):
