@@ -23,7 +23,7 @@ OPS: dict[str, Callable] = {
     "Sqrt": T.unary("Sqrt"), "Abs": T.unary("Abs"), "Sign": T.unary("Sign"),
     "Sin": T.unary("Sin"), "Cos": T.unary("Cos"), "Tan": T.unary("Tan"),
     "Erf": T.unary("Erf"), "Clone": T.unary("Identity"), "Rsqrt": T.rsqrt,
-    "Log1p": T.log1p, "Clamp": T.clamp, "Where": T.where, "Cast": T.cast,
+    "Log1p": T.log1p, "Clamp": T.clamp, "Hardtanh": T.clamp, "Where": T.where, "Cast": T.cast,
     # activations
     "ReLU": T.unary("Relu"), "Sigmoid": T.unary("Sigmoid"), "Tanh": T.unary("Tanh"),
     "LeakyReLU": T.leaky_relu, "ELU": T.elu, "GELU": T.gelu, "SiLU": T.silu,
