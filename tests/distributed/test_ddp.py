@@ -91,3 +91,20 @@ def test_without_a_process_group():
     a, b = nn.SyncBatchNorm(3), nn.BatchNorm1d(3)
     assert np.allclose(a(x).array, b(x).array) and np.allclose(a.running_var.array,
                                                                b.running_var.array)
+
+
+def test_trainer_on_two_ranks_trains_as_one_process(tmp_path):
+    """Trainer.fit with global batches (uneven last batch) on 2 ranks: the weights, losses
+    and metrics of one process; rank 0 alone writes the checkpoint and the CSV."""
+    out = tmp_path / "trainer.json"
+    proc = run_ranks("trainer_worker.py", str(out), str(tmp_path / "files"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["weights"] <= 1e-12
+    ranks, alone = result["logs"]
+    assert ranks["epoch"] == alone["epoch"] == [0, 1, 2]
+    for key, values in alone["history"].items():
+        assert np.allclose(ranks["history"][key], values, rtol=0, atol=1e-12), key
+    assert result["files"] == ["ckpt.safetensors", "history.csv"]
+    # progress lines come from rank 0 only: 3 epochs under DDP, 3 of the twin alone
+    assert proc.stderr.count("epoch 1/3") == 2

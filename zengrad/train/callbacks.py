@@ -8,6 +8,8 @@ ends training after the current epoch; an exception raised by a hook propagates 
 (a tuning PruningCallback raises TrialPruned this way).
 
 Callbacks with `state_dict()` / `load_state_dict()` are saved in training checkpoints.
+Under DistributedDataParallel every rank runs the callbacks (the logs are global, so they
+decide alike); the writers (ModelCheckpoint, CSVLogger) write on rank 0 only.
 """
 
 from __future__ import annotations
@@ -151,6 +153,8 @@ class ModelCheckpoint(Callback):
         self.best_path: str | None = None
 
     def _write(self, trainer, path: str) -> None:
+        if not getattr(trainer, "is_main_process", True):  # under DDP rank 0 writes alone
+            return
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         if self.weights_only:
             from zengrad.io import save
@@ -220,6 +224,8 @@ class CSVLogger(Callback):
         self.separator = separator
 
     def on_epoch_end(self, trainer, epoch: int, logs=None) -> None:
+        if not getattr(trainer, "is_main_process", True):  # under DDP rank 0 writes alone
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         trainer.history.to_csv(self.path, self.separator)
 

@@ -10,6 +10,17 @@ Checkpoints (Trainer.save_checkpoint, ModelCheckpoint) hold everything fit needs
 bit for bit: weights, optimizer and scheduler state, zengrad's RNG, the loaders' shuffling
 generators, callback state and the history. `fit(..., resume_from=path)` continues from
 there and reaches the same weights as an uninterrupted run.
+
+Under zengrad.distributed (several MPI ranks, e.g. `zengrad train --nproc N`) the model runs
+wrapped in DistributedDataParallel (a model passed already wrapped is used as it is;
+Trainer.model is the plain module). A loader whose sampler is a DistributedSampler gives each
+rank its own shard; any other loader gives global batches: every rank builds the same ones and
+takes its contiguous share of each, its loss weighted by W n_r / n (n_r of the batch's n
+rows), so that the averaged gradient is that of the whole batch's mean loss and N ranks train
+as one process would. Losses and metrics are over all ranks (outputs gathered); progress,
+prints and checkpoints come from rank 0 alone; the callbacks run on every rank. Every rank
+must call fit / evaluate together (they communicate). BatchNorm layers keep per-rank batch
+statistics unless converted with nn.SyncBatchNorm.convert_sync_batchnorm (as torch).
 """
 
 from __future__ import annotations
@@ -61,6 +72,58 @@ def _show_progress(verbose: int) -> bool:
     return verbose > 0 and hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
 
 
+def _world() -> tuple[int, int]:
+    """(rank, world size) of zengrad.distributed's process group; (0, 1) without one."""
+    from zengrad import distributed as dist
+
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _is_sharded(loader) -> bool:
+    from zengrad.data import DistributedSampler
+
+    return isinstance(getattr(loader, "sampler", None), DistributedSampler)
+
+
+def _shard(items: tuple, rank: int, world: int) -> tuple[tuple, float]:
+    """This rank's contiguous share of a global batch's rows, and its loss weight
+    W n_r / n; a rank left without rows gets the first one with weight 0 (it must still run
+    forward and backward: they communicate)."""
+    n = len(items[-1])
+    lo, hi = n * rank // world, n * (rank + 1) // world
+    weight = world * (hi - lo) / n if n else 0.0
+    if hi == lo:
+        lo, hi = 0, min(1, n)
+    return tuple(t[lo:hi] for t in items), weight
+
+
+def _all_sum(values: list[float]):
+    """Start summing values over the ranks; returns (tensor, work): wait, then read."""
+    from zengrad import distributed as dist
+
+    t = Tensor._make(np.array(values, np.float64), False, None)
+    return t, dist.all_reduce(t, async_op=True)
+
+
+def _gather_rows(a: np.ndarray) -> np.ndarray:
+    """Every rank's rows of a, concatenated in rank order (on every rank)."""
+    from zengrad import distributed as dist
+
+    world = dist.get_world_size()
+    counts = Tensor._make(np.zeros(world, np.int64), False, None)
+    counts.array[dist.get_rank()] = len(a)
+    dist.all_reduce(counts)
+    most = int(counts.array.max())
+    padded = np.zeros((most,) + a.shape[1:], a.dtype)
+    padded[:len(a)] = a
+    every = Tensor._make(np.empty((world * most,) + a.shape[1:], a.dtype), False, None)
+    dist.all_gather_into_tensor(every, Tensor._make(padded, False, None))
+    rows = every.array.reshape((world, most) + a.shape[1:])
+    return np.concatenate([rows[r, :c] for r, c in enumerate(counts.array.tolist())])
+
+
 def _fmt(logs: dict) -> str:
     return "  ".join(f"{k} {v:.4g}" for k, v in logs.items())
 
@@ -92,12 +155,42 @@ class Trainer:
             if not any(hasattr(cb, h) for h in _HOOKS):
                 raise TypeError(f"callback {cb!r} has none of the hooks {_HOOKS}")
         self.verbose = int(verbose)
+        from zengrad.nn.parallel import DistributedDataParallel
+
+        self._ddp = model if isinstance(model, DistributedDataParallel) else None
+        if self._ddp is not None:
+            self.model = model.module
         self.history = History()
         self.epoch = 0  # epochs completed
         self.stop_training = False
         self._resumed = False
         self._loaders: dict[str, Any] = {}
         self._active: list = []
+
+    # ----- distributed -----------------------------------------------------------------
+    @property
+    def rank(self) -> int:
+        """This process's rank in zengrad.distributed's group (0 without one)."""
+        return _world()[0]
+
+    @property
+    def world_size(self) -> int:
+        return _world()[1]
+
+    @property
+    def is_main_process(self) -> bool:
+        """Rank 0 (or no process group): the one that prints and writes files."""
+        return self.rank == 0
+
+    def _net(self):
+        """What forward calls: the model, or under several ranks its DDP wrapper."""
+        if _world()[1] == 1:
+            return self.model if self._ddp is None else self._ddp
+        if self._ddp is None:
+            from zengrad.nn.parallel import DistributedDataParallel
+
+            self._ddp = DistributedDataParallel(self.model)
+        return self._ddp
 
     # ----- callbacks -----------------------------------------------------------------
     def _callback_list(self, extra: Iterable) -> list:
@@ -125,7 +218,7 @@ class Trainer:
 
     def _make_bar(self, total: int, epoch: int, epochs: int):
         """A tqdm bar for one epoch, or None (verbose=0, or stderr is not a terminal)."""
-        if not _show_progress(self.verbose):
+        if not _show_progress(self.verbose) or not self.is_main_process:
             return None
         from tqdm.auto import tqdm
 
@@ -134,6 +227,9 @@ class Trainer:
 
     def _train_epoch(self, loader, epoch: int, bar) -> dict:
         self.model.train()
+        net = self._net()
+        rank, world = _world()
+        split = world > 1 and not _is_sharded(loader)
         total, count = 0.0, 0
         outputs, targets = [], []
         keep = bool(self.metrics)
@@ -142,26 +238,42 @@ class Trainer:
             params = [p for g in self.optimizer.param_groups for p in g["params"]]
         for b, batch in enumerate(loader):
             inputs, target = _split_batch(batch)
-            out = self.model(*inputs)
+            weight = 1.0
+            if split:
+                (*inputs, target), weight = _shard((*inputs, target), rank, world)
+            out = net(*inputs)
             loss = self.loss_fn(out, target)
             value = float(loss.item())
+            n = len(target)
+            if world > 1:
+                # the batch's loss over all ranks, summed while backward runs; a non-finite
+                # loss on any rank stops every rank after backward (no rank left waiting)
+                bad = 0.0 if math.isfinite(value) else 1.0
+                share = value * weight / world if split else value * n
+                stats, work = _all_sum([share, n, bad])
+                self.optimizer.zero_grad()
+                (loss * weight if weight != 1.0 else loss).backward()
+                work.wait()
+                s_loss, s_n, s_bad = stats.array.tolist()
+                n = len(batch[-1]) if split else int(s_n)
+                value = math.nan if s_bad else (s_loss if split else s_loss / max(n, 1))
             if not math.isfinite(value):
                 raise NonFiniteLossError(
                     f"non-finite loss ({value}) at epoch {epoch + 1}, batch {b + 1}; "
                     "training stopped before the update (checkpoints already written "
                     "are untouched)"
                 )
-            self.optimizer.zero_grad()
-            loss.backward()
+            if world == 1:
+                self.optimizer.zero_grad()
+                loss.backward()
             if params is not None:
                 from zengrad.nn.utils import clip_grad_norm_
 
                 clip_grad_norm_(params, self.clip_grad_norm)
             self.optimizer.step()
-            n = len(target)
             total += value * n
             count += n
-            if keep:
+            if keep and weight:
                 outputs.append(out.array)
                 targets.append(_as_tensor(target).array)
             self._call("on_batch_end", b, {"loss": value, "size": n})
@@ -169,19 +281,35 @@ class Trainer:
                 bar.update(1)
                 bar.set_postfix(loss=f"{total / count:.4f}", refresh=False)
         logs = {"loss": total / max(count, 1)}
-        logs.update(self._compute_metrics(outputs, targets, ""))
+        logs.update(self._compute_metrics(*self._gathered(outputs, targets), ""))
         return logs
+
+    def _gathered(self, outputs: list, targets: list) -> tuple[list, list]:
+        """The epoch's outputs and targets of every rank (as they are with one rank)."""
+        if _world()[1] == 1 or not self.metrics:
+            return outputs, targets
+        if not outputs:
+            return [], []
+        return [_gather_rows(np.concatenate(outputs))], [_gather_rows(np.concatenate(targets))]
 
     def _run_eval(self, loader, prefix: str) -> dict:
         was_training = getattr(self.model, "training", False)
         self.model.eval()
+        net = self._net()
+        rank, world = _world()
+        split = world > 1 and not _is_sharded(loader)
         total, count = 0.0, 0
         outputs, targets = [], []
         try:
             with no_grad():
                 for batch in loader:
                     inputs, target = _split_batch(batch)
-                    out = self.model(*inputs)
+                    weight = 1.0
+                    if split:
+                        (*inputs, target), weight = _shard((*inputs, target), rank, world)
+                    out = net(*inputs)  # also on a placeholder row: DDP's forward communicates
+                    if not weight:
+                        continue
                     n = len(target)
                     total += float(self.loss_fn(out, target).item()) * n
                     count += n
@@ -190,8 +318,12 @@ class Trainer:
                         targets.append(_as_tensor(target).array)
         finally:
             self.model.train(was_training)
+        if world > 1:
+            sums, work = _all_sum([total, count])
+            work.wait()
+            total, count = float(sums.array[0]), int(sums.array[1])
         logs = {prefix + "loss": total / max(count, 1)}
-        logs.update(self._compute_metrics(outputs, targets, prefix))
+        logs.update(self._compute_metrics(*self._gathered(outputs, targets), prefix))
         return logs
 
     # ----- public API ------------------------------------------------------------------
@@ -221,6 +353,10 @@ class Trainer:
                 epoch = self.epoch
                 logs: dict[str, float] = {}
                 self._call("on_epoch_begin", epoch, logs)
+                for ld in (train_loader, val_loader):  # a DistributedSampler's epoch order
+                    set_epoch = getattr(getattr(ld, "sampler", None), "set_epoch", None)
+                    if set_epoch is not None:
+                        set_epoch(epoch)
                 lr = self.optimizer.param_groups[0].get("lr") if self.optimizer else None
                 bar = self._make_bar(len(train_loader), epoch, epochs)
                 try:
@@ -234,7 +370,7 @@ class Trainer:
                 finally:
                     if bar is not None:
                         bar.close()
-                if self.verbose > 0 and bar is None:
+                if self.verbose > 0 and bar is None and self.is_main_process:
                     print(f"epoch {epoch + 1}/{epochs}  {_fmt(logs)}", file=sys.stderr)
                 self.history.append(epoch, logs)
                 self.epoch = epoch + 1
@@ -296,9 +432,12 @@ class Trainer:
         }
 
     def save_checkpoint(self, path: str | os.PathLike) -> None:
-        """Write checkpoint_state() atomically to path (a safetensors file)."""
+        """Write checkpoint_state() atomically to path (a safetensors file); under several
+        ranks only rank 0 writes (the others hold the same state)."""
         from zengrad.io import save_checkpoint
 
+        if not self.is_main_process:
+            return
         save_checkpoint(self.checkpoint_state(), path)
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:
