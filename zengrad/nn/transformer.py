@@ -25,6 +25,7 @@ import numpy as np
 from zengrad import backend
 from zengrad.autograd.engine import is_grad_enabled
 from zengrad.autograd.tensor import Tensor
+from zengrad.nn import functional as F
 from zengrad.nn import init
 from zengrad.nn.attention import MultiheadAttention
 from zengrad.nn.containers import ModuleList
@@ -32,9 +33,8 @@ from zengrad.nn.dropout import Dropout
 from zengrad.nn.layernorm import LayerNorm
 from zengrad.nn.linear import Linear
 from zengrad.nn.module import Module
-from zengrad.ops.activation import gelu, relu
 
-_ACTIVATIONS = {"relu": relu, "gelu": gelu}
+_ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
 
 
 def generate_square_subsequent_mask(sz: int, dtype=None) -> Tensor:
@@ -168,7 +168,7 @@ def _nested_tensor_ok(layer: Module) -> bool:
     act = layer.activation
     return bool(
         attn.batch_first and attn._qkv_same_embed_dim and attn.in_proj_bias is not None
-        and (act is relu or act is gelu or isinstance(act, (ReLU, GELU)))
+        and (act is F.relu or act is F.gelu or isinstance(act, (ReLU, GELU)))
         and layer.norm1.eps == layer.norm2.eps and attn.num_heads % 2 == 0
     )
 
