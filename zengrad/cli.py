@@ -92,6 +92,9 @@ def _build_parser() -> Parser:
                    help="continue a killed run from its last checkpoint: its name "
                         "(lenet_digits), destination (runs/lenet_digits) or unfinished folder; "
                         "the settings come from its saved config")
+    t.add_argument("--nproc", type=number(int, 1, True, "an integer"), default=1,
+                   help="data-parallel training on this many MPI ranks (mpiexec; the batch "
+                        "size is the global one, split across them; needs zengrad[mpi])")
     t.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                    help="0 silent, 1 progress (default), 2 also a model summary")
 
@@ -130,8 +133,25 @@ def _build_parser() -> Parser:
 
 # ----- train -----------------------------------------------------------------------------
 def _cmd_train(args) -> int:
+    from zengrad.distributed import launch
+
+    if args.nproc > 1 and not launch.launched():
+        return launch.launch(args.nproc, args.argv)
+    if launch.launched():
+        import zengrad.distributed as dist
+
+        dist.init_process_group("mpi")
+        if dist.get_rank() > 0:
+            return _train_other_rank(args)
     if args.resume is not None:
         return _resume(args)
+    config, splits = _new_config(args)
+    out = Path(args.out or f"runs/{config['model']}_{args.dataset}")
+    run = recipe.RunDir(out, explicit=args.out is not None, overwrite=args.overwrite)
+    return _train_in(run, config, splits, args.verbose, resume=False)
+
+
+def _new_config(args) -> tuple[dict, object]:
     if args.val_fraction >= 1.0:
         raise UsageError(f"--val-fraction must be < 1, got {args.val_fraction}")
     splits = recipe.load_splits(args.dataset, args.seed, args.horizon, args.input_len)
@@ -141,9 +161,29 @@ def _cmd_train(args) -> int:
         weight_decay=args.weight_decay, scheduler=args.scheduler,
         val_fraction=args.val_fraction, seed=args.seed)
     recipe.check_model_fits(config["model"], splits)
-    out = Path(args.out or f"runs/{config['model']}_{args.dataset}")
-    run = recipe.RunDir(out, explicit=args.out is not None, overwrite=args.overwrite)
-    return _train_in(run, config, splits, args.verbose, resume=False)
+    return config, splits
+
+
+def _train_other_rank(args) -> int:
+    """A rank > 0 of `train --nproc`: trains alongside rank 0 (which alone writes the run
+    folder), its own files going to a scratch folder that is removed."""
+    import shutil
+    import tempfile
+
+    from zengrad.distributed.launch import share_text
+
+    folder = Path(share_text(None))  # rank 0's unfinished run folder
+    if args.resume is not None:
+        config = recipe.validate_config(recipe.read_json(folder / "config.json"),
+                                        str(folder / "config.json"), training=True)
+        splits = recipe.splits_of(config)
+    else:
+        config, splits = _new_config(args)
+    with tempfile.TemporaryDirectory(prefix="zengrad-rank-") as scratch:
+        if args.resume is not None and (folder / recipe.CHECKPOINT).is_file():
+            shutil.copy(folder / recipe.CHECKPOINT, Path(scratch) / recipe.CHECKPOINT)
+        recipe.train_into(scratch, config, splits, verbose=0, resume=args.resume is not None)
+    return 0
 
 
 def _resume(args) -> int:
@@ -175,6 +215,10 @@ def _train_in(run: recipe.RunDir, config: dict, splits, verbose: int, resume: bo
 
             print(summary(prepared.model, (1, *config["input_shape"])))
 
+    from zengrad.distributed import launch
+
+    if launch.launched():  # rank 0 tells the other ranks where the run is
+        launch.share_text(str(run.tmp))
     try:
         result = recipe.train_into(run.tmp, config, splits, verbose=verbose, resume=resume,
                                    on_prepared=show)
@@ -351,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)  # for train --nproc
     except SystemExit as e:  # --help (0) or a usage error (2)
         return int(e.code or 0)
     if args.version:

@@ -6,6 +6,7 @@ report. They skip when mpi4py is not installed.
 
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -108,3 +109,31 @@ def test_trainer_on_two_ranks_trains_as_one_process(tmp_path):
     assert result["files"] == ["ckpt.safetensors", "history.csv"]
     # progress lines come from rank 0 only: 3 epochs under DDP, 3 of the twin alone
     assert proc.stderr.count("epoch 1/3") == 2
+
+
+@pytest.mark.slow
+def test_cli_nproc_2_gives_the_one_process_run(tmp_path):
+    """`zengrad train --nproc 2` (mpiexec under the hood): the metrics of `zengrad train`,
+    one run folder, written by rank 0."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.distributed.mpi_helpers import mpiexec
+
+    mpiexec()  # skips without MPI
+    root = str(Path(__file__).parent.parent.parent)
+    env = dict(os.environ, PYTHONPATH=root, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    metrics = {}
+    for n in (2, 1):
+        cmd = [sys.executable, "-m", "zengrad", "train", "--model", "mlp", "--epochs", "2",
+               "--nproc", str(n), "--out", f"run{n}", "--verbose", "0"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env,
+                              timeout=60)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert proc.stdout.count("run folder:") == 1
+        metrics[n] = json.loads((tmp_path / f"run{n}" / "metrics.json").read_text())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run1", "run2"]
+    assert metrics[2].keys() == metrics[1].keys()
+    for key, value in metrics[1]["test"].items():
+        assert abs(metrics[2]["test"][key] - value) <= 1e-4, key
