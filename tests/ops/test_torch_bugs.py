@@ -494,3 +494,35 @@ def test_float16_with_numbers_out_of_its_range(op):
                 t, v), [x], rtol=1e-3, atol=1e-3)
             assert_parity(lambda t, v=v: getattr(zg, op)(v, t), lambda t, v=v: getattr(torch, op)(
                 torch.tensor(v, dtype=torch.float16), t), [x], rtol=1e-3, atol=1e-3)
+
+
+# ----------------------------------------------------------------- found by tests/ops/registry
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh"])
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.bool_])
+def test_sigmoid_tanh_promote_integer_input(name, dtype):
+    # torch computes them in the default float dtype; zengrad raised TypeError
+    x = np.array([[-2, 0, 1], [3, 1, 0]]).astype(dtype)
+    assert_parity(getattr(zg, name), getattr(torch, name), [x], grad=False)
+    assert_parity(getattr(zg.nn.functional, name), getattr(torch.nn.functional, name), [x],
+                  grad=False)
+
+
+def test_integer_pow_with_negative_tensor_exponents():
+    # torch: 1 / a^|b| truncated (1 at a = 1, +-1 at a = -1, else 0); NumPy raised ValueError
+    a = np.array([1, 2, -1, -1, 0, 3, -2])
+    b = np.array([-1, -2, -3, -2, -1, 2, 0])
+    assert_parity(zg.pow, torch.pow, [a, b], grad=False)
+    assert_parity(lambda x, y: x ** y, lambda x, y: x ** y, [a[:, None], b], grad=False)
+    assert_parity(lambda y: 2 ** y, lambda y: 2 ** y, [b], grad=False)
+
+
+def test_integer_pow_with_negative_scalar_exponent_raises_as_torch():
+    with pytest.raises(RuntimeError, match="negative integer powers"):
+        torch.pow(torch.tensor([2, 3]), -1)
+    with pytest.raises(RuntimeError, match="negative integer powers"):
+        zg.pow(zg.tensor([2, 3]), -1)
+    with pytest.raises(RuntimeError, match="negative integer powers"):
+        zg.tensor([2, 3]) ** -2
+    assert_parity(lambda x: x ** -1, lambda x: x ** -1, [np.array([2.0, 4.0])])

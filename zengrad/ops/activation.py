@@ -306,14 +306,20 @@ def _softmax_axis(input: Tensor, dim: int) -> int | None:
     return axis if input.array.ndim else None  # a 0-d tensor: normalize over its one element
 
 
+def _promote_integer(x: Tensor, name: str) -> Tensor:
+    """x, integer and bool tensors cast to the default float dtype (torch promotes them)."""
+    if isinstance(x, Tensor) and x.array.dtype.kind in "iub":
+        return Tensor._make(x.array.astype(get_default_dtype()), False, None)
+    _check_float(x, name)
+    return x
+
+
 def sigmoid(input: Tensor) -> Tensor:
-    _check_float(input, "sigmoid")
-    return SigmoidFn.apply(input)
+    return SigmoidFn.apply(_promote_integer(input, "sigmoid"))
 
 
 def tanh(input: Tensor) -> Tensor:
-    _check_float(input, "tanh")
-    return TanhFn.apply(input)
+    return TanhFn.apply(_promote_integer(input, "tanh"))
 
 
 def relu(input: Tensor) -> Tensor:

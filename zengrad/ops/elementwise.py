@@ -194,12 +194,26 @@ class Fmod(_RoundedRemainder):
     quotient = staticmethod(_trunc_divide)
 
 
+def _int_power(a, b) -> np.ndarray:
+    """Integer a ** b as torch: for b < 0, 1 / a^|b| truncated (1 at a = 1, +-1 at a = -1,
+    else 0), where NumPy raises."""
+    neg = np.asarray(b) < 0
+    out = np.power(a, np.where(neg, 0, b))
+    if not neg.any():
+        return out
+    unit = np.where(a == 1, 1, np.where(a == -1, 1 - 2 * (np.abs(b) % 2), 0))
+    return np.where(neg, unit, out).astype(out.dtype, copy=False)
+
+
 class Pow(Function):
     """y = a ** b;  dL/da = g * b * a^(b-1),  dL/db = g * y * ln(a) (0 where a = 0, b >= 0)."""
 
     @staticmethod
     def forward(ctx, a, b):
-        out = np.power(a, b)
+        if np.asarray(a).dtype.kind in "iu" and np.asarray(b).dtype.kind in "iu":
+            out = _int_power(a, b)
+        else:
+            out = np.power(a, b)
         ctx.a, ctx.b, ctx.out = a, b, out
         return out
 
@@ -685,6 +699,10 @@ def pow(input, exponent) -> Tensor:  # noqa: A001
     for v in (input, exponent):
         if isinstance(v, Tensor) and v.array.dtype == np.bool_:
             raise TypeError("pow: not implemented for bool tensors (as torch; use .long() first)")
+    if (isinstance(input, Tensor) and input.array.dtype.kind in "iu"
+            and isinstance(exponent, numbers.Integral) and exponent < 0):
+        raise RuntimeError(f"pow: integers to negative integer powers are not allowed (got "
+                           f"exponent {exponent} for an {input.array.dtype} tensor; use a float)")
     return _binary(Pow, "pow", input, exponent)
 
 
