@@ -154,7 +154,7 @@ class _ConvNd(_ConvBase):
             padding,
             self.dilation,
             self.groups,
-            owner=self._owner(),
+            owner=self._owner,  # formatted only for an error message
         )
 
 

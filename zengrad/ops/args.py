@@ -6,6 +6,7 @@ an error that names the owner (the call the user wrote) and the offending value.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from numbers import Integral
 
 
@@ -28,3 +29,20 @@ def check_positive(value: tuple[int, ...], what: str, owner: str) -> None:
 def shape_str(shape) -> str:
     """A shape as error messages print it: (2, 3), whatever sequence of ints it came as."""
     return str(tuple(int(s) for s in shape))
+
+
+class LazyName:
+    """An error message's owner ("Conv2d(3, 16, kernel_size=(3, 3))") formatted only when a
+    message is: layers pass one per call, and building the text every call cost more than
+    the checks themselves."""
+
+    __slots__ = ("_make",)
+
+    def __init__(self, make: Callable[[], str]) -> None:
+        self._make = make
+
+    def __str__(self) -> str:
+        return self._make()
+
+    def __format__(self, spec: str) -> str:
+        return format(self._make(), spec)

@@ -13,6 +13,7 @@ conv1d is conv2d on a height-1 image.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from numbers import Integral
 
 import numpy as np
@@ -20,7 +21,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
-from zengrad.ops.args import check_positive, ntuple, shape_str
+from zengrad.ops.args import LazyName, check_positive, ntuple, shape_str
 
 Pads = tuple[tuple[int, int], tuple[int, int]]
 
@@ -320,10 +321,13 @@ def conv_nd(
     padding,
     dilation,
     groups: int,
-    owner: str | None = None,
+    owner: str | Callable[[], str] | None = None,
 ) -> Tensor:
-    """Validate the arguments of conv1d/conv2d (and nn.Conv*d's call) and apply the op."""
+    """Validate the arguments of conv1d/conv2d (and nn.Conv*d's call) and apply the op.
+    owner names the call in errors; a callable is called only when an error is raised."""
     check_input_and_weight(f"conv{nd}d", input, weight)
+    if callable(owner):
+        owner = LazyName(owner)
     pre = owner or f"conv{nd}d"
     stride_t = ntuple(stride, nd, "stride", pre)
     dil_t = ntuple(dilation, nd, "dilation", pre)
@@ -331,7 +335,9 @@ def conv_nd(
     check_positive(dil_t, "dilation", pre)
     wshape = weight.array.shape
     if owner is None:
-        owner = describe_call(f"conv{nd}d", wshape, stride_t, padding, dil_t, groups)
+        owner = LazyName(
+            lambda: describe_call(f"conv{nd}d", wshape, stride_t, padding, dil_t, groups)
+        )
     if len(wshape) != nd + 2:
         raise ValueError(f"{owner}: weight must be {nd + 2}-D, got shape {shape_str(wshape)}")
     if not isinstance(groups, Integral) or groups <= 0:
