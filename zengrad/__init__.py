@@ -74,7 +74,11 @@ from zengrad.devices import (  # zengrad.device is the class, as torch.device
     set_default_device,
 )
 from zengrad.ops import *  # noqa: F403  (add, matmul, cat, ... as zengrad.add etc.)
+from zengrad.ops.inplace import with_out_functions
 from zengrad.random import bernoulli, multinomial
+
+globals().update(with_out_functions(globals()))  # out= where torch takes it (add, matmul ...)
+del with_out_functions
 
 install_numpy_aliases(globals())  # sum(axis=0, keepdims=True) etc., as torch's parser takes
 

@@ -142,7 +142,7 @@ def test_inplace_on_leaf_requiring_grad_needs_no_grad():
     with zg.no_grad():
         w.add_(1.0).mul_(2.0).sub_(zg.ones(3))
     np.testing.assert_array_equal(w.detach().numpy(), [3.0, 3.0, 3.0])
-    with pytest.raises(ValueError, match=r"\(2,\) does not broadcast to \(3,\)"):
+    with pytest.raises(RuntimeError, match=r"\[2\] does not broadcast to \[3\]"):
         with zg.no_grad():
             w.copy_(np.ones(2))
 
@@ -155,15 +155,13 @@ def test_values_match_torch_for_a_mixed_expression():
     np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-12)
 
 
-def test_inplace_on_a_graph_tensor_raises_instead_of_wrong_gradients():
-    # torch gives x.grad = 6 for y = x * 2; y.mul_(3); zengrad does not record in-place ops
+def test_inplace_on_a_graph_tensor_is_recorded_as_torch():
+    # y = x * 2; y.mul_(3): x.grad = 6, as torch
     x = zg.ones(3, requires_grad=True)
     y = x * 2
-    for op in (lambda: y.mul_(3.0), lambda: y.add_(1.0), lambda: y[1:].mul_(2.0),
-               lambda: y.zero_(), lambda: y.clamp_(0.0, 1.0)):
-        with pytest.raises(RuntimeError, match="part of the autograd graph"):
-            op()
-    np.testing.assert_array_equal(y.detach().numpy(), [2.0, 2.0, 2.0])
+    y.mul_(3.0)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [6.0, 6.0, 6.0])
     with zg.no_grad():
         y.mul_(3.0)  # allowed where the user opts out of autograd
     z = (x * 2).detach()

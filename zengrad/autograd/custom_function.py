@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from zengrad.autograd.engine import grad_mode
+from zengrad.autograd.engine import EPOCH, grad_mode
 from zengrad.autograd.function import Function as ArrayFunction
 from zengrad.autograd.function import once_differentiable, unbroadcast
 from zengrad.autograd.tensor import Tensor
@@ -98,8 +98,8 @@ class FunctionCtx:
 
     def mark_dirty(self, *tensors: Tensor) -> None:
         raise NotImplementedError(
-            "ctx.mark_dirty (in-place custom Functions) is not supported by zengrad: tensors "
-            "carry no version counter; return a new tensor from forward instead"
+            "ctx.mark_dirty (in-place custom Functions) is not supported by zengrad: return a "
+            "new tensor from forward instead"
         )
 
     def mark_shared_storage(self, *pairs) -> None:
@@ -270,6 +270,7 @@ def _select(ctx: BackwardCFunction, index: int, hidden: Tensor) -> _OutputSelect
     node.needs_input_grad = (True,)
     node._retained = None
     node._freed = False
+    node._epoch = ctx._epoch
     node.index = index
     node.owner = ctx
     node.label = ctx.name()
@@ -356,6 +357,8 @@ class Function:
                 cls.setup_context(ctx, args, out)
         finally:
             grad_mode.enabled = prev
+        # stamped after forward: writes that forward made into what it saves are its own
+        object.__setattr__(ctx, "_epoch", EPOCH[0])
         record = prev and True in needs
         if record:
             object.__setattr__(ctx, "parents", args)

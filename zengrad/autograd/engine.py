@@ -4,6 +4,14 @@ For y = f(x) the engine visits nodes in reverse topological order and applies th
 rule, dL/dx = sum over uses of dL/dy * dy/dx, each node's backward giving the vector-Jacobian
 product for its inputs. Leaves accumulate into `.grad` (across backward calls, as PyTorch
 does); other tensors keep their gradient only when `retain_grad()` asked for it.
+
+In-place writes are tracked with one global clock (`EPOCH`, bumped by every write) and a
+record per storage (the root ndarray of a view chain): its version (torch's `_version`, shared
+by views) and the epochs of its last writes. Each node is stamped with the epoch it was made
+in, which is enough to tell, at backward time and only when some write happened after the
+node (a comparison of two ints otherwise), (1) whether an array it saved was modified since
+(torch's version-counter error) and (2) which producer an input had when the node consumed it
+(an in-place op replaces a tensor's grad_fn; earlier consumers keep the older one).
 """
 
 from __future__ import annotations
@@ -34,6 +42,131 @@ grad_mode = _GradMode()
 # Tests turn this on: a backward that returns a gradient whose dtype differs from its input's
 # (e.g. float64 for a float32 tensor, silently slowing everything after it) raises.
 check_grad_dtypes = False
+
+
+# ----- versions of storages (in-place writes) -------------------------------------------
+
+# the clock: bumped by every in-place write; a node is stamped with its value at creation
+EPOCH = [0]
+# how many recent writes a storage remembers (enough to name the version a node saw)
+_KEPT_WRITES = 16
+
+
+class StorageRecord:
+    """What the engine knows of one storage: its version (number of in-place writes) and its
+    last writes as (epoch, writer) pairs; writer is the node recorded for the write, or None
+    for a write outside the graph (under no_grad, on plain tensors, a shape change)."""
+
+    __slots__ = ("version", "writes")
+
+    def __init__(self) -> None:
+        self.version, self.writes = 0, []
+
+
+# id(root array) -> its record, removed when the root array is freed
+_records: dict[int, StorageRecord] = {}
+
+
+def storage_root(array: np.ndarray) -> np.ndarray:
+    """The ndarray that owns the memory of `array` (itself, or the end of its .base chain)."""
+    base = array.base
+    while isinstance(base, np.ndarray):
+        array, base = base, base.base
+    return array
+
+
+def storage_version(array: np.ndarray) -> int:
+    """torch's `_version` of the storage holding `array` (0 before any in-place write)."""
+    rec = _records.get(id(storage_root(array)))
+    return 0 if rec is None else rec.version
+
+
+def bump_epoch() -> int:
+    EPOCH[0] += 1
+    return EPOCH[0]
+
+
+def record_write(array: np.ndarray, writer: Function | None = None) -> int:
+    """Note an in-place write into the storage of `array` (its version goes up by one);
+    returns the write's epoch. Code that writes a tensor's array in place behind the
+    engine's back (an optimizer step) calls this so that a backward through nodes that
+    saved the old values raises instead of using the new ones."""
+    root = storage_root(array)
+    key = id(root)
+    rec = _records.get(key)
+    if rec is None:
+        rec = _records[key] = StorageRecord()
+        weakref.finalize(root, _records.pop, key, None)
+    epoch = bump_epoch()
+    rec.version += 1
+    rec.writes.append((epoch, writer))
+    if len(rec.writes) > _KEPT_WRITES:
+        del rec.writes[0]
+    return epoch
+
+
+def _writes_after(array: np.ndarray, epoch: int) -> tuple[StorageRecord | None, list]:
+    rec = _records.get(id(storage_root(array)))
+    if rec is None or not rec.writes or rec.writes[-1][0] <= epoch:
+        return rec, []
+    return rec, [w for w in rec.writes if w[0] > epoch]
+
+
+def _check_saved_array(node: Function, a: np.ndarray) -> None:
+    """torch's version-counter error when `a`, saved by node, was written after the node."""
+    rec, later = _writes_after(a, node._epoch)
+    if later:
+        from zengrad.autograd.tensor import type_name
+
+        raise RuntimeError(
+            f"one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: [{type_name(a.dtype)} {list(a.shape)}], saved by "
+            f"{node.name()}, is at version {rec.version}; expected version "
+            f"{rec.version - len(later)} instead. Hint: the in-place op came after the "
+            f"forward that saved it; use its out-of-place form (x = x + 1, not x += 1) or "
+            f".clone() the tensor first"
+        )
+
+
+def check_saved(node: Function) -> None:
+    """Raise if an array that node saved for backward was modified in place after it (only
+    called when some write happened after the node was made)."""
+    for v in node.__dict__.values():
+        kind = type(v)
+        if kind is np.ndarray:
+            _check_saved_array(node, v)
+        elif kind is tuple or kind is list:
+            for w in v:
+                if type(w) is np.ndarray:
+                    _check_saved_array(node, w)
+                elif hasattr(w, "grad_fn") and type(getattr(w, "array", None)) is np.ndarray:
+                    _check_saved_array(node, w.array)  # a custom Function's saved Tensors
+
+
+def producer(parent: Tensor, fn: Function | None, node: Function) -> Function | None:
+    """The grad_fn `parent` had when `node` consumed it (called when the epochs of fn, its
+    grad_fn now, and node differ): an in-place op after node made fn newer, so step back
+    along the in-place chain (`_prev`); and if the storage was written by another tensor's
+    recorded in-place op in between (a view or its base), the values node used are not the
+    ones fn computed: raise rather than send a wrong gradient."""
+    n = node._epoch
+    while fn is not None and fn._epoch > n:
+        prev = getattr(fn, "_prev", fn)
+        if prev is fn:
+            break
+        fn = prev
+    if fn is not None and fn._epoch < n:
+        _, later = _writes_after(parent.array, fn._epoch)
+        for epoch, writer in later:
+            if epoch <= n and writer is not None and writer is not node:
+                raise RuntimeError(
+                    f"{node.name()} used a tensor of shape {list(parent.array.shape)} whose "
+                    f"memory was modified by an in-place operation on another tensor sharing "
+                    f"it (a view or its base, by {writer.name()}) after the tensor was made: "
+                    f"zengrad does not rebase views onto an in-place change (torch does); "
+                    f"take the view after the in-place op, or .clone() it first"
+                )
+    return fn
 
 
 def is_grad_enabled() -> bool:
@@ -176,6 +309,8 @@ def _topological_order(roots: list[Function]) -> list[Function]:
         for parent, needed in zip(node.parents, node.needs_input_grad):
             if needed:
                 fn = parent.grad_fn
+                if fn is not None and fn._epoch != node._epoch:
+                    fn = producer(parent, fn, node)
                 if fn is not None and fn not in seen:
                     stack.append((fn, False))
     order.reverse()
@@ -330,6 +465,8 @@ def _run(seeds: list, retain_graph: bool, captured: dict | None, inputs: tuple =
                 f"backward. Call .backward(retain_graph=True) the first time if you need "
                 f"to backward twice."
             )
+        if node._epoch != EPOCH[0]:  # something was written in place after this node
+            check_saved(node)
         obs = node._retained
         if obs is not None:
             if obs.hooks:
@@ -352,6 +489,8 @@ def _run(seeds: list, retain_graph: bool, captured: dict | None, inputs: tuple =
                     f"{parent.array.dtype} input"
                 )
             fn = parent.grad_fn
+            if fn is not None and fn._epoch != node._epoch:
+                fn = producer(parent, fn, node)
             if fn is None:
                 # a backward may hand its incoming gradient through unchanged (add, reshape
                 # views): copy such arrays before a leaf owns them and users modify in place

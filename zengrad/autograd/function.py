@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from zengrad.autograd.engine import grad_mode
+from zengrad.autograd.engine import EPOCH, grad_mode
 from zengrad.autograd.tensor import Tensor
 
 
@@ -39,7 +39,10 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 class Function:
     """Base class of every op; an instance is a node of the graph (and the ctx)."""
 
-    __slots__ = ("parents", "needs_input_grad", "_retained", "_freed", "__dict__")
+    # _epoch: the write clock when the node was made (engine.py); _prev: set only on the node
+    # of a recorded in-place op, the grad_fn its tensor had before (slots: release() keeps them)
+    __slots__ = ("parents", "needs_input_grad", "_retained", "_freed", "_epoch", "_prev",
+                 "__dict__")
 
     @staticmethod
     def forward(ctx: Function, *args, **kwargs) -> np.ndarray:
@@ -60,6 +63,7 @@ class Function:
             ctx.needs_input_grad = needs
             ctx._retained = None
             ctx._freed = False
+            ctx._epoch = EPOCH[0]
             return Tensor._make(cls.forward(ctx, *arrays, **kwargs), True, ctx)
         ctx.needs_input_grad = (False,) * len(args)
         return Tensor._make(cls.forward(ctx, *arrays, **kwargs), False, None)

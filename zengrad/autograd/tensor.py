@@ -230,7 +230,10 @@ class Tensor:
 
     # _hooks (gradient hooks of a leaf) is set only when a hook is registered; _grad is read
     # and written directly by the engine (trusted, hot), users go through the `grad` property
-    __slots__ = ("array", "_grad", "requires_grad", "grad_fn", "_hooks", "__weakref__")
+    # _untracked (an int) is set only on tensors from `.data`: their in-place writes bump
+    # their own count, not the storage's version that the graph checks
+    __slots__ = ("array", "_grad", "requires_grad", "grad_fn", "_hooks", "_untracked",
+                 "__weakref__")
     # make `ndarray + tensor` call Tensor.__radd__ rather than looping over elements
     __array_ufunc__ = None
     __array_priority__ = 1000
@@ -266,8 +269,11 @@ class Tensor:
         """torch's `x.data`: a Tensor sharing this tensor's storage, cut from the graph, that
         does not require grad (so `p.data.add_(u)` updates p untracked). Assigning
         `x.data = t` makes x hold t's storage. zengrad's own code reads the NumPy array as
-        `x.array` (Chainer's name), which `.data` wrapped before."""
-        return Tensor._make(self.array, False, None)
+        `x.array` (Chainer's name), which `.data` wrapped before. As torch's, its in-place
+        writes don't bump the version that backward checks (so they go undetected)."""
+        t = Tensor._make(self.array, False, None)
+        t._untracked = 0
+        return t
 
     @data.setter
     def data(self, value) -> None:
@@ -586,118 +592,41 @@ class Tensor:
     def contiguous(self) -> Tensor:
         return self
 
-    # ----- in-place helpers (used under no_grad: init, optimizers) ----------------
+    # ----- in-place writes ---------------------------------------------------------
+    # The in-place methods (add_, mul_, x[i] = v, x += y, exp_ ...) are installed by
+    # zengrad/ops/inplace.py, which records them in the graph; these are their shared parts.
+    @property
+    def _version(self) -> int:
+        """torch's version counter: the number of in-place writes into this tensor's storage
+        (shared with its views and detach(); `.data` counts its own)."""
+        own = getattr(self, "_untracked", None)
+        return _engine.storage_version(self.array) if own is None else own
+
+    def _bump_version(self) -> None:
+        """Note an in-place write into self's memory (a tensor from `.data` counts alone,
+        invisible to the graph, as torch's)."""
+        own = getattr(self, "_untracked", None)
+        if own is None:
+            _engine.record_write(self.array)
+        else:
+            self._untracked = own + 1
+
     def _check_inplace(self, other=None) -> None:
-        if (isinstance(other, Tensor) and other.requires_grad and _engine.grad_mode.enabled
-                and not self.requires_grad):
-            # torch would put self in the graph; writing only the values would silently cut
-            # everything upstream of `other` from the gradient
-            raise RuntimeError(
-                "in-place operation with an operand that requires grad is not recorded in the "
-                "graph yet; use the out-of-place op (e.g. x = x + y)"
-            )
-        if self.requires_grad and _engine.grad_mode.enabled:
-            if self.grad_fn is None:
+        """For in-place ops that write self's array directly (not recorded in the graph):
+        refuse where torch would record or refuse, then note the write."""
+        if _engine.grad_mode.enabled:
+            if (isinstance(other, Tensor) and other.requires_grad) or self.requires_grad:
+                if self.requires_grad and self.grad_fn is None:
+                    raise RuntimeError(
+                        "a leaf Variable that requires grad is being used in an in-place "
+                        "operation."
+                    )
+                # writing only the values would silently cut the graph
                 raise RuntimeError(
-                    "a leaf Tensor that requires grad is being used in an in-place operation; "
-                    "wrap it in `with zengrad.no_grad():`"
+                    "this in-place operation is not recorded in the graph; use its "
+                    "out-of-place form (e.g. x = x.op(...)) or run it under no_grad"
                 )
-            # in-place ops are not recorded: the graph would keep the old values and
-            # backward would silently return wrong gradients
-            raise RuntimeError(
-                "in-place operation on a tensor that is part of the autograd graph is not "
-                "supported; use the out-of-place op (e.g. y = y * 3) or run under no_grad"
-            )
-
-    def zero_(self) -> Tensor:
-        self._check_inplace()
-        self.array[...] = 0
-        return self
-
-    def fill_(self, value) -> Tensor:
-        self._check_inplace(value)
-        self.array[...] = value
-        return self
-
-    def copy_(self, src) -> Tensor:
-        self._check_inplace(src)
-        src = src.array if isinstance(src, Tensor) else np.asarray(src)
-        try:
-            np.copyto(self.array, np.broadcast_to(src, self.array.shape), casting="unsafe")
-        except ValueError:
-            raise ValueError(
-                f"copy_: source of shape {tuple(np.shape(src))} does not broadcast to "
-                f"{tuple(self.array.shape)}"
-            ) from None
-        return self
-
-    def add_(self, other, *args, alpha=1) -> Tensor:
-        """self += alpha * other; add_(alpha, other) is torch's deprecated order (it warns)."""
-        return self._add_inplace("add_", other, args, alpha, 1)
-
-    def sub_(self, other, *args, alpha=1) -> Tensor:
-        """self -= alpha * other."""
-        return self._add_inplace("sub_", other, args, alpha, -1)
-
-    def _add_inplace(self, name: str, other, args: tuple, alpha, sign: int) -> Tensor:
-        if args or not isinstance(alpha, (int, float)):
-            other, alpha = _ops._alpha_args(name, self, other, args, alpha)
-        self._check_inplace(other)
-        other = other.array if isinstance(other, Tensor) else other
-        alpha = sign * alpha
-        return self._ufunc_inplace(name, np.add, other if alpha == 1 else alpha * other)
-
-    def mul_(self, other) -> Tensor:
-        """self *= other."""
-        return self._ufunc_inplace("mul_", np.multiply, other)
-
-    def div_(self, other) -> Tensor:
-        """self /= other (true division: an integer tensor cannot hold it, as torch)."""
-        with np.errstate(divide="ignore", invalid="ignore"):  # x / 0 = inf/nan, as torch
-            return self._ufunc_inplace("div_", np.true_divide, other)
-
-    def _ufunc_inplace(self, name: str, ufunc, other) -> Tensor:
-        self._check_inplace(other)
-        other = other.array if isinstance(other, Tensor) else other
-        try:
-            ufunc(self.array, other, out=self.array)
-        except TypeError:  # NumPy's UFuncTypeError: the result does not fit self's dtype
-            raise RuntimeError(
-                f"{name}: result type {np.result_type(self.array, other)} can't be cast to the "
-                f"desired output type {self.array.dtype} (in-place ops keep self's dtype)"
-            ) from None
-        except ValueError:
-            raise RuntimeError(
-                f"{name}: other of shape {tuple(np.shape(other))} does not broadcast to self's "
-                f"shape {tuple(self.array.shape)}"
-            ) from None
-        return self
-
-    def clamp_(self, min=None, max=None) -> Tensor:
-        """self = min(max(self, min), max) in place; bounds are numbers or tensors."""
-        if min is None and max is None:
-            raise ValueError("clamp_: at least one of min and max must not be None")
-        self._check_inplace()
-        lo = min.array if isinstance(min, Tensor) else min
-        hi = max.array if isinstance(max, Tensor) else max
-        try:
-            np.clip(self.array, lo, hi, out=self.array, casting="same_kind")
-        except (ValueError, TypeError) as e:
-            raise ValueError(
-                f"clamp_: bounds of shapes {np.shape(lo)} and {np.shape(hi)} must broadcast to "
-                f"{tuple(self.array.shape)} and fit its dtype {self.array.dtype} ({e})"
-            ) from None
-        return self
-
-    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
-        self._check_inplace()
-        self.array[...] = backend.rng().uniform(a, b, self.array.shape)
-        return self
-
-    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
-        self._check_inplace()
-        self.array[...] = backend.rng().normal(mean, std, self.array.shape)
-        return self
+        self._bump_version()
 
     # ----- printing ------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -773,31 +702,6 @@ class Tensor:
     def __abs__(self):
         return _ops.abs(self)
 
-    # x += y acts in place, as in torch (so `p -= lr * p.grad` under no_grad updates p, and a
-    # leaf that requires grad refuses it under grad mode). In-place ops are not recorded in
-    # the graph yet: where torch would record one, x += y builds x + y and rebinds the name
-    # (right values and gradients; only other references to the old x don't see the change).
-    def _in_graph(self, other) -> bool:
-        """Whether x op= other would have to be recorded: x a non-leaf of the graph, or x
-        outside it and other inside (torch records both)."""
-        if not _engine.grad_mode.enabled:
-            return False
-        if self.requires_grad:
-            return self.grad_fn is not None  # a leaf refuses, in add_/sub_/...
-        return isinstance(other, Tensor) and other.requires_grad
-
-    def __iadd__(self, other):
-        return _ops.add(self, other) if self._in_graph(other) else self.add_(other)
-
-    def __isub__(self, other):
-        return _ops.sub(self, other) if self._in_graph(other) else self.sub_(other)
-
-    def __imul__(self, other):
-        return _ops.mul(self, other) if self._in_graph(other) else self.mul_(other)
-
-    def __itruediv__(self, other):
-        return _ops.div(self, other) if self._in_graph(other) else self.div_(other)
-
     def __floordiv__(self, other):
         return _ops.floor_divide(self, other)
 
@@ -844,27 +748,16 @@ class Tensor:
     def __getitem__(self, index):
         return _ops.getitem(self, index)
 
-    def __setitem__(self, index, value) -> None:
-        if self.requires_grad and _engine.grad_mode.enabled:
-            raise RuntimeError(
-                "in-place assignment into a tensor that requires grad is not supported; "
-                "build a new tensor (e.g. zengrad.where) or assign under no_grad"
-            )
-        if isinstance(value, Tensor) and value.requires_grad and _engine.grad_mode.enabled:
-            # torch records this (CopySlices); writing only the values would silently cut
-            # everything upstream of `value` from the gradient
-            raise RuntimeError(
-                "index assignment of a tensor that requires grad (x[i] = v) is not recorded "
-                "in the graph yet; collect the pieces in a list and use zengrad.stack/cat, "
-                "or zengrad.where / index_put-style ops such as scatter"
-            )
-        index = _ops.unwrap_index(index)
-        self.array[index] = value.array if isinstance(value, Tensor) else value
-
     def __iter__(self):
         if self.array.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(self.array.shape[0]))
+
+
+def type_name(dtype: np.dtype) -> str:
+    """torch's name of a tensor type, as error messages print it: 'zengrad.FloatTensor'."""
+    name = _LEGACY_NAMES.get(np.dtype(dtype))
+    return f"zengrad.{name}" if name else f"Tensor of dtype {dtype}"
 
 
 def _cuda_device(device) -> _device.device:

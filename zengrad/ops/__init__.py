@@ -168,6 +168,8 @@ Tensor.type_as = _type_as
 Tensor.subtract, Tensor.multiply, Tensor.divide = sub, mul, div
 Tensor.fix, Tensor.var_mean, Tensor.std_mean = trunc, var_mean, std_mean
 
+from zengrad.ops.inplace import *  # noqa: E402  (after the loops: it replaces their x_ methods)
+
 bind_ops(sys.modules[__name__])
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in (

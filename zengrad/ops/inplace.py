@@ -1,0 +1,578 @@
+"""In-place ops in the graph (x.add_(y), x[i] = v, x += y, x.exp_(), ...) and `out=`.
+
+A recorded in-place op on x is its out-of-place op applied to `old`, a tensor that stands for
+x before the write (x's storage and x's former grad_fn), with the result written into x's
+memory; x takes the result's node as its grad_fn. So the gradient of an in-place op is the
+gradient of the out-of-place one:
+
+    x.mul_(y)   x_new = x_old * y          dL/dx_old = g * y,   dL/dy = g * x_old
+    x[idx] = v  x_new = x_old, with v at idx    dL/dx_old = g with 0 at idx,  dL/dv = g[idx]
+                (torch's CopySlices; written in place, x is not copied)
+
+Arrays that the op saved and that live in x's memory (x_old above) are copied before the
+write, as torch saves `original self`. The write bumps the version of x's storage
+(autograd/engine.py): a node that saved that memory earlier raises at backward, as torch.
+Outside the graph (no_grad, or nothing requires grad) the ops write the arrays directly.
+
+Refused, as torch: a leaf that requires grad, or a view of one, under grad mode. Not done:
+torch's rebase of a view onto its base; an in-place op with an operand that requires grad on
+a view (of a tensor in the graph, or of any array) raises instead of giving a base whose
+gradient ignores the write.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import numpy as np
+
+from zengrad.autograd.engine import bump_epoch, grad_mode, no_grad, record_write, storage_root
+from zengrad.autograd.function import Function, unbroadcast
+from zengrad.autograd.tensor import Tensor
+from zengrad.ops import activation, elementwise, indexing, shape
+
+__all__: list[str] = []  # nothing for `zengrad.*`: the in-place ops are Tensor methods
+
+_NOT_INPLACE = object()  # getattr default: the node is not the node of an in-place op
+
+
+# ------------------------------------------------------------------ checks
+
+
+def _records(self: Tensor, args: tuple, kwargs: dict | None) -> bool:
+    """Whether the op on self must be recorded: grad mode on, self a float tensor, and self
+    or a tensor operand requires grad (an integer self can't carry a gradient: as torch,
+    the op is then a plain write)."""
+    if not grad_mode.enabled or self.array.dtype.kind not in "fc":
+        return False
+    if self.requires_grad:
+        return True
+    for a in args:
+        if isinstance(a, Tensor) and a.requires_grad:
+            return True
+    if kwargs:
+        for a in kwargs.values():
+            if isinstance(a, Tensor) and a.requires_grad:
+                return True
+    return False
+
+
+def _check_writeable(self: Tensor, name: str) -> None:
+    a = self.array
+    if not a.flags.writeable:
+        if 0 in a.strides and a.size > 1:
+            raise RuntimeError(
+                f"{name}: unsupported operation: more than one element of the written-to tensor "
+                f"refers to a single memory location (it was made by expand/broadcast_to). "
+                f"Please clone() the tensor before performing the operation."
+            )
+        raise RuntimeError(f"{name}: the tensor's memory is read-only; clone() it first")
+
+
+def _view_source(self: Tensor) -> Tensor:
+    """The tensor self is a differentiable view of (following view ops back through parents
+    that share self's memory), or self when it is not a view of a tensor in the graph."""
+    root = storage_root(self.array)
+    t = self
+    while t.grad_fn is not None and getattr(t.grad_fn, "_prev", _NOT_INPLACE) is _NOT_INPLACE:
+        for p in t.grad_fn.parents:
+            if isinstance(p, Tensor) and p.requires_grad and storage_root(p.array) is root:
+                t = p
+                break
+        else:
+            break
+    return t
+
+
+def _check_target(self: Tensor, name: str) -> None:
+    """torch's refusals for an in-place op recorded on self (grad mode on)."""
+    if self.requires_grad:
+        if self.grad_fn is None:
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation."
+            )
+        base = _view_source(self)
+        if base is not self:
+            if base.grad_fn is None:
+                raise RuntimeError(
+                    "a view of a leaf Variable that requires grad is being used in an in-place "
+                    "operation."
+                )
+            raise RuntimeError(
+                f"{name}: in-place operation on a view of a tensor in the graph (x[i], x.t(), "
+                f"x.view(...) of a non-leaf x): zengrad does not rebase the base's gradient "
+                f"onto it (torch does); modify the base itself (x[i] = ...), or clone() the "
+                f"view first"
+            )
+    elif self.array.base is not None:
+        raise RuntimeError(
+            f"{name}: in-place operation with an operand that requires grad on a tensor that "
+            f"shares its memory with another (a view such as x[i] or x.t(), or a from_numpy "
+            f"view): zengrad would not send the base's gradient through it (torch rebases the "
+            f"base); write into the base (base[i] = v), or clone() first"
+        )
+
+
+def _check_result(name: str, self: Tensor, shape: tuple, dtype: np.dtype) -> None:
+    if shape != self.array.shape:
+        raise RuntimeError(
+            f"{name}: output with shape {list(self.array.shape)} doesn't match the broadcast "
+            f"shape {list(shape)} (an in-place op keeps self's shape)"
+        )
+    if dtype != self.array.dtype and not np.can_cast(dtype, self.array.dtype, "same_kind"):
+        raise RuntimeError(
+            f"{name}: result type {dtype} can't be cast to the desired output type "
+            f"{self.array.dtype} (in-place ops keep self's dtype)"
+        )
+
+
+# ------------------------------------------------------------------ recording
+
+
+def _substitute(old: Tensor, self: Tensor, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """self as an operand of its own in-place op (x.mul_(x)) reads the old values."""
+    args = tuple(old if a is self else a for a in args)
+    kwargs = {k: old if v is self else v for k, v in kwargs.items()}
+    return args, kwargs
+
+
+def _protect_saved(node: Function, start: int, root: np.ndarray) -> None:
+    """Copy the arrays in root's memory that the nodes of this op (stamped `start`) saved:
+    the write is about to replace them (torch saves a clone of `original self`)."""
+    stack, seen = [node], set()
+    while stack:
+        n = stack.pop()
+        if n in seen or n._epoch != start:
+            continue
+        seen.add(n)
+        d = n.__dict__
+        for k, v in d.items():
+            if type(v) is np.ndarray and storage_root(v) is root:
+                d[k] = v.copy()
+            elif type(v) in (tuple, list) and any(
+                type(w) is np.ndarray and storage_root(w) is root for w in v
+            ):
+                d[k] = type(v)(
+                    w.copy() if type(w) is np.ndarray and storage_root(w) is root else w
+                    for w in v
+                )
+        stack.extend(p.grad_fn for p in n.parents if isinstance(p, Tensor) and p.grad_fn)
+
+
+def _adopt(self: Tensor, node: Function, prev: Function | None, writer: bool) -> None:
+    """Make node self's grad_fn: stamped with the write's epoch (so earlier consumers of self
+    step back to prev, engine.producer), and the write noted in self's storage version."""
+    node._epoch = record_write(self.array, node if writer else None)
+    node._prev = prev
+    self.grad_fn = node
+    self.requires_grad = True
+
+
+def record_inplace(self: Tensor, name: str, outplace, args: tuple = (),
+                   kwargs: dict | None = None) -> Tensor:
+    """self = outplace(self, *args, **kwargs), written into self's memory and recorded."""
+    _check_target(self, name)
+    prev = self.grad_fn
+    old = Tensor._make(self.array, self.requires_grad, prev)
+    args, kwargs = _substitute(old, self, args, kwargs or {})
+    start = bump_epoch()  # the nodes this op makes carry `start`; nothing else does
+    r = outplace(old, *args, **kwargs)
+    _check_result(name, self, r.array.shape, r.array.dtype)
+    if r.array.dtype != self.array.dtype:
+        r = elementwise.cast(r, self.array.dtype)
+    if r.grad_fn is None:  # an op that cuts the graph (sign, floor ...): not recordable
+        raise RuntimeError(f"{name}: this op has no gradient; it can't be recorded in place")
+    _protect_saved(r.grad_fn, start, storage_root(self.array))
+    np.copyto(self.array, r.array, casting="unsafe")
+    _adopt(self, r.grad_fn, prev, True)
+    return self
+
+
+def write_unrecorded(self: Tensor, name: str, result) -> Tensor:
+    """Outside the graph: copy result (an array or number) into self's memory, torch's
+    shape and dtype rules checked; bump the version."""
+    r = np.asarray(result)
+    _check_result(name, self, np.broadcast_shapes(r.shape, self.array.shape), r.dtype)
+    np.copyto(self.array, r, casting="unsafe")
+    self._bump_version()
+    return self
+
+
+def inplace_method(name: str, outplace, direct=None, direct_bumps: bool = False):
+    """The method `name` (e.g. 'exp_'): recorded as outplace(self, ...) in the graph; outside
+    it `direct(self, ...)` writes the arrays (default: outplace under no_grad, copied in);
+    direct_bumps: direct bumps the version itself (through Tensor._check_inplace)."""
+
+    def method(self: Tensor, *args, **kwargs) -> Tensor:
+        _check_writeable(self, name)
+        if _records(self, args, kwargs):
+            return record_inplace(self, name, outplace, args, kwargs)
+        if direct is not None:
+            direct(self, *args, **kwargs)
+            if not direct_bumps:
+                self._bump_version()
+            return self
+        with no_grad():
+            r = outplace(Tensor._make(self.array, False, None), *args, **kwargs)
+        return write_unrecorded(self, name, r.array)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = (f"In-place {name[:-1]}: self = {name[:-1]}(self, ...), recorded in the "
+                      f"graph when self or an operand requires grad.")
+    return method
+
+
+# ------------------------------------------------------------------ x[idx] = v
+
+
+class CopySlices(Function):
+    """x[idx] = v, written in place:  dL/dx_old = g with 0 at idx;  dL/dv = g[idx] (summed
+    over the dims v was broadcast along)."""
+
+    @staticmethod
+    def forward(ctx, x, v, idx):
+        ctx.idx, ctx.vshape, ctx.vdtype = idx, np.shape(v), np.asarray(v).dtype
+        _assign(x, idx, v)
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = gv = None
+        if ctx.needs_input_grad[0]:
+            gx = g.copy()
+            gx[ctx.idx] = 0
+        if ctx.needs_input_grad[1]:
+            gv = g[ctx.idx]
+            extra = len(ctx.vshape) - gv.ndim  # v may have more leading 1s than the slice
+            if extra > 0:
+                gv = gv.reshape((1,) * extra + gv.shape)
+            gv = unbroadcast(gv, ctx.vshape).astype(ctx.vdtype, copy=False)
+        return gx, gv, None
+
+    def name(self) -> str:
+        return "CopySlices"
+
+
+def _assign(x: np.ndarray, idx, v) -> None:
+    try:
+        x[idx] = v
+    except ValueError:
+        raise RuntimeError(
+            f"shape mismatch: value tensor of shape {list(np.shape(v))} cannot be broadcast to "
+            f"indexing result of shape {list(np.shape(x[idx]))}"
+        ) from None
+
+
+def setitem(self: Tensor, index, value) -> None:
+    """x[index] = value; recorded (CopySlices) when x is in the graph or value requires grad."""
+    _check_writeable(self, "index assignment")
+    idx = shape.unwrap_index(index)
+    if not _records(self, (value,), None):
+        _assign(self.array, idx, value.array if isinstance(value, Tensor) else value)
+        self._bump_version()
+        return
+    _check_target(self, "index assignment")
+    if isinstance(value, Tensor) and value.array.dtype != self.array.dtype:
+        value = elementwise.cast(value, self.array.dtype)  # as the write casts
+    prev = self.grad_fn
+    old = Tensor._make(self.array, self.requires_grad, prev)
+    r = CopySlices.apply(old, value, idx)  # writes self.array (old's memory) in place
+    _adopt(self, r.grad_fn, prev, True)
+
+
+# ------------------------------------------------------------------ the methods
+
+
+def _alpha(name: str, self: Tensor, other, args: tuple, alpha):
+    if args or not isinstance(alpha, (int, float)):
+        other, alpha = elementwise._alpha_args(name, self, other, args, alpha)
+    return other, alpha
+
+
+def _ufunc_direct(name: str, ufunc, self: Tensor, other) -> None:
+    other = other.array if isinstance(other, Tensor) else other
+    try:
+        ufunc(self.array, other, out=self.array)
+    except TypeError:  # NumPy's UFuncTypeError: the result does not fit self's dtype
+        raise RuntimeError(
+            f"{name}: result type {np.result_type(self.array, other)} can't be cast to the "
+            f"desired output type {self.array.dtype} (in-place ops keep self's dtype)"
+        ) from None
+    except ValueError:
+        raise RuntimeError(
+            f"{name}: other of shape {list(np.shape(other))} does not broadcast to self's "
+            f"shape {list(self.array.shape)}"
+        ) from None
+
+
+def add_(self: Tensor, other, *args, alpha=1) -> Tensor:
+    """self += alpha * other; add_(alpha, other) is torch's deprecated order (it warns)."""
+    other, alpha = _alpha("add_", self, other, args, alpha)
+    return _add_method(self, other, alpha=alpha)
+
+
+def sub_(self: Tensor, other, *args, alpha=1) -> Tensor:
+    """self -= alpha * other."""
+    other, alpha = _alpha("sub_", self, other, args, alpha)
+    return _sub_method(self, other, alpha=alpha)
+
+
+def _scaled(other, alpha):
+    if alpha == 1:
+        return other
+    return alpha * (other.array if isinstance(other, Tensor) else other)
+
+
+_add_method = inplace_method(
+    "add_", elementwise.add,
+    lambda self, other, alpha=1: _ufunc_direct("add_", np.add, self, _scaled(other, alpha)))
+_sub_method = inplace_method(
+    "sub_", elementwise.sub,
+    lambda self, other, alpha=1: _ufunc_direct("sub_", np.subtract, self, _scaled(other, alpha)))
+
+
+def _div_direct(self: Tensor, other, rounding_mode=None) -> None:
+    if rounding_mode is not None:
+        with no_grad():
+            r = elementwise.div(Tensor._make(self.array, False, None), other,
+                                rounding_mode=rounding_mode)
+        write_unrecorded(self, "div_", r.array)
+        return
+    with np.errstate(divide="ignore", invalid="ignore"):  # x / 0 = inf/nan, as torch
+        _ufunc_direct("div_", np.true_divide, self, other)
+
+
+def _fill_value(name: str, value):
+    if isinstance(value, Tensor):
+        if value.array.ndim != 0:
+            raise RuntimeError(
+                f"{name} only supports 0-dimension value tensor but got tensor with "
+                f"{value.array.ndim} dimensions."
+            )
+        return value
+    if not isinstance(value, (bool, int, float, np.number, np.bool_)):
+        raise TypeError(f"{name}(): argument 'value' must be a Number, not {type(value).__name__}")
+    return value
+
+
+def _replaced(old: Tensor, src) -> Tensor:
+    """src in old's shape, with no gradient to old: where(False, old, src)."""
+    return elementwise.where(False, old, src)
+
+
+def fill_(self: Tensor, value) -> Tensor:
+    """self = value everywhere (a number or a 0-d tensor)."""
+    return _fill_method(self, _fill_value("fill_", value))
+
+
+_fill_method = inplace_method("fill_", _replaced)
+
+
+def zero_(self: Tensor) -> Tensor:
+    """self = 0."""
+    return _fill_method(self, 0)
+
+
+def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
+    """self = src (broadcast to self's shape, cast to self's dtype)."""
+    if not isinstance(src, Tensor):
+        src = Tensor._make(np.asarray(src), False, None)
+    try:
+        np.broadcast_shapes(src.array.shape, self.array.shape)
+    except ValueError:
+        raise RuntimeError(
+            f"copy_: source of shape {list(src.array.shape)} does not broadcast to "
+            f"{list(self.array.shape)}"
+        ) from None
+    if src.array.dtype != self.array.dtype and _records(self, (src,), None):
+        src = elementwise.cast(src, self.array.dtype)  # copy_ casts any dtype, as torch
+    return _copy_method(self, src)
+
+
+def _copy_direct(self: Tensor, src: Tensor) -> None:
+    np.copyto(self.array, np.broadcast_to(src.array, self.array.shape), casting="unsafe")
+
+
+_copy_method = inplace_method("copy_", _replaced, _copy_direct)
+
+
+def clamp_(self: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
+    """self = min(max(self, min), max); bounds are numbers or tensors."""
+    if min is None and max is None:
+        raise ValueError("clamp_: at least one of min and max must not be None")
+    return _clamp_method(self, min, max)
+
+
+_clamp_method = inplace_method("clamp_", elementwise.clamp)
+
+
+def _random_fill(name: str, draw):
+    """uniform_/normal_: new values with no gradient to the old ones."""
+
+    def method(self: Tensor, *args, **kwargs) -> Tensor:
+        values = draw(self.array.shape, *args, **kwargs).astype(self.array.dtype, copy=False)
+        return _fill_method(self, Tensor._make(values, False, None)) if _records(
+            self, (), None) else write_unrecorded(self, name, values)
+
+    method.__name__ = method.__qualname__ = name
+    return method
+
+
+def _uniform(shape, a: float = 0.0, b: float = 1.0, *, generator=None):
+    from zengrad import backend
+
+    return backend.rng_of(generator, "uniform_").uniform(a, b, shape)
+
+
+def _normal(shape, mean: float = 0.0, std: float = 1.0, *, generator=None):
+    from zengrad import backend
+
+    return backend.rng_of(generator, "normal_").normal(mean, std, shape)
+
+
+def _shape_method(name: str, outplace):
+    """unsqueeze_, squeeze_, t_, transpose_: self takes the new shape (a view of the same
+    memory); recorded as the view op. As torch, the storage's version goes up by one."""
+
+    def method(self: Tensor, *args) -> Tensor:
+        if grad_mode.enabled and self.requires_grad:
+            if self.grad_fn is None:
+                raise RuntimeError(
+                    "a leaf Variable that requires grad is being used in an in-place operation."
+                )
+            prev = self.grad_fn
+            r = outplace(Tensor._make(self.array, True, prev), *args)
+            self.array = r.array
+            _adopt(self, r.grad_fn, prev, False)
+            return self
+        with no_grad():
+            self.array = outplace(Tensor._make(self.array, False, None), *args).array
+        self._bump_version()
+        return self
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"In-place {name[:-1]}: self takes the new shape."
+    return method
+
+
+def _iop(method_name: str):
+    def op(self: Tensor, other) -> Tensor:
+        return getattr(self, method_name)(other)
+
+    op.__name__ = f"__i{method_name[:-1]}__"
+    return op
+
+
+_METHODS = {
+    "add_": add_, "sub_": sub_, "fill_": fill_, "zero_": zero_, "copy_": copy_,
+    "clamp_": clamp_,
+    "mul_": inplace_method(
+        "mul_", elementwise.mul, lambda s, o: _ufunc_direct("mul_", np.multiply, s, o)),
+    "div_": inplace_method("div_", elementwise.div, _div_direct),
+    "uniform_": _random_fill("uniform_", _uniform),
+    "normal_": _random_fill("normal_", _normal),
+    "__setitem__": setitem,
+    "__iadd__": _iop("add_"), "__isub__": _iop("sub_"), "__imul__": _iop("mul_"),
+    "__itruediv__": _iop("div_"),
+    "unsqueeze_": _shape_method("unsqueeze_", shape.unsqueeze),
+    "squeeze_": _shape_method("squeeze_", shape.squeeze),
+    "t_": _shape_method("t_", shape.t),
+    "transpose_": _shape_method("transpose_", shape.transpose),
+}
+# one-operand ops and those with plain arguments: the out-of-place op, recorded
+for _fn in (
+    elementwise.exp, elementwise.log, elementwise.log1p, elementwise.sqrt, elementwise.rsqrt,
+    elementwise.neg, elementwise.abs, elementwise.sin, elementwise.cos, elementwise.square,
+    elementwise.reciprocal, elementwise.pow, elementwise.clamp_min, elementwise.clamp_max,
+    elementwise.clip, activation.relu, activation.sigmoid, activation.tanh,
+    activation.leaky_relu, activation.elu,
+):
+    _METHODS[_fn.__name__ + "_"] = inplace_method(_fn.__name__ + "_", _fn)
+_METHODS["negative_"] = _METHODS["neg_"]
+_METHODS["absolute_"] = _METHODS["abs_"]
+# the indexing family's in-place ops: recorded as their out-of-place twins in the graph,
+# their own array writes outside it
+for _name in ("masked_fill", "index_add", "scatter", "scatter_add", "index_fill", "index_copy",
+              "scatter_reduce", "tril", "triu"):
+    _METHODS[_name + "_"] = inplace_method(
+        _name + "_", indexing.TENSOR_METHODS[_name], indexing.TENSOR_METHODS[_name + "_"], True)
+
+for _name, _method in _METHODS.items():
+    setattr(Tensor, _name, _method)
+
+
+# ------------------------------------------------------------------ out=
+
+
+def _requires_grad_anywhere(values) -> bool:
+    for v in values:
+        if isinstance(v, Tensor):
+            if v.requires_grad:
+                return True
+        elif isinstance(v, (list, tuple)) and _requires_grad_anywhere(v):
+            return True
+    return False
+
+
+def write_out(name: str, out, fn, args: tuple, kwargs: dict) -> Tensor:
+    """fn(*args, **kwargs) written into `out` (torch's out= semantics): not differentiable;
+    out is resized (with torch's warning if it had elements) when its shape differs; the
+    result must cast to out's dtype (same kind)."""
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    if grad_mode.enabled and (out.requires_grad or _requires_grad_anywhere(args)
+                              or _requires_grad_anywhere(kwargs.values())):
+        raise RuntimeError(
+            f"{name}(): functions with out=... arguments don't support automatic "
+            f"differentiation, but one of the arguments requires grad."
+        )
+    _check_writeable(out, name)
+    with no_grad():
+        r = fn(*args, **kwargs)
+    result = r.array
+    if not np.can_cast(result.dtype, out.array.dtype, "same_kind"):
+        raise RuntimeError(
+            f"{name}(): result type {result.dtype} can't be cast to the desired output type "
+            f"{out.array.dtype}"
+        )
+    if result.shape != out.array.shape:
+        if out.array.size:
+            warnings.warn(
+                f"{name}(): an output with one or more elements was resized since it had "
+                f"shape {list(out.array.shape)}, which does not match the required output "
+                f"shape {list(result.shape)}. This behavior is deprecated (as in torch); "
+                f"resize it to zero elements first (out.resize_(0))",
+                UserWarning, stacklevel=3,
+            )
+        out.array = np.empty(result.shape, out.array.dtype)
+    np.copyto(out.array, result, casting="unsafe")
+    out._bump_version()
+    return out
+
+
+def with_out(fn):
+    """fn taking torch's out= keyword (one tensor), handled by write_out."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, out=None, **kwargs):
+        if out is None:
+            return fn(*args, **kwargs)
+        return write_out(fn.__name__, out, fn, args, kwargs)
+
+    return wrapper
+
+
+# the public functions that take out= in torch (and zengrad)
+OUT_FUNCTIONS = (
+    "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "matmul", "mm",
+    "bmm", "cat", "concat", "concatenate", "stack", "exp", "log", "log1p", "sqrt", "rsqrt",
+    "neg", "negative", "abs", "sin", "cos", "square", "reciprocal", "pow", "clamp", "clip",
+    "clamp_min", "clamp_max", "maximum", "minimum", "where", "sum", "mean", "prod", "sigmoid",
+    "tanh", "floor", "ceil", "round", "trunc", "sign", "remainder", "fmod", "floor_divide",
+)
+
+
+def with_out_functions(namespace: dict) -> dict:
+    """{name: fn with out=} for the names of OUT_FUNCTIONS found in namespace."""
+    return {n: with_out(namespace[n]) for n in OUT_FUNCTIONS if callable(namespace.get(n))}
