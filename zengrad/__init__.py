@@ -100,7 +100,6 @@ from zengrad import (  # noqa: E402
     data,
     io,
     nn,
-    onnx,  # torch.onnx (the onnx package itself is imported on export)
     optim,
     serialization,
     train,
