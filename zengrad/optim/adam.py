@@ -8,7 +8,13 @@ from typing import Any
 import numpy as np
 
 from zengrad.autograd.tensor import Tensor
-from zengrad.optim.optimizer import Optimizer, check_nonnegative, ema_sq_, lerp_
+from zengrad.optim.optimizer import (
+    Optimizer,
+    check_nonnegative,
+    elementwise_update,
+    ema_sq_,
+    lerp_,
+)
 
 
 class Adam(Optimizer):
@@ -80,24 +86,31 @@ class Adam(Optimizer):
             else:
                 g = self._grad(p, weight_decay, group["maximize"])
 
-            exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-            denom, tmp = self._scratch(p.array, 1), self._scratch(p.array, 2)
-            lerp_(exp_avg, g, 1.0 - beta1, tmp)
-            ema_sq_(exp_avg_sq, g, beta2, tmp)
-
             bias_correction1 = 1 - beta1**step
             bias_correction2_sqrt = (1 - beta2**step) ** 0.5
             step_size = lr / bias_correction1
+            arrays = [p.array, g, state["exp_avg"], state["exp_avg_sq"]]
             if amsgrad:
-                np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
-                np.sqrt(state["max_exp_avg_sq"], out=denom)
-            else:
-                np.sqrt(exp_avg_sq, out=denom)
-            denom /= bias_correction2_sqrt
-            denom += eps
-            np.multiply(exp_avg, -step_size, out=tmp)
-            tmp /= denom
-            p.array += tmp
+                arrays.append(state["max_exp_avg_sq"])
+
+            def update(p_, g_, exp_avg, exp_avg_sq, max_sq=None, step_size=step_size,
+                       bc2=bias_correction2_sqrt):
+                # all 13 passes over one cache-sized block before the next (for_blocks)
+                denom, tmp = np.empty_like(p_), np.empty_like(p_)
+                lerp_(exp_avg, g_, 1.0 - beta1, tmp)
+                ema_sq_(exp_avg_sq, g_, beta2, tmp)
+                if max_sq is not None:
+                    np.maximum(max_sq, exp_avg_sq, out=max_sq)
+                    np.sqrt(max_sq, out=denom)
+                else:
+                    np.sqrt(exp_avg_sq, out=denom)
+                denom /= bc2
+                denom += eps
+                np.multiply(exp_avg, -step_size, out=tmp)
+                tmp /= denom
+                p_ += tmp
+
+            elementwise_update(update, arrays)
 
 
 class AdamW(Adam):

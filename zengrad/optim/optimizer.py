@@ -18,6 +18,7 @@ import numpy as np
 
 from zengrad.autograd import enable_grad
 from zengrad.autograd.tensor import Tensor, zero_grads
+from zengrad.ops.threads import for_blocks
 
 
 class _RequiredParameter:
@@ -431,3 +432,16 @@ def ema_sq_(v: np.ndarray, g: np.ndarray, decay: float, tmp: np.ndarray) -> None
     np.multiply(g, 1.0 - decay, out=tmp)
     tmp *= g
     v += tmp
+
+
+def elementwise_update(fn: Callable[..., None], arrays: list[np.ndarray]) -> None:
+    """fn(*arrays) for an update that is elementwise over arrays of one shape (a parameter,
+    its gradient, its state), run block by block over their flat views (cache-sized blocks,
+    spread over zengrad.ops.threads' pool when large); bit for bit fn(*arrays). Arrays that
+    are not all contiguous run in one call; a non-contiguous gradient is copied first."""
+    if not arrays[1].flags.c_contiguous:
+        arrays = [arrays[0], np.ascontiguousarray(arrays[1]), *arrays[2:]]
+    if all(a.flags.c_contiguous for a in arrays):
+        for_blocks(fn, [a.reshape(-1) for a in arrays])
+    else:
+        fn(*arrays)
