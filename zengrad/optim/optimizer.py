@@ -18,7 +18,7 @@ import numpy as np
 
 from zengrad.autograd import enable_grad
 from zengrad.autograd.tensor import Tensor, zero_grads
-from zengrad.ops.threads import for_blocks
+from zengrad.ops.threads import BLOCK, for_blocks
 
 
 class _RequiredParameter:
@@ -439,6 +439,9 @@ def elementwise_update(fn: Callable[..., None], arrays: list[np.ndarray]) -> Non
     its gradient, its state), run block by block over their flat views (cache-sized blocks,
     spread over zengrad.ops.threads' pool when large); bit for bit fn(*arrays). Arrays that
     are not all contiguous run in one call; a non-contiguous gradient is copied first."""
+    if arrays[0].size <= BLOCK:  # one block: no views to make
+        fn(*arrays)
+        return
     if not arrays[1].flags.c_contiguous:
         arrays = [arrays[0], np.ascontiguousarray(arrays[1]), *arrays[2:]]
     if all(a.flags.c_contiguous for a in arrays):

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from zengrad.autograd.tensor import Tensor
-from zengrad.optim.optimizer import Optimizer, check_nonnegative, ema_sq_, lerp_
+from zengrad.optim.optimizer import (
+    Optimizer,
+    check_nonnegative,
+    elementwise_update,
+    ema_sq_,
+    lerp_,
+)
 
 
 class RMSprop(Optimizer):
@@ -63,25 +70,34 @@ class RMSprop(Optimizer):
                 state["grad_avg"] = np.zeros_like(p.array)
             state["step"] += 1
             g = self._grad(p, float(group["weight_decay"]), group["maximize"])
-            avg, tmp = self._scratch(p.array, 1), self._scratch(p.array, 2)
-            square_avg = state["square_avg"]
-            ema_sq_(square_avg, g, alpha, tmp)
-            if centered:
-                grad_avg = state["grad_avg"]
-                lerp_(grad_avg, g, 1.0 - alpha, tmp)
-                np.multiply(grad_avg, grad_avg, out=tmp)
-                np.subtract(square_avg, tmp, out=avg)
-                np.sqrt(avg, out=avg)
-            else:
-                np.sqrt(square_avg, out=avg)
-            avg += eps
-            if momentum > 0:
-                buf = state["momentum_buffer"]
-                buf *= momentum
-                np.divide(g, avg, out=tmp)
-                buf += tmp
-                np.multiply(buf, -lr, out=tmp)
-            else:
-                np.multiply(g, -lr, out=tmp)
-                tmp /= avg
-            p.array += tmp
+            arrays = [p.array, g, state["square_avg"]]
+            arrays.append(state["grad_avg"] if centered else None)
+            arrays.append(state["momentum_buffer"] if momentum > 0 else None)
+            step = partial(_rmsprop_step, lr=lr, alpha=alpha, eps=eps, momentum=momentum)
+            elementwise_update(step, [a for a in arrays if a is not None])
+
+
+def _rmsprop_step(p, g, square_avg, *rest, lr, alpha, eps, momentum) -> None:
+    """One block of the update; rest = (grad_avg if centered, momentum_buffer if momentum)."""
+    rest = list(rest)
+    buf = rest.pop() if momentum > 0 else None
+    grad_avg = rest.pop() if rest else None
+    avg, tmp = np.empty_like(p), np.empty_like(p)
+    ema_sq_(square_avg, g, alpha, tmp)
+    if grad_avg is not None:
+        lerp_(grad_avg, g, 1.0 - alpha, tmp)
+        np.multiply(grad_avg, grad_avg, out=tmp)
+        np.subtract(square_avg, tmp, out=avg)
+        np.sqrt(avg, out=avg)
+    else:
+        np.sqrt(square_avg, out=avg)
+    avg += eps
+    if buf is not None:
+        buf *= momentum
+        np.divide(g, avg, out=tmp)
+        buf += tmp
+        np.multiply(buf, -lr, out=tmp)
+    else:
+        np.multiply(g, -lr, out=tmp)
+        tmp /= avg
+    p += tmp

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from zengrad.autograd.tensor import Tensor
-from zengrad.optim.optimizer import Optimizer, check_nonnegative
+from zengrad.optim.optimizer import Optimizer, check_nonnegative, elementwise_update
 
 
 class SGD(Optimizer):
@@ -52,28 +53,48 @@ class SGD(Optimizer):
         momentum = float(group["momentum"])
         dampening = float(group["dampening"])
         nesterov = group["nesterov"]
+        plain = partial(_plain_step, lr=lr)
+        first = partial(_momentum_step, lr=lr, momentum=momentum, nesterov=nesterov,
+                        dampening=None)
+        later = partial(_momentum_step, lr=lr, momentum=momentum, nesterov=nesterov,
+                        dampening=dampening)
         for p in group["params"]:
             if p._grad is None:  # the slot behind .grad: no property call per step
                 continue
             g = self._grad(p, float(group["weight_decay"]), group["maximize"])
-            tmp = self._scratch(p.array, 1)
-            if momentum != 0:
-                state = self.state.setdefault(p, {})
-                buf = state.get("momentum_buffer")
-                if buf is None:
-                    buf = state["momentum_buffer"] = np.array(g, copy=True)
-                else:
-                    buf *= momentum
-                    if dampening == 0:
-                        buf += g
-                    else:
-                        np.multiply(g, 1.0 - dampening, out=tmp)
-                        buf += tmp
-                if nesterov:
-                    np.multiply(buf, momentum, out=tmp)
-                    tmp += g
-                    g = tmp
-                else:
-                    g = buf
-            np.multiply(g, -lr, out=tmp)
-            p.array += tmp
+            if momentum == 0:
+                elementwise_update(plain, [p.array, g])
+                continue
+            state = self.state.setdefault(p, {})
+            buf = state.get("momentum_buffer")
+            if buf is None:  # b = g at the first step
+                buf = state["momentum_buffer"] = np.array(g, copy=True)
+                elementwise_update(first, [p.array, g, buf])
+            else:
+                elementwise_update(later, [p.array, g, buf])
+
+
+def _plain_step(p: np.ndarray, g: np.ndarray, lr: float) -> None:
+    """p -= lr g (on one block: see elementwise_update)."""
+    tmp = np.multiply(g, -lr)
+    p += tmp
+
+
+def _momentum_step(p, g, buf, lr: float, momentum: float, nesterov: bool, dampening) -> None:
+    """b = momentum b + (1 - dampening) g (dampening None: b already holds g, the first step);
+    p -= lr (g + momentum b if nesterov else b). One block."""
+    tmp = np.empty_like(p)
+    if dampening is not None:
+        buf *= momentum
+        if dampening == 0:
+            buf += g
+        else:
+            np.multiply(g, 1.0 - dampening, out=tmp)
+            buf += tmp
+    if nesterov:
+        np.multiply(buf, momentum, out=tmp)
+        tmp += g
+        tmp *= -lr
+    else:
+        np.multiply(buf, -lr, out=tmp)
+    p += tmp
