@@ -526,3 +526,29 @@ def test_integer_pow_with_negative_scalar_exponent_raises_as_torch():
     with pytest.raises(RuntimeError, match="negative integer powers"):
         zg.tensor([2, 3]) ** -2
     assert_parity(lambda x: x ** -1, lambda x: x ** -1, [np.array([2.0, 4.0])])
+
+
+@pytest.mark.parametrize("name", ["abs", "neg", "isnan", "isinf", "isfinite", "logical_not"])
+def test_unary_ops_refuse_strings_with_their_own_error(name):
+    # these reached NumPy's ufuncs, whose UFuncTypeError names no zengrad op
+    with pytest.raises(TypeError):
+        getattr(torch, name)("a")
+    with pytest.raises(TypeError) as info:
+        getattr(zg, name)("a")
+    assert "ufunc" not in str(info.value)
+
+
+@pytest.mark.parametrize("start,length", [(2, 2), (-4, 1), (0, -1), (4, 0)])
+def test_narrow_refuses_a_window_outside_the_dim(start, length):
+    # zengrad sliced silently, returning fewer than length elements
+    with pytest.raises((RuntimeError, IndexError)):
+        torch.narrow(torch.ones(2, 3), 1, start, length)
+    with pytest.raises((RuntimeError, IndexError), match="narrow"):
+        zg.narrow(zg.ones(2, 3), 1, start, length)
+
+
+@pytest.mark.parametrize("start,length", [(-2, 2), (3, 0), (0, 3), (-3, 1)])
+def test_narrow_in_range_as_torch(start, length):
+    x = rand_array(RNG, (2, 3))
+    assert_parity(lambda t: zg.narrow(t, 1, start, length),
+                  lambda t: torch.narrow(t, 1, start, length), [x])

@@ -715,7 +715,7 @@ def minimum(input, other) -> Tensor:
 
 
 def neg(input) -> Tensor:
-    return Neg.apply(input)
+    return Neg.apply(_tensor_arg("neg", input))
 
 
 def _float_unary(fn: type[Function]):
@@ -744,7 +744,7 @@ cos = _float_unary(Cos)
 
 
 def abs(input) -> Tensor:  # noqa: A001
-    return Abs.apply(input)
+    return Abs.apply(_tensor_arg("abs", input))
 
 
 def sign(input) -> Tensor:
@@ -938,8 +938,7 @@ logical_xor = _no_grad_binary(np.logical_xor, "logical_xor")
 
 def _no_grad_unary(ufunc, name: str):
     def op(input) -> Tensor:
-        x = input.array if isinstance(input, Tensor) else np.asarray(input)
-        return Tensor._make(ufunc(x), False, None)
+        return Tensor._make(ufunc(_tensor_arg(name, input).array), False, None)
 
     op.__name__ = name
     return op

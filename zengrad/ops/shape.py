@@ -593,4 +593,13 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
 
 def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
     axis = normalize_dim(dim, input.array.ndim)
+    size = input.array.shape[axis]
+    if not -size <= start <= size:
+        raise IndexError(f"narrow: start {start} is out of range for dim {dim} of size {size} "
+                         f"(expected in [{-size}, {size}])")
+    start = start + size if start < 0 else start
+    if length < 0 or start + length > size:
+        # slicing would silently return fewer than length elements
+        raise RuntimeError(f"narrow: start ({start}) + length ({length}) exceeds dimension size "
+                           f"({size})" if length >= 0 else "narrow: length must be non-negative")
     return getitem(input, (slice(None),) * axis + (slice(start, start + length),))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tests.ops.registry.opinfo import F64, ErrorInput, OpInfo, Sample
-from tests.ops.registry.samples import unary
+from tests.ops.registry.samples import errors, unary
 
 
 def _with_kw(draw="away", **variants):
@@ -28,7 +28,10 @@ def _softmax(m):
 
 
 def _softmax_errors():
-    return [ErrorInput((np.ones((2, 3)), 2), exc=IndexError, match="[Dd]im", desc="bad_dim")]
+    return [ErrorInput((np.ones((2, 3)), 2), exc=IndexError, match="[Dd]im", desc="bad_dim"),
+            # torch: NotImplementedError; zengrad: TypeError naming the dtype
+            ErrorInput((np.arange(3), 0), exc=(TypeError, NotImplementedError),
+                       match="floating", desc="integer_input")]
 
 
 _F = [
@@ -45,8 +48,17 @@ _F = [
 _XFAIL = {"leaky_relu": {
     "dtype": "accepts integer input; torch raises 'leaky_relu_cpu not implemented for Long'"}}
 
+_STRING = errors(ErrorInput(("a",), exc=TypeError, desc="string_input"))
+_ERRORS = {
+    "hardtanh": errors(ErrorInput((np.ones(2), 2.0, 1.0), exc=ValueError, match="min_val",
+                                  desc="min_above_max")),
+    "gelu": errors(ErrorInput((np.ones(2),), {"approximate": "x"}, (ValueError, RuntimeError),
+                              "approximate", "bad_approximate")),
+}
+
 ENTRIES = [
-    *[OpInfo(f"F.{name}", make, method=name, xfail=_XFAIL.get(name, {})) for name, make in _F],
+    *[OpInfo(f"F.{name}", make, method=name, xfail=_XFAIL.get(name, {}),
+             errors=_ERRORS.get(name, _STRING)) for name, make in _F],
     OpInfo("F.softmax", _softmax, method="softmax", errors=_softmax_errors),
-    OpInfo("F.log_softmax", _softmax, method="log_softmax"),
+    OpInfo("F.log_softmax", _softmax, method="log_softmax", errors=_softmax_errors),
 ]

@@ -3,10 +3,17 @@ rounding, where/lerp/atan2 (zengrad/ops/elementwise.py, zengrad/ops/special.py).
 
 from __future__ import annotations
 
-import numpy as np
-
 from tests.ops.registry.opinfo import F32, ErrorInput, OpInfo, Sample
-from tests.ops.registry.samples import binary, transpose_view, unary
+from tests.ops.registry.samples import (
+    SHAPE_ERRORS,
+    binary,
+    errors,
+    no_broadcast,
+    not_a_tensor,
+    ones,
+    transpose_view,
+    unary,
+)
 
 # floor, ceil, round, trunc, fix, sign and comparisons return tensors cut from the graph
 # (README deviation): torch's have zero gradients, so there is nothing to compare but the
@@ -15,8 +22,8 @@ NO_GRAD_ROUNDING = {"grad": False}
 
 
 def _u(name, draw="__call__", **kw) -> OpInfo:
-    """A unary op of floats."""
-    return OpInfo(name, unary(draw), **kw)
+    """A unary op of floats; a string input is refused."""
+    return OpInfo(name, unary(draw), errors=errors(not_a_tensor()), **kw)
 
 
 UNARY = [
@@ -29,7 +36,9 @@ UNARY = [
     _u("sign", "away", **NO_GRAD_ROUNDING), _u("floor", "away", **NO_GRAD_ROUNDING),
     _u("ceil", "away", **NO_GRAD_ROUNDING), _u("trunc", "away", **NO_GRAD_ROUNDING),
     _u("fix", "away", **NO_GRAD_ROUNDING),
-    OpInfo("round", lambda m: unary("away")(m) + [
+    OpInfo("round", errors=errors(ErrorInput((ones(2),), {"decimals": 1.5}, TypeError,
+                                             "decimals", "float_decimals")),
+           samples=lambda m: unary("away")(m) + [
         Sample((m.away(2, 3, high=20.0),), {"decimals": 1}, "decimals1"),
         Sample((m.away(2, 3, high=200.0),), {"decimals": -1}, "decimals_neg"),
     ], grad=False),
@@ -40,7 +49,8 @@ UNARY = [
 
 
 def _b(name, draw_a="__call__", draw_b="__call__", scalar=None, **kw) -> OpInfo:
-    return OpInfo(name, binary(draw_a, draw_b, scalar), **kw)
+    """A broadcasting binary op; operands that don't broadcast are refused."""
+    return OpInfo(name, binary(draw_a, draw_b, scalar), errors=errors(no_broadcast()), **kw)
 
 
 def _div_samples(m):
@@ -56,16 +66,15 @@ def _add_samples(m):
 
 
 BINARY = [
-    OpInfo("add", _add_samples, errors=lambda: [
-        ErrorInput(("a", 1.0), exc=TypeError, desc="string"),
-    ]),
-    OpInfo("sub", _add_samples, method_aliases=("subtract",), covers=("subtract",)),
+    OpInfo("add", _add_samples, errors=errors(
+        ErrorInput(("a", 1.0), exc=TypeError, desc="string"), no_broadcast())),
+    OpInfo("sub", _add_samples, method_aliases=("subtract",), covers=("subtract",),
+           errors=errors(no_broadcast())),
     _b("mul", scalar=-2.0, method_aliases=("multiply",), covers=("multiply",)),
     OpInfo("div", _div_samples, method_aliases=("divide",), covers=("divide", "true_divide"),
-           errors=lambda: [
-        ErrorInput((_ones(), _ones()), {"rounding_mode": "round"}, ValueError, "rounding_mode",
-                   "bad_rounding_mode"),
-    ]),
+           errors=errors(no_broadcast(), ErrorInput(
+               (ones(2), ones(2)), {"rounding_mode": "round"}, ValueError, "rounding_mode",
+               "bad_rounding_mode"))),
     _b("pow", "pos", "__call__", scalar=2.0),
     _b("maximum", "distinct", "distinct"), _b("minimum", "distinct", "distinct"),
     _b("atan2", "away", "away", method_aliases=("arctan2",), covers=("arctan2",)),
@@ -73,14 +82,10 @@ BINARY = [
     _b("floor_divide", "__call__", "away", grad=False),
     *[_b(n, grad=False) for n in ("eq", "ne", "lt", "le", "gt", "ge")],
     *[_b(n, grad=False) for n in ("logical_and", "logical_or", "logical_xor")],
-    OpInfo("isclose", lambda m: _close_pairs(m), grad=False),
+    OpInfo("isclose", lambda m: _close_pairs(m), grad=False, errors=errors(no_broadcast())),
     OpInfo("allclose", lambda m: _close_pairs(m), grad=False, int_dtype=False),
     OpInfo("equal", lambda m: _equal_pairs(m), grad=False),
 ]
-
-
-def _ones():
-    return np.ones((2, 2))
 
 
 def _equal_pairs(m):
@@ -130,17 +135,19 @@ def _lerp_samples(m):
 
 
 OTHER = [
-    OpInfo("clamp", _clamp_samples, method_aliases=("clip",), covers=("clip",), errors=lambda: [
-        ErrorInput((_ones(),), exc=(ValueError, RuntimeError), match="min|max", desc="no_bounds"),
-    ]),
+    OpInfo("clamp", _clamp_samples, method_aliases=("clip",), covers=("clip",), errors=errors(
+        ErrorInput((ones(2),), exc=(ValueError, RuntimeError), match="min|max", desc="no_bounds"),
+        ErrorInput((ones(2), "a"), exc=TypeError, desc="string_bound"))),
     OpInfo("clamp_min", lambda m: [Sample((m(2, 3), 0.1)), Sample((m(), -0.2), desc="0d"),
                                    Sample((m(2, 3), m(3)), desc="tensor")]),
     OpInfo("clamp_max", lambda m: [Sample((m(2, 3), 0.1)), Sample((m(0, 2), 0.0), desc="size0"),
                                    Sample((m(2, 3), m(2, 1)), desc="tensor")]),
-    OpInfo("where", _where_samples, int_dtype=True, method=False),
+    OpInfo("where", _where_samples, method=False, errors=errors(ErrorInput(
+        (ones(2, 3) > 0, ones(4), ones(1)), exc=SHAPE_ERRORS, match="broadcast",
+        desc="no_broadcast"))),
     OpInfo("Tensor.where", lambda m: [Sample((m(2, 3), m.mask(2, 3), m(2, 3))),
                                       Sample((m(2, 3), m.mask(3), 1.0), desc="scalar")]),
-    OpInfo("lerp", _lerp_samples, tol={F32: (1e-5, 1e-6)}),
+    OpInfo("lerp", _lerp_samples, tol={F32: (1e-5, 1e-6)}, errors=errors(no_broadcast(0.5))),
 ]
 
 ENTRIES = UNARY + BINARY + OTHER

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from tests.ops.registry.opinfo import ErrorInput, OpInfo, Sample
-from tests.ops.registry.samples import transpose_view
+from tests.ops.registry.samples import errors, ones, transpose_view
 
 
 def _perm_rows(m, rows, n, k):
@@ -169,19 +169,51 @@ def _repeat_interleave(m):
     ]
 
 
+_TRI_1D = ErrorInput((ones(3),), exc=RuntimeError, match="2 dimensions", desc="1d")
+
 ENTRIES = [
     OpInfo("gather", _gather, errors=_gather_errors),
-    OpInfo("scatter", _scatter), OpInfo("scatter_add", _scatter_add),
-    OpInfo("scatter_reduce", _scatter_reduce),
-    OpInfo("index_select", _index_select), OpInfo("index_add", _index_add),
-    OpInfo("index_copy", _index_copy), OpInfo("index_fill", _index_fill),
+    OpInfo("scatter", _scatter, errors=errors(ErrorInput(
+        (ones(2, 3), 1, np.array([[3]]), ones(1, 1)), exc=IndexError, match="out of bounds",
+        desc="index_out_of_range"))), OpInfo("scatter_add", _scatter_add, errors=errors(ErrorInput(
+        (ones(2, 3), 1, np.array([0]), ones(1)), exc=RuntimeError, match="dimensions",
+        desc="index_rank"))),
+    OpInfo("scatter_reduce", _scatter_reduce, errors=errors(ErrorInput(
+        (ones(2, 3), 1, np.array([[0]]), ones(1, 1), "median"), exc=RuntimeError,
+        match="reduce", desc="bad_reduce"))),
+    OpInfo("index_select", _index_select, errors=errors(
+        ErrorInput((ones(2, 3), 0, np.array([0.5])), exc=RuntimeError, match="int",
+                   desc="float_index"),
+        ErrorInput((ones(2, 3), 0, np.array([2])), exc=IndexError, match="out of",
+                   desc="index_out_of_range"))),
+    OpInfo("index_add", _index_add, errors=errors(ErrorInput(
+        (ones(2, 3), 0, np.array([2]), ones(1, 3)), exc=IndexError, match="out of bounds",
+        desc="index_out_of_range"))),
+    OpInfo("index_copy", _index_copy, errors=errors(ErrorInput(
+        (ones(2, 3), 0, np.array([0]), ones(1, 2)), exc=RuntimeError, match="shape",
+        desc="source_shape"))), OpInfo("index_fill", _index_fill, errors=errors(ErrorInput(
+        (ones(2, 3), 0, np.array([5]), 1.0), exc=IndexError, match="out of bounds",
+        desc="index_out_of_range"))),
     OpInfo("masked_select", lambda m: _masked(m, False), errors=_mask_errors(False)),
     OpInfo("masked_fill", lambda m: _masked(m, True), errors=_mask_errors(True)),
-    OpInfo("take_along_dim", _take_along_dim), OpInfo("take", _take),
+    OpInfo("take_along_dim", _take_along_dim, errors=errors(ErrorInput(
+        (ones(2, 3), np.zeros(2, np.int64), 1), exc=RuntimeError, match="dimensions",
+        desc="index_rank"))), OpInfo("take", _take, errors=errors(ErrorInput(
+        (ones(2, 3), np.array([6])), exc=IndexError, match="out of range",
+        desc="index_out_of_range"))),
     OpInfo("nonzero", _nonzero, grad=False),
     OpInfo("argwhere", lambda m: [s for s in _nonzero(m) if not s.kwargs], grad=False),
-    OpInfo("tril", _tri), OpInfo("triu", _tri),
-    OpInfo("diag", _diag), OpInfo("diagonal", _diagonal), OpInfo("diag_embed", _diag_embed),
-    OpInfo("outer", _outer), OpInfo("meshgrid", _meshgrid, method=False),
-    OpInfo("repeat_interleave", _repeat_interleave),
+    OpInfo("tril", _tri, errors=errors(_TRI_1D)), OpInfo("triu", _tri, errors=errors(_TRI_1D)),
+    OpInfo("diag", _diag, errors=errors(ErrorInput(
+        (ones(2, 2, 2),), exc=RuntimeError, match="1D or 2D", desc="3d"))),
+    OpInfo("diagonal", _diagonal, errors=errors(ErrorInput(
+        (ones(2, 2), 0, 1, 1), exc=RuntimeError, match="identical", desc="same_dims"))),
+    OpInfo("diag_embed", _diag_embed, errors=errors(ErrorInput(
+        (ones(2, 3), 0, 0, 0), exc=RuntimeError, match="identical", desc="same_dims"))),
+    OpInfo("outer", _outer, errors=errors(ErrorInput(
+        (ones(2, 2), ones(2)), exc=RuntimeError, match="1-D", desc="2d"))),
+    OpInfo("meshgrid", _meshgrid, method=False, errors=errors(ErrorInput(
+        (ones(2, 2), ones(2)), {"indexing": "ij"}, RuntimeError, "1D", "2d"))),
+    OpInfo("repeat_interleave", _repeat_interleave, errors=errors(ErrorInput(
+        (ones(2), -1), exc=RuntimeError, match="negative", desc="negative_repeats"))),
 ]

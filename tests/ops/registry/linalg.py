@@ -6,7 +6,14 @@ from __future__ import annotations
 import numpy as np
 
 from tests.ops.registry.opinfo import F32, ErrorInput, OpInfo, Sample
-from tests.ops.registry.samples import transpose_view
+from tests.ops.registry.samples import (
+    SHAPE_ERRORS,
+    dim_error,
+    errors,
+    no_broadcast,
+    ones,
+    transpose_view,
+)
 
 # float32 products sum in another order than torch's MKL kernels
 GEMM_TOL = {F32: (1e-5, 1e-5)}
@@ -24,7 +31,9 @@ def _matmul(m):
 
 def _mm_errors():
     return [ErrorInput((np.ones((2, 3)), np.ones((2, 3))), exc=(RuntimeError, ValueError),
-                       match="shape|size", desc="inner_mismatch")]
+                       match="shape|size", desc="inner_mismatch"),
+            ErrorInput((np.ones(()), np.ones(3)), exc=(RuntimeError, ValueError),
+                       match="[Dd]im|matrix|2-D", desc="0d")]
 
 
 def _mm(m):
@@ -68,7 +77,9 @@ def _einsum_errors():
     return [ErrorInput(("ij,jk->ik", np.ones((2, 3)), np.ones((4, 2))),
                        exc=(RuntimeError, ValueError), desc="size_mismatch"),
             ErrorInput(("ij->ik", np.ones((2, 3))), exc=(RuntimeError, ValueError),
-                       desc="unknown_output_label")]
+                       desc="unknown_output_label"),
+            ErrorInput(("ij,jk", np.ones((2, 3))), exc=SHAPE_ERRORS, match="operand",
+                       desc="too_few_operands")]
 
 
 def _vector_norm(m):
@@ -117,17 +128,29 @@ def _one_hot(m):
 def _one_hot_errors():
     # torch: RuntimeError for both; zengrad: TypeError / ValueError naming the problem
     return [ErrorInput((np.array([1.0]), 3), exc=TypeError, match="int64", desc="float_input"),
-            ErrorInput((np.array([3]), 3), exc=ValueError, match="num_classes", desc="too_big")]
+            ErrorInput((np.array([3]), 3), exc=ValueError, match="num_classes", desc="too_big"),
+            ErrorInput((np.array([-1]), 3), exc=ValueError, match="non-negative",
+                       desc="negative")]
 
 
 ENTRIES = [
     OpInfo("matmul", _matmul, tol=GEMM_TOL, errors=_mm_errors),
-    OpInfo("mm", _mm, tol=GEMM_TOL, errors=_mm_errors), OpInfo("bmm", _bmm, tol=GEMM_TOL),
-    OpInfo("F.linear", _linear, tol=GEMM_TOL), OpInfo("addmm", _addmm, tol=GEMM_TOL),
+    OpInfo("mm", _mm, tol=GEMM_TOL, errors=_mm_errors),
+    OpInfo("bmm", _bmm, tol=GEMM_TOL, errors=errors(ErrorInput(
+        (ones(2, 3), ones(3, 2)), exc=SHAPE_ERRORS, match="3[-D]", desc="2d"))),
+    OpInfo("F.linear", _linear, tol=GEMM_TOL, errors=errors(ErrorInput(
+        (ones(2, 3), ones(4, 2)), exc=SHAPE_ERRORS, match="shape", desc="in_features"))),
+    OpInfo("addmm", _addmm, tol=GEMM_TOL, errors=errors(ErrorInput(
+        (ones(3, 3), ones(2, 3), ones(3, 2)), exc=SHAPE_ERRORS, match="size|shape",
+        desc="input_shape"))),
     OpInfo("einsum", _einsum, tol=GEMM_TOL, errors=_einsum_errors, method=False),
-    OpInfo("linalg.vector_norm", _vector_norm), OpInfo("linalg.matrix_norm", _matrix_norm,
-                                                       tol={F32: (1e-4, 1e-5)}),
+    OpInfo("linalg.vector_norm", _vector_norm, errors=dim_error(ones(2, 3), 2, 2)),
+    OpInfo("linalg.matrix_norm", _matrix_norm, tol={F32: (1e-4, 1e-5)}, errors=errors(
+        ErrorInput((ones(3),), exc=SHAPE_ERRORS, match="2 dimensions", desc="1d"),
+        ErrorInput((ones(3, 3), 3), exc=SHAPE_ERRORS, match="[Oo]rder 3", desc="bad_ord"))),
     OpInfo("linalg.norm", _linalg_norm),
-    OpInfo("F.cosine_similarity", _cosine), OpInfo("F.normalize", _normalize),
+    OpInfo("F.cosine_similarity", _cosine, errors=errors(no_broadcast())),
+    OpInfo("F.normalize", _normalize, errors=lambda: [
+        ErrorInput((ones(2, 3),), {"dim": 2}, IndexError, "[Dd]im", "dim_out_of_range")]),
     OpInfo("F.one_hot", _one_hot, grad=False, int_dtype=False, errors=_one_hot_errors),
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from tests.ops.registry.opinfo import ErrorInput, NoGrad, OpInfo, Sample
+from tests.ops.registry.samples import SHAPE_ERRORS, errors, ones
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -64,7 +65,9 @@ def _ce_errors():
     return [ErrorInput((np.ones((3, 4)), np.array([0, 4, 1])), exc=(ValueError, IndexError),
                        match="class 4", desc="class_out_of_range"),
             ErrorInput((np.ones((3, 4)), np.array([0, 1])), exc=(ValueError, RuntimeError),
-                       desc="batch_mismatch")]
+                       desc="batch_mismatch"),
+            ErrorInput((np.ones((2, 3)), np.array([0, 1])), {"label_smoothing": 1.5},
+                       SHAPE_ERRORS, "label_smoothing", "label_smoothing_above_1")]
 
 
 def _nll(m):
@@ -87,14 +90,27 @@ def _kl(m):
 
 
 ENTRIES = [
-    OpInfo("F.mse_loss", _regression, errors=_shape_mismatch), OpInfo("F.l1_loss", _regression),
-    OpInfo("F.smooth_l1_loss", lambda m: _regression(m) + [
+    OpInfo("F.mse_loss", _regression, errors=_shape_mismatch),
+    OpInfo("F.l1_loss", _regression, errors=_shape_mismatch),
+    OpInfo("F.smooth_l1_loss", errors=errors(ErrorInput(
+        (ones(2), ones(2)), {"beta": -1.0}, SHAPE_ERRORS, "beta", "negative_beta")),
+           samples=lambda m: _regression(m) + [
         Sample((m(2, 3), m(2, 3)), {"beta": 0.5}, "beta")]),
-    OpInfo("F.huber_loss", lambda m: _regression(m) + [
+    OpInfo("F.huber_loss", errors=errors(ErrorInput(
+        (ones(2), ones(2)), {"delta": -1.0}, SHAPE_ERRORS, "delta", "negative_delta")),
+           samples=lambda m: _regression(m) + [
         Sample((m(2, 3), m(2, 3)), {"delta": 0.5}, "delta")]),
-    OpInfo("F.binary_cross_entropy", _bce),
+    OpInfo("F.binary_cross_entropy", _bce, errors=errors(ErrorInput(
+        (ones(3) * 2, ones(3)), exc=SHAPE_ERRORS, match="0.*1", desc="input_above_1"))),
     OpInfo("F.binary_cross_entropy_with_logits", _bce_logits),
     OpInfo("F.cross_entropy", _cross_entropy, errors=_ce_errors, int_dtype=False),
-    OpInfo("F.nll_loss", _nll, int_dtype=False),
-    OpInfo("F.kl_div", _kl, int_dtype=False),  # (log-probabilities are not integers)
+    OpInfo("F.nll_loss", _nll, int_dtype=False, errors=errors(
+        # torch: IndexError / RuntimeError; zengrad: ValueError / TypeError naming the problem
+        ErrorInput((ones(2, 3), np.array([0, 3])), exc=(ValueError, IndexError),
+                   match="class 3", desc="class_out_of_range"),
+        ErrorInput((ones(2, 3), ones(2)), exc=(TypeError, RuntimeError), match="int",
+                   desc="float_target"))),
+    # (log-probabilities are not integers: no int64 dtype test)
+    OpInfo("F.kl_div", _kl, int_dtype=False, errors=errors(ErrorInput(
+        (ones(2), ones(2)), {"reduction": "x"}, ValueError, "reduction", "bad_reduction"))),
 ]

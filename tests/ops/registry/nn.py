@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from tests.ops.registry.opinfo import F32, ErrorInput, NoGrad, OpInfo, Sample
+from tests.ops.registry.samples import SHAPE_ERRORS, errors, ones
 
 # float32 convolutions sum in another order than torch's kernels
 CONV_TOL = {F32: (1e-4, 1e-5)}
@@ -239,24 +240,54 @@ INT_ACCEPTED = {"dtype": "accepts integer input; torch raises 'not implemented f
 INT_REFUSED = {"dtype": "refuses integer input (TypeError); torch computes it in int64"}
 
 ENTRIES = [
-    OpInfo("F.conv1d", _conv1d, tol=CONV_TOL),
+    OpInfo("F.conv1d", _conv1d, tol=CONV_TOL, errors=errors(
+        ErrorInput((ones(1, 2, 3, 3), ones(1, 2, 2)), exc=SHAPE_ERRORS, match="3-D|3D", desc="4d"),
+        ErrorInput((ones(1, 3, 5), ones(2, 1, 2)), {"groups": 2}, SHAPE_ERRORS, "channels",
+                   "groups_mismatch"))),
     OpInfo("F.conv2d", _conv2d, tol=CONV_TOL, errors=_conv_errors),
-    OpInfo("F.conv_transpose1d", _conv_transpose1d, tol=CONV_TOL, xfail=INT_REFUSED),
-    OpInfo("F.conv_transpose2d", _conv_transpose2d, tol=CONV_TOL, xfail=INT_REFUSED),
-    OpInfo("F.max_pool1d", _max_pool1d, xfail=INT_ACCEPTED), OpInfo("F.max_pool2d", _max_pool2d),
+    OpInfo("F.conv_transpose1d", _conv_transpose1d, tol=CONV_TOL, xfail=INT_REFUSED,
+           errors=errors(ErrorInput((ones(1, 3, 3), ones(2, 1, 2)), exc=SHAPE_ERRORS,
+                                    match="channels", desc="channels"))),
+    OpInfo("F.conv_transpose2d", _conv_transpose2d, tol=CONV_TOL, xfail=INT_REFUSED,
+           errors=errors(ErrorInput((ones(1, 1, 3, 3), ones(1, 1, 2, 2)), {"output_padding": 1},
+                                    SHAPE_ERRORS, "output padding", "output_padding"))),
+    OpInfo("F.max_pool1d", _max_pool1d, xfail=INT_ACCEPTED, errors=errors(ErrorInput(
+        (ones(1, 1, 2), 3), exc=SHAPE_ERRORS, match="output size|too small",
+        desc="kernel_too_big"))),
+    OpInfo("F.max_pool2d", _max_pool2d, errors=errors(ErrorInput(
+        (ones(1, 1, 4, 4), 2), {"padding": 2}, SHAPE_ERRORS, "pad", "pad_too_big"))),
     OpInfo("F.max_pool1d_with_indices", _without_indices_kw(_max_pool1d)),
     OpInfo("F.max_pool2d_with_indices", _without_indices_kw(_max_pool2d)),
-    OpInfo("F.max_unpool1d", _max_unpool1d, xfail=INT_ACCEPTED),
-    OpInfo("F.max_unpool2d", _max_unpool2d, xfail=INT_ACCEPTED),
-    OpInfo("F.avg_pool1d", _avg_pool1d, xfail=INT_REFUSED),
-    OpInfo("F.avg_pool2d", _avg_pool2d, xfail=INT_REFUSED),
-    OpInfo("F.adaptive_avg_pool2d", _adaptive, xfail=INT_ACCEPTED),
+    OpInfo("F.max_unpool1d", _max_unpool1d, xfail=INT_ACCEPTED, errors=errors(ErrorInput(
+        (ones(1, 1, 2), ones(1, 1, 2), 2), exc=(TypeError, RuntimeError), match="int64",
+        desc="float_indices"))),
+    OpInfo("F.max_unpool2d", _max_unpool2d, xfail=INT_ACCEPTED, errors=errors(ErrorInput(
+        (ones(1, 1, 2, 2), np.zeros((1, 1, 2, 2), np.int64), 2), {"output_size": (9, 9)},
+        ValueError, "output_size", "bad_output_size"))),
+    OpInfo("F.avg_pool1d", _avg_pool1d, xfail=INT_REFUSED, errors=errors(ErrorInput(
+        (ones(1, 1, 4), 2), {"padding": 2}, SHAPE_ERRORS, "pad", "pad_too_big"))),
+    OpInfo("F.avg_pool2d", _avg_pool2d, xfail=INT_REFUSED, errors=errors(ErrorInput(
+        (ones(4, 4), 2), exc=(*SHAPE_ERRORS, IndexError), match="4-D|[Dd]im", desc="2d_input"))),
+    OpInfo("F.adaptive_avg_pool2d", _adaptive, xfail=INT_ACCEPTED, errors=errors(ErrorInput(
+        (ones(4), 2), exc=SHAPE_ERRORS, match="3-D|3D", desc="1d_input"))),
     OpInfo("F.interpolate", _interpolate, errors=_interp_errors),
-    OpInfo("F.pixel_shuffle", _pixel_shuffle), OpInfo("F.pixel_unshuffle", _pixel_unshuffle),
-    OpInfo("F.batch_norm", _batch_norm), OpInfo("F.layer_norm", _layer_norm),
+    OpInfo("F.pixel_shuffle", _pixel_shuffle, errors=errors(ErrorInput(
+        (ones(1, 3, 2, 2), 2), exc=SHAPE_ERRORS, match="divisible", desc="channels"))),
+    OpInfo("F.pixel_unshuffle", _pixel_unshuffle, errors=errors(ErrorInput(
+        (ones(1, 1, 3, 3), 2), exc=SHAPE_ERRORS, match="divisible", desc="height"))),
+    OpInfo("F.batch_norm", _batch_norm, errors=errors(
+        ErrorInput((ones(2, 3), ones(4), ones(4)), exc=SHAPE_ERRORS, match="running_mean",
+                   desc="stats_size"),
+        ErrorInput((ones(1, 3), None, None), {"training": True}, SHAPE_ERRORS, "more than 1",
+                   "one_value_per_channel"))), OpInfo("F.layer_norm", _layer_norm, errors=errors(
+        ErrorInput((ones(2, 3), (4,)), exc=SHAPE_ERRORS, match="normalized_shape", desc="shape"),
+        ErrorInput((ones(2, 3), (3,), ones(4)), exc=SHAPE_ERRORS, match="weight", desc="weight"))),
     OpInfo("F.group_norm", _group_norm, errors=_group_errors),
     OpInfo("F.embedding", _embedding, errors=_embedding_errors),
-    OpInfo("F.dropout", _dropout),
-    OpInfo("F.scaled_dot_product_attention", _sdpa, tol=CONV_TOL),
+    OpInfo("F.dropout", _dropout, errors=errors(ErrorInput(
+        (ones(2),), {"p": 1.5}, ValueError, "probability", "p_above_1"))),
+    OpInfo("F.scaled_dot_product_attention", _sdpa, tol=CONV_TOL, errors=errors(ErrorInput(
+        (ones(2, 3, 4), ones(2, 3, 5), ones(2, 3, 4)), exc=SHAPE_ERRORS, match="5",
+        desc="key_dim"))),
     OpInfo("F.multi_head_attention_forward", _mha, tol=CONV_TOL, int_dtype=False),
 ]

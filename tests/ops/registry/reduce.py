@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from tests.ops.registry.opinfo import F64, ErrorInput, OpInfo, Sample
-from tests.ops.registry.samples import reduce, transpose_view
+from tests.ops.registry.samples import dim_error, errors, ones, reduce, transpose_view
 
 
 def _with(make, *extra):
@@ -29,13 +29,6 @@ def _sum_dtype(m):
 
 def _max_binary(m):
     return [Sample((m.distinct(2, 3), m.distinct(3)), desc="binary")]
-
-
-def _bad_dim(name, *extra):
-    def errors():
-        return [ErrorInput((np.ones((2, 3)), 2, *extra), exc=IndexError, match="[Dd]im",
-                           desc="dim_out_of_range")]
-    return errors
 
 
 def _var_samples(m):
@@ -87,25 +80,34 @@ def _prod_samples(m):
     ]
 
 
+_DIM2 = dim_error(ones(2, 3), 2)  # dim 2 of a 2-d tensor
+
 ENTRIES = [
-    OpInfo("sum", _with(reduce("__call__"), _tuple_dims, _sum_dtype), errors=_bad_dim("sum")),
-    OpInfo("mean", _with(reduce("__call__"), _tuple_dims, _sum_dtype)),
-    OpInfo("prod", _prod_samples),
-    OpInfo("max", _with(reduce(empty=False), _max_binary), errors=_bad_dim("max")),
-    OpInfo("min", _with(reduce(empty=False), _max_binary)),
-    OpInfo("amax", _with(reduce(), _tuple_dims)), OpInfo("amin", _with(reduce(), _tuple_dims)),
-    OpInfo("argmax", reduce(empty=False), grad=False),
-    OpInfo("argmin", reduce(empty=False), grad=False),
-    OpInfo("var", _var_samples), OpInfo("std", _var_samples),
-    OpInfo("var_mean", _var_samples, method=False),
-    OpInfo("std_mean", _var_samples, method=False),
-    OpInfo("logsumexp", _logsumexp_samples),
-    OpInfo("norm", _norm_samples, covers=()),
-    OpInfo("all", _logical, grad=False), OpInfo("any", _logical, grad=False),
+    OpInfo("sum", _with(reduce("__call__"), _tuple_dims, _sum_dtype), errors=_DIM2),
+    OpInfo("mean", _with(reduce("__call__"), _tuple_dims, _sum_dtype), errors=errors(
+        ErrorInput((np.arange(3),), exc=(RuntimeError, TypeError), match="float|dtype",
+                   desc="integer_input"))),
+    OpInfo("prod", _prod_samples, errors=_DIM2),
+    OpInfo("max", _with(reduce(empty=False), _max_binary), errors=errors(
+        ErrorInput((ones(2, 3), 2), exc=IndexError, match="[Dd]im", desc="dim_out_of_range"),
+        ErrorInput((ones(0, 3),), exc=(RuntimeError, ValueError, IndexError), match="empty|zero",
+                   desc="empty"))),
+    OpInfo("min", _with(reduce(empty=False), _max_binary), errors=_DIM2),
+    OpInfo("amax", _with(reduce(), _tuple_dims), errors=_DIM2),
+    OpInfo("amin", _with(reduce(), _tuple_dims), errors=_DIM2),
+    OpInfo("argmax", reduce(empty=False), grad=False, errors=_DIM2),
+    OpInfo("argmin", reduce(empty=False), grad=False, errors=_DIM2),
+    OpInfo("var", _var_samples, errors=_DIM2), OpInfo("std", _var_samples, errors=_DIM2),
+    OpInfo("var_mean", _var_samples, method=False, errors=_DIM2),
+    OpInfo("std_mean", _var_samples, method=False, errors=_DIM2),
+    OpInfo("logsumexp", _logsumexp_samples, errors=_DIM2),
+    OpInfo("norm", _norm_samples),
+    OpInfo("all", _logical, grad=False, errors=_DIM2),
+    OpInfo("any", _logical, grad=False, errors=_DIM2),
     OpInfo("count_nonzero", lambda m: [
         Sample((m.mask(2, 3).astype(m.dtype),), desc="all"),
         Sample((m.mask(2, 3).astype(m.dtype), 1), desc="dim1"),
         Sample((m.mask(2, 3, 2).astype(m.dtype), (0, 2)), desc="dims"),
         Sample((m(0, 3), 0), desc="size0"),
-    ], grad=False),
+    ], grad=False, errors=_DIM2),
 ]

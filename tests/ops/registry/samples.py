@@ -8,7 +8,37 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.ops.registry.opinfo import Maker, Sample, strided, transposed
+import numpy as np
+
+from tests.ops.registry.opinfo import ErrorInput, Maker, Sample, strided, transposed
+
+# torch's ValueError/RuntimeError split is not zengrad's (README): accept both where they differ
+SHAPE_ERRORS = (ValueError, RuntimeError)
+
+
+def ones(*shape) -> np.ndarray:
+    return np.ones(shape)
+
+
+def dim_error(*args, **kwargs):
+    """errors(): the call op(*args, **kwargs) has a dim out of range: IndexError naming it."""
+    return lambda: [ErrorInput(args, kwargs, IndexError, "[Dd]im", "dim_out_of_range")]
+
+
+def errors(*calls):
+    """errors() returning the ErrorInputs given (each built once per call of the test)."""
+    return lambda: list(calls)
+
+
+def not_a_tensor(*extra):
+    """A string where the tensor goes: TypeError, as torch."""
+    return ErrorInput(("a", *extra), exc=TypeError, desc="string_input")
+
+
+def no_broadcast(*extra):
+    """Operands of shapes (2, 3) and (4,): a shape error naming them."""
+    return ErrorInput((ones(2, 3), ones(4), *extra), exc=SHAPE_ERRORS,
+                      match=r"\(2, 3\)|size", desc="no_broadcast")
 
 
 def unary(draw: str = "__call__", **kw) -> Callable[[Maker], list[Sample]]:

@@ -6,7 +6,14 @@ from __future__ import annotations
 import numpy as np
 
 from tests.ops.registry.opinfo import F32, F64, I64, ErrorInput, OpInfo, Sample
-from tests.ops.registry.samples import strided_view, transpose_view
+from tests.ops.registry.samples import (
+    SHAPE_ERRORS,
+    dim_error,
+    errors,
+    ones,
+    strided_view,
+    transpose_view,
+)
 
 
 def _reshape(m):
@@ -229,22 +236,47 @@ def _broadcast_to(m):
 ENTRIES = [
     OpInfo("reshape", _reshape, errors=_bad_shape),
     OpInfo("Tensor.view", _view, errors=_bad_shape, covers=("view",)),
-    OpInfo("flatten", _flatten), OpInfo("unflatten", _unflatten),
-    OpInfo("permute", _permute), OpInfo("transpose", _transpose), OpInfo("t", _t),
-    OpInfo("squeeze", _squeeze), OpInfo("unsqueeze", _unsqueeze),
-    OpInfo("Tensor.expand", _expand, covers=("expand",)),
+    OpInfo("flatten", _flatten, errors=dim_error(ones(2, 3), 2)),
+    OpInfo("unflatten", _unflatten, errors=errors(ErrorInput(
+        (ones(2, 6), 1, (4, 2)), exc=RuntimeError, match="4, 2|size", desc="bad_sizes"))),
+    OpInfo("permute", _permute, errors=errors(ErrorInput(
+        (ones(2, 3), (0, 0)), exc=RuntimeError, match="dim", desc="repeated_dim"))),
+    OpInfo("transpose", _transpose, errors=dim_error(ones(2, 3), 0, 2)), OpInfo("t", _t),
+    OpInfo("squeeze", _squeeze, errors=dim_error(ones(2, 3), 2)),
+    OpInfo("unsqueeze", _unsqueeze, errors=dim_error(ones(2, 3), 3)),
+    OpInfo("Tensor.expand", _expand, covers=("expand",), errors=errors(ErrorInput(
+        (ones(2, 3), (4, 3)), exc=RuntimeError, match="size", desc="not_size1"))),
     # torch has no function expand_as, view, expand or repeat: zengrad's are the methods' code
     OpInfo("Tensor.expand_as", _expand_as, covers=("expand_as",)),
-    OpInfo("broadcast_to", _broadcast_to),
-    OpInfo("Tensor.repeat", _repeat, covers=("repeat",)),
-    OpInfo("tile", _tile), OpInfo("flip", _flip), OpInfo("roll", _roll),
-    OpInfo("narrow", _narrow), OpInfo("unbind", _unbind),
+    OpInfo("broadcast_to", _broadcast_to, errors=errors(ErrorInput(
+        (ones(2, 3), (3, 3)), exc=RuntimeError, match="size", desc="not_size1"))),
+    OpInfo("Tensor.repeat", _repeat, covers=("repeat",), errors=errors(ErrorInput(
+        (ones(2, 3), 2), exc=RuntimeError, match="dims", desc="too_few_repeats"))),
+    OpInfo("tile", _tile, errors=errors(ErrorInput(
+        (ones(2), (-1,)), exc=RuntimeError, match="negative", desc="negative"))),
+    OpInfo("flip", _flip, errors=dim_error(ones(2, 3), (2,))),
+    OpInfo("roll", _roll, errors=dim_error(ones(2, 3), 1, 2)),
+    OpInfo("narrow", _narrow, errors=errors(
+        ErrorInput((ones(2, 3), 1, 2, 2), exc=RuntimeError, match="exceeds", desc="too_long"),
+        ErrorInput((ones(2, 3), 1, -4, 1), exc=IndexError, match="start", desc="bad_start"))),
+    OpInfo("unbind", _unbind, errors=dim_error(ones(2, 3), 2)),
     OpInfo("cat", _cat, errors=_cat_errors, covers=("concat", "concatenate")),
-    OpInfo("stack", _stack), OpInfo("split", _split), OpInfo("chunk", _chunk),
-    OpInfo("getitem", _getitem, torch_fn=_getitem_torch),
+    OpInfo("stack", _stack, errors=errors(ErrorInput(
+        ([ones(2), ones(3)],), exc=SHAPE_ERRORS, match="size", desc="mismatch"))),
+    OpInfo("split", _split, errors=dim_error(ones(2, 3), 1, 2)),
+    OpInfo("chunk", _chunk, errors=errors(ErrorInput(
+        (ones(2, 3), 0), exc=SHAPE_ERRORS, match="chunks", desc="zero_chunks"))),
+    OpInfo("getitem", _getitem, torch_fn=_getitem_torch, errors=errors(
+        ErrorInput((ones(2, 3), 5), exc=IndexError, match="5", desc="out_of_bounds"),
+        ErrorInput((ones(2, 3), (0, 0, 0)), exc=IndexError, match="indices|indexed",
+                   desc="too_many_indices"))),
     OpInfo("F.pad", _pad, errors=_pad_errors),
-    OpInfo("Tensor.view_as", _as), OpInfo("Tensor.reshape_as", _as),
-    OpInfo("Tensor.type_as", lambda m: [Sample((m(2, 3), np.zeros(2, np.float64)), desc="f64"),
+    OpInfo("Tensor.view_as", _as, errors=errors(ErrorInput(
+        (ones(2), ones(3)), exc=RuntimeError, match="shape", desc="numel"))),
+    OpInfo("Tensor.reshape_as", _as),
+    OpInfo("Tensor.type_as", errors=errors(ErrorInput((ones(2), 3), exc=TypeError,
+                                                       match="other", desc="not_a_tensor")),
+           samples=lambda m: [Sample((m(2, 3), np.zeros(2, np.float64)), desc="f64"),
                                         Sample((m(2, 3), np.zeros(2, np.int64)), desc="i64",
                                                grad=False)]),
     OpInfo("Tensor.to", _to), OpInfo("Tensor.contiguous", _contiguous),
@@ -254,5 +286,6 @@ ENTRIES = [
              tol={F32: (1e-3, 1e-3), F64: (1e-3, 1e-3)} if n == "half" else {})
       for n in ("float", "double", "half", "int", "long", "bool")],
     *[OpInfo(f"Tensor.{n}", _like, grad=False) for n in ("new_zeros", "new_ones")],
-    OpInfo("Tensor.new_full", _new_full, grad=False),
+    OpInfo("Tensor.new_full", _new_full, grad=False, errors=errors(ErrorInput(
+        (ones(2), (-1,), 1.0), exc=SHAPE_ERRORS, match="negative", desc="negative_size"))),
 ]

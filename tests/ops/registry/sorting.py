@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from tests.ops.registry.opinfo import F64, ErrorInput, OpInfo, Sample
-from tests.ops.registry.samples import transpose_view
+from tests.ops.registry.samples import dim_error, errors, ones, transpose_view
 
 
 def _scan(draw="__call__", dtype_kw=True):
@@ -88,16 +88,24 @@ def _bucketize(m):
             Sample((m(4), np.sort(m.distinct(4))), {"right": True}, "right")]
 
 
+_DIM2 = dim_error(ones(2, 3), 2)  # dim 2 of a 2-d tensor
+
 ENTRIES = [
-    OpInfo("cumsum", _scan()), OpInfo("cumprod", _scan("away")),
-    OpInfo("cummax", _scan("distinct", False)), OpInfo("cummin", _scan("distinct", False)),
-    OpInfo("logcumsumexp", _scan(dtype_kw=False)),
-    OpInfo("sort", _sort), OpInfo("argsort", _argsort, grad=False),
+    OpInfo("cumsum", _scan(), errors=_DIM2), OpInfo("cumprod", _scan("away"), errors=_DIM2),
+    OpInfo("cummax", _scan("distinct", False), errors=_DIM2),
+    OpInfo("cummin", _scan("distinct", False)),
+    OpInfo("logcumsumexp", _scan(dtype_kw=False), errors=_DIM2),
+    OpInfo("sort", _sort, errors=_DIM2), OpInfo("argsort", _argsort, grad=False, errors=_DIM2),
     OpInfo("msort", lambda m: [Sample((m.distinct(3, 4),)), Sample((m(0, 2),), desc="size0")]),
-    OpInfo("topk", _topk, errors=_topk_errors), OpInfo("kthvalue", _kthvalue),
+    OpInfo("topk", _topk, errors=_topk_errors),
+    OpInfo("kthvalue", _kthvalue, errors=errors(ErrorInput(
+        (ones(2, 3), 4), exc=RuntimeError, match="out of range", desc="k_too_big"))),
     # unique: outputs cut from the graph (README deviation), compare the forward
-    OpInfo("unique", _unique, grad=False),
+    OpInfo("unique", _unique, grad=False, errors=errors(ErrorInput(
+        (ones(2, 3),), {"dim": 2}, IndexError, "[Dd]im", "dim_out_of_range"))),
     OpInfo("unique_consecutive", _unique_consecutive, grad=False),
-    OpInfo("searchsorted", _searchsorted, grad=False, method=False),
-    OpInfo("bucketize", _bucketize, grad=False, method=False),
+    OpInfo("searchsorted", _searchsorted, grad=False, method=False, errors=errors(ErrorInput(
+        (ones(2, 3), ones(3, 3)), exc=RuntimeError, match="boundaries", desc="batch_mismatch"))),
+    OpInfo("bucketize", _bucketize, grad=False, method=False, errors=errors(ErrorInput(
+        (ones(2), ones(2, 2)), exc=RuntimeError, match="1 dimension", desc="2d_boundaries"))),
 ]
