@@ -102,8 +102,8 @@ def both(name: str, **globals_) -> tuple[types.ModuleType, types.ModuleType]:
 
 
 def state_to_numpy(model) -> dict:
-    """A torch model's state_dict as NumPy arrays, to load into its zengrad twin."""
-    return {k: v.detach().numpy() for k, v in model.state_dict().items()}
+    """A copy of a torch model's state_dict as NumPy arrays (for its zengrad twin)."""
+    return {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
 
 
 @contextlib.contextmanager
