@@ -109,3 +109,13 @@ from zengrad import (  # noqa: E402
 # torch.save / torch.load (whole modules too), without pickle; zengrad.io.save / load stay
 # the plain safetensors state_dict functions
 from zengrad.serialization import load, save  # noqa: E402
+
+
+def __getattr__(name: str):
+    # zengrad.onnx (torch.onnx) is imported on first use: it needs the optional onnx package
+    # and nothing else imports it
+    if name == "onnx":
+        import importlib
+
+        return importlib.import_module("zengrad.onnx")
+    raise AttributeError(f"module 'zengrad' has no attribute {name!r}")
