@@ -1,6 +1,7 @@
 # Two entry points on a fresh clone: `make train` (the main job) and `make test`.
 # `make train` installs only what training needs (numpy, scipy, safetensors, tqdm and the
 # data and plot extras); `make test` adds the test tools (pytest, hypothesis, torch, dask,
+# mpi4py+mpich, onnx+onnxruntime, mkdocs so the tests build the site strictly,
 # ruff) to the same environment.
 PYTHON ?= python3
 VENV := .venv
@@ -20,7 +21,7 @@ $(TRAIN_STAMP): pyproject.toml | $(PY)
 	touch $(TRAIN_STAMP)
 
 $(TEST_STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[data,viz,test,dev]'
+	$(PY) -m pip install --quiet -e '.[data,viz,test,dev,docs]'
 	touch $(TEST_STAMP)
 
 $(DOCS_STAMP): pyproject.toml | $(PY)
