@@ -506,3 +506,18 @@ def test_deprecated_add_alpha_other_order_works_as_torch():
 def test_add_with_two_tensors_after_other_is_a_clear_error():
     with pytest.raises(TypeError, match="alpha is keyword-only"):
         zg.ones(3).add_(zg.ones(3), zg.ones(3))
+
+
+def test_retain_grad_follows_the_newest_value_and_hooks_stay_with_the_old_as_torch():
+    seen, grads = [], []
+    for lib in (zg, torch):
+        x = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        h = x * 2
+        h.retain_grad()
+        h.register_hook(lambda g: seen.append(g.numpy().copy()))
+        h.mul_(3)
+        (h * h).sum().backward()
+        assert h.retains_grad
+        grads.append(h.grad.numpy().copy())
+    np.testing.assert_allclose(grads[0], grads[1])  # d/dh_new of h_new^2 = 2 h_new
+    np.testing.assert_allclose(seen[0], seen[1])  # the hook: d/dh_old = 3 * 2 h_new

@@ -306,10 +306,13 @@ def _topological_order(roots: list[Function]) -> list[Function]:
             continue
         seen.add(node)
         stack.append((node, True))
+        # the producer each input had when node used it (not a newer in-place node, which
+        # may depend on node itself)
+        epoch = node._epoch
         for parent, needed in zip(node.parents, node.needs_input_grad):
             if needed:
                 fn = parent.grad_fn
-                if fn is not None and fn._epoch != node._epoch:
+                if fn is not None and fn._epoch != epoch:
                     fn = producer(parent, fn, node)
                 if fn is not None and fn not in seen:
                     stack.append((fn, False))
@@ -332,9 +335,11 @@ class Observer:
         self.retain, self.hooks = False, []
 
 
-def observer(tensor: Tensor) -> Observer:
-    """The observer of a non-leaf tensor's gradient (created on first use)."""
-    node = tensor.grad_fn
+def observer(tensor: Tensor, node: Function | None = None) -> Observer:
+    """The observer of a non-leaf tensor's gradient at its node (by default its grad_fn),
+    created on first use."""
+    if node is None:
+        node = tensor.grad_fn
     if node._retained is None:
         node._retained = Observer(tensor)
     return node._retained
@@ -454,6 +459,7 @@ def _run(seeds: list, retain_graph: bool, captured: dict | None, inputs: tuple =
     # non-leaf inputs of autograd.grad: their gradient is the one that reaches their node
     wanted = {t.grad_fn: id(t) for t in inputs if t.grad_fn is not None}
 
+    now = EPOCH[0]
     for node in _topological_order(list(grads)):
         g = grads.pop(node, None)
         if g is None:  # no gradient flows here (e.g. only non-differentiable paths)
@@ -465,7 +471,8 @@ def _run(seeds: list, retain_graph: bool, captured: dict | None, inputs: tuple =
                 f"backward. Call .backward(retain_graph=True) the first time if you need "
                 f"to backward twice."
             )
-        if node._epoch != EPOCH[0]:  # something was written in place after this node
+        epoch = node._epoch
+        if epoch != now:  # something was written in place after this node
             check_saved(node)
         obs = node._retained
         if obs is not None:
@@ -489,7 +496,7 @@ def _run(seeds: list, retain_graph: bool, captured: dict | None, inputs: tuple =
                     f"{parent.array.dtype} input"
                 )
             fn = parent.grad_fn
-            if fn is not None and fn._epoch != node._epoch:
+            if fn is not None and fn._epoch != epoch:
                 fn = producer(parent, fn, node)
             if fn is None:
                 # a backward may hand its incoming gradient through unchanged (add, reshape

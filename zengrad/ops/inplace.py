@@ -27,7 +27,14 @@ import warnings
 
 import numpy as np
 
-from zengrad.autograd.engine import bump_epoch, grad_mode, no_grad, record_write, storage_root
+from zengrad.autograd.engine import (
+    bump_epoch,
+    grad_mode,
+    no_grad,
+    observer,
+    record_write,
+    storage_root,
+)
 from zengrad.autograd.function import Function, unbroadcast
 from zengrad.autograd.tensor import Tensor
 from zengrad.ops import activation, elementwise, indexing, shape
@@ -165,6 +172,12 @@ def _adopt(self: Tensor, node: Function, prev: Function | None, writer: bool) ->
     step back to prev, engine.producer), and the write noted in self's storage version."""
     node._epoch = record_write(self.array, node if writer else None)
     node._prev = prev
+    obs = None if prev is None else prev._retained
+    if obs is not None and obs.retain and obs.ref() is self:
+        # as torch: .grad of a tensor that retains it is the gradient of its newest value
+        # (hooks registered before stay with the old value, as torch's)
+        obs.retain = False
+        observer(self, node).retain = True
     self.grad_fn = node
     self.requires_grad = True
 
