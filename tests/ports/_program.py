@@ -46,18 +46,17 @@ def swap_imports(source: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def load(name: str, framework: str, **globals_) -> types.ModuleType:
-    """Execute programs/<name>.py as a fresh module, on "torch" or on "zengrad".
-
-    `globals_` are set before the program runs (for the few module globals a script's
-    `__main__` block would have set, such as makemore's `args`).
-    """
+def source_of(name: str, framework: str) -> str:
+    """The text of programs/<name>.py, its imports swapped when run on zengrad."""
     if framework not in ("torch", "zengrad"):
         raise ValueError(f"framework must be 'torch' or 'zengrad', got {framework!r}")
+    source = (PROGRAMS / f"{name}.py").read_text()
+    return swap_imports(source) if framework == "zengrad" else source
+
+
+def _execute(name: str, framework: str, chunks, globals_: dict) -> types.ModuleType:
+    """Run (source, first line, before) chunks in one fresh module namespace, in order."""
     path = PROGRAMS / f"{name}.py"
-    source = path.read_text()
-    if framework == "zengrad":
-        source = swap_imports(source)
     module_name = f"tests.ports.programs.{name}_{framework}"
     module = types.ModuleType(module_name)
     module.__file__ = str(path)
@@ -65,12 +64,46 @@ def load(name: str, framework: str, **globals_) -> types.ModuleType:
     # dataclasses look the module up in sys.modules while the class body is processed
     sys.modules[module_name] = module
     try:
-        exec(compile(source, str(path), "exec"), module.__dict__)
+        for text, first_line, before in chunks:
+            if before is not None:
+                before(module)
+            # blank lines in front keep the line numbers of tracebacks right
+            code = compile("\n" * (first_line - 1) + text, str(path), "exec")
+            exec(code, module.__dict__)
     finally:
         del sys.modules[module_name]
     if framework == "zengrad":
         assert_no_torch(module)
     return module
+
+
+def load(name: str, framework: str, **globals_) -> types.ModuleType:
+    """Execute programs/<name>.py as a fresh module, on "torch" or on "zengrad".
+
+    `globals_` are set before the program runs (for the few module globals a script's
+    `__main__` block would have set, such as makemore's `args`).
+    """
+    return _execute(name, framework, [(source_of(name, framework), 1, None)], globals_)
+
+
+def run_main(name: str, framework: str, before_main=None, **globals_) -> types.ModuleType:
+    """Run programs/<name>.py as a script: its `if __name__ == '__main__':` block too.
+
+    `before_main(module)` is called between the definitions and the main block: the tests
+    use it to give the zengrad run the torch run's initial weights. Set sys.argv first.
+    """
+    source = source_of(name, framework)
+    lines = source.splitlines(keepends=True)
+    marks = [i for i, line in enumerate(lines) if line.startswith("if __name__ == '__main__':")]
+    split = marks[0] if marks else len(lines)
+    head, tail = "".join(lines[:split]), "".join(lines[split:])
+
+    def enter_main(module):
+        if before_main is not None:
+            before_main(module)
+        module.__name__ = "__main__"  # the program's global __name__
+
+    return _execute(name, framework, [(head, 1, None), (tail, split + 1, enter_main)], globals_)
 
 
 def assert_no_torch(module: types.ModuleType) -> None:
