@@ -224,3 +224,41 @@ def test_tune_forecasts_a_series_on_the_latest_windows(in_tmp, capsys):
                         SearchSpace.for_model("lstm", "adam"), horizon=2, input_len=22)
     params = {"lr": 1e-2, "weight_decay": 1e-5, "batch_size": 32, "width": 16}
     assert obj(tune.FixedTrial(params)) == obj(tune.FixedTrial(params))
+
+
+def test_optimizer_is_a_tuned_categorical(in_tmp, capsys):
+    from zengrad.cli_tune import OptimizerChoiceObjective, multi_optimizer_space, tune_grid
+
+    code, out, err = _run(capsys, "--epochs", "1", "--optimizers", "sgd,adam,adamw",
+                          "--sampler", "random", "--n-trials", "4", "--pruner", "none",
+                          "--retrain", "--out", "m")
+    assert code == 0, err
+    assert "optimizer tuned among sgd,adam,adamw" in out
+    rows = _rows(in_tmp / "m" / "trials.csv")
+    assert {r["params_optimizer"] for r in rows} <= {"sgd", "adam", "adamw"}
+    assert len({r["params_optimizer"] for r in rows}) >= 2  # seed 0 draws sgd and adamw
+    assert all(1e-4 <= float(r["params_lr"]) <= 0.3 for r in rows)  # the union of ranges
+    best = json.loads((in_tmp / "m" / "best.json").read_text())["params"]
+    # the retrained run trains the best trial's optimizer
+    assert json.loads((in_tmp / "m" / "config.json").read_text())["optimizer"] == \
+        best["optimizer"]
+    assert multi_optimizer_space("mlp", ("sgd", "adam")).lr == (1e-4, 0.3)
+    grid = tune_grid("mlp", ("sgd", "adam"))
+    assert grid["optimizer"] == ["sgd", "adam"] and grid["lr"] == sorted(grid["lr"])
+    assert len(grid["lr"]) == 6
+    obj = OptimizerChoiceObjective(
+        TuneObjective("mlp", "digits", "sgd,adam", "none", 1, 0, 0.2,
+                      multi_optimizer_space("mlp", ("sgd", "adam"))), ("sgd", "adam"))
+    assert pickle.loads(pickle.dumps(obj)) == obj  # worker processes unpickle it
+    params = {"optimizer": "adam", "lr": 3e-3, "weight_decay": 1e-5, "batch_size": 32,
+              "width": 64}
+    assert obj.config(params)["optimizer"] == "adam"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--optimizers", "sgd,lion"], "unknown optimizer(s) lion"),
+    (["--optimizers", "sgd,adam", "--optimizer", "adam"], "not both"),
+])
+def test_bad_optimizer_lists_exit_2(in_tmp, capsys, args, message):
+    code, out, err = _run(capsys, *args)
+    assert code == 2 and message in err

@@ -3,10 +3,13 @@
     zengrad tune --model mlp --dataset digits --sampler gp --n-trials 20 --retrain
     zengrad tune --model lenet --storage sqlite:///study.db --study-name lenet   # resumable
 
-Search space (one optimizer per study, --optimizer, default from the model's recipe):
+Search space (one optimizer per study, --optimizer, default from the model's recipe; or the
+optimizer itself tuned as a categorical among --optimizers, e.g. sgd,adam,adamw):
 
+    optimizer     with --optimizers: one of the listed optimizers (the recipe's table)
     lr            log-uniform: [1e-3, 0.3] for sgd/momentum/adagrad, [1e-4, 1e-2] for
-                  adam/adamw/rmsprop
+                  adam/adamw/rmsprop; with --optimizers, the union of their ranges (one lr
+                  parameter for all, so the GP shares what it learns about it)
     weight_decay  log-uniform [1e-6, 1e-2]
     batch_size    one of 16, 32, 64, 128
     width         models with a width option: mlp hidden units (int, log [16, 512]), resnet
@@ -30,10 +33,13 @@ in zengrad.train.recipe; this module parses, prints and writes the study's outpu
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +76,10 @@ def add_tune_parser(sub) -> argparse.ArgumentParser:
     n.add_argument("--optimizer", default=None, choices=list(recipe.OPTIMIZERS),
                    help="(default: momentum for CNNs, adam for the MLP and forecasts); sets "
                         "the lr range")
+    n.add_argument("--optimizers", default=None, type=_optimizer_list,
+                   help="tune the optimizer too: a comma-separated list of "
+                        f"{', '.join(recipe.OPTIMIZERS)} (e.g. sgd,adam,adamw); lr then spans "
+                        "the union of their ranges")
     n.add_argument("--sampler", default="gp", choices=SAMPLERS, help="(default: gp)")
     n.add_argument("--n-trials", type=number(int, 1, True, "an integer"), default=None,
                    help=f"trials to run now (default: {DEFAULT_TRIALS}; grid: the whole grid)")
@@ -105,11 +115,75 @@ def add_tune_parser(sub) -> argparse.ArgumentParser:
     return n
 
 
-def _make_sampler(name: str, seed: int, n_trials: int, model: str, optimizer: str):
+def _optimizer_list(text: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    unknown = [n for n in names if n not in recipe.OPTIMIZERS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown optimizer(s) {', '.join(unknown) or repr(text)}; choose from "
+            f"{', '.join(recipe.OPTIMIZERS)}")
+    return names
+
+
+@dataclass(frozen=True)
+class OptimizerChoiceObjective:
+    """TuneObjective with the optimizer as a tuned categorical ("optimizer"): one lr
+    parameter over the union of the optimizers' lr ranges. Frozen plain values, so worker
+    processes can unpickle it."""
+
+    base: TuneObjective  # its optimizer field is the comma-joined list (what setup() shows)
+    optimizers: tuple[str, ...]
+
+    @property
+    def epochs(self) -> int:
+        return self.base.epochs
+
+    @property
+    def dataset(self) -> str:
+        return self.base.dataset
+
+    def setup(self) -> dict[str, Any]:
+        return self.base.setup()
+
+    def _with(self, optimizer: str) -> TuneObjective:
+        return dataclasses.replace(self.base, optimizer=optimizer)
+
+    def config(self, params: Mapping[str, Any], val_fraction: float | None = None) -> dict:
+        return self._with(str(params["optimizer"])).config(params, val_fraction)
+
+    def __call__(self, trial: Any) -> float:
+        from zengrad.tune import PruningCallback
+
+        params = {"optimizer": trial.suggest_categorical("optimizer", list(self.optimizers))}
+        params |= self.base.space.suggest(trial)
+        trial.set_user_attr(SETUP_KEY, self.setup())
+        config = self.config(params)
+        monitor, _ = recipe.monitor_of(config["task"])
+        trainer = recipe.fit(config, callbacks=[PruningCallback(trial, monitor)])
+        return float(trainer.history[monitor][-1])
+
+
+def multi_optimizer_space(model: str, optimizers: tuple[str, ...]) -> SearchSpace:
+    """The search space of `model` with lr over the union of the optimizers' ranges."""
+    spaces = [SearchSpace.for_model(model, o) for o in optimizers]
+    lr = (min(s.lr[0] for s in spaces), max(s.lr[1] for s in spaces))
+    return dataclasses.replace(spaces[0], lr=lr)
+
+
+def tune_grid(model: str, optimizers: tuple[str, ...]) -> dict[str, list]:
+    """The default grid; with several optimizers, each of them x the union of the lr grids."""
+    grid = default_grid(model, optimizers[0])
+    if len(optimizers) > 1:
+        lrs = {lr for o in optimizers for lr in default_grid(model, o)["lr"]}
+        grid = {"optimizer": list(optimizers), **grid, "lr": sorted(lrs)}
+    return grid
+
+
+def _make_sampler(name: str, seed: int, n_trials: int, grid: dict[str, list]):
     from zengrad import tune
 
     if name == "grid":
-        return tune.GridSampler(default_grid(model, optimizer), seed=seed)
+        return tune.GridSampler(grid, seed=seed)
     if name == "random":
         return tune.RandomSampler(seed=seed)
     if name == "genetic":
@@ -204,8 +278,8 @@ def _write_outputs(study, out: Path, monitor: str, space: SearchSpace) -> list[s
     return written
 
 
-def _retrain(obj: TuneObjective, params: dict[str, Any], folder: Path, study_name: str,
-             best_trial: int) -> dict:
+def _retrain(obj: TuneObjective | OptimizerChoiceObjective, params: dict[str, Any],
+             folder: Path, study_name: str, best_trial: int) -> dict:
     """Train params on the whole training split, test it, write the run into folder."""
     config = obj.config(params, val_fraction=0.0)  # retrained on the whole training split
     config["tuned"] = {"study": study_name, "trial": best_trial}
@@ -225,16 +299,23 @@ def cmd_tune(args) -> int:
     splits = recipe.load_splits(args.dataset, args.seed, args.horizon, args.input_len)
     model = args.model or recipe.default_model(splits.input_shape, splits.task)
     defaults = recipe.family_defaults(model, splits.task)
-    optimizer = args.optimizer or defaults["optimizer"]
+    if args.optimizer is not None and args.optimizers is not None:
+        raise UsageError("give --optimizer (one, fixed) or --optimizers (tuned), not both")
+    optimizers = args.optimizers or (args.optimizer or defaults["optimizer"],)
+    optimizer = ",".join(optimizers)
     scheduler = args.scheduler or defaults["scheduler"]
     epochs = args.epochs or DEFAULT_EPOCHS
     monitor, direction = recipe.monitor_of(splits.task)
     # a model that can't take this dataset is a usage error, before any trial starts
     recipe.check_model_fits(model, splits)
-    space = SearchSpace.for_model(model, optimizer)
-    obj = TuneObjective(model, args.dataset, optimizer, scheduler, epochs, args.seed,
-                        args.val_fraction, space, **recipe.forecast_window(splits))
-    grid_size = math.prod(len(v) for v in default_grid(model, optimizer).values())
+    space = multi_optimizer_space(model, optimizers)
+    obj: TuneObjective | OptimizerChoiceObjective = TuneObjective(
+        model, args.dataset, optimizer, scheduler, epochs, args.seed, args.val_fraction, space,
+        **recipe.forecast_window(splits))
+    if len(optimizers) > 1:
+        obj = OptimizerChoiceObjective(obj, optimizers)
+    grid = tune_grid(model, optimizers)
+    grid_size = math.prod(len(v) for v in grid.values())
     n_trials = args.n_trials or (grid_size if args.sampler == "grid" else DEFAULT_TRIALS)
     study_name = args.study_name or f"{model}_{args.dataset}"
     out = Path(args.out or f"runs/tune_{study_name}")
@@ -252,15 +333,16 @@ def cmd_tune(args) -> int:
     _check_setup(study, obj.setup())
     before = len(study.get_trials(deepcopy=False))
     # a resumed study draws new points, not the first run's again
-    study.sampler = _make_sampler(args.sampler, args.seed + before, n_trials, model, optimizer)
+    study.sampler = _make_sampler(args.sampler, args.seed + before, n_trials, grid)
 
     printer = _TablePrinter(monitor)
     width_note = "" if space.width is not None else f" ({model} has no width option)"
-    print(f"study {study_name!r}: {model} on {args.dataset}, {optimizer}, {epochs} epoch(s) per "
+    which = f"optimizer tuned among {optimizer}" if len(optimizers) > 1 else optimizer
+    print(f"study {study_name!r}: {model} on {args.dataset}, {which}, {epochs} epoch(s) per "
           f"trial, {args.sampler} sampler, {args.pruner} pruner, {monitor} "
           f"({direction}){width_note}" + (f", resuming after {before} trials" if before else ""))
     if args.sampler == "grid":
-        print(f"grid: {default_grid(model, optimizer)} ({grid_size} points)")
+        print(f"grid: {grid} ({grid_size} points)")
     if args.verbose:
         print(printer.header)
     start = time.perf_counter()

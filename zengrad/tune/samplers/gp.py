@@ -38,8 +38,10 @@ import scipy.optimize
 
 from ..distributions import BaseDistribution
 from ..trial import FIXED_PARAMS_KEY, FrozenTrial, TrialState
+from ._excursion import Excursions
 from ._gp import LENGTHSCALE_PRIORS, Acquisition, GaussianProcess, OutputWarp
 from ._space import UnitSpace
+from ._start import StartDesign
 from .base import (
     BaseSampler,
     completed_trials,
@@ -50,6 +52,8 @@ from .base import (
 from .random import RandomSampler
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from ..study import Study
 
 class FittedGP:
@@ -93,13 +97,25 @@ class GPSampler(BaseSampler):
             optimizing the acquisition (False: optimize them as continuous, then round).
         lengthscale_prior: "lognormal" (weak, default) or "balanced"
             (-log p = 0.1 (l^2 + 1/l^2), which penalizes very short and very long ones).
+        start_design: how the first ``n_startup_trials`` are chosen: "random" or "sobol"
+            (a scrambled Sobol sequence, seeded by ``seed``; see ``_start.py``).
+        start_points: explicit parameter dicts for trials 0, 1, ... (a shared design).
+        stall_patience: after this many completed trials without a real improvement
+            (by 1% of the values' std), an *excursion* of ``excursion_length`` trials
+            (default: ``stall_patience``) searches outside a ball of radius
+            ``escape_radius`` (RMS distance per numeric unit-cube coordinate) around the
+            best trial, with a GP fitted to the trials outside it (``_excursion.py``).
+            None: never.
     """
 
     def __init__(
         self, seed: int | None = None, n_startup_trials: int = 10, acquisition: str = "logei",
         *, n_candidates: int = 2000, n_local_search: int = 5, n_restarts: int = 3,
         ucb_beta: float = 2.0, warp_objective: bool = True, discrete_search: bool = True,
-        lengthscale_prior: str = "lognormal",
+        lengthscale_prior: str = "lognormal", start_design: str = "random",
+        start_points: Sequence[Mapping[str, Any]] | None = None,
+        stall_patience: int | None = None, excursion_length: int | None = None,
+        escape_radius: float = 0.2,
     ) -> None:
         if acquisition not in ("logei", "ei", "ucb"):
             raise ValueError(f"acquisition must be 'logei', 'ei' or 'ucb', got {acquisition!r}")
@@ -112,6 +128,11 @@ class GPSampler(BaseSampler):
         self._seed = seed
         self._rng = np.random.default_rng(seed)
         self._random = RandomSampler(int(self._rng.integers(2**31)))
+        # the random design shares the random sampler's stream (same draws as before)
+        self._start = StartDesign(start_design, n_startup_trials, seed, self._random._rng,
+                                  start_points)
+        self._excursions = None if stall_patience is None else Excursions(
+            stall_patience, excursion_length or stall_patience, float(escape_radius))
         self.n_startup_trials = n_startup_trials
         self.acquisition = acquisition
         self.n_candidates = n_candidates
@@ -128,13 +149,15 @@ class GPSampler(BaseSampler):
         self, study: Study, trial: Any, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
         trials = completed_trials(study)
-        if not search_space or len(trials) < self.n_startup_trials:
+        if (not search_space or len(trials) < self.n_startup_trials
+                or self._start.covers(trial.number)):
             return {}
         try:
-            fitted = self.fit(study, search_space, trials)
+            allowed, fit_trials = self._excursion(study, search_space, trials)
+            fitted = self.fit(study, search_space, fit_trials)
             liars = self._running_points(study, trial, fitted.space)
             taken = taken_points(study, trial, fitted.space)
-            return fitted.space.decode(self._propose(fitted, liars, taken))
+            return fitted.space.decode(self._propose(fitted, liars, taken, allowed))
         except (np.linalg.LinAlgError, ValueError, FloatingPointError) as e:
             # a numerically broken model must not stop the study: fall back to random
             warnings.warn(f"GPSampler: model failed ({e!r}); trial {trial.number} is random",
@@ -144,7 +167,27 @@ class GPSampler(BaseSampler):
     def sample_independent(
         self, study: Study, trial: Any, name: str, distribution: BaseDistribution
     ) -> Any:
+        if self._start.covers(trial.number):
+            return self._start.sample(trial.number, name, distribution)
         return self._random.sample_independent(study, trial, name, distribution)
+
+    def _excursion(
+        self, study: Study, search_space: dict[str, BaseDistribution],
+        trials: list[FrozenTrial],
+    ) -> tuple[Any, list[FrozenTrial]]:
+        """(a filter of allowed encoded rows or None, the trials to fit the GP to)."""
+        if self._excursions is None:
+            return None, trials
+        space = UnitSpace(search_space)
+        trials = sorted(trials, key=lambda t: t.number)
+        X = np.array([space.encode(t.params) for t in trials])
+        y = minimize_sign(study) * np.array([t.value for t in trials], dtype=float)
+        exc = self._excursions
+        if not exc.update(X, y, space.numeric):
+            return None, trials
+        keep = exc.outside(X, space.numeric)
+        fit_trials = [t for t, k in zip(trials, keep) if k] if keep.sum() >= 3 else trials
+        return (lambda rows: exc.outside(rows, space.numeric)), fit_trials
 
     # -- model ----------------------------------------------------------------------------
     def fit(
@@ -201,9 +244,11 @@ class GPSampler(BaseSampler):
         return np.vstack([uniform, local])
 
     def _propose(
-        self, fitted: FittedGP, liars: np.ndarray, taken: np.ndarray | None = None
+        self, fitted: FittedGP, liars: np.ndarray, taken: np.ndarray | None = None,
+        allowed: Any = None,
     ) -> np.ndarray:
-        """The best acquisition point no trial holds yet (``taken``: encoded points)."""
+        """The best acquisition point no trial holds yet (``taken``: encoded points);
+        ``allowed(rows) -> mask`` restricts the candidates (an excursion's balls)."""
         space, gp = fitted.space, fitted.gp
         best = float(gp.y.min())
         if len(liars):
@@ -215,6 +260,8 @@ class GPSampler(BaseSampler):
         grid_aware = self.discrete_search and bool(space.discrete)
         if grid_aware:
             cands = space.snap_rows(cands)  # score the points that can actually be proposed
+        if allowed is not None and allowed(cands).any():
+            cands = cands[allowed(cands)]
         values = acq(cands)
         order = np.argsort(-values)
         scored = [(float(values[i]), cands[i]) for i in order[: 4 * self.n_local_search]]
@@ -225,7 +272,8 @@ class GPSampler(BaseSampler):
             x = self._refine(acq, cands[i], mask)
             if grid_aware:
                 x = self._discrete_sweep(acq, space, x, mask)
-            scored.append((float(acq(x[None])[0]), x))
+            if allowed is None or allowed(x[None])[0]:  # refinements may walk into a ball
+                scored.append((float(acq(x[None])[0]), x))
         scored.sort(key=lambda item: -item[0])
         held = gp.X if taken is None else np.vstack([gp.X, taken])
         for _, x in scored:
