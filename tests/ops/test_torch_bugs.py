@@ -552,3 +552,12 @@ def test_narrow_in_range_as_torch(start, length):
     x = rand_array(RNG, (2, 3))
     assert_parity(lambda t: zg.narrow(t, 1, start, length),
                   lambda t: torch.narrow(t, 1, start, length), [x])
+
+
+def test_gradcheck_perturbs_non_contiguous_inputs():
+    # gradcheck perturbed x.reshape(-1), a copy for a transposed x: every numerical
+    # derivative came out 0 and a correct gradient failed the check
+    x = zg.from_numpy(np.ones((4, 3)).T).requires_grad_()
+    assert not x.array.flags.c_contiguous
+    assert zg.gradcheck(lambda v: (v * v).sum(0), [x])
+    assert zg.gradcheck(lambda v: v.exp(), [zg.from_numpy(np.ones((5, 2))[::2]).requires_grad_()])

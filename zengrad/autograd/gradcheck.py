@@ -70,15 +70,15 @@ def gradcheck(
     with no_grad():
         for i in diff:
             x = inputs[i].array
-            flat = x.reshape(-1)  # a view: perturb in place
             numeric = {k: np.zeros((outs[k].array.size, x.size)) for k in range(len(outs))}
             for j in range(x.size):
-                orig = flat[j]
-                flat[j] = orig + eps
+                at = np.unravel_index(j, x.shape)  # in place, also in a non-contiguous x
+                orig = x[at]
+                x[at] = orig + eps
                 plus = [o.array.reshape(-1).copy() for o in _outputs(fn, inputs)]
-                flat[j] = orig - eps
+                x[at] = orig - eps
                 minus = [o.array.reshape(-1).copy() for o in _outputs(fn, inputs)]
-                flat[j] = orig
+                x[at] = orig
                 for k in range(len(outs)):
                     numeric[k][:, j] = (plus[k] - minus[k]) / (2 * eps)
             for k in range(len(outs)):

@@ -151,13 +151,18 @@ def strided(a: np.ndarray) -> np.ndarray:
     return view
 
 
+def relayout(like: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """A copy of values in like's kind of layout (contiguous, transposed or strided)."""
+    if like.flags.c_contiguous or like.ndim == 0:
+        return np.array(values, order="C")
+    if like.ndim >= 2 and np.swapaxes(like, -1, -2).flags.c_contiguous:
+        return transposed(values)
+    return strided(values)
+
+
 def fresh(a: np.ndarray) -> np.ndarray:
-    """A copy of a with a's kind of layout (contiguous, transposed or strided)."""
-    if a.flags.c_contiguous or a.ndim == 0:
-        return a.copy()
-    if a.ndim >= 2 and np.swapaxes(a, -1, -2).flags.c_contiguous:
-        return transposed(a)
-    return strided(a)
+    """A copy of a with a's kind of layout."""
+    return relayout(a, a)
 
 
 class Maker:
@@ -246,13 +251,13 @@ def leaves(x) -> list:
 
 
 def cast_sample(s: Sample, dtype) -> Sample:
-    """s with every floating array cast to dtype (gradcheck runs float32 samples in float64)."""
+    """s with every floating array cast to dtype, in the same layout."""
 
     def cast(x):
         if isinstance(x, NoGrad):
             return NoGrad(cast(x.array))
         if isinstance(x, np.ndarray) and x.dtype.kind == "f":
-            return x.astype(dtype, order="C")  # (keeps 0-d arrays 0-d)
+            return relayout(x, x.astype(dtype))
         if isinstance(x, (list, tuple)):
             return type(x)(cast(v) for v in x)
         return x
