@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import time
 from pathlib import Path
+
+# one BLAS thread, as the tests run them: the figures don't depend on the thread count, and
+# the small convolutions of chapter 7 run several times slower on two threads of a busy machine
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 HERE = Path(__file__).resolve().parent
 
