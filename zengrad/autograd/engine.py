@@ -48,6 +48,9 @@ check_grad_dtypes = False
 
 # the clock: bumped by every in-place write; a node is stamped with its value at creation
 EPOCH = [0]
+# the epoch of the last in-place op recorded in a graph (0: none yet in this process, and
+# backward skips looking for the producers that in-place ops replaced)
+RECORDED = [0]
 # how many recent writes a storage remembers (enough to name the version a node saw)
 _KEPT_WRITES = 16
 
@@ -296,6 +299,7 @@ def _topological_order(roots: list[Function]) -> list[Function]:
     """Nodes reachable from the roots, each before every node it depends on."""
     order: list[Function] = []
     seen: set[Function] = set()
+    inplace = RECORDED[0] != 0
     stack: list[tuple[Function, bool]] = [(root, False) for root in reversed(roots)]
     while stack:
         node, expanded = stack.pop()
@@ -308,11 +312,10 @@ def _topological_order(roots: list[Function]) -> list[Function]:
         stack.append((node, True))
         # the producer each input had when node used it (not a newer in-place node, which
         # may depend on node itself)
-        epoch = node._epoch
         for parent, needed in zip(node.parents, node.needs_input_grad):
             if needed:
                 fn = parent.grad_fn
-                if fn is not None and fn._epoch != epoch:
+                if inplace and fn is not None and fn._epoch != node._epoch:
                     fn = producer(parent, fn, node)
                 if fn is not None and fn not in seen:
                     stack.append((fn, False))
@@ -459,7 +462,7 @@ def _run(seeds: list, retain_graph: bool, captured: dict | None, inputs: tuple =
     # non-leaf inputs of autograd.grad: their gradient is the one that reaches their node
     wanted = {t.grad_fn: id(t) for t in inputs if t.grad_fn is not None}
 
-    now = EPOCH[0]
+    now, inplace = EPOCH[0], RECORDED[0] != 0
     for node in _topological_order(list(grads)):
         g = grads.pop(node, None)
         if g is None:  # no gradient flows here (e.g. only non-differentiable paths)
@@ -471,8 +474,7 @@ def _run(seeds: list, retain_graph: bool, captured: dict | None, inputs: tuple =
                 f"backward. Call .backward(retain_graph=True) the first time if you need "
                 f"to backward twice."
             )
-        epoch = node._epoch
-        if epoch != now:  # something was written in place after this node
+        if node._epoch != now:  # something was written in place after this node
             check_saved(node)
         obs = node._retained
         if obs is not None:
@@ -496,7 +498,7 @@ def _run(seeds: list, retain_graph: bool, captured: dict | None, inputs: tuple =
                     f"{parent.array.dtype} input"
                 )
             fn = parent.grad_fn
-            if fn is not None and fn._epoch != epoch:
+            if inplace and fn is not None and fn._epoch != node._epoch:
                 fn = producer(parent, fn, node)
             if fn is None:
                 # a backward may hand its incoming gradient through unchanged (add, reshape

@@ -28,6 +28,7 @@ import warnings
 import numpy as np
 
 from zengrad.autograd.engine import (
+    RECORDED,
     bump_epoch,
     grad_mode,
     no_grad,
@@ -170,7 +171,7 @@ def _protect_saved(node: Function, start: int, root: np.ndarray) -> None:
 def _adopt(self: Tensor, node: Function, prev: Function | None, writer: bool) -> None:
     """Make node self's grad_fn: stamped with the write's epoch (so earlier consumers of self
     step back to prev, engine.producer), and the write noted in self's storage version."""
-    node._epoch = record_write(self.array, node if writer else None)
+    node._epoch = RECORDED[0] = record_write(self.array, node if writer else None)
     node._prev = prev
     obs = None if prev is None else prev._retained
     if obs is not None and obs.retain and obs.ref() is self:
