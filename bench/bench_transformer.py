@@ -187,9 +187,9 @@ def torch_step_fn(sd, head, x, y):
 def zengrad_step_fn(sd, head, x, y):
     import zengrad as zg
     from zengrad import optim
+    from zengrad.nn.functional import cross_entropy
     from zengrad.nn.linear import Linear
     from zengrad.nn.transformer import TransformerEncoderLayer
-    from zengrad.ops.loss import cross_entropy
 
     layer = TransformerEncoderLayer(D, NH, FF, dropout=0.0, batch_first=True)
     layer.load_state_dict(sd)
