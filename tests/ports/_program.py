@@ -54,10 +54,11 @@ def source_of(name: str, framework: str) -> str:
     return swap_imports(source) if framework == "zengrad" else source
 
 
-def _execute(name: str, framework: str, chunks, globals_: dict) -> types.ModuleType:
+def _execute(name: str, framework: str, chunks, globals_: dict,
+             module_name: str | None = None) -> types.ModuleType:
     """Run (source, first line, before) chunks in one fresh module namespace, in order."""
     path = PROGRAMS / f"{name}.py"
-    module_name = f"tests.ports.programs.{name}_{framework}"
+    module_name = module_name or f"tests.ports.programs.{name}_{framework}"
     module = types.ModuleType(module_name)
     module.__file__ = str(path)
     module.__dict__.update(globals_)
@@ -77,20 +78,27 @@ def _execute(name: str, framework: str, chunks, globals_: dict) -> types.ModuleT
     return module
 
 
-def load(name: str, framework: str, **globals_) -> types.ModuleType:
+def load(name: str, framework: str, module_name: str | None = None,
+         **globals_) -> types.ModuleType:
     """Execute programs/<name>.py as a fresh module, on "torch" or on "zengrad".
 
+    `module_name` is the name the program's classes will carry (`model` for a script's
+    `import model`, so that pickling finds them while run_main has it in sys.modules).
     `globals_` are set before the program runs (for the few module globals a script's
     `__main__` block would have set, such as makemore's `args`).
     """
-    return _execute(name, framework, [(source_of(name, framework), 1, None)], globals_)
+    return _execute(name, framework, [(source_of(name, framework), 1, None)], globals_,
+                    module_name)
 
 
-def run_main(name: str, framework: str, before_main=None, **globals_) -> types.ModuleType:
+def run_main(name: str, framework: str, before_main=None, imports: dict | None = None,
+             **globals_) -> types.ModuleType:
     """Run programs/<name>.py as a script: its `if __name__ == '__main__':` block too.
 
     `before_main(module)` is called between the definitions and the main block: the tests
-    use it to give the zengrad run the torch run's initial weights. Set sys.argv first.
+    use it to give the zengrad run the torch run's initial weights. `imports` maps the
+    names of the script's sibling modules (`import data`) to loaded programs. Set sys.argv
+    first.
     """
     source = source_of(name, framework)
     lines = source.splitlines(keepends=True)
@@ -103,7 +111,18 @@ def run_main(name: str, framework: str, before_main=None, **globals_) -> types.M
             before_main(module)
         module.__name__ = "__main__"  # the program's global __name__
 
-    return _execute(name, framework, [(head, 1, None), (tail, split + 1, enter_main)], globals_)
+    imports = imports or {}
+    saved = {key: sys.modules.get(key) for key in imports}
+    sys.modules.update(imports)
+    try:
+        return _execute(name, framework, [(head, 1, None), (tail, split + 1, enter_main)],
+                        globals_)
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                del sys.modules[key]
+            else:
+                sys.modules[key] = old
 
 
 def assert_no_torch(module: types.ModuleType) -> None:

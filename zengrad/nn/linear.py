@@ -59,3 +59,13 @@ class Linear(Module):
             f"in_features={self.in_features}, out_features={self.out_features}, "
             f"bias={self.bias is not None}"
         )
+
+
+class NonDynamicallyQuantizableLinear(Linear):
+    """A Linear under the name torch gives MultiheadAttention's out_proj class.
+
+    torch defines it in torch.nn.modules.linear only to keep quantization tools away from
+    that projection; it computes exactly what Linear does. Here it exists so that programs
+    naming it (pytorch/examples word_language_model lists it in torch.serialization
+    .safe_globals) run unchanged.
+    """
