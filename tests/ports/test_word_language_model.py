@@ -71,6 +71,7 @@ SAFE_GLOBALS_GAP = pytest.mark.xfail(strict=True, raises=TypeError, reason=(
 @pytest.mark.parametrize("case", [
     pytest.param(case, marks=SAFE_GLOBALS_GAP) if case == "Transformer" else case
     for case in CASES])
+@pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")  # torch's, about speed
 def test_word_language_model_matches_torch(case, tmp_path, monkeypatch, capsys):
     import zengrad
 
