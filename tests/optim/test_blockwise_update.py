@@ -75,3 +75,20 @@ def test_adam_blockwise_threaded_equals_one_thread(amsgrad, dtype):
     for k, st in state_one["state"].items():
         for name, v in st.items():
             np.testing.assert_array_equal(v, state_two["state"][k][name])
+
+
+def test_pool_works_in_a_forked_child(pool_threads):
+    """A child forked after the pool started gets a fresh pool (not the parent's dead one)."""
+    import multiprocessing as mp
+
+    a = np.zeros(8 * threads.BLOCK)
+    threads.for_blocks(lambda x: x.__iadd__(1), [a])  # the parent's pool exists now
+    ctx = mp.get_context("fork")
+    with ctx.Pool(1) as workers:
+        assert workers.apply_async(_child_sum).get(timeout=60) == 8 * threads.BLOCK
+
+
+def _child_sum() -> float:
+    b = np.zeros(8 * threads.BLOCK)
+    threads.for_blocks(lambda x: x.__iadd__(1), [b])
+    return float(b.sum())

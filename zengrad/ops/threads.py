@@ -67,6 +67,18 @@ def set_num_threads(n: int) -> None:
             _pool = None
 
 
+def _forget_pool_after_fork() -> None:
+    """A forked child (a DataLoader worker) has none of the parent's threads: a pool
+    inherited from the parent would take tasks and never run them."""
+    global _pool, _lock
+    _pool = None
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
 def _get_pool() -> ThreadPoolExecutor:
     global _pool
     with _lock:
