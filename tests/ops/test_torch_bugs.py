@@ -561,3 +561,35 @@ def test_gradcheck_perturbs_non_contiguous_inputs():
     assert not x.array.flags.c_contiguous
     assert zg.gradcheck(lambda v: (v * v).sum(0), [x])
     assert zg.gradcheck(lambda v: v.exp(), [zg.from_numpy(np.ones((5, 2))[::2]).requires_grad_()])
+
+
+def test_view_of_a_non_contiguous_tensor_refuses_as_torch():
+    """view never copies: a shape the strides can't give raises (writes would be lost)."""
+    import torch
+
+    z = zg.arange(6.0).reshape(2, 3).t()
+    t = torch.arange(6.0).reshape(2, 3).t()
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        t.view(-1)
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        z.view(-1)
+    assert tuple(z.view(3, 1, 2).shape) == tuple(t.view(3, 1, 2).shape)
+    v = zg.arange(12.0).reshape(3, 4)[:, :2].view(3, 2, 1)  # compatible strides: a view
+    assert v.shape == (3, 2, 1)
+
+
+def test_contiguous_copies_a_strided_tensor_so_view_works():
+    import torch
+
+    a = np.random.default_rng(0).standard_normal((2, 3, 4))
+    z = zg.tensor(a, requires_grad=True)
+    t = torch.tensor(a, requires_grad=True)
+    zy = z.transpose(1, 2).contiguous().view(2, 12)
+    ty = t.transpose(1, 2).contiguous().view(2, 12)
+    assert zy.is_contiguous() and not z.transpose(1, 2).is_contiguous()
+    np.testing.assert_array_equal(zy.detach().numpy(), ty.detach().numpy())
+    w = np.arange(24.0).reshape(2, 12)
+    (zy * zg.tensor(w)).sum().backward()
+    (ty * torch.tensor(w)).sum().backward()
+    np.testing.assert_array_equal(z.grad.numpy(), t.grad.numpy())
+    assert z.contiguous() is z  # already C-ordered: the tensor itself, as torch

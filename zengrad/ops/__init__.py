@@ -127,6 +127,8 @@ from zengrad.ops.shape import (
     unwrap_index,
     view,
 )
+from zengrad.ops.shape import contiguous as _contiguous  # Tensor methods only, as torch
+from zengrad.ops.shape import is_contiguous as _is_contiguous
 from zengrad.ops.sorting import *
 from zengrad.ops.special import *
 
@@ -140,7 +142,7 @@ _METHODS = [
     remainder, fmod,
     sum, mean, prod, max, min, amax, amin, argmax, argmin, var, std, logsumexp, norm, all, any,
     reshape, view, flatten, unflatten, permute, transpose, t, squeeze, unsqueeze, expand,
-    expand_as, repeat, flip, split, chunk, narrow, matmul, mm, bmm,
+    expand_as, repeat, flip, split, chunk, narrow, _contiguous, _is_contiguous, matmul, mm, bmm,
     sigmoid, tanh, relu, softmax, log_softmax,
 ]
 for _fn in _METHODS:

@@ -22,6 +22,18 @@ class Reshape(Function):
         return g.reshape(ctx.shape), None
 
 
+class Contiguous(Function):
+    """y = x laid out in C order (a copy of a strided x);  dL/dx = g."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.ascontiguousarray(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (g,)
+
+
 class Permute(Function):
     """y = x with axes reordered;  dL/dx = g with the inverse order."""
 
@@ -232,8 +244,42 @@ def reshape(input: Tensor, *shape) -> Tensor:
     return Reshape.apply(input, shape)
 
 
+def contiguous(input: Tensor, memory_format=None) -> Tensor:
+    """The tensor itself when its elements are already in C order, else a C-ordered copy (in
+    the graph), as torch's x.contiguous(): what view() needs after transpose/permute."""
+    if memory_format is not None and str(memory_format) not in (
+            "torch.contiguous_format", "contiguous_format"):
+        raise TypeError(f"contiguous(): memory_format {memory_format!r} is not supported "
+                        "(only the default contiguous format exists)")
+    if input.array.flags.c_contiguous:
+        return input
+    return Contiguous.apply(input)
+
+
+def is_contiguous(input: Tensor, memory_format=None) -> bool:
+    """Whether the elements are laid out in C order (torch's default memory format)."""
+    return bool(input.array.flags.c_contiguous)
+
+
 def view(input: Tensor, *shape) -> Tensor:
-    """reshape under PyTorch's other name (a separate function so Tensor.view exists)."""
+    """reshape that never copies, as torch's view: a shape that the input's strides can't
+    give without a copy (a transposed input flattened, say) raises torch's RuntimeError, so
+    writes through the result always reach the input."""
+    arr = input.array if isinstance(input, Tensor) else None
+    if arr is not None and not arr.flags.c_contiguous and arr.size:
+        probe = arr.view()
+        try:
+            probe.shape = _shape_arg(shape)  # NumPy refuses where a copy would be needed
+        except AttributeError:
+            raise RuntimeError(
+                f"view size is not compatible with input tensor's size and stride (at least "
+                f"one dimension spans across two contiguous subspaces; input shape "
+                f"{tuple(arr.shape)}, strides in elements "
+                f"{tuple(st // arr.itemsize for st in arr.strides)}). Use .reshape(...) "
+                f"instead."
+            ) from None
+        except (TypeError, ValueError):
+            pass  # a bad shape: reshape says what is wrong with it
     return reshape(input, *shape)
 
 

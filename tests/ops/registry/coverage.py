@@ -44,7 +44,8 @@ SKIP: dict[str, str] = {
     **{f"Tensor.{n}": _PLUMBING for n in (
         "backward", "register_hook", "retain_grad", "requires_grad_", "detach", "detach_",
         "item", "numpy", "tolist", "size", "dim", "ndimension", "numel", "nelement",
-        "element_size", "is_floating_point", "is_pinned", "pin_memory", "get_device", "cpu",
+        "element_size", "is_floating_point", "is_contiguous", "is_pinned", "pin_memory",
+        "get_device", "cpu",
         "cuda", "type", "new_tensor", "new_empty")},
     **{f"Tensor.{n}": _FACTORY for n in ("bernoulli", "multinomial")},
 }
