@@ -75,6 +75,8 @@ VARIANTS: dict[str, dict] = {
     "sobol": dict(start_design="sobol", own_start=True),
     "escape8": dict(stall_patience=8),
     "escape5": dict(stall_patience=5),
+    "escape8x1": dict(stall_patience=8, max_excursions=1),
+    "escape8x2": dict(stall_patience=8, max_excursions=2),
     "sobol+escape8": dict(start_design="sobol", stall_patience=8, own_start=True),
     "sobol+escape5": dict(start_design="sobol", stall_patience=5, own_start=True),
 }

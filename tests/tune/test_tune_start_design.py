@@ -82,6 +82,11 @@ def test_excursion_state_machine():
     assert exc.update(X2[:6], y2[:6], numeric)  # 1 of 2 excursion trials: still running
     assert not exc.update(X2, y2, numeric)  # 2 without beating 0.0: failed, back to normal
     np.testing.assert_array_equal(exc.failed[-1], [0.1, 0.9])  # its best is remembered
+    # limit=1: no second excursion, however long the stall
+    once = Excursions(patience=3, length=2, radius=0.2, limit=1)
+    assert once.update(X, y, numeric) and once.update(X2[:6], y2[:6], numeric)
+    X3, y3 = np.vstack([X2, X2[:1].repeat(6, axis=0)]), np.append(y2, np.full(6, 0.9))
+    assert not any(once.update(X3[:k], y3[:k], numeric) for k in range(7, 14))
     # an excursion that beats the incumbent ends at once
     exc2 = Excursions(patience=3, length=10, radius=0.2)
     assert exc2.update(X, y, numeric)

@@ -15,7 +15,8 @@ the crowded basin for a while.  So:
   acquisition's reference value is the best of those, and candidates inside the balls are
   dropped.  It ends early when it beats the incumbent (the new basin is then exploited as
   usual); when it fails, its best point becomes one more ball for later excursions and the
-  normal search (all trials) resumes, refining the incumbent.
+  normal search (all trials) resumes, refining the incumbent.  ``limit`` caps the number
+  of excursions per study (each costs refinement trials in a basin that was the global one).
 
 State lives in the sampler object (a resumed study starts without excursions); it is
 derived from the completed trials in trial-number order, so sequential runs are
@@ -28,13 +29,15 @@ import numpy as np
 
 
 class Excursions:
-    def __init__(self, patience: int, length: int, radius: float, tol: float = 0.01) -> None:
+    def __init__(self, patience: int, length: int, radius: float, tol: float = 0.01,
+                 limit: int | None = None) -> None:
         if patience < 1 or length < 1:
             raise ValueError(f"stall_patience and excursion_length must be >= 1, got "
                              f"{patience} and {length}")
         if not radius > 0:
             raise ValueError(f"escape_radius must be > 0, got {radius}")
         self.patience, self.length, self.radius, self.tol = patience, length, radius, tol
+        self.limit, self.count = limit, 0  # at most `limit` excursions per study (None: any)
         self._start: int | None = None  # completed-trial count when the excursion began
         self._best_at_start = np.inf
         self._resumed = 0  # completed-trial count when normal search last resumed
@@ -62,7 +65,9 @@ class Excursions:
             if v < best - tol:
                 last = i
             best = min(best, v)
-        if n - 1 - last >= self.patience and n - self._resumed >= self.patience:
+        if (n - 1 - last >= self.patience and n - self._resumed >= self.patience
+                and (self.limit is None or self.count < self.limit)):
+            self.count += 1
             self._start, self._best_at_start = n, float(y.min())
             self.centers = [X[int(np.argmin(y))], *self.failed]
             return True

@@ -105,7 +105,7 @@ class GPSampler(BaseSampler):
             (default: ``stall_patience``) searches outside a ball of radius
             ``escape_radius`` (RMS distance per numeric unit-cube coordinate) around the
             best trial, with a GP fitted to the trials outside it (``_excursion.py``).
-            None: never.
+            None: never.  ``max_excursions`` caps them per study (None: no cap).
     """
 
     def __init__(
@@ -115,7 +115,7 @@ class GPSampler(BaseSampler):
         lengthscale_prior: str = "lognormal", start_design: str = "random",
         start_points: Sequence[Mapping[str, Any]] | None = None,
         stall_patience: int | None = None, excursion_length: int | None = None,
-        escape_radius: float = 0.2,
+        escape_radius: float = 0.2, max_excursions: int | None = None,
     ) -> None:
         if acquisition not in ("logei", "ei", "ucb"):
             raise ValueError(f"acquisition must be 'logei', 'ei' or 'ucb', got {acquisition!r}")
@@ -132,7 +132,8 @@ class GPSampler(BaseSampler):
         self._start = StartDesign(start_design, n_startup_trials, seed, self._random._rng,
                                   start_points)
         self._excursions = None if stall_patience is None else Excursions(
-            stall_patience, excursion_length or stall_patience, float(escape_radius))
+            stall_patience, excursion_length or stall_patience, float(escape_radius),
+            limit=max_excursions)
         self.n_startup_trials = n_startup_trials
         self.acquisition = acquisition
         self.n_candidates = n_candidates
