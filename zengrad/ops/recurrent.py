@@ -161,9 +161,9 @@ class LSTMSequence(Function):
     Layout (why it is fast): everything is feature-major. A step's gates are one contiguous
     (4H, N) block and each gate a contiguous (H, N) block (elementwise passes over the
     strided column slices of (N, 4H) rows ran 2-2.5x slower); the step's GEMM is
-    W_hh (4H, H) @ h (H, N). The states h_t live in one (H, L + 1, N) buffer and the gate
-    gradients in one (4H, L, N) buffer, so the weight gradients are single GEMMs over views,
-    with no transposing copy. The sigmoid rows of W_ih, W_hh and the bias are halved once,
+    W_hh (4H, H) @ h (H, N), h read through the transpose of the (N, H) output rows. The gate
+    gradients live in one (4H, L, N) buffer, so the weight gradients are single GEMMs over
+    views, with no transposing copy. The sigmoid rows of W_ih, W_hh and the bias are halved once,
     so ONE tanh covers all four gates (sigmoid(a) = 0.5 tanh(a / 2) + 0.5; halving is exact,
     so the forward is the earlier one's bit for bit up to the GEMMs' summation order).
     """
@@ -185,7 +185,9 @@ class LSTMSequence(Function):
             bias = _swap_go(b_ih + b_hh)
             bias[:s3] *= 0.5
             gates += bias[:, None]
-        hs = np.empty((hid, seq + 1, n), x.dtype)  # h_1..h_L, then c_last
+        # h_1..h_L, then c_last, in the caller's (L + 1, N, H) layout (contiguous, as torch's
+        # output: .view works on it); the step GEMM reads h_t through its transpose
+        states = np.empty((seq + 1, n, hid), x.dtype)
         cells = np.empty((seq, hid, n), x.dtype)
         tanh_c = np.empty((seq, hid, n), x.dtype)
         rec = np.empty((4 * hid, n), x.dtype)
@@ -207,18 +209,18 @@ class LSTMSequence(Function):
                 np.multiply(a[hid : 2 * hid], c, out=tmp)  # + f c_{t-1}
                 ct += tmp
             np.tanh(ct, out=tanh_c[t])
-            h = hs[:, t]
+            h = states[t].T
             np.multiply(a[2 * hid : s3], tanh_c[t], out=h)
             c = ct
-        hs[:, seq] = c
+        states[seq] = c.T
         ctx.x, ctx.h0, ctx.c0, ctx.w_ih_p, ctx.w_hh_p = x, h0, c0, w_ih_p, w_hh_p
-        ctx.gates, ctx.cells, ctx.tanh_c, ctx.hs = gates, cells, tanh_c, hs
+        ctx.gates, ctx.cells, ctx.tanh_c, ctx.states = gates, cells, tanh_c, states
         ctx.reverse, ctx.has_bias = reverse, b_ih is not None
-        return hs.transpose(1, 2, 0)
+        return states
 
     @staticmethod
     def backward(ctx, g):
-        gates, cells, tanh_c, hs = ctx.gates, ctx.cells, ctx.tanh_c, ctx.hs
+        gates, cells, tanh_c, states = ctx.gates, ctx.cells, ctx.tanh_c, ctx.states
         h0, c0, reverse = ctx.h0, ctx.c0, ctx.reverse
         needs = ctx.needs_input_grad
         seq, hid, n = cells.shape
@@ -274,7 +276,7 @@ class LSTMSequence(Function):
         if needs[3]:
             dw_ih = _swap_go(d2 @ x.reshape(seq * n, -1))
         if needs[4]:
-            dw_hh = _swap_go(LSTMSequence._recurrent_weight_grad(d2, hs, h0, reverse, n))
+            dw_hh = _swap_go(LSTMSequence._recurrent_weight_grad(d2, states, h0, reverse, n))
         dh0 = np.ascontiguousarray(dh.T) if h0 is not None and needs[1] else None
         dc0 = np.ascontiguousarray(dc.T) if c0 is not None and needs[2] else None
         if ctx.has_bias:
@@ -284,16 +286,16 @@ class LSTMSequence(Function):
         return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh
 
     @staticmethod
-    def _recurrent_weight_grad(d2, hs, h0, reverse, n):
+    def _recurrent_weight_grad(d2, states, h0, reverse, n):
         """dW_hh = sum_t dgates_t h_{t-1}^T: one GEMM of the (4H, (L-1) N) gate gradients of
-        the steps after the first with the (H, (L-1) N) states they read (both views), plus
+        the steps after the first with the ((L-1) N, H) states they read (both views), plus
         the first step's term when h0 was given."""
-        hid, seq = hs.shape[0], hs.shape[1] - 1
+        seq, hid = states.shape[0] - 1, states.shape[2]
         if reverse:
-            d_rest, h_rest, d_first = d2[:, : (seq - 1) * n], hs[:, 1:seq], d2[:, (seq - 1) * n :]
+            d_rest, h_rest, d_first = d2[:, : (seq - 1) * n], states[1:seq], d2[:, (seq - 1) * n :]
         else:
-            d_rest, h_rest, d_first = d2[:, n:], hs[:, : seq - 1], d2[:, :n]
-        dw = d_rest @ h_rest.reshape(hid, (seq - 1) * n).T
+            d_rest, h_rest, d_first = d2[:, n:], states[: seq - 1], d2[:, :n]
+        dw = d_rest @ h_rest.reshape((seq - 1) * n, hid)
         if h0 is not None:
             dw += d_first @ h0
         return dw
