@@ -1,15 +1,22 @@
-"""The array backend: which array module ops use, the default dtype and the seeded RNG.
+"""The array backend: which array module computes on an array, the default dtype and the
+seeded RNG.
 
-NumPy on the CPU. A CuPy backend (device "cuda") plugs in here later: ops call
-`get_array_module(x)` instead of naming numpy, so they are written once.
+The seam (Chainer's `xp`): an op asks `xp_of(array)` for the module of its input's array
+type, NumPy for np.ndarray, CuPy for cupy.ndarray (device "cuda"), and calls `xp.exp`,
+`xp.matmul`, ... so it is written once. The lookup is one dict read on `type(array)`. A
+device maps to a module with `module_for(device)`; CuPy is imported only when a "cuda"
+device is first asked for. Tests register a fake CuPy with `register_array_module`.
+Dtype constants stay NumPy dtypes on every device (CuPy uses NumPy's dtypes too).
 
 Random numbers come from `Generator` objects (torch.Generator), each wrapping a NumPy
 `np.random.Generator` (PCG64). `default_generator` serves every draw that names no
-generator (creation ops, init, dropout, shuffling); `rng()` hands ops its NumPy generator.
+generator (creation ops, init, dropout, shuffling); `rng()` hands ops its NumPy generator;
+`rng_for(xp)` a generator drawing on another module's device, seeded by `manual_seed` too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from typing import TYPE_CHECKING
@@ -32,8 +39,12 @@ bool_ = np.dtype(np.bool_)
 _default_dtype = float32
 
 
-def get_array_module(_array: object = None):
-    """The array module (numpy) for an array; cupy arrays will map to cupy."""
+def get_array_module(*arrays: object):
+    """The array module of the first array among the arguments (numpy when there is none):
+    Chainer's and CuPy's name for `xp_of`."""
+    for a in arrays:
+        if not isinstance(a, _SCALARS):
+            return xp_of(a)
     return np
 
 
@@ -182,7 +193,9 @@ def manual_seed(seed: int) -> Generator:
         raise TypeError(
             f"manual_seed: seed must be an integer, got {type(seed).__name__}"
         ) from None
-    return default_generator.manual_seed(seed)
+    generator = default_generator.manual_seed(seed)
+    reseed_devices()  # the device generators follow (torch seeds every CUDA device too)
+    return generator
 
 
 def seed() -> int:
@@ -298,11 +311,244 @@ def parse_to_args(args: tuple, kwargs: dict) -> tuple[_device.device | None, np.
     return device, dtype
 
 
-def check_device(device, name: str) -> None:
-    """A factory's device= argument: None (the default device, 'cpu' unless
-    set_default_device named another) or an available device ('cpu'), else torch's error."""
+def check_device(device, name: str) -> _device.device:
+    """A factory's or layer's device= argument as a device: None is the default device
+    ('cpu' unless set_default_device named another); an unavailable device raises torch's
+    error (the one device check of every factory and layer)."""
     if device is None:
         device = _device._state["default"]
         if device is None:
-            return
-    _device.check_available(device, name)
+            return _device.CPU
+    return _device.check_available(device, name)
+
+
+# ----------------------------------------------------------------------------- the seam
+# type(array) -> the module computing on it, and the device type it lives on. np.ndarray
+# is the fast path; NumPy scalars and Python numbers (0-d results, scalar operands) compute
+# with NumPy. Filled by register_array_module (CuPy on first use of "cuda", a fake in tests).
+_XP: dict[type, object] = {np.ndarray: np}
+_DEVICE_TYPE: dict[type, str] = {np.ndarray: "cpu"}
+_BY_DEVICE: dict[str, object] = {"cpu": np}
+_SCALARS = (bool, int, float, complex, np.generic)
+_CUPY_HINT = "install CuPy for CUDA 12: pip install 'zengrad[cuda]' (cupy-cuda12x)"
+
+
+def xp_of(array: object):
+    """The array module computing on `array`: numpy for NumPy arrays and scalars, cupy for
+    CuPy arrays. Other array types are refused (TypeError naming the type): zengrad never
+    converts a foreign array silently."""
+    try:
+        return _XP[type(array)]
+    except KeyError:
+        return _xp_lookup(array)
+
+
+def _xp_lookup(array: object):
+    """The slow path of xp_of: subclasses and scalars, cached by type once resolved."""
+    kind = type(array)
+    if isinstance(array, _SCALARS) or isinstance(array, np.ndarray):
+        module, device_type = np, "cpu"
+    else:
+        for base, dev in list(_DEVICE_TYPE.items()):
+            if isinstance(array, base):
+                module, device_type = _XP[base], dev
+                break
+        else:
+            raise TypeError(
+                f"zengrad: an array of type {kind.__module__}.{kind.__qualname__} is not "
+                "an array of a zengrad backend (numpy.ndarray on 'cpu', cupy.ndarray on "
+                "'cuda'); convert it explicitly first"
+            )
+    _XP[kind], _DEVICE_TYPE[kind] = module, device_type
+    return module
+
+
+def xp_of_all(op: str, *values: object):
+    """The one module of every array among values (scalars and None are skipped; numpy when
+    there is no array); arrays of two devices raise torch's error naming both devices."""
+    module = found = None
+    for v in values:
+        if v is None or isinstance(v, _SCALARS):
+            continue
+        m = xp_of(v)
+        if module is None:
+            module, found = m, v
+        elif m is not module:
+            raise RuntimeError(
+                f"{op}: Expected all tensors to be on the same device, but found at least "
+                f"two devices, {device_of(found)} and {device_of(v)}!"
+            )
+    return np if module is None else module
+
+
+def device_of(array: object) -> _device.device:
+    """The zengrad device an array lives on: cpu for NumPy, cuda:<id> for CuPy."""
+    xp_of(array)  # resolves (and checks) the type
+    device_type = _DEVICE_TYPE[type(array)]
+    if device_type == "cpu":
+        return _device.CPU
+    return _device.device(device_type, int(array.device.id))
+
+
+def register_array_module(array_type: type, module, device_type: str, *,
+                          special=None) -> None:
+    """Make `module` the backend of arrays of `array_type` on devices of `device_type`
+    (the hook CuPy and the tests' fake CuPy plug in through).
+
+    The module must look like CuPy where zengrad uses it: NumPy's functions under NumPy's
+    names on its own arrays, `asarray(ndarray)` (to the device) and `asnumpy(array)`,
+    `random.default_rng(seed)`, `cuda.Device(i)` (a context; `.synchronize()`, `.id`),
+    `cuda.runtime.getDeviceCount()`; and its arrays an `array.device.id`. `special` is its
+    scipy.special (cupyx.scipy.special for CuPy, imported on first use when not given).
+    """
+    if device_type == "cpu":
+        raise ValueError("register_array_module: 'cpu' is NumPy's device")
+    _device.as_device(device_type)  # a device type torch knows
+    _XP[array_type], _DEVICE_TYPE[array_type] = module, device_type
+    _BY_DEVICE[device_type] = module
+    if special is not None:
+        _SPECIAL[module] = special
+    _device_rngs.pop(module, None)
+
+
+def unregister_array_module(device_type: str) -> None:
+    """Forget the backend of a device type (and every array type cached for it)."""
+    module = _BY_DEVICE.pop(device_type, None)
+    for kind in [k for k, d in _DEVICE_TYPE.items() if d == device_type]:
+        del _DEVICE_TYPE[kind], _XP[kind]
+    _device_rngs.pop(module, None)
+    _SPECIAL.pop(module, None)
+
+
+def registered_module(device_type: str):
+    """The module registered for a device type, or None (never imports anything)."""
+    return _BY_DEVICE.get(device_type)
+
+
+def _load_cupy():
+    """Register CuPy for 'cuda' on first use; without CuPy, or without a GPU, the CPU-only
+    build's error, saying what to install."""
+    try:
+        import cupy
+    except ImportError:
+        raise _device.DeviceUnavailableError(
+            f"it needs CuPy, which is not installed; {_CUPY_HINT}"
+        ) from None
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as e:  # CuPy's CUDARuntimeError: no driver or no device
+        raise _device.DeviceUnavailableError(
+            f"CuPy is installed but found no CUDA device ({type(e).__name__}: {e})"
+        ) from None
+    if count == 0:
+        raise _device.DeviceUnavailableError(
+            "CuPy is installed but found no CUDA device"
+        )
+    register_array_module(cupy.ndarray, cupy, "cuda")
+    return cupy
+
+
+def device_count(device_type: str) -> int:
+    """How many devices of this type the registered module has (0 when none is)."""
+    module = _BY_DEVICE.get(device_type)
+    if module is None:
+        return 0
+    if module is np:
+        return 1
+    return int(module.cuda.runtime.getDeviceCount())
+
+
+def module_for(value, what: str = ""):
+    """The array module of a device ('cpu' -> numpy, 'cuda' -> cupy, importing CuPy on first
+    use); an unavailable device raises torch's error (see devices.check_available)."""
+    dev = _device.as_device(value)
+    if dev.type == "cpu":
+        return np
+    where = f"{what}: " if what else ""
+    module = _BY_DEVICE.get(dev.type)
+    if module is None:
+        if dev.type != "cuda":
+            _device.unavailable(dev, what)
+        try:
+            module = _load_cupy()
+        except _device.DeviceUnavailableError as e:
+            raise _device.DeviceUnavailableError(
+                f"{where}Torch not compiled with CUDA enabled: device '{dev}' is not "
+                f"available ({e})"
+            ) from None
+    count = device_count(dev.type)
+    if dev.index is not None and dev.index >= count:
+        raise RuntimeError(
+            f"{where}CUDA error: invalid device ordinal (device '{dev}'; {count} "
+            f"{dev.type} device(s) here)"
+        )
+    return module
+
+
+def to_device(array, value):
+    """array on a device (itself when it is there already): NumPy <-> the device's module
+    through host memory, as CuPy's asarray/asnumpy copy."""
+    dev = _device.as_device(value)
+    src = xp_of(array)
+    if dev.type == "cpu":
+        return array if src is np else src.asnumpy(array)
+    dst = module_for(dev)
+    index = 0 if dev.index is None else dev.index
+    if src is dst and int(array.device.id) == index:
+        return array
+    host = array if src is np else src.asnumpy(array)
+    with dst.cuda.Device(index):
+        return dst.asarray(host)
+
+
+def asnumpy(array) -> np.ndarray:
+    """A NumPy copy of a device array (the array itself when it is a NumPy array)."""
+    xp = xp_of(array)
+    return array if xp is np else xp.asnumpy(array)
+
+
+def errstate(xp, **kwargs):
+    """np.errstate(**kwargs) for NumPy; a no-op context for modules without floating-point
+    error states (CuPy never warns on overflow or division by zero)."""
+    if xp is np:
+        return np.errstate(**kwargs)
+    return contextlib.nullcontext()
+
+
+# module -> its scipy.special (scipy's for numpy, imported on first use)
+_SPECIAL: dict = {}
+
+
+def special(xp):
+    """The special functions (erf, gammaln, digamma, ...) on xp's arrays: scipy.special for
+    numpy, cupyx.scipy.special for cupy."""
+    module = _SPECIAL.get(xp)
+    if module is None:
+        import importlib
+
+        name = "scipy.special" if xp is np else "cupyx.scipy.special"
+        module = _SPECIAL[xp] = importlib.import_module(name)
+    return module
+
+
+# module -> the generator drawing on its device, made on first use from the default
+# generator's seed, and dropped by manual_seed so the next draw starts from the new seed
+_device_rngs: dict = {}
+
+
+def rng_for(xp):
+    """A generator with NumPy's Generator methods (random, standard_normal, integers, ...)
+    drawing on xp's device: the default generator's for numpy; for another module, its
+    `random.default_rng` seeded with the default generator's seed (so manual_seed seeds
+    it). The device draws differ from the CPU draws of the same seed (as in torch)."""
+    if xp is np:
+        return default_generator._np
+    gen = _device_rngs.get(xp)
+    if gen is None:
+        gen = _device_rngs[xp] = xp.random.default_rng(default_generator.initial_seed())
+    return gen
+
+
+def reseed_devices() -> None:
+    """Let every device generator restart from the default generator's (new) seed."""
+    _device_rngs.clear()

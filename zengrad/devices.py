@@ -4,9 +4,10 @@ A device is a type ('cpu', 'cuda', 'mps', ...) and an optional index: device('cu
 device('cuda', 0), device(other_device). Devices compare equal to devices only (never to
 strings, as torch: device('cuda') == 'cuda' is False) and hash by (type, index).
 
-This build of zengrad computes with NumPy on the CPU: naming any other device is allowed
-(programs build device('cuda' if cuda.is_available() else 'cpu')), but putting data there
-raises the error torch raises on a CPU-only build (`check_available`).
+zengrad computes with NumPy on 'cpu' and with CuPy on 'cuda' (zengrad.backend maps a device
+to its array module). Naming any device is allowed (programs build device('cuda' if
+cuda.is_available() else 'cpu')); putting data on one without its backend raises the error
+torch raises on a CPU-only build (`check_available`).
 """
 
 from __future__ import annotations
@@ -147,23 +148,28 @@ def as_device(value) -> device:
 
 
 def check_available(value, what: str = "") -> device:
-    """The device, when this build can put data there (only 'cpu'); else torch's error on a
-    CPU-only build: AssertionError for CUDA, RuntimeError for MPS and other types."""
+    """The device, when data can be put there: 'cpu' always; 'cuda' when CuPy and a GPU are
+    there (or a module is registered for it, see backend.register_array_module). Else
+    torch's error on a CPU-only build: AssertionError for CUDA (saying what to install),
+    RuntimeError for MPS and other types."""
     dev = as_device(value)
     if dev._type == "cpu":
         return dev
+    from zengrad import backend  # the backend sits above this module (it imports it)
+
+    backend.module_for(dev, what)
+    return dev
+
+
+def unavailable(dev: device, what: str = ""):
+    """Raise the error of a device type no backend computes on (not 'cpu', not 'cuda')."""
     where = f"{what}: " if what else ""
-    if dev._type == "cuda":
-        raise DeviceUnavailableError(
-            f"{where}Torch not compiled with CUDA enabled: device '{dev}' is not available "
-            "(this build of zengrad runs on the NumPy cpu backend; use device='cpu')"
-        )
     if dev._type == "mps":
         raise DeviceUnavailableError(
             f"{where}PyTorch is not linked with support for mps devices: device '{dev}' is not "
-            "available (this build of zengrad runs on the NumPy cpu backend; use device='cpu')"
+            "available (zengrad runs on NumPy ('cpu') and CuPy ('cuda'))"
         )
     raise DeviceUnavailableError(
-        f"{where}device '{dev}' is not available: this build of zengrad runs on the NumPy "
-        "cpu backend (use device='cpu')"
+        f"{where}device '{dev}' is not available: zengrad runs on NumPy ('cpu') and CuPy "
+        "('cuda')"
     )
