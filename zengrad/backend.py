@@ -381,6 +381,14 @@ def xp_of_all(op: str, *values: object):
     return np if module is None else module
 
 
+def as_result(data):
+    """An op's result as an array of its backend: device arrays as they are, NumPy scalars
+    (from 0-d arithmetic and full reductions) as 0-d NumPy arrays."""
+    if _DEVICE_TYPE.get(type(data), "cpu") != "cpu":
+        return data
+    return np.asarray(data)
+
+
 def device_of(array: object) -> _device.device:
     """The zengrad device an array lives on: cpu for NumPy, cuda:<id> for CuPy."""
     xp_of(array)  # resolves (and checks) the type

@@ -257,7 +257,7 @@ class Tensor:
         """Fast constructor used by ops: no conversion, no checks."""
         t = object.__new__(cls)
         # NumPy returns scalars, not 0-d arrays, from 0-d arithmetic and full reductions
-        t.array = data if type(data) is np.ndarray else np.asarray(data)
+        t.array = data if type(data) is np.ndarray else backend.as_result(data)
         t._grad = None
         t.requires_grad = requires_grad
         t.grad_fn = grad_fn
@@ -317,21 +317,21 @@ class Tensor:
 
     @property
     def device(self) -> _device.device:
-        """Where the data lives: always device(type='cpu') in this (NumPy) build."""
-        return _device.CPU
+        """Where the data lives: cpu for NumPy arrays, cuda:<i> for CuPy arrays."""
+        return backend.device_of(self.array)
 
     @property
     def is_cuda(self) -> bool:
-        """False: this build keeps every tensor on the CPU."""
-        return False
+        return self.device.type == "cuda"
 
     @property
     def is_cpu(self) -> bool:
-        return True
+        return type(self.array) is np.ndarray or self.device.type == "cpu"
 
     def get_device(self) -> int:
-        """-1: the index torch gives a CPU tensor."""
-        return -1
+        """The device index; -1, as torch, for a CPU tensor."""
+        dev = self.device
+        return -1 if dev.type == "cpu" else dev.index
 
     def is_pinned(self, device=None) -> bool:
         """False: there is no page-locked memory without an accelerator."""
@@ -502,6 +502,7 @@ class Tensor:
         return self.array.tolist()
 
     def numpy(self) -> np.ndarray:
+        _check_host(self, "numpy")
         if self.requires_grad:
             raise RuntimeError(
                 "Can't call numpy() on a Tensor that requires grad. Use tensor.detach().numpy()"
@@ -509,6 +510,7 @@ class Tensor:
         return self.array
 
     def __array__(self, dtype=None, copy=None):
+        _check_host(self, "__array__")
         return self.array if dtype is None else self.array.astype(dtype)
 
     def __float__(self) -> float:
@@ -536,15 +538,15 @@ class Tensor:
 
         Returns self when nothing changes (and copy is False), else a differentiable cast or
         copy. Devices other than 'cpu' raise torch's CPU-only-build error."""
-        _, dtype, _, copy = backend.parse_to(args, kwargs)
+        device, dtype, _, copy = backend.parse_to(args, kwargs)
+        moved = self if device is None else _ops_shape().to_device(self, device)
         if dtype is None or dtype == self.array.dtype:
-            return _ops.clone(self) if copy else self
-        return _ops.cast(self, dtype)
+            return _ops.clone(moved) if copy and moved is self else moved
+        return _ops.cast(moved, dtype)
 
     def cuda(self, device=None, non_blocking: bool = False) -> Tensor:
-        """torch's error on a CPU-only build: there is no CUDA device here."""
-        _device.check_available("cuda" if device is None else _cuda_device(device), "cuda")
-        return self  # not reached: check_available raises for every cuda device
+        """self on a CUDA device (the current one, or device): torch's error without CuPy."""
+        return self.to("cuda" if device is None else _cuda_device(device))
 
     def type(self, dtype=None, non_blocking: bool = False) -> str | Tensor:
         """torch's legacy type API: type() is the type name ('torch.FloatTensor', as torch
@@ -565,8 +567,8 @@ class Tensor:
         return self.to(dtype)
 
     def cpu(self, memory_format=None) -> Tensor:
-        """self: the data is already on the CPU."""
-        return self
+        """self on the CPU (a copy in the graph from a CUDA device)."""
+        return self if type(self.array) is np.ndarray else self.to("cpu")
 
     def float(self) -> Tensor:
         return self.to(np.float32)
@@ -758,6 +760,21 @@ def type_name(dtype: np.dtype) -> str:
     """torch's name of a tensor type, as error messages print it: 'zengrad.FloatTensor'."""
     name = _LEGACY_NAMES.get(np.dtype(dtype))
     return f"zengrad.{name}" if name else f"Tensor of dtype {dtype}"
+
+
+def _check_host(t: Tensor, what: str) -> None:
+    """torch's TypeError for host access to a device tensor (numpy(), np.asarray)."""
+    if type(t.array) is not np.ndarray and t.device.type != "cpu":
+        raise TypeError(
+            f"can't convert {t.device} device type tensor to numpy. Use Tensor.cpu() to copy "
+            f"the tensor to host memory first. ({what})"
+        )
+
+
+def _ops_shape():
+    from zengrad.ops import shape  # the ops sit above the tensor
+
+    return shape
 
 
 def _cuda_device(device) -> _device.device:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from zengrad import backend
 from zengrad.autograd.function import Function, unbroadcast
 from zengrad.autograd.tensor import Tensor
 from zengrad.ops.dims import normalize_dim
@@ -203,6 +204,19 @@ class Flip(Function):
     @staticmethod
     def backward(ctx, g):
         return np.flip(g, ctx.axes), None
+
+
+class ToDevice(Function):
+    """y = x copied to another device (NumPy <-> CuPy);  dL/dx = g copied back to x's."""
+
+    @staticmethod
+    def forward(ctx, x, device):
+        ctx.source = backend.device_of(x)
+        return backend.to_device(x, device)
+
+    @staticmethod
+    def backward(ctx, g):
+        return backend.to_device(g, ctx.source), None
 
 
 def _bool_masks_as_indices(index):
@@ -649,3 +663,14 @@ def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
         raise RuntimeError(f"narrow: start ({start}) + length ({length}) exceeds dimension size "
                            f"({size})" if length >= 0 else "narrow: length must be non-negative")
     return getitem(input, (slice(None),) * axis + (slice(start, start + length),))
+
+
+def to_device(input: Tensor, device) -> Tensor:
+    """input on `device` (a zengrad.device or its name): itself when it is there already,
+    else a copy in the graph (the gradient goes back to input's device)."""
+    dev = backend.check_device(device, "to")
+    if backend.device_of(input.array) == dev or (
+        dev.index is None and backend.device_of(input.array).type == dev.type
+    ):
+        return input
+    return ToDevice.apply(input, dev)
