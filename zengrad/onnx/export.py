@@ -21,7 +21,7 @@ from zengrad.io.atomic import atomic_write_bytes
 from zengrad.nn.module import Module
 from zengrad.onnx.errors import ExportError
 from zengrad.onnx.graph import GraphBuilder, _onnx, emit, value_info
-from zengrad.onnx.table import MODULES, mapping_of
+from zengrad.onnx.table import FUNCTIONS, MODULES, mapping_of
 from zengrad.onnx.trace import Ref, Trace, trace
 
 DEFAULT_OPSET = 18
@@ -69,7 +69,8 @@ def export(
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
-        tr = trace(model, inputs, [dyn_in.get(n, {}) for n in in_names], MODULES, kwargs)
+        tr = trace(model, inputs, [dyn_in.get(n, {}) for n in in_names], MODULES, kwargs,
+                   FUNCTIONS)
     finally:
         for m, mode in modes:
             m.training = mode

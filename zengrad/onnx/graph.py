@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from zengrad.onnx.errors import ExportError
+from zengrad.onnx.patterns import explain
 from zengrad.onnx.symbolic import Dim, Sym
 from zengrad.onnx.trace import Const, Node, Ref, Trace, Varying
 
@@ -100,6 +101,9 @@ class GraphBuilder:
         if isinstance(arg, Const):
             return self.const(arg.array, arg.name or hint)
         if isinstance(arg, Varying):
+            rebuilt = explain(self, arg)
+            if rebuilt is not None:
+                return rebuilt
             raise ExportError(
                 f"{arg.where}: an argument (shape {arg.array.shape}) changes with the inputs "
                 "but was computed outside zengrad's ops (a NumPy expression, a mask from a "
@@ -114,6 +118,8 @@ class GraphBuilder:
     def shape(self, arg) -> tuple[Dim, ...]:
         if isinstance(arg, Ref):
             return self.trace.shapes[arg.vid]
+        if isinstance(arg, Varying) and arg.shape is not None:
+            return arg.shape
         if isinstance(arg, (Const, Varying)):
             return tuple(arg.array.shape)
         return ()

@@ -374,3 +374,30 @@ def getitem(g, node):
     if news:
         y = g.unsqueeze(y, news)
     return y if y != g.value(x) else g.node("Identity", [y])
+
+
+# ----- masks and selections ------------------------------------------------------------------
+def masked_fill(g, node):
+    """value where mask else x (mask broadcast)."""
+    x, mask, value = node.args[:3]
+    dt = out_dtype(g, node)
+    return g.node("Where", [operand(g, mask, np.dtype(bool)), operand(g, value, dt),
+                            operand(g, x, dt)])
+
+
+def keep_where(g, node):
+    """x where mask else 0 (tril / triu: the mask a triangle, rebuilt from a dynamic size
+    by patterns.py when it follows one)."""
+    x, mask = node.args[:2]
+    dt = out_dtype(g, node)
+    return g.node("Where", [operand(g, mask, np.dtype(bool)), g.value(x), g.scalar(0, dt)])
+
+
+def index_select(g, node):
+    x, idx, axis = node.args[:3]
+    return g.node("Gather", [g.value(x), operand(g, idx, np.dtype(np.int64))], axis=int(axis))
+
+
+def identity(g, node):
+    """An op that changes no value in the graph (contiguous: a memory layout)."""
+    return g.node("Identity", [g.value(node.args[0])])

@@ -13,6 +13,12 @@ constant or a size of the dynamic axes; an op sequence or a constant argument th
 between the runs means the model's graph depends on its inputs in a way the trace can't
 record, and export stops with an error that says where.
 
+Functions that make tensors without an op (comparisons, argmax, max over a dim, the
+attention-mask builders; the mapping table's FUNCTIONS) are wrapped too while a trace runs,
+and recorded as one node each, as the modules are. A custom `autograd.Function` (one defined
+outside zengrad) is recorded under "custom:<name>", or "symbolic" when it has a `symbolic`
+staticmethod giving its ONNX form (custom.py).
+
 Tracing runs with grad mode on and every float input requiring grad: some ops (indexing)
 skip the op layer for tensors outside the graph, and would not be seen otherwise.
 """
@@ -20,6 +26,7 @@ skip the op layer for tensors outside the graph, and would not be seen otherwise
 from __future__ import annotations
 
 import contextlib
+import importlib
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -59,10 +66,13 @@ class Const:
 class Varying:
     """A constant that took other values in the other runs: computed from the inputs outside
     zengrad's ops (a NumPy expression, a comparison). Exporting it is an error, raised only if
-    a mapping uses it."""
+    a mapping uses it, unless patterns.py recognizes it as a function of its shape (a causal
+    mask that follows a dynamic sequence length)."""
 
     where: str
     array: np.ndarray
+    arrays: list = field(default_factory=list)   # its value in each run
+    shape: tuple | None = None                   # its dims fitted over the runs, if they fit
 
 
 @dataclass
@@ -72,7 +82,7 @@ class Node:
     args: tuple
     kwargs: dict
     out: int                  # the output's value number
-    module: Any = None        # the module, for a module node
+    module: Any = None        # the module, for a module node; the class, for a custom op
 
 
 @dataclass
@@ -86,13 +96,25 @@ class Trace:
     num_inputs: int
     axes: dict[str, tuple[int, int]]   # dynamic axis name -> (input number, axis)
     example_shapes: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    envs: list = field(default_factory=list)   # the dynamic axes' sizes in each run
 
 
 def op_key(cls: type) -> str:
     """The table key of an op class: its name without a trailing "Fn", so that a rename
-    LinearFn <-> Linear keeps working."""
+    LinearFn <-> Linear keeps working. Classes defined outside zengrad are "symbolic" when
+    they give their ONNX form (a `symbolic` staticmethod), else "custom:<qualified name>", so
+    a user's class never takes the mapping of a zengrad op that has its name."""
+    if isinstance(cls.__dict__.get("symbolic"), staticmethod) or (
+            callable(getattr(cls, "symbolic", None)) and not _is_zengrad(cls)):
+        return "symbolic"
+    if not _is_zengrad(cls):
+        return f"custom:{cls.__qualname__}"
     name = cls.__name__
     return name[:-2] if name.endswith("Fn") and len(name) > 2 else name
+
+
+def _is_zengrad(cls: type) -> bool:
+    return cls.__module__ == "zengrad" or cls.__module__.startswith("zengrad.")
 
 
 class _Run:
@@ -108,12 +130,14 @@ class _Run:
         self.depth = 0
         self.thread = threading.get_ident()
 
-    def add_value(self, t: Tensor) -> int:
+    def add_value(self, t: Tensor | np.ndarray) -> int:
+        """A new value: a Tensor, or an array a recorded function returned (a mask)."""
         vid = len(self.shapes)
-        self.shapes.append(tuple(t.array.shape))
-        self.dtypes.append(t.array.dtype)
-        self.ids[id(t)] = self.ids[id(t.array)] = vid
-        self.keep += [t, t.array]
+        array = t.array if isinstance(t, Tensor) else t
+        self.shapes.append(tuple(array.shape))
+        self.dtypes.append(array.dtype)
+        self.ids[id(t)] = self.ids[id(array)] = vid
+        self.keep += [t, array]
         return vid
 
     def resolve(self, a):
@@ -147,7 +171,7 @@ class _Run:
         return Const(array, self.names.get(id(array)))
 
     def record(self, key: str, label: str, args, kwargs, out, module=None) -> None:
-        if not isinstance(out, Tensor):
+        if not isinstance(out, (Tensor, np.ndarray)):
             raise ExportError(f"{label} returned {type(out).__name__}, not a Tensor")
         rargs, rkwargs = self.resolve(tuple(args)), self.resolve(dict(kwargs))
         self.nodes.append(Node(key, label, rargs, rkwargs, self.add_value(out), module))
@@ -164,9 +188,61 @@ def _recording() -> _Run | None:
     return run
 
 
+def _owner(path):
+    """The object a FUNCTIONS target names ("zengrad.ops", or the Tensor class), or None
+    when it doesn't exist (a renamed private helper: its function is then not recorded)."""
+    if not isinstance(path, str):
+        return path
+    if path == "Tensor":
+        return Tensor
+    try:
+        return importlib.import_module(path)
+    except ImportError:
+        return None
+
+
+def _function_targets(functions: dict[str, Any]) -> list[tuple[Any, str, str]]:
+    """(owner, attribute, key) of every function to wrap; functions maps a key ("max") to
+    its targets [(owner path, attribute name)]."""
+    out = []
+    for key, targets in functions.items():
+        for path, attr in targets:
+            owner = _owner(path)
+            if owner is not None and callable(getattr(owner, attr, None)):
+                out.append((owner, attr, key))
+    return out
+
+
+def _function_wrapper(original: Callable, key: str) -> Callable:
+    label = f"{getattr(original, '__module__', '')}.{getattr(original, '__qualname__', key)}"
+
+    def traced_function(*args, **kwargs):
+        rec = _recording()
+        if rec is None:
+            return original(*args, **kwargs)
+        rec.depth += 1
+        try:
+            out = original(*args, **kwargs)
+        finally:
+            rec.depth -= 1
+        if out is None:
+            return out
+        if isinstance(out, (tuple, list)):  # max(x, dim): (values, indices), a node each
+            for i, o in enumerate(out):
+                rec.record(f"fn:{key}.{i}", f"{label}[{i}]", args, kwargs, o)
+        else:
+            rec.record(f"fn:{key}", label, args, kwargs, out)
+        return out
+
+    traced_function.__wrapped__ = original
+    return traced_function
+
+
 @contextlib.contextmanager
-def _patched(run: _Run, modules: dict[str, Any], model) -> Iterator[None]:
-    """Function.apply wrapped, and the forward of each module in the table, for one run."""
+def _patched(run: _Run, modules: dict[str, Any], model,
+             functions: dict[str, Any] | None = None) -> Iterator[None]:
+    """Function.apply wrapped, the forward of each module in the table and the functions of
+    FUNCTIONS, for one run."""
     global _ACTIVE
     original = Function.__dict__["apply"]
 
@@ -174,7 +250,9 @@ def _patched(run: _Run, modules: dict[str, Any], model) -> Iterator[None]:
         out = original.__func__(cls, *args, **kwargs)
         rec = _recording()
         if rec is not None:
-            rec.record(op_key(cls), f"{cls.__module__}.{cls.__qualname__}", args, kwargs, out)
+            key = op_key(cls)
+            rec.record(key, f"{cls.__module__}.{cls.__qualname__}", args, kwargs, out,
+                       cls if key == "symbolic" else None)
         return out
 
     wrapped = []
@@ -186,9 +264,17 @@ def _patched(run: _Run, modules: dict[str, Any], model) -> Iterator[None]:
     with _LOCK:
         _ACTIVE = run
         Function.apply = classmethod(apply)
+        saved = []
         try:
+            for owner, attr, key in _function_targets(functions or {}):
+                # the attribute as stored (a class's staticmethod stays one when put back)
+                raw = (owner.__dict__.get(attr) if isinstance(owner, type) else None)
+                saved.append((owner, attr, raw, getattr(owner, attr)))
+                setattr(owner, attr, _function_wrapper(getattr(owner, attr), key))
             yield
         finally:
+            for owner, attr, raw, value in reversed(saved):
+                setattr(owner, attr, raw if raw is not None else value)
             Function.apply = original
             _ACTIVE = None
             for m in wrapped:
@@ -234,10 +320,12 @@ def _resized(x: np.ndarray, axes: dict[int, int], shift: int) -> np.ndarray:
 
 
 def trace(model, inputs: list[Tensor], dynamic: list[dict[int, str]],
-          modules: dict[str, Any], kwargs: dict | None = None) -> Trace:
+          modules: dict[str, Any], kwargs: dict | None = None,
+          functions: dict[str, Any] | None = None) -> Trace:
     """Run model(*inputs, **kwargs) three times (module docstring) and merge the records.
 
-    dynamic[i] = {axis: name} for input i."""
+    dynamic[i] = {axis: name} for input i; functions: the table's FUNCTIONS (key ->
+    [(owner, attribute)])."""
     names: dict[int, str] = {}
     for n, t in list(model.named_parameters()) + list(model.named_buffers()):
         names.setdefault(id(t.array), n)
@@ -270,11 +358,11 @@ def trace(model, inputs: list[Tensor], dynamic: list[dict[int, str]],
                     grow = {0: a.shape[0]}
                 a = _resized(a, grow, r)
             arrays.append(np.array(a, copy=True))
-        runs.append(_run_once(model, arrays, names, modules, kwargs or {}))
+        runs.append(_run_once(model, arrays, names, modules, kwargs or {}, functions))
     return _merge(runs, envs, len(inputs), axes)
 
 
-def _run_once(model, arrays: list[np.ndarray], names, modules, kwargs):
+def _run_once(model, arrays: list[np.ndarray], names, modules, kwargs, functions=None):
     run = _Run(names)
     tensors = []
     for a in arrays:
@@ -283,7 +371,7 @@ def _run_once(model, arrays: list[np.ndarray], names, modules, kwargs):
             t.requires_grad_(True)
         run.add_value(t)
         tensors.append(t)
-    with _patched(run, modules, model), enable_grad():
+    with _patched(run, modules, model, functions), enable_grad():
         out = model(*tensors, **kwargs)
     outputs = [run.resolve(t) for t in _flatten(out)]
     if not outputs:
@@ -323,7 +411,12 @@ def _merge(runs, envs, num_inputs: int, axes) -> Trace:
         nodes.append(Node(node.key, node.label, args, kwargs, node.out, node.module))
     outputs = _merge_value([outs] + [o for _, o in others], envs, "the model's outputs")
     return Trace(nodes, outputs, shapes, dtypes, num_inputs, axes,
-                 {v: first.shapes[v] for v in range(num_inputs)})
+                 {v: first.shapes[v] for v in range(num_inputs)}, envs)
+
+
+def _equal(a: np.ndarray, b: np.ndarray) -> bool:
+    # equal_nan only for the dtypes that can hold NaN (NumPy refuses it for bool, str)
+    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
 
 
 def _shape_error(run: _Run, vid: int, d: int, vals, envs) -> str:
@@ -346,8 +439,15 @@ def _merge_value(vals: list, envs, where: str):
         if isinstance(a, Const) and a.name is not None and all(v.name == a.name for v in vals):
             return a
         same = all(v.array.shape == a.array.shape and v.array.dtype == a.array.dtype
-                   and np.array_equal(v.array, a.array, equal_nan=True) for v in vals)
-        return a if same else Varying(where, a.array)
+                   and _equal(v.array, a.array) for v in vals)
+        if same:
+            return a
+        arrays = [v.array for v in vals]
+        shape = None
+        if all(x.ndim == a.array.ndim for x in arrays):
+            dims = [fit([x.shape[d] for x in arrays], envs) for d in range(a.array.ndim)]
+            shape = None if any(d is None for d in dims) else tuple(dims)
+        return Varying(where, a.array, arrays, shape)
     if isinstance(a, bool) or a is None or isinstance(a, (str, type(Ellipsis), np.dtype)):
         if any(v != a for v in vals):
             raise ExportError(f"{where}: an argument is {a!r} on the example inputs and "
