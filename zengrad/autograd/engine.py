@@ -108,6 +108,36 @@ def record_write(array: np.ndarray, writer: Function | None = None) -> int:
     return epoch
 
 
+def record_writes(arrays) -> None:
+    """record_write for each array, all at one epoch: in-place updates outside the graph
+    (an optimizer's step, nn.init), so that a backward through nodes that saved the old
+    values raises torch's version error. A fraction of a microsecond an array."""
+    epoch = bump_epoch()
+    records = _records
+    for a in arrays:
+        root = a if a.base is None else storage_root(a)
+        key = id(root)
+        rec = records.get(key)
+        if rec is None:
+            rec = records[key] = StorageRecord()
+            weakref.finalize(root, records.pop, key, None)
+        rec.version += 1
+        writes = rec.writes
+        writes.append((epoch, None))
+        if len(writes) > _KEPT_WRITES:
+            del writes[0]
+
+
+def increment_version(tensors) -> None:
+    """torch.autograd.graph.increment_version: note an in-place write, made behind the
+    engine's back, into a tensor (or each of a list of tensors); a tensor from `.data`
+    counts its own writes (invisible to the graph, as torch's)."""
+    from zengrad.autograd.tensor import Tensor
+
+    for t in (tensors,) if isinstance(tensors, Tensor) else tensors:
+        t._bump_version()
+
+
 def _writes_after(array: np.ndarray, epoch: int) -> tuple[StorageRecord | None, list]:
     rec = _records.get(id(storage_root(array)))
     if rec is None or not rec.writes or rec.writes[-1][0] <= epoch:

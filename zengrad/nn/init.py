@@ -15,6 +15,7 @@ import numpy as np
 from scipy import special
 
 from zengrad import backend
+from zengrad.autograd.engine import increment_version
 from zengrad.autograd.tensor import Tensor
 
 _LINEAR_GAINS = (
@@ -53,6 +54,7 @@ def _check(tensor: Tensor, name: str) -> None:
 def _fill(tensor: Tensor, values) -> Tensor:
     """Write values into tensor's array in place (cast to its dtype), outside the graph."""
     np.copyto(tensor.array, values, casting="unsafe")
+    increment_version(tensor)  # a write: a graph that saved the old values will refuse
     return tensor
 
 
@@ -117,6 +119,7 @@ def trunc_normal_(
 def constant_(tensor: Tensor, val: float) -> Tensor:
     _check(tensor, "constant_")
     tensor.array[...] = val
+    increment_version(tensor)
     return tensor
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from zengrad.autograd import enable_grad
+from zengrad.autograd.engine import record_writes
 from zengrad.autograd.tensor import Tensor, zero_grads
 from zengrad.ops.threads import BLOCK, for_blocks
 
@@ -141,6 +142,7 @@ class Optimizer:
         self._check_grads()
         for group in self.param_groups:
             self._step_group(group)
+        mark_updated(self.param_groups)
         return loss
 
     def _check_grads(self) -> None:
@@ -406,6 +408,13 @@ def _restore_value(name: str, value: Any, p: Tensor) -> Any:
         return value
     raise TypeError(f"must be an array shaped like its parameter {tuple(p.shape)}, a "
                     f"number or None, got {_short(value)}")
+
+
+def mark_updated(param_groups: list[dict[str, Any]]) -> None:
+    """Count the step's in-place update of each parameter that has a gradient as a write
+    (torch's version counter): a backward through a graph that saved the old weights then
+    raises instead of differentiating at the new ones."""
+    record_writes([p.array for g in param_groups for p in g["params"] if p._grad is not None])
 
 
 def check_nonnegative(name: str, value: float) -> None:
