@@ -317,7 +317,7 @@ def test_version_error_names_the_tensor():
     y = x.sigmoid()
     y.mul_(2)
     with pytest.raises(RuntimeError, match=r"\[zengrad.DoubleTensor \[3\]\], saved by "
-                                           r"SigmoidBackward, is at version 1"):
+                                           r"SigmoidBackward0, is at version 1"):
         y.sum().backward()
 
 

@@ -79,13 +79,55 @@ class Function:
         self._freed = True
 
     def name(self) -> str:
-        # op classes carry an Fn suffix (LinearFn, beside the layer nn.Linear); grad_fn reads
-        # as torch's: <LinearBackward>
-        name = type(self).__name__
-        return (name[:-2] if name.endswith("Fn") else name) + "Backward"
+        """The node's name as torch prints it: <MulBackward0>, <AddmmBackward0> (a display
+        name; a user's own op class C reads <CBackward>, as a torch custom Function)."""
+        cls = type(self)
+        name = _NODE_NAMES.get(cls)
+        if name is None:
+            name = _NODE_NAMES[cls] = node_name(cls)
+        return name
 
     def __repr__(self) -> str:
         return f"<{self.name()}>"
+
+
+# torch's names for the nodes of zengrad's ops whose class is named otherwise (the class name
+# without its Fn suffix -> torch's node name; the others read <ClassBackward0>); where torch
+# picks among overloads by the arguments (SumBackward0/1), the usual one is given
+_TORCH_NODE_NAMES = {
+    "Linear": "AddmmBackward0", "MatMul": "MmBackward0", "ReLU": "ReluBackward0",
+    "LeakyReLU": "LeakyReluBackward0", "ELU": "EluBackward0", "GELU": "GeluBackward0",
+    "SiLU": "SiluBackward0", "Softsign": "DivBackward0", "Reshape": "ViewBackward0",
+    "GetItem": "SliceBackward0", "Cast": "ToCopyBackward0", "Contiguous": "CloneBackward0",
+    "Pad": "ConstantPadNdBackward0", "BorderPad": "ReflectionPad2DBackward0",
+    "AMax": "AmaxBackward0", "MaxDim": "MaxBackward0", "LogSumExp": "LogsumexpBackward0",
+    "Norm": "LinalgVectorNormBackward0", "VectorNorm": "LinalgVectorNormBackward0",
+    "CumSum": "CumsumBackward0", "CumProd": "CumprodBackward0", "Clamp": "ClampBackward1",
+    "Rounding": "FloorBackward0", "DivRounded": "DivBackward2", "KeepWhere": "WhereBackward0",
+    "Conv2d": "ConvolutionBackward0", "ConvTranspose2d": "ConvolutionBackward0",
+    "MaxPool2d": "MaxPool2DWithIndicesBackward0", "AvgPool2d": "AvgPool2DBackward0",
+    "AdaptiveAvgPool2d": "AdaptiveAvgPool2DBackward0", "BatchNorm": "NativeBatchNormBackward0",
+    "LayerNorm": "NativeLayerNormBackward0", "GroupNorm": "NativeGroupNormBackward0",
+    "CrossEntropy": "NllLossBackward0", "CrossEntropyProbs": "NegBackward0",
+    "NLLLoss": "NllLossBackward0", "BinaryCrossEntropy": "BinaryCrossEntropyBackward0",
+    "BCEWithLogits": "BinaryCrossEntropyWithLogitsBackward0", "MSE": "MseLossBackward0",
+    "L1": "MeanBackward0", "Huber": "HuberLossBackward0", "SmoothL1": "SmoothL1LossBackward0",
+    "KLDiv": "MeanBackward0", "Dropout": "MulBackward0", "Scatter": "ScatterBackward1",
+    "ScaledDotProductAttention": "ScaledDotProductFlashAttentionForCpuBackward0",
+    "CopySlices": "CopySlices",
+}
+_NODE_NAMES: dict[type, str] = {}
+
+
+def node_name(cls: type) -> str:
+    """torch's name of the node of op class cls: zengrad's own ops by _TORCH_NODE_NAMES or
+    <Class>Backward0 (the Fn suffix dropped); classes defined elsewhere <Class>Backward."""
+    name = cls.__name__
+    if name.endswith("Fn"):
+        name = name[:-2]
+    if not cls.__module__.startswith("zengrad."):
+        return name + "Backward"
+    return _TORCH_NODE_NAMES.get(name, name + "Backward0")
 
 
 def once_differentiable(fn: Callable) -> Callable:
