@@ -23,7 +23,6 @@ from zengrad.autograd.function import Function
 NN_DIR = Path(nn.__file__).parent
 SKIP = {
     "functional.py": "the functional layer itself",
-    "recurrent.py": "recurrent layers: moved by the LSTM performance work",
 }
 
 
