@@ -53,7 +53,8 @@ class _EncoderBody(Module):
                 raise ValueError(f"{type(self).__name__}: token input must be (N, L), got "
                                  f"shape {arr.shape}")
             if src_key_padding_mask is None and self.padding_idx is not None:
-                src_key_padding_mask = arr == self.padding_idx
+                # a Tensor input's mask by a tensor op, which an ONNX export traces
+                src_key_padding_mask = (x if isinstance(x, Tensor) else arr) == self.padding_idx
             h = self.embedding(arr)
         else:
             if not isinstance(x, Tensor) or x.array.ndim != 3:
@@ -84,8 +85,12 @@ class TransformerClassifier(_EncoderBody):
         h, pad = self._encode(x, src_key_padding_mask)
         if pad is None:
             pooled = h.mean(1)
+        elif isinstance(pad, Tensor):  # tensor ops (the same arithmetic), for ONNX export
+            keep = (~pad if pad.dtype == np.bool_ else pad.isfinite()).to(h.dtype)
+            count = keep.sum(1, keepdim=True).clamp(min=1)
+            pooled = (h * (keep / count).unsqueeze(-1)).sum(1)
         else:
-            pad = np.asarray(pad.array if isinstance(pad, Tensor) else pad)
+            pad = np.asarray(pad)
             keep = ~pad if pad.dtype == np.bool_ else np.isfinite(pad)
             keep = keep.astype(h.array.dtype)
             count = np.maximum(keep.sum(1, keepdims=True), 1)

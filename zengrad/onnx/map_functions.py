@@ -80,6 +80,16 @@ def logical_not(g, node):
     return g.node("Not", [_as_bool(g, bind(node, ("input",), {})["input"])])
 
 
+def isfinite(g, node):
+    """not (inf or NaN); every integer is finite."""
+    x = bind(node, ("input",), {})["input"]
+    if g.dtype(x).kind not in "fc":
+        return g.node("Expand", [g.scalar(True, np.bool_, "true"),
+                                 g.node("Shape", [g.value(x)])])
+    xv = g.value(x)
+    return g.node("Not", [g.node("Or", [g.node("IsInf", [xv]), g.node("IsNaN", [xv])])])
+
+
 def cast(g, node):
     """Cast (the tensor's .to(dtype), .long(), ... on a tensor that requires grad)."""
     a = bind(node, ("input", "dtype"), {})
@@ -100,7 +110,7 @@ def _arg(op_type: str, g: GraphBuilder, node: Node, x, dim, keepdim) -> str:
         flat = g.node("Reshape", [g.value(x), g.ints([-1], "shape")])
         return g.node(op_type, [flat], axis=0, keepdims=0)
     if n == 0:
-        return g.const(np.zeros((), np.int64), "zero_index")
+        return g.node("Identity", [g.const(np.zeros((), np.int64), "zero_index")])
     return g.node(op_type, [g.value(x)], axis=_dim(node, n, dim), keepdims=int(bool(keepdim)))
 
 

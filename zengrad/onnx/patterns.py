@@ -93,8 +93,11 @@ def _emit_triangle(g, shape, a, b, k, dt) -> str:
     cols = g.node("Range", [zero, scalar_dim(shape[-1]), one])
     diff = g.node("Sub", [g.unsqueeze(cols, [0]), g.unsqueeze(rows, [1])])
     kk = g.node("Squeeze", [g.dim(k)]) if isinstance(k, Sym) else g.scalar(k, np.int64, "k")
-    out = g.node("Where", [g.node("LessOrEqual", [diff, kk]), g.scalar(a, dt, "inside"),
-                           g.scalar(b, dt, "outside")])
+    inside = g.node("LessOrEqual", [diff, kk])
+    if dt == np.bool_:  # onnxruntime has no bool Where: the condition is the mask
+        out = inside if bool(a) else g.node("Not", [inside])
+    else:
+        out = g.node("Where", [inside, g.scalar(a, dt, "inside"), g.scalar(b, dt, "outside")])
     if len(shape) > 2:
         out = g.node("Expand", [out, g.dims(shape)])
     return out

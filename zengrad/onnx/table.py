@@ -73,15 +73,16 @@ def _at(places, name: str) -> list[tuple[str, str]]:
 
 # name -> ([(owner, attribute)], {node key: mapping})
 _FUNCTIONS: dict[str, tuple[list, dict[str, Callable]]] = {
-    **{name: (_at(_TENSOR_FN, name), {f"fn:{name}": FN.compare(op, neg)})
+    **{name: (_at(_WITH_METHOD, name), {f"fn:{name}": FN.compare(op, neg)})
        for name, op, neg in (("eq", "Equal", False), ("ne", "Equal", True),
                              ("lt", "Less", False), ("le", "LessOrEqual", False),
                              ("gt", "Greater", False), ("ge", "GreaterOrEqual", False))},
-    **{name: (_at(_TENSOR_FN, name), {f"fn:{name}": FN.logical(op)})
+    **{name: (_at(_WITH_METHOD, name), {f"fn:{name}": FN.logical(op)})
        for name, op in (("logical_and", "And"), ("logical_or", "Or"),
                         ("logical_xor", "Xor"))},
-    "logical_not": (_at(_TENSOR_FN, "logical_not"), {"fn:logical_not": FN.logical_not}),
+    "logical_not": (_at(_WITH_METHOD, "logical_not"), {"fn:logical_not": FN.logical_not}),
     "cast": ([("zengrad.ops", "cast")], {"fn:cast": FN.cast}),
+    "isfinite": (_at(_WITH_METHOD, "isfinite"), {"fn:isfinite": FN.isfinite}),
     "argmax": (_at(_WITH_METHOD, "argmax"), {"fn:argmax": FN.argextreme("ArgMax")}),
     "argmin": (_at(_WITH_METHOD, "argmin"), {"fn:argmin": FN.argextreme("ArgMin")}),
     **{name: (_at(_WITH_METHOD, name), {f"fn:{name}": FN.extreme(is_min, None),
