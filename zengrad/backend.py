@@ -381,6 +381,11 @@ def xp_of_all(op: str, *values: object):
     return np if module is None else module
 
 
+def is_array(x: object) -> bool:
+    """True for an array of a backend (np.ndarray or a registered device array type)."""
+    return isinstance(x, np.ndarray) or _DEVICE_TYPE.get(type(x), "cpu") != "cpu"
+
+
 def as_result(data):
     """An op's result as an array of its backend: device arrays as they are, NumPy scalars
     (from 0-d arithmetic and full reductions) as 0-d NumPy arrays."""
@@ -560,3 +565,11 @@ def rng_for(xp):
 def reseed_devices() -> None:
     """Let every device generator restart from the default generator's (new) seed."""
     _device_rngs.clear()
+
+
+def seed_device_generators(seed: int) -> None:
+    """Seed every registered device's generator with seed (zengrad.cuda.manual_seed_all);
+    the CPU generator is left alone."""
+    for device_type, module in _BY_DEVICE.items():
+        if device_type != "cpu":
+            _device_rngs[module] = module.random.default_rng(seed % 2**64)

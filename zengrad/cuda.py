@@ -1,107 +1,158 @@
-"""zengrad.cuda: what torch.cuda answers on a CPU-only build.
+"""zengrad.cuda: torch.cuda's questions, answered by CuPy when it is installed and sees a GPU.
 
-This build of zengrad computes with NumPy on the CPU, so there is no CUDA device:
-is_available() is False and device_count() 0, so `device = 'cuda' if
-zengrad.cuda.is_available() else 'cpu'` picks the CPU. Seeding functions are harmless
-no-ops (there is no CUDA generator to seed), as in torch without a GPU; anything that needs
-a device (synchronize, current_device, set_device, get_device_name, ...) raises torch's
-"not compiled with CUDA enabled" error.
+Device 'cuda' computes with CuPy (`pip install 'zengrad[cuda]'`, cupy-cuda12x). Without
+CuPy, or without a GPU, the answers are torch's on a CPU-only build: is_available() is False
+and device_count() 0, so `device = 'cuda' if zengrad.cuda.is_available() else 'cpu'` picks
+the CPU; seeding functions are harmless no-ops; anything that needs a device (synchronize,
+current_device, get_device_name, ...) raises torch's "not compiled with CUDA enabled" error.
+CuPy is imported only when one of these functions is asked about a GPU, never at import.
 """
 
 from __future__ import annotations
 
+import importlib.util
+
+from zengrad import backend
 from zengrad import devices as _device
 
 
-def _no_cuda(what: str) -> _device.DeviceUnavailableError:
-    return _device.DeviceUnavailableError(
-        f"zengrad.cuda.{what}(): Torch not compiled with CUDA enabled: no CUDA device is "
-        "available (this build of zengrad runs on the NumPy cpu backend)"
-    )
+def _module():
+    """CuPy (or the module registered for 'cuda'), or None when there is no usable GPU."""
+    module = backend.registered_module("cuda")
+    if module is not None:
+        return module
+    if importlib.util.find_spec("cupy") is None:  # not installed: don't import anything
+        return None
+    try:
+        return backend.module_for("cuda")
+    except (_device.DeviceUnavailableError, RuntimeError):
+        return None
+
+
+def _need(what: str):
+    module = _module()
+    if module is None:
+        raise _device.DeviceUnavailableError(
+            f"zengrad.cuda.{what}(): Torch not compiled with CUDA enabled: no CUDA device is "
+            "available (device 'cuda' needs CuPy and an NVIDIA GPU: pip install "
+            "'zengrad[cuda]')"
+        )
+    return module
+
+
+def _index(device) -> int:
+    if device is None:
+        return current_device()
+    if isinstance(device, int) and not isinstance(device, bool):
+        return device
+    dev = _device.as_device(device)
+    if dev.type != "cuda":
+        raise ValueError(f"Expected a cuda device, but got: {dev}")
+    return 0 if dev.index is None else dev.index
 
 
 def is_available() -> bool:
-    """False: this build has no CUDA backend."""
-    return False
+    """True when CuPy is installed and sees at least one GPU."""
+    return _module() is not None
 
 
 def device_count() -> int:
-    """0 CUDA devices."""
-    return 0
+    """The number of GPUs CuPy sees (0 without CuPy)."""
+    return 0 if _module() is None else backend.device_count("cuda")
 
 
 def is_initialized() -> bool:
-    """False: CUDA is never initialized here."""
-    return False
+    """True once device 'cuda' has been used (CuPy loaded)."""
+    return backend.registered_module("cuda") is not None
 
 
 def is_bf16_supported(including_emulation: bool = True) -> bool:
-    return False
+    return False  # zengrad has no bfloat16 dtype (NumPy has none)
 
 
 def manual_seed(seed: int) -> None:
-    """A no-op, as torch.cuda.manual_seed without a GPU (no CUDA generator exists)."""
-    int(seed)  # the same TypeError as torch for a seed that is not a number
+    """Seed the generator of the GPUs: zengrad's device generators follow the default
+    generator's seed, so this reseeds them from `seed` (a no-op without a GPU)."""
+    manual_seed_all(seed)
 
 
 def manual_seed_all(seed: int) -> None:
-    """A no-op, as torch.cuda.manual_seed_all without a GPU."""
-    int(seed)
+    """Seed every GPU's generator (a no-op without a GPU, as torch)."""
+    seed = int(seed)  # the same TypeError as torch for a seed that is not a number
+    if backend.registered_module("cuda") is not None:
+        backend.seed_device_generators(seed)
 
 
 def seed() -> None:
-    """A no-op without a GPU."""
+    """A no-op: device generators are reseeded by zengrad.manual_seed."""
 
 
 def seed_all() -> None:
-    """A no-op without a GPU."""
+    """A no-op: device generators are reseeded by zengrad.manual_seed."""
 
 
 def empty_cache() -> None:
-    """A no-op: there is no CUDA caching allocator."""
+    """Free CuPy's cached, unused device memory (a no-op without a GPU)."""
+    module = backend.registered_module("cuda")
+    if module is not None:
+        module.get_default_memory_pool().free_all_blocks()
 
 
 def memory_allocated(device=None) -> int:
-    """0 bytes: nothing is ever allocated on a CUDA device here."""
-    return 0
+    """Bytes of device memory in use by arrays (CuPy's memory pool; 0 without a GPU)."""
+    module = backend.registered_module("cuda")
+    return 0 if module is None else int(module.get_default_memory_pool().used_bytes())
 
 
 def max_memory_allocated(device=None) -> int:
-    return 0
+    return memory_allocated(device)
 
 
 def memory_reserved(device=None) -> int:
-    return 0
+    """Bytes CuPy's memory pool holds (0 without a GPU)."""
+    module = backend.registered_module("cuda")
+    return 0 if module is None else int(module.get_default_memory_pool().total_bytes())
 
 
 def synchronize(device=None) -> None:
-    """torch's error on a CPU-only build: there is no device to wait for."""
-    raise _no_cuda("synchronize")
+    """Wait until the GPU has finished its queued work (timing needs it)."""
+    module = _need("synchronize")
+    module.cuda.Device(_index(device) if device is not None else 0).synchronize()
 
 
 def current_device() -> int:
-    raise _no_cuda("current_device")
+    module = _need("current_device")
+    return int(module.cuda.Device().id)
 
 
 def set_device(device) -> None:
-    raise _no_cuda("set_device")
+    module = _need("set_device")
+    module.cuda.Device(_index(device)).use()
 
 
 def get_device_name(device=None) -> str:
-    raise _no_cuda("get_device_name")
+    name = get_device_properties(device)["name"]
+    return name.decode() if isinstance(name, bytes) else str(name)
 
 
-def get_device_properties(device=None):
-    raise _no_cuda("get_device_properties")
+def get_device_properties(device=None) -> dict:
+    """CuPy's property dict of the GPU (name, totalGlobalMem, major, minor, ...)."""
+    module = _need("get_device_properties")
+    return module.cuda.runtime.getDeviceProperties(0 if device is None else _index(device))
 
 
-def get_device_capability(device=None):
-    raise _no_cuda("get_device_capability")
+def get_device_capability(device=None) -> tuple[int, int]:
+    props = get_device_properties(device)
+    return int(props["major"]), int(props["minor"])
 
 
 def get_rng_state(device="cuda"):
-    raise _no_cuda("get_rng_state")
+    _need("get_rng_state")
+    raise NotImplementedError("zengrad.cuda.get_rng_state: device generator states are not "
+                              "saved yet (reseed with zengrad.manual_seed)")
 
 
 def set_rng_state(new_state, device="cuda") -> None:
-    raise _no_cuda("set_rng_state")
+    _need("set_rng_state")
+    raise NotImplementedError("zengrad.cuda.set_rng_state: device generator states are not "
+                              "restored yet (reseed with zengrad.manual_seed)")

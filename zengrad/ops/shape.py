@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+
 import numpy as np
 
 from zengrad import backend
@@ -28,7 +31,7 @@ class Contiguous(Function):
 
     @staticmethod
     def forward(ctx, x):
-        return np.ascontiguousarray(x)
+        return backend.xp_of(x).ascontiguousarray(x)
 
     @staticmethod
     def backward(ctx, g):
@@ -45,7 +48,8 @@ class Permute(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g.transpose(np.argsort(ctx.axes)), None
+        inverse = sorted(range(len(ctx.axes)), key=ctx.axes.__getitem__)
+        return g.transpose(inverse), None
 
 
 class Expand(Function):
@@ -54,7 +58,7 @@ class Expand(Function):
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape = x.shape
-        return np.broadcast_to(x, shape)
+        return backend.xp_of(x).broadcast_to(x, shape)
 
     @staticmethod
     def backward(ctx, g):
@@ -67,7 +71,7 @@ class Repeat(Function):
     @staticmethod
     def forward(ctx, x, reps):
         ctx.shape, ctx.reps = x.shape, reps
-        return np.tile(x, reps)
+        return backend.xp_of(x).tile(x, reps)
 
     @staticmethod
     def backward(ctx, g):
@@ -86,14 +90,16 @@ class GetItem(Function):
     @staticmethod
     def forward(ctx, x, index, advanced):
         ctx.shape, ctx.dtype, ctx.index, ctx.advanced = x.shape, x.dtype, index, advanced
+        ctx.xp = backend.xp_of(x)
         out = x[index]
         return out
 
     @staticmethod
     def backward(ctx, g):
-        gx = np.zeros(ctx.shape, g.dtype)
+        xp = ctx.xp
+        gx = xp.zeros(ctx.shape, g.dtype)
         if ctx.advanced:
-            np.add.at(gx, _bool_masks_as_indices(ctx.index), g)
+            xp.add.at(gx, _bool_masks_as_indices(xp, ctx.index), g)
         else:
             gx[ctx.index] = g
         return gx, None, None
@@ -105,12 +111,13 @@ class Cat(Function):
     @staticmethod
     def forward(ctx, axis, *xs):
         ctx.axis = axis
-        ctx.bounds = np.cumsum([x.shape[axis] for x in xs])[:-1]
-        return np.concatenate(xs, axis=axis)
+        ctx.bounds = list(itertools.accumulate(x.shape[axis] for x in xs))[:-1]
+        ctx.xp = xp = backend.xp_of_all("cat", *xs)
+        return xp.concatenate(xs, axis=axis)
 
     @staticmethod
     def backward(ctx, g):
-        return (None, *np.split(g, ctx.bounds, axis=ctx.axis))
+        return (None, *ctx.xp.split(g, ctx.bounds, axis=ctx.axis))
 
 
 class Stack(Function):
@@ -119,11 +126,12 @@ class Stack(Function):
     @staticmethod
     def forward(ctx, axis, *xs):
         ctx.axis = axis
-        return np.stack(xs, axis=axis)
+        return backend.xp_of_all("stack", *xs).stack(xs, axis=axis)
 
     @staticmethod
     def backward(ctx, g):
-        return (None, *(np.take(g, k, axis=ctx.axis) for k in range(g.shape[ctx.axis])))
+        xp = backend.xp_of(g)
+        return (None, *(xp.take(g, k, axis=ctx.axis) for k in range(g.shape[ctx.axis])))
 
 
 class Pad(Function):
@@ -139,13 +147,14 @@ class Pad(Function):
         )
         shape = tuple(n + lo + hi for (lo, hi), n in zip(widths, x.shape))
         ctx.src, ctx.dst, ctx.shape = src, dst, x.shape
-        y = np.full(shape, value, x.dtype)
+        ctx.xp = xp = backend.xp_of(x)
+        y = xp.full(shape, value, x.dtype)
         y[dst] = x[src]
         return y
 
     @staticmethod
     def backward(ctx, g):
-        dx = np.zeros(ctx.shape, g.dtype)
+        dx = ctx.xp.zeros(ctx.shape, g.dtype)
         dx[ctx.src] = g[ctx.dst]
         return dx, None, None
 
@@ -155,14 +164,15 @@ def _border_index(mode: str, n: int, lo: int, hi: int) -> np.ndarray:
     folded back):  reflect: -pos / 2 (n - 1) - pos (the edge not repeated);  replicate: the
     nearest edge;  circular: the kept (cropped) part x[a : b] wrapped, a + (j - max(lo, 0))
     mod (b - a), as PyTorch (it wraps what is left after cropping)."""
-    pos = np.arange(-lo, n + hi)
+    # host: integer positions of one axis, never array data
+    pos = np.arange(-lo, n + hi)  # host
     if mode == "reflect":
-        pos = np.abs(pos)
-        return np.where(pos > n - 1, 2 * (n - 1) - pos, pos)
+        pos = np.abs(pos)  # host
+        return np.where(pos > n - 1, 2 * (n - 1) - pos, pos)  # host
     if mode == "replicate":
-        return np.clip(pos, 0, n - 1)
+        return np.clip(pos, 0, n - 1)  # host
     a, b = max(-lo, 0), n - max(-hi, 0)
-    return a + (np.arange(n + lo + hi) - max(lo, 0)) % max(b - a, 1)
+    return a + (np.arange(n + lo + hi) - max(lo, 0)) % max(b - a, 1)  # host
 
 
 class BorderPad(Function):
@@ -176,7 +186,8 @@ class BorderPad(Function):
     @staticmethod
     def forward(ctx, x, shape, blocks):
         # blocks: [(y slices, x slices, axes where x's slice is one broadcast edge)]
-        y = np.empty(shape, x.dtype)
+        ctx.xp = xp = backend.xp_of(x)
+        y = xp.empty(shape, x.dtype)
         for dst, src, _ in blocks:
             y[dst] = x[src]
         ctx.xshape, ctx.blocks = x.shape, blocks
@@ -184,7 +195,7 @@ class BorderPad(Function):
 
     @staticmethod
     def backward(ctx, g):
-        dx = np.zeros(ctx.xshape, g.dtype)
+        dx = ctx.xp.zeros(ctx.xshape, g.dtype)
         for dst, src, edges in ctx.blocks:
             part = g[dst]
             if edges:
@@ -199,11 +210,11 @@ class Flip(Function):
     @staticmethod
     def forward(ctx, x, axes):
         ctx.axes = axes
-        return np.flip(x, axes)
+        return backend.xp_of(x).flip(x, axes)
 
     @staticmethod
     def backward(ctx, g):
-        return np.flip(g, ctx.axes), None
+        return backend.xp_of(g).flip(g, ctx.axes), None
 
 
 class ToDevice(Function):
@@ -219,13 +230,13 @@ class ToDevice(Function):
         return backend.to_device(g, ctx.source), None
 
 
-def _bool_masks_as_indices(index):
-    """np.add.at takes integer indices: spell each boolean mask as its nonzero() arrays."""
+def _bool_masks_as_indices(xp, index):
+    """add.at takes integer indices: spell each boolean mask as its nonzero() arrays."""
     parts = index if isinstance(index, tuple) else (index,)
     out = []
     for p in parts:
-        if isinstance(p, np.ndarray) and p.dtype == np.bool_:
-            out.extend(np.nonzero(p))
+        if backend.is_array(p) and p.dtype == np.bool_:
+            out.extend(xp.nonzero(p))
         else:
             out.append(p)
     return tuple(out)
@@ -244,7 +255,7 @@ def reshape(input: Tensor, *shape) -> Tensor:
     """The same elements in a new shape (one dim may be -1)."""
     shape = _shape_arg(shape)
     size = input.array.size
-    known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
+    known = math.prod(s for s in shape if s != -1)
     ok = shape.count(-1) <= 1 and (
         known == size if -1 not in shape else known != 0 and size % known == 0
     )
@@ -428,13 +439,13 @@ def _unwrap_one(i):
     if isinstance(i, Tensor):
         return i.array
     if isinstance(i, list):
-        return np.asarray(i)
+        return np.asarray(i)  # host: an index list (CuPy takes host index arrays)
     return i
 
 
 def _is_advanced(index) -> bool:
     parts = index if isinstance(index, tuple) else (index,)
-    return any(isinstance(i, np.ndarray) or isinstance(i, (list, tuple)) for i in parts)
+    return any(backend.is_array(i) or isinstance(i, (list, tuple)) for i in parts)
 
 
 def getitem(input: Tensor, index) -> Tensor:
@@ -443,7 +454,7 @@ def getitem(input: Tensor, index) -> Tensor:
     advanced = _is_advanced(index)
     parts = index if isinstance(index, tuple) else (index,)
     for p in parts:
-        if isinstance(p, np.ndarray) and p.dtype.kind == "f":
+        if backend.is_array(p) and p.dtype.kind == "f":
             raise IndexError(
                 "tensors used as indices must be long, int or bool tensors, got " f"{p.dtype}"
             )
@@ -551,7 +562,7 @@ def _border_runs(mode: str, n: int, lo: int, hi: int):
         if step == 0:  # replicate: every position reads the edge
             runs.append((slice(a, b), slice(int(idx[0]), int(idx[0]) + 1), True))
             continue
-        assert np.all(np.diff(idx) == step) and abs(step) == 1, (mode, n, lo, hi)
+        assert np.all(np.diff(idx) == step) and abs(step) == 1, (mode, n, lo, hi)  # host
         stop = int(idx[-1]) + step
         runs.append((slice(a, b), slice(int(idx[0]), None if stop < 0 else stop, step), False))
     return runs
