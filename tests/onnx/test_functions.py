@@ -122,3 +122,50 @@ def test_symbolic_must_return_a_value():
 
     with pytest.raises(zonnx.ExportError, match="Bad.symbolic returned str"):
         zonnx.export(Fn(lambda x: Bad.apply(x, 0.1, 1.0)), (zg.randn(2, 3),))
+
+
+# ----- torch's protocol (zengrad.autograd.Function: forward on Tensors) ------------------------
+class SoftClip(zg.autograd.Function):
+    """Tensor ops inside: exported as those ops, no symbolic needed."""
+
+    @staticmethod
+    def forward(ctx, x, bound):
+        y = (x / bound).tanh() * bound
+        ctx.save_for_backward(y)
+        ctx.bound = bound
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * (1 - (y / ctx.bound) ** 2), None
+
+
+class NumpySquare(zg.autograd.Function):
+    """Leaves the ops (NumPy inside): needs its symbolic."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return zg.from_numpy(np.square(x.detach().numpy()))
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return 2 * x * g
+
+
+class NumpySquareSymbolic(NumpySquare):
+    @staticmethod
+    def symbolic(g, x):
+        return g.op("Mul", x, x)
+
+
+def test_tensor_protocol_function_is_traced_through_its_ops(tmp_path):
+    model = Fn(lambda x: SoftClip.apply(x * 3, 2.0) + NumpySquareSymbolic.apply(x))
+    check_export(model, (zg.randn(2, 4),), [(zg.randn(5, 4),)], tmp_path, dynamic_axes=BATCH)
+
+
+def test_tensor_protocol_function_leaving_the_ops_needs_symbolic():
+    with pytest.raises(zonnx.ExportError, match="symbolic"):
+        zonnx.export(Fn(lambda x: NumpySquare.apply(x) + 1), (zg.randn(2, 3),))

@@ -17,7 +17,9 @@ Functions that make tensors without an op (comparisons, argmax, max over a dim, 
 attention-mask builders; the mapping table's FUNCTIONS) are wrapped too while a trace runs,
 and recorded as one node each, as the modules are. A custom `autograd.Function` (one defined
 outside zengrad) is recorded under "custom:<name>", or "symbolic" when it has a `symbolic`
-staticmethod giving its ONNX form (custom.py).
+staticmethod giving its ONNX form (custom.py); one of torch's protocol
+(`zengrad.autograd.Function`, forward on Tensors) is traced through the ops its forward runs,
+or recorded whole under "symbolic" when it has that staticmethod.
 
 Tracing runs with grad mode on and every float input requiring grad: some ops (indexing)
 skip the op layer for tensors outside the graph, and would not be seen otherwise.
@@ -34,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from zengrad.autograd.custom_function import Function as TensorFunction
 from zengrad.autograd.engine import enable_grad
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
@@ -150,7 +153,9 @@ class _Run:
                 raise ExportError(
                     f"a tensor of shape {tuple(a.shape)} made by {a.grad_fn!r} reached an op: "
                     "it was computed by something other than zengrad's ops (a custom "
-                    "autograd.Function?), which export can't trace")
+                    "autograd.Function whose forward leaves them, e.g. through NumPy?), "
+                    "which export can't trace; give that Function a `symbolic(g, *args)` "
+                    "staticmethod with its ONNX form (docs/onnx.md)")
             return self._const(a.array)
         if isinstance(a, np.ndarray):
             if id(a) in self.ids:
@@ -255,6 +260,22 @@ def _patched(run: _Run, modules: dict[str, Any], model,
                        cls if key == "symbolic" else None)
         return out
 
+    public = TensorFunction.__dict__["apply"]
+
+    def public_apply(cls, *args, **kwargs):
+        # torch's protocol (forward on Tensors): its ops are traced as they run, unless the
+        # class gives its ONNX form, which then stands for the whole call
+        rec = _recording()
+        if rec is None or not callable(getattr(cls, "symbolic", None)):
+            return public.__func__(cls, *args, **kwargs)
+        rec.depth += 1
+        try:
+            out = public.__func__(cls, *args, **kwargs)
+        finally:
+            rec.depth -= 1
+        rec.record("symbolic", f"{cls.__module__}.{cls.__qualname__}", args, kwargs, out, cls)
+        return out
+
     wrapped = []
     for m in model.modules():
         name = type(m).__name__
@@ -264,6 +285,7 @@ def _patched(run: _Run, modules: dict[str, Any], model,
     with _LOCK:
         _ACTIVE = run
         Function.apply = classmethod(apply)
+        TensorFunction.apply = classmethod(public_apply)
         saved = []
         try:
             for owner, attr, key in _function_targets(functions or {}):
@@ -276,6 +298,7 @@ def _patched(run: _Run, modules: dict[str, Any], model,
             for owner, attr, raw, value in reversed(saved):
                 setattr(owner, attr, raw if raw is not None else value)
             Function.apply = original
+            TensorFunction.apply = public
             _ACTIVE = None
             for m in wrapped:
                 del m.__dict__["forward"]
