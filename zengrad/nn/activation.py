@@ -1,9 +1,9 @@
 """Activation layers: thin modules over zengrad.ops.activation (formulas live there).
 
-`inplace=True` is accepted for PyTorch compatibility and shown in the repr. ReLU, LeakyReLU,
-ELU and SiLU always return a new tensor; ReLU6, Hardtanh, Mish, Hardswish and Hardsigmoid
-follow their functional form (zengrad.ops.activation._inplace_result): in place outside the
-autograd graph, a new tensor (input untouched) for a tensor that requires grad.
+`inplace=True` (ReLU, LeakyReLU, ELU, SiLU, Hardtanh, ReLU6, Mish, Hardswish, Hardsigmoid)
+writes the result into the input and returns the input, as torch: recorded in the graph as
+the in-place op (x.relu_() ...; zengrad.ops.inplace.INPLACE_OPS), so a leaf that requires
+grad is refused and a tensor saved for backward raises torch's version error.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import warnings
 from zengrad.autograd.tensor import Tensor
 from zengrad.nn.module import Module
 from zengrad.ops import activation as A
+from zengrad.ops.inplace import INPLACE_OPS
 
 
 def _inplace_str(inplace: bool, first: bool = False) -> str:
@@ -43,7 +44,7 @@ class ReLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return A.relu(input)
+        return INPLACE_OPS["relu"](input) if self.inplace else A.relu(input)
 
     def extra_repr(self) -> str:
         return _inplace_str(self.inplace, first=True)
@@ -58,6 +59,8 @@ class LeakyReLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
+        if self.inplace:
+            return INPLACE_OPS["leaky_relu"](input, self.negative_slope)
         return A.leaky_relu(input, self.negative_slope)
 
     def extra_repr(self) -> str:
@@ -73,6 +76,8 @@ class ELU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
+        if self.inplace:
+            return INPLACE_OPS["elu"](input, self.alpha)
         return A.elu(input, self.alpha)
 
     def extra_repr(self) -> str:
@@ -103,7 +108,7 @@ class SiLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return A.silu(input)
+        return INPLACE_OPS["silu"](input) if self.inplace else A.silu(input)
 
     def extra_repr(self) -> str:
         return _inplace_str(self.inplace, first=True)
@@ -184,7 +189,9 @@ class Hardtanh(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return A.hardtanh(input, self.min_val, self.max_val, self.inplace)
+        if self.inplace:
+            return INPLACE_OPS["hardtanh"](input, self.min_val, self.max_val)
+        return A.hardtanh(input, self.min_val, self.max_val)
 
     def extra_repr(self) -> str:
         return f"min_val={self.min_val}, max_val={self.max_val}" + _inplace_str(self.inplace)
@@ -215,7 +222,7 @@ class Mish(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return A.mish(input, self.inplace)
+        return INPLACE_OPS["mish"](input) if self.inplace else A.mish(input)
 
     def extra_repr(self) -> str:
         return _inplace_str(self.inplace, first=True)
@@ -229,7 +236,7 @@ class Hardswish(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return A.hardswish(input, self.inplace)
+        return INPLACE_OPS["hardswish"](input) if self.inplace else A.hardswish(input)
 
 
 class Hardsigmoid(Module):
@@ -240,7 +247,9 @@ class Hardsigmoid(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return A.hardsigmoid(input, self.inplace)
+        if self.inplace:
+            return INPLACE_OPS["hardsigmoid"](input)
+        return A.hardsigmoid(input)
 
 
 class Softsign(Module):

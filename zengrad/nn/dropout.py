@@ -20,6 +20,7 @@ from zengrad import backend
 from zengrad.autograd.tensor import Tensor
 from zengrad.nn.module import Module
 from zengrad.ops.dropout import dropout
+from zengrad.ops.inplace import INPLACE_OPS
 from zengrad.ops.shape import squeeze, unsqueeze
 
 
@@ -28,23 +29,28 @@ def _check_p(p) -> None:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
-def _feature_dropout(who: str, input: Tensor, p: float, training: bool) -> Tensor:
-    """x * m / (1 - p) with one m ~ Bernoulli(1 - p) per (sample, channel) = dims 0 and 1."""
+def _feature_dropout(who: str, input: Tensor, p: float, training: bool,
+                     inplace: bool = False, unbatched: bool = False) -> Tensor:
+    """x * m / (1 - p) with one m ~ Bernoulli(1 - p) per (sample, channel) = dims 0 and 1
+    (per channel = dim 0 when unbatched); inplace: x.mul_(m), recorded in the graph."""
     if not training or p == 0:
         return input
     x = input.array
     if x.dtype.kind != "f":
         raise TypeError(f"{who}: expected a floating point tensor, got {x.dtype}")
-    if x.ndim < 2:
+    if x.ndim < 2 - unbatched:
         raise ValueError(f"{who}: feature dropout requires at least 2 dimensions in the input, "
                          f"got shape {tuple(x.shape)}")
-    mask_shape = x.shape[:2] + (1,) * (x.ndim - 2)
+    kept = 1 if unbatched else 2
+    mask_shape = x.shape[:kept] + (1,) * (x.ndim - kept)
     if p >= 1:
         mask = np.zeros(mask_shape, x.dtype)
     else:
         draw_dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float32
         mask = (backend.rng().random(mask_shape, dtype=draw_dtype) >= p).astype(x.dtype)
         mask *= x.dtype.type(1.0 / (1.0 - p))
+    if inplace:
+        return input.mul_(Tensor._make(mask, False, None))
     return input * Tensor._make(mask, False, None)
 
 
@@ -66,6 +72,8 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,
             "dropout on inputs with 1 spatial dimension, a channel dimension, and an optional "
             "batch dimension (i.e. 2D or 3D inputs)."
         )
+    if inplace:
+        return _feature_dropout("dropout1d", input, p, training, True, nd == 2)
     if nd == 2:
         return squeeze(_feature_dropout("dropout1d", unsqueeze(input, 0), p, training), 0)
     return _feature_dropout("dropout1d", input, p, training)
@@ -96,7 +104,7 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
             "channel-wise dropout behavior, please switch to using dropout1d instead.",
             stacklevel=2,
         )
-    return _feature_dropout("dropout2d", input, p, training)
+    return _feature_dropout("dropout2d", input, p, training, inplace)
 
 
 def dropout3d(input: Tensor, p: float = 0.5, training: bool = True,
@@ -114,6 +122,8 @@ def dropout3d(input: Tensor, p: float = 0.5, training: bool = True,
             "an optional batch dimension (i.e. 4D or 5D inputs).",
             stacklevel=2,
         )
+    if inplace:
+        return _feature_dropout("dropout3d", input, p, training, True, nd != 5)
     if nd != 5:
         return squeeze(_feature_dropout("dropout3d", unsqueeze(input, 0), p, training), 0)
     return _feature_dropout("dropout3d", input, p, training)
@@ -124,7 +134,7 @@ class _DropoutNd(Module):
         super().__init__()
         _check_p(p)
         self.p = p
-        self.inplace = inplace  # accepted for PyTorch compatibility; always out of place
+        self.inplace = inplace
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
@@ -134,6 +144,8 @@ class Dropout(_DropoutNd):
     """Training: y = x m / (1 - p), m ~ Bernoulli(1 - p) per element; eval: y = x."""
 
     def forward(self, input: Tensor) -> Tensor:
+        if self.inplace:  # the mask multiplied into input (recorded in the graph)
+            return INPLACE_OPS["dropout"](input, self.p, self.training)
         return dropout(input, self.p, self.training)
 
 
@@ -142,7 +154,7 @@ class Dropout1d(_DropoutNd):
     docstring); eval: y = x."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return dropout1d(input, self.p, self.training)
+        return dropout1d(input, self.p, self.training, self.inplace)
 
 
 class Dropout2d(_DropoutNd):
@@ -150,11 +162,11 @@ class Dropout2d(_DropoutNd):
     (N, C, L), as torch does (with its warning); eval: y = x."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return dropout2d(input, self.p, self.training)
+        return dropout2d(input, self.p, self.training, self.inplace)
 
 
 class Dropout3d(_DropoutNd):
     """Zeroes whole channels of (N, C, D, H, W) or (C, D, H, W) input with probability p."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return dropout3d(input, self.p, self.training)
+        return dropout3d(input, self.p, self.training, self.inplace)

@@ -32,6 +32,7 @@ from zengrad.ops.conv_transpose import conv_transpose1d, conv_transpose2d
 from zengrad.ops.dropout import dropout
 from zengrad.ops.embedding import embedding
 from zengrad.ops.groupnorm import group_norm
+from zengrad.ops.inplace import INPLACE_OPS, with_inplace
 from zengrad.ops.interpolate import interpolate
 from zengrad.ops.layernorm import layer_norm
 from zengrad.ops.linalg import linear
@@ -63,6 +64,14 @@ from zengrad.ops.recurrent import gru_sequence, lstm_sequence, rnn_sequence
 from zengrad.ops.shape import pad
 from zengrad.ops.special import cosine_similarity, normalize, one_hot
 
+# torch's inplace=True: the result is written into the input (recorded in the graph)
+relu, relu6, silu, mish, hardswish, hardsigmoid = (
+    with_inplace(f) for f in (relu, relu6, silu, mish, hardswish, hardsigmoid))
+leaky_relu, elu = with_inplace(leaky_relu, 1), with_inplace(elu, 1)
+hardtanh, dropout = with_inplace(hardtanh, 2), with_inplace(dropout, 2)
+relu_, leaky_relu_, elu_, hardtanh_ = (
+    INPLACE_OPS[n] for n in ("relu", "leaky_relu", "elu", "hardtanh"))
+
 __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout",
     "elu", "gelu", "huber_loss", "kl_div", "l1_loss", "leaky_relu", "linear", "log_softmax",
@@ -81,6 +90,8 @@ __all__ = [
     # activations, similarity and encodings (issue 10)
     "cosine_similarity", "hardsigmoid", "hardswish", "hardtanh", "logsigmoid", "mish",
     "normalize", "one_hot", "relu6", "softsign",
+    # torch's in-place forms (issue 10)
+    "elu_", "hardtanh_", "leaky_relu_", "relu_",
     # channel dropout and sub-pixel rearrangement (issue 11)
     "dropout1d", "dropout2d", "dropout3d", "pixel_shuffle", "pixel_unshuffle",
     # zengrad helpers (no torch counterpart): weight penalties, nn.utils.l1/l2_penalty's sums

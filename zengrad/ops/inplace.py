@@ -38,7 +38,7 @@ from zengrad.autograd.engine import (
 )
 from zengrad.autograd.function import Function, unbroadcast
 from zengrad.autograd.tensor import Tensor
-from zengrad.ops import activation, elementwise, indexing, shape
+from zengrad.ops import activation, dropout, elementwise, indexing, shape, special
 
 __all__: list[str] = []  # nothing for `zengrad.*`: the in-place ops are Tensor methods
 
@@ -192,6 +192,8 @@ def record_inplace(self: Tensor, name: str, outplace, args: tuple = (),
     args, kwargs = _substitute(old, self, args, kwargs or {})
     start = bump_epoch()  # the nodes this op makes carry `start`; nothing else does
     r = outplace(old, *args, **kwargs)
+    if r is old:  # the op is the identity here (dropout in eval, p = 0): nothing to write
+        return self
     _check_result(name, self, r.array.shape, r.array.dtype)
     if r.array.dtype != self.array.dtype:
         r = elementwise.cast(r, self.array.dtype)
@@ -228,7 +230,10 @@ def inplace_method(name: str, outplace, direct=None, direct_bumps: bool = False)
                 self._bump_version()
             return self
         with no_grad():
-            r = outplace(Tensor._make(self.array, False, None), *args, **kwargs)
+            plain = Tensor._make(self.array, False, None)
+            r = outplace(plain, *args, **kwargs)
+        if r is plain:
+            return self
         return write_unrecorded(self, name, r.array)
 
     method.__name__ = method.__qualname__ = name
@@ -470,6 +475,46 @@ def _shape_method(name: str, outplace):
     return method
 
 
+def _addcmul(input: Tensor, tensor1, tensor2, *, value=1) -> Tensor:
+    """input + value * tensor1 * tensor2."""
+    return elementwise.add(input, elementwise.mul(elementwise.mul(tensor1, tensor2), value))
+
+
+def _addcdiv(input: Tensor, tensor1, tensor2, *, value=1) -> Tensor:
+    """input + value * tensor1 / tensor2."""
+    return elementwise.add(input, elementwise.mul(elementwise.div(tensor1, tensor2), value))
+
+
+def _exponential(shape, lambd: float = 1.0, *, generator=None):
+    from zengrad import backend
+
+    if lambd <= 0:
+        raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
+    return backend.rng_of(generator, "exponential_").exponential(1.0 / lambd, shape)
+
+
+def _geometric(shape, p: float, *, generator=None):
+    from zengrad import backend
+
+    if not 0 < p < 1:
+        raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
+    return backend.rng_of(generator, "geometric_").geometric(p, shape)
+
+
+def _cauchy(shape, median: float = 0.0, sigma: float = 1.0, *, generator=None):
+    from zengrad import backend
+
+    return median + sigma * backend.rng_of(generator, "cauchy_").standard_cauchy(shape)
+
+
+def _log_normal(shape, mean: float = 1.0, std: float = 2.0, *, generator=None):
+    from zengrad import backend
+
+    if std <= 0:
+        raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
+    return backend.rng_of(generator, "log_normal_").lognormal(mean, std, shape)
+
+
 def _iop(method_name: str):
     def op(self: Tensor, other) -> Tensor:
         return getattr(self, method_name)(other)
@@ -505,6 +550,25 @@ for _fn in (
     _METHODS[_fn.__name__ + "_"] = inplace_method(_fn.__name__ + "_", _fn)
 _METHODS["negative_"] = _METHODS["neg_"]
 _METHODS["absolute_"] = _METHODS["abs_"]
+# rounding, sign and the special functions (their gradients are torch's: 0 for the steps)
+for _fn in (
+    elementwise.floor, elementwise.ceil, elementwise.round, elementwise.trunc,
+    elementwise.frac, elementwise.sign, elementwise.fmod, elementwise.remainder,
+    elementwise.floor_divide, special.tan, special.log2, special.log10, special.erf,
+    special.erfc, special.atan2, special.lerp,
+):
+    _METHODS[_fn.__name__ + "_"] = inplace_method(_fn.__name__ + "_", _fn)
+_METHODS["fix_"] = _METHODS["trunc_"]
+_METHODS["sgn_"] = _METHODS["sign_"]  # real tensors: sgn is sign
+_METHODS["subtract_"] = _METHODS["sub_"]
+_METHODS["multiply_"] = _METHODS["mul_"]
+_METHODS["divide_"] = _METHODS["true_divide_"] = _METHODS["div_"]
+_METHODS["addcmul_"] = inplace_method("addcmul_", _addcmul)
+_METHODS["addcdiv_"] = inplace_method("addcdiv_", _addcdiv)
+_METHODS["swapdims_"] = _METHODS["swapaxes_"] = _METHODS["transpose_"]
+for _name, _draw in (("exponential_", _exponential), ("geometric_", _geometric),
+                     ("cauchy_", _cauchy), ("log_normal_", _log_normal)):
+    _METHODS[_name] = _random_fill(_name, _draw)
 # the indexing family's in-place ops: recorded as their out-of-place twins in the graph,
 # their own array writes outside it
 for _name in ("masked_fill", "index_add", "scatter", "scatter_add", "index_fill", "index_copy",
@@ -514,6 +578,41 @@ for _name in ("masked_fill", "index_add", "scatter", "scatter_add", "index_fill"
 
 for _name, _method in _METHODS.items():
     setattr(Tensor, _name, _method)
+
+
+# ------------------------------------------------------------------ inplace=True
+
+
+def _inplace_ops() -> dict:
+    """The in-place forms behind F.relu(x, inplace=True) and the layers' inplace=True:
+    recorded as their out-of-place ops in the graph (the result IS the input, as torch)."""
+    ops = {n: _METHODS[n + "_"] for n in ("relu", "leaky_relu", "elu", "sigmoid", "tanh")}
+    for fn in (activation.hardtanh, activation.relu6, activation.silu, activation.mish,
+               activation.hardswish, activation.hardsigmoid, dropout.dropout):
+        ops[fn.__name__] = inplace_method(fn.__name__ + "_", fn)
+    return ops
+
+
+INPLACE_OPS = _inplace_ops()
+
+
+def with_inplace(fn, n_args: int = 0):
+    """fn(input, *args) also taking torch's `inplace` (a keyword, or the positional argument
+    after fn's n_args arguments): inplace=True writes the result into input and returns
+    input, recorded in the graph (INPLACE_OPS)."""
+    inplace_op = INPLACE_OPS[fn.__name__]
+
+    @functools.wraps(fn)
+    def wrapper(input, *args, inplace: bool = False, **kwargs):
+        if len(args) > n_args:
+            inplace, args = args[n_args], args[:n_args]
+        if inplace:
+            if not isinstance(input, Tensor):
+                raise TypeError(f"{fn.__name__}: expected a Tensor, got {type(input).__name__}")
+            return inplace_op(input, *args, **kwargs)
+        return fn(input, *args, **kwargs)
+
+    return wrapper
 
 
 # ------------------------------------------------------------------ out=
