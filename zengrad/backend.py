@@ -381,6 +381,17 @@ def xp_of_all(op: str, *values: object):
     return np if module is None else module
 
 
+def xp_pair(op: str, a: object, b: object):
+    """xp_of_all for two operands (a binary op's fast path): the module of a and b, a
+    scalar taking the other's; two devices raise torch's error naming both."""
+    xa, xb = xp_of(a), xp_of(b)
+    if xa is xb or isinstance(b, _SCALARS):
+        return xa
+    if isinstance(a, _SCALARS):
+        return xb
+    return xp_of_all(op, a, b)
+
+
 def is_array(x: object) -> bool:
     """True for an array of a backend (np.ndarray or a registered device array type)."""
     return isinstance(x, np.ndarray) or _DEVICE_TYPE.get(type(x), "cpu") != "cpu"

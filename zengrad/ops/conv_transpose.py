@@ -22,6 +22,7 @@ from numbers import Integral
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from zengrad import backend
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
 from zengrad.ops.args import check_positive, ntuple, shape_str
@@ -44,6 +45,7 @@ class ConvTranspose2dFn(Function):
 
     @staticmethod
     def forward(ctx, x, w, b, stride, padding, out_size, dilation, groups):
+        xp = ctx.xp = backend.xp_of(x)
         one_d = x.ndim == 3
         if one_d:
             x, w = x[:, :, None, :], w[:, :, None, :]
@@ -56,11 +58,11 @@ class ConvTranspose2dFn(Function):
         xm = x.transpose(1, 0, 2, 3).reshape(c_in, n * h * wd)  # free for channel-major x
         # conv2d's input gradient with x as its output gradient: H, W play conv's OH, OW
         if n == 0:  # (conv.py's flat col2im assumes a non-empty grid)
-            y = np.zeros((n, c_out, oh, ow), np.result_type(x, w))
+            y = xp.zeros((n, c_out, oh, ow), np.result_type(x.dtype, w.dtype))
         elif kh == kw == 1 and stride == (1, 1) and not (ph or pw) and (oh, ow) != (h, wd):
             # 1x1, stride 1: no kernel tap writes the rows/columns output_padding adds (and
             # conv.py's 1x1 shortcut assumes there are none), so compute H x W, pad with zeros
-            y = np.zeros((c_out, n, oh, ow), np.result_type(x, w)).transpose(1, 0, 2, 3)
+            y = xp.zeros((c_out, n, oh, ow), np.result_type(x.dtype, w.dtype)).transpose(1, 0, 2, 3)
             y[:, :, :h, :wd] = Conv2dFn._input_grad(
                 w, xm, (n, c_out, h, wd), pads, stride, dilation, groups, h, wd
             )
@@ -78,6 +80,7 @@ class ConvTranspose2dFn(Function):
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         one_d, xshape, wshape, pads, stride, dilation, groups = ctx.geom
         if one_d:
             g = g[:, :, None, :]
@@ -103,13 +106,13 @@ class ConvTranspose2dFn(Function):
             cols = win.reshape(groups, cog * kh * kw, n * h * wd)
             if needs[0]:
                 wg = ctx.w.reshape(groups, c_in // groups, cog * kh * kw)
-                dxm = np.matmul(wg, cols).reshape(c_in, n, h, wd)
+                dxm = xp.matmul(wg, cols).reshape(c_in, n, h, wd)
                 dx = dxm.transpose(1, 0, 2, 3)
                 if one_d:
                     dx = dx[:, :, 0, :]
             if needs[1]:
                 xg = ctx.x.reshape(groups, c_in // groups, n * h * wd)
-                dw = np.matmul(xg, cols.transpose(0, 2, 1)).reshape(wshape)
+                dw = xp.matmul(xg, cols.transpose(0, 2, 1)).reshape(wshape)
                 if one_d:
                     dw = dw[:, :, 0, :]
         return dx, dw, db, None, None, None, None, None

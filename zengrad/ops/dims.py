@@ -69,7 +69,12 @@ def promote(a, b):
 
 
 def shape_of(x) -> tuple[int, ...]:
-    return x.shape if isinstance(x, np.ndarray) else ()
+    """The shape of an operand: an array's (of any backend), () for a Python or NumPy
+    scalar; anything else is refused (a silent () would sum its broadcast gradient)."""
+    if isinstance(x, (bool, int, float, complex, np.generic)):
+        return ()
+    backend.xp_of(x)  # TypeError for an array of no backend
+    return x.shape
 
 
 def broadcast_shapes(op: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:

@@ -17,10 +17,11 @@ class DropoutFn(Function):
 
     @staticmethod
     def forward(ctx, x, p):
+        xp = backend.xp_of(x)
         draw_dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float32
-        keep = backend.rng().random(x.shape, dtype=draw_dtype) >= p
+        keep = backend.rng_for(xp).random(x.shape, dtype=draw_dtype) >= p
         if p >= 1:
-            mask = np.zeros(x.shape, x.dtype)
+            mask = xp.zeros(x.shape, x.dtype)
         else:
             mask = keep.astype(x.dtype)
             mask *= x.dtype.type(1.0 / (1.0 - p))

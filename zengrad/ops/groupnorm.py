@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from numbers import Integral, Real
 
-import numpy as np
-
+from zengrad import backend
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
 from zengrad.ops.args import shape_str
@@ -29,12 +28,13 @@ class GroupNormFn(Function):
 
     @staticmethod
     def forward(ctx, x, w, b, groups, eps):
+        xp = ctx.xp = backend.xp_of(x)
         n, c = x.shape[:2]
         rows = x.reshape(n, groups, -1)  # (N, G, M); a copy only for non-contiguous x
         mu = rows.mean(axis=2, keepdims=True)
         xhat = rows - mu
-        var = np.mean(np.square(xhat), axis=2, keepdims=True)
-        invstd = 1 / np.sqrt(var + eps)
+        var = xp.mean(xp.square(xhat), axis=2, keepdims=True)
+        invstd = 1 / xp.sqrt(var + eps)
         xhat *= invstd
         xhat = xhat.reshape(x.shape)
         bshape = (1, c) + (1,) * (x.ndim - 2)
@@ -48,6 +48,7 @@ class GroupNormFn(Function):
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         groups, bshape = ctx.geom
         xhat, w = ctx.xhat, ctx.w
         needs = ctx.needs_input_grad
@@ -60,14 +61,14 @@ class GroupNormFn(Function):
             m = hr.shape[2]
             # (invstd / M) (M h - sum(h) - xhat sum(h xhat)), sums over each row
             sh = hr.sum(axis=2, keepdims=True)
-            shx = np.sum(hr * xr, axis=2, keepdims=True)
+            shx = xp.sum(hr * xr, axis=2, keepdims=True)
             dxr = xr * shx
-            np.subtract(hr * m, dxr, out=dxr)
+            xp.subtract(hr * m, dxr, out=dxr)
             dxr -= sh
             dxr *= ctx.invstd / m
             dx = dxr.reshape(g.shape)
         if needs[1]:
-            dw = np.sum(g * xhat, axis=axes)
+            dw = xp.sum(g * xhat, axis=axes)
         if needs[2]:
             db = g.sum(axis=axes)
         return dx, dw, db, None, None

@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 
+from zengrad import backend
 from zengrad.autograd import engine as _engine
 from zengrad.autograd.function import Function, unbroadcast
 from zengrad.autograd.tensor import Tensor, as_array
@@ -109,13 +110,15 @@ class Gather(Function):
 
     @staticmethod
     def forward(ctx, x, full_index):
+        ctx.xp = backend.xp_of(x)
         ctx.shape, ctx.full_index = x.shape, full_index
         return x[full_index]
 
     @staticmethod
     def backward(ctx, g):
-        gx = np.zeros(ctx.shape, g.dtype)
-        np.add.at(gx, ctx.full_index, g)  # repeated indices accumulate
+        xp = ctx.xp
+        gx = xp.zeros(ctx.shape, g.dtype)
+        xp.add.at(gx, ctx.full_index, g)  # repeated indices accumulate
         return gx, None
 
 
@@ -126,14 +129,16 @@ class Scatter(Function):
 
     @staticmethod
     def forward(ctx, x, src, full_index, idx_shape, reduce):
+        xp = ctx.xp = backend.xp_of(x)
         ctx.full_index, ctx.reduce = full_index, reduce
-        ctx.src_shape = np.shape(src)
+        ctx.src_shape = xp.shape(src)
         out = x.copy()
         _scatter_into(out, full_index, src, idx_shape, reduce)
         return out
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         n = ctx.needs_input_grad
         gx = gsrc = None
         if n[0]:
@@ -142,7 +147,7 @@ class Scatter(Function):
                 gx = g.copy()
                 gx[ctx.full_index] = 0
         if n[1]:
-            gsrc = np.zeros(ctx.src_shape or (1,), g.dtype)
+            gsrc = xp.zeros(ctx.src_shape or (1,), g.dtype)
             picked = g[ctx.full_index]
             gsrc[tuple(slice(0, s) for s in picked.shape)] = picked
             gsrc = gsrc.reshape(ctx.src_shape)
@@ -326,14 +331,16 @@ class IndexSelect(Function):
 
     @staticmethod
     def forward(ctx, x, idx, axis):
+        xp = ctx.xp = backend.xp_of(x)
         ctx.shape, ctx.idx, ctx.axis = x.shape, idx, axis
-        return np.take(x, idx, axis=axis)
+        return xp.take(x, idx, axis=axis)
 
     @staticmethod
     def backward(ctx, g):
-        gx = np.zeros(ctx.shape, g.dtype)
+        xp = ctx.xp
+        gx = xp.zeros(ctx.shape, g.dtype)
         # moveaxis gives views, so add.at along axis 0 lands in gx
-        np.add.at(np.moveaxis(gx, ctx.axis, 0), ctx.idx, np.moveaxis(g, ctx.axis, 0))
+        xp.add.at(xp.moveaxis(gx, ctx.axis, 0), ctx.idx, xp.moveaxis(g, ctx.axis, 0))
         return gx, None, None
 
 
@@ -374,6 +381,7 @@ class IndexAdd(Function):
 
     @staticmethod
     def forward(ctx, x, s, idx, axis, alpha):
+        ctx.xp = backend.xp_of(x)
         ctx.idx, ctx.axis, ctx.alpha = idx, axis, alpha
         out = x.copy()
         _index_add_into(out, s, idx, axis, alpha)
@@ -381,12 +389,13 @@ class IndexAdd(Function):
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         n = ctx.needs_input_grad
         gs = None
         if n[1]:
-            gs = np.take(g, ctx.idx, axis=ctx.axis)
+            gs = xp.take(g, ctx.idx, axis=ctx.axis)
             if ctx.alpha != 1:
-                gs = gs * np.asarray(ctx.alpha, g.dtype)
+                gs = gs * xp.asarray(ctx.alpha, g.dtype)
         return (g if n[0] else None), gs, None, None, None
 
 
@@ -454,12 +463,14 @@ class MaskedSelect(Function):
 
     @staticmethod
     def forward(ctx, x, mask, shape):
+        xp = ctx.xp = backend.xp_of(x)
         ctx.xshape, ctx.mask = x.shape, mask
-        return np.broadcast_to(x, shape)[mask]
+        return xp.broadcast_to(x, shape)[mask]
 
     @staticmethod
     def backward(ctx, g):
-        gx = np.zeros(ctx.mask.shape, g.dtype)
+        xp = ctx.xp
+        gx = xp.zeros(ctx.mask.shape, g.dtype)
         gx[ctx.mask] = g
         return unbroadcast(gx, ctx.xshape), None, None
 
@@ -490,18 +501,20 @@ class MaskedFill(Function):
 
     @staticmethod
     def forward(ctx, x, mask, value):
+        xp = ctx.xp = backend.xp_of(x)
         ctx.xshape, ctx.mask = x.shape, mask
         ctx.vdtype = value.dtype if isinstance(value, np.ndarray) else None
-        return np.where(mask, np.asarray(value).astype(x.dtype), x)
+        return xp.where(mask, xp.asarray(value).astype(x.dtype), x)
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         n = ctx.needs_input_grad
-        zero = np.zeros((), g.dtype)
-        gx = unbroadcast(np.where(ctx.mask, zero, g), ctx.xshape) if n[0] else None
+        zero = xp.zeros((), g.dtype)
+        gx = unbroadcast(xp.where(ctx.mask, zero, g), ctx.xshape) if n[0] else None
         gv = None
         if n[2]:
-            gv = np.asarray(np.where(ctx.mask, g, zero).sum(), ctx.vdtype)
+            gv = xp.asarray(xp.where(ctx.mask, g, zero).sum(), ctx.vdtype)
         return gx, None, gv
 
 
@@ -601,12 +614,14 @@ class KeepWhere(Function):
 
     @staticmethod
     def forward(ctx, x, mask):
+        xp = ctx.xp = backend.xp_of(x)
         ctx.mask = mask
-        return np.where(mask, x, np.zeros((), x.dtype))
+        return xp.where(mask, x, xp.zeros((), x.dtype))
 
     @staticmethod
     def backward(ctx, g):
-        return np.where(ctx.mask, g, np.zeros((), g.dtype)), None
+        xp = ctx.xp
+        return xp.where(ctx.mask, g, xp.zeros((), g.dtype)), None
 
 
 def _triangle_mask(input: Tensor, diagonal: int, lower: bool, op: str) -> np.ndarray:
@@ -655,8 +670,9 @@ class DiagEmbed(Function):
 
     @staticmethod
     def forward(ctx, x, size, rows, cols):
+        xp = backend.xp_of(x)
         ctx.rows, ctx.cols = rows, cols
-        out = np.zeros((size, size), x.dtype)
+        out = xp.zeros((size, size), x.dtype)
         out[rows, cols] = x
         return out
 
@@ -670,12 +686,14 @@ class DiagTake(Function):
 
     @staticmethod
     def forward(ctx, x, rows, cols):
+        ctx.xp = backend.xp_of(x)
         ctx.shape, ctx.rows, ctx.cols = x.shape, rows, cols
         return x[rows, cols]
 
     @staticmethod
     def backward(ctx, g):
-        gx = np.zeros(ctx.shape, g.dtype)
+        xp = ctx.xp
+        gx = xp.zeros(ctx.shape, g.dtype)
         gx[ctx.rows, ctx.cols] = g
         return gx, None, None
 
@@ -731,13 +749,15 @@ class Roll(Function):
 
     @staticmethod
     def forward(ctx, x, shifts, axes):
+        xp = ctx.xp = backend.xp_of(x)
         ctx.shifts, ctx.axes = shifts, axes
-        return np.roll(x, shifts, axes)
+        return xp.roll(x, shifts, axes)
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         back = -ctx.shifts if ctx.axes is None else tuple(-s for s in ctx.shifts)
-        return np.roll(g, back, ctx.axes), None, None
+        return xp.roll(g, back, ctx.axes), None, None
 
 
 def _int_tuple(v) -> tuple[int, ...]:
@@ -978,20 +998,22 @@ class IndexCopy(Function):
 
     @staticmethod
     def forward(ctx, x, s, idx, axis):
+        xp = ctx.xp = backend.xp_of(x)
         ctx.idx, ctx.axis = idx, axis
         out = x.copy()
-        np.moveaxis(out, axis, 0)[idx] = np.moveaxis(s, axis, 0)
+        xp.moveaxis(out, axis, 0)[idx] = xp.moveaxis(s, axis, 0)
         return out
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         n = ctx.needs_input_grad
         gx = gs = None
         if n[0]:
             gx = g.copy()
-            np.moveaxis(gx, ctx.axis, 0)[ctx.idx] = 0
+            xp.moveaxis(gx, ctx.axis, 0)[ctx.idx] = 0
         if n[1]:
-            gs = np.take(g, ctx.idx, axis=ctx.axis)
+            gs = xp.take(g, ctx.idx, axis=ctx.axis)
         return gx, gs, None, None
 
 
@@ -1062,13 +1084,15 @@ class DiagonalTake(Function):
 
     @staticmethod
     def forward(ctx, x, rows, cols, d1, d2):
+        xp = ctx.xp = backend.xp_of(x)
         ctx.shape, ctx.rows, ctx.cols, ctx.d1, ctx.d2 = x.shape, rows, cols, d1, d2
-        return np.moveaxis(x, (d1, d2), (-2, -1))[..., rows, cols]
+        return xp.moveaxis(x, (d1, d2), (-2, -1))[..., rows, cols]
 
     @staticmethod
     def backward(ctx, g):
-        gx = np.zeros(ctx.shape, g.dtype)
-        np.moveaxis(gx, (ctx.d1, ctx.d2), (-2, -1))[..., ctx.rows, ctx.cols] = g
+        xp = ctx.xp
+        gx = xp.zeros(ctx.shape, g.dtype)
+        xp.moveaxis(gx, (ctx.d1, ctx.d2), (-2, -1))[..., ctx.rows, ctx.cols] = g
         return gx, None, None, None, None
 
 
@@ -1092,14 +1116,16 @@ class DiagonalEmbed(Function):
 
     @staticmethod
     def forward(ctx, x, size, rows, cols, d1, d2):
+        xp = ctx.xp = backend.xp_of(x)
         ctx.rows, ctx.cols, ctx.d1, ctx.d2 = rows, cols, d1, d2
-        out = np.zeros(x.shape[:-1] + (size, size), x.dtype)
+        out = xp.zeros(x.shape[:-1] + (size, size), x.dtype)
         out[..., rows, cols] = x
-        return np.moveaxis(out, (-2, -1), (d1, d2))
+        return xp.moveaxis(out, (-2, -1), (d1, d2))
 
     @staticmethod
     def backward(ctx, g):
-        g = np.moveaxis(g, (ctx.d1, ctx.d2), (-2, -1))
+        xp = ctx.xp
+        g = xp.moveaxis(g, (ctx.d1, ctx.d2), (-2, -1))
         return g[..., ctx.rows, ctx.cols], None, None, None, None, None
 
 
@@ -1179,6 +1205,7 @@ class ScatterReduce(Function):
 
     @staticmethod
     def forward(ctx, x, src, full, idx_shape, reduce, include_self):
+        ctx.xp = backend.xp_of(x)
         ctx.src_shape = src.shape
         src = src[tuple(slice(0, n) for n in idx_shape)]
         out, count = _scatter_reduce_forward(x, src, full, reduce, include_self)
@@ -1188,42 +1215,43 @@ class ScatterReduce(Function):
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         x, src, out, count, full = ctx.x, ctx.src, ctx.out, ctx.count, ctx.full
         hit, inc, red = count > 0, ctx.include, ctx.reduce
-        zero = np.zeros((), g.dtype)
+        zero = xp.zeros((), g.dtype)
         if red == "sum":
-            gx, gs = (g if inc else np.where(hit, zero, g)), g[full]
+            gx, gs = (g if inc else xp.where(hit, zero, g)), g[full]
         elif red == "mean":
-            scaled = g / np.maximum(count + (1 if inc else 0), 1).astype(g.dtype)
-            gx = np.where(hit, scaled if inc else zero, g)
+            scaled = g / xp.maximum(count + (1 if inc else 0), 1).astype(g.dtype)
+            gx = xp.where(hit, scaled if inc else zero, g)
             gs = scaled[full]
         elif red == "prod":
-            prod_src = np.ones(x.shape, x.dtype)
-            np.multiply.at(prod_src, full, src)
-            gx = np.where(hit, g * prod_src if inc else zero, g)
+            prod_src = xp.ones(x.shape, x.dtype)
+            xp.multiply.at(prod_src, full, src)
+            gx = xp.where(hit, g * prod_src if inc else zero, g)
             is_zero = src == 0
-            zeros = np.zeros(x.shape, np.int64)
-            np.add.at(zeros, full, is_zero)
-            others = np.ones(x.shape, x.dtype)  # the product of the nonzero factors
-            np.multiply.at(others, full, np.where(is_zero, 1, src))
+            zeros = xp.zeros(x.shape, np.int64)
+            xp.add.at(zeros, full, is_zero)
+            others = xp.ones(x.shape, x.dtype)  # the product of the nonzero factors
+            xp.multiply.at(others, full, xp.where(is_zero, 1, src))
             if inc:
                 zeros = zeros + (x == 0)
-                others = others * np.where(x == 0, 1, x)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                nonzero_part = (g * out)[full] / np.where(is_zero, 1, src)
-            gs = np.where(is_zero, np.where(zeros[full] == 1, (g * others)[full], zero),
+                others = others * xp.where(x == 0, 1, x)
+            with backend.errstate(xp, divide="ignore", invalid="ignore"):
+                nonzero_part = (g * out)[full] / xp.where(is_zero, 1, src)
+            gs = xp.where(is_zero, xp.where(zeros[full] == 1, (g * others)[full], zero),
                           nonzero_part)
         else:
             ties_src = src == out[full]
-            ties = np.zeros(x.shape, np.int64)
-            np.add.at(ties, full, ties_src)
-            self_tie = (x == out) & hit if inc else np.zeros(x.shape, bool)
-            share = g / np.maximum(ties + self_tie, 1).astype(g.dtype)
-            gx = np.where(hit, np.where(self_tie, share, zero), g)
-            gs = np.where(ties_src, share[full], zero)
+            ties = xp.zeros(x.shape, np.int64)
+            xp.add.at(ties, full, ties_src)
+            self_tie = (x == out) & hit if inc else xp.zeros(x.shape, bool)
+            share = g / xp.maximum(ties + self_tie, 1).astype(g.dtype)
+            gx = xp.where(hit, xp.where(self_tie, share, zero), g)
+            gs = xp.where(ties_src, share[full], zero)
         gsrc = None
         if ctx.needs_input_grad[1]:
-            gsrc = np.zeros(ctx.src_shape, g.dtype)
+            gsrc = xp.zeros(ctx.src_shape, g.dtype)
             gsrc[tuple(slice(0, n) for n in gs.shape)] = gs
         return gx, gsrc, None, None, None, None
 

@@ -31,6 +31,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from zengrad import backend
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
 from zengrad.ops.args import shape_str
@@ -204,20 +205,21 @@ class ResampleFn(Function):
     @staticmethod
     def forward(ctx, x, plans):
         # plans: [(axis, n, taps, dense or None)], taps = [(index, weight or None)]
+        xp = ctx.xp = backend.xp_of(x)
         ctx.plans = plans
         if not plans:
             return x.copy()
         y = x
         for axis, _, taps, dense in plans:
             # nearest keeps its exact gather (a copy of values; no arithmetic at all)
-            if dense is not None and taps[0][1] is not None and np.isfinite(y).all():
+            if dense is not None and taps[0][1] is not None and xp.isfinite(y).all():
                 y = _along(y, dense, axis)
                 continue
             out = None
             for idx, lam in taps:
-                part = np.take(y, idx, axis=axis)
+                part = xp.take(y, idx, axis=axis)
                 if lam is not None:
-                    with np.errstate(invalid="ignore"):  # 0 * inf = NaN, silently, as torch
+                    with backend.errstate(xp, invalid="ignore"):  # 0 * inf = NaN silently, as torch
                         part *= _weights(lam, axis, y.ndim)
                 if out is None:
                     out = part
@@ -228,8 +230,9 @@ class ResampleFn(Function):
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         for axis, n, taps, dense in reversed(ctx.plans):
-            if dense is not None and np.isfinite(g).all():
+            if dense is not None and xp.isfinite(g).all():
                 g = _along(g, dense.T, axis)
                 continue
             dx = None

@@ -12,8 +12,7 @@ from __future__ import annotations
 import math
 from numbers import Integral
 
-import numpy as np
-
+from zengrad import backend
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
 
@@ -23,15 +22,16 @@ class LayerNormFn(Function):
 
     @staticmethod
     def forward(ctx, x, w, b, normalized_shape, eps):
+        xp = ctx.xp = backend.xp_of(x)
         k = math.prod(normalized_shape)
         x2 = x.reshape(-1, k)
         mu = x2.mean(axis=1, keepdims=True)
         xhat = x2 - mu
-        var = np.einsum("ij,ij->i", xhat, xhat)[:, None]
+        var = xp.einsum("ij,ij->i", xhat, xhat)[:, None]
         var *= x.dtype.type(1.0 / k)
         var += x.dtype.type(eps)
-        rstd = np.sqrt(var, out=var)
-        np.reciprocal(rstd, out=rstd)
+        rstd = xp.sqrt(var, out=var)
+        xp.reciprocal(rstd, out=rstd)
         xhat *= rstd
         ctx.xhat, ctx.rstd, ctx.shape, ctx.wshape = xhat, rstd, x.shape, normalized_shape
         ctx.w = None if w is None else w.reshape(k)
@@ -45,6 +45,7 @@ class LayerNormFn(Function):
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         xhat, rstd, w = ctx.xhat, ctx.rstd, ctx.w
         k = xhat.shape[1]
         g2 = g.reshape(-1, k)
@@ -55,14 +56,14 @@ class LayerNormFn(Function):
             inv_k = g.dtype.type(1.0 / k)
             m1 = dxh.sum(axis=1, keepdims=True)
             m1 *= inv_k
-            m2 = np.einsum("ij,ij->i", dxh, xhat)[:, None]
+            m2 = xp.einsum("ij,ij->i", dxh, xhat)[:, None]
             m2 *= inv_k
             dxh -= m1
             dxh -= xhat * m2
             dxh *= rstd
             dx = dxh.reshape(ctx.shape)
         if n[1]:
-            dw = np.einsum("ij,ij->j", g2, xhat).reshape(ctx.wshape)
+            dw = xp.einsum("ij,ij->j", g2, xhat).reshape(ctx.wshape)
         if n[2]:
             db = g2.sum(axis=0).reshape(ctx.wshape)
         return dx, dw, db, None, None

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from zengrad import backend
 from zengrad.autograd.function import Function, unbroadcast
 from zengrad.autograd.tensor import Tensor
 from zengrad.ops.dims import promote
@@ -16,11 +17,13 @@ class MatMul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        xp = ctx.xp = backend.xp_pair("matmul", a, b)
         ctx.a, ctx.b = a, b
-        return np.matmul(a, b)
+        return xp.matmul(a, b)
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         a, b = ctx.a, ctx.b
         n = ctx.needs_input_grad
         if a.ndim == 1 and b.ndim == 1:  # dot product: g is 0-d
@@ -29,12 +32,12 @@ class MatMul(Function):
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         if a.ndim == 1:
-            g = np.expand_dims(g, -2)
+            g = xp.expand_dims(g, -2)
         if b.ndim == 1:
-            g = np.expand_dims(g, -1)
+            g = xp.expand_dims(g, -1)
         ga = gb = None
         if n[0]:
-            ga = np.matmul(g, np.swapaxes(b2, -1, -2))
+            ga = xp.matmul(g, xp.swapaxes(b2, -1, -2))
             ga = unbroadcast(ga, a2.shape)
             if ga.shape != a.shape:  # a reshape view would make the engine copy it for a leaf
                 ga = ga.reshape(a.shape)
@@ -45,7 +48,7 @@ class MatMul(Function):
                 rows = math.prod(a2.shape[:-1])
                 gb = a2.reshape(rows, a2.shape[-1]).T @ g.reshape(rows, g.shape[-1])
             else:
-                gb = np.matmul(np.swapaxes(a2, -1, -2), g)
+                gb = xp.matmul(xp.swapaxes(a2, -1, -2), g)
                 gb = unbroadcast(gb, b2.shape)
             if gb.shape != b.shape:
                 gb = gb.reshape(b.shape)

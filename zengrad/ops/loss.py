@@ -18,6 +18,7 @@ import warnings
 
 import numpy as np
 
+from zengrad import backend
 from zengrad.autograd.engine import grad_mode
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
@@ -233,6 +234,7 @@ class CrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, reduction, label_smoothing):
+        xp = ctx.xp = backend.xp_of(x)
         x2 = _to_rows(x)
         m, c = x2.shape
         t = _IndexTarget(target, weight, ignore_index, m, x.dtype)
@@ -242,9 +244,9 @@ class CrossEntropy(Function):
         picked = shifted[t.rows, t.y]
         if eps > 0:  # sum_c w_c log p_c = sum_c w_c shifted_c - logz sum_c w_c
             wshift = shifted.sum(axis=1) if weight is None else shifted @ weight
-        p = np.exp(shifted, out=shifted)  # shifted is not needed any more: reuse its memory
+        p = xp.exp(shifted, out=shifted)  # shifted is not needed any more: reuse its memory
         sumexp = p.sum(axis=1, keepdims=True)
-        logz = np.log(sumexp)[:, 0]
+        logz = xp.log(sumexp)[:, 0]
         p *= 1 / sumexp
         nll = logz - picked
         loss = nll if t.wy is None else nll * t.wy
@@ -260,6 +262,7 @@ class CrossEntropy(Function):
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         p, t, w, eps = ctx.p, ctx.t, ctx.weight, ctx.eps
         m, c = p.shape
         b = t.row_grad(g, ctx.reduction)
@@ -269,8 +272,8 @@ class CrossEntropy(Function):
             grad = p * (r if r.ndim == 0 else r[:, None])  # a scalar for plain 'mean'
             grad[t.rows, t.y] -= r
             return _from_rows(grad, ctx.shape), None, None, None, None, None
-        r = np.broadcast_to(r, (m,))
-        bv = np.broadcast_to(b, (m,))
+        r = xp.broadcast_to(r, (m,))
+        bv = xp.broadcast_to(b, (m,))
         if t.valid is not None:
             bv = bv * t.valid
         wsum = c if w is None else w.sum()
@@ -288,10 +291,11 @@ class CrossEntropyProbs(Function):
 
     @staticmethod
     def forward(ctx, x, target, weight, reduction, label_smoothing):
+        xp = ctx.xp = backend.xp_of(x)
         x2, q = _to_rows(x), _to_rows(target)
         m, c = x2.shape
         shifted = x2 - x2.max(axis=1, keepdims=True)
-        logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        logp = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
         eps = label_smoothing
         if eps > 0:
             q = q * (1 - eps) + eps / c
@@ -304,11 +308,12 @@ class CrossEntropyProbs(Function):
         total = loss.sum()
         if reduction == "sum":
             return total
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return (total / m).astype(x.dtype) if m else np.full((), np.nan, x.dtype)
+        with backend.errstate(xp, invalid="ignore", divide="ignore"):
+            return (total / m).astype(x.dtype) if m else xp.full((), np.nan, x.dtype)
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         logp, qw, w = ctx.logp, ctx.qw, ctx.weight
         if ctx.reduction == "none":
             b = g.reshape(-1, 1)
@@ -317,7 +322,7 @@ class CrossEntropyProbs(Function):
         need = ctx.needs_input_grad
         gx = gt = None
         if need[0]:
-            gx = _from_rows(b * (np.exp(logp) * qw.sum(axis=1, keepdims=True) - qw), ctx.shape)
+            gx = _from_rows(b * (xp.exp(logp) * qw.sum(axis=1, keepdims=True) - qw), ctx.shape)
         if need[1]:
             dq = logp if w is None else logp * w
             gt = _from_rows(dq * (-(1 - ctx.eps) * b), ctx.shape)
@@ -331,6 +336,7 @@ class NLLLossFn(Function):
 
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, reduction):
+        ctx.xp = backend.xp_of(x)
         x2 = _to_rows(x)
         m = x2.shape[0]
         t = _IndexTarget(target, weight, ignore_index, m, x.dtype)
@@ -342,12 +348,13 @@ class NLLLossFn(Function):
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         t = ctx.t
         m = t.rows.size
         b = t.row_grad(g, ctx.reduction)
-        r = np.broadcast_to(b if t.wy is None else b * t.wy, (m,))
+        r = xp.broadcast_to(b if t.wy is None else b * t.wy, (m,))
         c = ctx.shape[1] if len(ctx.shape) > 1 else ctx.shape[0]
-        grad = np.zeros((m, c), dtype=ctx.dtype)
+        grad = xp.zeros((m, c), dtype=ctx.dtype)
         grad[t.rows, t.y] = -r
         return _from_rows(grad, ctx.shape), None, None, None, None
 
@@ -475,9 +482,10 @@ class BinaryCrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, x, y, w, reduction):
-        with np.errstate(divide="ignore"):
-            logx = np.maximum(np.log(x), -100)
-            log1mx = np.maximum(np.log1p(-x), -100)
+        xp = ctx.xp = backend.xp_of(x)
+        with backend.errstate(xp, divide="ignore"):
+            logx = xp.maximum(xp.log(x), -100)
+            log1mx = xp.maximum(xp.log1p(-x), -100)
         loss = (y - 1) * log1mx - y * logx
         if w is not None:
             loss = loss * w
@@ -488,6 +496,7 @@ class BinaryCrossEntropy(Function):
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         x, y, w = ctx.x, ctx.y, ctx.w
         b = _scale(g, ctx.reduction, x.size)
         if w is not None:
@@ -495,9 +504,9 @@ class BinaryCrossEntropy(Function):
         need = ctx.needs_input_grad
         gx = gy = None
         if need[0]:
-            gx = b * (x - y) / np.maximum(x * (1 - x), x.dtype.type(1e-12))
+            gx = b * (x - y) / xp.maximum(x * (1 - x), x.dtype.type(1e-12))
         if need[1]:
-            gy = np.broadcast_to(b * ctx.dlog, x.shape)
+            gy = xp.broadcast_to(b * ctx.dlog, x.shape)
         return gx, gy, None, None
 
 
@@ -509,8 +518,9 @@ class BCEWithLogits(Function):
 
     @staticmethod
     def forward(ctx, x, y, w, pw, reduction):
-        sp = np.log1p(np.exp(-np.abs(x)))
-        sp += np.maximum(-x, 0)
+        xp = ctx.xp = backend.xp_of(x)
+        sp = xp.log1p(xp.exp(-xp.abs(x)))
+        sp += xp.maximum(-x, 0)
         if pw is None:
             loss = (1 - y) * x + sp
         else:
@@ -524,6 +534,7 @@ class BCEWithLogits(Function):
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         x, y, w, pw = ctx.x, ctx.y, ctx.w, ctx.pw
         b = _scale(g, ctx.reduction, x.size)
         if w is not None:
@@ -536,7 +547,7 @@ class BCEWithLogits(Function):
             gx = b * d
         if need[1]:
             d = -x if pw is None else (pw - 1) * ctx.sp - x
-            gy = np.broadcast_to(b * d, x.shape)
+            gy = xp.broadcast_to(b * d, x.shape)
         return gx, gy, None, None, None
 
 
@@ -617,9 +628,10 @@ class L1(Function):
 
     @staticmethod
     def forward(ctx, x, y, reduction):
+        xp = backend.xp_of(x)
         d = x - y
-        ctx.sign, ctx.reduction = np.sign(d), reduction
-        return _reduce(np.abs(d), reduction)
+        ctx.sign, ctx.reduction = xp.sign(d), reduction
+        return _reduce(xp.abs(d), reduction)
 
     @staticmethod
     def backward(ctx, g):
@@ -634,16 +646,18 @@ class Huber(Function):
 
     @staticmethod
     def forward(ctx, x, y, reduction, delta):
+        xp = ctx.xp = backend.xp_of(x)
         d = x - y
-        ad = np.abs(d)
-        loss = np.where(ad < delta, 0.5 * d * d, delta * (ad - 0.5 * delta))
+        ad = xp.abs(d)
+        loss = xp.where(ad < delta, 0.5 * d * d, delta * (ad - 0.5 * delta))
         ctx.d, ctx.reduction, ctx.delta = d, reduction, delta
         return _reduce(loss.astype(x.dtype, copy=False), reduction)
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         d, delta = ctx.d, ctx.delta
-        gx = _scale(g, ctx.reduction, d.size) * np.clip(d, -delta, delta)
+        gx = _scale(g, ctx.reduction, d.size) * xp.clip(d, -delta, delta)
         return _pair(ctx, gx) + (None,)
 
 
@@ -654,19 +668,21 @@ class SmoothL1(Function):
 
     @staticmethod
     def forward(ctx, x, y, reduction, beta):
+        xp = ctx.xp = backend.xp_of(x)
         d = x - y
-        ad = np.abs(d)
+        ad = xp.abs(d)
         if beta == 0:
             loss = ad
         else:
-            loss = np.where(ad < beta, (0.5 / beta) * d * d, ad - 0.5 * beta)
+            loss = xp.where(ad < beta, (0.5 / beta) * d * d, ad - 0.5 * beta)
         ctx.d, ctx.reduction, ctx.beta = d, reduction, beta
         return _reduce(loss.astype(x.dtype, copy=False), reduction)
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         d, beta = ctx.d, ctx.beta
-        slope = np.sign(d) if beta == 0 else np.clip(d / beta, -1, 1)
+        slope = xp.sign(d) if beta == 0 else xp.clip(d / beta, -1, 1)
         gx = _scale(g, ctx.reduction, d.size) * slope
         return _pair(ctx, gx) + (None,)
 
@@ -684,13 +700,14 @@ class KLDiv(Function):
 
     @staticmethod
     def forward(ctx, x, y, reduction, log_target):
+        xp = ctx.xp = backend.xp_of(x)
         if log_target:
-            ey = np.exp(y)
+            ey = xp.exp(y)
             loss = ey * (y - x)
             ctx.ey = ey
         else:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ylogy = np.where(y > 0, y * np.log(y), 0).astype(x.dtype, copy=False)
+            with backend.errstate(xp, divide="ignore", invalid="ignore"):
+                ylogy = xp.where(y > 0, y * xp.log(y), 0).astype(x.dtype, copy=False)
             loss = ylogy - y * x
         ctx.x, ctx.y, ctx.reduction, ctx.log_target = x, y, reduction, log_target
         if reduction == "batchmean":
@@ -700,6 +717,7 @@ class KLDiv(Function):
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         x, y = ctx.x, ctx.y
         if ctx.reduction == "batchmean":
             b = g / x.shape[0] if x.ndim else g
@@ -714,10 +732,10 @@ class KLDiv(Function):
                 gy = b * ctx.ey * (y - x + 1)
         else:
             if need[0]:
-                gx = np.broadcast_to(-b * y, x.shape)
+                gx = xp.broadcast_to(-b * y, x.shape)
             if need[1]:
-                with np.errstate(divide="ignore"):
-                    gy = np.broadcast_to(b * (np.log(y) + 1 - x), x.shape)
+                with backend.errstate(xp, divide="ignore"):
+                    gy = xp.broadcast_to(b * (xp.log(y) + 1 - x), x.shape)
         return gx, gy, None, None
 
 

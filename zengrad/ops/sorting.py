@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from zengrad import backend
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
 from zengrad.ops.dims import normalize_dim
@@ -66,13 +67,15 @@ class CumSum(Function):
 
     @staticmethod
     def forward(ctx, x, axis):
+        xp = ctx.xp = backend.xp_of(x)
         ctx.axis = axis
-        return np.cumsum(x, axis=axis)
+        return xp.cumsum(x, axis=axis)
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         a = ctx.axis
-        return np.flip(np.cumsum(np.flip(g, a), axis=a), a), None
+        return xp.flip(xp.cumsum(xp.flip(g, a), axis=a), a), None
 
 
 class CumProd(Function):
@@ -88,38 +91,40 @@ class CumProd(Function):
 
     @staticmethod
     def forward(ctx, x, axis):
-        out = np.cumprod(x, axis=axis)
+        xp = ctx.xp = backend.xp_of(x)
+        out = xp.cumprod(x, axis=axis)
         ctx.x, ctx.out, ctx.axis = x, out, axis
         return out
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         a = ctx.axis
-        x = np.moveaxis(ctx.x, a, -1)
-        y = np.moveaxis(ctx.out, a, -1)
-        g = np.moveaxis(g, a, -1)
+        x = xp.moveaxis(ctx.x, a, -1)
+        y = xp.moveaxis(ctx.out, a, -1)
+        g = xp.moveaxis(g, a, -1)
         n = x.shape[-1]
         if n == 0:
-            return np.moveaxis(np.zeros_like(g), -1, a), None
+            return xp.moveaxis(xp.zeros_like(g), -1, a), None
 
         def rev_cumsum(v):
-            return np.flip(np.cumsum(np.flip(v, -1), axis=-1), -1)
+            return xp.flip(xp.cumsum(xp.flip(v, -1), axis=-1), -1)
 
         is_zero = x == 0
         has_zero = is_zero.any(axis=-1, keepdims=True)
-        first = np.where(has_zero, np.argmax(is_zero, axis=-1, keepdims=True), n)
-        pos = np.arange(n)
+        first = xp.where(has_zero, xp.argmax(is_zero, axis=-1, keepdims=True), n)
+        pos = xp.arange(n)
         before = pos < first  # x_i != 0 there: the division formula holds
-        one = np.ones((), x.dtype)
-        gx = np.where(before, rev_cumsum(g * y) / np.where(before, x, one), 0)
+        one = xp.ones((), x.dtype)
+        gx = xp.where(before, rev_cumsum(g * y) / xp.where(before, x, one), 0)
         if has_zero.any():
             # the first zero's own slope: y_{z-1} * sum_{k >= z} g_k prod_{z < j <= k} x_j
-            after = np.cumprod(np.where(pos <= first, one, x), axis=-1)
-            tail = np.where(pos >= first, g * after, 0).sum(axis=-1, keepdims=True)
-            prev = np.take_along_axis(y, np.maximum(first - 1, 0), axis=-1)
-            prev = np.where(first > 0, prev, one)
-            gx = np.where((pos == first) & has_zero, prev * tail, gx)
-        return np.moveaxis(gx.astype(g.dtype, copy=False), -1, a), None
+            after = xp.cumprod(xp.where(pos <= first, one, x), axis=-1)
+            tail = xp.where(pos >= first, g * after, 0).sum(axis=-1, keepdims=True)
+            prev = xp.take_along_axis(y, xp.maximum(first - 1, 0), axis=-1)
+            prev = xp.where(first > 0, prev, one)
+            gx = xp.where((pos == first) & has_zero, prev * tail, gx)
+        return xp.moveaxis(gx.astype(g.dtype, copy=False), -1, a), None
 
 
 def _scan(fn, name: str, input, dim: int, dtype) -> Tensor:
@@ -163,13 +168,15 @@ class TakeSorted(Function):
 
     @staticmethod
     def forward(ctx, x, idx, axis):
+        xp = ctx.xp = backend.xp_of(x)
         ctx.shape, ctx.idx, ctx.axis = x.shape, idx, axis
-        return np.take_along_axis(x, idx, axis)
+        return xp.take_along_axis(x, idx, axis)
 
     @staticmethod
     def backward(ctx, g):
-        gx = np.zeros(ctx.shape, g.dtype)
-        np.put_along_axis(gx, ctx.idx, g, ctx.axis)
+        xp = ctx.xp
+        gx = xp.zeros(ctx.shape, g.dtype)
+        xp.put_along_axis(gx, ctx.idx, g, ctx.axis)
         return gx, None, None
 
 
@@ -299,15 +306,17 @@ class ScatterBack(Function):
 
     @staticmethod
     def forward(ctx, x, idx, axis):
+        xp = ctx.xp = backend.xp_of(x)
         ctx.shape, ctx.idx, ctx.axis = x.shape, idx, axis
-        return np.take_along_axis(x, idx, axis)
+        return xp.take_along_axis(x, idx, axis)
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         from zengrad.ops.indexing import _along_index
 
-        gx = np.zeros(ctx.shape, g.dtype)
-        np.add.at(gx, _along_index(ctx.idx, ctx.axis, ctx.shape), g)
+        gx = xp.zeros(ctx.shape, g.dtype)
+        xp.add.at(gx, _along_index(ctx.idx, ctx.axis, ctx.shape), g)
         return gx, None, None
 
 
@@ -357,22 +366,24 @@ class LogCumSumExp(Function):
 
     @staticmethod
     def forward(ctx, x, axis):
-        out = np.logaddexp.accumulate(x, axis=axis)
+        xp = ctx.xp = backend.xp_of(x)
+        out = xp.logaddexp.accumulate(x, axis=axis)
         ctx.x, ctx.out, ctx.axis = x, out, axis
         return out
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         a, x, y = ctx.axis, ctx.x, ctx.out
         if x.size == 0:
-            return np.zeros_like(g), None
+            return xp.zeros_like(g), None
 
         def rev_logcumsumexp(v):
-            return np.flip(np.logaddexp.accumulate(np.flip(v, a), axis=a), a)
+            return xp.flip(xp.logaddexp.accumulate(xp.flip(v, a), axis=a), a)
 
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            pos = np.exp(x + rev_logcumsumexp(np.log(np.maximum(g, 0)) - y))
-            neg = np.exp(x + rev_logcumsumexp(np.log(np.maximum(-g, 0)) - y))
+        with backend.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
+            pos = xp.exp(x + rev_logcumsumexp(xp.log(xp.maximum(g, 0)) - y))
+            neg = xp.exp(x + rev_logcumsumexp(xp.log(xp.maximum(-g, 0)) - y))
             gx = pos - neg
         # an x_i = -inf after a finite entry gets exp(-inf) = 0; a leading run of -inf (where
         # y is -inf too) gets nan, as torch: the slope is undefined there

@@ -38,14 +38,16 @@ class Erf(Function):
 
     @staticmethod
     def forward(ctx, x):
+        ctx.xp = backend.xp_of(x)
         ctx.x = x
         return sp.erf(x)
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         x = ctx.x
-        with np.errstate(over="ignore"):  # x^2 = inf for huge x: e^-inf = 0 is right
-            return g * (_TWO_OVER_SQRT_PI * np.exp(-(x * x)))
+        with backend.errstate(xp, over="ignore"):  # x^2 = inf for huge x: e^-inf = 0 is right
+            return g * (_TWO_OVER_SQRT_PI * xp.exp(-(x * x)))
 
 
 class Erfc(Function):
@@ -53,14 +55,16 @@ class Erfc(Function):
 
     @staticmethod
     def forward(ctx, x):
+        ctx.xp = backend.xp_of(x)
         ctx.x = x
         return sp.erfc(x)
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         x = ctx.x
-        with np.errstate(over="ignore"):
-            return g * (-_TWO_OVER_SQRT_PI * np.exp(-(x * x)))
+        with backend.errstate(xp, over="ignore"):
+            return g * (-_TWO_OVER_SQRT_PI * xp.exp(-(x * x)))
 
 
 class Tan(Function):
@@ -68,14 +72,16 @@ class Tan(Function):
 
     @staticmethod
     def forward(ctx, x):
-        with np.errstate(invalid="ignore"):  # tan(+-inf) is nan, as torch: not a warning
-            ctx.out = np.tan(x)
+        xp = ctx.xp = backend.xp_of(x)
+        with backend.errstate(xp, invalid="ignore"):  # tan(+-inf) is nan, as torch: not a warning
+            ctx.out = xp.tan(x)
         return ctx.out
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         y = ctx.out
-        with np.errstate(over="ignore"):  # next to a pole the slope is inf
+        with backend.errstate(xp, over="ignore"):  # next to a pole the slope is inf
             return g * (1 + y * y)
 
 
@@ -84,14 +90,16 @@ class Log2(Function):
 
     @staticmethod
     def forward(ctx, x):
+        xp = ctx.xp = backend.xp_of(x)
         ctx.x = x
         # log of 0 or a negative number is -inf / nan, as in torch: not worth a warning
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log2(x)
+        with backend.errstate(xp, divide="ignore", invalid="ignore"):
+            return xp.log2(x)
 
     @staticmethod
     def backward(ctx, g):
-        with np.errstate(divide="ignore"):
+        xp = ctx.xp
+        with backend.errstate(xp, divide="ignore"):
             return g / (ctx.x * _LN2)
 
 
@@ -100,13 +108,15 @@ class Log10(Function):
 
     @staticmethod
     def forward(ctx, x):
+        xp = ctx.xp = backend.xp_of(x)
         ctx.x = x
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log10(x)
+        with backend.errstate(xp, divide="ignore", invalid="ignore"):
+            return xp.log10(x)
 
     @staticmethod
     def backward(ctx, g):
-        with np.errstate(divide="ignore"):
+        xp = ctx.xp
+        with backend.errstate(xp, divide="ignore"):
             return g / (ctx.x * _LN10)
 
 
@@ -155,22 +165,24 @@ class Atan2(Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        xp = ctx.xp = backend.xp_of(a)
         ctx.a, ctx.b = a, b
-        return np.arctan2(a, b)
+        return xp.arctan2(a, b)
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         a, b = ctx.a, ctx.b
         n = ctx.needs_input_grad
         # hypot: a^2 + b^2 would overflow (or underflow) long before the gradient does
-        r = np.hypot(a, b)
+        r = xp.hypot(a, b)
         zero = r == 0
         # the origin has no direction: torch gives 0 there, and so do we (not 0/0)
-        r = np.where(zero, 1, r)
+        r = xp.where(zero, 1, r)
 
         def part(u):  # g u / r^2 as (g (u / r)) / r: |u / r| <= 1, so no overflow midway
-            with np.errstate(invalid="ignore"):  # inf / inf at infinite inputs: nan, as torch
-                return np.where(zero, 0, g * (u / r) / r).astype(g.dtype, copy=False)
+            with backend.errstate(xp, invalid="ignore"):  # inf / inf at inf inputs: nan (torch)
+                return xp.where(zero, 0, g * (u / r) / r).astype(g.dtype, copy=False)
 
         return (
             unbroadcast(part(b), shape_of(a)) if n[0] else None,
@@ -459,13 +471,15 @@ class Einsum(Function):
 
     @staticmethod
     def forward(ctx, subs, out, sizes, *arrays):
-        full = [np.broadcast_to(a, tuple(sizes[c] for c in s)) for a, s in zip(arrays, subs)]
+        xp = ctx.xp = backend.xp_of_all("einsum", *arrays)
+        full = [xp.broadcast_to(a, tuple(sizes[c] for c in s)) for a, s in zip(arrays, subs)]
         ctx.subs, ctx.out, ctx.sizes, ctx.full = subs, out, sizes, full
         ctx.shapes = [a.shape for a in arrays]
-        return np.asarray(_einsum(subs, out, full))
+        return xp.asarray(_einsum(subs, out, full))
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         subs, out, sizes, full = ctx.subs, ctx.out, ctx.sizes, ctx.full
         grads = [None, None, None]
         for k, sub in enumerate(subs):
@@ -477,25 +491,25 @@ class Einsum(Function):
             unique = "".join(dict.fromkeys(sub))
             have = set(out).union(*others)
             present = "".join(c for c in unique if c in have)
-            gu = np.asarray(_einsum([out, *others], present, [g, *arrs]))
+            gu = xp.asarray(_einsum([out, *others], present, [g, *arrs]))
             # letters only this operand had were summed in forward: the gradient is
             # constant along them
             if len(present) != len(unique):
                 gu = gu.reshape([sizes[c] if c in present else 1 for c in unique])
-                gu = np.broadcast_to(gu, [sizes[c] for c in unique])
+                gu = xp.broadcast_to(gu, [sizes[c] for c in unique])
             shape = tuple(sizes[c] for c in sub)
             if len(unique) == len(sub):
-                gk = gu if unique == sub else np.einsum(unique + "->" + sub, gu)
+                gk = gu if unique == sub else xp.einsum(unique + "->" + sub, gu)
             else:
                 # a repeated letter reads a diagonal: write gu into that diagonal of zeros
-                gk = np.zeros(shape, g.dtype)
+                gk = xp.zeros(shape, g.dtype)
                 st = gk.strides
                 strides = [sum(st[i] for i, c in enumerate(sub) if c == u) for u in unique]
-                view = np.lib.stride_tricks.as_strided(
+                view = xp.lib.stride_tricks.as_strided(
                     gk, [sizes[c] for c in unique], strides, writeable=True)
                 view[...] = gu
             gk = unbroadcast(gk, ctx.shapes[k]) if gk.shape != ctx.shapes[k] else gk
-            grads.append(np.asarray(gk, dtype=g.dtype))
+            grads.append(xp.asarray(gk, dtype=g.dtype))
         return tuple(grads)
 
 
@@ -588,36 +602,38 @@ class VectorNorm(Function):
 
     @staticmethod
     def forward(ctx, x, p, axes, keepdim):
+        xp = ctx.xp = backend.xp_of(x)
         out = _reduce_keep(x, p, axes)
         ctx.x, ctx.p, ctx.out_k, ctx.axes, ctx.keepdim = x, p, out, axes, keepdim
         if keepdim:
             return out
-        return out.reshape(()) if axes is None else np.squeeze(out, axis=axes)
+        return out.reshape(()) if axes is None else xp.squeeze(out, axis=axes)
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         x, p, y, axes = ctx.x, ctx.p, ctx.out_k, ctx.axes
         g = g.reshape(y.shape)  # back to keepdim form: broadcasts against x
         if p == 0:
-            return np.zeros(x.shape, g.dtype)
-        sgn = np.sign(x)
+            return xp.zeros(x.shape, g.dtype)
+        sgn = xp.sign(x)
         if p == 1:
             return g * sgn
         if p in (_INF, -_INF):
-            mask = np.abs(x) == y
-            count = np.sum(mask, axis=axes, keepdims=True)
-            return (g / np.maximum(count, 1)).astype(g.dtype, copy=False) * (sgn * mask)
+            mask = xp.abs(x) == y
+            count = xp.sum(mask, axis=axes, keepdims=True)
+            return (g / xp.maximum(count, 1)).astype(g.dtype, copy=False) * (sgn * mask)
         zero = y == 0
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        with backend.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
             if p == 2:
-                scale = np.where(zero, 0, g / np.where(zero, 1, y))
+                scale = xp.where(zero, 0, g / xp.where(zero, 1, y))
                 return (x * scale).astype(g.dtype, copy=False)
-            a = np.abs(x)
+            a = xp.abs(x)
             if p < 1:
-                part = np.where(x == 0, 0, sgn * a ** (p - 1))
+                part = xp.where(x == 0, 0, sgn * a ** (p - 1))
                 out = part * (g * y ** (1 - p))
-                return np.where(zero, 0, out).astype(g.dtype, copy=False)
-            scale = np.where(zero, 0, g / np.where(zero, 1, y ** (p - 1)))
+                return xp.where(zero, 0, out).astype(g.dtype, copy=False)
+            scale = xp.where(zero, 0, g / xp.where(zero, 1, y ** (p - 1)))
             part = x * a ** (p - 2) if p >= 2 else sgn * a ** (p - 1)
             return (part * scale).astype(g.dtype, copy=False)
 
@@ -689,26 +705,28 @@ class CosineSimilarity(Function):
 
     @staticmethod
     def forward(ctx, a, b, axis, eps):
+        xp = ctx.xp = backend.xp_of(a)
         shape = np.broadcast_shapes(a.shape, b.shape)
         ctx.sa, ctx.sb = a.shape, b.shape
-        a, b = np.broadcast_to(a, shape), np.broadcast_to(b, shape)
+        a, b = xp.broadcast_to(a, shape), xp.broadcast_to(b, shape)
         # like torch, no rescaling: a norm that overflows is inf (not a warning)
-        with np.errstate(over="ignore"):
-            na = np.sqrt(np.sum(a * a, axis=axis, keepdims=True))
-            nb = np.sqrt(np.sum(b * b, axis=axis, keepdims=True))
-        ca, cb = np.maximum(na, eps), np.maximum(nb, eps)
-        y = np.sum((a / ca) * (b / cb), axis=axis, keepdims=True)
+        with backend.errstate(xp, over="ignore"):
+            na = xp.sqrt(xp.sum(a * a, axis=axis, keepdims=True))
+            nb = xp.sqrt(xp.sum(b * b, axis=axis, keepdims=True))
+        ca, cb = xp.maximum(na, eps), xp.maximum(nb, eps)
+        y = xp.sum((a / ca) * (b / cb), axis=axis, keepdims=True)
         ctx.a, ctx.b, ctx.na, ctx.nb, ctx.ca, ctx.cb, ctx.y = a, b, na, nb, ca, cb, y
-        return y.reshape(()) if axis is None else np.squeeze(y, axis=axis)
+        return y.reshape(()) if axis is None else xp.squeeze(y, axis=axis)
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         a, b, na, nb, ca, cb, y = ctx.a, ctx.b, ctx.na, ctx.nb, ctx.ca, ctx.cb, ctx.y
         g = g.reshape(y.shape)
         n = ctx.needs_input_grad
 
         def one(u, v, nu, cu, cv):
-            radial = np.where(nu == 0, 0, y / (cu * np.where(nu == 0, 1, nu)))
+            radial = xp.where(nu == 0, 0, y / (cu * xp.where(nu == 0, 1, nu)))
             return (g * (v / (cu * cv) - radial * u)).astype(g.dtype, copy=False)
 
         return (
