@@ -151,3 +151,11 @@ def test_a_varying_constant_of_no_known_form_is_still_refused():
 
     with pytest.raises(zonnx.ExportError, match="outside zengrad's ops"):
         zonnx.export(M(), (zg.randn(2, 4, 4),), dynamic_axes={"input": {0: "n", 1: "l"}})
+
+
+def test_padding_classifier_opset_17(tmp_path):
+    zg.manual_seed(6)
+    model = models.TransformerClassifier(vocab_size=12, d_model=8, nhead=2, num_layers=1,
+                                         num_classes=2, padding_idx=0)
+    check_export(model, (tokens(2, 5, [1, 0]),), [(tokens(3, 7, [6, 0, 2], 1),)], tmp_path,
+                 dynamic_axes=BATCH_SEQ, opset_version=17)

@@ -111,3 +111,14 @@ def test_pixel_shuffle_and_unshuffle(tmp_path):
     model = Fn(lambda m, x: F.pixel_unshuffle(F.pixel_shuffle(x, 2) * 2, 2),
                ps=nn.PixelShuffle(2))
     _check(model, (2, 8, 3, 5), tmp_path)
+
+
+@pytest.mark.parametrize("opset", [17, 20])
+def test_decoder_block_other_opsets(tmp_path, opset):
+    zg.manual_seed(0)
+    model = Fn(lambda m, x: F.interpolate(m.norm(m.up(F.pad(x, (1, 1, 1, 1), mode="reflect"))),
+                                          scale_factor=2, mode="bilinear").amax(1),
+               up=nn.ConvTranspose2d(4, 6, 3, stride=2), norm=nn.GroupNorm(3, 6))
+    proto = check_export(model, (zg.randn(2, 4, 3, 5),), [(zg.randn(3, 4, 3, 5),)], tmp_path,
+                         dynamic_axes=BATCH, opset_version=opset)
+    assert proto.opset_import[0].version == opset

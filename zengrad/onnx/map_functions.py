@@ -15,7 +15,6 @@ import numpy as np
 from zengrad.onnx.errors import ExportError
 from zengrad.onnx.graph import GraphBuilder
 from zengrad.onnx.map_tensor import _elem, operand, rank
-from zengrad.onnx.symbolic import Sym
 from zengrad.onnx.trace import Const, Node, Ref, Varying
 
 
@@ -98,7 +97,7 @@ def cast(g, node):
 
 # ----- argmax / max over a dim -----------------------------------------------------------------
 def _dim(node: Node, x_rank: int, dim) -> int:
-    if not isinstance(dim, int) or isinstance(dim, Sym):
+    if not isinstance(dim, int):
         raise ExportError(f"{node.label}: dim must be an int, got {dim!r}")
     return dim % x_rank if x_rank else 0
 

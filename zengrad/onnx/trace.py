@@ -107,10 +107,9 @@ def op_key(cls: type) -> str:
     LinearFn <-> Linear keeps working. Classes defined outside zengrad are "symbolic" when
     they give their ONNX form (a `symbolic` staticmethod), else "custom:<qualified name>", so
     a user's class never takes the mapping of a zengrad op that has its name."""
-    if isinstance(cls.__dict__.get("symbolic"), staticmethod) or (
-            callable(getattr(cls, "symbolic", None)) and not _is_zengrad(cls)):
-        return "symbolic"
     if not _is_zengrad(cls):
+        if callable(getattr(cls, "symbolic", None)):
+            return "symbolic"
         return f"custom:{cls.__qualname__}"
     name = cls.__name__
     return name[:-2] if name.endswith("Fn") and len(name) > 2 else name
