@@ -3,7 +3,8 @@
 Allowed (they never touch an array's data, and CuPy takes them as they are): dtypes and
 dtype classes, constants, dtype queries (finfo, iinfo, result_type of dtypes, ...), shape
 helpers, and isinstance checks against np.ndarray / np.generic. A line that computes on the
-host on purpose (index lists, per-axis positions) says so with a `# host` comment.
+host on purpose (index lists, per-axis positions) says so with a `# host` comment; a
+function whose `def` line ends with `# host` computes only host values (plans from sizes).
 """
 
 from __future__ import annotations
@@ -25,8 +26,13 @@ def numpy_uses(path: str) -> list[tuple[int, str]]:
     with open(path) as f:
         text = f.read()
     lines = text.splitlines()
+    tree = ast.parse(text)
+    for fn in ast.walk(tree):
+        if isinstance(fn, ast.FunctionDef) and "# host" in lines[fn.lineno - 1]:
+            for k in range(fn.lineno - 1, fn.end_lineno):
+                lines[k] += "  # host"
     out = []
-    for node in ast.walk(ast.parse(text)):
+    for node in ast.walk(tree):
         if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
                 and node.value.id == "np" and node.attr not in ALLOWED):
             if "# host" in lines[node.lineno - 1]:
@@ -34,7 +40,7 @@ def numpy_uses(path: str) -> list[tuple[int, str]]:
             out.append((node.lineno, f"np.{node.attr}"))
     # np.random.* and np.linalg.* compute too (allowed above only as namespaces to reach
     # Generator/LinAlgError): count their calls
-    for node in ast.walk(ast.parse(text)):
+    for node in ast.walk(tree):
         if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute)
                 and isinstance(node.value.value, ast.Name) and node.value.value.id == "np"
                 and node.value.attr in ("random", "linalg")

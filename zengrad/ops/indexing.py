@@ -89,6 +89,7 @@ def _along_index(idx: np.ndarray, axis: int, xshape: tuple[int, ...]) -> tuple:
     """A fancy index selecting x[i0, .., idx[i0, .., ik, ..], ..] for each position of idx:
     idx along `axis`, the position itself (an arange) along every other dim, or 0 where x has
     size 1 there (broadcast, as take_along_dim allows)."""
+    xp = backend.xp_of(idx)
     nd = idx.ndim
     parts = []
     for d in range(nd):
@@ -98,7 +99,7 @@ def _along_index(idx: np.ndarray, axis: int, xshape: tuple[int, ...]) -> tuple:
         shape = [1] * nd
         shape[d] = -1
         n = idx.shape[d] if xshape[d] != 1 else 1
-        parts.append(np.arange(n).reshape(shape))
+        parts.append(xp.arange(n).reshape(shape))
     return tuple(parts)
 
 
@@ -156,14 +157,15 @@ class Scatter(Function):
 
 def _scatter_into(out: np.ndarray, full_index, src, idx_shape, reduce) -> None:
     """Write src into out at full_index (shared by scatter and scatter_)."""
+    xp = backend.xp_of(out)
     if isinstance(src, np.ndarray) and src.ndim:
         src = src[tuple(slice(0, s) for s in idx_shape)]
     if reduce is None:
         out[full_index] = src
     elif reduce == "add":
-        np.add.at(out, full_index, src)
+        xp.add.at(out, full_index, src)
     else:
-        np.multiply.at(out, full_index, src)
+        xp.multiply.at(out, full_index, src)
 
 
 def _same_ndim(a: np.ndarray, b: np.ndarray) -> bool:
@@ -263,9 +265,10 @@ def _reduce_arg(op: str, reduce, needs_grad: bool):
 
 
 def _as_src_array(src, x: np.ndarray):
+    xp = backend.xp_of(x)
     if isinstance(src, Tensor):
         return src
-    return np.asarray(src).astype(x.dtype)  # a number takes the input's dtype, as torch
+    return xp.asarray(src).astype(x.dtype)  # a number takes the input's dtype, as torch
 
 
 def scatter(input: Tensor, dim: int, index: Tensor, src=None, value=None, *, reduce=None):
@@ -400,9 +403,10 @@ class IndexAdd(Function):
 
 
 def _index_add_into(out: np.ndarray, s: np.ndarray, idx, axis: int, alpha) -> None:
+    xp = backend.xp_of(out)
     if alpha != 1:
-        s = s * np.asarray(alpha, out.dtype)
-    np.add.at(np.moveaxis(out, axis, 0), idx, np.moveaxis(s, axis, 0))
+        s = s * xp.asarray(alpha, out.dtype)
+    xp.add.at(xp.moveaxis(out, axis, 0), idx, xp.moveaxis(s, axis, 0))
 
 
 def _index_add_prepare(input, dim, index, source, op: str, count_error=RuntimeError):
@@ -492,7 +496,8 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     input = _as_tensor(input, "masked_select")
     m = _bool_mask(mask, "masked_select:")
     shape = _broadcast("masked_select", input.array.shape, m.shape)
-    return MaskedSelect.apply(input, np.broadcast_to(m, shape), shape)
+    xp = backend.xp_of(input.array)
+    return MaskedSelect.apply(input, xp.broadcast_to(m, shape), shape)
 
 
 class MaskedFill(Function):
@@ -561,7 +566,8 @@ def masked_fill_(self: Tensor, mask: Tensor, value) -> Tensor:
             f"broadcast shape {list(shape)}"
         )
     v = value.array if isinstance(value, Tensor) else value
-    np.copyto(self.array, np.asarray(v).astype(self.array.dtype), where=m)
+    xp = backend.xp_of(self.array)
+    xp.copyto(self.array, xp.asarray(v).astype(self.array.dtype), where=m)
     return self
 
 
@@ -591,7 +597,8 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Te
     xs[axis] = ixs[axis] = 1
     shape = list(_broadcast("take_along_dim", tuple(xs), tuple(ixs)))
     shape[axis] = idx.shape[axis]
-    idx = np.broadcast_to(idx, tuple(shape))
+    xp = backend.xp_of(input.array)
+    idx = xp.broadcast_to(idx, tuple(shape))
     idx = _check_bounds(idx, x.shape[axis], "take_along_dim", axis, allow_negative=True)
     return Gather.apply(input, _along_index(idx, axis, x.shape))
 
@@ -600,10 +607,11 @@ def nonzero(input: Tensor, *, as_tuple: bool = False):
     """The indices of the nonzero elements: an (n, ndim) int64 tensor, or (as_tuple) one 1-D
     tensor per dim (a 0-d input counts as 1-d there, as torch). No gradient."""
     x = _as_tensor(input, "nonzero").array
+    xp = backend.xp_of(input.array)
     if as_tuple:
         return tuple(Tensor._make(i.astype(np.int64), False, None)
-                     for i in np.nonzero(np.atleast_1d(x)))
-    return Tensor._make(np.argwhere(x).astype(np.int64), False, None)
+                     for i in xp.nonzero(xp.atleast_1d(x)))
+    return Tensor._make(xp.argwhere(x).astype(np.int64), False, None)
 
 
 # ------------------------------------------------------------------ triangles and diagonals
@@ -630,7 +638,8 @@ def _triangle_mask(input: Tensor, diagonal: int, lower: bool, op: str) -> np.nda
         raise RuntimeError(f"{op}: input tensor must have at least 2 dimensions, got {x.ndim}")
     n, m = x.shape[-2:]
     # tri(n, m, k)[i, j] = j <= i + k: the lower triangle; the upper is its complement at k-1
-    return np.tri(n, m, diagonal, dtype=bool) if lower else ~np.tri(n, m, diagonal - 1,
+    xp = backend.xp_of(input.array)
+    return xp.tri(n, m, diagonal, dtype=bool) if lower else ~xp.tri(n, m, diagonal - 1,
                                                                       dtype=bool)
 
 
@@ -653,14 +662,16 @@ def triu(input: Tensor, diagonal: int = 0) -> Tensor:
 def tril_(self: Tensor, diagonal: int = 0) -> Tensor:
     """In-place tril (not recorded; refused on tensors in the graph, as add_)."""
     self._check_inplace()
-    self.array[...] = np.where(_triangle_mask(self, int(diagonal), True, "tril_"), self.array, 0)
+    xp = backend.xp_of(self.array)
+    self.array[...] = xp.where(_triangle_mask(self, int(diagonal), True, "tril_"), self.array, 0)
     return self
 
 
 def triu_(self: Tensor, diagonal: int = 0) -> Tensor:
     """In-place triu (not recorded; refused on tensors in the graph, as add_)."""
     self._check_inplace()
-    self.array[...] = np.where(_triangle_mask(self, int(diagonal), False, "triu_"), self.array, 0)
+    xp = backend.xp_of(self.array)
+    self.array[...] = xp.where(_triangle_mask(self, int(diagonal), False, "triu_"), self.array, 0)
     return self
 
 
@@ -706,14 +717,15 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:
     """
     x = _as_tensor(input, "diag").array
     k = int(diagonal)
+    xp = backend.xp_of(input.array)
     if x.ndim == 1:
         n = x.shape[0]
-        pos = np.arange(n)
+        pos = xp.arange(n)
         return DiagEmbed.apply(input, n + abs(k), pos + max(-k, 0), pos + max(k, 0))
     if x.ndim == 2:
         n, m = x.shape
         length = max(0, min(n + min(k, 0), m - max(k, 0)))
-        pos = np.arange(length)
+        pos = xp.arange(length)
         return DiagTake.apply(input, pos + max(-k, 0), pos + max(k, 0))
     raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {x.ndim}D")
 
@@ -816,6 +828,7 @@ def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *,
 
     Gradient: dL/dinput_i = the sum of g over the copies of i.
     """
+    xp = backend.xp_of(input.array)
     if repeats is None:  # torch.repeat_interleave(repeats): the index of each copy
         counts = _index_array(_as_tensor(input, "repeat_interleave"), "repeat_interleave")
         if counts.ndim > 1:
@@ -823,7 +836,7 @@ def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *,
         counts = counts.reshape(-1)
         if counts.size and counts.min() < 0:
             raise RuntimeError("repeat_interleave: repeats can not be negative")
-        return Tensor._make(np.repeat(np.arange(counts.size), counts).astype(np.int64),
+        return Tensor._make(xp.repeat(xp.arange(counts.size), counts).astype(np.int64),
                             False, None)
     input = _as_tensor(input, "repeat_interleave")
     if dim is None:
@@ -843,14 +856,14 @@ def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *,
             raise RuntimeError("repeat_interleave: repeats must be 0-dim or 1-dim tensor")
         counts = counts.reshape(-1)
         if counts.size == 1:
-            counts = np.broadcast_to(counts, (n,))
+            counts = xp.broadcast_to(counts, (n,))
         elif counts.size != n:
             raise RuntimeError(
                 f"repeat_interleave: repeats must have the same size as input along dim, but "
                 f"got repeats.size(0) = {counts.size} and input.size({axis}) = {n}"
             )
     elif isinstance(repeats, (int, np.integer)) and not isinstance(repeats, bool):
-        counts = np.full(n, int(repeats))
+        counts = xp.full(n, int(repeats))
     else:
         raise TypeError(
             f"repeat_interleave: repeats must be an int or an int tensor, got "
@@ -863,7 +876,7 @@ def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *,
             f"repeat_interleave: output_size {output_size} != the sum of repeats "
             f"{int(counts.sum())}"
         )
-    return IndexSelect.apply(input, np.repeat(np.arange(n), counts), axis)
+    return IndexSelect.apply(input, xp.repeat(xp.arange(n), counts), axis)
 
 
 def meshgrid(*tensors, indexing: str | None = None) -> tuple[Tensor, ...]:
@@ -923,7 +936,8 @@ def count_nonzero(input: Tensor, dim=None) -> Tensor:
 
     x = _as_tensor(input, "count_nonzero").array
     axes = normalize_dims(dim, x.ndim)
-    return Tensor._make(np.count_nonzero(x, axis=axes).astype(np.int64), False, None)
+    xp = backend.xp_of(input.array)
+    return Tensor._make(xp.count_nonzero(x, axis=axes).astype(np.int64), False, None)
 
 
 def argwhere(input: Tensor) -> Tensor:
@@ -949,7 +963,8 @@ def take(input: Tensor, index: Tensor) -> Tensor:
 
 def _dim_mask(x: np.ndarray, axis: int, idx: np.ndarray) -> np.ndarray:
     """A bool array that broadcasts against x: True on the slices idx along axis."""
-    hit = np.zeros(x.shape[axis] if x.ndim else 1, bool)
+    xp = backend.xp_of(x)
+    hit = xp.zeros(x.shape[axis] if x.ndim else 1, bool)
     hit[idx] = True
     shape = [1] * x.ndim
     if x.ndim:
@@ -987,8 +1002,9 @@ def index_fill_(self: Tensor, dim: int, index: Tensor, value) -> Tensor:
     _check_grad_free_inplace("index_fill_", value)
     axis, idx = _fill_index(self, dim, index, "index_fill_")
     v = value.array if isinstance(value, Tensor) else value
-    m = np.broadcast_to(_dim_mask(self.array, axis, idx), self.array.shape)
-    np.copyto(self.array, np.asarray(v).astype(self.array.dtype), where=m)
+    xp = backend.xp_of(self.array)
+    m = xp.broadcast_to(_dim_mask(self.array, axis, idx), self.array.shape)
+    xp.copyto(self.array, xp.asarray(v).astype(self.array.dtype), where=m)
     return self
 
 
@@ -1044,11 +1060,12 @@ def index_copy_(self: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor
     _check_grad_free_inplace("index_copy_", source)
     _, source, idx, axis = _index_copy_prepare(self, dim, index, source, "index_copy_")
     out = self.array.reshape(self.array.shape or (1,))
-    np.moveaxis(out, axis, 0)[idx] = np.moveaxis(source.array, axis, 0)
+    xp = backend.xp_of(self.array)
+    xp.moveaxis(out, axis, 0)[idx] = xp.moveaxis(source.array, axis, 0)
     return self
 
 
-def _tri_indices(row: int, col: int, offset: int, lower: bool, dtype) -> Tensor:
+def _tri_indices(row: int, col: int, offset: int, lower: bool, dtype) -> Tensor:  # host
     for name, v in (("row", row), ("col", col)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
             raise RuntimeError(f"{'tril' if lower else 'triu'}_indices: {name} must be a "
@@ -1072,7 +1089,7 @@ def triu_indices(row: int, col: int, offset: int = 0, *, dtype=np.int64, device=
     return _tri_indices(row, col, int(offset), False, dtype)
 
 
-def _diag_positions(n: int, m: int, k: int):
+def _diag_positions(n: int, m: int, k: int):  # host
     length = max(0, min(n + min(k, 0), m - max(k, 0)))
     pos = np.arange(length)
     return pos + max(-k, 0), pos + max(k, 0)
@@ -1166,25 +1183,26 @@ def _extreme_fill(dtype: np.dtype, is_max: bool):
 
 def _scatter_reduce_forward(x, src, full, reduce, include_self):
     """(out, count of scattered entries per place) of scatter_reduce on arrays."""
-    count = np.zeros(x.shape, np.int64)
-    np.add.at(count, full, 1)
+    xp = backend.xp_of(x)
+    count = xp.zeros(x.shape, np.int64)
+    xp.add.at(count, full, 1)
     hit = count > 0
     if reduce in ("sum", "mean"):
-        out = x.copy() if include_self else np.where(hit, np.zeros((), x.dtype), x)
-        np.add.at(out, full, src)
+        out = x.copy() if include_self else xp.where(hit, xp.zeros((), x.dtype), x)
+        xp.add.at(out, full, src)
         if reduce == "mean":
             denom = count + (1 if include_self else 0)
-            safe = np.maximum(denom, 1)
+            safe = xp.maximum(denom, 1)
             mean = out // safe if x.dtype.kind in "iub" else out / safe.astype(x.dtype)
-            out = np.where(hit, mean, out).astype(x.dtype, copy=False)
+            out = xp.where(hit, mean, out).astype(x.dtype, copy=False)
     elif reduce == "prod":
-        out = x.copy() if include_self else np.where(hit, np.ones((), x.dtype), x)
-        np.multiply.at(out, full, src)
+        out = x.copy() if include_self else xp.where(hit, xp.ones((), x.dtype), x)
+        xp.multiply.at(out, full, src)
     else:
         is_max = reduce == "amax"
-        start = np.asarray(_extreme_fill(x.dtype, is_max), x.dtype)
-        out = x.copy() if include_self else np.where(hit, start, x)
-        (np.maximum if is_max else np.minimum).at(out, full, src)
+        start = xp.asarray(_extreme_fill(x.dtype, is_max), x.dtype)
+        out = x.copy() if include_self else xp.where(hit, start, x)
+        (xp.maximum if is_max else xp.minimum).at(out, full, src)
     return out, count
 
 

@@ -52,7 +52,7 @@ _ALL_MODES = "nearest | linear | bilinear | bicubic | trilinear | lanczos | area
 
 
 # ----- per-axis plans -------------------------------------------------------------------------
-def _nearest_index(n: int, m: int, scale, exact: bool) -> np.ndarray:
+def _nearest_index(n: int, m: int, scale, exact: bool) -> np.ndarray:  # host
     """i(o) for o in [0, m): PyTorch's float32 arithmetic, so the boundaries fall alike."""
     o = np.arange(m)
     if not exact and m == n:
@@ -68,7 +68,7 @@ def _nearest_index(n: int, m: int, scale, exact: bool) -> np.ndarray:
     return np.minimum(src.astype(np.int64), n - 1)
 
 
-def _linear_taps(n: int, m: int, scale, align_corners: bool, dtype):
+def _linear_taps(n: int, m: int, scale, align_corners: bool, dtype):  # host
     """(i0, i1, l0, l1) for o in [0, m), computed in the input's float type as PyTorch."""
     o = np.arange(m)
     t = np.dtype(dtype).type
@@ -85,7 +85,7 @@ def _linear_taps(n: int, m: int, scale, align_corners: bool, dtype):
     return i0, i1, t(1) - l1, l1
 
 
-def _cubic_taps(n: int, m: int, scale, align_corners: bool, dtype):
+def _cubic_taps(n: int, m: int, scale, align_corners: bool, dtype):  # host
     """Four taps (index, weight) per output, in the input's float type as PyTorch:
     src as for linear but not clamped at 0, i = floor(src), t = src - i, taps at
     clamp(i - 1 + k, 0, n - 1) with Keys' cubic weights (a = -0.75):
@@ -113,7 +113,7 @@ def _cubic_taps(n: int, m: int, scale, align_corners: bool, dtype):
     return [(np.clip(i - 1 + k, 0, n - 1), wk.astype(dtype)) for k, wk in enumerate(weights)]
 
 
-def _antialias_taps(n: int, m: int, scale, align_corners: bool, dtype, cubic: bool):
+def _antialias_taps(n: int, m: int, scale, align_corners: bool, dtype, cubic: bool):  # host
     """antialias=True (PyTorch's, after PIL): output o averages the inputs within `support`
     of its center c = r (o + 0.5) under a filter stretched by r when downsampling:
         support = (K / 2) max(r, 1)  (K = 2 bilinear, 4 bicubic),  taps j in
@@ -159,22 +159,23 @@ def _fold(g: np.ndarray, axis: int, idx: np.ndarray, n: int) -> np.ndarray:
     idx never decreases, so the o reading one j form a run; pass r adds the r-th output of
     every run, whose targets are distinct: a plain fancy-index add. There are as many passes
     as the longest run (about the scale factor: 1 when downsampling)."""
+    xp = backend.xp_of(g)
     shape = list(g.shape)
     shape[axis] = n
-    dx = np.zeros(shape, g.dtype)
+    dx = xp.zeros(shape, g.dtype)
     if idx.size == 0 or g.size == 0:
         return dx
-    new_run = np.concatenate(([True], idx[1:] != idx[:-1]))
-    starts = np.flatnonzero(new_run)
-    rank = np.arange(idx.size) - np.repeat(starts, np.diff(np.append(starts, idx.size)))
+    new_run = xp.concatenate(([True], idx[1:] != idx[:-1]))
+    starts = xp.flatnonzero(new_run)
+    rank = xp.arange(idx.size) - xp.repeat(starts, xp.diff(xp.append(starts, idx.size)))
     lead = (slice(None),) * axis
     for r in range(int(rank.max()) + 1):
-        sel = np.flatnonzero(rank == r)
-        dx[lead + (idx[sel],)] += np.take(g, sel, axis=axis)
+        sel = xp.flatnonzero(rank == r)
+        dx[lead + (idx[sel],)] += xp.take(g, sel, axis=axis)
     return dx
 
 
-def _dense(m: int, n: int, taps, dtype) -> np.ndarray:
+def _dense(m: int, n: int, taps, dtype) -> np.ndarray:  # host
     """The (m, n) matrix of an axis' resample: A[o, i(o)] = l(o) summed over the taps."""
     a = np.zeros((m, n), dtype)
     rows = np.arange(m)
@@ -185,11 +186,24 @@ def _dense(m: int, n: int, taps, dtype) -> np.ndarray:
 
 def _along(y: np.ndarray, a: np.ndarray, axis: int) -> np.ndarray:
     """a (m, n) applied to y's axis of length n (one GEMM, batched over the other axes)."""
+    xp = backend.xp_of(y)
     if axis == y.ndim - 1:
         return y @ a.T
     if axis == y.ndim - 2:
-        return np.matmul(a, y)
-    return np.moveaxis(np.moveaxis(y, axis, -1) @ a.T, -1, axis)
+        return xp.matmul(a, y)
+    return xp.moveaxis(xp.moveaxis(y, axis, -1) @ a.T, -1, axis)
+
+
+def _on_device(xp, plans: list) -> list:
+    """The plans' index, weight and dense arrays (made on the host) on xp's device."""
+    if xp is np:
+        return plans
+
+    def dev(a):
+        return None if a is None else xp.asarray(a)
+
+    return [(axis, n, [(dev(i), dev(w)) for i, w in taps], dev(dense))
+            for axis, n, taps, dense in plans]
 
 
 class ResampleFn(Function):
@@ -206,7 +220,7 @@ class ResampleFn(Function):
     def forward(ctx, x, plans):
         # plans: [(axis, n, taps, dense or None)], taps = [(index, weight or None)]
         xp = ctx.xp = backend.xp_of(x)
-        ctx.plans = plans
+        ctx.plans = plans = _on_device(xp, plans)
         if not plans:
             return x.copy()
         y = x

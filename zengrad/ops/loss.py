@@ -38,10 +38,11 @@ def _check_reduction(name: str, reduction: str, extra: tuple[str, ...] = ()) -> 
 
 def _reduce(loss: np.ndarray, reduction: str) -> np.ndarray:
     if reduction == "mean":
-        with np.errstate(invalid="ignore", divide="ignore"):  # empty input -> nan, as PyTorch
-            return np.mean(loss) if loss.size else np.full((), np.nan, loss.dtype)
+        xp = backend.xp_of(loss)
+        with backend.errstate(xp, invalid="ignore", divide="ignore"):  # empty -> nan, as torch
+            return loss.mean() if loss.size else xp.full((), np.nan, loss.dtype)
     if reduction == "sum":
-        return np.sum(loss)
+        return loss.sum()
     return loss
 
 
@@ -134,15 +135,15 @@ def _float32_math(cls: type[Function]) -> type[Function]:
     forward, backward = cls.forward, cls.backward
 
     def forward_f32(ctx, *args, **kwargs):
-        args = [a.astype(np.float32) if type(a) is np.ndarray and a.dtype == _F16 else a
+        args = [a.astype(np.float32) if backend.is_array(a) and a.dtype == _F16 else a
                 for a in args]
         out = forward(ctx, *args, **kwargs)
-        with np.errstate(over="ignore"):
-            return np.asarray(out).astype(_F16)
+        with backend.errstate(backend.xp_of(out), over="ignore"):
+            return backend.as_result(out).astype(_F16)
 
     def backward_f32(ctx, g):
         grads = backward(ctx, g.astype(np.float32))
-        with np.errstate(over="ignore"):
+        with backend.errstate(backend.xp_of(g), over="ignore"):
             if type(grads) is not tuple:
                 return grads.astype(_F16)
             return tuple(None if gr is None else gr.astype(_F16) for gr in grads)
@@ -172,7 +173,7 @@ def _to_rows(x: np.ndarray) -> np.ndarray:
         return x
     if x.ndim == 1:
         return x.reshape(1, -1)
-    return np.moveaxis(x, 1, -1).reshape(-1, x.shape[1])
+    return backend.xp_of(x).moveaxis(x, 1, -1).reshape(-1, x.shape[1])
 
 
 def _from_rows(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -180,7 +181,7 @@ def _from_rows(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     if len(shape) <= 2:
         return g.reshape(shape)
     moved = (shape[0],) + shape[2:] + (shape[1],)
-    return np.moveaxis(g.reshape(moved), -1, 1)
+    return backend.xp_of(g).moveaxis(g.reshape(moved), -1, 1)
 
 
 class _IndexTarget:
@@ -189,12 +190,13 @@ class _IndexTarget:
     __slots__ = ("y", "rows", "valid", "wy", "denom")
 
     def __init__(self, target: np.ndarray, weight, ignore_index: int, m: int, dtype) -> None:
+        xp = backend.xp_of(target)
         y = target.reshape(-1)
         valid = None
         if (y == ignore_index).any():
             valid = y != ignore_index
-            y = np.where(valid, y, 0)
-        self.y, self.rows, self.valid = y, np.arange(m), valid
+            y = xp.where(valid, y, 0)
+        self.y, self.rows, self.valid = y, xp.arange(m), valid
         # wy: the weight of each row's target class, 0 on ignored rows (None = all ones)
         wy = None if weight is None else weight[y]
         if valid is not None:
@@ -210,7 +212,8 @@ class _IndexTarget:
         total = loss.sum()
         if reduction == "sum":
             return total
-        with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: 0/0 = nan
+        xp = backend.xp_of(total)
+        with backend.errstate(xp, invalid="ignore", divide="ignore"):  # all ignored: 0/0 = nan
             return (total / self.denom).astype(dtype)
 
     def row_grad(self, g: np.ndarray, reduction: str) -> np.ndarray:

@@ -184,11 +184,12 @@ def _stable_argsort(x: np.ndarray, axis: int, descending: bool) -> np.ndarray:
     """Stable argsort; descending keeps equal elements in their original order too: sort the
     reversed array ascending, reverse the result and map the positions back. NumPy puts NaN
     last ascending (first descending), as torch does."""
+    xp = backend.xp_of(x)
     if not descending:
-        return np.argsort(x, axis=axis, kind="stable")
+        return xp.argsort(x, axis=axis, kind="stable")
     n = x.shape[axis]
-    rev = np.argsort(np.flip(x, axis), axis=axis, kind="stable")
-    return (n - 1) - np.flip(rev, axis)
+    rev = xp.argsort(xp.flip(x, axis), axis=axis, kind="stable")
+    return (n - 1) - xp.flip(rev, axis)
 
 
 def _sortable(x: np.ndarray, op: str) -> None:
@@ -206,10 +207,11 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, *, stable: bool
     x = input.array
     _sortable(x, "sort")
     axis = normalize_dim(dim, x.ndim)
+    xp = backend.xp_of(input.array)
     if x.ndim == 0:
         from zengrad.ops.elementwise import clone
 
-        return sort_result(clone(input), Tensor._make(np.zeros((), np.int64), False, None))
+        return sort_result(clone(input), Tensor._make(xp.zeros((), np.int64), False, None))
     idx = _stable_argsort(x, axis, descending)
     values = TakeSorted.apply(input, idx, axis)
     return sort_result(values, Tensor._make(idx.astype(np.int64, copy=False), False, None))
@@ -222,8 +224,9 @@ def argsort(input: Tensor, dim: int = -1, descending: bool = False, *,
     x = input.array
     _sortable(x, "argsort")
     axis = normalize_dim(dim, x.ndim)
+    xp = backend.xp_of(input.array)
     if x.ndim == 0:
-        return Tensor._make(np.zeros((), np.int64), False, None)
+        return Tensor._make(xp.zeros((), np.int64), False, None)
     return Tensor._make(_stable_argsort(x, axis, descending).astype(np.int64), False, None)
 
 
@@ -246,13 +249,14 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
         raise RuntimeError(
             f"topk: selected index k out of range (k = {k}, dim {dim} has size {n})"
         )
+    xp = backend.xp_of(input.array)
     if x.ndim == 0:
         from zengrad.ops.elementwise import clone
 
-        return topk_result(clone(input), Tensor._make(np.zeros((), np.int64), False, None))
+        return topk_result(clone(input), Tensor._make(xp.zeros((), np.int64), False, None))
     # a full stable sort then the first k: O(n log n), simple and exact about ties
     idx = _stable_argsort(x, axis, largest)
-    idx = np.take(idx, np.arange(k), axis=axis)
+    idx = xp.take(idx, xp.arange(k), axis=axis)
     values = TakeSorted.apply(input, idx, axis)
     return topk_result(values, Tensor._make(idx.astype(np.int64, copy=False), False, None))
 
@@ -268,8 +272,9 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,  # 
     input = _as_tensor(input, "unique")
     x = input.array
     _sortable(x, "unique")
+    xp = backend.xp_of(input.array)
     if dim is None:
-        values, inverse, counts = np.unique(
+        values, inverse, counts = xp.unique(
             x.reshape(-1), return_inverse=True, return_counts=True, equal_nan=False
         )
         inverse = inverse.reshape(x.shape)
@@ -283,9 +288,9 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,  # 
                 f"cannot be applied (shape {tuple(x.shape)}, dim {dim})"
             )
         if x.size == 0:
-            values, inverse, counts = x, np.zeros(0, np.int64), np.zeros(0, np.int64)
+            values, inverse, counts = x, xp.zeros(0, np.int64), xp.zeros(0, np.int64)
         else:
-            values, inverse, counts = np.unique(
+            values, inverse, counts = xp.unique(
                 x, return_inverse=True, return_counts=True, axis=axis
             )
             inverse = inverse.reshape(-1)
@@ -325,20 +330,21 @@ def _cum_extreme(input, dim: int, is_min: bool, result: type, name: str):
     x = input.array
     _sortable(x, name)
     axis = normalize_dim(dim, x.ndim)
+    xp = backend.xp_of(input.array)
     if x.ndim == 0:
         from zengrad.ops.elementwise import clone
 
-        return result(clone(input), Tensor._make(np.zeros((), np.int64), False, None))
-    run = (np.minimum if is_min else np.maximum).accumulate(x, axis=axis)
+        return result(clone(input), Tensor._make(xp.zeros((), np.int64), False, None))
+    run = (xp.minimum if is_min else xp.maximum).accumulate(x, axis=axis)
     # the index is the last position <= k where x reached the running extreme (ties move it
     # forward, as torch); NaN propagates and each NaN is a new record
     record = x == run
     if x.dtype.kind in "fc":
-        record |= np.isnan(x)
+        record |= xp.isnan(x)
     shape = [1] * x.ndim
     shape[axis] = -1
-    pos = np.where(record, np.arange(x.shape[axis]).reshape(shape), 0)
-    idx = np.maximum.accumulate(pos, axis=axis) if x.size else pos
+    pos = xp.where(record, xp.arange(x.shape[axis]).reshape(shape), 0)
+    idx = xp.maximum.accumulate(pos, axis=axis) if x.size else pos
     values = ScatterBack.apply(input, idx, axis)
     return result(values, Tensor._make(idx.astype(np.int64, copy=False), False, None))
 
@@ -434,15 +440,16 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
             f"{n})"
         )
     # a partial sort: the k-th smallest lands at position k-1, O(n) per slice
-    idx = np.take(np.argpartition(x1, k - 1, axis=axis), [k - 1], axis=axis)
+    xp = backend.xp_of(input.array)
+    idx = xp.take(xp.argpartition(x1, k - 1, axis=axis), [k - 1], axis=axis)
     src = input if x.ndim else _reshape(input, (1,))
     values = ScatterBack.apply(src, idx, axis)
     if x.ndim == 0:
         return kthvalue_result(_reshape(values, ()),
-                               Tensor._make(np.zeros((), np.int64), False, None))
+                               Tensor._make(xp.zeros((), np.int64), False, None))
     if not keepdim:
         values = _reshape(values, values.array.shape[:axis] + values.array.shape[axis + 1:])
-        idx = np.squeeze(idx, axis)
+        idx = xp.squeeze(idx, axis)
     return kthvalue_result(values, Tensor._make(idx.astype(np.int64, copy=False), False, None))
 
 
@@ -455,19 +462,20 @@ def _reshape(t: Tensor, shape) -> Tensor:
 def _search(seq: np.ndarray, v: np.ndarray, right: bool) -> np.ndarray:
     """searchsorted of v in seq along the last dim, batched over seq's leading dims: the count
     of entries < v (<= v when right), which is the insertion point in a sorted row."""
+    xp = backend.xp_of(seq)
     if seq.ndim == 1:
-        return np.searchsorted(seq, v, side="right" if right else "left")
+        return xp.searchsorted(seq, v, side="right" if right else "left")
     # batched rows (NumPy has no batched searchsorted): sort each row of values and boundaries
     # together, stably, the values first when ties should count as "after" them (left) and
     # last otherwise (right); a value's answer is the number of boundaries sorted before it
     m, n = seq.shape[-1], v.shape[-1]
-    joint = np.concatenate([seq, v] if right else [v, seq], axis=-1)
-    order = np.argsort(joint, axis=-1, kind="stable")
+    joint = xp.concatenate([seq, v] if right else [v, seq], axis=-1)
+    order = xp.argsort(joint, axis=-1, kind="stable")
     is_seq = (order < m) if right else (order >= n)
-    before = np.cumsum(is_seq, axis=-1) - is_seq  # boundaries sorted before each position
+    before = xp.cumsum(is_seq, axis=-1) - is_seq  # boundaries sorted before each position
     value_pos = order - m if right else order  # where each sorted entry came from in v
-    out = np.empty(v.shape, np.int64)
-    at = np.nonzero(~is_seq)  # the sorted positions holding values
+    out = xp.empty(v.shape, np.int64)
+    at = xp.nonzero(~is_seq)  # the sorted positions holding values
     out[at[:-1] + (value_pos[at],)] = before[at]
     return out
 
@@ -481,7 +489,8 @@ def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False,
     seq_t = _as_tensor(sorted_sequence, "searchsorted")
     seq = seq_t.array
     scalar = not isinstance(input, Tensor)
-    v = np.asarray(input) if scalar else input.array
+    xp = backend.xp_of(sorted_sequence.array)
+    v = xp.asarray(input) if scalar else input.array
     if side is not None:
         if side not in ("left", "right"):
             raise RuntimeError(f"searchsorted(): side can only be 'left' or 'right', got {side!r}")
@@ -500,7 +509,7 @@ def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False,
                 f"searchsorted(): sorter must be an int64 tensor of the boundaries' shape "
                 f"{list(seq.shape)}, got {order.dtype} {list(order.shape)}"
             )
-        seq = np.take_along_axis(seq, order, axis=-1)
+        seq = xp.take_along_axis(seq, order, axis=-1)
     if seq.ndim > 1 and (v.ndim != seq.ndim or v.shape[:-1] != seq.shape[:-1]):
         raise RuntimeError(
             f"torch.searchsorted(): boundaries tensor should be 1 dimension or the first N-1 "
@@ -508,7 +517,7 @@ def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False,
             f"boundaries tensor {list(seq.shape)} and input value tensor {list(v.shape)}"
         )
     out = _search(seq, v, right)
-    return Tensor._make(np.asarray(out).astype(np.int32 if out_int32 else np.int64), False, None)
+    return Tensor._make(xp.asarray(out).astype(np.int32 if out_int32 else np.int64), False, None)
 
 
 def bucketize(input, boundaries: Tensor, *, out_int32: bool = False,
@@ -532,6 +541,7 @@ def unique_consecutive(input: Tensor, return_inverse: bool = False,
     as in torch. No gradient."""
     input = _as_tensor(input, "unique_consecutive")
     x = input.array
+    xp = backend.xp_of(input.array)
     if dim is None:
         rows, shape = x.reshape(-1, 1), x.shape
         axis = 0
@@ -546,25 +556,25 @@ def unique_consecutive(input: Tensor, return_inverse: bool = False,
                 "unique_consecutive: There are 0 sized dimensions, and they aren't selected, so "
                 f"unique cannot be applied (shape {tuple(x.shape)}, dim {dim})"
             )
-        moved = np.moveaxis(x, axis, 0)
-        width = int(np.prod(moved.shape[1:], dtype=np.int64))
+        moved = xp.moveaxis(x, axis, 0)
+        width = int(xp.prod(moved.shape[1:], dtype=np.int64))
         rows, shape = moved.reshape(moved.shape[0], width), (moved.shape[0],)
     n = rows.shape[0]
     # a run starts where a row differs from the one before it (NaN != NaN starts one too)
-    starts = np.ones(n, bool)
+    starts = xp.ones(n, bool)
     if n > 1:
         starts[1:] = (rows[1:] != rows[:-1]).any(axis=1) if rows.shape[1] else False
-    first = np.flatnonzero(starts)
+    first = xp.flatnonzero(starts)
     if dim is None:
         values = x.reshape(-1)[first]
     else:
-        values = np.take(x, first, axis=axis)
+        values = xp.take(x, first, axis=axis)
     out = [Tensor._make(values, False, None)]
     if return_inverse:
-        inverse = (np.cumsum(starts) - 1).astype(np.int64).reshape(shape)
+        inverse = (xp.cumsum(starts) - 1).astype(np.int64).reshape(shape)
         out.append(Tensor._make(inverse, False, None))
     if return_counts:
-        counts = np.diff(np.append(first, n)).astype(np.int64)
+        counts = xp.diff(xp.append(first, n)).astype(np.int64)
         out.append(Tensor._make(counts, False, None))
     return out[0] if len(out) == 1 else tuple(out)
 

@@ -11,7 +11,6 @@ import math
 import string
 
 import numpy as np
-from scipy import special as sp
 
 from zengrad import backend
 from zengrad.autograd.function import Function, unbroadcast
@@ -40,7 +39,7 @@ class Erf(Function):
     def forward(ctx, x):
         ctx.xp = backend.xp_of(x)
         ctx.x = x
-        return sp.erf(x)
+        return backend.special(ctx.xp).erf(x)
 
     @staticmethod
     def backward(ctx, g):
@@ -57,7 +56,7 @@ class Erfc(Function):
     def forward(ctx, x):
         ctx.xp = backend.xp_of(x)
         ctx.x = x
-        return sp.erfc(x)
+        return backend.special(ctx.xp).erfc(x)
 
     @staticmethod
     def backward(ctx, g):
@@ -202,9 +201,11 @@ def _float_pair(name: str, a, b) -> tuple[Tensor, Tensor]:
         raise TypeError(f"{name}: expected real tensors, got dtypes {kinds}")
     dtype = np.result_type(*floats) if floats else np.dtype(backend.get_default_dtype())
 
+    xp = backend.xp_of((a if isinstance(a, Tensor) else b).array)
+
     def conv(x):
-        if not isinstance(x, Tensor):
-            return Tensor._make(np.asarray(x, dtype), False, None)
+        if not isinstance(x, Tensor):  # a number: a 0-d array on the tensor's device
+            return Tensor._make(xp.asarray(x, dtype), False, None)
         return x if x.array.dtype == dtype else x.to(dtype)
 
     a, b = conv(a), conv(b)
@@ -268,7 +269,7 @@ def lerp(input: Tensor, end: Tensor, weight: Tensor | float) -> Tensor:
     elif isinstance(w, bool) or not isinstance(w, (int, float)):
         raise TypeError(f"lerp: weight must be a real number or a Tensor, got {weight!r}")
     else:
-        w = np.asarray(w, input.array.dtype)  # keep input's precision (no float64 upcast)
+        w = input.array.dtype.type(w)  # keep input's precision (no float64 upcast)
     broadcast_shapes("lerp", *shapes)
     return Lerp.apply(input, end, w)
 
@@ -459,7 +460,7 @@ def _einsum(subs: list[str], out: str, arrays: list[np.ndarray]) -> np.ndarray:
     if len(arrays) == 2:
         sizes = {c: n for sub, a in zip(subs, arrays) for c, n in zip(sub, a.shape)}
         optimize = math.prod(sizes.values()) > 100_000
-    return np.einsum(eq, *arrays, optimize=optimize)
+    return backend.xp_of_all("einsum", *arrays).einsum(eq, *arrays, optimize=optimize)
 
 
 class Einsum(Function):
@@ -577,20 +578,21 @@ _INF = float("inf")
 def _reduce_keep(x: np.ndarray, p: float, axes) -> np.ndarray:
     """(sum_i |x_i|^p)^(1/p) over axes, keepdims=True; p = 0 counts nonzeros, +-inf is
     max/min |x_i|. Overflow to inf is torch's result too (no rescaling): not a warning."""
-    a = np.abs(x)
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+    xp = backend.xp_of(x)
+    a = abs(x)
+    with backend.errstate(xp, over="ignore", divide="ignore", invalid="ignore"):
         if p == _INF:
-            return np.amax(a, axis=axes, keepdims=True)
+            return a.max(axis=axes, keepdims=True)
         if p == -_INF:
-            return np.amin(a, axis=axes, keepdims=True)
+            return a.min(axis=axes, keepdims=True)
         if p == 0:
-            return np.sum(a != 0, axis=axes, keepdims=True).astype(x.dtype)
+            return (a != 0).sum(axis=axes, keepdims=True).astype(x.dtype)
         if p == 1:
-            return np.sum(a, axis=axes, keepdims=True)
+            return a.sum(axis=axes, keepdims=True)
         if p == 2:
-            return np.sqrt(np.sum(x * x, axis=axes, keepdims=True))
+            return xp.sqrt((x * x).sum(axis=axes, keepdims=True))
         # |0|^p = inf for p < 0 makes the sum inf and the norm 0, as torch
-        return np.sum(a**p, axis=axes, keepdims=True) ** (1.0 / p)
+        return (a**p).sum(axis=axes, keepdims=True) ** (1.0 / p)
 
 
 class VectorNorm(Function):
@@ -793,7 +795,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         top = int(x.max()) if x.size else None
         raise ValueError(f"one_hot: class values must be smaller than num_classes="
                          f"{num_classes}, got max value {top}")
-    out = (x[..., None] == np.arange(num_classes)).astype(np.int64)
+    out = (x[..., None] == backend.xp_of(x).arange(num_classes)).astype(np.int64)
     return Tensor._make(out, False, None)
 
 
