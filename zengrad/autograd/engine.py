@@ -70,6 +70,26 @@ class StorageRecord:
 _records: dict[int, StorageRecord] = {}
 
 
+# id(root array) -> weakref to the tensor whose recorded in-place write put that storage,
+# plain until then, into the graph (x = zeros(...); x[i] = v with v requiring grad): other
+# tensors sharing the storage that don't require grad are stale aliases, resolved (or
+# refused) where an op uses them (autograd/views.py). Empty in most programs: ops test it.
+# The entry also holds the write's node and the tensor's layout in the storage, so that a
+# temporary view written into (buf[1].copy_(v)) can still be read after it is gone.
+GRAFTED: dict[int, tuple] = {}
+
+
+def graft(tensor: Tensor) -> None:
+    """Note that a recorded write put tensor's (formerly plain) storage into the graph."""
+    a = tensor.array
+    root = storage_root(a)
+    key = id(root)
+    if key not in GRAFTED:
+        weakref.finalize(root, GRAFTED.pop, key, None)
+    offset = a.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    GRAFTED[key] = (weakref.ref(tensor), tensor.grad_fn, offset, a.shape, a.strides)
+
+
 def storage_root(array: np.ndarray) -> np.ndarray:
     """The ndarray that owns the memory of `array` (itself, or the end of its .base chain)."""
     base = array.base
@@ -192,12 +212,17 @@ def producer(parent: Tensor, fn: Function | None, node: Function) -> Function | 
         _, later = _writes_after(parent.array, fn._epoch)
         for epoch, writer in later:
             if epoch <= n and writer is not None and writer is not node:
+                from zengrad.autograd.views import regenerate_for
+
+                regenerated = regenerate_for(parent, node)
+                if regenerated is not None:  # parent read its base, as torch regenerates it
+                    return regenerated
                 raise RuntimeError(
                     f"{node.name()} used a tensor of shape {list(parent.array.shape)} whose "
                     f"memory was modified by an in-place operation on another tensor sharing "
-                    f"it (a view or its base, by {writer.name()}) after the tensor was made: "
-                    f"zengrad does not rebase views onto an in-place change (torch does); "
-                    f"take the view after the in-place op, or .clone() it first"
+                    f"it (a view or its base, by {writer.name()}) after the tensor was made, "
+                    f"and zengrad can't read it through its base here (a view of a tensor "
+                    f"outside the graph); take the view after the in-place op, or .clone() it"
                 )
     return fn
 

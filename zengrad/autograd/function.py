@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from zengrad.autograd.engine import EPOCH, grad_mode
+from zengrad.autograd.engine import EPOCH, GRAFTED, grad_mode
 from zengrad.autograd.tensor import Tensor
 
 
@@ -58,6 +58,10 @@ class Function:
         ctx = object.__new__(cls)
         arrays = [a.array if isinstance(a, Tensor) else a for a in args]
         needs = [isinstance(a, Tensor) and a.requires_grad for a in args]
+        if GRAFTED and grad_mode.enabled:  # some plain storage entered the graph in place
+            from zengrad.autograd.views import resolve_stale
+
+            resolve_stale(args, needs)
         if grad_mode.enabled and True in needs:
             ctx.parents = args
             ctx.needs_input_grad = needs

@@ -232,7 +232,9 @@ class Tensor:
     # and written directly by the engine (trusted, hot), users go through the `grad` property
     # _untracked (an int) is set only on tensors from `.data`: their in-place writes bump
     # their own count, not the storage's version that the graph checks
-    __slots__ = ("array", "_grad", "requires_grad", "grad_fn", "_hooks", "_untracked",
+    # _cut (True) is set only on tensors from detach(): sharing a storage that a later
+    # in-place write puts into the graph, they stay cut from it (engine.GRAFTED)
+    __slots__ = ("array", "_grad", "requires_grad", "grad_fn", "_hooks", "_untracked", "_cut",
                  "__weakref__")
     # make `ndarray + tensor` call Tensor.__radd__ rather than looping over elements
     __array_ufunc__ = None
@@ -482,7 +484,9 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same data (shared, not copied), cut from the graph."""
-        return Tensor._make(self.array, False, None)
+        t = Tensor._make(self.array, False, None)
+        t._cut = True
+        return t
 
     def detach_(self) -> Tensor:
         self.grad_fn = None

@@ -28,9 +28,11 @@ import warnings
 import numpy as np
 
 from zengrad.autograd.engine import (
+    GRAFTED,
     RECORDED,
     bump_epoch,
     grad_mode,
+    graft,
     no_grad,
     observer,
     record_write,
@@ -38,11 +40,18 @@ from zengrad.autograd.engine import (
 )
 from zengrad.autograd.function import Function, unbroadcast
 from zengrad.autograd.tensor import Tensor
+from zengrad.autograd.views import (
+    ScatterIntoBase,
+    ViewOfBase,
+    grafted_tensor,
+    positions,
+    resolve,
+    view_base,
+)
 from zengrad.ops import activation, dropout, elementwise, indexing, shape, special
 
 __all__: list[str] = []  # nothing for `zengrad.*`: the in-place ops are Tensor methods
 
-_NOT_INPLACE = object()  # getattr default: the node is not the node of an in-place op
 
 
 # ------------------------------------------------------------------ checks
@@ -78,48 +87,61 @@ def _check_writeable(self: Tensor, name: str) -> None:
         raise RuntimeError(f"{name}: the tensor's memory is read-only; clone() it first")
 
 
-def _view_source(self: Tensor) -> Tensor:
-    """The tensor self is a differentiable view of (following view ops back through parents
-    that share self's memory), or self when it is not a view of a tensor in the graph."""
-    root = storage_root(self.array)
-    t = self
-    while t.grad_fn is not None and getattr(t.grad_fn, "_prev", _NOT_INPLACE) is _NOT_INPLACE:
-        for p in t.grad_fn.parents:
-            if isinstance(p, Tensor) and p.requires_grad and storage_root(p.array) is root:
-                t = p
-                break
-        else:
-            break
-    return t
-
-
-def _check_target(self: Tensor, name: str) -> None:
-    """torch's refusals for an in-place op recorded on self (grad mode on)."""
+def _check_target(self: Tensor, name: str) -> Tensor | None:
+    """torch's refusals for an in-place op recorded on self (grad mode on); returns the base
+    when self is a view of another tensor in the graph (the write is then rebased onto the
+    base), else None. A plain self sharing a storage that an earlier write put into the
+    graph is first made to read it (views.resolve)."""
+    if not self.requires_grad:
+        if GRAFTED and self.array.dtype.kind in "fc" and getattr(self, "_cut", None) is None:
+            root = storage_root(self.array)
+            entry = GRAFTED.get(id(root))
+            if entry is not None:
+                resolve(self, grafted_tensor(entry, root))
     if self.requires_grad:
         if self.grad_fn is None:
             raise RuntimeError(
                 "a leaf Variable that requires grad is being used in an in-place operation."
             )
-        base = _view_source(self)
+        base = view_base(self)
         if base is not self:
             if base.grad_fn is None:
                 raise RuntimeError(
                     "a view of a leaf Variable that requires grad is being used in an in-place "
                     "operation."
                 )
-            raise RuntimeError(
-                f"{name}: in-place operation on a view of a tensor in the graph (x[i], x.t(), "
-                f"x.view(...) of a non-leaf x): zengrad does not rebase the base's gradient "
-                f"onto it (torch does); modify the base itself (x[i] = ...), or clone() the "
-                f"view first"
-            )
-    elif self.array.base is not None:
-        raise RuntimeError(
-            f"{name}: in-place operation with an operand that requires grad on a tensor that "
-            f"shares its memory with another (a view such as x[i] or x.t(), or a from_numpy "
-            f"view): zengrad would not send the base's gradient through it (torch rebases the "
-            f"base); write into the base (base[i] = v), or clone() first"
-        )
+            return base
+    return None
+
+
+def _rebased(self: Tensor, base: Tensor, name: str, outplace, args: tuple,
+             kwargs: dict) -> Tensor:
+    """self.op_(...) on a view of base: base[pos] = op(base[pos], ...) (ScatterIntoBase, as
+    torch's CopySlices), and self reads the new base."""
+    pos = positions(base.array, self.array)
+    if pos is None:
+        raise RuntimeError(f"{name}: can't locate this view's elements in its base")
+    cur = ViewOfBase.apply(base, self.array, pos)  # self's values, as a view of base
+    cur.grad_fn.base = base
+    args, kwargs = _substitute(cur, self, args, kwargs)
+    start = bump_epoch()
+    r = outplace(cur, *args, **kwargs)
+    if r is cur:
+        return self
+    _check_result(name, self, r.array.shape, r.array.dtype)
+    if r.array.dtype != self.array.dtype:
+        r = elementwise.cast(r, self.array.dtype)
+    _protect_saved(r.grad_fn, start, storage_root(self.array))
+    if r.array is not self.array:
+        np.copyto(self.array, r.array, casting="unsafe")
+    prev = base.grad_fn
+    written = ScatterIntoBase.apply(Tensor._make(base.array, True, prev), r, pos)
+    _adopt(base, written.grad_fn, prev, True)
+    view = ViewOfBase.apply(base, self.array, pos)  # after the write: reads the new base
+    node = view.grad_fn
+    node.base, node._prev = base, self.grad_fn  # earlier consumers of self step back
+    self.grad_fn = node
+    return self
 
 
 def _check_result(name: str, self: Tensor, shape: tuple, dtype: np.dtype) -> None:
@@ -186,7 +208,10 @@ def _adopt(self: Tensor, node: Function, prev: Function | None, writer: bool) ->
 def record_inplace(self: Tensor, name: str, outplace, args: tuple = (),
                    kwargs: dict | None = None) -> Tensor:
     """self = outplace(self, *args, **kwargs), written into self's memory and recorded."""
-    _check_target(self, name)
+    base = _check_target(self, name)
+    if base is not None:
+        return _rebased(self, base, name, outplace, args, kwargs or {})
+    plain = not self.requires_grad
     prev = self.grad_fn
     old = Tensor._make(self.array, self.requires_grad, prev)
     args, kwargs = _substitute(old, self, args, kwargs or {})
@@ -202,6 +227,8 @@ def record_inplace(self: Tensor, name: str, outplace, args: tuple = (),
     _protect_saved(r.grad_fn, start, storage_root(self.array))
     np.copyto(self.array, r.array, casting="unsafe")
     _adopt(self, r.grad_fn, prev, True)
+    if plain:
+        graft(self)
     return self
 
 
@@ -291,13 +318,20 @@ def setitem(self: Tensor, index, value) -> None:
         _assign(self.array, idx, value.array if isinstance(value, Tensor) else value)
         self._bump_version()
         return
-    _check_target(self, "index assignment")
+    base = _check_target(self, "index assignment")
     if isinstance(value, Tensor) and value.array.dtype != self.array.dtype:
         value = elementwise.cast(value, self.array.dtype)  # as the write casts
+    if base is not None:  # x[i][j] = v on a view x of a tensor in the graph
+        _rebased(self, base, "index assignment",
+                 lambda old, v: CopySlices.apply(old, v, idx), (value,), {})
+        return
+    plain = not self.requires_grad
     prev = self.grad_fn
     old = Tensor._make(self.array, self.requires_grad, prev)
     r = CopySlices.apply(old, value, idx)  # writes self.array (old's memory) in place
     _adopt(self, r.grad_fn, prev, True)
+    if plain:
+        graft(self)
 
 
 # ------------------------------------------------------------------ the methods
