@@ -14,10 +14,9 @@ write, as torch saves `original self`. The write bumps the version of x's storag
 (autograd/engine.py): a node that saved that memory earlier raises at backward, as torch.
 Outside the graph (no_grad, or nothing requires grad) the ops write the arrays directly.
 
-Refused, as torch: a leaf that requires grad, or a view of one, under grad mode. Not done:
-torch's rebase of a view onto its base; an in-place op with an operand that requires grad on
-a view (of a tensor in the graph, or of any array) raises instead of giving a base whose
-gradient ignores the write.
+Refused, as torch: a leaf that requires grad, or a view of one, under grad mode. A write
+through a view of a tensor in the graph is rebased onto the base (autograd/views.py: the
+base's CopySlices, and the view reads the new base), as torch's.
 """
 
 from __future__ import annotations
