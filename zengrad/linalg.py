@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from zengrad import backend
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
 from zengrad.ops.dims import normalize_dim
@@ -34,7 +35,7 @@ class SingularNorm(Function):
 
     @staticmethod
     def forward(ctx, a, which):
-        u, s, vh = np.linalg.svd(a, full_matrices=False)
+        u, s, vh = backend.xp_of(a).linalg.svd(a, full_matrices=False)
         ctx.u, ctx.vh, ctx.which = u, vh, which
         if which == "nuc":
             return s.sum(axis=-1)

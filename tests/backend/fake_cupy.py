@@ -6,7 +6,8 @@ cupy.ndarray where zengrad could go wrong:
     every NumPy function or ufunc called on it (`np.exp(a)`, `np.sum(a)`, through
     `__array_function__` / `__array_ufunc__`) raises TypeError naming the function, so a
     leftover `np.` call in an op fails loudly instead of computing on the host;
-  - host arrays are refused as operands (`a + np.ones(3)` raises, as CuPy);
+  - host arrays are refused as operands (`a + np.ones(3)` raises, as CuPy); a NumPy scalar
+    on the left of an operator (`np.float32(2) * a`) computes, as in CuPy;
   - reductions and indexing give 0-d device arrays, not NumPy scalars (as CuPy);
   - `float(a)`, `int(a)`, `bool(a)`, `a.item()`, `a.tolist()`, `a.get()` copy to the host.
 The module's functions mirror CuPy's namespace (cupy_names.py: NumPy names CuPy lacks, such
@@ -111,6 +112,9 @@ class ndarray:  # noqa: N801  (CuPy's name)
         )
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if method == "__call__" and not kwargs and any(isinstance(v, np.generic) for v in inputs):
+            # a NumPy scalar on the left of an operator (np.float32(2) * a): CuPy computes it
+            return _wrap(ufunc(*(_unwrap(v, ufunc.__name__) for v in inputs)))
         raise HostArrayError(
             f"fake_cupy: NumPy ufunc numpy.{ufunc.__name__}"
             f"{'' if method == '__call__' else '.' + method} called on a device array (use "

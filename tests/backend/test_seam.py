@@ -72,8 +72,9 @@ def _where(err: BaseException) -> str | None:
 
 def _run(entry: OpInfo, s, device: str):
     """(inputs that require grad, outputs, input grads) of one call on device."""
-    args = to_lib(s.args, "zg", s.grad)
-    kwargs = {k: to_lib(v, "zg", s.grad) for k, v in s.kwargs.items()}
+    grad = entry.grad and s.grad
+    args = to_lib(s.args, "zg", grad)
+    kwargs = {k: to_lib(v, "zg", grad) for k, v in s.kwargs.items()}
     inputs = [t for t in leaves((args, list(kwargs.values()))) if isinstance(t, zg.Tensor)]
     if device != "cpu":
         args, kwargs = _to(args, device), {k: _to(v, device) for k, v in kwargs.items()}
