@@ -73,5 +73,12 @@ def _one_thread():
         torch.set_num_threads(threads)
     except ImportError:
         pass
-    with threadpool_limits(limits=threads, user_api="blas"):
-        yield
+    import zengrad
+
+    before = zengrad.get_num_threads()
+    zengrad.set_num_threads(threads)  # zengrad's own pool too (a test that changes it restores it)
+    try:
+        with threadpool_limits(limits=threads, user_api="blas"):
+            yield
+    finally:
+        zengrad.set_num_threads(before)

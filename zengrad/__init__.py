@@ -75,6 +75,7 @@ from zengrad.devices import (  # zengrad.device is the class, as torch.device
 )
 from zengrad.ops import *  # noqa: F403  (add, matmul, cat, ... as zengrad.add etc.)
 from zengrad.ops.inplace import with_out_functions
+from zengrad.ops.threads import get_num_threads, set_num_threads
 from zengrad.random import bernoulli, multinomial
 
 globals().update(with_out_functions(globals()))  # out= where torch takes it (add, matmul ...)

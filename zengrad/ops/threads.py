@@ -55,16 +55,24 @@ def get_num_threads() -> int:
 
 
 def set_num_threads(n: int) -> None:
-    """Use n threads for elementwise work from now on (torch.set_num_threads's counterpart;
-    BLAS keeps the count it read at import)."""
+    """Use n threads from now on, as torch.set_num_threads: for zengrad's own blocked
+    elementwise work and, through threadpoolctl where it is installed (it comes with
+    scikit-learn), for the BLAS library NumPy calls."""
     global _threads, _pool
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"set_num_threads: expected a positive int, got {n!r}")
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise RuntimeError(f"set_num_threads expects an int, but got {type(n).__name__}")
+    if n < 1:
+        raise RuntimeError(f"set_num_threads expects a positive integer (got {n})")
     with _lock:
         _threads = n
         if _pool is not None:
             _pool.shutdown(wait=False)
             _pool = None
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # BLAS keeps the count it read at start (OPENBLAS_NUM_THREADS)
+        return
+    threadpool_limits(limits=n, user_api="blas")  # called, not entered: it stays set
 
 
 def _forget_pool_after_fork() -> None:
