@@ -22,6 +22,17 @@ import numpy as np
 from zengrad.autograd.engine import EPOCH, GRAFTED, grad_mode
 from zengrad.autograd.tensor import Tensor
 
+_RESOLVE = None  # views.resolve_stale, bound on first use
+
+
+def _views():
+    """autograd/views.py (it builds on this module, so it is imported on first use)."""
+    global _RESOLVE
+    from zengrad.autograd import views
+
+    _RESOLVE = views.resolve_stale
+    return views
+
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Undo NumPy broadcasting: sum grad over the axes that broadcasting added or stretched."""
@@ -59,9 +70,7 @@ class Function:
         arrays = [a.array if isinstance(a, Tensor) else a for a in args]
         needs = [isinstance(a, Tensor) and a.requires_grad for a in args]
         if GRAFTED and grad_mode.enabled:  # some plain storage entered the graph in place
-            from zengrad.autograd.views import resolve_stale
-
-            resolve_stale(args, needs)
+            (_RESOLVE or _views().resolve_stale)(args, needs)
         if grad_mode.enabled and True in needs:
             ctx.parents = args
             ctx.needs_input_grad = needs

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from zengrad.autograd.engine import EPOCH, GRAFTED, graft, storage_root
 from zengrad.autograd.function import Function
+from zengrad.autograd.tensor import Tensor
 
 
 def _offsets(a: np.ndarray, start: int) -> np.ndarray:
@@ -101,9 +103,6 @@ class ScatterIntoBase(Function):
 def view_base(t):
     """The tensor in the graph that t is a view of (following view ops back through parents
     that share t's memory, and ViewOfBase nodes to their base), or t itself."""
-    from zengrad.autograd.engine import storage_root
-    from zengrad.autograd.tensor import Tensor
-
     root = storage_root(t.array)
     while True:
         fn = t.grad_fn
@@ -154,8 +153,6 @@ def regenerate_for(parent, node):
 
 
 def _view_node(base, view_array: np.ndarray, pos: np.ndarray, epoch: int):
-    from zengrad.autograd.tensor import Tensor
-
     fn = object.__new__(ViewOfBase)
     fn.parents, fn.needs_input_grad = (base, None, None), [True, False, False]
     fn._retained, fn._freed, fn._epoch = None, False, epoch
@@ -172,9 +169,6 @@ def resolve_stale(args: tuple, needs: list) -> None:
     in the graph, as torch's views do: a view of the written tensor G when its elements are
     G's, or its own old values with G's written in (ScatterIntoBase) when G's are among
     its; otherwise it is refused (its gradient would be silently missed)."""
-    from zengrad.autograd.engine import GRAFTED, storage_root
-    from zengrad.autograd.tensor import Tensor
-
     for i, a in enumerate(args):
         if needs[i] or not isinstance(a, Tensor) or a.array.dtype.kind not in "fc":
             continue
@@ -189,8 +183,6 @@ def resolve_stale(args: tuple, needs: list) -> None:
 def grafted_tensor(entry: tuple, root: np.ndarray):
     """The tensor of an engine.GRAFTED entry: itself while alive, else a stand-in with its
     memory and the node of its write (None once that graph was freed by a backward)."""
-    from zengrad.autograd.tensor import Tensor
-
     ref, node, offset, shape, strides = entry
     g = ref()
     if g is not None:
@@ -207,9 +199,6 @@ def grafted_tensor(entry: tuple, root: np.ndarray):
 
 def _written_into(a, g, pos: np.ndarray) -> None:
     """a = its current values with g's at pos (ScatterIntoBase with a constant base)."""
-    from zengrad.autograd.engine import EPOCH
-    from zengrad.autograd.tensor import Tensor
-
     fn = object.__new__(ScatterIntoBase)
     fn.parents = (Tensor._make(a.array, False, None), g, None)
     fn.needs_input_grad = [False, True, False]
@@ -220,8 +209,6 @@ def _written_into(a, g, pos: np.ndarray) -> None:
 
 def resolve(a, g) -> None:
     """Make the stale alias a (see resolve_stale) read the storage written by g."""
-    from zengrad.autograd.engine import EPOCH, graft, storage_root
-    from zengrad.autograd.tensor import Tensor
 
     if g is not None and g.requires_grad:
         pos = positions(g.array, a.array)
