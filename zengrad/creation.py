@@ -75,7 +75,12 @@ def _random_dtype(dtype, name: str) -> np.dtype:
     return dt
 
 
-def _new(arr: np.ndarray, requires_grad: bool) -> Tensor:
+def _new(arr: np.ndarray, requires_grad: bool, device=None) -> Tensor:
+    """A new leaf from a host array, moved to device (None: the cpu). Factories compute on
+    the host: random draws come from the seeded CPU generator, so a seed gives the same
+    numbers on every device."""
+    if device is not None and device.type != "cpu":
+        arr = backend.to_device(arr, device)
     t = Tensor._make(arr, False, None)
     if requires_grad:
         t.requires_grad_(True)
@@ -86,21 +91,27 @@ def tensor(data, dtype=None, requires_grad: bool = False, *, device=None,
            pin_memory: bool = False) -> Tensor:
     """A new tensor that copies data: Python floats -> the default dtype (float32), Python
     ints and integer NumPy arrays -> int64, float arrays keep their dtype."""
-    backend.check_device(device, "tensor")
-    arr = np.array(as_array(data, dtype), copy=True)
-    return _new(arr, requires_grad)
+    dev = backend.check_device(device, "tensor")
+    arr = as_array(data, dtype)
+    if isinstance(data, Tensor) and device is None:  # a tensor's copy stays on its device
+        return _new(backend.xp_of(arr).array(arr, copy=True), requires_grad)
+    return _new(np.array(arr, copy=True), requires_grad, dev)
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
     """Like tensor() but shares memory with a NumPy array when no conversion is needed;
     an array keeps its dtype (as torch.as_tensor) where tensor() makes integers int64."""
-    backend.check_device(device, "as_tensor")
-    if isinstance(data, Tensor) and (dtype is None or data.dtype == np.dtype(dtype)):
-        return data
-    if isinstance(data, np.ndarray) and (dtype is None or data.dtype == np.dtype(dtype)):
+    dev = backend.check_device(device, "as_tensor")
+    if isinstance(data, Tensor):
+        same = dtype is None or data.dtype == np.dtype(dtype)
+        out = data if same else data.to(dtype)
+        return out if device is None else out.to(dev)
+    if isinstance(data, np.ndarray) and (dtype is None or data.dtype == np.dtype(dtype)) and (
+        dev.type == "cpu"
+    ):
         check_array_dtype(data.dtype, "as_tensor")
         return Tensor._make(data, False, None)
-    return Tensor._make(as_array(data, dtype), False, None)
+    return _new(as_array(data, dtype), False, dev)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -112,27 +123,27 @@ def from_numpy(array: np.ndarray) -> Tensor:
 
 
 def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    backend.check_device(device, "zeros")
-    return _new(np.zeros(_shape(size, "zeros"), _float_dtype(dtype)), requires_grad)
+    dev = backend.check_device(device, "zeros")
+    return _new(np.zeros(_shape(size, "zeros"), _float_dtype(dtype)), requires_grad, dev)
 
 
 def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    backend.check_device(device, "ones")
-    return _new(np.ones(_shape(size, "ones"), _float_dtype(dtype)), requires_grad)
+    dev = backend.check_device(device, "ones")
+    return _new(np.ones(_shape(size, "ones"), _float_dtype(dtype)), requires_grad, dev)
 
 
 def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    backend.check_device(device, "empty")
-    return _new(np.empty(_shape(size, "empty"), _float_dtype(dtype)), requires_grad)
+    dev = backend.check_device(device, "empty")
+    return _new(np.empty(_shape(size, "empty"), _float_dtype(dtype)), requires_grad, dev)
 
 
 def full(size, fill_value, dtype=None, requires_grad: bool = False, *, device=None) -> Tensor:
     """A tensor of the given size (a tuple or list of ints) filled with fill_value."""
-    backend.check_device(device, "full")
+    dev = backend.check_device(device, "full")
     shape = _shape((size,), "full", sequence_only=True)
     if dtype is None:
         dtype = as_array(fill_value).dtype
-    return _new(np.full(shape, fill_value, np.dtype(dtype)), requires_grad)
+    return _new(np.full(shape, fill_value, np.dtype(dtype)), requires_grad, dev)
 
 
 def _like(t: Tensor, dtype):
@@ -140,48 +151,48 @@ def _like(t: Tensor, dtype):
 
 
 def zeros_like(input: Tensor, dtype=None, requires_grad: bool = False, *, device=None) -> Tensor:
-    backend.check_device(device, "zeros_like")
+    dev = input.device if device is None else backend.check_device(device, "zeros_like")
     shape, dt = _like(input, dtype)
-    return _new(np.zeros(shape, dt), requires_grad)
+    return _new(np.zeros(shape, dt), requires_grad, dev)
 
 
 def ones_like(input: Tensor, dtype=None, requires_grad: bool = False, *, device=None) -> Tensor:
-    backend.check_device(device, "ones_like")
+    dev = input.device if device is None else backend.check_device(device, "ones_like")
     shape, dt = _like(input, dtype)
-    return _new(np.ones(shape, dt), requires_grad)
+    return _new(np.ones(shape, dt), requires_grad, dev)
 
 
 def empty_like(input: Tensor, dtype=None, requires_grad: bool = False, *, device=None) -> Tensor:
-    backend.check_device(device, "empty_like")
+    dev = input.device if device is None else backend.check_device(device, "empty_like")
     shape, dt = _like(input, dtype)
-    return _new(np.empty(shape, dt), requires_grad)
+    return _new(np.empty(shape, dt), requires_grad, dev)
 
 
 def full_like(input: Tensor, fill_value, dtype=None, requires_grad: bool = False, *,
               device=None) -> Tensor:
-    backend.check_device(device, "full_like")
+    dev = input.device if device is None else backend.check_device(device, "full_like")
     shape, dt = _like(input, dtype)
-    return _new(np.full(shape, fill_value, dt), requires_grad)
+    return _new(np.full(shape, fill_value, dt), requires_grad, dev)
 
 
 def rand_like(input: Tensor, *, generator=None, dtype=None, device=None,
               requires_grad: bool = False) -> Tensor:
-    backend.check_device(device, "rand_like")
+    dev = input.device if device is None else backend.check_device(device, "rand_like")
     shape, dt = _like(input, dtype)
-    return rand(shape, generator=generator, dtype=dt, requires_grad=requires_grad)
+    return rand(shape, generator=generator, dtype=dt, device=dev, requires_grad=requires_grad)
 
 
 def randn_like(input: Tensor, *, generator=None, dtype=None, device=None,
                requires_grad: bool = False) -> Tensor:
-    backend.check_device(device, "randn_like")
+    dev = input.device if device is None else backend.check_device(device, "randn_like")
     shape, dt = _like(input, dtype)
-    return randn(shape, generator=generator, dtype=dt, requires_grad=requires_grad)
+    return randn(shape, generator=generator, dtype=dt, device=dev, requires_grad=requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False, *,
            device=None) -> Tensor:
     """[start, end) in steps; integer arguments give int64, any float gives float32."""
-    backend.check_device(device, "arange")
+    dev = backend.check_device(device, "arange")
     if end is None:
         start, end = 0, start
     if step == 0:
@@ -189,14 +200,14 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False, *,
     if dtype is None:
         is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = np.int64 if is_int else backend.get_default_dtype()
-    return _new(np.arange(start, end, step).astype(dtype), requires_grad)
+    return _new(np.arange(start, end, step).astype(dtype), requires_grad, dev)
 
 
 def linspace(
     start, end, steps: int, dtype=None, requires_grad: bool = False, *, device=None
 ) -> Tensor:
     n = _count(steps, "linspace", "steps")
-    backend.check_device(device, "linspace")  # 'cpu' only: a clear error otherwise
+    dev = backend.check_device(device, "linspace")
     # 0-d tensor bounds as Python numbers: a float32 tensor must not make NumPy compute the
     # points in float32 when dtype=float64 is asked for
     start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))
@@ -207,40 +218,40 @@ def linspace(
         lo, hi, i = float(int(start)), float(int(end)), np.arange(n)
         step = (hi - lo) / (n - 1)
         pts = np.where(i < n // 2, lo + step * i, hi - step * (n - 1 - i))
-        return _new(pts.astype(dt), requires_grad)
-    return _new(np.linspace(start, end, n).astype(dt), requires_grad)
+        return _new(pts.astype(dt), requires_grad, dev)
+    return _new(np.linspace(start, end, n).astype(dt), requires_grad, dev)
 
 
 def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False, *,
         device=None) -> Tensor:
-    backend.check_device(device, "eye")
+    dev = backend.check_device(device, "eye")
     rows = _count(n, "eye", "n")
     cols = None if m is None else _count(m, "eye", "m")
-    return _new(np.eye(rows, cols, dtype=_float_dtype(dtype)), requires_grad)
+    return _new(np.eye(rows, cols, dtype=_float_dtype(dtype)), requires_grad, dev)
 
 
 def rand(*size, generator=None, dtype=None, device=None,
          requires_grad: bool = False) -> Tensor:
     """Uniform on [0, 1)."""
-    backend.check_device(device, "rand")
+    dev = backend.check_device(device, "rand")
     shape, dt = _shape(size, "rand"), _random_dtype(dtype, "rand")
     gen = backend.rng_of(generator, "rand")
-    return _new(gen.random(shape, dtype=np.float64).astype(dt), requires_grad)
+    return _new(gen.random(shape, dtype=np.float64).astype(dt), requires_grad, dev)
 
 
 def randn(*size, generator=None, dtype=None, device=None,
           requires_grad: bool = False) -> Tensor:
     """Standard normal."""
-    backend.check_device(device, "randn")
+    dev = backend.check_device(device, "randn")
     shape, dt = _shape(size, "randn"), _random_dtype(dtype, "randn")
     gen = backend.rng_of(generator, "randn")
-    return _new(gen.standard_normal(shape).astype(dt), requires_grad)
+    return _new(gen.standard_normal(shape).astype(dt), requires_grad, dev)
 
 
 def randint(low, high=None, size=(), *, generator=None, dtype=None, device=None,
             requires_grad: bool = False) -> Tensor:
     """Integers in [low, high); randint(high, size) draws from [0, high), as torch."""
-    backend.check_device(device, "randint")
+    dev = backend.check_device(device, "randint")
     if isinstance(high, (tuple, list)) and size == ():  # randint(high, size)
         low, high, size = 0, low, high
     if high is None:
@@ -254,24 +265,27 @@ def randint(low, high=None, size=(), *, generator=None, dtype=None, device=None,
     shape = _shape((size,), "randint", sequence_only=True)
     dt = np.int64 if dtype is None else np.dtype(dtype)
     gen = backend.rng_of(generator, "randint")
-    return _new(gen.integers(low, high, size=shape).astype(dt), requires_grad)
+    return _new(gen.integers(low, high, size=shape).astype(dt), requires_grad, dev)
 
 
 def randperm(n: int, *, generator=None, dtype=None, device=None,
              requires_grad: bool = False) -> Tensor:
     """A random permutation of 0..n-1."""
-    backend.check_device(device, "randperm")
+    dev = backend.check_device(device, "randperm")
     dt = np.int64 if dtype is None else np.dtype(dtype)
     gen = backend.rng_of(generator, "randperm")
-    return _new(gen.permutation(_count(n, "randperm", "n")).astype(dt), requires_grad)
+    return _new(gen.permutation(_count(n, "randperm", "n")).astype(dt), requires_grad, dev)
 
 
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None,
            requires_grad: bool = False) -> Tensor:
     """Draws from N(mean, std^2); mean/std may be tensors (broadcast) or numbers with size."""
-    backend.check_device(device, "normal")
-    m = mean.array if isinstance(mean, Tensor) else mean
-    s = std.array if isinstance(std, Tensor) else std
+    dev = backend.check_device(device, "normal")
+    if device is None:  # tensor arguments give their device
+        dev = next((t.device for t in (mean, std) if isinstance(t, Tensor)), dev)
+    # drawn on the host (the seeded CPU generator), moved to the device at the end
+    m = backend.asnumpy(mean.array) if isinstance(mean, Tensor) else mean
+    s = backend.asnumpy(std.array) if isinstance(std, Tensor) else std
     if np.any(np.asarray(s) < 0):
         raise ValueError("normal: std must be >= 0")
     if size is not None:
@@ -282,4 +296,4 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
         dtype = m.dtype if isinstance(m, np.ndarray) else backend.get_default_dtype()
     dtype = _random_dtype(dtype, "normal")
     arr = backend.rng_of(generator, "normal").normal(m, s, size=shape).astype(dtype)
-    return _new(arr, requires_grad)
+    return _new(arr, requires_grad, dev)

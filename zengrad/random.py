@@ -1,7 +1,8 @@
 """Random sampling from tensors of probabilities (multinomial, bernoulli) and torch.random's
 seeding functions; the generators themselves live in zengrad.backend.
 
-Each draw takes `generator=` (a zengrad.Generator), else uses the default generator.
+Each draw takes `generator=` (a zengrad.Generator), else uses the default generator. Draws
+are made on the host and the result put on the input's device.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def _probabilities(input, name: str) -> np.ndarray:
         raise RuntimeError(
             f"{name} only supports floating-point dtypes for input, got: {input.array.dtype}"
         )
-    return input.array
+    return backend.asnumpy(input.array)  # drawn on the host from the seeded CPU generator
 
 
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
@@ -107,7 +108,8 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
     else:
         keys = w / gen.standard_exponential(w.shape)
         out = np.argsort(-keys, axis=1, kind="stable")[:, :n].astype(np.int64)
-    return Tensor._make(out.reshape(n) if p.ndim == 1 else out, False, None)
+    out = out.reshape(n) if p.ndim == 1 else out
+    return Tensor._make(backend.to_device(out, input.device), False, None)
 
 
 def bernoulli(input: Tensor, p: float | None = None, *,
@@ -134,7 +136,8 @@ def bernoulli(input: Tensor, p: float | None = None, *,
         )
     gen = backend.rng_of(generator, "bernoulli")
     draw = gen.random(input.array.shape) < prob
-    return Tensor._make(draw.astype(input.array.dtype), False, None)
+    draw = draw.astype(input.array.dtype)
+    return Tensor._make(backend.to_device(draw, input.device), False, None)
 
 
 def _bernoulli_(self: Tensor, p=0.5, *, generator: Generator | None = None) -> Tensor:

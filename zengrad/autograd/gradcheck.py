@@ -2,7 +2,8 @@
 
 Compares the engine's Jacobian, row by row from backward, with central differences
     dy/dx_j ~ (f(x + eps e_j) - f(x - eps e_j)) / (2 eps)
-and accepts when |analytic - numeric| <= atol + rtol |numeric| everywhere.
+and accepts when |analytic - numeric| <= atol + rtol |numeric| everywhere. The inputs may
+live on any device; the Jacobians are assembled on the host (NumPy).
 """
 
 from __future__ import annotations
@@ -11,8 +12,14 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from zengrad import backend
 from zengrad.autograd.engine import no_grad
 from zengrad.autograd.tensor import Tensor
+
+
+def _host_copy(array) -> np.ndarray:
+    """A flat NumPy copy of an output (device arrays are copied to the host)."""
+    return np.array(backend.asnumpy(array), copy=True).reshape(-1)  # host
 
 
 class GradcheckError(RuntimeError):
@@ -51,17 +58,19 @@ def gradcheck(
     for k, out in enumerate(outs):
         if not out.requires_grad:
             continue
-        rows = {i: np.zeros((out.array.size, inputs[i].array.size)) for i in diff}
+        rows = {i: np.zeros((out.array.size, inputs[i].array.size)) for i in diff}  # host
+        xp = backend.xp_of(out.array)
         for r in range(out.array.size):
             for i in diff:
                 inputs[i].grad = None
-            seed = np.zeros(out.array.size)
+            seed = xp.zeros(out.array.size, out.array.dtype)
             seed[r] = 1.0
-            out.backward(seed.reshape(out.array.shape), retain_graph=True)
+            out.backward(Tensor._make(seed.reshape(out.array.shape), False, None),
+                         retain_graph=True)
             for i in diff:
                 g = inputs[i].grad
                 if g is not None:
-                    rows[i][r] = g.array.reshape(-1)
+                    rows[i][r] = backend.asnumpy(g.array).reshape(-1)
         analytic[k] = rows
     for i in diff:
         inputs[i].grad = None
@@ -70,24 +79,26 @@ def gradcheck(
     with no_grad():
         for i in diff:
             x = inputs[i].array
-            numeric = {k: np.zeros((outs[k].array.size, x.size)) for k in range(len(outs))}
+            numeric = {k: np.zeros((outs[k].array.size, x.size))  # host
+                       for k in range(len(outs))}
             for j in range(x.size):
-                at = np.unravel_index(j, x.shape)  # in place, also in a non-contiguous x
-                orig = x[at]
+                at = np.unravel_index(j, x.shape)  # host: in place, also in a strided x
+                orig = x[at].item()
                 x[at] = orig + eps
-                plus = [o.array.reshape(-1).copy() for o in _outputs(fn, inputs)]
+                plus = [_host_copy(o.array) for o in _outputs(fn, inputs)]
                 x[at] = orig - eps
-                minus = [o.array.reshape(-1).copy() for o in _outputs(fn, inputs)]
+                minus = [_host_copy(o.array) for o in _outputs(fn, inputs)]
                 x[at] = orig
                 for k in range(len(outs)):
                     numeric[k][:, j] = (plus[k] - minus[k]) / (2 * eps)
             for k in range(len(outs)):
-                a = analytic.get(k, {}).get(i, np.zeros_like(numeric[k]))
+                # host: the Jacobians are NumPy arrays
+                a = analytic.get(k, {}).get(i, np.zeros_like(numeric[k]))  # host
                 n = numeric[k]
-                bad = np.abs(a - n) > atol + rtol * np.abs(n)
-                if bad.any() or not np.all(np.isfinite(a) == np.isfinite(n)):
-                    err = np.where(np.isfinite(a - n), np.abs(a - n), np.inf)
-                    r, c = np.unravel_index(np.argmax(err), err.shape)
+                bad = np.abs(a - n) > atol + rtol * np.abs(n)  # host
+                if bad.any() or not np.all(np.isfinite(a) == np.isfinite(n)):  # host
+                    err = np.where(np.isfinite(a - n), np.abs(a - n), np.inf)  # host
+                    r, c = np.unravel_index(np.argmax(err), err.shape)  # host
                     msg = (
                         f"Jacobian mismatch for output {k} with respect to input {i}: worst "
                         f"at output element {r}, input element {c}: numerical {n[r, c]:.6g}, "
