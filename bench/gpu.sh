@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The GPU check of issue 15, for a machine with an NVIDIA GPU (reference: one H200), in about
+# 8 minutes: install CuPy (zengrad[cuda]), run the op and layer tests on device 'cuda' with
+# the real CuPy, and time training steps of zengrad (CuPy) against torch (CUDA).
+#
+#   bash bench/gpu.sh                         # from the repository root, with .venv built
+#   ZENGRAD_WHEELS=/path bash bench/gpu.sh    # offline: install CuPy from a wheel folder
+#   ZENGRAD_GPU_DRY_RUN=1 bash bench/gpu.sh   # print the steps, run nothing (tests/backend)
+#
+# Output: the test summary and a Markdown table of ms/step; the raw timings are appended to
+# bench/results/gpu.jsonl. Exit status: that of the tests (the timings never fail the run).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+DRY=${ZENGRAD_GPU_DRY_RUN:-0}
+
+run() {  # echo a step, run it unless dry
+    echo "+ $*"
+    if [ "$DRY" != 1 ]; then "$@"; fi
+}
+
+echo "== 1. the GPU"
+if [ "$DRY" != 1 ] && ! nvidia-smi -L; then
+    echo "bench/gpu.sh: no NVIDIA GPU here (nvidia-smi failed)" >&2
+    exit 2
+fi
+
+echo "== 2. CuPy (zengrad[cuda] = cupy-cuda12x)"
+if [ "$DRY" = 1 ] || ! "$PY" -c "import cupy" 2>/dev/null; then
+    if [ -n "${ZENGRAD_WHEELS:-}" ]; then
+        run "$PY" -m pip install -q --no-index --find-links "$ZENGRAD_WHEELS" "cupy-cuda12x>=13"
+    else
+        run "$PY" -m pip install -q "cupy-cuda12x>=13"
+    fi
+fi
+run "$PY" -c "import cupy, zengrad as zg; print(zg.cuda.device_count(), 'GPU:', zg.cuda.get_device_name())"
+
+mkdir -p bench/results
+echo "== 3. op registry and device tests on 'cuda' (real CuPy)"
+# tests/backend: every registry entry run on 'cuda' against NumPy, devices, gradcheck;
+# the op families not on the seam yet are xfails naming their line
+status=0
+run env ZENGRAD_TEST_CUDA=cupy timeout 330 "$PY" -m pytest tests/backend -q -p no:randomly \
+    -p no:cacheprovider --junitxml=bench/results/gpu_tests.xml || status=$?
+
+echo "== 4. training steps: zengrad (CuPy) vs torch (CUDA)"
+if [ "$DRY" != 1 ] && ! "$PY" -c "import torch, sys; sys.exit(not torch.cuda.is_available())"; then
+    echo "note: this venv's torch has no CUDA (make test installs the CPU build); torch's column"
+    echo "      reads 'failed' unless a CUDA torch is installed (pip install torch==2.13.0)"
+fi
+run timeout 150 "$PY" bench/gpu_steps.py --device cuda --json bench/results/gpu.jsonl || true
+exit $status
