@@ -196,3 +196,34 @@ def test_sampler_draws_use_the_given_torch_style_generator_each_epoch():
     tfirst = list(ts)
     t.manual_seed(5)
     assert list(ts) == tfirst
+
+
+def test_random_sampler_with_a_huge_num_samples_draws_lazily():
+    """minGPT / makemore's "infinite" loaders: torch draws the indices as they are used."""
+    import itertools
+
+    from zengrad.data import DataLoader, RandomSampler, TensorDataset
+
+    ds = TensorDataset(zg.arange(10.0))
+    sampler = RandomSampler(ds, replacement=True, num_samples=int(1e10))
+    first = list(itertools.islice(iter(sampler), 5))
+    assert len(first) == 5 and all(0 <= i < 10 for i in first)
+    loader = DataLoader(ds, sampler=sampler, batch_size=4)
+    batch = next(iter(loader))[0]
+    assert batch.shape == (4,)
+
+
+@pytest.mark.parametrize("replacement", [True, False])
+def test_random_sampler_chunks_are_the_epochs_draws(replacement):
+    from zengrad.data import BatchSampler, RandomSampler
+    from zengrad.data import sampler as sampler_mod
+
+    data = list(range(7))
+    make = lambda: RandomSampler(data, replacement=replacement, num_samples=200_003,  # noqa: E731
+                                 generator=zg.Generator().manual_seed(4))
+    whole = make()._indices()
+    assert list(make()) == whole.tolist()
+    batches = list(BatchSampler(make(), 1000, drop_last=False)._index_batches())
+    np.testing.assert_array_equal(np.concatenate(batches), whole)
+    assert all(len(b) == 1000 for b in batches[:-1]) and len(batches[-1]) == 3
+    assert sampler_mod.CHUNK < 200_003  # several chunks were stitched

@@ -125,9 +125,6 @@ def run_trainer(lib, prog, model, steps):
     return losses
 
 
-@pytest.mark.xfail(strict=True, raises=MemoryError, reason=(
-    "zengrad.utils.data.RandomSampler(replacement=True, num_samples=int(1e10)) draws all "
-    "1e10 indices up front (75 GiB) when iterated; torch draws them lazily in chunks"))
 @pytest.mark.filterwarnings("ignore:'pin_memory' argument")
 def test_mingpt_trainer_run_matches_torch(twins):
     import torch

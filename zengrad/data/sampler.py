@@ -75,6 +75,9 @@ class SequentialSampler(Sampler[int]):
         return len(self.data_source)
 
 
+CHUNK = 1 << 16  # indices a RandomSampler draws at a time
+
+
 class RandomSampler(Sampler[int]):
     """Random indices of data_source: a fresh permutation each epoch (num_samples larger than
     the dataset chains whole permutations, then part of one), or with replacement=True
@@ -100,19 +103,29 @@ class RandomSampler(Sampler[int]):
         # read at each use: the dataset may grow or shrink between epochs, as in torch
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
-    def _indices(self) -> np.ndarray:
+    def _index_chunks(self) -> Iterator[np.ndarray]:
+        """The epoch's indices as int64 arrays of at most CHUNK draws (or one permutation),
+        drawn as they are consumed: num_samples may be far larger than memory (an "infinite"
+        loader's RandomSampler(replacement=True, num_samples=10**10)), as in torch."""
         n, k = len(self.data_source), self.num_samples
         if n == 0:
             raise ValueError(f"RandomSampler: can't draw {k} samples from an empty dataset")
         rng = _numpy_rng(self.generator, "RandomSampler")
-        if self.replacement:
-            return rng.integers(0, n, size=k, dtype=np.int64)
-        full, rest = divmod(k, n)
-        perms = [rng.permutation(n) for _ in range(full + (rest > 0))]
-        return np.concatenate(perms)[:k].astype(np.int64, copy=False)
+        left = k
+        while left > 0:
+            if self.replacement:  # chunked draws are the same stream as one big draw
+                chunk = rng.integers(0, n, size=min(CHUNK, left), dtype=np.int64)
+            else:
+                chunk = rng.permutation(n)[:left].astype(np.int64, copy=False)
+            left -= len(chunk)
+            yield chunk
+
+    def _indices(self) -> np.ndarray:
+        return np.concatenate(list(self._index_chunks()))
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self._indices().tolist())
+        for chunk in self._index_chunks():
+            yield from chunk.tolist()
 
     def __len__(self) -> int:
         return self.num_samples
@@ -206,7 +219,21 @@ class BatchSampler(Sampler[list[int]]):
         self.drop_last = drop_last
 
     def _index_batches(self) -> Iterator[np.ndarray]:
-        """The batches as int64 arrays: sliced from one array when the sampler offers it."""
+        """The batches as int64 arrays: sliced from the sampler's index arrays when it
+        offers them (in chunks, or the whole epoch as one array)."""
+        chunks = getattr(self.sampler, "_index_chunks", None)
+        if chunks is not None:
+            bs, carry = self.batch_size, np.empty(0, np.int64)
+            for chunk in chunks():
+                if carry.size:
+                    chunk = np.concatenate([carry, chunk])
+                full = len(chunk) - len(chunk) % bs
+                for start in range(0, full, bs):
+                    yield chunk[start:start + bs]
+                carry = chunk[full:]
+            if carry.size and not self.drop_last:
+                yield carry
+            return
         indices = getattr(self.sampler, "_indices", None)
         if indices is None:
             for batch in self:
