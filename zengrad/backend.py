@@ -384,7 +384,8 @@ def xp_of_all(op: str, *values: object):
 def xp_pair(op: str, a: object, b: object):
     """xp_of_all for two operands (a binary op's fast path): the module of a and b, a
     scalar taking the other's; two devices raise torch's error naming both."""
-    xa, xb = xp_of(a), xp_of(b)
+    xa = _XP.get(type(a)) or xp_of(a)  # (modules are truthy) one dict read each, usually
+    xb = _XP.get(type(b)) or xp_of(b)
     if xa is xb or isinstance(b, _SCALARS):
         return xa
     if isinstance(a, _SCALARS):
