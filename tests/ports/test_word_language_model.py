@@ -63,14 +63,7 @@ def run_example(lib, framework, folder, monkeypatch, argv, start):
     return [main.best_val_loss, main.val_loss, main.test_loss, main.lr]
 
 
-SAFE_GLOBALS_GAP = pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-    "zengrad.serialization.safe_globals refuses a function in its list (main.py lists "
-    "torch.nn.functional.relu for the Transformer; torch allows any global)"))
-
-
-@pytest.mark.parametrize("case", [
-    pytest.param(case, marks=SAFE_GLOBALS_GAP) if case == "Transformer" else case
-    for case in CASES])
+@pytest.mark.parametrize("case", CASES)
 @pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")  # torch's, about speed
 def test_word_language_model_matches_torch(case, tmp_path, monkeypatch, capsys):
     import zengrad

@@ -33,6 +33,7 @@ import contextlib
 import inspect
 import math
 import threading
+import types
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -69,10 +70,31 @@ def _entries(globs: Iterable) -> list[type]:
     for g in globs:
         if isinstance(g, tuple) and len(g) == 2 and isinstance(g[1], str):
             g = g[0]  # torch's (class, "name") form: the class is what counts here
-        if not isinstance(g, type):
-            raise TypeError(f"safe_globals: {g!r} is not a class; list the Module classes a "
+        if not (isinstance(g, type) or _is_named_function(g)):
+            raise TypeError(f"safe_globals: {g!r} is not a class or a function; list the "
+                            "Module classes (and functions passed to their constructors) a "
                             "loaded file may rebuild")
         out.append(g)
+    return out
+
+
+def _is_named_function(value: Any) -> bool:
+    """A function defined at the top level of a module (so a record can name it)."""
+    return (isinstance(value, (types.FunctionType, types.BuiltinFunctionType))
+            and "<" not in getattr(value, "__qualname__", "<")
+            and isinstance(getattr(value, "__module__", None), str))
+
+
+def _builtin_functions() -> dict[str, Any]:
+    """zengrad.nn.functional's public functions (F.relu, F.gelu ...), by qualified name:
+    the functions a saved module's constructor arguments may name without an allow-list."""
+    from zengrad.nn import functional
+
+    out = {}
+    for name in dir(functional):
+        fn = getattr(functional, name)
+        if not name.startswith("_") and _is_named_function(fn):
+            out[qualified_name(fn)] = fn
     return out
 
 
@@ -191,6 +213,8 @@ def _encode_arg(value: Any, module, what: str, depth: int = 0) -> Any:
         name = np.dtype(value).name
         if name in _DTYPES:
             return {"__dtype__": name}
+    if _is_named_function(value) and module is not None:
+        return {"__function__": qualified_name(value)}
     if isinstance(value, Module) and module is not None:
         sub = _submodule_path(module, value)
         if sub is None:  # a template the constructor copied (TransformerEncoder's layer)
@@ -366,6 +390,8 @@ class _Builder:
             raise self.fail(where, f"bad attribute value {value!r:.100}")
         if marker == "__parameter__":
             return self.parameter(inner, where)
+        if marker == "__function__" and isinstance(inner, str):
+            return self.function(inner, where)
         if marker == "__record__":
             return self.build(inner, f"{where}<argument>", depth + 1)
         if marker == "__submodule__" and isinstance(inner, str):
@@ -374,6 +400,19 @@ class _Builder:
                 self.memo[sub_where] = self.build(sub, sub_where, depth + 1)
             return self.memo[sub_where]
         raise self.fail(where, f"bad constructor argument {value!r:.100}")
+
+    def function(self, name: str, where: str) -> Any:
+        """A function a constructor was given: one of zengrad.nn.functional's or one the
+        allow-list names (never looked up in a module the file names)."""
+        allowed = {qualified_name(g): g for g in get_safe_globals() if _is_named_function(g)}
+        fn = allowed.get(name) or _builtin_functions().get(name)
+        if fn is None:
+            short = name.rpartition(".")[2]
+            raise UnsafeGlobalError(
+                f"{self.path}: the function {name:.200} (an argument of the module at "
+                f"{where or '<root>'!r}) is not allowed: use zengrad.serialization."
+                f"safe_globals([{short:.100}]) around zengrad.load if you trust the file")
+        return fn
 
     def parameter(self, spec: Any, where: str) -> Any:
         """A zero Parameter of the recorded shape and dtype (load_state_dict fills it)."""
