@@ -96,6 +96,7 @@ __version__ = "0.1.0"
 import zengrad.linalg as linalg  # noqa: E402
 from zengrad import (  # noqa: E402
     accelerator,
+    amp,
     backends,
     cuda,
     data,
@@ -110,6 +111,8 @@ from zengrad import (  # noqa: E402
 # torch.save / torch.load (whole modules too), without pickle; zengrad.io.save / load stay
 # the plain safetensors state_dict functions
 from zengrad.serialization import load, save  # noqa: E402
+
+autocast = amp.autocast  # torch.autocast
 
 
 def __getattr__(name: str):

@@ -14,6 +14,7 @@ import importlib.util
 
 from zengrad import backend
 from zengrad import devices as _device
+from zengrad.amp import cuda_amp as amp  # noqa: F401  (torch.cuda.amp.GradScaler / autocast)
 
 
 def _module():
