@@ -21,7 +21,7 @@ from zengrad.ops.dims import normalize_dim
 from zengrad.ops.elementwise import abs as _abs
 from zengrad.ops.reduce import amax, amin
 from zengrad.ops.reduce import sum as _sum
-from zengrad.ops.special import _norm_input, vector_norm
+from zengrad.ops.special import norm_input, vector_norm
 
 __all__ = ["matrix_norm", "norm", "vector_norm"]
 
@@ -77,7 +77,7 @@ def matrix_norm(
     name = "linalg.matrix_norm"
     if out is not None:
         raise TypeError(f"{name}: out= is not supported; use the returned tensor")
-    x = _norm_input(A, dtype, name)
+    x = norm_input(A, dtype, name)
     d0, d1 = _matrix_dims(dim, x.array.ndim, name)
     if ord == "fro":
         return vector_norm(x, 2, (d0, d1), keepdim)

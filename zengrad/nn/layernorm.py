@@ -8,7 +8,7 @@ from zengrad import backend
 from zengrad.autograd.tensor import Tensor
 from zengrad.nn.module import Module
 from zengrad.nn.norm import register_affine, reset_affine
-from zengrad.ops.layernorm import _normalized_shape, layer_norm
+from zengrad.ops.layernorm import layer_norm, normalized_shape_of
 
 
 class LayerNorm(Module):
@@ -31,7 +31,7 @@ class LayerNorm(Module):
         super().__init__()
         if device is not None and str(device).split(":")[0] != "cpu":
             raise RuntimeError(f"device {device!r} is not available (NumPy cpu backend only)")
-        self.normalized_shape = _normalized_shape(normalized_shape)
+        self.normalized_shape = normalized_shape_of(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()

@@ -69,7 +69,7 @@ class LayerNormFn(Function):
         return dx, dw, db, None, None
 
 
-def _normalized_shape(normalized_shape) -> tuple[int, ...]:
+def normalized_shape_of(normalized_shape) -> tuple[int, ...]:
     try:
         if isinstance(normalized_shape, Integral) and not isinstance(normalized_shape, bool):
             shape = (int(normalized_shape),)
@@ -96,7 +96,7 @@ def layer_norm(
         raise TypeError(f"layer_norm: expected a Tensor, got {type(input).__name__}")
     if input.array.dtype.kind != "f":
         raise TypeError(f"layer_norm: expected a floating point tensor, got {input.array.dtype}")
-    shape = _normalized_shape(normalized_shape)
+    shape = normalized_shape_of(normalized_shape)
     if input.array.ndim < len(shape) or tuple(input.array.shape[-len(shape):]) != shape:
         raise ValueError(
             f"layer_norm: input of shape {tuple(input.shape)} does not end with normalized_shape "

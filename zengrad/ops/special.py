@@ -647,7 +647,7 @@ def _check_ord(ord, name: str) -> float:
     return float(ord)
 
 
-def _norm_input(x, dtype, name: str) -> Tensor:
+def norm_input(x, dtype, name: str) -> Tensor:
     """The input of a norm as a floating tensor, cast to dtype first when given (as torch:
     float input only, and no narrowing cast)."""
     if not isinstance(x, Tensor):
@@ -680,7 +680,7 @@ def vector_norm(
     if out is not None:
         raise TypeError("linalg.vector_norm: out= is not supported; use the returned tensor")
     p = _check_ord(ord, "linalg.vector_norm")
-    x = _norm_input(input, dtype, "linalg.vector_norm")
+    x = norm_input(input, dtype, "linalg.vector_norm")
     axes = None if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0) else (
         normalize_dims(dim, x.array.ndim))
     if x.array.ndim == 0:
