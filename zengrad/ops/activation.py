@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special
 
+from zengrad import backend
 from zengrad.autograd.engine import is_grad_enabled
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
@@ -20,9 +20,9 @@ from zengrad.backend import get_default_dtype
 from zengrad.ops.dims import normalize_dim
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def _sigmoid(x, xp=np):
     """1 / (1 + e^-x) as 0.5 tanh(x / 2) + 0.5: one transcendental, never overflows."""
-    out = np.tanh(x * 0.5)
+    out = xp.tanh(x * 0.5)
     out *= 0.5
     out += 0.5
     return out
@@ -33,7 +33,8 @@ class SigmoidFn(Function):
 
     @staticmethod
     def forward(ctx, x):
-        ctx.out = _sigmoid(x)
+        xp = backend.xp_of(x)
+        ctx.out = _sigmoid(x, xp)
         return ctx.out
 
     @staticmethod
@@ -47,7 +48,8 @@ class TanhFn(Function):
 
     @staticmethod
     def forward(ctx, x):
-        ctx.out = np.tanh(x)
+        xp = backend.xp_of(x)
+        ctx.out = xp.tanh(x)
         return ctx.out
 
     @staticmethod
@@ -61,7 +63,8 @@ class ReLUFn(Function):
 
     @staticmethod
     def forward(ctx, x):
-        ctx.out = np.maximum(x, 0)
+        xp = backend.xp_of(x)
+        ctx.out = xp.maximum(x, 0)
         return ctx.out
 
     @staticmethod
@@ -74,12 +77,14 @@ class LeakyReLUFn(Function):
 
     @staticmethod
     def forward(ctx, x, slope):
+        xp = ctx.xp = backend.xp_of(x)
         ctx.pos, ctx.slope = x > 0, slope
-        return np.where(ctx.pos, x, x * slope)
+        return xp.where(ctx.pos, x, x * slope)
 
     @staticmethod
     def backward(ctx, g):
-        return np.where(ctx.pos, g, g * ctx.slope), None
+        xp = ctx.xp
+        return xp.where(ctx.pos, g, g * ctx.slope), None
 
 
 class ELUFn(Function):
@@ -87,14 +92,16 @@ class ELUFn(Function):
 
     @staticmethod
     def forward(ctx, x, alpha):
-        neg = alpha * np.expm1(np.minimum(x, 0))  # min(): no overflow on the unused branch
+        xp = ctx.xp = backend.xp_of(x)
+        neg = alpha * xp.expm1(xp.minimum(x, 0))  # min(): no overflow on the unused branch
         ctx.pos, ctx.alpha = x > 0, alpha
-        ctx.out = np.where(ctx.pos, x, neg).astype(x.dtype, copy=False)
+        ctx.out = xp.where(ctx.pos, x, neg).astype(x.dtype, copy=False)
         return ctx.out
 
     @staticmethod
     def backward(ctx, g):
-        return np.where(ctx.pos, g, g * (ctx.out + ctx.alpha)), None
+        xp = ctx.xp
+        return xp.where(ctx.pos, g, g * (ctx.out + ctx.alpha)), None
 
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -108,22 +115,24 @@ class GELUFn(Function):
 
     @staticmethod
     def forward(ctx, x, approximate):
+        xp = ctx.xp = backend.xp_of(x)
         ctx.x, ctx.approximate = x, approximate
         if approximate == "tanh":
-            ctx.t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
+            ctx.t = xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
             return 0.5 * x * (1 + ctx.t)
-        ctx.cdf = 0.5 * (1 + special.erf(x * _INV_SQRT_2))
+        ctx.cdf = 0.5 * (1 + backend.special(xp).erf(x * _INV_SQRT_2))
         return x * ctx.cdf
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         x = ctx.x
         if ctx.approximate == "tanh":
             t = ctx.t
             du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
             d = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du
         else:
-            pdf = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
+            pdf = _INV_SQRT_2PI * xp.exp(-0.5 * x * x)
             d = ctx.cdf + x * pdf
         return g * d, None
 
@@ -133,7 +142,8 @@ class SiLUFn(Function):
 
     @staticmethod
     def forward(ctx, x):
-        s = _sigmoid(x)
+        xp = backend.xp_of(x)
+        s = _sigmoid(x, xp)
         ctx.x, ctx.s = x, s
         return x * s
 
@@ -148,14 +158,16 @@ class SoftplusFn(Function):
 
     @staticmethod
     def forward(ctx, x, beta, threshold):
+        xp = ctx.xp = backend.xp_of(x)
         bx = x * beta
         ctx.bx, ctx.linear = bx, bx > threshold
-        soft = np.logaddexp(0, bx) / beta
-        return np.where(ctx.linear, x, soft).astype(x.dtype, copy=False)
+        soft = xp.logaddexp(0, bx) / beta
+        return xp.where(ctx.linear, x, soft).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
-        return np.where(ctx.linear, g, g * _sigmoid(ctx.bx)), None, None
+        xp = ctx.xp
+        return xp.where(ctx.linear, g, g * _sigmoid(ctx.bx, xp)), None, None
 
 
 class SoftmaxFn(Function):
@@ -163,10 +175,11 @@ class SoftmaxFn(Function):
 
     @staticmethod
     def forward(ctx, x, axis):
+        xp = backend.xp_of(x)
         if x.size == 0:  # nothing to normalize (max() of an empty axis would raise)
             ctx.out, ctx.axis = x.copy(), axis
             return ctx.out
-        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        e = xp.exp(x - x.max(axis=axis, keepdims=True))
         e /= e.sum(axis=axis, keepdims=True)
         ctx.out, ctx.axis = e, axis
         return e
@@ -183,17 +196,19 @@ class LogSoftmaxFn(Function):
 
     @staticmethod
     def forward(ctx, x, axis):
+        xp = ctx.xp = backend.xp_of(x)
         if x.size == 0:
             ctx.out, ctx.axis = x.copy(), axis
             return ctx.out
         shifted = x - x.max(axis=axis, keepdims=True)
-        out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
         ctx.out, ctx.axis = out, axis
         return out
 
     @staticmethod
     def backward(ctx, g):
-        return g - np.exp(ctx.out) * g.sum(axis=ctx.axis, keepdims=True), None
+        xp = ctx.xp
+        return g - xp.exp(ctx.out) * g.sum(axis=ctx.axis, keepdims=True), None
 
 
 class HardtanhFn(Function):
@@ -202,8 +217,9 @@ class HardtanhFn(Function):
 
     @staticmethod
     def forward(ctx, x, lo, hi):
+        xp = backend.xp_of(x)
         ctx.inside = (x > lo) & (x < hi)
-        out = np.clip(x, lo, hi)
+        out = xp.clip(x, lo, hi)
         return out.astype(x.dtype, copy=False)  # float bounds must not make an int tensor float
 
     @staticmethod
@@ -217,12 +233,14 @@ class LogSigmoidFn(Function):
 
     @staticmethod
     def forward(ctx, x):
+        xp = ctx.xp = backend.xp_of(x)
         ctx.x = x
-        return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+        return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
 
     @staticmethod
     def backward(ctx, g):
-        return g * _sigmoid(-ctx.x)
+        xp = ctx.xp
+        return g * _sigmoid(-ctx.x, xp)
 
 
 class MishFn(Function):
@@ -231,14 +249,16 @@ class MishFn(Function):
 
     @staticmethod
     def forward(ctx, x):
-        t = np.tanh(np.logaddexp(0, x))  # logaddexp: ln(1 + e^x) without overflow
+        xp = ctx.xp = backend.xp_of(x)
+        t = xp.tanh(xp.logaddexp(0, x))  # logaddexp: ln(1 + e^x) without overflow
         ctx.x, ctx.t = x, t
         return x * t
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         x, t = ctx.x, ctx.t
-        return g * (t + x * (1 - t * t) * _sigmoid(x))
+        return g * (t + x * (1 - t * t) * _sigmoid(x, xp))
 
 
 class HardswishFn(Function):
@@ -247,14 +267,16 @@ class HardswishFn(Function):
 
     @staticmethod
     def forward(ctx, x):
+        xp = ctx.xp = backend.xp_of(x)
         ctx.x = x
-        return x * np.clip(x + 3, 0, 6) / 6
+        return x * xp.clip(x + 3, 0, 6) / 6
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         x = ctx.x
-        mid = np.where(x >= 3, 1, x / 3 + 0.5)
-        d = np.where(x <= -3, 0, mid).astype(g.dtype, copy=False)
+        mid = xp.where(x >= 3, 1, x / 3 + 0.5)
+        d = xp.where(x <= -3, 0, mid).astype(g.dtype, copy=False)
         return g * d
 
 
@@ -266,8 +288,9 @@ class HardsigmoidFn(Function):
 
     @staticmethod
     def forward(ctx, x):
+        xp = backend.xp_of(x)
         ctx.inside = (x > -3) & (x < 3)
-        return np.clip(x + 3, 0, 6) / 6
+        return xp.clip(x + 3, 0, 6) / 6
 
     @staticmethod
     def backward(ctx, g):
@@ -281,7 +304,8 @@ class SoftsignFn(Function):
 
     @staticmethod
     def forward(ctx, x):
-        d = 1 + np.abs(x)
+        xp = backend.xp_of(x)
+        d = 1 + xp.abs(x)
         ctx.d = d
         return x / d
 
@@ -397,7 +421,7 @@ def _inplace_result(input: Tensor, out: Tensor, inplace: bool) -> Tensor:
     (zengrad has no version counters), and a silently wrong gradient is worse."""
     if not inplace or (input.requires_grad and is_grad_enabled()):
         return out
-    if not input.array.flags.writeable:
+    if not getattr(input.array.flags, "writeable", True):  # (CuPy's flags have none)
         raise RuntimeError("inplace=True: the input's array is read-only (a broadcast or "
                            "expanded view); use inplace=False")
     input.array[...] = out.array
