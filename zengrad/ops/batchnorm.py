@@ -9,8 +9,7 @@ eval:  the same with the running mean/variance: dx = g w invstd.
 
 from __future__ import annotations
 
-import numpy as np
-
+from zengrad import backend
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
 from zengrad.ops.args import shape_str
@@ -21,12 +20,13 @@ class BatchNormFn(Function):
 
     @staticmethod
     def forward(ctx, x, w, b, running_mean, running_var, training, momentum, eps):
+        xp = ctx.xp = backend.xp_of(x)
         axes = (0,) + tuple(range(2, x.ndim))
         bshape = (1, -1) + (1,) * (x.ndim - 2)
         if training:
             mu = x.mean(axis=axes)
             xc = x - mu.reshape(bshape)
-            var = np.mean(np.square(xc), axis=axes)
+            var = xp.mean(xp.square(xc), axis=axes)
             m = x.size // x.shape[1]
             if running_mean is not None:
                 running_mean *= 1 - momentum
@@ -37,7 +37,7 @@ class BatchNormFn(Function):
         else:
             xc = x - running_mean.reshape(bshape)
             var = running_var
-        invstd = 1 / np.sqrt(var + eps)
+        invstd = 1 / xp.sqrt(var + eps)
         xhat = xc
         xhat *= invstd.reshape(bshape)
         ctx.training, ctx.axes, ctx.bshape = training, axes, bshape
@@ -51,10 +51,11 @@ class BatchNormFn(Function):
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         axes, bshape, xhat = ctx.axes, ctx.bshape, ctx.xhat
         needs = ctx.needs_input_grad
         sg = g.sum(axis=axes) if (needs[2] or (needs[0] and ctx.training)) else None
-        sgx = np.sum(g * xhat, axis=axes) if (needs[1] or (needs[0] and ctx.training)) else None
+        sgx = xp.sum(g * xhat, axis=axes) if (needs[1] or (needs[0] and ctx.training)) else None
         dx = None
         if needs[0]:
             scale = ctx.invstd if ctx.w is None else ctx.w * ctx.invstd
@@ -62,7 +63,7 @@ class BatchNormFn(Function):
                 m = g.size // g.shape[1]
                 # (w invstd) (g - sum(g)/M - xhat sum(g xhat)/M), sums per channel
                 dx = xhat * (sgx / m).reshape(bshape)
-                np.subtract(g, dx, out=dx)
+                xp.subtract(g, dx, out=dx)
                 dx -= (sg / m).reshape(bshape)
                 dx *= scale.reshape(bshape)
             else:

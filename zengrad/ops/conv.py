@@ -17,8 +17,8 @@ from collections.abc import Callable
 from numbers import Integral
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
+from zengrad import backend
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
 from zengrad.ops.args import LazyName, check_positive, ntuple, shape_str
@@ -76,31 +76,39 @@ def conv_padding(padding, kernel, dilation, stride, owner: str) -> Pads:
 
 
 # ----- the op -----------------------------------------------------------------------------
-def _channel_major_padded(x: np.ndarray, pads: Pads) -> np.ndarray:
+def as_strided(xp, a, shape: tuple, strides: tuple):
+    """A read-only strided view of a on xp's device (CuPy's as_strided takes no writeable=;
+    its views are written by no op here either)."""
+    if xp is np:
+        return xp.lib.stride_tricks.as_strided(a, shape, strides, writeable=False)
+    return xp.lib.stride_tricks.as_strided(a, shape, strides)
+
+
+def _channel_major_padded(x, pads: Pads):
     """x (N, C, H, W) as a (C, N, Hp, Wp) array (zero padded); a free view when unpadded."""
     (pt, pb), (pl, pr) = pads
     xt = x.transpose(1, 0, 2, 3)
     if not (pt or pb or pl or pr):
         return xt
     c, n, h, w = xt.shape
-    xp = np.zeros((c, n, h + pt + pb, w + pl + pr), x.dtype)
-    xp[:, :, pt : pt + h, pl : pl + w] = xt
-    return xp
+    xpad = backend.xp_of(x).zeros((c, n, h + pt + pb, w + pl + pr), x.dtype)
+    xpad[:, :, pt : pt + h, pl : pl + w] = xt
+    return xpad
 
 
-def _small_rows_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _small_rows_matmul(xp, a, b):
     """a @ b, in column blocks when a has few rows and b many columns (see SMALL_OUT_ROWS)."""
     m, cols = a.shape[0], b.shape[1]
     if m > SMALL_OUT_ROWS or cols <= 2 * SMALL_OUT_BLOCK:
         return a @ b
-    out = np.empty((m, cols), np.result_type(a, b))
+    out = xp.empty((m, cols), np.result_type(a.dtype, b.dtype))
     for s in range(0, cols, SMALL_OUT_BLOCK):
         e = min(s + SMALL_OUT_BLOCK, cols)
-        np.matmul(a, b[:, s:e], out=out[:, s:e])
+        xp.matmul(a, b[:, s:e], out=out[:, s:e])
     return out
 
 
-def _weight_grad(gm: np.ndarray, cols: np.ndarray) -> np.ndarray:
+def _weight_grad(xp, gm, cols):
     """dW = gm (OC, P) @ cols^T (P, K), as OpenBLAS runs it fastest: computed transposed,
     (cols @ gm^T)^T (1 thread: 1.25-2x faster for LeNet's conv2 and the BasicBlock), or, for
     a tiny result over a long sum, as a batched product over sum blocks (TINY_DW_*)."""
@@ -111,7 +119,7 @@ def _weight_grad(gm: np.ndarray, cols: np.ndarray) -> np.ndarray:
         main = nb * TINY_DW_BLOCK
         g3 = gm[:, :main].reshape(oc, nb, TINY_DW_BLOCK).transpose(1, 0, 2)
         c3 = cols[:, :main].reshape(k, nb, TINY_DW_BLOCK).transpose(1, 2, 0)
-        dw = np.matmul(g3, c3).sum(axis=0)
+        dw = xp.matmul(g3, c3).sum(axis=0)
         if main < p:
             dw += gm[:, main:] @ cols[:, main:].T
         return dw
@@ -124,6 +132,7 @@ class Conv2dFn(Function):
 
     @staticmethod
     def forward(ctx, x, w, b, stride, pads, dilation, groups):
+        xp = ctx.xp = backend.xp_of(x)
         one_d = x.ndim == 3
         if one_d:
             x, w = x[:, :, None, :], w[:, :, None, :]
@@ -131,23 +140,20 @@ class Conv2dFn(Function):
         oc, cg, kh, kw = w.shape
         sh, sw = stride
         dh, dw = dilation
-        xp = _channel_major_padded(x, pads)
-        hp, wp = xp.shape[2], xp.shape[3]
+        xpad = _channel_major_padded(x, pads)
+        hp, wp = xpad.shape[2], xpad.shape[3]
         oh = (hp - dh * (kh - 1) - 1) // sh + 1
         ow = (wp - dw * (kw - 1) - 1) // sw + 1
-        s_c, s_n, s_h, s_w = xp.strides
+        s_c, s_n, s_h, s_w = xpad.strides
         win = as_strided(
-            xp,
-            (c, kh, kw, n, oh, ow),
-            (s_c, s_h * dh, s_w * dw, s_n, s_h * sh, s_w * sw),
-            writeable=False,
+            xp, xpad, (c, kh, kw, n, oh, ow), (s_c, s_h * dh, s_w * dw, s_n, s_h * sh, s_w * sw)
         )
         if groups == 1:
             cols = win.reshape(c * kh * kw, n * oh * ow)  # the im2col copy
-            out = _small_rows_matmul(w.reshape(oc, -1), cols)
+            out = _small_rows_matmul(xp, w.reshape(oc, -1), cols)
         else:
             cols = win.reshape(groups, cg * kh * kw, n * oh * ow)
-            out = np.matmul(w.reshape(groups, oc // groups, -1), cols).reshape(oc, -1)
+            out = xp.matmul(w.reshape(groups, oc // groups, -1), cols).reshape(oc, -1)
         if b is not None:
             out += b[:, None]
         needs = ctx.needs_input_grad
@@ -161,6 +167,7 @@ class Conv2dFn(Function):
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         one_d, xshape, wshape, pads, stride, dilation, groups, oh, ow = ctx.geom
         if one_d:
             g = g[:, :, None, :]
@@ -174,10 +181,10 @@ class Conv2dFn(Function):
         if needs[1]:
             cols = ctx.cols
             if groups == 1:
-                dw = _weight_grad(gm, cols)
+                dw = _weight_grad(xp, gm, cols)
             else:
                 gg = gm.reshape(groups, oc // groups, -1)
-                dw = np.matmul(gg, cols.transpose(0, 2, 1))
+                dw = xp.matmul(gg, cols.transpose(0, 2, 1))
             dw = dw.reshape(wshape)
             if one_d:
                 dw = dw[:, :, 0, :]
@@ -190,27 +197,28 @@ class Conv2dFn(Function):
     @staticmethod
     def _input_grad(w, gm, xshape, pads, stride, dilation, groups, oh, ow):
         """dx = col2im(W^T dY): one GEMM, then KH*KW shifted slice-adds into the padded grad."""
+        xp = backend.xp_of(gm)  # (conv_transpose's forward calls this too)
         n, c, h, wd = xshape
         oc, cg, kh, kw = w.shape
         (pt, pb), (pl, pr) = pads
         hp, wp = h + pt + pb, wd + pl + pr
         flat = groups == 1 and stride == (1, 1) and hp * wp <= FLAT_MAX_RATIO * oh * ow
         if flat and (kh * kw > 1 or hp * wp > oh * ow):  # (1x1 unpadded: dcols is dx)
-            return Conv2dFn._input_grad_flat(w, gm, xshape, pads, dilation, oh, ow)
+            return Conv2dFn._input_grad_flat(xp, w, gm, xshape, pads, dilation, oh, ow)
         # rows ordered (i, j, c) so that each kernel offset's slice dcols[i, j] is contiguous
         if groups == 1:
             dcols = w.transpose(2, 3, 1, 0).reshape(kh * kw * c, oc) @ gm
         else:
             ocg = oc // groups
             wg = w.reshape(groups, ocg, cg, kh, kw).transpose(0, 3, 4, 2, 1)
-            dcols = np.matmul(wg.reshape(groups, kh * kw * cg, ocg), gm.reshape(groups, ocg, -1))
+            dcols = xp.matmul(wg.reshape(groups, kh * kw * cg, ocg), gm.reshape(groups, ocg, -1))
             dcols = dcols.reshape(groups, kh, kw, cg, -1).transpose(1, 2, 0, 3, 4)
         dcols = dcols.reshape(kh, kw, c, n, oh, ow)
         sh, sw = stride
         dh, dw = dilation
         if kh == kw == 1 and sh == sw == 1 and not (pt or pb or pl or pr):
             return dcols.reshape(c, n, h, wd).transpose(1, 0, 2, 3)
-        dxp = np.zeros((c, n, h + pt + pb, wd + pl + pr), dcols.dtype)
+        dxp = xp.zeros((c, n, h + pt + pb, wd + pl + pr), dcols.dtype)
         for i in range(kh):
             for j in range(kw):
                 r, q = i * dh, j * dw
@@ -220,7 +228,7 @@ class Conv2dFn(Function):
         return dxp[:, :, pt : pt + h, pl : pl + wd].transpose(1, 0, 2, 3)
 
     @staticmethod
-    def _input_grad_flat(w, gm, xshape, pads, dilation, oh, ow):
+    def _input_grad_flat(xp, w, gm, xshape, pads, dilation, oh, ow):
         """Stride-1 col2im on the flattened padded grid: output (n, h, w) sits at flat position
         p = (n Hp + h) Wp + w, the input it reads through offset (i, j) at p + d_h i Wp + d_w j.
         So with dY zero-padded to that grid, each offset's W_ij^T dY adds into ONE contiguous
@@ -233,8 +241,8 @@ class Conv2dFn(Function):
         total = n * hp * wp
         span = total - dh * (kh - 1) * wp - dw * (kw - 1)  # covers every output position
         if n == 0 or span <= 0:  # an empty batch: nothing to add
-            return np.zeros(xshape, np.result_type(w, gm))
-        gp = np.zeros((oc, n, hp, wp), gm.dtype)
+            return xp.zeros(xshape, np.result_type(w.dtype, gm.dtype))
+        gp = xp.zeros((oc, n, hp, wp), gm.dtype)
         gp[:, :, :oh, :ow] = gm.reshape(oc, n, oh, ow)
         gp = gp.reshape(oc, total)
         wt = w.transpose(2, 3, 1, 0).reshape(kh * kw * c, oc)
@@ -242,13 +250,13 @@ class Conv2dFn(Function):
         # column blocks of W^T dY (~8 MB) are added while still in cache; one full-size
         # dcols (85 MB for BasicBlock) went through memory twice. 1 thread: 64 -> 42 ms
         chunk = min(span, max(1024, COL2IM_BLOCK_FLOATS // rows))
-        dtype = np.result_type(wt, gp)
-        buf = np.empty((rows, chunk), dtype)
-        dxp = np.zeros((c, total), dtype)
+        dtype = np.result_type(wt.dtype, gp.dtype)
+        buf = xp.empty((rows, chunk), dtype)
+        dxp = xp.zeros((c, total), dtype)
         offsets = [(k // kw) * dh * wp + (k % kw) * dw for k in range(kh * kw)]
         for s in range(0, span, chunk):
             e = min(s + chunk, span)
-            dcols = np.matmul(wt, gp[:, s:e], out=buf[:, : e - s]).reshape(kh * kw, c, e - s)
+            dcols = xp.matmul(wt, gp[:, s:e], out=buf[:, : e - s]).reshape(kh * kw, c, e - s)
             for k, o in enumerate(offsets):
                 dxp[:, o + s : o + e] += dcols[k]
         dxp = dxp.reshape(c, n, hp, wp)

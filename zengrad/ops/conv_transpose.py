@@ -20,7 +20,6 @@ from __future__ import annotations
 from numbers import Integral
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from zengrad import backend
 from zengrad.autograd.function import Function
@@ -29,6 +28,7 @@ from zengrad.ops.args import check_positive, ntuple, shape_str
 from zengrad.ops.conv import (
     Conv2dFn,
     _channel_major_padded,
+    as_strided,
     check_bias,
     check_input_and_weight,
     describe_call,
@@ -98,10 +98,8 @@ class ConvTranspose2dFn(Function):
             s_c, s_n, s_h, s_w = gp.strides
             (sh, sw), (dh, dw_) = stride, dilation
             win = as_strided(
-                gp,
-                (c_out, kh, kw, n, h, wd),
+                xp, gp, (c_out, kh, kw, n, h, wd),
                 (s_c, s_h * dh, s_w * dw_, s_n, s_h * sh, s_w * sw),
-                writeable=False,
             )
             cols = win.reshape(groups, cog * kh * kw, n * h * wd)
             if needs[0]:
