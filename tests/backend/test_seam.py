@@ -28,7 +28,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # is expected until they are migrated
 PHASE2 = {
     "zengrad/ops/elementwise.py", "zengrad/ops/reduce.py",
-    "zengrad/ops/pool.py", "zengrad/ops/recurrent.py",
+    "zengrad/ops/recurrent.py",
     "zengrad/ops/penalty.py", "zengrad/ops/inplace.py",
     "zengrad/autograd/tensor.py", "zengrad/autograd/engine.py",
     "zengrad/autograd/function.py", "zengrad/nn/functional.py", "zengrad/nn/init.py",

@@ -15,10 +15,12 @@ max_unpool: y = zeros with y.plane[idx] = x (the adjoint gather is its backward)
 
 from __future__ import annotations
 
+import math
 from numbers import Integral
 
 import numpy as np
 
+from zengrad import backend
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
 from zengrad.ops.args import check_positive, ntuple, shape_str
@@ -40,15 +42,16 @@ def _offsets(k, s, d, out):
     return [slice(d * i, d * i + s * (out - 1) + 1, s) for i in range(k)]
 
 
-def _padded(x: np.ndarray, pt: int, pl: int, size, fill) -> np.ndarray:
+def _padded(x, pt: int, pl: int, size, fill):
     """x (N, C, H, W) at offset (pt, pl) in a (N, C, *size) buffer of fill, in x's memory order."""
     if pt == pl == 0 and size == x.shape[2:]:
         return x
     n, c, h, w = x.shape
+    xp = backend.xp_of(x)
     if x.transpose(1, 0, 2, 3).flags.c_contiguous:  # channel-major activations stay so
-        buf = np.full((c, n, *size), fill, x.dtype).transpose(1, 0, 2, 3)
+        buf = xp.full((c, n, *size), fill, x.dtype).transpose(1, 0, 2, 3)
     else:
-        buf = np.full((n, c, *size), fill, x.dtype)
+        buf = xp.full((n, c, *size), fill, x.dtype)
     buf[:, :, pt : pt + h, pl : pl + w] = x
     return buf
 
@@ -68,20 +71,21 @@ def _geometry(shape, kernel, stride, padding, dilation, ceil_mode):
 
 def _window_max(x, kernel, stride, padding, dilation, ceil_mode):
     """The -inf padded input, the window maxima (NaN-propagating) and the offset slices."""
+    xp = backend.xp_of(x)
     (oh, ow), size, tiles = _geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
     # the padding never wins a max: -inf, or the lowest value of an integer dtype
     low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min if x.dtype.kind in "iu" else 0
-    xp = _padded(x, padding[0], padding[1], size, low)
+    xpad = _padded(x, padding[0], padding[1], size, low)
     rows = _offsets(kernel[0], stride[0], dilation[0], oh)
     cols = _offsets(kernel[1], stride[1], dilation[1], ow)
-    views = [xp[:, :, r, q] for r in rows for q in cols]
+    views = [xpad[:, :, r, q] for r in rows for q in cols]
     if len(views) == 1:
         out = views[0].copy(order="K")
     else:
-        out = np.maximum(views[0], views[1])
+        out = xp.maximum(views[0], views[1])
         for v in views[2:]:
-            np.maximum(out, v, out=out)
-    return xp, out, rows, cols, tiles
+            xp.maximum(out, v, out=out)
+    return xpad, out, rows, cols, tiles
 
 
 class MaxPool2dFn(Function):
@@ -89,36 +93,39 @@ class MaxPool2dFn(Function):
 
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, dilation, ceil_mode):
-        xp, out, rows, cols, tiles = _window_max(x, kernel, stride, padding, dilation, ceil_mode)
-        ctx.xp, ctx.out, ctx.geom = xp, out, (rows, cols, padding, x.shape, tiles)
+        ctx.xp = backend.xp_of(x)
+        xpad, out, rows, cols, tiles = _window_max(x, kernel, stride, padding, dilation, ceil_mode)
+        ctx.xpad, ctx.out, ctx.geom = xpad, out, (rows, cols, padding, x.shape, tiles)
         ctx.steps = (stride, dilation)
         return out
 
     @staticmethod
     def backward(ctx, g):
         rows, cols, padding, xshape, tiles = ctx.geom
-        xp, out = ctx.xp, ctx.out
-        if np.isnan(out).any() or (any(padding) and np.isneginf(out).any()):
+        xp, xpad, out = ctx.xp, ctx.xpad, ctx.out
+        if xp.isnan(out).any() or (any(padding) and xp.isneginf(out).any()):
             # a NaN window (torch: its last NaN gets g) or an all -inf window that can
             # touch the -inf padding (torch: its first real element): follow torch's indices
             stride, dilation = ctx.steps
-            idx, empty = _argmax_indices(xp, out, rows, cols, padding, stride, dilation, xshape[2:])
+            idx, empty = _argmax_indices(
+                xpad, out, rows, cols, padding, stride, dilation, xshape[2:]
+            )
             return _scatter_planes(g, idx, xshape, empty), None, None, None, None, None
-        dxp = np.empty_like(xp) if tiles else np.zeros_like(xp)
+        dxp = xp.empty_like(xpad) if tiles else xp.zeros_like(xpad)
         free = None  # windows whose gradient is not yet assigned
         last = len(rows) * len(cols) - 1
         k = 0
         for r in rows:
             for q in cols:
-                hit = xp[:, :, r, q] == out
+                hit = xpad[:, :, r, q] == out
                 if free is None:
                     free = ~hit
                 else:
                     hit &= free
                     if k < last:
-                        np.greater(free, hit, out=free)  # free and not hit
+                        xp.greater(free, hit, out=free)  # free and not hit
                 if tiles:
-                    np.multiply(g, hit, out=dxp[:, :, r, q])
+                    xp.multiply(g, hit, out=dxp[:, :, r, q])
                 else:
                     dxp[:, :, r, q] += g * hit
                 k += 1
@@ -126,38 +133,39 @@ class MaxPool2dFn(Function):
         return dxp[:, :, ph : ph + xshape[2], pw : pw + xshape[3]], None, None, None, None, None
 
 
-def _argmax_indices(xp, out, rows, cols, padding, stride, dilation, hw):
+def _argmax_indices(xpad, out, rows, cols, padding, stride, dilation, hw):
     """(idx, empty): the flat index h * W + w of each window's maximum (see
     max_pool_indices), and the (OH, OW) mask of windows holding no input element (or None)."""
     h, w = hw
     (ph, pw), (sh, sw), (dh, dw) = padding, stride, dilation
     oh, ow = out.shape[2:]
-    idx = np.full(out.shape, -1, np.int64)
-    nan = np.isnan(out)
-    nan_idx = np.full(out.shape, -1, np.int64) if nan.any() else None
+    xp = backend.xp_of(out)
+    idx = xp.full(out.shape, -1, np.int64)
+    nan = xp.isnan(out)
+    nan_idx = xp.full(out.shape, -1, np.int64) if nan.any() else None
     for i, r in enumerate(rows):
-        rpos = sh * np.arange(oh) + dh * i - ph
+        rpos = sh * xp.arange(oh) + dh * i - ph
         for j, q in enumerate(cols):
-            cpos = sw * np.arange(ow) + dw * j - pw
+            cpos = sw * xp.arange(ow) + dw * j - pw
             inside = ((rpos >= 0) & (rpos < h))[:, None] & ((cpos >= 0) & (cpos < w))[None, :]
             flat = rpos[:, None] * w + cpos[None, :]
-            v = xp[:, :, r, q]
+            v = xpad[:, :, r, q]
             hit = (v == out) & inside & (idx < 0)
-            np.copyto(idx, flat, where=hit)
+            xp.copyto(idx, flat, where=hit)
             if nan_idx is not None:
-                np.copyto(nan_idx, flat, where=np.isnan(v) & inside)  # the last NaN wins
+                xp.copyto(nan_idx, flat, where=xp.isnan(v) & inside)  # the last NaN wins
     if nan_idx is not None:
-        np.copyto(idx, nan_idx, where=nan)
+        xp.copyto(idx, nan_idx, where=nan)
     empty = idx < 0
     if empty.any():
         # a dilated window can fall between the input's elements (all padding): torch gives
         # -inf and its scan's starting index, the first window position at or after 0 in
         # each dim (which lies past the input); the gather masks these windows
-        r0 = sh * np.arange(oh) - ph
-        r0 = r0 + (-(np.minimum(r0, 0) // dh)) * dh
-        c0 = sw * np.arange(ow) - pw
-        c0 = c0 + (-(np.minimum(c0, 0) // dw)) * dw
-        np.copyto(idx, r0[:, None] * w + c0[None, :], where=empty)
+        r0 = sh * xp.arange(oh) - ph
+        r0 = r0 + (-(xp.minimum(r0, 0) // dh)) * dh
+        c0 = sw * xp.arange(ow) - pw
+        c0 = c0 + (-(xp.minimum(c0, 0) // dw)) * dw
+        xp.copyto(idx, r0[:, None] * w + c0[None, :], where=empty)
         return idx, empty[0, 0]  # (geometric: the same for every plane)
     return idx, None
 
@@ -168,20 +176,21 @@ def max_pool_indices(x, kernel, stride, padding, dilation, ceil_mode):
     inside the input (a window of -inf points at its first real element); a window holding
     NaN points at its last NaN (torch's `val > max || isnan(val)` scan). Returns (idx, the
     mask of windows holding no input element, or None)."""
-    xp, out, rows, cols, _ = _window_max(x, kernel, stride, padding, dilation, ceil_mode)
-    return _argmax_indices(xp, out, rows, cols, padding, stride, dilation, x.shape[2:])
+    xpad, out, rows, cols, _ = _window_max(x, kernel, stride, padding, dilation, ceil_mode)
+    return _argmax_indices(xpad, out, rows, cols, padding, stride, dilation, x.shape[2:])
 
 
-def _scatter_planes(g: np.ndarray, idx: np.ndarray, xshape, empty=None) -> np.ndarray:
+def _scatter_planes(g, idx, xshape, empty=None):
     """dx (xshape) with dx[n, c].flat[idx[n, c, k]] += g[n, c, k]: windows may share a
     maximum, so one bincount over plane-offset indices (not a scatter with repeats).
     Windows in `empty` (no input element) pass no gradient."""
     n, c = xshape[:2]
-    plane = int(np.prod(xshape[2:]))
+    xp = backend.xp_of(g)
+    plane = math.prod(xshape[2:])
     if empty is not None:
-        g, idx = np.where(empty, 0, g), np.where(empty, 0, idx)
-    where = idx.reshape(n * c, -1) + (np.arange(n * c) * plane)[:, None]
-    sums = np.bincount(where.ravel(), weights=g.ravel(), minlength=n * c * plane)
+        g, idx = xp.where(empty, 0, g), xp.where(empty, 0, idx)
+    where = idx.reshape(n * c, -1) + (xp.arange(n * c) * plane)[:, None]
+    sums = xp.bincount(where.ravel(), weights=g.ravel(), minlength=n * c * plane)
     return sums.astype(g.dtype, copy=False).reshape(xshape)
 
 
@@ -192,11 +201,12 @@ class PlaneGatherFn(Function):
 
     @staticmethod
     def forward(ctx, x, idx, empty):
+        xp = backend.xp_of(x)
         n, c = x.shape[:2]
         ctx.xshape, ctx.idx, ctx.empty = x.shape, idx, empty
-        take = idx if empty is None else np.where(empty, 0, idx)
+        take = idx if empty is None else xp.where(empty, 0, idx)
         flat = x.reshape(n, c, -1)
-        y = np.take_along_axis(flat, take.reshape(n, c, -1), axis=2).reshape(idx.shape)
+        y = xp.take_along_axis(flat, take.reshape(n, c, -1), axis=2).reshape(idx.shape)
         if empty is not None:
             y[:, :, empty] = -np.inf
         return y
@@ -212,27 +222,29 @@ class MaxUnpoolFn(Function):
 
     @staticmethod
     def forward(ctx, x, idx, out_hw):
+        xp = ctx.xp = backend.xp_of(x)
         n, c = x.shape[:2]
         ctx.idx = idx
-        y = np.zeros((n, c, out_hw[0] * out_hw[1]), x.dtype)
+        y = xp.zeros((n, c, out_hw[0] * out_hw[1]), x.dtype)
         ctx.empty = y.shape[2] == 0
         if not ctx.empty:
-            np.put_along_axis(y, idx.reshape(n, c, -1), x.reshape(n, c, -1), axis=2)
+            xp.put_along_axis(y, idx.reshape(n, c, -1), x.reshape(n, c, -1), axis=2)
         return y.reshape(n, c, *out_hw)
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         n, c = g.shape[:2]
         idx = ctx.idx
         if ctx.empty:  # an empty output: no value was written
-            return np.zeros(idx.shape, g.dtype), None, None
-        dx = np.take_along_axis(g.reshape(n, c, -1), idx.reshape(n, c, -1), axis=2)
+            return xp.zeros(idx.shape, g.dtype), None, None
+        dx = xp.take_along_axis(g.reshape(n, c, -1), idx.reshape(n, c, -1), axis=2)
         return dx.reshape(idx.shape), None, None
 
 
-def _avg_divisor(shape, kernel, stride, padding, out, count_include_pad, override, dtype):
+def _avg_divisor(shape, kernel, stride, padding, out, count_include_pad, override, dtype):  # host
     """divisor[h, w]: the window's area, clipped to the padded input (count_include_pad) or
-    to the input itself; or divisor_override."""
+    to the input itself; or divisor_override. A host array (a plan from sizes)."""
     if override is not None:
         return np.asarray(override, dtype)
     counts = []
@@ -250,32 +262,36 @@ class AvgPool2dFn(Function):
 
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, ceil_mode, count_include_pad, override):
+        xp = ctx.xp = backend.xp_of(x)
         (oh, ow), size, tiles = _geometry(x.shape, kernel, stride, padding, (1, 1), ceil_mode)
-        xp = _padded(x, padding[0], padding[1], size, 0)
+        xpad = _padded(x, padding[0], padding[1], size, 0)
         rows = _offsets(kernel[0], stride[0], 1, oh)
         cols = _offsets(kernel[1], stride[1], 1, ow)
-        views = [xp[:, :, r, q] for r in rows for q in cols]
+        views = [xpad[:, :, r, q] for r in rows for q in cols]
         out = views[0].copy(order="K")
         for v in views[1:]:
             out += v
         div = _avg_divisor(
             x.shape, kernel, stride, padding, (oh, ow), count_include_pad, override, x.dtype
         )
+        if xp is not np:
+            div = xp.asarray(div)
         out /= div
-        ctx.div, ctx.geom = div, (rows, cols, padding, x.shape, xp.shape, tiles)
+        ctx.div, ctx.geom = div, (rows, cols, padding, x.shape, xpad.shape, tiles)
         ctx.order_cm = x.transpose(1, 0, 2, 3).flags.c_contiguous
         return out
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         rows, cols, padding, xshape, pshape, tiles = ctx.geom
         gd = g / ctx.div
         n, c, hp, wp = pshape
+        alloc = xp.empty if tiles else xp.zeros
         if ctx.order_cm:
-            alloc = np.empty if tiles else np.zeros
             dxp = alloc((c, n, hp, wp), gd.dtype).transpose(1, 0, 2, 3)
         else:
-            dxp = (np.empty if tiles else np.zeros)(pshape, gd.dtype)
+            dxp = alloc(pshape, gd.dtype)
         for r in rows:
             for q in cols:
                 if tiles:
@@ -294,7 +310,7 @@ class AvgPool2dFn(Function):
         )
 
 
-def _adaptive_matrix(size: int, out: int, dtype) -> np.ndarray:
+def _adaptive_matrix(size: int, out: int, dtype) -> np.ndarray:  # host
     """A (out, size) averaging matrix: row o averages x[floor(o L / O) : ceil((o + 1) L / O)]."""
     a = np.zeros((out, size), dtype)
     for o in range(out):
@@ -308,22 +324,26 @@ class AdaptiveAvgPool2dFn(Function):
 
     @staticmethod
     def forward(ctx, x, out_size):
+        xp = ctx.xp = backend.xp_of(x)
         h, w = x.shape[2:]
         if out_size == (1, 1):
             ctx.geom = (h, w)
             return x.mean(axis=(2, 3), keepdims=True)
         ah = _adaptive_matrix(h, out_size[0], x.dtype)
         aw = _adaptive_matrix(w, out_size[1], x.dtype)
+        if xp is not np:  # (the plans are made on the host, moved once)
+            ah, aw = xp.asarray(ah), xp.asarray(aw)
         ctx.geom = (ah, aw)
-        return np.matmul(np.matmul(ah, x), aw.T)
+        return xp.matmul(xp.matmul(ah, x), aw.T)
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         a, b = ctx.geom
         if isinstance(a, int):
             n, c = g.shape[:2]
-            return np.broadcast_to(g / (a * b), (n, c, a, b)).copy(), None
-        return np.matmul(np.matmul(a.T, g), b), None
+            return xp.broadcast_to(g / (a * b), (n, c, a, b)).copy(), None
+        return xp.matmul(xp.matmul(a.T, g), b), None
 
 
 # ----- public functions ------------------------------------------------------------------------
@@ -518,7 +538,7 @@ def _unpool(name, nd, input, indices, kernel_size, stride, padding, output_size)
                 )
     if any(o < 0 for o in out):
         raise ValueError(f"{name}: output size {tuple(out)} must be non-negative")
-    plane = int(np.prod(out))
+    plane = math.prod(out)
     idx = indices.array
     if plane == 0:  # an empty output reads no index (torch returns it without a check)
         pass
