@@ -33,23 +33,23 @@ _NEG_INF = -np.inf
 # ------------------------------------------------------------------ the shared math
 
 
-def _softmax_cols_(st: np.ndarray, masked: bool) -> np.ndarray:
+def _softmax_cols_(xp, st, masked: bool):
     """softmax over axis -2 (the keys of transposed scores), in place; columns that are -inf
     everywhere become 0."""
     m = st.max(axis=-2, keepdims=True)
     dead = None
     if masked:
-        dead = np.isneginf(m)
+        dead = xp.isneginf(m)
         if dead.any():
             m[dead] = 0  # exp(-inf - 0) = 0 instead of exp(nan)
         else:
             dead = None
     st -= m
-    np.exp(st, out=st)
+    xp.exp(st, out=st)
     tot = st.sum(axis=-2, keepdims=True)
     if dead is not None:
         tot[dead] = 1  # 0 / 1 = 0 for the dead queries
-    np.reciprocal(tot, out=tot)
+    xp.reciprocal(tot, out=tot)
     st *= tot
     return st
 
@@ -62,49 +62,50 @@ def attention_forward(q, k, v, mask, scale: float, dropout_p: float):
     over axis -2, which NumPy runs as whole-row vector ops along the contiguous L axis
     (measured 3x faster than reducing rows of 64 along axis -1); the GEMMs read the
     transposes as strided views at no cost."""
+    xp = backend.xp_of_all("scaled_dot_product_attention", q, k, v, mask)
     dt = q.dtype
     qs = q * dt.type(scale)
-    st = np.matmul(k, np.swapaxes(qs, -1, -2))
+    st = xp.matmul(k, xp.swapaxes(qs, -1, -2))
     if mask is not None:
-        mt = np.swapaxes(mask, -1, -2)
+        mt = xp.swapaxes(mask, -1, -2)
         if np.broadcast_shapes(st.shape, mt.shape) == st.shape:
             st += mt
         else:  # the mask has more batch dims than q and k: the result takes them
             st = st + mt
-    pt = _softmax_cols_(st, mask is not None)
+    pt = _softmax_cols_(xp, st, mask is not None)
     keep = None
     pdt = pt
     if dropout_p > 0:  # drawn in (..., L, S) order, as the untransposed scores
-        draw = backend.rng().random(pt.shape[:-2] + pt.shape[:-3:-1], dtype=dt)
-        keep = np.swapaxes((draw >= dropout_p).astype(dt), -1, -2)
+        draw = backend.rng_for(xp).random(pt.shape[:-2] + pt.shape[:-3:-1], dtype=dt)
+        keep = xp.swapaxes((draw >= dropout_p).astype(dt), -1, -2)
         keep *= dt.type(1.0 / (1.0 - dropout_p)) if dropout_p < 1 else dt.type(0)
         pdt = pt * keep
-    out = np.matmul(np.swapaxes(pdt, -1, -2), v)
-    return out, (qs, k, v, pt, keep, out, dt.type(scale))
+    out = xp.matmul(xp.swapaxes(pdt, -1, -2), v)
+    return out, (xp, qs, k, v, pt, keep, out, dt.type(scale))
 
 
 def attention_backward(saved, g, need_q: bool, need_k: bool, need_v: bool, need_s: bool):
     """(dq, dk, dv, dS) for the incoming gradient g = dL/dO (unbroadcast by the caller);
     the work runs on the transposed (..., S, L) layout of attention_forward."""
-    qs, k, v, pt, keep, out, scale = saved
+    xp, qs, k, v, pt, keep, out, scale = saved
     dq = dk = dv = None
     if need_v:
         pdt = pt if keep is None else pt * keep
-        dv = np.matmul(pdt, g)
+        dv = xp.matmul(pdt, g)
     if not (need_q or need_k or need_s):
         return dq, dk, dv, None
-    dpt = np.matmul(v, np.swapaxes(g, -1, -2))
+    dpt = xp.matmul(v, xp.swapaxes(g, -1, -2))
     if keep is not None:
         dpt *= keep
-    delta = np.einsum("...i,...i->...", g, out)[..., None, :]
+    delta = xp.einsum("...i,...i->...", g, out)[..., None, :]
     dpt -= delta
     dpt *= pt  # dpt is now dS^T
     if need_q:
-        dq = np.matmul(np.swapaxes(dpt, -1, -2), k)
+        dq = xp.matmul(xp.swapaxes(dpt, -1, -2), k)
         dq *= scale
     if need_k:
-        dk = np.matmul(dpt, qs)
-    return dq, dk, dv, np.swapaxes(dpt, -1, -2)
+        dk = xp.matmul(dpt, qs)
+    return dq, dk, dv, xp.swapaxes(dpt, -1, -2)
 
 
 class ScaledDotProductAttentionFn(Function):
@@ -148,7 +149,7 @@ class SelfAttentionPackedFn(Function):
         q, k, v = (q5[:, :, i].transpose(perm) for i in range(3))
         out, ctx.saved = attention_forward(q, k, v, mask, 1.0 / math.sqrt(d), dropout_p)
         ctx.perm, ctx.shape5 = perm, q5.shape
-        res = np.empty((a, b, num_heads, d), qkv.dtype)
+        res = ctx.saved[0].empty((a, b, num_heads, d), qkv.dtype)
         res.transpose(perm)[...] = out
         return res.reshape(a * b, e)
 
@@ -157,7 +158,7 @@ class SelfAttentionPackedFn(Function):
         perm, (a, b, _, h, d) = ctx.perm, ctx.shape5
         go = g.reshape(a, b, h, d).transpose(perm)
         dq, dk, dv, _ = attention_backward(ctx.saved, go, True, True, True, False)
-        d5 = np.empty(ctx.shape5, g.dtype)
+        d5 = ctx.saved[0].empty(ctx.shape5, g.dtype)
         for i, part in enumerate((dq, dk, dv)):
             d5[:, :, i].transpose(perm)[...] = part
         return d5.reshape(a * b, 3 * h * d), None, None, None, None, None
@@ -166,16 +167,19 @@ class SelfAttentionPackedFn(Function):
 # ------------------------------------------------------------------ masks and the public API
 
 
-def bool_to_additive(mask: np.ndarray, dtype, take_part: bool = True) -> np.ndarray:
-    """A bool mask as an additive one: 0 where attention is allowed, -inf where not.
-    take_part=True: True means 'attend' (sdpa); False: True means 'masked out' (MHA)."""
+def bool_to_additive(mask, dtype, take_part: bool = True):
+    """A bool mask as an additive one (on the mask's device): 0 where attention is allowed,
+    -inf where not. take_part=True: True means 'attend' (sdpa); False: True means 'masked
+    out' (MHA)."""
+    xp = backend.xp_of(mask)
     allowed = mask if take_part else ~mask
-    return np.where(allowed, np.zeros((), dtype), np.array(_NEG_INF, dtype))
+    return xp.where(allowed, xp.zeros((), dtype), xp.full((), _NEG_INF, dtype))
 
 
-def causal_additive(length: int, src_len: int, dtype) -> np.ndarray:
-    """(L, S) additive mask of the top-left aligned lower triangle (query i sees keys <= i)."""
-    allowed = np.tri(length, src_len, dtype=bool)
+def causal_additive(length: int, src_len: int, dtype, xp=np):
+    """(L, S) additive mask of the top-left aligned lower triangle (query i sees keys <= i),
+    made with xp (the inputs' array module)."""
+    allowed = xp.tri(length, src_len, dtype=bool)
     return bool_to_additive(allowed, dtype)
 
 
@@ -239,16 +243,17 @@ def scaled_dot_product_attention(
         if attn_mask is not None:
             raise ValueError("scaled_dot_product_attention: explicit attn_mask should not be "
                              "set when is_causal=True")
-        mask = causal_additive(length, src_len, dt)
+        mask = causal_additive(length, src_len, dt, backend.xp_of(query.array))
     elif attn_mask is not None:
-        mask = _sdpa_mask(attn_mask, dt, batch + (length, src_len))
+        mask = _sdpa_mask(attn_mask, dt, batch + (length, src_len), backend.xp_of(query.array))
     return ScaledDotProductAttentionFn.apply(query, key, value, mask, float(scale),
                                            float(dropout_p))
 
 
-def _sdpa_mask(attn_mask, dt, scores_shape):
-    """attn_mask as a float Tensor (kept, for its gradient) or an additive constant array."""
-    arr = attn_mask.array if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+def _sdpa_mask(attn_mask, dt, scores_shape, xp):
+    """attn_mask as a float Tensor (kept, for its gradient) or an additive constant array
+    (array-likes are made on the query's device, xp)."""
+    arr = attn_mask.array if isinstance(attn_mask, Tensor) else xp.asarray(attn_mask)
     try:
         np.broadcast_shapes(arr.shape, scores_shape)
     except ValueError:

@@ -24,6 +24,7 @@ import math
 
 import numpy as np
 
+from zengrad import backend
 from zengrad.autograd.tensor import Tensor
 from zengrad.ops.activation import softmax
 from zengrad.ops.attention import (
@@ -56,9 +57,10 @@ def _merge_heads(o: Tensor, batch_first: bool) -> Tensor:
     return o.permute(2, 0, 1, 3).reshape(length * n, h * d)
 
 
-def _as_additive(mask, name: str, dtype) -> np.ndarray:
-    """A bool (True = masked out) or float (added) mask as an additive constant array."""
-    arr = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
+def _as_additive(mask, name: str, dtype, xp=np):
+    """A bool (True = masked out) or float (added) mask as an additive constant array
+    (array-likes are made with xp, the query's module)."""
+    arr = mask.array if isinstance(mask, Tensor) else xp.asarray(mask)
     if arr.dtype == np.bool_:
         return bool_to_additive(arr, dtype, take_part=False)
     if arr.dtype.kind != "f":
@@ -67,11 +69,11 @@ def _as_additive(mask, name: str, dtype) -> np.ndarray:
     return arr.astype(dtype, copy=False)
 
 
-def _merged_mask(attn_mask, key_padding_mask, h, n, length, src_len, dt):
+def _merged_mask(attn_mask, key_padding_mask, h, n, length, src_len, dt, xp=np):
     """attn_mask + key_padding_mask as one additive array broadcastable to (N, H, L, S)."""
     mask = None
     if attn_mask is not None:
-        am = _as_additive(attn_mask, "attn_mask", dt)
+        am = _as_additive(attn_mask, "attn_mask", dt, xp)
         if am.shape == (length, src_len):
             mask = am
         elif am.shape == (n * h, length, src_len):
@@ -83,7 +85,7 @@ def _merged_mask(attn_mask, key_padding_mask, h, n, length, src_len, dt):
                 f"{tuple(am.shape)}"
             )
     if key_padding_mask is not None:
-        kpm = _as_additive(key_padding_mask, "key_padding_mask", dt)
+        kpm = _as_additive(key_padding_mask, "key_padding_mask", dt, xp)
         if kpm.shape != (n, src_len):
             raise ValueError(f"{_WHO}: key_padding_mask must have shape ({n}, {src_len}) "
                              f"(N, S), got {tuple(kpm.shape)}")
@@ -202,7 +204,7 @@ def multi_head_attention_forward(
     if not batched:  # as a batch of one, batch first
         query, key, value = (t.reshape(1, *t.array.shape) for t in (query, key, value))
         if key_padding_mask is not None:
-            key_padding_mask = np.asarray(
+            key_padding_mask = backend.xp_of(query.array).asarray(
                 key_padding_mask.array if isinstance(key_padding_mask, Tensor)
                 else key_padding_mask
             ).reshape(1, -1)
@@ -217,10 +219,11 @@ def multi_head_attention_forward(
             "generate_square_subsequent_mask)"
         )
     causal = is_causal and key_padding_mask is None and not need_weights
+    xp = backend.xp_of(query.array)
     if causal:
-        mask = causal_additive(length, src_len, dt)
+        mask = causal_additive(length, src_len, dt, xp)
     else:
-        mask = _merged_mask(attn_mask, key_padding_mask, h, n, length, src_len, dt)
+        mask = _merged_mask(attn_mask, key_padding_mask, h, n, length, src_len, dt, xp)
     p = float(dropout_p) if training else 0.0
     rows = qsh[:2]
     out_shape = (*(rows if batched else rows[1:]), e)
