@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from zengrad import backend
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
 
 
 def _sigmoid_(a: np.ndarray) -> None:
     """a <- sigmoid(a) = 0.5 tanh(a / 2) + 0.5, in place."""
+    xp = backend.xp_of(a)
     a *= 0.5
-    np.tanh(a, out=a)
+    xp.tanh(a, out=a)
     a *= 0.5
     a += 0.5
 
@@ -33,14 +35,15 @@ def _sigmoid_(a: np.ndarray) -> None:
 def _swap_go(w: np.ndarray) -> np.ndarray:
     """PyTorch's LSTM gate blocks i, f, g, o <-> i, f, o, g along axis 0 (an involution)."""
     h = w.shape[0] // 4
-    return np.concatenate((w[: 2 * h], w[3 * h :], w[2 * h : 3 * h]))
+    return backend.xp_of(w).concatenate((w[: 2 * h], w[3 * h :], w[2 * h : 3 * h]))
 
 
 def _input_projection(x: np.ndarray, w_ih: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
     """A = X W_ih^T + bias for all time steps at once: (L, N, I) -> (L, N, G), one GEMM."""
     seq, n, _ = x.shape
-    a = np.empty((seq, n, w_ih.shape[0]), x.dtype)
-    np.matmul(x.reshape(seq * n, -1), w_ih.T, out=a.reshape(seq * n, -1))
+    xp = backend.xp_of(x)
+    a = xp.empty((seq, n, w_ih.shape[0]), x.dtype)
+    xp.matmul(x.reshape(seq * n, -1), w_ih.T, out=a.reshape(seq * n, -1))
     if bias is not None:
         a += bias
     return a
@@ -95,20 +98,21 @@ class RNNSequence(Function):
 
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh", reverse=False):
+        xp = ctx.xp = backend.xp_of(x)
         bias = None if b_ih is None else b_ih + b_hh
         out = _input_projection(x, w_ih, bias)  # pre-activations, turned into states in place
-        rec = np.empty(out.shape[1:], x.dtype)
+        rec = xp.empty(out.shape[1:], x.dtype)
         whh_t = w_hh.T
         h = h0
         for t in _order(x.shape[0], reverse):
             a = out[t]
             if h is not None:
-                np.matmul(h, whh_t, out=rec)
+                xp.matmul(h, whh_t, out=rec)
                 a += rec
             if nonlinearity == "tanh":
-                np.tanh(a, out=a)
+                xp.tanh(a, out=a)
             else:
-                np.maximum(a, 0, out=a)
+                xp.maximum(a, 0, out=a)
             h = a
         ctx.x, ctx.h0, ctx.w_ih, ctx.w_hh, ctx.out = x, h0, w_ih, w_hh, out
         ctx.relu, ctx.reverse, ctx.has_bias = nonlinearity == "relu", reverse, b_ih is not None
@@ -116,19 +120,20 @@ class RNNSequence(Function):
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         out, w_hh, h0, reverse = ctx.out, ctx.w_hh, ctx.h0, ctx.reverse
         needs = ctx.needs_input_grad
         seq = out.shape[0]
-        da = np.empty_like(out)
+        da = xp.empty_like(out)
         dh = None
         order = _order(seq, reverse)
         first = order[0]  # the step that started from h0
         for t in reversed(order):
             d = da[t]
             if dh is None:
-                np.copyto(d, g[t])
+                xp.copyto(d, g[t])
             else:
-                np.add(g[t], dh, out=d)
+                xp.add(g[t], dh, out=d)
             h = out[t]
             if ctx.relu:
                 d *= h > 0
@@ -170,6 +175,7 @@ class LSTMSequence(Function):
 
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+        xp = ctx.xp = backend.xp_of(x)
         seq, n, _ = x.shape
         hid = w_hh.shape[1]
         s3 = 3 * hid
@@ -180,37 +186,37 @@ class LSTMSequence(Function):
         # every step's input projection W_ih x_t^T straight into its gate block: one batched
         # GEMM (1 thread: 1.8 ms vs 3.2 for one (4H, L*N) GEMM whose strided column blocks
         # were then added per step)
-        gates = np.matmul(w_ih_s, x.transpose(0, 2, 1))  # (L, 4H, N), activated in place
+        gates = xp.matmul(w_ih_s, x.transpose(0, 2, 1))  # (L, 4H, N), activated in place
         if b_ih is not None:
             bias = _swap_go(b_ih + b_hh)
             bias[:s3] *= 0.5
             gates += bias[:, None]
         # h_1..h_L, then c_last, in the caller's (L + 1, N, H) layout (contiguous, as torch's
         # output: .view works on it); the step GEMM reads h_t through its transpose
-        states = np.empty((seq + 1, n, hid), x.dtype)
-        cells = np.empty((seq, hid, n), x.dtype)
-        tanh_c = np.empty((seq, hid, n), x.dtype)
-        rec = np.empty((4 * hid, n), x.dtype)
-        tmp = np.empty((hid, n), x.dtype)
+        states = xp.empty((seq + 1, n, hid), x.dtype)
+        cells = xp.empty((seq, hid, n), x.dtype)
+        tanh_c = xp.empty((seq, hid, n), x.dtype)
+        rec = xp.empty((4 * hid, n), x.dtype)
+        tmp = xp.empty((hid, n), x.dtype)
         h = None if h0 is None else h0.T
         c = None if c0 is None else c0.T
         for t in _order(seq, reverse):
             a = gates[t]
             if h is not None:
-                np.matmul(w_hh_s, h, out=rec)
+                xp.matmul(w_hh_s, h, out=rec)
                 a += rec
-            np.tanh(a, out=a)
+            xp.tanh(a, out=a)
             sig = a[:s3]
             sig *= 0.5
             sig += 0.5
             ct = cells[t]
-            np.multiply(a[:hid], a[s3:], out=ct)  # i g
+            xp.multiply(a[:hid], a[s3:], out=ct)  # i g
             if c is not None:
-                np.multiply(a[hid : 2 * hid], c, out=tmp)  # + f c_{t-1}
+                xp.multiply(a[hid : 2 * hid], c, out=tmp)  # + f c_{t-1}
                 ct += tmp
-            np.tanh(ct, out=tanh_c[t])
+            xp.tanh(ct, out=tanh_c[t])
             h = states[t].T
-            np.multiply(a[2 * hid : s3], tanh_c[t], out=h)
+            xp.multiply(a[2 * hid : s3], tanh_c[t], out=h)
             c = ct
         states[seq] = c.T
         ctx.x, ctx.h0, ctx.c0, ctx.w_ih_p, ctx.w_hh_p = x, h0, c0, w_ih_p, w_hh_p
@@ -220,18 +226,19 @@ class LSTMSequence(Function):
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         gates, cells, tanh_c, states = ctx.gates, ctx.cells, ctx.tanh_c, ctx.states
         h0, c0, reverse = ctx.h0, ctx.c0, ctx.reverse
         needs = ctx.needs_input_grad
         seq, hid, n = cells.shape
         s3 = 3 * hid
-        d2 = np.empty((4 * hid, seq * n), g.dtype)  # gate gradients, column block t = step t
+        d2 = xp.empty((4 * hid, seq * n), g.dtype)  # gate gradients, column block t = step t
         dgates = d2.reshape(4 * hid, seq, n)
         dc = g[seq].T.copy()
-        dh = np.empty((hid, n), g.dtype)
-        dht = np.empty((hid, n), g.dtype)
-        tmp = np.empty((hid, n), g.dtype)
-        dsig = np.empty((s3, n), g.dtype)
+        dh = xp.empty((hid, n), g.dtype)
+        dht = xp.empty((hid, n), g.dtype)
+        tmp = xp.empty((hid, n), g.dtype)
+        dsig = xp.empty((s3, n), g.dtype)
         w_hh_t = ctx.w_hh_p.T
         c0t = None if c0 is None else c0.T
         order = _order(seq, reverse)
@@ -241,33 +248,33 @@ class LSTMSequence(Function):
             a, d, tc = gates[t], dgates[:, t], tanh_c[t]
             i, f, o, gg = a[:hid], a[hid : 2 * hid], a[2 * hid : s3], a[s3:]
             if have_dh:
-                np.add(g[t].T, dh, out=dht)
+                xp.add(g[t].T, dh, out=dht)
                 dh_t = dht
             else:
                 dh_t = g[t].T
-            np.multiply(dh_t, o, out=tmp)  # dc += dh o (1 - tanh^2 c)
+            xp.multiply(dh_t, o, out=tmp)  # dc += dh o (1 - tanh^2 c)
             dc += tmp
             tmp *= tc
             tmp *= tc
             dc -= tmp
-            np.multiply(dc, gg, out=d[:hid])
+            xp.multiply(dc, gg, out=d[:hid])
             c_prev = c0t if t == first else cells[t + 1 if reverse else t - 1]
             if c_prev is None:
                 d[hid : 2 * hid] = 0
             else:
-                np.multiply(dc, c_prev, out=d[hid : 2 * hid])
-            np.multiply(dh_t, tc, out=d[2 * hid : s3])
-            np.multiply(dc, i, out=d[s3:])
+                xp.multiply(dc, c_prev, out=d[hid : 2 * hid])
+            xp.multiply(dh_t, tc, out=d[2 * hid : s3])
+            xp.multiply(dc, i, out=d[s3:])
             s = a[:s3]
-            np.subtract(1, s, out=dsig)  # sigma' = s (1 - s)
+            xp.subtract(1, s, out=dsig)  # sigma' = s (1 - s)
             dsig *= s
             d[:s3] *= dsig
-            np.multiply(gg, gg, out=tmp)  # tanh' = 1 - g^2
-            np.subtract(1, tmp, out=tmp)
+            xp.multiply(gg, gg, out=tmp)  # tanh' = 1 - g^2
+            xp.subtract(1, tmp, out=tmp)
             d[s3:] *= tmp
             dc *= f
             if t != first or (h0 is not None and needs[1]):
-                np.matmul(w_hh_t, d, out=dh)
+                xp.matmul(w_hh_t, d, out=dh)
                 have_dh = True
         x = ctx.x
         dx = dw_ih = dw_hh = db_ih = db_hh = None
@@ -277,8 +284,8 @@ class LSTMSequence(Function):
             dw_ih = _swap_go(d2 @ x.reshape(seq * n, -1))
         if needs[4]:
             dw_hh = _swap_go(LSTMSequence._recurrent_weight_grad(d2, states, h0, reverse, n))
-        dh0 = np.ascontiguousarray(dh.T) if h0 is not None and needs[1] else None
-        dc0 = np.ascontiguousarray(dc.T) if c0 is not None and needs[2] else None
+        dh0 = xp.ascontiguousarray(dh.T) if h0 is not None and needs[1] else None
+        dc0 = xp.ascontiguousarray(dc.T) if c0 is not None and needs[2] else None
         if ctx.has_bias:
             db = _swap_go(d2.sum(1))
             db_ih = db if needs[5] else None
@@ -314,6 +321,7 @@ class GRUSequence(Function):
 
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+        xp = ctx.xp = backend.xp_of(x)
         seq, n, _ = x.shape
         hid = w_hh.shape[1]
         s2 = 2 * hid
@@ -321,15 +329,15 @@ class GRUSequence(Function):
         if b_hh is not None:
             gates[..., :s2] += b_hh[:s2]  # the r, z recurrent biases add like the input ones
         b_hn = None if b_hh is None else b_hh[s2:]
-        hn_all = np.empty((seq, n, hid), x.dtype)
-        out = np.empty((seq, n, hid), x.dtype)
-        rec = np.empty((n, 3 * hid), x.dtype)
+        hn_all = xp.empty((seq, n, hid), x.dtype)
+        out = xp.empty((seq, n, hid), x.dtype)
+        rec = xp.empty((n, 3 * hid), x.dtype)
         whh_t = w_hh.T
         h = h0
         for t in _order(seq, reverse):
             a, hn, ht = gates[t], hn_all[t], out[t]
             if h is not None:
-                np.matmul(h, whh_t, out=rec)
+                xp.matmul(h, whh_t, out=rec)
                 a[:, :s2] += rec[:, :s2]
                 hn[...] = rec[:, s2:]
                 if b_hn is not None:
@@ -340,14 +348,14 @@ class GRUSequence(Function):
                 hn[...] = 0
             _sigmoid_(a[:, :s2])
             r, z, nn_ = a[:, :hid], a[:, hid:s2], a[:, s2:]
-            np.multiply(r, hn, out=ht)
+            xp.multiply(r, hn, out=ht)
             nn_ += ht
-            np.tanh(nn_, out=nn_)
+            xp.tanh(nn_, out=nn_)
             if h is None:  # h_t = n - z n
-                np.multiply(z, nn_, out=ht)
-                np.subtract(nn_, ht, out=ht)
+                xp.multiply(z, nn_, out=ht)
+                xp.subtract(nn_, ht, out=ht)
             else:  # h_t = n + z (h - n)
-                np.subtract(h, nn_, out=ht)
+                xp.subtract(h, nn_, out=ht)
                 ht *= z
                 ht += nn_
             h = ht
@@ -358,16 +366,17 @@ class GRUSequence(Function):
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         gates, hn_all, out, h0, reverse, w_hh = (
             ctx.gates, ctx.hn, ctx.out, ctx.h0, ctx.reverse, ctx.w_hh
         )
         needs = ctx.needs_input_grad
         seq, n, hid = out.shape
         s2 = 2 * hid
-        drec = np.empty_like(gates)  # recurrent side: da_r, da_z, da_n r
-        dan_all = np.empty((seq, n, hid), g.dtype)  # input side of n: da_n
-        tmp = np.empty((n, hid), g.dtype)
-        dsig = np.empty((n, s2), g.dtype)
+        drec = xp.empty_like(gates)  # recurrent side: da_r, da_z, da_n r
+        dan_all = xp.empty((seq, n, hid), g.dtype)  # input side of n: da_n
+        tmp = xp.empty((n, hid), g.dtype)
+        dsig = xp.empty((n, s2), g.dtype)
         dh = None
         order = _order(seq, reverse)
         first = order[0]  # the step that started from h0
@@ -376,25 +385,25 @@ class GRUSequence(Function):
             r, z, nn_ = a[:, :hid], a[:, hid:s2], a[:, s2:]
             dht = g[t] if dh is None else g[t] + dh
             h_prev = _prev(out, t, reverse, h0)
-            np.subtract(1, z, out=tmp)  # da_n = dh (1 - z) (1 - n^2)
-            np.multiply(dht, tmp, out=dan)
-            np.multiply(nn_, nn_, out=tmp)
-            np.subtract(1, tmp, out=tmp)
+            xp.subtract(1, z, out=tmp)  # da_n = dh (1 - z) (1 - n^2)
+            xp.multiply(dht, tmp, out=dan)
+            xp.multiply(nn_, nn_, out=tmp)
+            xp.subtract(1, tmp, out=tmp)
             dan *= tmp
             if h_prev is None:  # da_z = dh (h_prev - n) before sigma'
-                np.negative(nn_, out=d[:, hid:s2])
+                xp.negative(nn_, out=d[:, hid:s2])
             else:
-                np.subtract(h_prev, nn_, out=d[:, hid:s2])
+                xp.subtract(h_prev, nn_, out=d[:, hid:s2])
             d[:, hid:s2] *= dht
-            np.multiply(dan, hn_all[t], out=d[:, :hid])  # da_r = da_n hn before sigma'
+            xp.multiply(dan, hn_all[t], out=d[:, :hid])  # da_r = da_n hn before sigma'
             s = a[:, :s2]
-            np.subtract(1, s, out=dsig)
+            xp.subtract(1, s, out=dsig)
             dsig *= s
             d[:, :s2] *= dsig
-            np.multiply(dan, r, out=d[:, s2:])
+            xp.multiply(dan, r, out=d[:, s2:])
             if t != first or (h0 is not None and needs[1]):
                 dh = d @ w_hh
-                np.multiply(dht, z, out=tmp)
+                xp.multiply(dht, z, out=tmp)
                 dh += tmp
         dgates = drec.copy()
         dgates[..., s2:] = dan_all
