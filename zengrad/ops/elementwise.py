@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 
+from zengrad import backend
 from zengrad.autograd.function import Function, unbroadcast
 from zengrad.autograd.tensor import Tensor, as_array
 from zengrad.ops.dims import as_tensor_operand, broadcast_shapes, promote, shape_of
@@ -24,7 +25,7 @@ class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.sa, ctx.sb = shape_of(a), shape_of(b)
-        return np.add(a, b)
+        return backend.xp_pair("add", a, b).add(a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -41,7 +42,7 @@ class Sub(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.sa, ctx.sb = shape_of(a), shape_of(b)
-        return np.subtract(a, b)
+        return backend.xp_pair("sub", a, b).subtract(a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -58,7 +59,7 @@ class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.a, ctx.b = a, b
-        return np.multiply(a, b)
+        return backend.xp_pair("mul", a, b).multiply(a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -75,19 +76,20 @@ class Div(Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        xp = ctx.xp = backend.xp_pair("div", a, b)
         if type(b) in (int, float) and b != 0:
-            out = np.true_divide(a, b)
+            out = xp.true_divide(a, b)
         else:
             # x / 0 is inf or nan as in torch, without NumPy's RuntimeWarning
-            with np.errstate(divide="ignore", invalid="ignore"):
-                out = np.true_divide(a, b)
+            with backend.errstate(xp, divide="ignore", invalid="ignore"):
+                out = xp.true_divide(a, b)
         ctx.sa, ctx.b, ctx.out = shape_of(a), b, out
         return out
 
     @staticmethod
     def backward(ctx, g):
         n = ctx.needs_input_grad
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with backend.errstate(ctx.xp, divide="ignore", invalid="ignore"):
             ga = g / ctx.b
         return (
             unbroadcast(ga, ctx.sa) if n[0] else None,
@@ -101,14 +103,15 @@ class DivRounded(Function):
     @staticmethod
     def forward(ctx, a, b, mode):
         ctx.sa, ctx.sb = shape_of(a), shape_of(b)
-        return _trunc_divide(a, b) if mode == "trunc" else _floor_divide(a, b)
+        xp = ctx.xp = backend.xp_pair("div", a, b)
+        return _trunc_divide(xp, a, b) if mode == "trunc" else _floor_divide(xp, a, b)
 
     @staticmethod
     def backward(ctx, g):
         n = ctx.needs_input_grad
         return (
-            np.zeros(ctx.sa, g.dtype) if n[0] else None,
-            np.zeros(ctx.sb, g.dtype) if n[1] else None,
+            ctx.xp.zeros(ctx.sa, g.dtype) if n[0] else None,
+            ctx.xp.zeros(ctx.sb, g.dtype) if n[1] else None,
             None,
         )
 
@@ -118,7 +121,7 @@ class FloorDivide(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        return _floor_divide(a, b)
+        return _floor_divide(backend.xp_pair("floor_divide", a, b), a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -128,34 +131,40 @@ class FloorDivide(Function):
         )
 
 
-def _floor_divide(a, b):
+def _floor_divide(xp, a, b):
     # floats: Python's floor division (x / 0 -> +-inf or nan, as torch), without warnings
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return np.floor_divide(a, b)
+    with backend.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
+        return xp.floor_divide(a, b)
 
 
-def _trunc_divide(a, b):
+def _trunc_divide(xp, a, b):
     """a / b rounded toward zero; integers stay exact (no detour through floats)."""
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        if np.result_type(a, b).kind == "f":
-            return np.trunc(np.true_divide(a, b))
-        q = np.floor_divide(a, b)
+    with backend.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
+        if np.result_type(_dtype_or_number(a), _dtype_or_number(b)).kind == "f":
+            return xp.trunc(xp.true_divide(a, b))
+        q = xp.floor_divide(a, b)
         # floor and trunc differ by one where the quotient is negative and inexact
-        return q + ((np.remainder(a, b) != 0) & ((np.asarray(a) < 0) != (np.asarray(b) < 0)))
+        return q + ((xp.remainder(a, b) != 0) & ((xp.asarray(a) < 0) != (xp.asarray(b) < 0)))
+
+
+def _dtype_or_number(v):
+    """An array's dtype (result_type must not see device arrays), a Python number as is."""
+    return getattr(v, "dtype", v)
 
 
 class _RoundedRemainder(Function):
     """y = a - b * q(a / b) for a rounding q (floor or trunc);
     dL/da = g,  dL/db = -g * q(a / b)."""
 
-    ufunc = staticmethod(np.remainder)
+    ufunc = "remainder"  # the name of the array module's function
     quotient = staticmethod(_floor_divide)
 
     @classmethod
     def forward(cls, ctx, a, b):
         ctx.a, ctx.b = a, b
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return cls.ufunc(a, b)
+        xp = ctx.xp = backend.xp_pair(cls.ufunc, a, b)
+        with backend.errstate(xp, divide="ignore", invalid="ignore"):
+            return getattr(xp, cls.ufunc)(a, b)
 
     @classmethod
     def backward(cls, ctx, g):
@@ -164,8 +173,9 @@ class _RoundedRemainder(Function):
         gb = None
         if n[1]:
             cls.check_b_grad(a)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                gb = unbroadcast((-g * cls.quotient(a, b)).astype(g.dtype, copy=False), b.shape)
+            with backend.errstate(ctx.xp, divide="ignore", invalid="ignore"):
+                q = cls.quotient(ctx.xp, a, b)
+                gb = unbroadcast((-g * q).astype(g.dtype, copy=False), b.shape)
         return (unbroadcast(g, shape_of(a)) if n[0] else None), gb
 
     @staticmethod
@@ -179,7 +189,7 @@ class Remainder(_RoundedRemainder):
 
     @staticmethod
     def check_b_grad(a) -> None:
-        if not isinstance(a, np.ndarray):
+        if not backend.is_array(a):
             raise RuntimeError(
                 "derivative for remainder(number, tensor) is not implemented (as in torch); "
                 "wrap the number in a tensor: remainder(zengrad.tensor(a), b)"
@@ -190,19 +200,19 @@ class Fmod(_RoundedRemainder):
     """y = a - b * trunc(a / b) (C's fmod: the sign of a);
     dL/da = g,  dL/db = -g * trunc(a / b)."""
 
-    ufunc = staticmethod(np.fmod)
+    ufunc = "fmod"
     quotient = staticmethod(_trunc_divide)
 
 
-def _int_power(a, b) -> np.ndarray:
+def _int_power(xp, a, b):
     """Integer a ** b as torch: for b < 0, 1 / a^|b| truncated (1 at a = 1, +-1 at a = -1,
     else 0), where NumPy raises."""
-    neg = np.asarray(b) < 0
-    out = np.power(a, np.where(neg, 0, b))
+    neg = xp.asarray(b) < 0
+    out = xp.power(a, xp.where(neg, 0, b))
     if not neg.any():
         return out
-    unit = np.where(a == 1, 1, np.where(a == -1, 1 - 2 * (np.abs(b) % 2), 0))
-    return np.where(neg, unit, out).astype(out.dtype, copy=False)
+    unit = xp.where(a == 1, 1, xp.where(a == -1, 1 - 2 * (xp.abs(b) % 2), 0))
+    return xp.where(neg, unit, out).astype(out.dtype, copy=False)
 
 
 class Pow(Function):
@@ -210,34 +220,35 @@ class Pow(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        if np.asarray(a).dtype.kind in "iu" and np.asarray(b).dtype.kind in "iu":
-            out = _int_power(a, b)
+        xp = ctx.xp = backend.xp_pair("pow", a, b)
+        if xp.asarray(a).dtype.kind in "iu" and xp.asarray(b).dtype.kind in "iu":
+            out = _int_power(xp, a, b)
         else:
-            out = np.power(a, b)
+            out = xp.power(a, b)
         ctx.a, ctx.b, ctx.out = a, b, out
         return out
 
     @staticmethod
     def backward(ctx, g):
         n = ctx.needs_input_grad
-        a, b, out = ctx.a, ctx.b, ctx.out
+        a, b, out, xp = ctx.a, ctx.b, ctx.out, ctx.xp
         ga = gb = None
         if n[0]:
             if isinstance(b, (int, float)) and b == 2:
                 ga = g * (2 * a)
             elif isinstance(b, (int, float)) and b == 0:
-                ga = unbroadcast(np.zeros_like(g), shape_of(a))
+                ga = unbroadcast(xp.zeros_like(g), shape_of(a))
             else:
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    ga = g * (b * np.power(a, b - 1))
+                with backend.errstate(xp, divide="ignore", invalid="ignore"):
+                    ga = g * (b * xp.power(a, b - 1))
                 if not isinstance(b, (int, float)):
                     # b = 0 gives 0 * a^-1 = nan at a = 0; the true slope is 0 (as PyTorch)
-                    ga = np.where(b == 0, 0, ga).astype(g.dtype, copy=False)
+                    ga = xp.where(b == 0, 0, ga).astype(g.dtype, copy=False)
                 ga = unbroadcast(ga, shape_of(a))
         if n[1]:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                dlog = out * np.log(a)
-            dlog = np.where((np.asarray(a) == 0) & (np.asarray(b) >= 0), 0, dlog)
+            with backend.errstate(xp, divide="ignore", invalid="ignore"):
+                dlog = out * xp.log(a)
+            dlog = xp.where((xp.asarray(a) == 0) & (xp.asarray(b) >= 0), 0, dlog)
             gb = unbroadcast((g * dlog).astype(g.dtype, copy=False), shape_of(b))
         return ga, gb
 
@@ -248,11 +259,11 @@ class Maximum(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.a, ctx.b = a, b
-        return np.maximum(a, b)
+        return backend.xp_pair("maximum", a, b).maximum(a, b)
 
     @staticmethod
     def backward(ctx, g):
-        return _select_grads(ctx, g, np.greater)
+        return _select_grads(ctx, g, "greater")
 
 
 class Minimum(Function):
@@ -261,17 +272,18 @@ class Minimum(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.a, ctx.b = a, b
-        return np.minimum(a, b)
+        return backend.xp_pair("minimum", a, b).minimum(a, b)
 
     @staticmethod
     def backward(ctx, g):
-        return _select_grads(ctx, g, np.less)
+        return _select_grads(ctx, g, "less")
 
 
-def _select_grads(ctx, g, wins):
+def _select_grads(ctx, g, wins: str):
+    """The grads of max/min: `wins` names the comparison (greater, less) a wins by."""
     a, b = ctx.a, ctx.b
     n = ctx.needs_input_grad
-    share_a = wins(a, b) + 0.5 * (a == b)
+    share_a = getattr(backend.xp_of(g), wins)(a, b) + 0.5 * (a == b)
     ga = unbroadcast((g * share_a).astype(g.dtype, copy=False), shape_of(a)) if n[0] else None
     gb = (
         unbroadcast((g * (1 - share_a)).astype(g.dtype, copy=False), shape_of(b))
@@ -289,7 +301,7 @@ class Neg(Function):
 
     @staticmethod
     def forward(ctx, x):
-        return np.negative(x)
+        return backend.xp_of(x).negative(x)
 
     @staticmethod
     def backward(ctx, g):
@@ -301,7 +313,7 @@ class Exp(Function):
 
     @staticmethod
     def forward(ctx, x):
-        ctx.out = np.exp(x)
+        ctx.out = backend.xp_of(x).exp(x)
         return ctx.out
 
     @staticmethod
@@ -315,8 +327,9 @@ class Log(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.x = x
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log(x)
+        xp = backend.xp_of(x)
+        with backend.errstate(xp, divide="ignore", invalid="ignore"):
+            return xp.log(x)
 
     @staticmethod
     def backward(ctx, g):
@@ -329,8 +342,9 @@ class Log1p(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.x = x
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log1p(x)
+        xp = backend.xp_of(x)
+        with backend.errstate(xp, divide="ignore", invalid="ignore"):
+            return xp.log1p(x)
 
     @staticmethod
     def backward(ctx, g):
@@ -342,13 +356,14 @@ class Sqrt(Function):
 
     @staticmethod
     def forward(ctx, x):
-        with np.errstate(invalid="ignore"):
-            ctx.out = np.sqrt(x)
+        xp = ctx.xp = backend.xp_of(x)
+        with backend.errstate(xp, invalid="ignore"):
+            ctx.out = xp.sqrt(x)
         return ctx.out
 
     @staticmethod
     def backward(ctx, g):
-        with np.errstate(divide="ignore"):
+        with backend.errstate(ctx.xp, divide="ignore"):
             return g / (2 * ctx.out)
 
 
@@ -357,8 +372,9 @@ class Rsqrt(Function):
 
     @staticmethod
     def forward(ctx, x):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ctx.out = 1 / np.sqrt(x)
+        xp = backend.xp_of(x)
+        with backend.errstate(xp, divide="ignore", invalid="ignore"):
+            ctx.out = 1 / xp.sqrt(x)
         return ctx.out
 
     @staticmethod
@@ -373,11 +389,12 @@ class Abs(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.x = x
-        return np.abs(x)
+        xp = ctx.xp = backend.xp_of(x)
+        return xp.abs(x)
 
     @staticmethod
     def backward(ctx, g):
-        return g * np.sign(ctx.x)
+        return g * ctx.xp.sign(ctx.x)
 
 
 class Sign(Function):
@@ -386,11 +403,12 @@ class Sign(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.shape, ctx.dtype = x.shape, x.dtype
-        return np.sign(x)
+        xp = ctx.xp = backend.xp_of(x)
+        return xp.sign(x)
 
     @staticmethod
     def backward(ctx, g):
-        return np.zeros(ctx.shape, ctx.dtype)
+        return ctx.xp.zeros(ctx.shape, ctx.dtype)
 
 
 class Sin(Function):
@@ -399,11 +417,12 @@ class Sin(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.x = x
-        return np.sin(x)
+        xp = ctx.xp = backend.xp_of(x)
+        return xp.sin(x)
 
     @staticmethod
     def backward(ctx, g):
-        return g * np.cos(ctx.x)
+        return g * ctx.xp.cos(ctx.x)
 
 
 class Cos(Function):
@@ -412,11 +431,12 @@ class Cos(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.x = x
-        return np.cos(x)
+        xp = ctx.xp = backend.xp_of(x)
+        return xp.cos(x)
 
     @staticmethod
     def backward(ctx, g):
-        return -g * np.sin(ctx.x)
+        return -g * ctx.xp.sin(ctx.x)
 
 
 class Clamp(Function):
@@ -425,19 +445,20 @@ class Clamp(Function):
     @staticmethod
     def forward(ctx, x, lo, hi):
         ctx.x, ctx.lo, ctx.hi = x, lo, hi
-        return np.clip(x, lo, hi)
+        xp = ctx.xp = backend.xp_of_all("clamp", x, lo, hi)
+        return xp.clip(x, lo, hi)
 
     @staticmethod
     def backward(ctx, g):
-        x, lo, hi = ctx.x, ctx.lo, ctx.hi
+        x, lo, hi, xp = ctx.x, ctx.lo, ctx.hi, ctx.xp
         n = ctx.needs_input_grad
-        mid = x if lo is None else np.maximum(x, lo)
-        below = np.zeros(x.shape, bool) if lo is None else x < lo
-        above = np.zeros(np.shape(mid), bool) if hi is None else mid > hi
-        zero = np.zeros((), g.dtype)
-        gx = unbroadcast(np.where(below | above, zero, g), x.shape) if n[0] else None
-        glo = unbroadcast(np.where(below & ~above, g, zero), shape_of(lo)) if n[1] else None
-        ghi = unbroadcast(np.where(above, g, zero), shape_of(hi)) if n[2] else None
+        mid = x if lo is None else xp.maximum(x, lo)
+        below = xp.zeros(x.shape, bool) if lo is None else x < lo
+        above = xp.zeros(shape_of(mid), bool) if hi is None else mid > hi
+        zero = xp.zeros((), g.dtype)
+        gx = unbroadcast(xp.where(below | above, zero, g), x.shape) if n[0] else None
+        glo = unbroadcast(xp.where(below & ~above, g, zero), shape_of(lo)) if n[1] else None
+        ghi = unbroadcast(xp.where(above, g, zero), shape_of(hi)) if n[2] else None
         return gx, glo, ghi
 
 
@@ -447,11 +468,13 @@ class Rounding(Function):
     @staticmethod
     def forward(ctx, x, fn):
         ctx.shape = x.shape
-        return fn(x)
+        xp = ctx.xp = backend.xp_of(x)
+        # fn: the name of the array module's function, or a function of (xp, x)
+        return getattr(xp, fn)(x) if isinstance(fn, str) else fn(xp, x)
 
     @staticmethod
     def backward(ctx, g):
-        return np.zeros(ctx.shape, g.dtype), None
+        return ctx.xp.zeros(ctx.shape, g.dtype), None
 
 
 class Frac(Function):
@@ -459,7 +482,7 @@ class Frac(Function):
 
     @staticmethod
     def forward(ctx, x):
-        return x - np.trunc(x)
+        return x - backend.xp_of(x).trunc(x)
 
     @staticmethod
     def backward(ctx, g):
@@ -472,16 +495,18 @@ class Where(Function):
     @staticmethod
     def forward(ctx, cond, a, b):
         ctx.cond, ctx.sa, ctx.sb = cond, shape_of(a), shape_of(b)
-        return np.where(cond, a, b)
+        xp = ctx.xp = backend.xp_of_all("where", cond, a, b)
+        return xp.where(cond, a, b)
 
     @staticmethod
     def backward(ctx, g):
         n = ctx.needs_input_grad
-        zero = np.zeros((), g.dtype)
+        xp = ctx.xp
+        zero = xp.zeros((), g.dtype)
         return (
             None,
-            unbroadcast(np.where(ctx.cond, g, zero), ctx.sa) if n[1] else None,
-            unbroadcast(np.where(ctx.cond, zero, g), ctx.sb) if n[2] else None,
+            unbroadcast(xp.where(ctx.cond, g, zero), ctx.sa) if n[1] else None,
+            unbroadcast(xp.where(ctx.cond, zero, g), ctx.sb) if n[2] else None,
         )
 
 
@@ -539,11 +564,12 @@ def _binary(fn: type[Function], name: str, a, b) -> Tensor:
     return fn.apply(a, b)
 
 
-def _half_scalar(v) -> np.ndarray:
+def _half_scalar(v) -> np.float16:
     # a number beyond float16's range is inf there (as torch): cast it once, quietly, so that
-    # neither forward nor backward casts it again with NumPy's overflow RuntimeWarning
-    with np.errstate(over="ignore"):
-        return np.asarray(v, np.float16)
+    # neither forward nor backward casts it again with NumPy's overflow RuntimeWarning. A
+    # NumPy scalar, not a 0-d array: it works with arrays of every backend
+    with np.errstate(over="ignore"):  # host
+        return np.float16(v)
 
 
 # (a frozenset lookup is cheaper than dtype.kind == "f")
@@ -617,7 +643,7 @@ def _integer_zero_check(name: str, a, b) -> None:
         return
     if kind_a == "b" and kind_b == "b":
         raise NotImplementedError(f"{name}: not implemented for bool tensors (as in torch)")
-    if not np.all(vals):
+    if not backend.xp_of(vals).all(vals):
         raise RuntimeError(
             f"ZeroDivisionError: {name}: integer division by zero (as torch; use float "
             f"tensors to get inf/nan)"
@@ -783,8 +809,10 @@ def clamp(input, min=None, max=None) -> Tensor:  # noqa: A002
         # torch clamps bools by one tensor bound only: max is a logical or, min an and
         if (lo is None) != (hi is None) and isinstance(lo if hi is None else hi, Tensor):
             if hi is None:
-                return Tensor._make(np.logical_or(x.array, lo.array), False, None)
-            return Tensor._make(np.logical_and(x.array, hi.array), False, None)
+                xp = backend.xp_pair("clamp", x.array, lo.array)
+                return Tensor._make(xp.logical_or(x.array, lo.array), False, None)
+            xp = backend.xp_pair("clamp", x.array, hi.array)
+            return Tensor._make(xp.logical_and(x.array, hi.array), False, None)
         raise TypeError(
             "clamp: not implemented for bool tensors with number or two bounds (as torch; "
             "use .long() first)"
@@ -881,10 +909,14 @@ def result_type(*operands) -> np.dtype:
 def where(condition, input, other) -> Tensor:
     """condition ? input : other, broadcasting all three."""
     cond = as_tensor_operand(condition)
-    cond_arr = cond.array if isinstance(cond, Tensor) else np.asarray(cond)
+    a, b = promote(input, other)
+    if isinstance(cond, Tensor):
+        cond_arr = cond.array
+    else:  # a number: on the device of the operands
+        xp = backend.xp_of_all("where", *(t.array for t in (a, b) if isinstance(t, Tensor)))
+        cond_arr = xp.asarray(cond)
     if cond_arr.dtype != np.bool_:
         cond_arr = cond_arr.astype(bool)
-    a, b = promote(input, other)
     if isinstance(a, Tensor) and isinstance(b, Tensor) and a.array.dtype != b.array.dtype:
         dt = result_type(a, b)  # torch's rule: a 0-d float64 does not widen a float32
         a, b = _as_dtype(a, dt), _as_dtype(b, dt)
@@ -908,7 +940,9 @@ def clone(input: Tensor) -> Tensor:
 # ------------------------------------------------------- comparisons and logic (no grad)
 
 
-def _no_grad_binary(ufunc, name: str):
+def _no_grad_binary(ufunc: str, name: str):
+    """A comparison or logical op; ufunc names the array module's function."""
+
     def op(input, other) -> Tensor:
         a, b = promote(input, other)
         if isinstance(a, Tensor) and isinstance(b, Tensor) and a.array.dtype != b.array.dtype:
@@ -917,40 +951,45 @@ def _no_grad_binary(ufunc, name: str):
             a, b = a.array.astype(dt, copy=False), b.array.astype(dt, copy=False)
         a = a.array if isinstance(a, Tensor) else a
         b = b.array if isinstance(b, Tensor) else b
-        if np.shape(a) != np.shape(b):
-            broadcast_shapes(name, np.shape(a), np.shape(b))
-        return Tensor._make(ufunc(a, b), False, None)
+        xp = backend.xp_pair(name, a, b)
+        sa, sb = shape_of(a), shape_of(b)
+        if sa != sb:
+            broadcast_shapes(name, sa, sb)
+        return Tensor._make(getattr(xp, ufunc)(a, b), False, None)
 
     op.__name__ = name
     return op
 
 
-eq = _no_grad_binary(np.equal, "eq")
-ne = _no_grad_binary(np.not_equal, "ne")
-lt = _no_grad_binary(np.less, "lt")
-le = _no_grad_binary(np.less_equal, "le")
-gt = _no_grad_binary(np.greater, "gt")
-ge = _no_grad_binary(np.greater_equal, "ge")
-logical_and = _no_grad_binary(np.logical_and, "logical_and")
-logical_or = _no_grad_binary(np.logical_or, "logical_or")
-logical_xor = _no_grad_binary(np.logical_xor, "logical_xor")
+eq = _no_grad_binary("equal", "eq")
+ne = _no_grad_binary("not_equal", "ne")
+lt = _no_grad_binary("less", "lt")
+le = _no_grad_binary("less_equal", "le")
+gt = _no_grad_binary("greater", "gt")
+ge = _no_grad_binary("greater_equal", "ge")
+logical_and = _no_grad_binary("logical_and", "logical_and")
+logical_or = _no_grad_binary("logical_or", "logical_or")
+logical_xor = _no_grad_binary("logical_xor", "logical_xor")
 
 
-def _no_grad_unary(ufunc, name: str):
+def _no_grad_unary(ufunc: str, name: str):
+    """A test or logical op of one tensor; ufunc names the array module's function."""
+
     def op(input) -> Tensor:
-        return Tensor._make(ufunc(_tensor_arg(name, input).array), False, None)
+        x = _tensor_arg(name, input).array
+        return Tensor._make(getattr(backend.xp_of(x), ufunc)(x), False, None)
 
     op.__name__ = name
     return op
 
 
-logical_not = _no_grad_unary(np.logical_not, "logical_not")
-isnan = _no_grad_unary(np.isnan, "isnan")
-isinf = _no_grad_unary(np.isinf, "isinf")
-isfinite = _no_grad_unary(np.isfinite, "isfinite")
+logical_not = _no_grad_unary("logical_not", "logical_not")
+isnan = _no_grad_unary("isnan", "isnan")
+isinf = _no_grad_unary("isinf", "isinf")
+isfinite = _no_grad_unary("isfinite", "isfinite")
 
 
-def _rounding(fn, name: str, doc: str):
+def _rounding(fn: str, name: str, doc: str):
     def op(input) -> Tensor:
         x = _tensor_arg(name, input)
         _refuse_bool(name, x)
@@ -977,9 +1016,9 @@ def _tensor_arg(name: str, x) -> Tensor:
     return x
 
 
-floor = _rounding(np.floor, "floor", "y = floor(x), the largest integer <= x;  dL/dx = 0.")
-ceil = _rounding(np.ceil, "ceil", "y = ceil(x), the smallest integer >= x;  dL/dx = 0.")
-trunc = _rounding(np.trunc, "trunc", "y = trunc(x), x rounded toward zero;  dL/dx = 0.")
+floor = _rounding("floor", "floor", "y = floor(x), the largest integer <= x;  dL/dx = 0.")
+ceil = _rounding("ceil", "ceil", "y = ceil(x), the smallest integer >= x;  dL/dx = 0.")
+trunc = _rounding("trunc", "trunc", "y = trunc(x), x rounded toward zero;  dL/dx = 0.")
 fix = trunc
 
 
@@ -995,15 +1034,17 @@ def round(input, *, decimals: int = 0) -> Tensor:  # noqa: A001
             raise NotImplementedError("round: decimals is not supported for integer tensors")
         return Tensor._make(x.array.copy(), False, None)
     if decimals == 0:
-        return Rounding.apply(x, np.rint)
-    with np.errstate(over="ignore"):
-        scale = np.power(np.asarray(10, x.array.dtype), -decimals if decimals < 0 else decimals)
+        return Rounding.apply(x, "rint")
+    # 10^|d| as a NumPy scalar of x's dtype (computed on the host, usable on every device)
+    with np.errstate(over="ignore"):  # host
+        ten = np.asarray(10, x.array.dtype)  # host
+        scale = np.power(ten, -decimals if decimals < 0 else decimals)  # host
 
-    def fn(a: np.ndarray) -> np.ndarray:
-        with np.errstate(over="ignore", invalid="ignore"):
+    def fn(xp, a):
+        with backend.errstate(xp, over="ignore", invalid="ignore"):
             if decimals > 0:
-                return np.rint(a * scale) / scale
-            return np.rint(a / scale) * scale
+                return xp.rint(a * scale) / scale
+            return xp.rint(a / scale) * scale
 
     return Rounding.apply(x, fn)
 
@@ -1034,22 +1075,29 @@ def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: b
         )
     broadcast_shapes("isclose", input.array.shape, other.array.shape)
     a, b = input.array, other.array
+    xp = backend.xp_pair("isclose", a, b)
     if a.dtype.kind == "b":
-        return Tensor._make(np.equal(a, b), False, None)
+        return Tensor._make(xp.equal(a, b), False, None)
     if a.dtype.kind in "iu":  # avoid wrap-around in a - b
         a, b = a.astype(np.float64), b.astype(np.float64)
-    with np.errstate(invalid="ignore", over="ignore"):
-        out = np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
-    return Tensor._make(np.asarray(out), False, None)
+    with backend.errstate(xp, invalid="ignore", over="ignore"):
+        out = xp.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
+    return Tensor._make(xp.asarray(out), False, None)
+
+
+def _two_arrays(name: str, input, other):
+    """(xp, a, b): the arrays of two tensors (or array-likes, made on the tensor's device)."""
+    a = input.array if isinstance(input, Tensor) else None
+    b = other.array if isinstance(other, Tensor) else None
+    xp = backend.xp_of_all(name, a, b)
+    return xp, (xp.asarray(input) if a is None else a), (xp.asarray(other) if b is None else b)
 
 
 def allclose(input, other, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:
-    a = input.array if isinstance(input, Tensor) else np.asarray(input)
-    b = other.array if isinstance(other, Tensor) else np.asarray(other)
-    return bool(np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    xp, a, b = _two_arrays("allclose", input, other)
+    return bool(xp.allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 def equal(input, other) -> bool:
-    a = input.array if isinstance(input, Tensor) else np.asarray(input)
-    b = other.array if isinstance(other, Tensor) else np.asarray(other)
-    return a.shape == b.shape and bool(np.array_equal(a, b))
+    xp, a, b = _two_arrays("equal", input, other)
+    return a.shape == b.shape and bool(xp.array_equal(a, b))
