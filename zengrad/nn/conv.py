@@ -46,9 +46,10 @@ class _ConvBase(Module):
     def _init_parameters(self, weight_shape: tuple[int, ...], bias: bool, dtype) -> None:
         """weight of weight_shape, bias (out_channels,) or None, initialized as torch."""
         dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
-        self.weight = Parameter(np.empty(weight_shape, dt))
+        # parameters are made on the host (device= takes only "cpu" here) and init fills them
+        self.weight = Parameter(np.empty(weight_shape, dt))  # host
         if bias:
-            self.bias = Parameter(np.empty((self.out_channels,), dt))
+            self.bias = Parameter(np.empty((self.out_channels,), dt))  # host
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()

@@ -26,9 +26,10 @@ def register_affine(module: Module, affine: bool, shape, dtype: np.dtype, bias: 
     """module.weight = ones(shape) and module.bias = zeros(shape) (None when not bias) when
     affine, else both registered as None: the parameters of the normalization layers."""
     if affine:
-        module.weight = Parameter(np.ones(shape, dtype))
+        # made on the host: the layers take device="cpu" only (Module.to moves them)
+        module.weight = Parameter(np.ones(shape, dtype))  # host
         if bias:
-            module.bias = Parameter(np.zeros(shape, dtype))
+            module.bias = Parameter(np.zeros(shape, dtype))  # host
         else:
             module.register_parameter("bias", None)
     else:
@@ -77,9 +78,10 @@ class _BatchNorm(Module):
         register_affine(self, affine, self.num_features, dt, bias)
         if track_running_stats:
             n, buffer = self.num_features, Tensor._make  # the arrays as they are: no cast
-            self.register_buffer("running_mean", buffer(np.zeros(n, dt), False, None))
-            self.register_buffer("running_var", buffer(np.ones(n, dt), False, None))
-            self.register_buffer("num_batches_tracked", buffer(np.array(0, np.int64), False, None))
+            self.register_buffer("running_mean", buffer(np.zeros(n, dt), False, None))  # host
+            self.register_buffer("running_var", buffer(np.ones(n, dt), False, None))  # host
+            tracked = buffer(np.array(0, np.int64), False, None)  # host
+            self.register_buffer("num_batches_tracked", tracked)
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)

@@ -145,7 +145,8 @@ class RNNBase(Module):
                     shapes.update(bias_ih=(gate_size,), bias_hh=(gate_size,))
                 names = []
                 for base, shape in shapes.items():
-                    setattr(self, base + suffix, Parameter(np.empty(shape, dt)))
+                    # made on the host (device="cpu" only); reset_parameters fills them
+                    setattr(self, base + suffix, Parameter(np.empty(shape, dt)))  # host
                     names.append(base + suffix)
                 self._flat_weights_names += names
                 self._all_weights.append(names)
@@ -393,11 +394,12 @@ class RNNCellBase(Module):
         self.bias = bool(bias)
         dt = _param_dtype(who, device, dtype)
         gate_size = _GATES[mode] * self.hidden_size
-        self.weight_ih = Parameter(np.empty((gate_size, self.input_size), dt))
-        self.weight_hh = Parameter(np.empty((gate_size, self.hidden_size), dt))
+        # made on the host (device="cpu" only); reset_parameters fills them
+        self.weight_ih = Parameter(np.empty((gate_size, self.input_size), dt))  # host
+        self.weight_hh = Parameter(np.empty((gate_size, self.hidden_size), dt))  # host
         if self.bias:
-            self.bias_ih = Parameter(np.empty((gate_size,), dt))
-            self.bias_hh = Parameter(np.empty((gate_size,), dt))
+            self.bias_ih = Parameter(np.empty((gate_size,), dt))  # host
+            self.bias_hh = Parameter(np.empty((gate_size,), dt))  # host
         else:
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
