@@ -7,6 +7,7 @@ for a mean g / n, for max the elements that reached the max.
 from __future__ import annotations
 
 import builtins
+import math
 import numbers
 import warnings
 from typing import NamedTuple
@@ -24,25 +25,26 @@ from zengrad.ops.elementwise import cast
 def _expand_back(g: np.ndarray, axes, keepdim: bool, shape) -> np.ndarray:
     """Reshape a reduced gradient so it broadcasts against the input's shape."""
     if not keepdim and axes is not None and g.ndim != len(shape):
-        g = np.expand_dims(g, axes)
+        g = backend.xp_of(g).expand_dims(g, axes)
     elif axes is None and not keepdim:
         g = g.reshape((1,) * len(shape))
     return g
 
 
-def _count(shape, axes) -> int:
+def _count(shape, axes) -> int:  # host
     if axes is None:
         return int(np.prod(shape, dtype=np.int64))
     return int(np.prod([shape[a] for a in axes], dtype=np.int64))
 
 
 def _mean(x: np.ndarray, axes, keepdims: bool) -> np.ndarray:
-    """np.mean, but the mean of an empty slice is nan (as torch) without NumPy's warnings."""
+    """The mean, but the mean of an empty slice is nan (as torch) without NumPy's warnings."""
+    xp = backend.xp_of(x)
     if x.size:
-        return np.mean(x, axis=axes, keepdims=keepdims)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        total = np.sum(x, axis=axes, keepdims=keepdims)
-        return np.true_divide(total, np.asarray(_count(x.shape, axes), x.dtype))
+        return xp.mean(x, axis=axes, keepdims=keepdims)
+    with backend.errstate(xp, invalid="ignore", divide="ignore"):
+        total = xp.sum(x, axis=axes, keepdims=keepdims)
+        return xp.true_divide(total, xp.asarray(_count(x.shape, axes), x.dtype))
 
 
 class Sum(Function):
@@ -50,13 +52,15 @@ class Sum(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):
+        xp = ctx.xp = backend.xp_of(x)
         ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
-        return np.sum(x, axis=axes, keepdims=keepdim)
+        return xp.sum(x, axis=axes, keepdims=keepdim)
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         g = _expand_back(g, ctx.axes, ctx.keepdim, ctx.shape)
-        return np.broadcast_to(g, ctx.shape)
+        return xp.broadcast_to(g, ctx.shape)
 
 
 class Mean(Function):
@@ -64,14 +68,16 @@ class Mean(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):
+        ctx.xp = backend.xp_of(x)
         ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
         return _mean(x, axes, keepdim)
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         n = _count(ctx.shape, ctx.axes)
         g = _expand_back(g, ctx.axes, ctx.keepdim, ctx.shape)
-        return np.broadcast_to(g / builtins.max(n, 1), ctx.shape)
+        return xp.broadcast_to(g / builtins.max(n, 1), ctx.shape)
 
 
 class Prod(Function):
@@ -79,11 +85,13 @@ class Prod(Function):
 
     @staticmethod
     def forward(ctx, x, axis, keepdim):
+        xp = ctx.xp = backend.xp_of(x)
         ctx.x, ctx.axis, ctx.keepdim = x, axis, keepdim
-        return np.prod(x, axis=axis, keepdims=keepdim)
+        return xp.prod(x, axis=axis, keepdims=keepdim)
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         x, axis = ctx.x, ctx.axis
         if axis is None:
             flat = x.reshape(-1)
@@ -91,21 +99,22 @@ class Prod(Function):
             return g.reshape(()) * others if g.ndim == 0 else g.reshape(-1)[0] * others
         others = _prod_of_others(x, axis)
         if not ctx.keepdim:
-            g = np.expand_dims(g, axis)
+            g = xp.expand_dims(g, axis)
         return g * others
 
 
 def _prod_of_others(x: np.ndarray, axis: int) -> np.ndarray:
     """prod_{j != i} x_j along axis, as exclusive left and right cumulative products."""
+    xp = backend.xp_of(x)
     ones_shape = list(x.shape)
     ones_shape[axis] = 1
-    one = np.ones(ones_shape, x.dtype)
-    left = np.cumprod(np.concatenate([one, x], axis=axis), axis=axis)
-    right = np.flip(
-        np.cumprod(np.concatenate([one, np.flip(x, axis)], axis=axis), axis=axis), axis
+    one = xp.ones(ones_shape, x.dtype)
+    left = xp.cumprod(xp.concatenate([one, x], axis=axis), axis=axis)
+    right = xp.flip(
+        xp.cumprod(xp.concatenate([one, xp.flip(x, axis)], axis=axis), axis=axis), axis
     )
     n = x.shape[axis]
-    return np.take(left, range(n), axis=axis) * np.take(right, range(1, n + 1), axis=axis)
+    return xp.take(left, xp.arange(n), axis=axis) * xp.take(right, xp.arange(1, n + 1), axis=axis)
 
 
 class AMax(Function):
@@ -113,11 +122,12 @@ class AMax(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdim, is_min):
-        out = (np.amin if is_min else np.amax)(x, axis=axes, keepdims=True)
+        xp = ctx.xp = backend.xp_of(x)
+        out = (xp.amin if is_min else xp.amax)(x, axis=axes, keepdims=True)
         ctx.x, ctx.out_k, ctx.axes, ctx.keepdim = x, out, axes, keepdim
         if keepdim:
             return out
-        return np.squeeze(out, axis=axes) if axes is not None else out.reshape(())
+        return xp.squeeze(out, axis=axes) if axes is not None else out.reshape(())
 
     @staticmethod
     def backward(ctx, g):
@@ -132,16 +142,18 @@ class MaxDim(Function):
 
     @staticmethod
     def forward(ctx, x, idx, axis, keepdim):
+        xp = ctx.xp = backend.xp_of(x)
         ctx.shape, ctx.idx, ctx.axis, ctx.keepdim = x.shape, idx, axis, keepdim
-        values = np.take_along_axis(x, idx, axis)
-        return values if keepdim else np.squeeze(values, axis)
+        values = xp.take_along_axis(x, idx, axis)
+        return values if keepdim else xp.squeeze(values, axis)
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         if not ctx.keepdim:
-            g = np.expand_dims(g, ctx.axis)
-        gx = np.zeros(ctx.shape, g.dtype)
-        np.put_along_axis(gx, ctx.idx, g, ctx.axis)
+            g = xp.expand_dims(g, ctx.axis)
+        gx = xp.zeros(ctx.shape, g.dtype)
+        xp.put_along_axis(gx, ctx.idx, g, ctx.axis)
         return gx, None
 
 
@@ -150,20 +162,22 @@ class Var(Function):
 
     @staticmethod
     def forward(ctx, x, axes, correction, keepdim):
+        xp = ctx.xp = backend.xp_of(x)
         mean = _mean(x, axes, True)
         diff = x - mean
         n = _count(x.shape, axes)
         denom = builtins.max(n - correction, 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = np.sum(diff * diff, axis=axes, keepdims=keepdim) / np.asarray(denom, x.dtype)
+        with backend.errstate(xp, divide="ignore", invalid="ignore"):
+            out = xp.sum(diff * diff, axis=axes, keepdims=keepdim) / xp.asarray(denom, x.dtype)
         ctx.diff, ctx.denom, ctx.axes, ctx.keepdim = diff, denom, axes, keepdim
         return out
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         g = _expand_back(g, ctx.axes, ctx.keepdim, ctx.diff.shape)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return g * ctx.diff * np.asarray(2 / ctx.denom if ctx.denom else np.inf, g.dtype)
+        with backend.errstate(xp, divide="ignore", invalid="ignore"):
+            return g * ctx.diff * xp.asarray(2 / ctx.denom if ctx.denom else np.inf, g.dtype)
 
 
 class Std(Function):
@@ -171,15 +185,17 @@ class Std(Function):
 
     @staticmethod
     def forward(ctx, x, axes, correction, keepdim):
-        out = np.sqrt(Var.forward(ctx, x, axes, correction, keepdim))
+        xp = ctx.xp = backend.xp_of(x)
+        out = xp.sqrt(Var.forward(ctx, x, axes, correction, keepdim))
         ctx.out = out
         return out
 
     @staticmethod
     def backward(ctx, g):
         # a constant slice has y = 0 and an infinite slope; PyTorch masks it to 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            gvar = np.where(ctx.out == 0, 0, g / (2 * ctx.out)).astype(g.dtype, copy=False)
+        xp = ctx.xp
+        with backend.errstate(xp, divide="ignore", invalid="ignore"):
+            gvar = xp.where(ctx.out == 0, 0, g / (2 * ctx.out)).astype(g.dtype, copy=False)
         return Var.backward(ctx, gvar)
 
 
@@ -189,17 +205,19 @@ class LogSumExp(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdim):
         # initial=-inf: a reduction over a size-0 dim is log(0) = -inf (torch), not an error
-        m = np.amax(x, axis=axes, keepdims=True, initial=-np.inf)
-        m = np.where(np.isfinite(m), m, 0)
-        with np.errstate(divide="ignore"):
-            out = np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
+        xp = ctx.xp = backend.xp_of(x)
+        m = xp.amax(x, axis=axes, keepdims=True, initial=-np.inf)
+        m = xp.where(xp.isfinite(m), m, 0)
+        with backend.errstate(xp, divide="ignore"):
+            out = xp.log(xp.sum(xp.exp(x - m), axis=axes, keepdims=True)) + m
         ctx.x, ctx.out_k, ctx.axes, ctx.keepdim = x, out, axes, keepdim
-        return out if keepdim else np.squeeze(out, axis=axes)
+        return out if keepdim else xp.squeeze(out, axis=axes)
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         g = _expand_back(g, ctx.axes, ctx.keepdim, ctx.x.shape)
-        return g * np.exp(ctx.x - ctx.out_k)
+        return g * xp.exp(ctx.x - ctx.out_k)
 
 
 class Norm(Function):
@@ -209,44 +227,46 @@ class Norm(Function):
 
     @staticmethod
     def forward(ctx, x, p, axes, keepdim):
-        a = np.abs(x)
+        xp = ctx.xp = backend.xp_of(x)
+        a = xp.abs(x)
         if p == float("inf"):
-            out = np.amax(a, axis=axes, keepdims=True)
+            out = xp.amax(a, axis=axes, keepdims=True)
         elif p == float("-inf"):
-            out = np.amin(a, axis=axes, keepdims=True)
+            out = xp.amin(a, axis=axes, keepdims=True)
         elif p == 2:
-            out = np.sqrt(np.sum(x * x, axis=axes, keepdims=True))
+            out = xp.sqrt(xp.sum(x * x, axis=axes, keepdims=True))
         elif p == 1:
-            out = np.sum(a, axis=axes, keepdims=True)
+            out = xp.sum(a, axis=axes, keepdims=True)
         elif p == 0:
-            out = np.sum(a != 0, axis=axes, keepdims=True).astype(x.dtype)
+            out = xp.sum(a != 0, axis=axes, keepdims=True).astype(x.dtype)
         else:
             # p < 0: |0|^p = inf makes y = 0, as torch, without a warning
-            with np.errstate(divide="ignore", over="ignore"):
-                out = np.sum(a**p, axis=axes, keepdims=True) ** (1.0 / p)
+            with backend.errstate(xp, divide="ignore", over="ignore"):
+                out = xp.sum(a**p, axis=axes, keepdims=True) ** (1.0 / p)
         ctx.x, ctx.p, ctx.out_k, ctx.axes, ctx.keepdim = x, p, out, axes, keepdim
         if keepdim:
             return out
-        return np.squeeze(out, axis=axes) if axes is not None else out.reshape(())
+        return xp.squeeze(out, axis=axes) if axes is not None else out.reshape(())
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         x, p, out = ctx.x, ctx.p, ctx.out_k
         g = _expand_back(g, ctx.axes, ctx.keepdim, x.shape)
         if p == 1:
-            return g * np.sign(x)
+            return g * xp.sign(x)
         if p == 0:
-            return np.zeros(x.shape, g.dtype)
+            return xp.zeros(x.shape, g.dtype)
         if p in (float("inf"), float("-inf")):
-            a = np.abs(x)
+            a = xp.abs(x)
             mask = a == out
             count = mask.sum(axis=ctx.axes, keepdims=True).astype(x.dtype)
-            return g * np.sign(x) * mask / count
-        with np.errstate(divide="ignore", invalid="ignore"):
+            return g * xp.sign(x) * mask / count
+        with backend.errstate(xp, divide="ignore", invalid="ignore"):
             if p == 2:
-                scale = np.where(out == 0, 0, x / out)
+                scale = xp.where(out == 0, 0, x / out)
             else:
-                scale = np.where(out == 0, 0, np.sign(x) * (np.abs(x) / out) ** (p - 1))
+                scale = xp.where(out == 0, 0, xp.sign(x) * (xp.abs(x) / out) ** (p - 1))
         return (g * scale).astype(x.dtype, copy=False)
 
 
@@ -256,13 +276,14 @@ class NuclearNorm(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):
-        m = np.moveaxis(x, axes, (-2, -1))
+        xp = ctx.xp = backend.xp_of(x)
+        m = xp.moveaxis(x, axes, (-2, -1))
         if m.size == 0:
-            out = np.zeros(m.shape[:-2], x.dtype)
-            ctx.uv = np.zeros(m.shape, x.dtype)
+            out = xp.zeros(m.shape[:-2], x.dtype)
+            ctx.uv = xp.zeros(m.shape, x.dtype)
         else:
             try:
-                u, sv, vh = np.linalg.svd(m, full_matrices=False)
+                u, sv, vh = xp.linalg.svd(m, full_matrices=False)
             except np.linalg.LinAlgError:
                 raise ValueError(
                     "norm(p='nuc'): the SVD did not converge (does the input hold inf or nan?)"
@@ -270,13 +291,14 @@ class NuclearNorm(Function):
             out = sv.sum(axis=-1)
             ctx.uv = u @ vh
         ctx.axes, ctx.keepdim = axes, keepdim
-        return np.expand_dims(out, axes) if keepdim else out
+        return xp.expand_dims(out, axes) if keepdim else out
 
     @staticmethod
     def backward(ctx, g):
+        xp = ctx.xp
         if ctx.keepdim:
-            g = np.squeeze(g, axis=ctx.axes)
-        return np.moveaxis(g[..., None, None] * ctx.uv, (-2, -1), ctx.axes)
+            g = xp.squeeze(g, axis=ctx.axes)
+        return xp.moveaxis(g[..., None, None] * ctx.uv, (-2, -1), ctx.axes)
 
 
 # ------------------------------------------------------------------ public functions
@@ -319,13 +341,14 @@ def _reduce_dtype(name: str, input: Tensor, dtype) -> Tensor:
 
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
     """y = sum of x over dim (int, tuple or None for all); dtype= casts x first."""
+    xp = backend.xp_of(input.array)
     axes = None if dim is None else _reduced_axes(dim, input.array.ndim)
     if dtype is not None:
         input = _reduce_dtype("sum", input, dtype)
         dt = input.array.dtype
         if dt.kind in "biu":  # no gradient; accumulate in dtype itself (NumPy would widen)
-            out = np.sum(input.array, axis=axes, keepdims=keepdim, dtype=dt)
-            return Tensor._make(np.asarray(out, dtype=dt), False, None)
+            out = xp.sum(input.array, axis=axes, keepdims=keepdim, dtype=dt)
+            return Tensor._make(xp.asarray(out, dtype=dt), False, None)
     elif input.array.dtype.kind in "biu":  # integer/bool sums are int64, as in PyTorch
         input = Tensor._make(input.array.astype(np.int64), False, None)
     if input.array.dtype == np.float16:
@@ -355,6 +378,7 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tenso
 
 def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """y = product of x over one dim (or all); integer/bool inputs give int64, as torch."""
+    xp = backend.xp_of(input.array)
     if dim is not None and (isinstance(dim, bool) or not isinstance(dim, (int, np.integer))):
         raise TypeError(
             f"prod(): argument 'dim' must be an int (torch's prod reduces one dim), got {dim!r}"
@@ -368,8 +392,8 @@ def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype=
         axis = None
     dt = input.array.dtype
     if dt.kind in "biu":  # no gradient; multiply in dtype itself (NumPy would widen)
-        out = np.prod(input.array, axis=axis, keepdims=keepdim, dtype=dt)
-        return Tensor._make(np.asarray(out, dtype=dt), False, None)
+        out = xp.prod(input.array, axis=axis, keepdims=keepdim, dtype=dt)
+        return Tensor._make(xp.asarray(out, dtype=dt), False, None)
     return Prod.apply(input, axis, keepdim)  # float16 multiplies in float16, as torch
 
 
@@ -379,6 +403,7 @@ class ValuesIndices(NamedTuple):
 
 
 def _max_like(input: Tensor, dim, keepdim: bool, is_min: bool, name: str):
+    xp = backend.xp_of(input.array)
     if isinstance(dim, Tensor):  # max(a, b) elementwise, as torch.max(input, other)
         from zengrad.ops.elementwise import maximum, minimum
 
@@ -392,9 +417,9 @@ def _max_like(input: Tensor, dim, keepdim: bool, is_min: bool, name: str):
         from zengrad.ops.shape import reshape
 
         return _max_like(reshape(input, (1,)), 0, False, is_min, name)
-    idx = (np.argmin if is_min else np.argmax)(input.array, axis=axis, keepdims=True)
+    idx = (xp.argmin if is_min else xp.argmax)(input.array, axis=axis, keepdims=True)
     values = MaxDim.apply(input, idx, axis, keepdim)
-    indices = idx if keepdim else np.squeeze(idx, axis)
+    indices = idx if keepdim else xp.squeeze(idx, axis)
     return ValuesIndices(values, Tensor._make(indices.astype(np.int64, copy=False), False, None))
 
 
@@ -418,28 +443,30 @@ def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
 
 
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    xp = backend.xp_of(input.array)
     x = input.array
     if x.dtype == np.bool_:
         raise TypeError("argmax(): does not support bool input (as torch; use .long() first)")
     if dim is None:
-        return Tensor._make(np.asarray(np.argmax(x), dtype=np.int64), False, None)
+        return Tensor._make(xp.asarray(xp.argmax(x), dtype=np.int64), False, None)
     axis = normalize_dim(dim, x.ndim)
     if x.ndim == 0:
-        return Tensor._make(np.zeros((), np.int64), False, None)
-    idx = np.argmax(x, axis=axis, keepdims=keepdim)
+        return Tensor._make(xp.zeros((), np.int64), False, None)
+    idx = xp.argmax(x, axis=axis, keepdims=keepdim)
     return Tensor._make(idx.astype(np.int64, copy=False), False, None)
 
 
 def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    xp = backend.xp_of(input.array)
     x = input.array
     if x.dtype == np.bool_:
         raise TypeError("argmin(): does not support bool input (as torch; use .long() first)")
     if dim is None:
-        return Tensor._make(np.asarray(np.argmin(x), dtype=np.int64), False, None)
+        return Tensor._make(xp.asarray(xp.argmin(x), dtype=np.int64), False, None)
     axis = normalize_dim(dim, x.ndim)
     if x.ndim == 0:
-        return Tensor._make(np.zeros((), np.int64), False, None)
-    idx = np.argmin(x, axis=axis, keepdims=keepdim)
+        return Tensor._make(xp.zeros((), np.int64), False, None)
+    idx = xp.argmin(x, axis=axis, keepdims=keepdim)
     return Tensor._make(idx.astype(np.int64, copy=False), False, None)
 
 
@@ -556,10 +583,10 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, *, dtype=None)
     if isinstance(p, Tensor) or not isinstance(p, numbers.Real):
         raise TypeError(f"norm: p must be a number, 'fro' or 'nuc', got {type(p).__name__}")
     p = float(p)
-    if np.isnan(p):
+    if math.isnan(p):
         raise ValueError("norm: p must be a number, got nan")
     axes = _reduced_axes(dim, ndim)
-    if np.isinf(p) and _count(x.array.shape, axes) == 0 and x.array.size == 0:
+    if math.isinf(p) and _count(x.array.shape, axes) == 0 and x.array.size == 0:
         raise ValueError(
             f"norm: the {p} norm of an empty tensor is undefined (max/min of no elements; as "
             f"torch), input shape {tuple(x.shape)}"
@@ -569,16 +596,17 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, *, dtype=None)
 
 def _logical_reduce(fn, input: Tensor, dim, keepdim: bool) -> Tensor:
     x = input.array
-    out = np.asarray(fn(x, axis=normalize_dims(dim, x.ndim), keepdims=keepdim))
+    xp = backend.xp_of(x)
+    out = xp.asarray(getattr(xp, fn)(x, axis=normalize_dims(dim, x.ndim), keepdims=keepdim))
     # uint8 in, uint8 out (torch keeps that legacy); every other dtype gives bool
     return Tensor._make(out.astype(np.uint8) if x.dtype == np.uint8 else out, False, None)
 
 
 def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """True where every element over dim (int, tuple or None for all) is nonzero."""
-    return _logical_reduce(np.all, input, dim, keepdim)
+    return _logical_reduce("all", input, dim, keepdim)
 
 
 def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """True where some element over dim (int, tuple or None for all) is nonzero."""
-    return _logical_reduce(np.any, input, dim, keepdim)
+    return _logical_reduce("any", input, dim, keepdim)
