@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from zengrad import backend
+
 if TYPE_CHECKING:
     from zengrad.autograd.function import Function
     from zengrad.autograd.tensor import Tensor
@@ -411,7 +413,7 @@ def _run_hooks(hooks: list, g: np.ndarray, shape: tuple, dtype: np.dtype) -> np.
     for hook in hooks:
         new = hook(Tensor._make(g, False, None))
         if new is not None:
-            new = new.array if isinstance(new, Tensor) else np.asarray(new)
+            new = new.array if isinstance(new, Tensor) else backend.xp_of(g).asarray(new)
             _check_grad_shape(new, shape, "a gradient hook's result")
             g = new.astype(dtype, copy=False)
     return g
@@ -441,8 +443,9 @@ def _initial_grad(tensor: Tensor, gradient, what: str) -> np.ndarray:
                 f"shape {tuple(tensor.array.shape)}: pass {what}= of that shape, "
                 f"or reduce it first (e.g. .sum())"
             )
-        return np.ones_like(tensor.array)
-    grad = gradient.array if isinstance(gradient, Tensor) else np.asarray(gradient)
+        return backend.xp_of(tensor.array).ones_like(tensor.array)
+    grad = (gradient.array if isinstance(gradient, Tensor)
+            else backend.xp_of(tensor.array).asarray(gradient))
     _check_grad_shape(grad, tensor.array.shape, what)
     return grad.astype(tensor.array.dtype, copy=True)
 
@@ -492,8 +495,13 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
                 f"grad: input {i} was not used to compute the outputs; pass allow_unused=True "
                 "to get None for it"
             )
-        result.append(None if g is None else Tensor._make(np.array(g, copy=True), False, None))
+        result.append(None if g is None else Tensor._make(_copy(g), False, None))
     return tuple(result)
+
+
+def _copy(g):
+    """A gradient as an array of its own (NumPy scalars become 0-d arrays)."""
+    return backend.xp_of(g).array(g, copy=True)
 
 
 def _run(seeds: list, retain_graph: bool, captured: dict | None, inputs: tuple = ()) -> None:
@@ -538,7 +546,7 @@ def _run(seeds: list, retain_graph: bool, captured: dict | None, inputs: tuple =
             if obs.retain and captured is None:
                 retained = obs.ref()
                 if retained is not None:  # else nobody can read its .grad any more
-                    retained._grad = Tensor._make(np.array(g, copy=True), False, None)
+                    retained._grad = Tensor._make(_copy(g), False, None)
         if node in wanted:
             captured[wanted[node]] = g
         in_grads = node.backward(node, g)  # static: the node is its own ctx
@@ -571,7 +579,8 @@ def _deliver_leaf(leaf: Tensor, g: np.ndarray, owned: bool, captured: dict | Non
     if captured is not None:
         key = id(leaf)
         if key in captured:
-            g = np.broadcast_to(g, leaf.array.shape).astype(leaf.array.dtype, copy=False)
+            g = backend.xp_of(g).broadcast_to(g, leaf.array.shape).astype(leaf.array.dtype,
+                                                                           copy=False)
             prev = captured[key]
             captured[key] = g if prev is None else prev + g
         return
@@ -588,7 +597,7 @@ def _accumulate_leaf(leaf: Tensor, g: np.ndarray, owned: bool) -> None:
     if not leaf.requires_grad:
         return
     if g.shape != leaf.array.shape:
-        g = np.broadcast_to(g, leaf.array.shape)
+        g = backend.xp_of(g).broadcast_to(g, leaf.array.shape)
         owned = False
     if g.dtype != leaf.array.dtype:
         g = g.astype(leaf.array.dtype)

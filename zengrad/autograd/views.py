@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from zengrad import backend
 from zengrad.autograd.engine import EPOCH, GRAFTED, graft, storage_root
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
 
 
-def _offsets(a: np.ndarray, start: int) -> np.ndarray:
+def _offsets(a: np.ndarray, start: int) -> np.ndarray:  # host
     """The byte offset of each element of a (in a's shape) from address `start`."""
     off = np.full(a.shape, a.__array_interface__["data"][0] - start, dtype=np.int64)
     for d, (n, s) in enumerate(zip(a.shape, a.strides)):
@@ -32,9 +33,10 @@ def _offsets(a: np.ndarray, start: int) -> np.ndarray:
     return off
 
 
-def positions(base: np.ndarray, view: np.ndarray) -> np.ndarray | None:
+def positions(base: np.ndarray, view: np.ndarray) -> np.ndarray | None:  # host
     """The C-order flat positions in base of view's elements (view's shape), or None when
-    some element of view is not one of base's."""
+    some element of view is not one of base's (a host plan from the arrays' addresses and
+    strides: the nodes below move it to their arrays' device)."""
     start = base.__array_interface__["data"][0]
     ov = _offsets(view, start)
     if base.flags.c_contiguous:
@@ -52,21 +54,28 @@ def positions(base: np.ndarray, view: np.ndarray) -> np.ndarray | None:
     return order[i_clip]
 
 
+def _on(xp, pos):
+    """A host plan of positions as an array of xp (itself on NumPy)."""
+    return pos if xp is np or pos is None else xp.asarray(pos)
+
+
 class ViewOfBase(Function):
     """V = B.flat[pos] (V's memory is B's: forward returns V's array);
     dL/dB = zeros with g added at pos (np.add.at where pos repeats, an expanded view)."""
 
     @staticmethod
     def forward(ctx, base, view, pos):
-        ctx.shape, ctx.pos = base.shape, pos
+        xp = ctx.xp = backend.xp_of(base)
+        ctx.shape, ctx.pos = base.shape, _on(xp, pos)
         ctx.repeats = 0 in view.strides and view.size > 1
         return view
 
     @staticmethod
     def backward(ctx, g):
-        gb = np.zeros(ctx.shape, g.dtype)
+        xp = ctx.xp
+        gb = xp.zeros(ctx.shape, g.dtype)
         if ctx.repeats:
-            np.add.at(gb.reshape(-1), ctx.pos, g)
+            xp.add.at(gb.reshape(-1), ctx.pos, g)
         else:
             gb.reshape(-1)[ctx.pos] = g
         return gb, None, None
@@ -81,13 +90,14 @@ class ScatterIntoBase(Function):
 
     @staticmethod
     def forward(ctx, base, r, pos):
-        ctx.pos = pos
+        xp = ctx.xp = backend.xp_of(base)
+        ctx.pos = _on(xp, pos)
         return base
 
     @staticmethod
     def backward(ctx, g):
         gb = gr = None
-        flat = np.ascontiguousarray(g).reshape(-1)
+        flat = ctx.xp.ascontiguousarray(g).reshape(-1)
         if ctx.needs_input_grad[1]:
             gr = flat[ctx.pos]
         if ctx.needs_input_grad[0]:
@@ -156,7 +166,8 @@ def _view_node(base, view_array: np.ndarray, pos: np.ndarray, epoch: int):
     fn = object.__new__(ViewOfBase)
     fn.parents, fn.needs_input_grad = (base, None, None), [True, False, False]
     fn._retained, fn._freed, fn._epoch = None, False, epoch
-    fn.shape, fn.pos = base.array.shape, pos
+    fn.xp = xp = backend.xp_of(base.array)
+    fn.shape, fn.pos = base.array.shape, _on(xp, pos)
     fn.repeats = 0 in view_array.strides and view_array.size > 1
     fn.base = base
     return Tensor._make(view_array, True, fn)
@@ -192,8 +203,8 @@ def grafted_tensor(entry: tuple, root: np.ndarray):
     if not root.flags.c_contiguous:
         return None
     data = root.reshape(-1).view(np.uint8)[offset:]
-    arr = np.lib.stride_tricks.as_strided(data[: data.size - data.size % root.itemsize]
-                                          .view(root.dtype), shape, strides)
+    data = data[: data.size - data.size % root.itemsize].view(root.dtype)
+    arr = backend.xp_of(root).lib.stride_tricks.as_strided(data, shape, strides)
     return Tensor._make(arr, True, node)
 
 
@@ -203,7 +214,8 @@ def _written_into(a, g, pos: np.ndarray) -> None:
     fn.parents = (Tensor._make(a.array, False, None), g, None)
     fn.needs_input_grad = [False, True, False]
     fn._retained, fn._freed, fn._epoch, fn._prev = None, False, EPOCH[0], None
-    fn.pos = pos
+    fn.xp = xp = backend.xp_of(a.array)
+    fn.pos = _on(xp, pos)
     a.grad_fn, a.requires_grad = fn, True
 
 

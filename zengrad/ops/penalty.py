@@ -25,13 +25,15 @@ class L1PenaltyFn(Function):
 
     @staticmethod
     def forward(ctx, dtype, *ws):
+        xp = ctx.xp = backend.xp_of_all("l1_penalty", *ws)
         ctx.ws = ws
-        return np.asarray(sum(np.abs(w).sum() for w in ws)).astype(dtype, copy=False)
+        return xp.asarray(sum(xp.abs(w).sum() for w in ws)).astype(dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
         n = ctx.needs_input_grad
-        return (None, *(g * np.sign(w) if n[i + 1] else None for i, w in enumerate(ctx.ws)))
+        xp = ctx.xp
+        return (None, *(g * xp.sign(w) if n[i + 1] else None for i, w in enumerate(ctx.ws)))
 
 
 class L2PenaltyFn(Function):
@@ -39,9 +41,10 @@ class L2PenaltyFn(Function):
 
     @staticmethod
     def forward(ctx, dtype, *ws):
+        xp = backend.xp_of_all("l2_penalty", *ws)
         ctx.ws = ws
-        total = sum(np.dot(w.reshape(-1), w.reshape(-1)) for w in ws)
-        return np.asarray(total).astype(dtype, copy=False)
+        total = sum(xp.dot(w.reshape(-1), w.reshape(-1)) for w in ws)
+        return xp.asarray(total).astype(dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
@@ -55,8 +58,8 @@ def _penalty(who: str, fn: type[Function], tensors: Sequence[Tensor]) -> Tensor:
         if not isinstance(t, Tensor) or t.array.dtype.kind != "f":
             raise TypeError(f"{who}: penalties need floating point Tensors, got {t!r:.80}")
     if not tensors:
-        return Tensor(np.zeros((), backend.get_default_dtype()))
-    return fn.apply(np.result_type(*(t.array for t in tensors)), *tensors)
+        return Tensor(np.zeros((), backend.get_default_dtype()))  # host: no device to take
+    return fn.apply(np.result_type(*(t.array.dtype for t in tensors)), *tensors)
 
 
 def l1_penalty(tensors: Sequence[Tensor]) -> Tensor:
