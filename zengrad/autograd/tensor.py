@@ -57,14 +57,14 @@ def as_array(data, dtype=None) -> np.ndarray:
     """
     if isinstance(data, Tensor):
         arr = data.array
-    elif isinstance(data, np.ndarray):
+    elif backend.is_array(data):  # a NumPy or device array: it stays on its device
         arr = data
         check_array_dtype(arr.dtype, "tensor")
         if dtype is None and arr.dtype.kind in "iu" and arr.dtype != np.int64:
             arr = arr.astype(np.int64)
     else:
         try:
-            arr = np.asarray(data)
+            arr = np.asarray(data)  # host: Python numbers and sequences
         except ValueError:
             raise TypeError(
                 "could not build a tensor from this data: nested sequences are ragged "
@@ -147,7 +147,7 @@ def legacy_array(args: tuple, dtype, name: str = "Tensor") -> np.ndarray:
     shared, not copied (its dtype must be the constructor's)."""
     dt = backend.get_default_dtype() if dtype is None else np.dtype(dtype)
     if not args:
-        return np.empty((0,), dt)
+        return np.empty((0,), dt)  # host: factories make data on the host
     if all(_is_size_arg(a) for a in args) or (len(args) == 1 and isinstance(args[0], Size)):
         shape = tuple(int(a) for a in (args[0] if isinstance(args[0], Size) else args))
         for s in shape:
@@ -156,7 +156,7 @@ def legacy_array(args: tuple, dtype, name: str = "Tensor") -> np.ndarray:
                     f"{name}(): trying to create tensor with negative dimension {s}: "
                     f"{list(shape)}"
                 )
-        return np.zeros(shape, dt)
+        return np.zeros(shape, dt)  # host
     if len(args) > 1:
         raise TypeError(
             f"{name}() takes sizes (ints) or one sequence of data, got "
@@ -636,10 +636,13 @@ class Tensor:
 
     # ----- printing ------------------------------------------------------------------
     def __repr__(self) -> str:
-        body = np.array2string(
-            self.array, separator=", ", prefix="tensor(", precision=4, threshold=1000
+        host = backend.asnumpy(self.array)  # a device tensor prints from a host copy
+        body = np.array2string(  # host
+            host, separator=", ", prefix="tensor(", precision=4, threshold=1000
         )
         extras = []
+        if host is not self.array:
+            extras.append(f"device='{backend.device_of(self.array)}'")
         if self.array.dtype not in (backend.get_default_dtype(), np.int64, np.bool_):
             extras.append(f"dtype=zengrad.{self.array.dtype}")
         if self.grad_fn is not None:
