@@ -17,8 +17,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PHASE2 = {
     "zengrad/ops/inplace.py": 19,
     "zengrad/nn/attention.py": 5, "zengrad/nn/dropout.py": 1,
-    "zengrad/nn/embedding.py": 3, "zengrad/nn/hooks.py": 5, "zengrad/nn/init.py": 9,
-    "zengrad/nn/linear.py": 2, "zengrad/nn/module.py": 2,
+    "zengrad/nn/embedding.py": 3, "zengrad/nn/hooks.py": 5,
+    "zengrad/nn/linear.py": 2,
     "zengrad/nn/parameter.py": 1, "zengrad/nn/transformer.py": 14,
 }
 MIGRATED_ELSEWHERE = ["zengrad/linalg.py", "zengrad/autograd/gradcheck.py",

@@ -1,5 +1,7 @@
 """Parameter initializers, as torch.nn.init: each fills a tensor in place (no graph is
-recorded) from zengrad's seeded RNG and returns it.
+recorded) from zengrad's seeded RNG and returns it. The values are drawn on the host
+(the default CPU generator) and copied once into the tensor's array on its device, so a
+seed gives the same initial values on every device.
 
 Fans follow PyTorch: for a weight of shape (out, in, *kernel), fan_in = in * prod(kernel)
 and fan_out = out * prod(kernel).
@@ -52,8 +54,15 @@ def _check(tensor: Tensor, name: str) -> None:
 
 
 def _fill(tensor: Tensor, values) -> Tensor:
-    """Write values into tensor's array in place (cast to its dtype), outside the graph."""
-    np.copyto(tensor.array, values, casting="unsafe")
+    """Write host values into tensor's array in place (cast to its dtype), outside the
+    graph; a device tensor gets them in one copy."""
+    arr = tensor.array
+    xp = backend.xp_of(arr)
+    if xp is not np:
+        values = backend.to_device(
+            np.asarray(values).astype(arr.dtype, copy=False),  # host
+            backend.device_of(arr))
+    xp.copyto(arr, values, casting="unsafe")
     increment_version(tensor)  # a write: a graph that saved the old values will refuse
     return tensor
 
@@ -113,7 +122,7 @@ def trunc_normal_(
     hi = 0.5 * (1 + math.erf((b - mean) / (std * math.sqrt(2.0))))
     u = backend.rng().uniform(2 * lo - 1, 2 * hi - 1, tensor.shape)
     x = special.erfinv(u) * (std * math.sqrt(2.0)) + mean
-    return _fill(tensor, np.clip(x, a, b))
+    return _fill(tensor, np.clip(x, a, b))  # host
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
@@ -136,7 +145,7 @@ def eye_(tensor: Tensor) -> Tensor:
     _check(tensor, "eye_")
     if tensor.ndim != 2:
         raise ValueError(f"Only tensors with 2 dimensions are supported, got {tensor.ndim}")
-    return _fill(tensor, np.eye(*tensor.shape))
+    return _fill(tensor, np.eye(*tensor.shape))  # host
 
 
 def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
@@ -150,7 +159,7 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
         raise ValueError("dim 0 must be divisible by groups")
     per = out // groups
     n = min(per, tensor.shape[1])
-    values = np.zeros(tensor.shape)
+    values = np.zeros(tensor.shape)  # host
     centre = tuple(k // 2 for k in tensor.shape[2:])
     for g in range(groups):
         for d in range(n):
@@ -231,8 +240,8 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     flat = backend.rng().standard_normal((rows, cols))
     if rows < cols:
         flat = flat.T
-    q, r = np.linalg.qr(flat)
-    q *= np.sign(np.diag(r))
+    q, r = np.linalg.qr(flat)  # host
+    q *= np.sign(np.diag(r))  # host
     if rows < cols:
         q = q.T
     return _fill(tensor, (gain * q).reshape(tensor.shape))
@@ -248,6 +257,6 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01) -> Tensor:
     rng = backend.rng()
     values = rng.normal(0.0, std, (rows, cols))
     if n_zeros:
-        zero_rows = np.argsort(rng.random((rows, cols)), axis=0)[:n_zeros]
-        values[zero_rows, np.arange(cols)] = 0
+        zero_rows = np.argsort(rng.random((rows, cols)), axis=0)[:n_zeros]  # host
+        values[zero_rows, np.arange(cols)] = 0  # host
     return _fill(tensor, values)

@@ -21,6 +21,7 @@ import numpy as np
 from zengrad import backend
 from zengrad.autograd.engine import is_grad_enabled
 from zengrad.autograd.tensor import Tensor, zero_grads
+from zengrad.nn import placement
 from zengrad.nn.hooks import BackwardHook
 from zengrad.nn.parameter import Parameter
 
@@ -85,11 +86,13 @@ def _as_array(value: Any, target: np.ndarray) -> tuple[np.ndarray | None, str]:
     and complex values can't go into a real target (the imaginary part would be lost)."""
     if isinstance(value, Tensor):
         arr = value.array
+        if not isinstance(arr, np.ndarray):  # on a device: its values, checked as any other
+            arr = backend.asnumpy(arr)
     elif isinstance(value, np.ndarray):
         arr = value
     else:
         try:
-            arr = np.asarray(value)
+            arr = np.asarray(value)  # host: a state_dict value given as a list or number
         except Exception as e:  # noqa: BLE001 - report which key could not be read
             return None, (f"a {type(value).__name__}, which can't be converted to an "
                           f"array ({e})")
@@ -492,9 +495,12 @@ class Module:
 
     # ----- dtype / device --------------------------------------------------------------
     def to(self, *args, **kwargs) -> Module:
-        """to(dtype), to(device), to(device, dtype), to(tensor): cast floating parameters and
-        buffers in place; the Parameter objects stay the same, so optimizers stay valid."""
-        _, dtype = backend.parse_to_args(args, kwargs)
+        """to(dtype), to(device), to(device, dtype), to(tensor): move parameters, buffers and
+        their gradients to the device and cast the floating ones, in place; the Parameter
+        objects stay the same, so optimizers stay valid."""
+        device, dtype = backend.parse_to_args(args, kwargs)
+        if device is not None:
+            placement.move_tensors(self, device)
         if dtype is not None:
             if dtype.kind != "f":
                 raise TypeError(
@@ -520,13 +526,17 @@ class Module:
         return self.to(np.float16)
 
     def cpu(self) -> Module:
-        return self
+        """Move every parameter, buffer and gradient to the host."""
+        return self.to("cpu")
 
     def cuda(self, device=None) -> Module:
-        """torch's error on a CPU-only build: there is no CUDA device to move to."""
-        backend.check_device("cuda" if device is None or isinstance(device, int) else device,
-                             "Module.cuda")
-        return self
+        """Move every parameter, buffer and gradient to a CUDA device (cuda:device for an
+        int); torch's error when there is none (a CPU-only build)."""
+        if device is None:
+            device = "cuda"
+        elif isinstance(device, int):
+            device = f"cuda:{device}"
+        return self.to(backend.check_device(device, "Module.cuda"))
 
     # ----- state dict ----------------------------------------------------------------
     def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
@@ -614,7 +624,10 @@ class Module:
             )
         for target, arr in copies:
             if target.array is not arr:
-                np.copyto(target.array, arr, casting="unsafe")
+                dst = target.array
+                if not isinstance(dst, np.ndarray):  # a device tensor: the values go there
+                    arr = backend.to_device(arr, backend.device_of(dst))
+                backend.xp_of(dst).copyto(dst, arr, casting="unsafe")
         return _IncompatibleKeys(missing, unexpected)
 
     # ----- printing ------------------------------------------------------------------
