@@ -98,9 +98,10 @@ def _get_pool() -> ThreadPoolExecutor:
 def for_blocks(fn: Callable[..., None], arrays: Sequence[np.ndarray]) -> None:
     """fn(*(a[s:e] for a in arrays)) over consecutive blocks [s, e) covering the arrays (1-D,
     one length), possibly in several threads; returns when every block is done and re-raises
-    the first error a block raised."""
+    the first error a block raised. Device (CuPy) arrays run in one call, unblocked: their
+    kernels are parallel already, and slicing would only launch more of them."""
     n = arrays[0].shape[0]
-    if n <= BLOCK:
+    if n <= BLOCK or type(arrays[0]) is not np.ndarray:
         fn(*arrays)
         return
     starts = range(0, n, BLOCK)

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-
+from zengrad import backend
 from zengrad.autograd.tensor import Tensor
 from zengrad.optim.optimizer import Optimizer, check_nonnegative, ema_sq_
 
@@ -73,18 +72,19 @@ class Adadelta(Optimizer):
             state = self.state.setdefault(p, {})
             if not state:
                 state["step"] = 0.0
-                state["square_avg"] = np.zeros_like(p.array)
-                state["acc_delta"] = np.zeros_like(p.array)
+                state["square_avg"] = backend.xp_of(p.array).zeros_like(p.array)
+                state["acc_delta"] = backend.xp_of(p.array).zeros_like(p.array)
             state["step"] += 1
             g = self._grad(p, weight_decay, group["maximize"])  # scratch slot 0 or p.grad
             square_avg, acc_delta = state["square_avg"], state["acc_delta"]
             std, delta = self._scratch(p.array, 1), self._scratch(p.array, 2)
+            xp = backend.xp_of(g)
 
             ema_sq_(square_avg, g, rho, std)  # std is a free temporary until the next line
-            np.add(square_avg, eps, out=std)
-            np.sqrt(std, out=std)
-            np.add(acc_delta, eps, out=delta)
-            np.sqrt(delta, out=delta)
+            xp.add(square_avg, eps, out=std)
+            xp.sqrt(std, out=std)
+            xp.add(acc_delta, eps, out=delta)
+            xp.sqrt(delta, out=delta)
             delta /= std
             delta *= g
             ema_sq_(acc_delta, delta, rho, std)  # std is no longer needed: reuse it

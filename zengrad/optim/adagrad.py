@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-
+from zengrad import backend
 from zengrad.autograd.tensor import Tensor
 from zengrad.optim.optimizer import Optimizer, check_nonnegative
 
@@ -47,7 +46,8 @@ class Adagrad(Optimizer):
             if p not in self.state:
                 self.state[p] = {
                     "step": 0.0,
-                    "sum": np.full_like(p.array, group["initial_accumulator_value"]),
+                    "sum": backend.xp_of(p.array).full_like(
+                        p.array, group["initial_accumulator_value"]),
                 }
 
     def _validate(self, group: dict[str, Any]) -> None:
@@ -68,10 +68,11 @@ class Adagrad(Optimizer):
             clr = lr / (1 + (state["step"] - 1) * lr_decay)
             total = state["sum"]
             std, tmp = self._scratch(p.array, 1), self._scratch(p.array, 2)
-            np.multiply(g, g, out=tmp)
+            xp = backend.xp_of(g)
+            xp.multiply(g, g, out=tmp)
             total += tmp
-            np.sqrt(total, out=std)
+            xp.sqrt(total, out=std)
             std += eps
-            np.multiply(g, -clr, out=tmp)
+            xp.multiply(g, -clr, out=tmp)
             tmp /= std
             p.array += tmp

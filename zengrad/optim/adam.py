@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-
+from zengrad import backend
 from zengrad.autograd.tensor import Tensor
 from zengrad.optim.optimizer import (
     Optimizer,
@@ -72,10 +71,10 @@ class Adam(Optimizer):
             state = self.state.setdefault(p, {})
             if not state:
                 state["step"] = 0.0
-                state["exp_avg"] = np.zeros_like(p.array)
-                state["exp_avg_sq"] = np.zeros_like(p.array)
+                state["exp_avg"] = backend.xp_of(p.array).zeros_like(p.array)
+                state["exp_avg_sq"] = backend.xp_of(p.array).zeros_like(p.array)
             if amsgrad and "max_exp_avg_sq" not in state:
-                state["max_exp_avg_sq"] = np.zeros_like(p.array)
+                state["max_exp_avg_sq"] = backend.xp_of(p.array).zeros_like(p.array)
             state["step"] += 1
             step = state["step"]
 
@@ -96,17 +95,18 @@ class Adam(Optimizer):
             def update(p_, g_, exp_avg, exp_avg_sq, max_sq=None, step_size=step_size,
                        bc2=bias_correction2_sqrt):
                 # all 13 passes over one cache-sized block before the next (for_blocks)
-                denom, tmp = np.empty_like(p_), np.empty_like(p_)
+                xp = backend.xp_of(p_)
+                denom, tmp = xp.empty_like(p_), xp.empty_like(p_)
                 lerp_(exp_avg, g_, 1.0 - beta1, tmp)
                 ema_sq_(exp_avg_sq, g_, beta2, tmp)
                 if max_sq is not None:
-                    np.maximum(max_sq, exp_avg_sq, out=max_sq)
-                    np.sqrt(max_sq, out=denom)
+                    xp.maximum(max_sq, exp_avg_sq, out=max_sq)
+                    xp.sqrt(max_sq, out=denom)
                 else:
-                    np.sqrt(exp_avg_sq, out=denom)
+                    xp.sqrt(exp_avg_sq, out=denom)
                 denom /= bc2
                 denom += eps
-                np.multiply(exp_avg, -step_size, out=tmp)
+                xp.multiply(exp_avg, -step_size, out=tmp)
                 tmp /= denom
                 p_ += tmp
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from zengrad import backend
 from zengrad.autograd import enable_grad
 from zengrad.autograd.tensor import Tensor
 from zengrad.optim.optimizer import Optimizer, _as_index, _is_number, _short, check_nonnegative
@@ -22,7 +23,7 @@ _LINE_SEARCHES = (None, "strong_wolfe")
 
 def _abs_max(a: np.ndarray):
     """max |a_i| without a temporary; NaN propagates (np.maximum, not the builtin max)."""
-    return np.maximum(a.max(), -a.min())
+    return backend.xp_of(a).maximum(a.max(), -a.min())
 
 
 def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
@@ -30,7 +31,7 @@ def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
     bounds (default [min(x1, x2), max(x1, x2)]); the bounds' midpoint when it has none:
     d1 = g1 + g2 - 3 (f1 - f2) / (x1 - x2);  d2 = sqrt(d1^2 - g1 g2);
     x = x2 - (x2 - x1) (g2 + d2 - d1) / (g2 - g1 + 2 d2)   (x2 the farther point)."""
-    with np.errstate(all="ignore"):  # torch's 0-d tensors give inf/nan here silently
+    with np.errstate(all="ignore"):  # host: scalars; torch's 0-d tensors give inf/nan here silently
         return _cubic(x1, f1, g1, x2, f2, g2, bounds)
 
 
@@ -42,7 +43,7 @@ def _cubic(x1, f1, g1, x2, f2, g2, bounds):
     d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
     d2_square = d1 * d1 - g1 * g2
     if d2_square >= 0:
-        d2 = np.sqrt(d2_square)
+        d2 = backend.xp_of(d2_square).sqrt(d2_square)
         if x1 <= x2:
             min_pos = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
         else:
@@ -103,6 +104,7 @@ class LBFGS(Optimizer):
         self._dtype = dtypes.pop()
         self._sizes = [p.array.size for p in self._params]
         self._numel = sum(self._sizes)
+        backend.xp_of_all("LBFGS", *(p.array for p in self._params))  # one device
         # flat work vectors, made once (named below), so iterations don't allocate
         self._bufs: dict[str, np.ndarray] = {}
 
@@ -125,10 +127,16 @@ class LBFGS(Optimizer):
             )
 
     # ----- the flat vector ----------------------------------------------------------
+    @property
+    def _xp(self):
+        """The module of the parameters' device: the flat vectors live there too."""
+        return backend.xp_of(self._params[0].array)
+
     def _buf(self, name: str) -> np.ndarray:
+        xp = self._xp
         buf = self._bufs.get(name)
         if buf is None:
-            buf = self._bufs[name] = np.empty(self._numel, dtype=self._dtype)
+            buf = self._bufs[name] = xp.empty(self._numel, dtype=self._dtype)
         return buf
 
     def _check_params(self) -> None:
@@ -160,8 +168,9 @@ class LBFGS(Optimizer):
 
     def _add_grad(self, t, d: np.ndarray) -> None:
         """x <- x + t d, parameter by parameter in place."""
+        xp = self._xp
         tmp = self._buf("tmp")
-        np.multiply(d, t, out=tmp)
+        xp.multiply(d, t, out=tmp)
         for p, seg in self._segments():
             p.array += tmp[seg].reshape(p.array.shape)
 
@@ -171,8 +180,9 @@ class LBFGS(Optimizer):
         return out
 
     def _set_param(self, x: np.ndarray) -> None:
+        xp = self._xp
         for p, seg in self._segments():
-            np.copyto(p.array, x[seg].reshape(p.array.shape))
+            xp.copyto(p.array, x[seg].reshape(p.array.shape))
 
     @staticmethod
     def _evaluate(closure: Callable[[], Any]) -> tuple[Any, float]:
@@ -199,6 +209,7 @@ class LBFGS(Optimizer):
     def step(self, closure: Callable[[], Any] | None = None):  # type: ignore[override]
         """Run up to max_iter L-BFGS iterations; closure() re-evaluates the model (zero_grad,
         forward, backward) and returns the loss. Returns the first evaluation's loss."""
+        xp = self._xp
         if not callable(closure):
             raise TypeError(
                 "LBFGS.step(closure) needs a closure that zeroes the gradients, re-evaluates "
@@ -237,16 +248,16 @@ class LBFGS(Optimizer):
 
             # ---- descent direction
             if d is None:  # d is kept in place from here on (the state owns it)
-                d = np.empty(self._numel, dtype=self._dtype)
+                d = xp.empty(self._numel, dtype=self._dtype)
             if state["n_iter"] == 1:
-                np.negative(flat_grad, out=d)
+                xp.negative(flat_grad, out=d)
                 old_dirs, old_stps, ro = [], [], []
                 H_diag = 1
             else:
                 y, s = self._buf("y"), self._buf("s")
-                np.subtract(flat_grad, prev_flat_grad, out=y)
-                np.multiply(d, t, out=s)
-                ys = np.dot(y, s)
+                xp.subtract(flat_grad, prev_flat_grad, out=y)
+                xp.multiply(d, t, out=s)
+                ys = xp.dot(y, s)
                 if ys > 1e-10:
                     if len(old_dirs) == history_size:
                         # drop the oldest pair; its arrays become the next y, s buffers
@@ -257,7 +268,7 @@ class LBFGS(Optimizer):
                     old_dirs.append(y)
                     old_stps.append(s)
                     ro.append(1.0 / ys)
-                    H_diag = ys / np.dot(y, y)  # scale of the initial inverse Hessian
+                    H_diag = ys / xp.dot(y, y)  # scale of the initial inverse Hessian
 
                 num_old = len(old_dirs)
                 if "al" not in state:
@@ -265,30 +276,30 @@ class LBFGS(Optimizer):
                 al = state["al"]
                 if len(al) < history_size:  # history_size raised after a load
                     al.extend([None] * (history_size - len(al)))
-                q = np.negative(flat_grad, out=self._buf("q"))
+                q = xp.negative(flat_grad, out=self._buf("q"))
                 for i in range(num_old - 1, -1, -1):
-                    al[i] = np.dot(old_stps[i], q) * ro[i]
-                    np.multiply(old_dirs[i], -al[i], out=tmp)
+                    al[i] = xp.dot(old_stps[i], q) * ro[i]
+                    xp.multiply(old_dirs[i], -al[i], out=tmp)
                     q += tmp
-                r = np.multiply(q, H_diag, out=d)
+                r = xp.multiply(q, H_diag, out=d)
                 for i in range(num_old):
-                    be_i = np.dot(old_dirs[i], r) * ro[i]
-                    np.multiply(old_stps[i], al[i] - be_i, out=tmp)
+                    be_i = xp.dot(old_dirs[i], r) * ro[i]
+                    xp.multiply(old_stps[i], al[i] - be_i, out=tmp)
                     r += tmp
 
             if prev_flat_grad is None:
                 prev_flat_grad = flat_grad.copy()
             else:
-                np.copyto(prev_flat_grad, flat_grad)
+                xp.copyto(prev_flat_grad, flat_grad)
             prev_loss = loss
 
             # ---- step length
             if state["n_iter"] == 1:
-                np.abs(flat_grad, out=tmp)
+                xp.abs(flat_grad, out=tmp)
                 t = min(1.0, 1.0 / tmp.sum()) * lr
             else:
                 t = lr
-            gtd = np.dot(flat_grad, d)
+            gtd = xp.dot(flat_grad, d)
             if gtd > -tolerance_change:  # not a descent direction (to tolerance)
                 break
 
@@ -298,7 +309,7 @@ class LBFGS(Optimizer):
                 loss, ls_grad, t, ls_func_evals = self._strong_wolfe(
                     closure, x_init, t, d, loss, flat_grad, gtd, max_ls=max_eval - current_evals
                 )
-                np.copyto(flat_grad, ls_grad)
+                xp.copyto(flat_grad, ls_grad)
                 self._add_grad(t, d)
                 opt_cond = _abs_max(flat_grad) <= tolerance_grad
             else:
@@ -337,6 +348,7 @@ class LBFGS(Optimizer):
         interpolation. Returns (f, g, t, evaluations) at the chosen t; g is a work buffer.
         tolerance_change stays at its default 1e-9, as torch calls it (the group's value is
         not passed on)."""
+        xp = self._xp
         d_norm = _abs_max(d)
         # gradients the search keeps: the latest trial's (g_new), the previous trial's,
         # and the bracket's two ends; copied between fixed buffers, never allocated
@@ -344,7 +356,7 @@ class LBFGS(Optimizer):
         g_prev_buf = self._buf("g_prev")
         f_new, g_new = self._directional_evaluate(closure, x, t, d)
         ls_func_evals = 1
-        gtd_new = np.dot(g_new, d)
+        gtd_new = xp.dot(g_new, d)
 
         # bracketing phase
         t_prev, f_prev, g_prev, gtd_prev = 0, f, g, gtd
@@ -354,19 +366,19 @@ class LBFGS(Optimizer):
         while ls_iter < max_ls:
             if f_new > (f + c1 * t * gtd) or (ls_iter > 1 and f_new >= f_prev):
                 bracket, bracket_f = [t_prev, t], [f_prev, f_new]
-                np.copyto(br[0], g_prev)
-                np.copyto(br[1], g_new)
+                xp.copyto(br[0], g_prev)
+                xp.copyto(br[1], g_new)
                 bracket_gtd = [gtd_prev, gtd_new]
                 break
             if abs(gtd_new) <= -c2 * gtd:
                 bracket, bracket_f = [t], [f_new]
-                np.copyto(br[0], g_new)
+                xp.copyto(br[0], g_new)
                 done = True
                 break
             if gtd_new >= 0:
                 bracket, bracket_f = [t_prev, t], [f_prev, f_new]
-                np.copyto(br[0], g_prev)
-                np.copyto(br[1], g_new)
+                xp.copyto(br[0], g_prev)
+                xp.copyto(br[1], g_new)
                 bracket_gtd = [gtd_prev, gtd_new]
                 break
             # extrapolate: a cubic step between 1.01 t and 10 t
@@ -376,16 +388,16 @@ class LBFGS(Optimizer):
             t = _cubic_interpolate(t_prev, f_prev, gtd_prev, t, f_new, gtd_new,
                                    bounds=(min_step, max_step))
             t_prev, f_prev, gtd_prev = tmp, f_new, gtd_new
-            np.copyto(g_prev_buf, g_new)
+            xp.copyto(g_prev_buf, g_new)
             g_prev = g_prev_buf
             f_new, g_new = self._directional_evaluate(closure, x, t, d)
             ls_func_evals += 1
-            gtd_new = np.dot(g_new, d)
+            gtd_new = xp.dot(g_new, d)
             ls_iter += 1
         if ls_iter == max_ls:  # out of evaluations: bracket [0, t]
             bracket, bracket_f = [0, t], [f, f_new]
-            np.copyto(br[0], g)
-            np.copyto(br[1], g_new)
+            xp.copyto(br[0], g)
+            xp.copyto(br[1], g_new)
 
         # zoom phase: shrink the bracket until its low end satisfies the conditions
         insuf_progress = False
@@ -410,13 +422,13 @@ class LBFGS(Optimizer):
 
             f_new, g_new = self._directional_evaluate(closure, x, t, d)
             ls_func_evals += 1
-            gtd_new = np.dot(g_new, d)
+            gtd_new = xp.dot(g_new, d)
             ls_iter += 1
 
             if f_new > (f + c1 * t * gtd) or f_new >= bracket_f[low_pos]:
                 # not sufficiently lower (Armijo) or above the low end: new high end
                 bracket[high_pos], bracket_f[high_pos] = t, f_new
-                np.copyto(br[high_pos], g_new)
+                xp.copyto(br[high_pos], g_new)
                 bracket_gtd[high_pos] = gtd_new
                 low_pos, high_pos = (0, 1) if bracket_f[0] <= bracket_f[1] else (1, 0)
             else:
@@ -429,7 +441,7 @@ class LBFGS(Optimizer):
                     bracket_gtd[high_pos] = bracket_gtd[low_pos]
                 # the trial becomes the low end
                 bracket[low_pos], bracket_f[low_pos] = t, f_new
-                np.copyto(br[low_pos], g_new)
+                xp.copyto(br[low_pos], g_new)
                 bracket_gtd[low_pos] = gtd_new
 
         return bracket_f[low_pos], br[low_pos], bracket[low_pos], ls_func_evals
@@ -443,7 +455,7 @@ class LBFGS(Optimizer):
         for entry in sd["state"].values():
             for k, v in entry.items():
                 if isinstance(v, list):
-                    entry[k] = [np.array(a, copy=True) if isinstance(a, np.ndarray) else a
+                    entry[k] = [backend.xp_of(a).array(a, copy=True) if backend.is_array(a) else a
                                 for a in v]
         return sd
 
@@ -525,6 +537,8 @@ class LBFGS(Optimizer):
 
     @staticmethod
     def _number(v: Any) -> float:
+        if backend.is_array(v):
+            v = backend.asnumpy(v)
         if isinstance(v, np.ndarray) and v.size == 1 and v.dtype.kind in "iuf":
             v = v.reshape(()).item()
         if not _is_number(v):
@@ -534,12 +548,15 @@ class LBFGS(Optimizer):
     def _flat(self, v: Any) -> np.ndarray:
         if isinstance(v, Tensor):
             v = v.array
+        if backend.is_array(v):
+            v = backend.asnumpy(v)  # checked on the host, then put on the parameters' device
         if not isinstance(v, np.ndarray) or v.dtype.kind not in "iuf":
             raise TypeError(f"must be an array of numbers, got {_short(v)}")
         if v.shape != (self._numel,):
             raise ValueError(f"has shape {v.shape}, but the parameters' flat vector has shape "
                              f"({self._numel},)")
-        return np.array(v, dtype=self._dtype, copy=True)
+        flat = np.array(v, dtype=self._dtype, copy=True)  # host
+        return backend.to_device(flat, backend.device_of(self._params[0].array))
 
 
 def _check_count(name: str, value: Any) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from zengrad import backend
 from zengrad.autograd import enable_grad
 from zengrad.autograd.engine import record_writes
 from zengrad.autograd.tensor import Tensor, zero_grads
@@ -56,7 +57,7 @@ class Optimizer:
         self.param_groups: list[dict[str, Any]] = []
         # shared scratch arrays (one flat array per dtype and slot, sized for the largest
         # parameter), so steps don't allocate temporaries; not part of the state
-        self._scratch_bufs: dict[tuple[np.dtype, int], np.ndarray] = {}
+        self._scratch_bufs: dict[tuple[type, np.dtype, int], np.ndarray] = {}
 
         param_groups = list(params)
         if len(param_groups) == 0:
@@ -181,11 +182,12 @@ class Optimizer:
         )
 
     def _scratch(self, p: np.ndarray, slot: int) -> np.ndarray:
-        """A reusable work array shaped like p (contents undefined); slot picks which one."""
-        key = (p.dtype, slot)
+        """A reusable work array shaped like p, on p's device (contents undefined); slot
+        picks which one."""
+        key = (type(p), p.dtype, slot)
         buf = self._scratch_bufs.get(key)
         if buf is None or buf.size < p.size:
-            buf = np.empty(p.size, dtype=p.dtype)
+            buf = backend.xp_of(p).empty(p.size, dtype=p.dtype)
             self._scratch_bufs[key] = buf
         return buf[: p.size].reshape(p.shape)
 
@@ -198,14 +200,14 @@ class Optimizer:
         g = p._grad.array
         if weight_decay != 0:
             out = self._scratch(p.array, 0)
-            np.multiply(p.array, weight_decay, out=out)
+            backend.xp_of(g).multiply(p.array, weight_decay, out=out)
             if maximize:
                 out -= g
             else:
                 out += g
             return out
         if maximize:
-            return np.negative(g, out=self._scratch(p.array, 0))
+            return backend.xp_of(g).negative(g, out=self._scratch(p.array, 0))
         return g
 
     # ----- checkpoints -------------------------------------------------------------
@@ -224,7 +226,7 @@ class Optimizer:
             for p in group["params"]:
                 if p in self.state:
                     state[index[id(p)]] = {
-                        k: np.array(v, copy=True) if isinstance(v, np.ndarray) else v
+                        k: backend.xp_of(v).array(v, copy=True) if backend.is_array(v) else v
                         for k, v in self.state[p].items()
                     }
         return {"state": state, "param_groups": groups}
@@ -388,8 +390,10 @@ def _restore_value(name: str, value: Any, p: Tensor) -> Any:
     a non-negative number; anything else must be a number or None."""
     if isinstance(value, Tensor):
         value = value.array
+    if backend.is_array(value):
+        value = backend.asnumpy(value)  # checked on the host, then put on p's device
     if name == "step":
-        arr = np.asarray(value) if isinstance(value, (np.ndarray, np.generic)) else None
+        arr = np.asarray(value) if isinstance(value, (np.ndarray, np.generic)) else None  # host
         if arr is not None and arr.size == 1 and arr.dtype.kind in "iuf":
             value = arr.reshape(()).item()
         if not _is_number(value) or not 0 <= float(value) < math.inf:
@@ -403,7 +407,8 @@ def _restore_value(name: str, value: Any, p: Tensor) -> Any:
                 f"loaded state '{name}' has shape {value.shape} but its parameter has shape "
                 f"{tuple(p.shape)}"
             )
-        return np.array(value, dtype=p.dtype, copy=True)
+        arr = np.array(value, dtype=p.dtype, copy=True)  # host
+        return backend.to_device(arr, backend.device_of(p.array))
     if value is None or _is_number(value) or isinstance(value, (bool, np.bool_)):
         return value
     raise TypeError(f"must be an array shaped like its parameter {tuple(p.shape)}, a "
@@ -426,19 +431,20 @@ def check_nonnegative(name: str, value: float) -> None:
 def lerp_(a: np.ndarray, b: np.ndarray, weight: float, tmp: np.ndarray) -> None:
     """a <- a + weight * (b - a), in place, rounded as PyTorch's lerp_ (b-side form for
     weight >= 0.5: b - (b - a) * (1 - weight))."""
-    np.subtract(b, a, out=tmp)
+    xp = backend.xp_of(a)
+    xp.subtract(b, a, out=tmp)
     if weight < 0.5:
         tmp *= weight
         a += tmp
     else:
         tmp *= 1.0 - weight
-        np.subtract(b, tmp, out=a)
+        xp.subtract(b, tmp, out=a)
 
 
 def ema_sq_(v: np.ndarray, g: np.ndarray, decay: float, tmp: np.ndarray) -> None:
     """v <- decay * v + (1 - decay) * g^2, in place (the second moment of Adam and RMSprop)."""
     v *= decay
-    np.multiply(g, 1.0 - decay, out=tmp)
+    backend.xp_of(v).multiply(g, 1.0 - decay, out=tmp)
     tmp *= g
     v += tmp
 
@@ -448,11 +454,11 @@ def elementwise_update(fn: Callable[..., None], arrays: list[np.ndarray]) -> Non
     its gradient, its state), run block by block over their flat views (cache-sized blocks,
     spread over zengrad.ops.threads' pool when large); bit for bit fn(*arrays). Arrays that
     are not all contiguous run in one call; a non-contiguous gradient is copied first."""
-    if arrays[0].size <= BLOCK:  # one block: no views to make
-        fn(*arrays)
+    if arrays[0].size <= BLOCK or type(arrays[0]) is not np.ndarray:
+        fn(*arrays)  # one block (no views to make), or device arrays (not blocked)
         return
     if not arrays[1].flags.c_contiguous:
-        arrays = [arrays[0], np.ascontiguousarray(arrays[1]), *arrays[2:]]
+        arrays = [arrays[0], np.ascontiguousarray(arrays[1]), *arrays[2:]]  # host
     if all(a.flags.c_contiguous for a in arrays):
         for_blocks(fn, [a.reshape(-1) for a in arrays])
     else:

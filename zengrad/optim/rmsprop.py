@@ -6,8 +6,7 @@ from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
-import numpy as np
-
+from zengrad import backend
 from zengrad.autograd.tensor import Tensor
 from zengrad.optim.optimizer import (
     Optimizer,
@@ -63,11 +62,11 @@ class RMSprop(Optimizer):
             state = self.state.setdefault(p, {})
             if not state:
                 state["step"] = 0.0
-                state["square_avg"] = np.zeros_like(p.array)
+                state["square_avg"] = backend.xp_of(p.array).zeros_like(p.array)
             if momentum > 0 and "momentum_buffer" not in state:
-                state["momentum_buffer"] = np.zeros_like(p.array)
+                state["momentum_buffer"] = backend.xp_of(p.array).zeros_like(p.array)
             if centered and "grad_avg" not in state:
-                state["grad_avg"] = np.zeros_like(p.array)
+                state["grad_avg"] = backend.xp_of(p.array).zeros_like(p.array)
             state["step"] += 1
             g = self._grad(p, float(group["weight_decay"]), group["maximize"])
             arrays = [p.array, g, state["square_avg"]]
@@ -79,25 +78,26 @@ class RMSprop(Optimizer):
 
 def _rmsprop_step(p, g, square_avg, *rest, lr, alpha, eps, momentum) -> None:
     """One block of the update; rest = (grad_avg if centered, momentum_buffer if momentum)."""
+    xp = backend.xp_of(p)
     rest = list(rest)
     buf = rest.pop() if momentum > 0 else None
     grad_avg = rest.pop() if rest else None
-    avg, tmp = np.empty_like(p), np.empty_like(p)
+    avg, tmp = xp.empty_like(p), xp.empty_like(p)
     ema_sq_(square_avg, g, alpha, tmp)
     if grad_avg is not None:
         lerp_(grad_avg, g, 1.0 - alpha, tmp)
-        np.multiply(grad_avg, grad_avg, out=tmp)
-        np.subtract(square_avg, tmp, out=avg)
-        np.sqrt(avg, out=avg)
+        xp.multiply(grad_avg, grad_avg, out=tmp)
+        xp.subtract(square_avg, tmp, out=avg)
+        xp.sqrt(avg, out=avg)
     else:
-        np.sqrt(square_avg, out=avg)
+        xp.sqrt(square_avg, out=avg)
     avg += eps
     if buf is not None:
         buf *= momentum
-        np.divide(g, avg, out=tmp)
+        xp.divide(g, avg, out=tmp)
         buf += tmp
-        np.multiply(buf, -lr, out=tmp)
+        xp.multiply(buf, -lr, out=tmp)
     else:
-        np.multiply(g, -lr, out=tmp)
+        xp.multiply(g, -lr, out=tmp)
         tmp /= avg
     p += tmp

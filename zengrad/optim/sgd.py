@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from zengrad import backend
 from zengrad.autograd.tensor import Tensor
 from zengrad.optim.optimizer import Optimizer, check_nonnegative, elementwise_update
 
@@ -68,7 +69,7 @@ class SGD(Optimizer):
             state = self.state.setdefault(p, {})
             buf = state.get("momentum_buffer")
             if buf is None:  # b = g at the first step
-                buf = state["momentum_buffer"] = np.array(g, copy=True)
+                buf = state["momentum_buffer"] = backend.xp_of(g).array(g, copy=True)
                 elementwise_update(first, [p.array, g, buf])
             else:
                 elementwise_update(later, [p.array, g, buf])
@@ -76,25 +77,27 @@ class SGD(Optimizer):
 
 def _plain_step(p: np.ndarray, g: np.ndarray, lr: float) -> None:
     """p -= lr g (on one block: see elementwise_update)."""
-    tmp = np.multiply(g, -lr)
+    xp = backend.xp_of(p)
+    tmp = xp.multiply(g, -lr)
     p += tmp
 
 
 def _momentum_step(p, g, buf, lr: float, momentum: float, nesterov: bool, dampening) -> None:
     """b = momentum b + (1 - dampening) g (dampening None: b already holds g, the first step);
     p -= lr (g + momentum b if nesterov else b). One block."""
-    tmp = np.empty_like(p)
+    xp = backend.xp_of(p)
+    tmp = xp.empty_like(p)
     if dampening is not None:
         buf *= momentum
         if dampening == 0:
             buf += g
         else:
-            np.multiply(g, 1.0 - dampening, out=tmp)
+            xp.multiply(g, 1.0 - dampening, out=tmp)
             buf += tmp
     if nesterov:
-        np.multiply(buf, momentum, out=tmp)
+        xp.multiply(buf, momentum, out=tmp)
         tmp += g
         tmp *= -lr
     else:
-        np.multiply(buf, -lr, out=tmp)
+        xp.multiply(buf, -lr, out=tmp)
     p += tmp
