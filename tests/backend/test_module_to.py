@@ -99,3 +99,42 @@ def test_init_fills_a_device_tensor_with_the_host_draws(cuda):  # noqa: F811
     dev = nn.init.kaiming_uniform_(zg.empty(4, 5).to("cuda"))
     assert dev.device.type == "cuda"
     np.testing.assert_array_equal(dev.cpu().numpy(), host.numpy())
+
+
+LAYERS = {
+    "Linear": lambda d: nn.Linear(3, 2, device=d),
+    "Conv2d": lambda d: nn.Conv2d(2, 3, 3, device=d),
+    "ConvTranspose2d": lambda d: nn.ConvTranspose2d(2, 3, 3, device=d),
+    "Embedding": lambda d: nn.Embedding(5, 3, device=d),
+    "LayerNorm": lambda d: nn.LayerNorm(4, device=d),
+    "BatchNorm1d": lambda d: nn.BatchNorm1d(3, device=d),
+    "GroupNorm": lambda d: nn.GroupNorm(1, 3, device=d),
+    "MultiheadAttention": lambda d: nn.MultiheadAttention(4, 2, device=d),
+    "LSTM": lambda d: nn.LSTM(3, 4, device=d),
+    "GRUCell": lambda d: nn.GRUCell(3, 4, device=d),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_device_argument_puts_a_layers_tensors_there_with_the_cpu_values(cuda, name):  # noqa: F811
+    zg.manual_seed(5)
+    host = LAYERS[name]("cpu")
+    zg.manual_seed(5)
+    dev = LAYERS[name]("cuda")
+    for a, b in zip((*dev.parameters(), *dev.buffers()), (*host.parameters(), *host.buffers())):
+        assert a.device.type == "cuda"
+        np.testing.assert_array_equal(backend.asnumpy(a.array), b.array)
+
+
+def test_an_unavailable_layer_device_raises_the_one_error_naming_the_layer():
+    with pytest.raises(Exception, match="Linear") as linear:
+        nn.Linear(3, 2, device="mps")
+    with pytest.raises(type(linear.value), match="Conv2d"):
+        nn.Conv2d(1, 1, 1, device="mps")
+
+
+def test_square_subsequent_mask_on_a_device(cuda):  # noqa: F811
+    m = nn.Transformer.generate_square_subsequent_mask(3, device="cuda")
+    assert m.device.type == "cuda"
+    want = nn.Transformer.generate_square_subsequent_mask(3)
+    np.testing.assert_array_equal(m.cpu().numpy(), want.numpy())

@@ -21,6 +21,7 @@ from zengrad.nn import init
 from zengrad.nn.linear import Linear
 from zengrad.nn.module import Module
 from zengrad.nn.parameter import Parameter
+from zengrad.nn.placement import layer_device, place
 
 
 class MultiheadAttention(Module):
@@ -61,8 +62,7 @@ class MultiheadAttention(Module):
         if add_bias_kv or add_zero_attn:
             raise NotImplementedError("MultiheadAttention: add_bias_kv and add_zero_attn are not "
                                       "supported")
-        if device is not None and str(device).split(":")[0] != "cpu":
-            raise RuntimeError(f"device {device!r} is not available (NumPy cpu backend only)")
+        device = layer_device(device, "MultiheadAttention")
         dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
         e = int(embed_dim)
         self.embed_dim, self.num_heads, self.head_dim = e, int(num_heads), e // int(num_heads)
@@ -87,6 +87,7 @@ class MultiheadAttention(Module):
             self.register_parameter("in_proj_bias", None)
         self.out_proj = Linear(e, e, bias=bias, dtype=dt)
         self._reset_parameters()
+        place(self, device)
 
     def _reset_parameters(self) -> None:
         """Xavier-uniform projections, zero biases (out_proj.weight keeps Linear's init)."""

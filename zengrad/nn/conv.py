@@ -19,6 +19,7 @@ from zengrad.autograd.tensor import Tensor
 from zengrad.nn import init
 from zengrad.nn.module import Module
 from zengrad.nn.parameter import Parameter
+from zengrad.nn.placement import layer_device, place
 from zengrad.ops.args import check_positive, ntuple
 from zengrad.ops.conv import conv_nd, conv_padding
 from zengrad.ops.conv_transpose import conv_transpose_nd
@@ -103,8 +104,7 @@ class _ConvNd(_ConvBase):
             raise ValueError(
                 f"{cls}: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}"
             )
-        if device is not None and str(device).split(":")[0] != "cpu":
-            raise RuntimeError(f"device {device!r} is not available (NumPy cpu backend only)")
+        device = layer_device(device, type(self).__name__)
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.kernel_size = ntuple(kernel_size, nd, "kernel_size", cls)
         self.stride = ntuple(stride, nd, "stride", cls)
@@ -122,6 +122,7 @@ class _ConvNd(_ConvBase):
         self.padding_mode = padding_mode
         weight_shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
         self._init_parameters(weight_shape, bias, dtype)
+        place(self, device)
 
     def _owner(self) -> str:
         """How errors name this layer: Conv2d(3, 16, kernel_size=(3, 3), stride=(2, 2))."""
@@ -203,8 +204,7 @@ class _ConvTransposeNd(_ConvBase):
             raise ValueError(f'{cls}: only "zeros" padding mode is supported, got {padding_mode!r}')
         if isinstance(padding, str):
             raise ValueError(f"{cls}: padding must be an int or a tuple of ints, got {padding!r}")
-        if device is not None and str(device).split(":")[0] != "cpu":
-            raise RuntimeError(f"device {device!r} is not available (NumPy cpu backend only)")
+        device = layer_device(device, type(self).__name__)
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.kernel_size = ntuple(kernel_size, nd, "kernel_size", cls)
         self.stride = ntuple(stride, nd, "stride", cls)
@@ -228,6 +228,7 @@ class _ConvTransposeNd(_ConvBase):
         self.padding_mode = padding_mode
         weight_shape = (self.in_channels, self.out_channels // self.groups, *self.kernel_size)
         self._init_parameters(weight_shape, bias, dtype)
+        place(self, device)
 
     def _owner(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"

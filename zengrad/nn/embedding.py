@@ -12,6 +12,7 @@ from zengrad.nn import init
 from zengrad.nn.functional import embedding
 from zengrad.nn.module import Module
 from zengrad.nn.parameter import Parameter
+from zengrad.nn.placement import layer_device, place
 from zengrad.ops.embedding import normalize_padding_idx
 
 __all__ = ["Embedding", "embedding"]
@@ -43,8 +44,7 @@ class Embedding(Module):
         for name, n in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
             if isinstance(n, bool) or not isinstance(n, Integral) or n <= 0:
                 raise ValueError(f"Embedding: {name} must be a positive int, got {n!r}")
-        if device is not None and str(device).split(":")[0] != "cpu":
-            raise RuntimeError(f"device {device!r} is not available (NumPy cpu backend only)")
+        device = layer_device(device, "Embedding")
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         self.padding_idx = normalize_padding_idx(padding_idx, self.num_embeddings)
         self.max_norm, self.norm_type = max_norm, norm_type
@@ -60,6 +60,7 @@ class Embedding(Module):
                 raise ValueError(f"Embedding: _weight must have shape ({self.num_embeddings}, "
                                  f"{self.embedding_dim}), got {w.shape}")
             self.weight = Parameter(w, requires_grad=not _freeze)
+        place(self, device)
 
     def reset_parameters(self) -> None:
         init.normal_(self.weight)

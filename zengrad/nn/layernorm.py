@@ -8,6 +8,7 @@ from zengrad import backend
 from zengrad.autograd.tensor import Tensor
 from zengrad.nn.module import Module
 from zengrad.nn.norm import register_affine, reset_affine
+from zengrad.nn.placement import layer_device, place
 from zengrad.ops.layernorm import layer_norm, normalized_shape_of
 
 
@@ -29,13 +30,13 @@ class LayerNorm(Module):
         dtype=None,
     ) -> None:
         super().__init__()
-        if device is not None and str(device).split(":")[0] != "cpu":
-            raise RuntimeError(f"device {device!r} is not available (NumPy cpu backend only)")
+        device = layer_device(device, "LayerNorm")
         self.normalized_shape = normalized_shape_of(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
         register_affine(self, elementwise_affine, self.normalized_shape, dt, bias)
+        place(self, device)
 
     def reset_parameters(self) -> None:
         reset_affine(self, self.elementwise_affine)

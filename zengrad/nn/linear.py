@@ -9,6 +9,7 @@ from zengrad.autograd.tensor import Tensor
 from zengrad.nn import init
 from zengrad.nn.module import Module
 from zengrad.nn.parameter import Parameter
+from zengrad.nn.placement import layer_device, place
 from zengrad.ops.linalg import linear
 
 
@@ -36,8 +37,7 @@ class Linear(Module):
         for name, n in (("in_features", in_features), ("out_features", out_features)):
             if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
                 raise ValueError(f"Linear: {name} must be a non-negative int, got {n!r}")
-        if device is not None and str(device).split(":")[0] != "cpu":
-            raise RuntimeError(f"device {device!r} is not available (NumPy cpu backend only)")
+        device = layer_device(device, "Linear")
         dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
         self.in_features = int(in_features)
         self.out_features = int(out_features)
@@ -47,6 +47,7 @@ class Linear(Module):
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
+        place(self, device)
 
     def reset_parameters(self) -> None:
         init._default_reset_(self.weight, self.bias)

@@ -17,6 +17,7 @@ from zengrad.autograd.tensor import Tensor
 from zengrad.nn import init
 from zengrad.nn.module import Module
 from zengrad.nn.parameter import Parameter
+from zengrad.nn.placement import layer_device, place
 from zengrad.ops.args import shape_str
 from zengrad.ops.batchnorm import batch_norm
 from zengrad.ops.groupnorm import group_norm
@@ -67,8 +68,7 @@ class _BatchNorm(Module):
             raise TypeError(f"{cls}: num_features must be an int, got {num_features!r}")
         if num_features <= 0:
             raise ValueError(f"{cls}: num_features must be positive, got {num_features}")
-        if device is not None and str(device).split(":")[0] != "cpu":
-            raise RuntimeError(f"device {device!r} is not available (NumPy cpu backend only)")
+        device = layer_device(device, cls)
         dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
         self.num_features = int(num_features)
         self.eps = eps
@@ -86,6 +86,7 @@ class _BatchNorm(Module):
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
+        place(self, device)
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
@@ -175,13 +176,13 @@ class GroupNorm(Module):
                 f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
                 f"({num_groups})"
             )
-        if device is not None and str(device).split(":")[0] != "cpu":
-            raise RuntimeError(f"device {device!r} is not available (NumPy cpu backend only)")
+        device = layer_device(device, "GroupNorm")
         dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
         self.num_groups, self.num_channels = int(num_groups), int(num_channels)
         self.eps = eps
         self.affine = affine
         register_affine(self, affine, self.num_channels, dt, bias)
+        place(self, device)
 
     def reset_parameters(self) -> None:
         reset_affine(self, self.affine)

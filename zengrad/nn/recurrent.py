@@ -22,6 +22,7 @@ from zengrad.nn import functional as F
 from zengrad.nn import init
 from zengrad.nn.module import Module
 from zengrad.nn.parameter import Parameter
+from zengrad.nn.placement import layer_device, place
 from zengrad.ops.dropout import dropout as _dropout
 from zengrad.ops.shape import cat, stack
 
@@ -36,8 +37,7 @@ def _positive_int(who: str, name: str, value) -> int:
 
 
 def _param_dtype(who: str, device, dtype) -> np.dtype:
-    if device is not None and str(device).split(":")[0] != "cpu":
-        raise RuntimeError(f"{who}: device {device!r} is not available (NumPy cpu backend only)")
+    layer_device(device, who)  # the device check of every layer (place() moves them)
     dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
     if dt.kind != "f":
         raise TypeError(f"{who}: parameters must have a floating point dtype, got {dt}")
@@ -151,6 +151,7 @@ class RNNBase(Module):
                 self._flat_weights_names += names
                 self._all_weights.append(names)
         self.reset_parameters()
+        place(self, layer_device(device, who))
 
     def reset_parameters(self) -> None:
         """Every weight and bias ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
@@ -404,6 +405,7 @@ class RNNCellBase(Module):
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
         self.reset_parameters()
+        place(self, layer_device(device, who))
 
     def reset_parameters(self) -> None:
         _reset_uniform(self)

@@ -33,6 +33,7 @@ from zengrad.nn.dropout import Dropout
 from zengrad.nn.layernorm import LayerNorm
 from zengrad.nn.linear import Linear
 from zengrad.nn.module import Module
+from zengrad.nn.placement import layer_device
 
 _ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
 
@@ -453,10 +454,9 @@ class Transformer(Module):
 
     @staticmethod
     def generate_square_subsequent_mask(sz: int, device=None, dtype=None) -> Tensor:
-        """(sz, sz) float mask: 0 on and below the diagonal, -inf above."""
-        if device is not None and str(device).split(":")[0] != "cpu":
-            raise RuntimeError(f"device {device!r} is not available (NumPy cpu backend only)")
-        return generate_square_subsequent_mask(sz, dtype)
+        """(sz, sz) float mask: 0 on and below the diagonal, -inf above (on device)."""
+        device = layer_device(device, "generate_square_subsequent_mask")
+        return generate_square_subsequent_mask(sz, dtype).to(device)
 
 
 class PositionalEncoding(Module):
