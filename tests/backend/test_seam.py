@@ -26,9 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 # files still computing with NumPy directly (issue 15, phase 2): a failure raised there
 # is expected until they are migrated
-PHASE2 = {
-    "zengrad/ops/inplace.py",
-}
+PHASE2: set[str] = set()
 
 
 def _samples(entry: OpInfo):

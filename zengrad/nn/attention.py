@@ -72,17 +72,17 @@ class MultiheadAttention(Module):
         self.dropout = dropout
         self.batch_first = batch_first
         if self._qkv_same_embed_dim:
-            self.in_proj_weight = Parameter(np.empty((3 * e, e), dt))
+            self.in_proj_weight = Parameter(np.empty((3 * e, e), dt))  # host
             self.register_parameter("q_proj_weight", None)
             self.register_parameter("k_proj_weight", None)
             self.register_parameter("v_proj_weight", None)
         else:
-            self.q_proj_weight = Parameter(np.empty((e, e), dt))
-            self.k_proj_weight = Parameter(np.empty((e, self.kdim), dt))
-            self.v_proj_weight = Parameter(np.empty((e, self.vdim), dt))
+            self.q_proj_weight = Parameter(np.empty((e, e), dt))  # host
+            self.k_proj_weight = Parameter(np.empty((e, self.kdim), dt))  # host
+            self.v_proj_weight = Parameter(np.empty((e, self.vdim), dt))  # host
             self.register_parameter("in_proj_weight", None)
         if bias:
-            self.in_proj_bias = Parameter(np.empty(3 * e, dt))
+            self.in_proj_bias = Parameter(np.empty(3 * e, dt))  # host
         else:
             self.register_parameter("in_proj_bias", None)
         self.out_proj = Linear(e, e, bias=bias, dtype=dt)

@@ -51,11 +51,12 @@ class Embedding(Module):
         self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
         if _weight is None:
-            self.weight = Parameter(np.empty((self.num_embeddings, self.embedding_dim), dt),
-                                    requires_grad=not _freeze)
+            shape = (self.num_embeddings, self.embedding_dim)
+            self.weight = Parameter(np.empty(shape, dt), requires_grad=not _freeze)  # host
             self.reset_parameters()
         else:
-            w = np.array(_weight.array if isinstance(_weight, Tensor) else _weight, copy=True)
+            src = _weight.array if isinstance(_weight, Tensor) else _weight
+            w = (backend.xp_of(src) if backend.is_array(src) else np).array(src, copy=True)
             if w.shape != (self.num_embeddings, self.embedding_dim):
                 raise ValueError(f"Embedding: _weight must have shape ({self.num_embeddings}, "
                                  f"{self.embedding_dim}), got {w.shape}")
@@ -72,7 +73,8 @@ class Embedding(Module):
                         max_norm: float | None = None, norm_type: float = 2.0,
                         scale_grad_by_freq: bool = False, sparse: bool = False) -> Embedding:
         """An Embedding holding a copy of embeddings (V, D); frozen (no grad) by default."""
-        arr = embeddings.array if isinstance(embeddings, Tensor) else np.asarray(embeddings)
+        arr = (embeddings.array if isinstance(embeddings, Tensor)
+               else np.asarray(embeddings))  # host: array-likes
         if arr.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape "
                              f"{arr.shape}")

@@ -41,9 +41,9 @@ class Linear(Module):
         dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
         self.in_features = int(in_features)
         self.out_features = int(out_features)
-        self.weight = Parameter(np.empty((self.out_features, self.in_features), dt))
+        self.weight = Parameter(np.empty((self.out_features, self.in_features), dt))  # host
         if bias:
-            self.bias = Parameter(np.empty((self.out_features,), dt))
+            self.bias = Parameter(np.empty((self.out_features,), dt))  # host
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()

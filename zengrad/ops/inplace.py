@@ -26,6 +26,7 @@ import warnings
 
 import numpy as np
 
+from zengrad import backend
 from zengrad.autograd.engine import (
     GRAFTED,
     RECORDED,
@@ -132,7 +133,7 @@ def _rebased(self: Tensor, base: Tensor, name: str, outplace, args: tuple,
         r = elementwise.cast(r, self.array.dtype)
     _protect_saved(r.grad_fn, start, storage_root(self.array))
     if r.array is not self.array:
-        np.copyto(self.array, r.array, casting="unsafe")
+        backend.xp_of(self.array).copyto(self.array, r.array, casting="unsafe")
     prev = base.grad_fn
     written = ScatterIntoBase.apply(Tensor._make(base.array, True, prev), r, pos)
     _adopt(base, written.grad_fn, prev, True)
@@ -224,7 +225,7 @@ def record_inplace(self: Tensor, name: str, outplace, args: tuple = (),
     if r.grad_fn is None:  # an op that cuts the graph (sign, floor ...): not recordable
         raise RuntimeError(f"{name}: this op has no gradient; it can't be recorded in place")
     _protect_saved(r.grad_fn, start, storage_root(self.array))
-    np.copyto(self.array, r.array, casting="unsafe")
+    backend.xp_of(self.array).copyto(self.array, r.array, casting="unsafe")
     _adopt(self, r.grad_fn, prev, True)
     if plain:
         graft(self)
@@ -233,10 +234,12 @@ def record_inplace(self: Tensor, name: str, outplace, args: tuple = (),
 
 def write_unrecorded(self: Tensor, name: str, result) -> Tensor:
     """Outside the graph: copy result (an array or number) into self's memory, torch's
-    shape and dtype rules checked; bump the version."""
-    r = np.asarray(result)
+    shape and dtype rules checked; bump the version. Host values (random draws) are
+    copied to self's device."""
+    xp = backend.xp_of(self.array)
+    r = xp.asarray(result)
     _check_result(name, self, np.broadcast_shapes(r.shape, self.array.shape), r.dtype)
-    np.copyto(self.array, r, casting="unsafe")
+    xp.copyto(self.array, r, casting="unsafe")
     self._bump_version()
     return self
 
@@ -277,7 +280,7 @@ class CopySlices(Function):
 
     @staticmethod
     def forward(ctx, x, v, idx):
-        ctx.idx, ctx.vshape, ctx.vdtype = idx, np.shape(v), np.asarray(v).dtype
+        ctx.idx, ctx.vshape, ctx.vdtype = idx, _shape_of(v), _dtype_of(v)
         _assign(x, idx, v)
         return x
 
@@ -299,13 +302,23 @@ class CopySlices(Function):
         return "CopySlices"
 
 
-def _assign(x: np.ndarray, idx, v) -> None:
+def _shape_of(v) -> tuple:
+    """The shape of an array, a number or a nested list (the last two on the host)."""
+    return v.shape if hasattr(v, "shape") else np.shape(v)  # host
+
+
+def _dtype_of(v) -> np.dtype:
+    """The dtype of an array, or the one NumPy gives a number or a nested list."""
+    return v.dtype if hasattr(v, "dtype") else np.asarray(v).dtype  # host
+
+
+def _assign(x, idx, v) -> None:
     try:
         x[idx] = v
     except ValueError:
         raise RuntimeError(
-            f"shape mismatch: value tensor of shape {list(np.shape(v))} cannot be broadcast to "
-            f"indexing result of shape {list(np.shape(x[idx]))}"
+            f"shape mismatch: value tensor of shape {list(_shape_of(v))} cannot be broadcast "
+            f"to indexing result of shape {list(_shape_of(x[idx]))}"
         ) from None
 
 
@@ -342,18 +355,23 @@ def _alpha(name: str, self: Tensor, other, args: tuple, alpha):
     return other, alpha
 
 
-def _ufunc_direct(name: str, ufunc, self: Tensor, other) -> None:
+def _ufunc_direct(name: str, ufunc: str, self: Tensor, other) -> None:
+    """self.array = ufunc(self.array, other) in place, ufunc named in self's array module."""
     other = other.array if isinstance(other, Tensor) else other
+    xp = backend.xp_of(self.array)
+    if backend.is_array(other):  # an array of another device: torch's error naming both
+        xp = backend.xp_pair(name, self.array, other)
     try:
-        ufunc(self.array, other, out=self.array)
+        getattr(xp, ufunc)(self.array, other, out=self.array)
     except TypeError:  # NumPy's UFuncTypeError: the result does not fit self's dtype
+        kind = getattr(other, "dtype", other)
         raise RuntimeError(
-            f"{name}: result type {np.result_type(self.array, other)} can't be cast to the "
-            f"desired output type {self.array.dtype} (in-place ops keep self's dtype)"
+            f"{name}: result type {np.result_type(self.array.dtype, kind)} can't be cast to "
+            f"the desired output type {self.array.dtype} (in-place ops keep self's dtype)"
         ) from None
     except ValueError:
         raise RuntimeError(
-            f"{name}: other of shape {list(np.shape(other))} does not broadcast to self's "
+            f"{name}: other of shape {list(_shape_of(other))} does not broadcast to self's "
             f"shape {list(self.array.shape)}"
         ) from None
 
@@ -378,10 +396,10 @@ def _scaled(other, alpha):
 
 _add_method = inplace_method(
     "add_", elementwise.add,
-    lambda self, other, alpha=1: _ufunc_direct("add_", np.add, self, _scaled(other, alpha)))
+    lambda self, other, alpha=1: _ufunc_direct("add_", "add", self, _scaled(other, alpha)))
 _sub_method = inplace_method(
     "sub_", elementwise.sub,
-    lambda self, other, alpha=1: _ufunc_direct("sub_", np.subtract, self, _scaled(other, alpha)))
+    lambda self, other, alpha=1: _ufunc_direct("sub_", "subtract", self, _scaled(other, alpha)))
 
 
 def _div_direct(self: Tensor, other, rounding_mode=None) -> None:
@@ -391,8 +409,8 @@ def _div_direct(self: Tensor, other, rounding_mode=None) -> None:
                                 rounding_mode=rounding_mode)
         write_unrecorded(self, "div_", r.array)
         return
-    with np.errstate(divide="ignore", invalid="ignore"):  # x / 0 = inf/nan, as torch
-        _ufunc_direct("div_", np.true_divide, self, other)
+    with backend.errstate(backend.xp_of(self.array), divide="ignore", invalid="ignore"):
+        _ufunc_direct("div_", "true_divide", self, other)  # x / 0 = inf/nan, as torch
 
 
 def _fill_value(name: str, value):
@@ -429,7 +447,7 @@ def zero_(self: Tensor) -> Tensor:
 def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
     """self = src (broadcast to self's shape, cast to self's dtype)."""
     if not isinstance(src, Tensor):
-        src = Tensor._make(np.asarray(src), False, None)
+        src = Tensor._make(backend.xp_of(self.array).asarray(src), False, None)
     try:
         np.broadcast_shapes(src.array.shape, self.array.shape)
     except ValueError:
@@ -443,7 +461,12 @@ def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
 
 
 def _copy_direct(self: Tensor, src: Tensor) -> None:
-    np.copyto(self.array, np.broadcast_to(src.array, self.array.shape), casting="unsafe")
+    """self = src outside the graph; a source on another device is copied over first."""
+    dst, a = self.array, src.array
+    if type(a) is not type(dst):
+        a = backend.to_device(a, backend.device_of(dst))
+    xp = backend.xp_of(dst)
+    xp.copyto(dst, xp.broadcast_to(a, dst.shape), casting="unsafe")
 
 
 _copy_method = inplace_method("copy_", _replaced, _copy_direct)
@@ -560,7 +583,7 @@ _METHODS = {
     "add_": add_, "sub_": sub_, "fill_": fill_, "zero_": zero_, "copy_": copy_,
     "clamp_": clamp_,
     "mul_": inplace_method(
-        "mul_", elementwise.mul, lambda s, o: _ufunc_direct("mul_", np.multiply, s, o)),
+        "mul_", elementwise.mul, lambda s, o: _ufunc_direct("mul_", "multiply", s, o)),
     "div_": inplace_method("div_", elementwise.div, _div_direct),
     "uniform_": _random_fill("uniform_", _uniform),
     "normal_": _random_fill("normal_", _normal),
@@ -691,8 +714,8 @@ def write_out(name: str, out, fn, args: tuple, kwargs: dict) -> Tensor:
                 f"resize it to zero elements first (out.resize_(0))",
                 UserWarning, stacklevel=3,
             )
-        out.array = np.empty(result.shape, out.array.dtype)
-    np.copyto(out.array, result, casting="unsafe")
+        out.array = backend.xp_of(out.array).empty(result.shape, out.array.dtype)
+    backend.xp_of(out.array).copyto(out.array, result, casting="unsafe")
     out._bump_version()
     return out
 
