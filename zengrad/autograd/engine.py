@@ -93,9 +93,10 @@ def graft(tensor: Tensor) -> None:
 
 
 def storage_root(array: np.ndarray) -> np.ndarray:
-    """The ndarray that owns the memory of `array` (itself, or the end of its .base chain)."""
+    """The array that owns the memory of `array` (itself, or the end of its .base chain; a
+    device array's chain holds arrays of its own type)."""
     base = array.base
-    while isinstance(base, np.ndarray):
+    while isinstance(base, np.ndarray) or (base is not None and type(base) is type(array)):
         array, base = base, base.base
     return array
 
@@ -192,10 +193,12 @@ def check_saved(node: Function) -> None:
             _check_saved_array(node, v)
         elif kind is tuple or kind is list:
             for w in v:
-                if type(w) is np.ndarray:
+                if backend.is_array(w):
                     _check_saved_array(node, w)
-                elif hasattr(w, "grad_fn") and type(getattr(w, "array", None)) is np.ndarray:
+                elif hasattr(w, "grad_fn") and backend.is_array(getattr(w, "array", None)):
                     _check_saved_array(node, w.array)  # a custom Function's saved Tensors
+        elif backend.is_array(v):  # a device array
+            _check_saved_array(node, v)
 
 
 def producer(parent: Tensor, fn: Function | None, node: Function) -> Function | None:

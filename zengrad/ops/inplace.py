@@ -170,6 +170,7 @@ def _substitute(old: Tensor, self: Tensor, args: tuple, kwargs: dict) -> tuple[t
 def _protect_saved(node: Function, start: int, root: np.ndarray) -> None:
     """Copy the arrays in root's memory that the nodes of this op (stamped `start`) saved:
     the write is about to replace them (torch saves a clone of `original self`)."""
+    kind = type(root)  # np.ndarray, or the device's array type
     stack, seen = [node], set()
     while stack:
         n = stack.pop()
@@ -178,14 +179,13 @@ def _protect_saved(node: Function, start: int, root: np.ndarray) -> None:
         seen.add(n)
         d = n.__dict__
         for k, v in d.items():
-            if type(v) is np.ndarray and storage_root(v) is root:
+            if type(v) is kind and storage_root(v) is root:
                 d[k] = v.copy()
             elif type(v) in (tuple, list) and any(
-                type(w) is np.ndarray and storage_root(w) is root for w in v
+                type(w) is kind and storage_root(w) is root for w in v
             ):
                 d[k] = type(v)(
-                    w.copy() if type(w) is np.ndarray and storage_root(w) is root else w
-                    for w in v
+                    w.copy() if type(w) is kind and storage_root(w) is root else w for w in v
                 )
         stack.extend(p.grad_fn for p in n.parents if isinstance(p, Tensor) and p.grad_fn)
 
@@ -359,7 +359,8 @@ def _ufunc_direct(name: str, ufunc: str, self: Tensor, other) -> None:
     """self.array = ufunc(self.array, other) in place, ufunc named in self's array module."""
     other = other.array if isinstance(other, Tensor) else other
     xp = backend.xp_of(self.array)
-    if backend.is_array(other):  # an array of another device: torch's error naming both
+    if not isinstance(other, (int, float, type(self.array))) and backend.is_array(other):
+        # an array of another device: torch's error naming both
         xp = backend.xp_pair(name, self.array, other)
     try:
         getattr(xp, ufunc)(self.array, other, out=self.array)
