@@ -20,7 +20,8 @@ PHASE2 = {
 }
 MIGRATED_ELSEWHERE = ["zengrad/linalg.py", "zengrad/autograd/gradcheck.py",
                       "zengrad/autograd/engine.py", "zengrad/autograd/function.py",
-                      "zengrad/autograd/views.py"]
+                      "zengrad/autograd/views.py", "zengrad/autograd/tensor.py",
+                      *files(ROOT, ("zengrad/optim",))]
 
 
 def _params() -> list:
