@@ -93,9 +93,13 @@ def tensor(data, dtype=None, requires_grad: bool = False, *, device=None,
     ints and integer NumPy arrays -> int64, float arrays keep their dtype."""
     dev = backend.check_device(device, "tensor")
     arr = as_array(data, dtype)
-    if isinstance(data, Tensor) and device is None:  # a tensor's copy stays on its device
-        return _new(backend.xp_of(arr).array(arr, copy=True), requires_grad)
-    return _new(np.array(arr, copy=True), requires_grad, dev)
+    xp = backend.xp_of(arr)
+    copy = xp.array(arr, copy=True)  # a device array (or a tensor's) is copied where it is
+    if device is None:
+        return _new(copy, requires_grad)
+    if dev.type == "cpu":
+        copy = backend.asnumpy(copy)
+    return _new(copy, requires_grad, dev)
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:

@@ -106,3 +106,14 @@ def test_without_a_backend_cuda_is_torchs_cpu_only_error():
     if backend.registered_module("cuda") is None:
         with pytest.raises(AssertionError, match="zengrad\\[cuda\\]"):
             zg.zeros(2).to("cuda")
+
+
+def test_tensor_of_a_device_tensor_or_array_copies_where_asked(cuda):
+    x = zg.arange(4.0).to("cuda")
+    same = zg.tensor(x)  # a tensor's copy stays on its device
+    assert same.device.type == "cuda" and same.array is not x.array
+    back = zg.tensor(x, device="cpu")
+    assert back.device.type == "cpu" and back.numpy().tolist() == [0.0, 1.0, 2.0, 3.0]
+    raw = zg.tensor(x.array)  # a bare device array is kept on its device
+    assert raw.device.type == "cuda"
+    assert zg.tensor([1.0, 2.0], device="cuda").device.type == "cuda"
