@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import threading
 import weakref
+from collections import deque
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -65,7 +66,7 @@ class StorageRecord:
     __slots__ = ("version", "writes")
 
     def __init__(self) -> None:
-        self.version, self.writes = 0, []
+        self.version, self.writes = 0, deque(maxlen=_KEPT_WRITES)  # the newest writes
 
 
 # id(root array) -> its record, removed when the root array is freed
@@ -126,8 +127,6 @@ def record_write(array: np.ndarray, writer: Function | None = None) -> int:
     epoch = bump_epoch()
     rec.version += 1
     rec.writes.append((epoch, writer))
-    if len(rec.writes) > _KEPT_WRITES:
-        del rec.writes[0]
     return epoch
 
 
@@ -145,10 +144,7 @@ def record_writes(arrays) -> None:
             rec = records[key] = StorageRecord()
             weakref.finalize(root, records.pop, key, None)
         rec.version += 1
-        writes = rec.writes
-        writes.append((epoch, None))
-        if len(writes) > _KEPT_WRITES:
-            del writes[0]
+        rec.writes.append((epoch, None))
 
 
 def increment_version(tensors) -> None:
