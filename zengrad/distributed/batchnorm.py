@@ -20,6 +20,7 @@ import numpy as np
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
 from zengrad.distributed.process_group import _mpi, default_group, wait
+from zengrad.ops.batchnorm import affine, update_running_stats
 
 
 def _allgather_stats(local: np.ndarray, who: str) -> np.ndarray:
@@ -61,23 +62,13 @@ class SyncBatchNormFn(Function):
         mu = (counts * means).sum(axis=0) / m
         var = (sq.sum(axis=0) + (counts * np.square(means - mu)).sum(axis=0)) / m
         mu, var = mu.astype(x.dtype, copy=False), var.astype(x.dtype, copy=False)
-        if running_mean is not None:
-            running_mean *= 1 - momentum
-            running_mean += momentum * mu
-        if running_var is not None:
-            running_var *= 1 - momentum
-            running_var += (momentum * m / (m - 1)) * var
+        update_running_stats(running_mean, running_var, mu, var, momentum, m)
         invstd = 1 / np.sqrt(var + eps)
         xhat = x - mu.reshape(bshape)
         xhat *= invstd.reshape(bshape)
         ctx.axes, ctx.bshape, ctx.m = axes, bshape, m
         ctx.xhat, ctx.invstd, ctx.w = xhat, invstd, w
-        if w is None:
-            return xhat.copy() if b is None else xhat + b.reshape(bshape)
-        y = xhat * w.reshape(bshape)
-        if b is not None:
-            y += b.reshape(bshape)
-        return y
+        return affine(xhat, w, b, bshape)
 
     @staticmethod
     def backward(ctx, g):

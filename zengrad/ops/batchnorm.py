@@ -15,6 +15,27 @@ from zengrad.autograd.tensor import Tensor
 from zengrad.ops.args import shape_str
 
 
+def update_running_stats(running_mean, running_var, mu, var, momentum: float, m: int) -> None:
+    """running <- (1 - momentum) running + momentum batch, in place (either may be None);
+    the variance unbiased: var m / (m - 1) for m values per channel."""
+    if running_mean is not None:
+        running_mean *= 1 - momentum
+        running_mean += momentum * mu
+    if running_var is not None:
+        running_var *= 1 - momentum
+        running_var += (momentum * m / (m - 1)) * var
+
+
+def affine(xhat, w, b, bshape: tuple):
+    """y = w xhat + b per channel (w, b of shape (C,), either may be None): a new array."""
+    if w is None:
+        return xhat.copy() if b is None else xhat + b.reshape(bshape)
+    y = xhat * w.reshape(bshape)
+    if b is not None:
+        y += b.reshape(bshape)
+    return y
+
+
 class BatchNormFn(Function):
     """y = w (x - mu) / sqrt(var + eps) + b with batch (training) or running statistics."""
 
@@ -28,12 +49,7 @@ class BatchNormFn(Function):
             xc = x - mu.reshape(bshape)
             var = xp.mean(xp.square(xc), axis=axes)
             m = x.size // x.shape[1]
-            if running_mean is not None:
-                running_mean *= 1 - momentum
-                running_mean += momentum * mu
-            if running_var is not None:
-                running_var *= 1 - momentum
-                running_var += (momentum * m / (m - 1)) * var
+            update_running_stats(running_mean, running_var, mu, var, momentum, m)
         else:
             xc = x - running_mean.reshape(bshape)
             var = running_var
@@ -42,12 +58,7 @@ class BatchNormFn(Function):
         xhat *= invstd.reshape(bshape)
         ctx.training, ctx.axes, ctx.bshape = training, axes, bshape
         ctx.xhat, ctx.invstd, ctx.w = xhat, invstd, w
-        if w is None:
-            return xhat.copy() if b is None else xhat + b.reshape(bshape)
-        y = xhat * w.reshape(bshape)
-        if b is not None:
-            y += b.reshape(bshape)
-        return y
+        return affine(xhat, w, b, bshape)
 
     @staticmethod
     def backward(ctx, g):
