@@ -117,3 +117,16 @@ def test_tensor_of_a_device_tensor_or_array_copies_where_asked(cuda):
     raw = zg.tensor(x.array)  # a bare device array is kept on its device
     assert raw.device.type == "cuda"
     assert zg.tensor([1.0, 2.0], device="cuda").device.type == "cuda"
+
+
+@pytest.mark.parametrize("p", [0.5, 1.0])
+def test_feature_dropout_masks_on_the_inputs_device(cuda, p):
+    zg.manual_seed(0)
+    x = zg.ones(4, 3, 5).to("cuda")
+    y = F.dropout1d(x, p=p, training=True)
+    assert y.device.type == "cuda"
+    vals = set(np.unique(y.cpu().numpy()).tolist())
+    assert vals <= ({0.0, 2.0} if p == 0.5 else {0.0})
+    zg.manual_seed(0)
+    ref = F.dropout1d(zg.ones(4, 3, 5), p=p, training=True)  # the same host draws
+    np.testing.assert_array_equal(y.cpu().numpy(), ref.numpy())

@@ -43,12 +43,16 @@ def _feature_dropout(who: str, input: Tensor, p: float, training: bool,
                          f"got shape {tuple(x.shape)}")
     kept = 1 if unbatched else 2
     mask_shape = x.shape[:kept] + (1,) * (x.ndim - kept)
+    # the mask is drawn on the host from the seeded CPU generator (as the factories), then
+    # moved to x's device
     if p >= 1:
-        mask = np.zeros(mask_shape, x.dtype)
+        mask = np.zeros(mask_shape, x.dtype)  # host
     else:
         draw_dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float32
         mask = (backend.rng().random(mask_shape, dtype=draw_dtype) >= p).astype(x.dtype)
         mask *= x.dtype.type(1.0 / (1.0 - p))
+    if type(x) is not np.ndarray:
+        mask = backend.to_device(mask, backend.device_of(x))
     if inplace:
         return input.mul_(Tensor._make(mask, False, None))
     return input * Tensor._make(mask, False, None)

@@ -24,11 +24,13 @@ that do not require grad.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 
 import numpy as np
 
+from zengrad import backend
 from zengrad.autograd.tensor import Tensor
 from zengrad.ops.elementwise import clone
 from zengrad.ops.shape import cat, reshape
@@ -61,7 +63,7 @@ def _split(g: np.ndarray, shapes: list[tuple]) -> list[Tensor]:
         return [Tensor._make(g, False, None)]
     out, start = [], 0
     for shape in shapes:
-        n = int(np.prod(shape, dtype=np.int64))
+        n = math.prod(shape)
         out.append(Tensor._make(g[start:start + n].reshape(shape), False, None))
         start += n
     return out
@@ -69,20 +71,23 @@ def _split(g: np.ndarray, shapes: list[tuple]) -> list[Tensor]:
 
 def _join(grads: tuple, index: list[int], shapes: list[tuple], dtype, who: str) -> np.ndarray:
     """The entries index of grads (Tensors, arrays or None = zero) as the pack's gradient."""
+    given = [grads[i] for i in index if grads[i] is not None]
+    arrays = [g.array if isinstance(g, Tensor) else g for g in given]
+    xp = backend.xp_of(arrays[0]) if arrays and backend.is_array(arrays[0]) else np
     parts = []
     for i, shape in zip(index, shapes):
         g = grads[i]
         if g is None:
-            parts.append(np.zeros(shape, dtype))
+            parts.append(xp.zeros(shape, dtype))
             continue
-        arr = g.array if isinstance(g, Tensor) else np.asarray(g)
+        arr = g.array if isinstance(g, Tensor) else xp.asarray(g)
         if arr.shape != tuple(shape):
             raise ValueError(f"{who}: the gradient returned for position {i} has shape "
                              f"{tuple(arr.shape)}, expected {tuple(shape)}")
         parts.append(arr.astype(dtype, copy=False))
     if len(parts) == 1:
         return parts[0]
-    return np.concatenate([p.reshape(-1) for p in parts])
+    return xp.concatenate([p.reshape(-1) for p in parts])
 
 
 def _with_none(index: list[int], grads: list[Tensor], n: int) -> tuple:
@@ -134,7 +139,8 @@ class BackwardHook:
             if constants:
                 filled = list(grad_input)
                 for i, shape, dt in constants:
-                    filled[i] = Tensor._make(np.zeros(shape, dt), False, None)
+                    filled[i] = Tensor._make(backend.xp_of(grad.array).zeros(shape, dt),
+                                             False, None)
                 grad_input = tuple(filled)
             grad_output = self.grad_outputs
             if grad_output is None:

@@ -19,7 +19,7 @@ class Parameter(Tensor):
 
     def __init__(self, data=None, requires_grad: bool = True) -> None:
         if data is None:
-            data = np.empty((0,), dtype=backend.get_default_dtype())
+            data = np.empty((0,), dtype=backend.get_default_dtype())  # host
         super().__init__(data.array if isinstance(data, Tensor) else data)
         if requires_grad:
             self.requires_grad_(True)

@@ -41,7 +41,7 @@ _ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
 def generate_square_subsequent_mask(sz: int, dtype=None) -> Tensor:
     """(sz, sz) float mask: 0 on and below the diagonal, -inf above (position i sees 0..i)."""
     dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
-    return Tensor._make(np.triu(np.full((sz, sz), -np.inf, dt), 1), False, None)
+    return Tensor._make(np.triu(np.full((sz, sz), -np.inf, dt), 1), False, None)  # host
 
 
 def _activation(who: str, activation: str | Callable) -> Callable:
@@ -78,10 +78,10 @@ def _seq_len(src: Tensor, batch_first: bool) -> int:
 
 def _is_causal_mask(mask, sz: int) -> bool:
     """PyTorch's TransformerEncoder check: mask equals generate_square_subsequent_mask(sz)."""
-    arr = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
+    arr = backend.asnumpy(mask.array) if isinstance(mask, Tensor) else np.asarray(mask)  # host
     if arr.shape != (sz, sz):
         return False
-    return bool(np.array_equal(arr, np.triu(np.full((sz, sz), -np.inf), 1)))
+    return bool(np.array_equal(arr, np.triu(np.full((sz, sz), -np.inf), 1)))  # host
 
 
 class _TransformerLayer(Module):
@@ -226,12 +226,14 @@ class TransformerEncoder(Module):
         if is_grad_enabled() and (src.requires_grad
                                   or any(p.requires_grad for p in first.parameters())):
             return None
-        kpm = (src_key_padding_mask.array if isinstance(src_key_padding_mask, Tensor)
-               else np.asarray(src_key_padding_mask))
+        # host: a decision about the path, taken from the mask's values
+        kpm = (backend.asnumpy(src_key_padding_mask.array)
+               if isinstance(src_key_padding_mask, Tensor)
+               else np.asarray(src_key_padding_mask))  # host
         keep = ~kpm if kpm.dtype == np.bool_ else kpm == 0  # float masks: 0 = attend
         if keep.shape != src.array.shape[:2]:
             return None  # the layers report the bad shape
-        left_aligned = bool(np.all(keep[:, :-1] >= keep[:, 1:]))
+        left_aligned = bool(np.all(keep[:, :-1] >= keep[:, 1:]))  # host
         if not left_aligned:
             if self.mask_check:
                 return None  # torch checks, and takes the ordinary path
@@ -479,11 +481,12 @@ class PositionalEncoding(Module):
         self.d_model, self.max_len, self.batch_first = int(d_model), int(max_len), batch_first
         self.dropout = Dropout(dropout)
         dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
-        pos = np.arange(max_len, dtype=np.float64)[:, None]
-        div = np.exp(np.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
-        pe = np.zeros((max_len, 1, d_model), np.float64)
-        pe[:, 0, 0::2] = np.sin(pos * div)
-        pe[:, 0, 1::2] = np.cos(pos * div[: d_model // 2])
+        # the table is made on the host (Module.to moves it)
+        pos = np.arange(max_len, dtype=np.float64)[:, None]  # host
+        div = np.exp(np.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))  # host
+        pe = np.zeros((max_len, 1, d_model), np.float64)  # host
+        pe[:, 0, 0::2] = np.sin(pos * div)  # host
+        pe[:, 0, 1::2] = np.cos(pos * div[: d_model // 2])  # host
         self.register_buffer("pe", Tensor._make(pe.astype(dt), False, None))
 
     def forward(self, x: Tensor) -> Tensor:
