@@ -20,7 +20,7 @@ from zengrad.backend import get_default_dtype
 from zengrad.ops.dims import normalize_dim
 
 
-def _sigmoid(x, xp=np):
+def _sigmoid(x, xp):
     """1 / (1 + e^-x) as 0.5 tanh(x / 2) + 0.5: one transcendental, never overflows."""
     out = xp.tanh(x * 0.5)
     out *= 0.5

@@ -545,7 +545,7 @@ class BCEWithLogits(Function):
         need = ctx.needs_input_grad
         gx = gy = None
         if need[0]:
-            s = _sigmoid(x)
+            s = _sigmoid(x, xp)
             d = s - y if pw is None else (1 + (pw - 1) * y) * s - pw * y
             gx = b * d
         if need[1]:
