@@ -595,9 +595,6 @@ class Tensor:
     def clone(self) -> Tensor:
         return _ops.clone(self)
 
-    def contiguous(self) -> Tensor:
-        return self
-
     # ----- in-place writes ---------------------------------------------------------
     # The in-place methods (add_, mul_, x[i] = v, x += y, exp_ ...) are installed by
     # zengrad/ops/inplace.py, which records them in the graph; these are their shared parts.

@@ -25,8 +25,6 @@ from zengrad.ops.dims import (
 from zengrad.ops.elementwise import clamp, div
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
-_LN2 = math.log(2.0)
-_LN10 = math.log(10.0)
 
 
 # --------------------------------------------------------------------- unary functions
@@ -84,39 +82,36 @@ class Tan(Function):
             return g * (1 + y * y)
 
 
-class Log2(Function):
-    """y = log2 x;  dL/dx = g / (x ln 2)."""
+class _LogBase(Function):
+    """y = log_b x;  dL/dx = g / (x ln b) (subclasses name b: the module function and ln b)."""
 
-    @staticmethod
-    def forward(ctx, x):
+    _fn: str
+    _ln: float
+
+    @classmethod
+    def forward(cls, ctx, x):
         xp = ctx.xp = backend.xp_of(x)
         ctx.x = x
         # log of 0 or a negative number is -inf / nan, as in torch: not worth a warning
         with backend.errstate(xp, divide="ignore", invalid="ignore"):
-            return xp.log2(x)
+            return getattr(xp, cls._fn)(x)
 
-    @staticmethod
-    def backward(ctx, g):
-        xp = ctx.xp
-        with backend.errstate(xp, divide="ignore"):
-            return g / (ctx.x * _LN2)
+    @classmethod
+    def backward(cls, ctx, g):
+        with backend.errstate(ctx.xp, divide="ignore"):
+            return g / (ctx.x * cls._ln)
 
 
-class Log10(Function):
+class Log2(_LogBase):
+    """y = log2 x;  dL/dx = g / (x ln 2)."""
+
+    _fn, _ln = "log2", math.log(2.0)
+
+
+class Log10(_LogBase):
     """y = log10 x;  dL/dx = g / (x ln 10)."""
 
-    @staticmethod
-    def forward(ctx, x):
-        xp = ctx.xp = backend.xp_of(x)
-        ctx.x = x
-        with backend.errstate(xp, divide="ignore", invalid="ignore"):
-            return xp.log10(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        xp = ctx.xp
-        with backend.errstate(xp, divide="ignore"):
-            return g / (ctx.x * _LN10)
+    _fn, _ln = "log10", math.log(10.0)
 
 
 def _float_tensor(x, name: str) -> Tensor:
