@@ -532,6 +532,17 @@ def asnumpy(array) -> np.ndarray:
     return array if xp is np else xp.asnumpy(array)
 
 
+def address_of(array) -> int:
+    """The memory address of array's first element, as an int: NumPy's
+    `__array_interface__["data"][0]`; a device array's `data.ptr` (CuPy's MemoryPointer:
+    CuPy arrays have no __array_interface__). Views and in-place writes compare these to
+    place a view in its base (autograd/views.py, engine.graft)."""
+    if isinstance(array, np.ndarray):
+        return array.__array_interface__["data"][0]
+    xp_of(array)  # refuses foreign array types
+    return int(array.data.ptr)
+
+
 def errstate(xp, **kwargs):
     """np.errstate(**kwargs) for NumPy; a no-op context for modules without floating-point
     error states (CuPy never warns on overflow or division by zero)."""

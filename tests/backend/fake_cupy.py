@@ -19,6 +19,7 @@ as errstate or broadcast_shapes, are missing here too) and wrap NumPy underneath
 from __future__ import annotations
 
 import types
+import weakref
 
 import numpy as np
 import scipy.special
@@ -93,16 +94,45 @@ class _Device:
         return f"<CUDA Device {self.id}>"
 
 
+class _MemoryPointer:
+    """cupy.cuda.MemoryPointer: where device memory starts (`ptr`, an int address)."""
+
+    __slots__ = ("ptr",)
+
+    def __init__(self, ptr: int):
+        self.ptr = int(ptr)
+
+    def __repr__(self) -> str:
+        return f"<fake_cupy.cuda.MemoryPointer 0x{self.ptr:x}>"
+
+
+# id(NumPy array) -> its device wrapper (ndarray.__new__ hands out the same one again)
+_wrappers: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
 class ndarray:  # noqa: N801  (CuPy's name)
     """A device array: NumPy data that only fake_cupy's functions and operators compute on."""
 
-    __slots__ = ("_a", "__weakref__")
+    __slots__ = ("_a", "_root", "__weakref__")
     __array_priority__ = 1000
 
-    def __init__(self, a: np.ndarray):
+    def __new__(cls, a: np.ndarray):
+        # one wrapper per NumPy array, and a view keeps its root's wrapper as its .base: as
+        # in CuPy, `v.base is a` for a view v of a, and `asarray(a) is a`, so the engine's
+        # storage records (keyed by the root array's id) see one storage
         if not isinstance(a, np.ndarray):
             raise TypeError("fake_cupy.ndarray wraps a NumPy array; use fake_cupy.asarray")
+        known = _wrappers.get(id(a))
+        if known is not None and known._a is a:
+            return known
+        self = object.__new__(cls)
         self._a = a
+        root = a
+        while isinstance(root.base, np.ndarray):
+            root = root.base
+        self._root = None if root is a else ndarray(root)
+        _wrappers[id(a)] = self
+        return self
 
     # ----- refusals: NumPy can't see inside -----------------------------------------
     def __array__(self, dtype=None, copy=None):
@@ -144,7 +174,22 @@ class ndarray:  # noqa: N801  (CuPy's name)
 
     @property
     def base(self):
-        return None if self._a.base is None else ndarray(self._a.base)
+        """The array whose memory this view shares (None for an array owning its memory)."""
+        return self._root
+
+    @property
+    def data(self) -> _MemoryPointer:
+        """cupy.ndarray.data: the device memory pointer (`.ptr`, the first element's
+        address; CuPy arrays have no __array_interface__)."""
+        return _MemoryPointer(self._a.__array_interface__["data"][0])
+
+    @property
+    def __cuda_array_interface__(self) -> dict:
+        """The CUDA array interface (version 3) as CuPy gives it."""
+        a = self._a
+        return {"shape": a.shape, "typestr": a.dtype.str, "descr": a.dtype.descr,
+                "data": (self.data.ptr, False), "version": 3,
+                "strides": None if a.flags.c_contiguous else a.strides}
 
     def get(self) -> np.ndarray:
         """A host (NumPy) copy, as cupy.ndarray.get()."""

@@ -89,7 +89,7 @@ def graft(tensor: Tensor) -> None:
     key = id(root)
     if key not in GRAFTED:
         weakref.finalize(root, GRAFTED.pop, key, None)
-    offset = a.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    offset = backend.address_of(a) - backend.address_of(root)
     GRAFTED[key] = (weakref.ref(tensor), tensor.grad_fn, offset, a.shape, a.strides)
 
 

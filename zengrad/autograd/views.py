@@ -23,9 +23,10 @@ from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
 
 
-def _offsets(a: np.ndarray, start: int) -> np.ndarray:  # host
-    """The byte offset of each element of a (in a's shape) from address `start`."""
-    off = np.full(a.shape, a.__array_interface__["data"][0] - start, dtype=np.int64)
+def _offsets(a, start: int) -> np.ndarray:  # host
+    """The byte offset of each element of a (a NumPy or device array; the offsets in a's
+    shape, on the host) from address `start`."""
+    off = np.full(a.shape, backend.address_of(a) - start, dtype=np.int64)
     for d, (n, s) in enumerate(zip(a.shape, a.strides)):
         shape = [1] * a.ndim
         shape[d] = n
@@ -37,7 +38,7 @@ def positions(base: np.ndarray, view: np.ndarray) -> np.ndarray | None:  # host
     """The C-order flat positions in base of view's elements (view's shape), or None when
     some element of view is not one of base's (a host plan from the arrays' addresses and
     strides: the nodes below move it to their arrays' device)."""
-    start = base.__array_interface__["data"][0]
+    start = backend.address_of(base)
     ov = _offsets(view, start)
     if base.flags.c_contiguous:
         pos, rem = np.divmod(ov, base.itemsize)
