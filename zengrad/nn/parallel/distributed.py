@@ -4,7 +4,7 @@ Every rank holds the whole model and a shard of the batch. At construction rank 
 and buffers are broadcast, so all replicas start equal; after each backward every gradient is
 replaced by its mean over the ranks,
 
-    p.grad <- (1 / W) sum_r p.grad_r,
+    p.grad <- sum_r (p.grad_r / W)   (each rank scales before the all-reduce sums),
 
 so the optimizers step identically everywhere and the replicas stay equal. With a loss that
 is the mean over a local batch of B, that is the gradient of the mean over the global batch
@@ -161,6 +161,7 @@ class DistributedDataParallel(Module):
             for s, p in enumerate(bucket.params):
                 self._where[self._index[id(p)]] = (b, s)
         self._step: _Step | None = None
+        self._scale = 1.0 / self._pg.size()
         for i, p in enumerate(params):
             p.register_hook(self._make_hook(i))
 
@@ -265,15 +266,18 @@ class DistributedDataParallel(Module):
         b, s = self._where[i]
         bucket = self._buckets[b]
         view = bucket.views[s]
+        # scaled by 1/W on the way in (as torch's reducer), so the summed bucket is the mean
+        # with no extra pass over it; for W a power of two the scaling is exact
+        scale = self._scale
         if last is None:
             if p.grad is None:
                 view[...] = 0
             else:
-                view[...] = p.grad.array
+                np.multiply(p.grad.array, scale, out=view)
         else:
-            view[...] = last
             if p.grad is not None:
-                view += p.grad.array  # the same sum (old + last) the engine would form
+                last = last + p.grad.array  # the same sum (old + last) the engine would form
+            np.multiply(last, scale, out=view)
             bucket.used[s] = 1
         step.pending[b] -= 1
         while step.next_bucket < len(self._buckets) and step.pending[step.next_bucket] == 0:
@@ -293,11 +297,8 @@ class DistributedDataParallel(Module):
         self._step = None
         dist.process_group.wait(self._pg, [b.request for b in self._buckets],
                                 "DistributedDataParallel gradient all-reduce")
-        scale = 1.0 / self._pg.size()
         result = None
         for bucket in self._buckets:
-            n = bucket.offsets[-1]
-            bucket.flat[:n] *= scale
             bucket.request = None
             for s, p in enumerate(bucket.params):
                 if bucket.used[s] == 0:  # no rank used it: its .grad stays as it was
