@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from zengrad import backend
 from zengrad.autograd.tensor import Tensor
 
 # NumPy dtypes that can't become a Tensor: strings, bytes, objects (torch's pattern)
@@ -33,9 +34,11 @@ def _check_shapes(arrays: list[np.ndarray]) -> None:
             )
 
 
-def _stack_arrays(arrays: list[np.ndarray]) -> Tensor:
+def _stack_arrays(arrays: list) -> Tensor:
+    """One Tensor of the samples' arrays stacked, on their device (samples on two devices
+    raise torch's same-device error)."""
     _check_shapes(arrays)
-    return _tensor(np.stack(arrays))
+    return _tensor(backend.xp_of_all("default_collate", *arrays).stack(arrays))
 
 
 def _rebuild_mapping(elem: Mapping, values: dict) -> Mapping:

@@ -102,7 +102,7 @@ class TensorDataset(Dataset):
         return tuple(Tensor._make(a, False, None) for a in self.arrays)
 
     def __getitem__(self, index):
-        return tuple(Tensor._make(np.asarray(a[index]), False, None) for a in self.arrays)
+        return tuple(Tensor._make(backend.as_result(a[index]), False, None) for a in self.arrays)
 
     def __len__(self) -> int:
         return self.arrays[0].shape[0]

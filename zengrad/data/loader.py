@@ -17,8 +17,14 @@ num_workers > 0 loads in worker processes, as torch: each worker (multiprocessin
 platform's default start method or multiprocessing_context=) is seeded with base_seed +
 worker id, runs worker_init_fn(worker_id), sees get_worker_info(), and fetches whole batches
 of indices; the main process hands out prefetch_factor batches per worker and yields them in
-order. pin_memory has no effect (there is no pinned memory here), as in torch on a machine
-without an accelerator.
+order.
+
+Batches are built on the device of the dataset's arrays (the CPU, unless a TensorDataset
+holds device tensors); move them as in torch, `x, y = x.to(device), y.to(device)` (or
+`{k: v.to(device) for k, v in batch.items()}`). pin_memory is accepted and has no effect:
+without an accelerator torch warns and doesn't pin either (and so does zengrad); with CUDA
+(CuPy) the batches are not page-locked here, so `.to("cuda", non_blocking=True)` is an
+ordinary synchronous copy.
 """
 
 from __future__ import annotations
@@ -59,10 +65,11 @@ _BIT_GENERATORS = {
 
 
 def array_source(dataset) -> tuple[tuple[np.ndarray, ...], np.ndarray | None] | None:
-    """(arrays, index map or None) when dataset is array-backed (fast path), else None."""
+    """(arrays, index map or None) when dataset is array-backed (fast path), else None.
+    The arrays may live on a device (a TensorDataset of CUDA tensors): batches stay there."""
     arrays = getattr(dataset, "arrays", None)
     if isinstance(arrays, (tuple, list)) and arrays and all(
-        isinstance(a, np.ndarray) for a in arrays
+        backend.is_array(a) for a in arrays
     ):
         return tuple(arrays), None
     if isinstance(dataset, Subset):
@@ -71,6 +78,14 @@ def array_source(dataset) -> tuple[tuple[np.ndarray, ...], np.ndarray | None] | 
             arrays, idx = inner
             return arrays, (dataset.indices if idx is None else idx[dataset.indices])
     return None
+
+
+def _accelerator_available() -> bool:
+    """Whether a CUDA device is usable (zengrad.cuda.is_available(); imports CuPy only when
+    it is installed)."""
+    from zengrad import cuda  # (above the data layer's imports: only asked for pin_memory)
+
+    return cuda.is_available()
 
 
 # ---------------------------------------------------------------- worker side
@@ -140,8 +155,10 @@ class _Fetcher:
                              f"dataset of length {n}")
         if index_map is not None:
             idx = index_map[idx]
-        # a list of Tensors, as torch's default_collate gives for (x, y) tuple samples
-        return [Tensor._make(a[idx], False, None) for a in arrays]
+        # a list of Tensors, as torch's default_collate gives for (x, y) tuple samples; a
+        # device array is indexed with the indices copied to its device
+        return [Tensor._make(a[idx if type(a) is np.ndarray else backend.xp_of(a).asarray(idx)],
+                             False, None) for a in arrays]
 
 
 def _exception_record(exc: BaseException, worker_id: int) -> tuple[str, str, str]:
@@ -616,7 +633,7 @@ class DataLoader:
 
 
     def __iter__(self) -> Iterator:
-        if self.pin_memory:
+        if self.pin_memory and not _accelerator_available():
             warnings.warn("'pin_memory' argument is set as true but no accelerator is found, "
                           "then device pinned memory won't be used.", stacklevel=2)
         if self.num_workers == 0:
