@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODELS = {"mlp": 128, "lenet": 64}
 
 
-def worker(model_name: str, epochs: int) -> None:
+def worker(model_name: str, epochs: int, batch: int) -> None:
     sys.path.insert(0, str(ROOT))
     import numpy as np
 
@@ -51,7 +51,6 @@ def worker(model_name: str, epochs: int) -> None:
         model = LeNet5()
     net = nn.parallel.DistributedDataParallel(model) if ranks else model
     opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    batch = MODELS[model_name]
     x, y = zg.from_numpy(np.ascontiguousarray(x)), zg.from_numpy(y.astype(np.int64))
     n = len(y) - len(y) % batch
     lo, hi = batch * rank // world, batch * (rank + 1) // world
@@ -85,10 +84,11 @@ def worker(model_name: str, epochs: int) -> None:
         print(json.dumps(result))
 
 
-def run(model_name: str, epochs: int, threads: int, nproc: int) -> dict:
+def run(model_name: str, epochs: int, threads: int, nproc: int, batch: int) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads))
-    cmd = [sys.executable, __file__, "--worker", model_name, "--epochs", str(epochs)]
+    cmd = [sys.executable, __file__, "--worker", model_name, "--epochs", str(epochs),
+           "--batch", str(batch)]
     if nproc > 1:
         from zengrad.distributed.launch import mpiexec_path
 
@@ -102,23 +102,30 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--worker", choices=list(MODELS))
+    ap.add_argument("--batch", type=int, help="(worker) the global batch")
+    ap.add_argument("--mlp-batches", type=int, nargs="+", default=[MODELS["mlp"]],
+                    help="global batches of the MLP rows (default: 128)")
+    ap.add_argument("--only", nargs="+", choices=list(MODELS), default=list(MODELS))
     args = ap.parse_args()
     if args.worker:
-        worker(args.worker, args.epochs)
+        worker(args.worker, args.epochs, args.batch)
         return
     sys.path.insert(0, str(ROOT))
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
-    print("| model | 1 proc 1 thread | 1 proc 2 threads | 2 ranks x 1 thread | speed-up vs 1 "
-          "rank | vs 2 threads | comm share |")
-    print("|---|---|---|---|---|---|---|")
-    for name in MODELS:
-        one = run(name, args.epochs, 1, 1)
-        two_threads = run(name, args.epochs, 2, 1)
-        ranks = run(name, args.epochs, 1, 2)
-        print(f"| {name} | {one['epoch_s']:.2f} s | {two_threads['epoch_s']:.2f} s | "
-              f"{ranks['epoch_s']:.2f} s | {one['epoch_s'] / ranks['epoch_s']:.2f}x | "
+    print("| model | global batch | 1 proc 1 thread | 1 proc 2 threads | 2 ranks x 1 thread | "
+          "speed-up vs 1 rank | vs 2 threads | comm share |")
+    print("|---|---|---|---|---|---|---|---|")
+    rows = [(name, b) for name in args.only
+            for b in (args.mlp_batches if name == "mlp" else [MODELS[name]])]
+    for name, batch in rows:
+        one = run(name, args.epochs, 1, 1, batch)
+        two_threads = run(name, args.epochs, 2, 1, batch)
+        ranks = run(name, args.epochs, 1, 2, batch)
+        print(f"| {name} | {batch} | {one['epoch_s']:.3f} s | {two_threads['epoch_s']:.3f} s | "
+              f"{ranks['epoch_s']:.3f} s | {one['epoch_s'] / ranks['epoch_s']:.2f}x | "
               f"{two_threads['epoch_s'] / ranks['epoch_s']:.2f}x | "
               f"{100 * ranks['comm_share']:.0f}% |", flush=True)
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

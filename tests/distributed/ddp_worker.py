@@ -21,6 +21,7 @@ from zengrad.nn import functional as F
 from zengrad.nn.parallel import DistributedDataParallel as DDP
 
 B, STEPS = 6, 4
+TRANSPORTS: set[str] = set()  # how the DDPs built here summed their buckets
 
 
 def mlp() -> nn.Module:
@@ -100,6 +101,7 @@ def run_case(name: str, dtype, accumulate: int, wrap: bool = True) -> float:
         local = nn.SyncBatchNorm.convert_sync_batchnorm(local)
     if wrap:
         ddp = DDP(local, bucket_cap_mb=0.001)  # tiny buckets: several in flight per step
+        TRANSPORTS.add("shared-memory" if ddp._node is not None else "mpi-allreduce")
     else:
         ddp = nn.Module()
         ddp.module = local
@@ -153,6 +155,7 @@ def main() -> None:
         results["control-without-ddp"] = run_case("mlp", np.float64, 1, wrap=False)
     except AssertionError:  # the replicas differ: expected without DDP
         results["control-without-ddp"] = float("inf")
+    results["transports"] = sorted(TRANSPORTS)
     if dist.get_rank() == 0:
         with open(sys.argv[1], "w") as f:
             json.dump(results, f)

@@ -24,10 +24,12 @@ def mpiexec() -> str:
     return found
 
 
-def run_ranks(script: str, *args: str, n: int = 2,
-              timeout: float = 60) -> subprocess.CompletedProcess:
-    """`mpiexec -n n python tests/distributed/<script> args...`, one BLAS thread per rank."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+def run_ranks(script: str, *args: str, n: int = 2, timeout: float = 60,
+              env: dict | None = None) -> subprocess.CompletedProcess:
+    """`mpiexec -n n python tests/distributed/<script> args...`, one BLAS thread per rank;
+    `env` adds variables."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               **(env or {}))
     root = str(HERE.parent.parent)
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     cmd = [mpiexec(), "-n", str(n), sys.executable, str(HERE / script), *args]

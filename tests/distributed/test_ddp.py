@@ -14,17 +14,23 @@ import pytest
 import zengrad as zg
 from tests.distributed.mpi_helpers import run_ranks
 from zengrad import nn
+from zengrad.distributed.shared_memory import ENV_SWITCH
 from zengrad.io import load_checkpoint
 
 TOLERANCE = {"float64": 1e-12, "float32": 1e-5}
 
 
-@pytest.fixture(scope="module")
-def ddp_results(tmp_path_factory) -> dict:
+@pytest.fixture(scope="module", params=["shared-memory", "mpi-allreduce"])
+def ddp_results(request, tmp_path_factory) -> dict:
+    """Both transports: the buckets summed in shared memory (the default on one machine)
+    and MPI's non-blocking all-reduce (what runs across machines)."""
     out = tmp_path_factory.mktemp("ddp") / "results.json"
-    proc = run_ranks("ddp_worker.py", str(out))
+    env = {ENV_SWITCH: "1" if request.param == "shared-memory" else "0"}
+    proc = run_ranks("ddp_worker.py", str(out), env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(out.read_text())
+    results = json.loads(out.read_text())
+    assert results.pop("transports") == [request.param]
+    return results
 
 
 CASES = [f"{m}-{d}" for m in ("mlp", "shared", "lenet_bn", "lstm")

@@ -38,6 +38,7 @@ import numpy as np
 from zengrad import distributed as dist
 from zengrad.autograd.engine import grad_mode
 from zengrad.autograd.tensor import Tensor
+from zengrad.distributed.shared_memory import NodeReducer
 from zengrad.nn.module import Module
 
 _MB = 1024 * 1024
@@ -45,18 +46,31 @@ _FIRST_BUCKET_BYTES = 1 * _MB  # torch's first-bucket size
 
 
 class _Bucket:
-    """A flat buffer of some parameters' gradients (one dtype) plus their "used" flags."""
+    """A flat buffer of some parameters' gradients (one dtype) plus their "used" flags, and
+    where the sum over the ranks lands (the same buffer for MPI's in-place all-reduce, the
+    shared result segment on one machine)."""
 
     def __init__(self, params: list, dtype: np.dtype) -> None:
         self.params = params
+        self.dtype = dtype
         sizes = [p.array.size for p in params]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
-        n = self.offsets[-1]
-        self.flat = np.zeros(n + len(params), dtype)
-        self.views = [self.flat[a:b].reshape(p.array.shape)
-                      for a, b, p in zip(self.offsets, self.offsets[1:], params)]
-        self.used = self.flat[n:]
+        self.size = self.offsets[-1] + len(params)
+        self.place(np.zeros(self.size, dtype), None)
         self.request = None
+
+    def _split(self, flat: np.ndarray) -> tuple[list, np.ndarray]:
+        views = [flat[a:b].reshape(p.array.shape)
+                 for a, b, p in zip(self.offsets, self.offsets[1:], self.params)]
+        return views, flat[self.offsets[-1]:]
+
+    def place(self, flat: np.ndarray, result: np.ndarray | None) -> None:
+        """Use `flat` for the local values and `result` (None: flat itself) for the sum."""
+        flat[...] = 0
+        self.flat = flat
+        self.views, self.used = self._split(flat)
+        self.result = flat if result is None else result
+        self.result_views, self.result_used = self._split(self.result)
 
 
 class _Step:
@@ -156,6 +170,12 @@ class DistributedDataParallel(Module):
         self._params = params
         self._index = {id(p): i for i, p in enumerate(params)}
         self._buckets = self._make_buckets(params)
+        # one machine: the buckets live in shared memory and are summed there (see
+        # zengrad.distributed.shared_memory); across machines: MPI's non-blocking all-reduce
+        self._node = NodeReducer.create(self._pg, [(b.dtype, b.size) for b in self._buckets])
+        if self._node is not None:
+            for k, b in enumerate(self._buckets):
+                b.place(self._node.slot(k), self._node.result(k))
         self._where = [None] * len(params)  # (bucket, slot) of each parameter
         for b, bucket in enumerate(self._buckets):
             for s, p in enumerate(bucket.params):
@@ -288,6 +308,8 @@ class DistributedDataParallel(Module):
         return self._finish(step, i if last is not None else None)
 
     def _start(self, bucket: _Bucket) -> None:
+        if self._node is not None:  # summed all at once in _finish
+            return
         mpi = dist.process_group._mpi()
         bucket.request = self._pg.comm.Iallreduce(mpi.IN_PLACE, bucket.flat, op=mpi.SUM)
 
@@ -295,15 +317,18 @@ class DistributedDataParallel(Module):
         """Wait for every bucket, write the means into .grad; the parameter whose hook is
         running (current) gets its mean as the hook's result."""
         self._step = None
-        dist.process_group.wait(self._pg, [b.request for b in self._buckets],
-                                "DistributedDataParallel gradient all-reduce")
+        if self._node is not None:
+            self._node.reduce()
+        else:
+            dist.process_group.wait(self._pg, [b.request for b in self._buckets],
+                                    "DistributedDataParallel gradient all-reduce")
         result = None
         for bucket in self._buckets:
             bucket.request = None
             for s, p in enumerate(bucket.params):
-                if bucket.used[s] == 0:  # no rank used it: its .grad stays as it was
+                if bucket.result_used[s] == 0:  # no rank used it: its .grad stays as it was
                     continue
-                mean = bucket.views[s]
+                mean = bucket.result_views[s]
                 if self._index[id(p)] == current:
                     # the engine adds the hook's result to .grad: clear it so .grad = mean
                     p.grad = None
