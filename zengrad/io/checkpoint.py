@@ -3,7 +3,9 @@ state_dicts, scheduler state, epoch, RNG states, history ...) split into flat te
 JSON description in the header's __metadata__.
 
 Encoding of the nested state (JSON, decoded without pickle):
-  array / Tensor   -> {"__tensor__": key[, "type": "Tensor"]}, bytes stored under key
+  array / Tensor   -> {"__tensor__": key[, "type": "Tensor"][, "device": "cuda:0"]}, the
+                      bytes stored under key (a device array's copied to the host; its
+                      location recorded, CPU arrays record none)
   NumPy scalar     -> {"__scalar__": key}  (0-d tensor; keeps its dtype, e.g. float32)
   tuple            -> {"__tuple__": [...]}
   dict, str keys   -> {...}; other keys -> {"__dict__": [[key, value], ...]}
@@ -22,8 +24,11 @@ from typing import Any
 
 import numpy as np
 
+from zengrad import backend
+from zengrad import devices as _device
 from zengrad.autograd.tensor import Tensor
 from zengrad.io.atomic import atomic_write_bytes
+from zengrad.io.locations import CPU, location_of, place, restorer
 from zengrad.io.safetensors_io import SafetensorsFormatError, parse_json, read_file, to_bytes
 
 FORMAT_KEY = "zengrad_checkpoint"
@@ -48,11 +53,20 @@ def _encode(obj: Any, path: str, tensors: dict[str, np.ndarray],
             other: Callable | None = None) -> Any:
     """obj's JSON description; its arrays go into tensors. other(obj, path, tensors), when
     given, describes the objects this encoding doesn't know (a Module) or returns None."""
-    if isinstance(obj, (Tensor, np.ndarray, np.generic)):
+    device_array = backend.is_array(obj) and type(obj) is not np.ndarray
+    if device_array or isinstance(obj, (Tensor, np.ndarray, np.generic)):
         path = _unique(path, tensors)
+    if device_array:  # (an optimizer's state on a device holds raw device arrays)
+        tensors[path] = backend.asnumpy(obj)
+        return {"__tensor__": path, "device": str(backend.device_of(obj))}
     if isinstance(obj, Tensor):
-        tensors[path] = obj.array
-        return {"__tensor__": path, "type": "Tensor"}
+        arr = obj.array
+        if type(arr) is np.ndarray:
+            tensors[path] = arr
+            return {"__tensor__": path, "type": "Tensor"}
+        # a device tensor: its bytes copied to the host, its location recorded (as torch)
+        tensors[path] = backend.asnumpy(arr)
+        return {"__tensor__": path, "type": "Tensor", "device": location_of(obj)}
     if isinstance(obj, np.ndarray):
         tensors[path] = obj
         return {"__tensor__": path}
@@ -101,21 +115,23 @@ def _damaged(path, msg: str) -> CheckpointError:
 
 
 def _decode(obj: Any, tensors: Mapping[str, np.ndarray], path, field: str,
-            depth: int = 0, other: Callable | None = None) -> Any:
-    """The state obj describes. other(record, tensors, path, field) rebuilds a
-    {"__module__": record}; without it such a record is refused."""
+            depth: int = 0, other: Callable | None = None,
+            restore: Callable | None = None) -> Any:
+    """The state obj describes. other(record, tensors, path, field, restore) rebuilds a
+    {"__module__": record}; without it such a record is refused. Tensors go where
+    restore (locations.restorer(map_location)) puts them; None: where they were saved."""
     if depth > MAX_DEPTH:
         raise field_error(path, field, f"is nested more than {MAX_DEPTH} levels deep")
     if isinstance(obj, list):
-        return [_decode(v, tensors, path, _join(field, i), depth + 1, other)
+        return [_decode(v, tensors, path, _join(field, i), depth + 1, other, restore)
                 for i, v in enumerate(obj)]
     if not isinstance(obj, dict):
         return obj
     marker = next((m for m in _MARKERS if m in obj), None)
     if marker is None:
-        return {k: _decode(v, tensors, path, _join(field, k), depth + 1, other)
+        return {k: _decode(v, tensors, path, _join(field, k), depth + 1, other, restore)
                 for k, v in obj.items()}
-    allowed = {marker, "type"} if marker == "__tensor__" else {marker}
+    allowed = {marker, "type", "device"} if marker == "__tensor__" else {marker}
     if set(obj) - allowed:
         raise field_error(path, field, f"is a damaged {marker} record: unexpected keys "
                                        f"{sorted(set(obj) - allowed)}")
@@ -123,7 +139,7 @@ def _decode(obj: Any, tensors: Mapping[str, np.ndarray], path, field: str,
         if other is None:
             raise field_error(path, field, "holds a whole module (saved by zengrad.save); "
                                            "load the file with zengrad.load")
-        return other(obj[marker], tensors, path, field)
+        return other(obj[marker], tensors, path, field, restore)
     if marker in ("__tensor__", "__scalar__"):
         key = obj[marker]
         if not isinstance(key, str):
@@ -140,13 +156,17 @@ def _decode(obj: Any, tensors: Mapping[str, np.ndarray], path, field: str,
                 raise field_error(path, field, f"is a scalar but tensor {key!r} has shape "
                                                f"{arr.shape}")
             return arr[()]
-        return Tensor._make(arr, False, None) if "type" in obj else arr
+        location = _location(obj.get("device", CPU), path, field)
+        if location == CPU and restore is None:
+            return Tensor._make(arr, False, None) if "type" in obj else arr
+        placed = place(Tensor._make(arr, False, None), location, restore)
+        return placed if "type" in obj else placed.array
     items = obj[marker]
     if not isinstance(items, list):
         raise field_error(path, field, f"is a damaged {marker} record: expected a list, got "
                                        f"{_short(items)}")
     if marker == "__tuple__":
-        return tuple(_decode(v, tensors, path, _join(field, i), depth + 1, other)
+        return tuple(_decode(v, tensors, path, _join(field, i), depth + 1, other, restore)
                      for i, v in enumerate(items))
     out = {}
     for item in items:
@@ -155,8 +175,18 @@ def _decode(obj: Any, tensors: Mapping[str, np.ndarray], path, field: str,
             raise field_error(path, field, "is a damaged __dict__ record: items must be "
                                            f"[scalar key, value] pairs, got {_short(item)}")
         out[item[0]] = _decode(item[1], tensors, path, _join(field, item[0]), depth + 1,
-                               other)
+                               other, restore)
     return out
+
+
+def _location(value: Any, path, field: str) -> str:
+    """A recorded storage location ('cpu', 'cuda:0'), checked."""
+    try:
+        if not isinstance(value, str):
+            raise ValueError(f"not a string: {_short(value)}")
+        return str(_device.as_device(value))
+    except (ValueError, RuntimeError, TypeError) as e:
+        raise field_error(path, field, f"has a bad device {_short(value)} ({e})"[:300]) from None
 
 
 def _short(x: Any) -> str:
@@ -177,11 +207,14 @@ def save_checkpoint(state: Mapping[str, Any], path: str | os.PathLike) -> None:
     atomic_write_bytes(path, checkpoint_bytes(state))
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+def load_checkpoint(path: str | os.PathLike, map_location: Any = None) -> dict[str, Any]:
     """The nested state written by save_checkpoint (arrays come back as writable ndarrays,
-    Tensors as Tensors, NumPy scalars with their dtype). A file that is not safetensors
-    raises SafetensorsFormatError; a damaged state description raises CheckpointError
-    naming the file and the field."""
+    Tensors as Tensors, NumPy scalars with their dtype). Tensors saved from a device go
+    back there, or where map_location says (as torch.load's: a device, a dict renaming
+    saved locations, or a callable; see zengrad.io.locations). A file that is not
+    safetensors raises SafetensorsFormatError; a damaged state description raises
+    CheckpointError naming the file and the field."""
+    restore = restorer(map_location)
     path = Path(path)
     tensors, meta = read_file(path)
     if meta.get(FORMAT_KEY) != FORMAT_VERSION:
@@ -197,7 +230,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise _damaged(path, f"the state description is a {type(description).__name__}, "
                              "not an object")
     try:
-        return _decode(description, tensors, path, "")
+        return _decode(description, tensors, path, "", restore=restore)
     except RecursionError:
         raise _damaged(path, "the state description is nested too deeply") from None
 
@@ -221,7 +254,7 @@ def _kind(x: Any) -> str:
         return "a list"
     if isinstance(x, Mapping):
         return "a dict"
-    if isinstance(x, (np.ndarray, Tensor)):
+    if isinstance(x, Tensor) or backend.is_array(x):
         return "an array"
     return f"a {type(x).__name__}"
 

@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 import numpy as np
 from safetensors.numpy import save as _st_save
 
+from zengrad import backend
 from zengrad.autograd.tensor import Tensor
 from zengrad.io.atomic import atomic_write_bytes
 
@@ -62,6 +63,8 @@ def _to_numpy(name, value) -> np.ndarray:
         raise TypeError(f"save: tensor names must be strings, got {name!r}")
     if isinstance(value, Tensor):
         value = value.array
+    if backend.is_array(value) and type(value) is not np.ndarray:
+        value = backend.asnumpy(value)  # a device tensor is written from a host copy
     if not isinstance(value, (np.ndarray, np.generic)):
         raise TypeError(f"save: the value for {name!r} is a {type(value).__name__}, not a "
                         "Tensor or ndarray")

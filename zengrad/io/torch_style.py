@@ -22,6 +22,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from zengrad import backend
 from zengrad.autograd.tensor import Tensor
 from zengrad.io.atomic import atomic_write_bytes
 from zengrad.io.checkpoint import (
@@ -32,6 +33,7 @@ from zengrad.io.checkpoint import (
     _decode,
     _encode,
 )
+from zengrad.io.locations import CPU, place, restorer
 from zengrad.io.module_record import module_record, rebuild_module
 from zengrad.io.safetensors_io import (
     SafetensorsFormatError,
@@ -64,24 +66,29 @@ def _encode_module(obj: Any, path: str, tensors: dict[str, np.ndarray]) -> dict 
                            "tied": tied}}
 
 
-def _decode_module(record: Any, tensors: Mapping[str, np.ndarray], path, field: str):
+def _decode_module(record: Any, tensors: Mapping[str, np.ndarray], path, field: str,
+                   restore=None):
     if not isinstance(record, dict) or set(record) != _MODULE_KEYS:
         raise _damaged(path, f"the module record at {field or '<root>'!r} must have the keys "
                              f"{sorted(_MODULE_KEYS)}")
-    state = _decode(record["state_dict"], tensors, path, f"{field}/state_dict")
+    state = _decode(record["state_dict"], tensors, path, f"{field}/state_dict",
+                    restore=restore)
     frozen = record["frozen"]
     if not isinstance(state, dict) or not isinstance(frozen, list) or not all(
             isinstance(n, str) for n in frozen):
         raise _damaged(path, f"the module record at {field or '<root>'!r} has a bad "
                              "state_dict or frozen list")
     module = rebuild_module(record["tree"], path, sum(a.size for a in tensors.values()))
+    devices = {v.device for v in state.values() if isinstance(v, Tensor)}
+    if len(devices) == 1:  # the rebuilt module where its weights were loaded (as torch's)
+        module.to(devices.pop())
     _tie(module, record["tied"], path, field)
     targets = dict(module.state_dict(keep_vars=True))
     for key, value in state.items():
         target = targets.get(key)
         arr = value.array if isinstance(value, Tensor) else value
         # keep the saved dtype (a model cast with .double() after it was built)
-        if (target is not None and isinstance(arr, np.ndarray) and arr.shape == target.shape
+        if (target is not None and backend.is_array(arr) and arr.shape == target.shape
                 and arr.dtype != target.array.dtype and arr.dtype.kind == "f"
                 and target.array.dtype.kind == "f"):
             target.array = target.array.astype(arr.dtype)
@@ -152,21 +159,6 @@ def save(obj: Any, f: str | os.PathLike | BinaryIO, pickle_module: Any = None,
     write(data)
 
 
-def _check_map_location(map_location: Any) -> None:
-    """Only the CPU exists here: accept every map_location that means (or may mean) it."""
-    if map_location is None or callable(map_location):
-        return  # a callable relocates storages; they all stay on the CPU
-    if isinstance(map_location, Mapping):
-        # maps a saved location to a new one: every zengrad file holds 'cpu' tensors only
-        if "cpu" not in map_location:
-            return
-        map_location = map_location["cpu"]
-    kind = getattr(map_location, "type", map_location)
-    if not isinstance(kind, str) or kind.split(":")[0] != "cpu":
-        raise RuntimeError(f"load: map_location={map_location!r:.80}: only the 'cpu' device "
-                           "exists in zengrad")
-
-
 def _peek(f: Any) -> bytes:
     """The first 4 bytes load will read (b"" where they can't be read back)."""
     try:
@@ -193,11 +185,13 @@ def load(f: str | os.PathLike | BinaryIO, map_location: Any = None, pickle_modul
     exactly as True (nothing is ever unpickled). A whole module is rebuilt only from
     zengrad's own layers and the classes allowed by zengrad.serialization.safe_globals /
     add_safe_globals; another class raises an UnsafeGlobalError that names the class to allow.
-    map_location may be None, 'cpu', a cpu device, a dict or a callable (only the CPU exists,
-    so tensors stay there); pickle_module, mmap and pickle_load_args are ignored. A damaged
-    file raises SafetensorsFormatError or CheckpointError (both ValueErrors) naming the file
-    and the problem."""
-    _check_map_location(map_location)
+    map_location is torch's (zengrad.io.locations): None puts tensors back on the device
+    they were saved from ('cpu' for files zengrad didn't write), a device name or device
+    puts every tensor there, a dict renames saved locations ({'cuda:0': 'cpu'}), a callable
+    f(tensor, location) returns the tensor to use; pickle_module, mmap and
+    pickle_load_args are ignored. A damaged file raises SafetensorsFormatError or
+    CheckpointError (both ValueErrors) naming the file and the problem."""
+    restore = restorer(map_location)
     if isinstance(f, (str, os.PathLike)):
         path: Any = os.fspath(f)
     else:
@@ -219,7 +213,8 @@ def load(f: str | os.PathLike | BinaryIO, map_location: Any = None, pickle_modul
                 "safetensors.torch.save_file(model.state_dict(), path) and load that") from e
         raise
     if FORMAT_KEY not in meta:
-        return {name: Tensor._make(arr, False, None) for name, arr in tensors.items()}
+        return {name: place(Tensor._make(arr, False, None), CPU, restore)
+                for name, arr in tensors.items()}
     if meta[FORMAT_KEY] != FORMAT_VERSION:
         raise SafetensorsFormatError(f"{path}: written by another zengrad format version "
                                      f"({meta[FORMAT_KEY]!r:.40}; this one reads "
@@ -228,7 +223,7 @@ def load(f: str | os.PathLike | BinaryIO, map_location: Any = None, pickle_modul
         raise _damaged(path, "its metadata has no 'state'")
     description = parse_json(meta["state"], path, "the state description", _damaged)
     try:
-        return _decode(description, tensors, path, "", 0, _decode_module)
+        return _decode(description, tensors, path, "", 0, _decode_module, restore)
     except RecursionError:
         raise _damaged(path, "the state description is nested too deeply") from None
 
