@@ -22,6 +22,7 @@ from zengrad import backend
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
 from zengrad.ops.args import LazyName, check_positive, ntuple, shape_str
+from zengrad.ops.conv_implicit import PaddedFlat, correlate, implicit_gemm_ok, weight_grad
 
 Pads = tuple[tuple[int, int], tuple[int, int]]
 
@@ -128,7 +129,9 @@ def _weight_grad(xp, gm, cols):
 
 class Conv2dFn(Function):
     """y = W * x + b (cross-correlation, as PyTorch);  dW = dY cols^T, dx = col2im(W^T dY),
-    db = sum of dY over (N, OH, OW). Inputs of rank 3 are conv1d (a height-1 image)."""
+    db = sum of dY over (N, OH, OW). Inputs of rank 3 are conv1d (a height-1 image).
+    Stride-1 convolutions with enough channels on NumPy take the shifted-view path instead
+    (ops.conv_implicit: no column buffer; dx is the correlation of dY with the flipped kernel)."""
 
     @staticmethod
     def forward(ctx, x, w, b, stride, pads, dilation, groups):
@@ -138,6 +141,11 @@ class Conv2dFn(Function):
             x, w = x[:, :, None, :], w[:, :, None, :]
         n, c, h, wd = x.shape
         oc, cg, kh, kw = w.shape
+        ctx.shifted = xp is np and implicit_gemm_ok(
+            x.shape, w.shape, stride, pads, dilation, groups, np.result_type(x.dtype, w.dtype)
+        )
+        if ctx.shifted:
+            return Conv2dFn._forward_shifted(ctx, x, w, b, pads, dilation, one_d)
         sh, sw = stride
         dh, dw = dilation
         xpad = _channel_major_padded(x, pads)
@@ -166,11 +174,59 @@ class Conv2dFn(Function):
         return y[:, :, 0, :] if one_d else y
 
     @staticmethod
+    def _forward_shifted(ctx, x, w, b, pads, dilation, one_d):
+        """The forward of the shifted-view path: y = sum over taps of W_ij @ shifted X."""
+        n, c, h, wd = x.shape
+        oc, _, kh, kw = w.shape
+        flat = PaddedFlat(x.transpose(1, 0, 2, 3), pads, (kh, kw), dilation)
+        oh = flat.hp - dilation[0] * (kh - 1)
+        ow = flat.wp - dilation[1] * (kw - 1)
+        taps = ctx.xp.ascontiguousarray(w.transpose(2, 3, 0, 1)).reshape(kh * kw, oc, c)
+        out = correlate(flat, taps, (oh, ow))
+        if b is not None:
+            out += b[:, None, None, None]
+        needs = ctx.needs_input_grad
+        if needs[1]:
+            ctx.flat = flat
+        if needs[0]:
+            ctx.w = w
+        ctx.geom = (one_d, x.shape, w.shape, pads, (1, 1), dilation, 1, oh, ow)
+        y = out.transpose(1, 0, 2, 3)
+        return y[:, :, 0, :] if one_d else y
+
+    @staticmethod
+    def _backward_shifted(ctx, g):
+        """dW from the saved padded input and dY on its grid; dx = dY (padded by d (k-1) - p)
+        correlated with the flipped kernel, W'[c, o, i, j] = W[o, c, KH-1-i, KW-1-j]."""
+        one_d, xshape, wshape, pads, _, dilation, _, oh, ow = ctx.geom
+        gy = g.transpose(1, 0, 2, 3)  # (OC, N, OH, OW), free for channel-major g
+        needs = ctx.needs_input_grad
+        dx = dw = db = None
+        if needs[2]:
+            db = gy.sum(axis=(1, 2, 3))
+        if needs[1]:
+            dw = weight_grad(ctx.flat, gy)
+        if needs[0]:
+            oc, c, kh, kw = wshape
+            (pt, pb), (pl, pr) = pads
+            eh, ew = dilation[0] * (kh - 1), dilation[1] * (kw - 1)
+            flipped = ctx.w[:, :, ::-1, ::-1].transpose(2, 3, 1, 0)
+            taps = ctx.xp.ascontiguousarray(flipped).reshape(kh * kw, c, oc)
+            flat = PaddedFlat(gy, ((eh - pt, eh - pb), (ew - pl, ew - pr)), (kh, kw), dilation)
+            dx = correlate(flat, taps, xshape[2:]).transpose(1, 0, 2, 3)
+        if one_d:
+            dx = None if dx is None else dx[:, :, 0, :]
+            dw = None if dw is None else dw[:, :, 0, :]
+        return dx, dw, db, None, None, None, None
+
+    @staticmethod
     def backward(ctx, g):
         xp = ctx.xp
         one_d, xshape, wshape, pads, stride, dilation, groups, oh, ow = ctx.geom
         if one_d:
             g = g[:, :, None, :]
+        if ctx.shifted:
+            return Conv2dFn._backward_shifted(ctx, g)
         n, c, h, wd = xshape
         oc = g.shape[1]
         needs = ctx.needs_input_grad

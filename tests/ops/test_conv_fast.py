@@ -1,0 +1,151 @@
+"""The shifted-view convolution path (ops.conv_implicit): float64 gradcheck and torch parity
+(outputs, input, weight and bias gradients) on the cases it takes, with the size threshold
+lowered so that small cases reach it and the chunk made small so that several chunks (and a
+ragged last one) run; and the real threshold: sizes just below take the im2col path, just
+above the shifted one, both equal to torch."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import zengrad as zg
+from tests.helpers import assert_parity, check_grad
+from zengrad.ops import conv as conv_ops
+from zengrad.ops import conv_implicit
+from zengrad.ops.conv import conv1d, conv2d
+
+# torch warns that even kernels with padding='same' need a padded copy
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
+
+
+class _Calls:
+    """Counts the calls of ops.conv's correlate (forward and input gradient)."""
+
+    def __init__(self):
+        self.n = 0
+
+    def __call__(self, *args):
+        self.n += 1
+        return conv_implicit.correlate(*args)
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    spy = _Calls()
+    monkeypatch.setattr(conv_ops, "correlate", spy)
+    return spy
+
+
+@pytest.fixture
+def small(monkeypatch):
+    """Every stride-1 float conv takes the path, and a chunk is about one small image."""
+    monkeypatch.setattr(conv_implicit, "MIN_CHANNELS", 1)
+    monkeypatch.setattr(conv_implicit, "MIN_WORK", 1)
+    monkeypatch.setattr(conv_implicit, "CHUNK_FLOATS", 64)
+
+
+# (N, C, H, W, OC, kernel, padding, dilation, bias)
+CASES = [
+    (2, 3, 5, 6, 4, 3, 1, 1, True),
+    (3, 2, 7, 5, 3, 3, 0, 1, False),
+    (1, 1, 4, 4, 1, 3, 1, 1, True),  # size-1 batch and channels
+    (3, 2, 5, 7, 2, 3, (0, 1), 1, True),
+    (2, 2, 3, 3, 3, 3, 2, 1, True),  # padding 2: a full correlation; dx pads by 0
+    (2, 2, 6, 6, 3, (2, 3), "same", 1, False),  # asymmetric padding
+    (2, 2, 7, 8, 2, 3, 2, 2, True),  # dilation 2
+    (1, 3, 1, 9, 2, (1, 3), (0, 1), 1, True),  # a height-1 image
+]
+
+
+def _inputs(rng, case, dtype=np.float64):
+    n, c, h, w, oc, k, _, _, bias = case
+    kh, kw = k if isinstance(k, tuple) else (k, k)
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    wt = rng.standard_normal((oc, c, kh, kw)).astype(dtype)
+    b = rng.standard_normal(oc).astype(dtype) if bias else None
+    return x, wt, b
+
+
+def _fns(case):
+    p, d = case[6], case[7]
+    if case[8]:
+        return (lambda x, w, b: conv2d(x, w, b, 1, p, d),
+                lambda x, w, b: TF.conv2d(x, w, b, 1, p, d))
+    return (lambda x, w: conv2d(x, w, None, 1, p, d),
+            lambda x, w: TF.conv2d(x, w, None, 1, p, d))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_gradcheck(rng, small, calls, case):
+    x, w, b = _inputs(rng, case)
+    fn, _ = _fns(case)
+    args = (x, w) if b is None else (x, w, b)
+    assert check_grad(fn, *args)
+    assert calls.n > 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", CASES)
+def test_parity_with_torch(rng, small, calls, case, dtype):
+    x, w, b = _inputs(rng, case, dtype)
+    fn, tfn = _fns(case)
+    assert_parity(fn, tfn, [x, w] if b is None else [x, w, b])
+    assert calls.n == 2  # the forward and the input gradient
+
+
+def test_conv1d(rng, small, calls):
+    x = rng.standard_normal((3, 4, 11))
+    w = rng.standard_normal((5, 4, 3))
+    b = rng.standard_normal(5)
+    assert check_grad(lambda x, w, b: conv1d(x, w, b, padding=1), x, w, b)
+    assert_parity(
+        lambda x, w, b: conv1d(x, w, b, padding=1),
+        lambda x, w, b: TF.conv1d(x, w, b, padding=1),
+        [x, w, b],
+    )
+
+
+def test_weight_only_and_input_only(rng, small, calls):
+    """A frozen weight (no dW, no saved input) or an input that needs no gradient."""
+    x, w, b = _inputs(rng, CASES[0])
+    assert_parity(lambda x: conv2d(x, zg.from_numpy(w.copy()), None, padding=1),
+                  lambda x: TF.conv2d(x, torch.from_numpy(w.copy()), None, padding=1), [x])
+    assert_parity(lambda w: conv2d(zg.from_numpy(x.copy()), w, None, padding=1),
+                  lambda w: TF.conv2d(torch.from_numpy(x.copy()), w, None, padding=1), [w])
+    assert calls.n == 3  # two forwards, one input gradient
+
+
+@pytest.mark.parametrize("case, taken", [
+    ((1, 16, 16, 16, 16), False),  # 0.6 M multiply-adds: below MIN_WORK
+    ((1, 8, 32, 32, 64), False),  # too few input channels
+    ((2, 16, 32, 32, 16), True),  # 4.7 M
+    ((3, 64, 9, 11, 32), True),  # odd sizes, several images per chunk
+])
+def test_real_threshold(rng, calls, case, taken):
+    n, c, h, w, oc = case
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    wt = rng.standard_normal((oc, c, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(oc).astype(np.float32)
+    assert_parity(lambda x, w, b: conv2d(x, w, b, padding=1),
+                  lambda x, w, b: TF.conv2d(x, w, b, padding=1), [x, wt, b])
+    assert (calls.n == 2) == taken
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"stride": 2, "padding": 1}, {"padding": 3}, {"groups": 2, "padding": 1},
+])
+def test_other_cases_keep_the_im2col_path(rng, small, calls, kwargs):
+    x = rng.standard_normal((2, 4, 7, 7))
+    wt = rng.standard_normal((4, 4 // kwargs.get("groups", 1), 3, 3))
+    assert_parity(lambda x, w: conv2d(x, w, **kwargs), lambda x, w: TF.conv2d(x, w, **kwargs),
+                  [x, wt])
+    assert calls.n == 0
+
+
+def test_empty_batch(rng, small, calls):
+    x = np.zeros((0, 3, 5, 5))
+    wt = rng.standard_normal((2, 3, 3, 3))
+    assert_parity(lambda x, w: conv2d(x, w, padding=1), lambda x, w: TF.conv2d(x, w, padding=1),
+                  [x, wt])
+    assert calls.n == 0
