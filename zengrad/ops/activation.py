@@ -17,6 +17,7 @@ from zengrad.autograd.engine import is_grad_enabled
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
 from zengrad.backend import get_default_dtype
+from zengrad.ops import threads
 from zengrad.ops.dims import normalize_dim
 
 
@@ -59,17 +60,34 @@ class TanhFn(Function):
 
 
 class ReLUFn(Function):
-    """y = max(x, 0);  dL/dx = g where x > 0."""
+    """y = max(x, 0);  dL/dx = g where x > 0 (g * [y > 0])."""
 
     @staticmethod
     def forward(ctx, x):
-        xp = backend.xp_of(x)
-        ctx.out = xp.maximum(x, 0)
-        return ctx.out
+        xp = ctx.xp = backend.xp_of(x)
+        if x.size < threads.PARALLEL_MIN or x.dtype.kind != "f" or type(x) is not np.ndarray:
+            ctx.out = xp.maximum(x, 0)
+            return ctx.out
+        out = ctx.out = xp.empty_like(x)
+        threads.elementwise(lambda a, o: xp.maximum(a, 0, out=o), (x, out))
+        return out
 
     @staticmethod
     def backward(ctx, g):
-        return g * (ctx.out > 0)
+        xp, y = ctx.xp, ctx.out
+        if g.size < threads.PARALLEL_MIN or g.dtype != y.dtype or type(g) is not np.ndarray:
+            return g * (y > 0)
+        dx = xp.empty_like(g)
+
+        def grad(g, y, dx):
+            # the mask written as 1.0 / 0.0 straight into dx: the float32 * bool product
+            # would cast the mask through a buffer; the same values, g * 1 or g * 0
+            xp.greater(y, 0, out=dx, casting="unsafe")
+            dx *= g
+
+        # blocks: the mask stays in cache between its two passes (also at one thread)
+        threads.elementwise(grad, (g, y, dx), block=threads.CACHE_BLOCK)
+        return dx
 
 
 class LeakyReLUFn(Function):

@@ -9,9 +9,14 @@ eval:  the same with the running mean/variance: dx = g w invstd.
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from zengrad import backend
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
+from zengrad.ops import threads
 from zengrad.ops.args import shape_str
 
 
@@ -36,42 +41,190 @@ def affine(xhat, w, b, bshape: tuple):
     return y
 
 
+class _Rows:
+    """x (N, C, *S) seen as a 2-D array of rows (R, L), each row L values of one channel:
+    C-contiguous x as (N C, prod S) with row r in channel r mod C, channel-major x (conv's
+    output: memory (C, N, *S)) as (C, N prod S) with row r in channel r. Per-row sums folded
+    per channel in a fixed order give the statistics; blocks of rows run one at a time (their
+    temporaries stay in cache) and, large, on the thread pool (zengrad.ops.threads)."""
+
+    __slots__ = ("shape", "major", "rows", "length", "per")
+
+    def __init__(self, shape: tuple, channel_major: bool):
+        n, c = shape[:2]
+        self.shape, self.major = shape, channel_major
+        self.length = math.prod(shape[2:]) * (n if channel_major else 1)
+        self.rows = c if channel_major else n * c
+        self.per = max(1, threads.CACHE_BLOCK // self.length)  # rows per block
+
+    @staticmethod
+    def of(x, *same_dtype) -> _Rows | None:
+        """The row view's plan for x, or None where the plain path is taken: device arrays,
+        other layouts, rows too short to pay, parameters of another dtype."""
+        if type(x) is not np.ndarray or x.ndim < 3 or x.size == 0:
+            return None
+        if any(a is not None and a.dtype != x.dtype for a in same_dtype):
+            return None
+        if x.transpose(1, 0, *range(2, x.ndim)).flags.c_contiguous:
+            plan = _Rows(x.shape, True)
+        elif x.flags.c_contiguous:
+            plan = _Rows(x.shape, False)
+        else:
+            return None
+        return plan if plan.length >= 16 else None
+
+    def view(self, a):
+        """a's (R, L) view, or None when a is not laid out as x."""
+        if self.major:
+            t = a.transpose(1, 0, *range(2, a.ndim))
+            return t.reshape(self.rows, self.length) if t.flags.c_contiguous else None
+        return a.reshape(self.rows, self.length) if a.flags.c_contiguous else None
+
+    def empty(self, xp, dtype):
+        """(a new array laid out as x, its row view)."""
+        n, c, *rest = self.shape
+        if self.major:
+            a = xp.empty((c, n, *rest), dtype)
+            return a.transpose(1, 0, *range(2, a.ndim)), a.reshape(self.rows, self.length)
+        a = xp.empty(self.shape, dtype)
+        return a, a.reshape(self.rows, self.length)
+
+    def rows_of(self, xp, a):
+        """a's row view, a copied into x's layout first when it has another one."""
+        v = self.view(a)
+        if v is None:
+            full, v = self.empty(xp, a.dtype)
+            full[...] = a
+        return v
+
+    def expand(self, xp, v):
+        """A per-channel vector (C,) as a per-row column (R, 1)."""
+        if not self.major:
+            v = xp.tile(v, self.shape[0])
+        return v[:, None]
+
+    def fold(self, p):
+        """Per-row partial sums (R,) to per-channel sums (C,): a fixed order of additions, so
+        the same bits however the blocks were spread over threads."""
+        return p if self.major else p.reshape(self.shape[0], self.shape[1]).sum(axis=0)
+
+    def row_sums(self, xp, fn, arrays, count: int) -> list:
+        """For each row block: fn(*blocks) returns `count` per-row sums of the block (arrays
+        of the block's rows, x's dtype); collected into (R,) arrays and folded per channel."""
+        outs = [xp.empty(self.rows, arrays[0].dtype) for _ in range(count)]
+
+        def block(*parts):
+            k = len(outs)
+            for o, r in zip(parts[:k], fn(*parts[k:])):
+                o[...] = r
+
+        threads.for_blocks(block, (*outs, *arrays), block=self.per)
+        return [self.fold(o) for o in outs]
+
+
+def _normalize_rows(xp, lay: _Rows, x, mu, invstd, w, b):
+    """xhat = (x - mu) invstd and y = w xhat + b through the row view: (xhat, y) laid out
+    as x, the same ufuncs per element as affine()."""
+    xhat, xhat_r = lay.empty(xp, x.dtype)
+    y, y_r = lay.empty(xp, x.dtype)
+    cols = [lay.expand(xp, mu), lay.expand(xp, invstd)]
+    cols += [lay.expand(xp, v) for v in (w, b) if v is not None]
+    has_w, has_b = w is not None, b is not None
+
+    def block(xr, hr, yr, mr, ir, *wb):
+        xp.subtract(xr, mr, out=hr)
+        hr *= ir
+        if has_w:
+            xp.multiply(hr, wb[0], out=yr)
+            if has_b:
+                yr += wb[1]
+        elif has_b:
+            xp.add(hr, wb[0], out=yr)
+        else:
+            yr[...] = hr
+
+    threads.for_blocks(block, (lay.view(x), xhat_r, y_r, *cols), block=lay.per)
+    return xhat, y
+
+
 class BatchNormFn(Function):
-    """y = w (x - mu) / sqrt(var + eps) + b with batch (training) or running statistics."""
+    """y = w (x - mu) / sqrt(var + eps) + b with batch (training) or running statistics.
+    Large NumPy inputs go through row blocks (_Rows): 3 passes over x forward (sum; centred
+    squares; normalize and affine) and 2 backward (two sums; dx), where whole-array ufuncs
+    take 11 and 13."""
 
     @staticmethod
     def forward(ctx, x, w, b, running_mean, running_var, training, momentum, eps):
         xp = ctx.xp = backend.xp_of(x)
         axes = (0,) + tuple(range(2, x.ndim))
         bshape = (1, -1) + (1,) * (x.ndim - 2)
+        lay = ctx.lay = _Rows.of(x, w, b, running_mean, running_var)
+        m = x.size // x.shape[1]
         if training:
-            mu = x.mean(axis=axes)
-            xc = x - mu.reshape(bshape)
-            var = xp.mean(xp.square(xc), axis=axes)
-            m = x.size // x.shape[1]
+            if lay is None:
+                mu = x.mean(axis=axes)
+                xc = x - mu.reshape(bshape)
+                var = xp.mean(xp.square(xc), axis=axes)
+            else:
+                (s1,) = lay.row_sums(xp, lambda xr: (xr.sum(axis=1),), (lay.view(x),), 1)
+                mu = s1 / m
+
+                def centred_squares(xr, mr):
+                    t = xp.subtract(xr, mr)
+                    xp.square(t, out=t)
+                    return (t.sum(axis=1),)
+
+                cols = (lay.view(x), lay.expand(xp, mu))
+                (s2,) = lay.row_sums(xp, centred_squares, cols, 1)
+                var = s2 / m
             update_running_stats(running_mean, running_var, mu, var, momentum, m)
         else:
-            xc = x - running_mean.reshape(bshape)
-            var = running_var
+            mu, var = running_mean, running_var
+            if lay is None:
+                xc = x - running_mean.reshape(bshape)
         invstd = 1 / xp.sqrt(var + eps)
+        ctx.training, ctx.axes, ctx.bshape, ctx.invstd, ctx.w = training, axes, bshape, invstd, w
+        if lay is not None:
+            ctx.xhat, y = _normalize_rows(xp, lay, x, mu, invstd, w, b)
+            return y
         xhat = xc
         xhat *= invstd.reshape(bshape)
-        ctx.training, ctx.axes, ctx.bshape = training, axes, bshape
-        ctx.xhat, ctx.invstd, ctx.w = xhat, invstd, w
+        ctx.xhat = xhat
         return affine(xhat, w, b, bshape)
 
     @staticmethod
     def backward(ctx, g):
-        xp = ctx.xp
+        xp, lay = ctx.xp, ctx.lay
         axes, bshape, xhat = ctx.axes, ctx.bshape, ctx.xhat
         needs = ctx.needs_input_grad
-        sg = g.sum(axis=axes) if (needs[2] or (needs[0] and ctx.training)) else None
-        sgx = xp.sum(g * xhat, axis=axes) if (needs[1] or (needs[0] and ctx.training)) else None
+        want_sg = needs[2] or (needs[0] and ctx.training)
+        want_sgx = needs[1] or (needs[0] and ctx.training)
+        if lay is not None and g.dtype != xhat.dtype:
+            lay = None
+        if lay is None:
+            sg = g.sum(axis=axes) if want_sg else None
+            sgx = xp.sum(g * xhat, axis=axes) if want_sgx else None
+        else:
+            g_r, h_r = lay.rows_of(xp, g), lay.view(xhat)
+
+            def sums(gr, hr):
+                out = (gr.sum(axis=1),) if want_sg else ()
+                if want_sgx:
+                    t = xp.multiply(gr, hr)
+                    out += (t.sum(axis=1),)
+                return out
+
+            count = want_sg + want_sgx
+            folded = lay.row_sums(xp, sums, (g_r, h_r), count) if count else []
+            sg = folded.pop(0) if want_sg else None
+            sgx = folded.pop(0) if want_sgx else None
         dx = None
         if needs[0]:
             scale = ctx.invstd if ctx.w is None else ctx.w * ctx.invstd
-            if ctx.training:
-                m = g.size // g.shape[1]
+            m = g.size // g.shape[1]
+            if lay is not None:
+                dx = _dx_rows(xp, lay, g_r, h_r, scale, sg, sgx, m, ctx.training)
+            elif ctx.training:
                 # (w invstd) (g - sum(g)/M - xhat sum(g xhat)/M), sums per channel
                 dx = xhat * (sgx / m).reshape(bshape)
                 xp.subtract(g, dx, out=dx)
@@ -82,6 +235,27 @@ class BatchNormFn(Function):
         dw = sgx if needs[1] else None
         db = sg if needs[2] else None
         return dx, dw, db, None, None, None, None, None
+
+
+def _dx_rows(xp, lay: _Rows, g_r, h_r, scale, sg, sgx, m: int, training: bool):
+    """dx through the row view, laid out as x: the plain path's ufuncs per element."""
+    dx, dx_r = lay.empty(xp, g_r.dtype)
+    sc = lay.expand(xp, scale)
+    if training:
+        k1, k2 = lay.expand(xp, sgx / m), lay.expand(xp, sg / m)
+
+        def block(gr, hr, dr, k1r, k2r, sr):
+            xp.multiply(hr, k1r, out=dr)
+            xp.subtract(gr, dr, out=dr)
+            dr -= k2r
+            dr *= sr
+
+        threads.for_blocks(block, (g_r, h_r, dx_r, k1, k2, sc), block=lay.per)
+    else:
+        threads.for_blocks(
+            lambda gr, dr, sr: xp.multiply(gr, sr, out=dr), (g_r, dx_r, sc), block=lay.per
+        )
+    return dx
 
 
 def batch_norm(

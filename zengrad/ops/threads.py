@@ -30,6 +30,9 @@ import numpy as np
 BLOCK = 16384
 # below this many elements a pass is too short to pay for handing blocks to other threads
 PARALLEL_MIN = 4 * BLOCK
+# elements per piece of a multi-pass elementwise op (a mask and its product, a batch-norm
+# row block): 256 KB of float32, so its 3-4 arrays stay in L2 through all its passes
+CACHE_BLOCK = 65536
 
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
@@ -95,38 +98,120 @@ def _get_pool() -> ThreadPoolExecutor:
         return _pool
 
 
-def for_blocks(fn: Callable[..., None], arrays: Sequence[np.ndarray]) -> None:
-    """fn(*(a[s:e] for a in arrays)) over consecutive blocks [s, e) covering the arrays (1-D,
-    one length), possibly in several threads; returns when every block is done and re-raises
-    the first error a block raised. Device (CuPy) arrays run in one call, unblocked: their
-    kernels are parallel already, and slicing would only launch more of them."""
-    n = arrays[0].shape[0]
-    if n <= BLOCK or type(arrays[0]) is not np.ndarray:
-        fn(*arrays)
-        return
-    starts = range(0, n, BLOCK)
+def _in_worker() -> bool:
+    """True in one of the pool's own threads: a nested split would wait on itself."""
+    return threading.current_thread().name.startswith("zengrad-ew")
 
-    def run(s: int) -> None:
-        e = s + BLOCK
-        fn(*(a[s:e] for a in arrays))
 
-    threads = get_num_threads()
-    if threads == 1 or n < PARALLEL_MIN or threading.current_thread().name.startswith(
-        "zengrad-ew"
-    ):
-        for s in starts:
-            run(s)
-        return
-    # one contiguous run of blocks per thread: fewer hand-offs than one task per block
-    per = -(-len(starts) // threads)
-    groups = [starts[i : i + per] for i in range(0, len(starts), per)]
+def _run_blocks(fn: Callable[..., None], arrays: Sequence, n: int, per: int, threads: int) -> None:
+    """fn over consecutive blocks of `per` rows of axis 0 (the last one shorter), the blocks
+    grouped into one contiguous run per thread; the calling thread takes the first run."""
+    starts = range(0, n, per)
 
     def run_group(group: range) -> None:
         for s in group:
-            run(s)
+            e = s + per
+            fn(*(a[s:e] for a in arrays))
 
+    if threads == 1 or len(starts) == 1:
+        run_group(starts)
+        return
+    share = -(-len(starts) // threads)
+    groups = [starts[i : i + share] for i in range(0, len(starts), share)]
     pool = _get_pool()
     futures = [pool.submit(run_group, grp) for grp in groups[1:]]
-    run_group(groups[0])  # the calling thread takes the first share
+    try:
+        run_group(groups[0])
+    finally:
+        for f in futures:  # every block is done (or failed) before the caller goes on
+            f.exception()
     for f in futures:
-        f.result()
+        f.result()  # re-raises the first error of another thread's blocks
+
+
+def for_blocks(fn: Callable[..., None], arrays: Sequence[np.ndarray], block: int = BLOCK) -> None:
+    """fn(*(a[s:e] for a in arrays)) over consecutive blocks [s, e) of `block` rows of axis 0
+    (1-D arrays: elements) covering the arrays (one length along axis 0), possibly in several
+    threads; returns when every block is done and re-raises the first error a block raised.
+    The blocks depend on the shape only, never on the thread count, so a block's partial
+    result (a per-row sum) is the same whichever thread computes it. Device (CuPy) arrays run
+    in one call, unblocked: their kernels are parallel already, and slicing would only launch
+    more of them."""
+    n = arrays[0].shape[0]
+    if n <= block or type(arrays[0]) is not np.ndarray:
+        fn(*arrays)
+        return
+    big = arrays[0].size >= PARALLEL_MIN
+    threads = get_num_threads() if big and not _in_worker() else 1
+    _run_blocks(fn, arrays, n, block, threads)
+
+
+def flat_views(arrays: Sequence[np.ndarray]) -> list[np.ndarray] | None:
+    """1-D views of same-shape NumPy arrays that all lie densely in memory in one axis order
+    (C order, channel-major, any permutation), element i of each view being the same index
+    of every array; None when they do not (a strided view, two layouts)."""
+    a0 = arrays[0]
+    if a0.ndim <= 1:
+        return list(arrays) if all(a.ndim == 1 and a.flags.c_contiguous for a in arrays) else None
+    order = sorted(range(a0.ndim), key=lambda k: -abs(a0.strides[k]))  # outermost first
+    out = []
+    for a in arrays:
+        t = a.transpose(order)
+        if not t.flags.c_contiguous:
+            return None
+        out.append(t.reshape(-1))
+    return out
+
+
+def elementwise(fn: Callable[..., None], arrays: Sequence, block: int | None = None) -> None:
+    """fn(*pieces) over matching pieces of arrays of one shape (inputs and the outputs fn
+    writes with out=), for work that is elementwise: each element goes through the same
+    ufuncs whichever piece holds it, so any cut gives the result of fn(*arrays) bit for bit.
+    The pieces are runs of the arrays' common memory order (flat_views), else of axis 0.
+    block=None: one piece per thread (a one-pass fn; one call at one thread); block=k: pieces
+    of about k elements, also at one thread (a fn of several passes keeps its temporaries in
+    cache). Small, 0-d or device arrays run in one call."""
+    a0 = arrays[0]
+    size = a0.size
+    big = size >= PARALLEL_MIN
+    threads = get_num_threads() if big else 1
+    if threads > 1 and _in_worker():
+        threads = 1
+    if (
+        type(a0) is not np.ndarray
+        or a0.ndim == 0
+        or size == 0
+        or (threads == 1 and (block is None or size <= block))
+    ):
+        fn(*arrays)
+        return
+    views = flat_views(arrays)
+    if views is None:
+        views = arrays
+    n = views[0].shape[0]
+    row = size // n
+    if block is None:
+        per = -(-n // threads)
+        if row == 1:  # cut at 64-byte lines: no cache line shared by two threads' writes
+            step = max(1, 64 // a0.itemsize)
+            per = -(-per // step) * step
+    else:
+        per = max(1, block // row)
+    _run_blocks(fn, views, n, per, threads)
+
+
+def ufunc(op: Callable, a, b):
+    """op(a, b) for a binary ufunc; two large NumPy arrays of one shape and dtype are split
+    over the threads (the result in a's memory order), anything else is one call."""
+    if (
+        type(a) is np.ndarray
+        and type(b) is np.ndarray
+        and a.size >= PARALLEL_MIN
+        and a.shape == b.shape
+        and a.dtype == b.dtype
+        and get_num_threads() > 1
+    ):
+        out = np.empty_like(a)  # host (NumPy arrays only, checked above)
+        elementwise(lambda x, y, o: op(x, y, out=o), (a, b, out))
+        return out
+    return op(a, b)
