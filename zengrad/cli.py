@@ -97,6 +97,9 @@ def _build_parser() -> Parser:
                         "size is the global one, split across them; needs zengrad[mpi])")
     t.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                    help="0 silent, 1 progress (default), 2 also a model summary")
+    t.add_argument("--device", default=None,
+                   help="where to train: cpu (default), cuda or cuda:N (an NVIDIA GPU; needs "
+                        "CuPy: pip install 'zengrad[cuda]'); --resume may name another one")
 
     e = add_subparser(sub, "evaluate", help="test metrics of a trained run",
                       description="Evaluate a run folder (or a weights file beside its "
@@ -135,6 +138,7 @@ def _build_parser() -> Parser:
 def _cmd_train(args) -> int:
     from zengrad.distributed import launch
 
+    _check_device(args.device)
     if args.nproc > 1 and not launch.launched():
         return launch.launch(args.nproc, args.argv)
     if launch.launched():
@@ -148,7 +152,20 @@ def _cmd_train(args) -> int:
     config, splits = _new_config(args)
     out = Path(args.out or f"runs/{config['model']}_{args.dataset}")
     run = recipe.RunDir(out, explicit=args.out is not None, overwrite=args.overwrite)
-    return _train_in(run, config, splits, args.verbose, resume=False)
+    return _train_in(run, config, splits, args.verbose, resume=False, device=args.device)
+
+
+def _check_device(device: str | None) -> None:
+    """--device names a device this machine has (CuPy and a GPU for 'cuda'), before any
+    data is loaded."""
+    if device is None:
+        return
+    from zengrad import backend
+
+    try:
+        backend.check_device(device, "--device")
+    except RuntimeError as e:  # (DeviceUnavailableError, or an unknown device name)
+        raise UsageError(str(e)) from None
 
 
 def _new_config(args) -> tuple[dict, object]:
@@ -182,7 +199,8 @@ def _train_other_rank(args) -> int:
     with tempfile.TemporaryDirectory(prefix="zengrad-rank-") as scratch:
         if args.resume is not None and (folder / recipe.CHECKPOINT).is_file():
             shutil.copy(folder / recipe.CHECKPOINT, Path(scratch) / recipe.CHECKPOINT)
-        recipe.train_into(scratch, config, splits, verbose=0, resume=args.resume is not None)
+        recipe.train_into(scratch, config, splits, verbose=0, resume=args.resume is not None,
+                          device=args.device)
     return 0
 
 
@@ -205,10 +223,11 @@ def _resume(args) -> int:
     has_ckpt = (tmp / recipe.CHECKPOINT).is_file()
     print(f"resuming {tmp} " + ("from its last checkpoint" if has_ckpt
                                 else "from the start (no checkpoint was written)"))
-    return _train_in(run, config, splits, args.verbose, resume=True)
+    return _train_in(run, config, splits, args.verbose, resume=True, device=args.device)
 
 
-def _train_in(run: recipe.RunDir, config: dict, splits, verbose: int, resume: bool) -> int:
+def _train_in(run: recipe.RunDir, config: dict, splits, verbose: int, resume: bool,
+              device: str | None = None) -> int:
     def show(prepared: recipe.Prepared) -> None:
         if verbose >= 2:
             from zengrad.nn.utils import summary
@@ -221,7 +240,7 @@ def _train_in(run: recipe.RunDir, config: dict, splits, verbose: int, resume: bo
         launch.share_text(str(run.tmp))
     try:
         result = recipe.train_into(run.tmp, config, splits, verbose=verbose, resume=resume,
-                                   on_prepared=show)
+                                   on_prepared=show, device=device)
         final = run.commit()
     except BaseException:
         if (run.tmp / recipe.CHECKPOINT).is_file():

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from zengrad.autograd.tensor import Tensor
 from zengrad.train.history import infer_mode
 
 
@@ -100,7 +101,7 @@ class EarlyStopping(Callback):
         if self.tracker.improved(value):
             self.tracker.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
-                self.best_weights = {k: np.array(v.array, copy=True)
+                self.best_weights = {k: v.array.copy()  # (on the model's device)
                                      for k, v in trainer.model.state_dict().items()}
             return
         self.wait += 1
@@ -110,7 +111,10 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, trainer, logs=None) -> None:
         if self.restore_best_weights and self.best_weights is not None:
-            trainer.model.load_state_dict(self.best_weights)
+            # as Tensors: load_state_dict takes host arrays or Tensors on any device
+            trainer.model.load_state_dict({k: v if isinstance(v, Tensor) else
+                                           Tensor._make(v, False, None)
+                                           for k, v in self.best_weights.items()})
 
     def state_dict(self) -> dict:
         return {"best": self.tracker.best, "wait": self.wait, "best_epoch": self.best_epoch,

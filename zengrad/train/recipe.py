@@ -555,15 +555,20 @@ class Prepared:
 
 
 def prepare(config: Mapping[str, Any], splits=None, callbacks: Sequence = (),
-            verbose: int = 0) -> Prepared:
+            verbose: int = 0, device=None) -> Prepared:
     """Seed, build the model, optimizer, scheduler, hold-out loaders and callbacks of a
-    config: [early stopping (patience > 0, restoring the best weights), *callbacks]."""
+    config: [early stopping (patience > 0, restoring the best weights), *callbacks].
+    device ('cuda', ...; None: the CPU) is where the Trainer puts the model and batches;
+    it is not part of the config (a run resumes on any device)."""
     import zengrad as zg
+    from zengrad import backend
     from zengrad.data import DataLoader, TensorDataset
     from zengrad.train.callbacks import EarlyStopping
     from zengrad.train.trainer import Trainer
 
     config = dict(config)
+    if device is not None:  # before any work: a missing CuPy is reported first
+        device = backend.check_device(device, "device")
     splits = splits if splits is not None else splits_of(config)
     spec = task_spec(config["task"])
     zg.manual_seed(config["seed"])  # the same initialization for equal configs
@@ -586,7 +591,8 @@ def prepare(config: Mapping[str, Any], splits=None, callbacks: Sequence = (),
     # the Trainer steps its scheduler first each epoch and saves its state in checkpoints
     trainer = Trainer(model, spec.loss(), opt,
                       scheduler=make_scheduler(config["scheduler"], opt, config["epochs"]),
-                      metrics=spec.metrics, callbacks=cbs, verbose=min(verbose, 1))
+                      metrics=spec.metrics, callbacks=cbs, verbose=min(verbose, 1),
+                      device=device)
     return Prepared(config, trainer, train_loader, val_loader)
 
 
@@ -808,10 +814,11 @@ class TrainResult:
 
 def train_into(folder: str | os.PathLike, config: Mapping[str, Any], splits=None,
                verbose: int = 0, checkpoint: bool = True, resume: bool = False,
-               on_prepared: Callable[[Prepared], None] | None = None) -> TrainResult:
-    """Train a config, writing the run into `folder`: config.json first, a checkpoint after
-    every epoch (checkpoint=True; resume=True continues from it when present), then the
-    run's files (write_run) and no checkpoint."""
+               on_prepared: Callable[[Prepared], None] | None = None,
+               device=None) -> TrainResult:
+    """Train a config on device (None: the CPU), writing the run into `folder`:
+    config.json first, a checkpoint after every epoch (checkpoint=True; resume=True
+    continues from it when present), then the run's files (write_run) and no checkpoint."""
     from zengrad.io import atomic_write_text
     from zengrad.train.callbacks import ModelCheckpoint
 
@@ -821,7 +828,7 @@ def train_into(folder: str | os.PathLike, config: Mapping[str, Any], splits=None
     atomic_write_text(folder / "config.json", json.dumps(config, indent=1) + "\n")
     ckpt = folder / CHECKPOINT
     callbacks = [ModelCheckpoint(ckpt)] if checkpoint else []
-    prepared = prepare(config, splits, callbacks, verbose)
+    prepared = prepare(config, splits, callbacks, verbose, device=device)
     if on_prepared is not None:
         on_prepared(prepared)
     start = time.perf_counter()

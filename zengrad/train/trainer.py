@@ -68,6 +68,25 @@ def _as_tensor(x) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor._make(np.asarray(x), False, None)
 
 
+def _host(t) -> np.ndarray:
+    """A batch's output or target as a host array (for the epoch's metrics)."""
+    return backend.asnumpy(_as_tensor(t).array)
+
+
+def _moved(batch, device):
+    """A batch with its tensors and arrays on device (tuples, lists and dicts followed),
+    as a torch loop does with x.to(device); other values as they are."""
+    if isinstance(batch, Tensor):
+        return batch.to(device)
+    if isinstance(batch, np.ndarray):
+        return Tensor._make(batch, False, None).to(device)
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(_moved(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: _moved(v, device) for k, v in batch.items()}
+    return batch
+
+
 def _show_progress(verbose: int) -> bool:
     return verbose > 0 and hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
 
@@ -129,7 +148,12 @@ def _fmt(logs: dict) -> str:
 
 
 class Trainer:
-    """fit / evaluate / predict a model with a loss, an optimizer and callbacks."""
+    """fit / evaluate / predict a model with a loss, an optimizer and callbacks.
+
+    device= ('cuda', 'cuda:0', 'cpu'; default None) moves the model there and each batch
+    (tensors and arrays in tuples, lists, dicts) as it comes from the loader; metrics and
+    predict's outputs come back to the host. Without it, batches reach the model as the
+    loader gives them (move them yourself, or build the loader on device tensors)."""
 
     def __init__(
         self,
@@ -141,9 +165,15 @@ class Trainer:
         clip_grad_norm: float | None = None,
         callbacks: Iterable = (),
         verbose: int = 1,
+        device=None,
     ) -> None:
         if clip_grad_norm is not None and not clip_grad_norm > 0:
             raise ValueError(f"clip_grad_norm must be > 0 or None, got {clip_grad_norm}")
+        # device: the model moved there (its parameters in place, so the optimizer made
+        # over them keeps them) and every batch moved there; None leaves both as they are
+        self.device = None if device is None else backend.check_device(device, "Trainer")
+        if self.device is not None:
+            model.to(self.device)
         self.model = model
         self.loss_fn = loss_fn
         self.optimizer = optimizer
@@ -236,7 +266,10 @@ class Trainer:
         params = None
         if self.clip_grad_norm is not None:
             params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        device = self.device
         for b, batch in enumerate(loader):
+            if device is not None:
+                batch = _moved(batch, device)
             inputs, target = _split_batch(batch)
             weight = 1.0
             if split:
@@ -274,8 +307,8 @@ class Trainer:
             total += value * n
             count += n
             if keep and weight:
-                outputs.append(out.array)
-                targets.append(_as_tensor(target).array)
+                outputs.append(_host(out))
+                targets.append(_host(target))
             self._call("on_batch_end", b, {"loss": value, "size": n})
             if bar is not None:
                 bar.update(1)
@@ -303,6 +336,8 @@ class Trainer:
         try:
             with no_grad():
                 for batch in loader:
+                    if self.device is not None:
+                        batch = _moved(batch, self.device)
                     inputs, target = _split_batch(batch)
                     weight = 1.0
                     if split:
@@ -314,8 +349,8 @@ class Trainer:
                     total += float(self.loss_fn(out, target).item()) * n
                     count += n
                     if self.metrics:
-                        outputs.append(out.array)
-                        targets.append(_as_tensor(target).array)
+                        outputs.append(_host(out))
+                        targets.append(_host(target))
         finally:
             self.model.train(was_training)
         if world > 1:
@@ -386,21 +421,27 @@ class Trainer:
 
     def predict(self, data, batch_size: int = 256) -> np.ndarray:
         """Model outputs for every sample of a loader (batches (x,) or (x, y)) or of an
-        array/Tensor of inputs, concatenated along the batch axis."""
+        array/Tensor of inputs, concatenated along the batch axis (a host array)."""
         was_training = getattr(self.model, "training", False)
         self.model.eval()
         outs = []
+        device = self.device
         try:
             with no_grad():
                 if isinstance(data, (np.ndarray, Tensor)):
                     x = data.array if isinstance(data, Tensor) else data
+                    xp = backend.xp_of(x)
                     for i in range(0, len(x), batch_size):
-                        chunk = Tensor._make(np.ascontiguousarray(x[i:i + batch_size]),
+                        chunk = Tensor._make(xp.ascontiguousarray(x[i:i + batch_size]),
                                              False, None)
-                        outs.append(self.model(chunk).array)
+                        if device is not None:
+                            chunk = chunk.to(device)
+                        outs.append(_host(self.model(chunk)))
                 else:
                     for batch in data:
-                        outs.append(self.model(*_pred_inputs(batch)).array)
+                        if device is not None:
+                            batch = _moved(batch, device)
+                        outs.append(_host(self.model(*_pred_inputs(batch))))
         finally:
             self.model.train(was_training)
         if not outs:
@@ -450,7 +491,9 @@ class Trainer:
         from zengrad.io.checkpoint import CheckpointError, check_like, check_rng_state
         from zengrad.io.checkpoint import field_error as bad
 
-        state = load_checkpoint(path)
+        # on the host: the model and optimizer copy it to their own device as they load it
+        # (so a run checkpointed on a GPU resumes on another device, or on the CPU)
+        state = load_checkpoint(path, map_location="cpu")
         missing = sorted({"epoch", "model", "optimizer", "rng", "history"} - set(state))
         if missing:
             raise CheckpointError(f"{path}: checkpoint lacks the field(s) {missing}")
