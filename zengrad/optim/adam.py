@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
+
+import numpy as np
 
 from zengrad import backend
 from zengrad.autograd.tensor import Tensor
 from zengrad.optim.optimizer import (
     Optimizer,
+    block_scratch,
     check_nonnegative,
     elementwise_update,
     ema_sq_,
@@ -65,52 +69,67 @@ class Adam(Optimizer):
         beta1, beta2 = (float(b) for b in group["betas"])
         weight_decay = float(group["weight_decay"])
         decoupled, amsgrad = group["decoupled_weight_decay"], group["amsgrad"]
+        # decoupled: p shrinks first; else weight_decay * p is added to the gradient (L2)
+        shrink = 1.0 - lr * weight_decay if decoupled and weight_decay != 0 else None
+        l2 = 0.0 if decoupled else weight_decay
+        states = self.state
+        blocks: dict[float, partial] = {}  # by step count: a group's parameters share one
         for p in group["params"]:
-            if p._grad is None:  # the slot behind .grad: no property call per step
+            grad = p._grad  # the slot behind .grad: no property call per step
+            if grad is None:
                 continue
-            state = self.state.setdefault(p, {})
+            state = states.get(p)
             if not state:
-                state["step"] = 0.0
-                state["exp_avg"] = backend.xp_of(p.array).zeros_like(p.array)
-                state["exp_avg_sq"] = backend.xp_of(p.array).zeros_like(p.array)
+                xp = backend.xp_of(p.array)
+                state = states[p] = {"step": 0.0, "exp_avg": xp.zeros_like(p.array),
+                                     "exp_avg_sq": xp.zeros_like(p.array)}
             if amsgrad and "max_exp_avg_sq" not in state:
                 state["max_exp_avg_sq"] = backend.xp_of(p.array).zeros_like(p.array)
-            state["step"] += 1
-            step = state["step"]
-
-            if decoupled:
-                if weight_decay != 0:
-                    p.array *= 1.0 - lr * weight_decay
-                g = self._grad(p, 0.0, group["maximize"])
-            else:
-                g = self._grad(p, weight_decay, group["maximize"])
-
-            bias_correction1 = 1 - beta1**step
-            bias_correction2_sqrt = (1 - beta2**step) ** 0.5
-            step_size = lr / bias_correction1
-            arrays = [p.array, g, state["exp_avg"], state["exp_avg_sq"]]
+            step = state["step"] = state["step"] + 1
+            block = blocks.get(step)
+            if block is None:
+                block = blocks[step] = partial(
+                    _adam_block, beta1=beta1, beta2=beta2, eps=eps,
+                    step_size=lr / (1 - beta1**step), bc2=(1 - beta2**step) ** 0.5,
+                    shrink=shrink, l2=l2, maximize=group["maximize"])
+            arrays = [p.array, grad.array, state["exp_avg"], state["exp_avg_sq"]]
             if amsgrad:
                 arrays.append(state["max_exp_avg_sq"])
+            elementwise_update(block, arrays)
 
-            def update(p_, g_, exp_avg, exp_avg_sq, max_sq=None, step_size=step_size,
-                       bc2=bias_correction2_sqrt):
-                # all 13 passes over one cache-sized block before the next (for_blocks)
-                xp = backend.xp_of(p_)
-                denom, tmp = xp.empty_like(p_), xp.empty_like(p_)
-                lerp_(exp_avg, g_, 1.0 - beta1, tmp)
-                ema_sq_(exp_avg_sq, g_, beta2, tmp)
-                if max_sq is not None:
-                    xp.maximum(max_sq, exp_avg_sq, out=max_sq)
-                    xp.sqrt(max_sq, out=denom)
-                else:
-                    xp.sqrt(exp_avg_sq, out=denom)
-                denom /= bc2
-                denom += eps
-                xp.multiply(exp_avg, -step_size, out=tmp)
-                tmp /= denom
-                p_ += tmp
 
-            elementwise_update(update, arrays)
+def _adam_block(p, g, exp_avg, exp_avg_sq, max_sq=None, *, beta1: float, beta2: float,
+                eps: float, step_size: float, bc2: float, shrink: float | None, l2: float,
+                maximize: bool) -> None:
+    """Adam's update of one block (elementwise_update): its 13 passes (more with weight
+    decay, maximize or amsgrad) run over the block before the next block, in the order and
+    with the rounding of torch's single-tensor Adam."""
+    xp = np if type(p) is np.ndarray else backend.xp_of(p)
+    if shrink is not None:
+        p *= shrink
+    if l2 != 0:  # g + l2 p (l2 p - g when maximizing), never written into p.grad
+        out = block_scratch(p, 2)
+        xp.multiply(p, l2, out=out)
+        if maximize:
+            out -= g
+        else:
+            out += g
+        g = out
+    elif maximize:
+        g = xp.negative(g, out=block_scratch(p, 2))
+    tmp, denom = block_scratch(p, 0), block_scratch(p, 1)
+    lerp_(exp_avg, g, 1.0 - beta1, tmp)
+    ema_sq_(exp_avg_sq, g, beta2, tmp)
+    if max_sq is not None:
+        xp.maximum(max_sq, exp_avg_sq, out=max_sq)
+        xp.sqrt(max_sq, out=denom)
+    else:
+        xp.sqrt(exp_avg_sq, out=denom)
+    denom /= bc2
+    denom += eps
+    xp.multiply(exp_avg, -step_size, out=tmp)
+    tmp /= denom
+    p += tmp
 
 
 class AdamW(Adam):

@@ -10,6 +10,7 @@ from zengrad import backend
 from zengrad.autograd.tensor import Tensor
 from zengrad.optim.optimizer import (
     Optimizer,
+    block_scratch,
     check_nonnegative,
     elementwise_update,
     ema_sq_,
@@ -82,7 +83,7 @@ def _rmsprop_step(p, g, square_avg, *rest, lr, alpha, eps, momentum) -> None:
     rest = list(rest)
     buf = rest.pop() if momentum > 0 else None
     grad_avg = rest.pop() if rest else None
-    avg, tmp = xp.empty_like(p), xp.empty_like(p)
+    avg, tmp = block_scratch(p, 0), block_scratch(p, 1)
     ema_sq_(square_avg, g, alpha, tmp)
     if grad_avg is not None:
         lerp_(grad_avg, g, 1.0 - alpha, tmp)

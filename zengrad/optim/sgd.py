@@ -10,7 +10,12 @@ import numpy as np
 
 from zengrad import backend
 from zengrad.autograd.tensor import Tensor
-from zengrad.optim.optimizer import Optimizer, check_nonnegative, elementwise_update
+from zengrad.optim.optimizer import (
+    Optimizer,
+    block_scratch,
+    check_nonnegative,
+    elementwise_update,
+)
 
 
 class SGD(Optimizer):
@@ -77,16 +82,16 @@ class SGD(Optimizer):
 
 def _plain_step(p: np.ndarray, g: np.ndarray, lr: float) -> None:
     """p -= lr g (on one block: see elementwise_update)."""
-    xp = backend.xp_of(p)
-    tmp = xp.multiply(g, -lr)
+    xp = np if type(p) is np.ndarray else backend.xp_of(p)
+    tmp = xp.multiply(g, -lr, out=block_scratch(p, 0))
     p += tmp
 
 
 def _momentum_step(p, g, buf, lr: float, momentum: float, nesterov: bool, dampening) -> None:
     """b = momentum b + (1 - dampening) g (dampening None: b already holds g, the first step);
     p -= lr (g + momentum b if nesterov else b). One block."""
-    xp = backend.xp_of(p)
-    tmp = xp.empty_like(p)
+    xp = np if type(p) is np.ndarray else backend.xp_of(p)
+    tmp = block_scratch(p, 0)
     if dampening is not None:
         buf *= momentum
         if dampening == 0:

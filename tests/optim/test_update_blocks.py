@@ -1,0 +1,130 @@
+"""The blocked optimizer updates (rows of several elements per block, per-thread scratch,
+an odd-sized tail) give bit for bit a one-call, whole-array update in torch's op order."""
+
+import numpy as np
+import pytest
+
+import zengrad as zg
+from zengrad import optim
+from zengrad.ops import threads
+from zengrad.optim import optimizer as optimizer_mod
+
+# a size over ROW * BLOCK with a tail of 3 (not a multiple of the row width), one just over
+# BLOCK, one under it, a 2-D one and a size-0 one
+SHAPES = [(optimizer_mod.ROW * threads.BLOCK * 3 + 3,), (threads.BLOCK + 1,), (5,), (301, 257),
+          (0, 3)]
+
+
+@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
+def nthreads(request):
+    before = threads.get_num_threads()
+    threads.set_num_threads(request.param)
+    yield request.param
+    threads.set_num_threads(before)
+
+
+def _reference_adam(p, grads, lr, betas, eps, wd, amsgrad, maximize, decoupled):
+    """Adam on whole arrays, one ufunc per pass, in the order the blocked update uses."""
+    b1, b2 = betas
+    m, v, vmax = np.zeros_like(p), np.zeros_like(p), np.zeros_like(p)
+    for t, g in enumerate(grads, start=1):
+        if decoupled:
+            p *= 1.0 - lr * wd
+            g = -g if maximize else g
+        elif wd:
+            g = p * wd - g if maximize else p * wd + g
+        elif maximize:
+            g = -g
+        tmp = g - m
+        tmp *= 1.0 - b1
+        m += tmp
+        v *= b2
+        tmp = g * (1.0 - b2)
+        tmp *= g
+        v += tmp
+        if amsgrad:
+            np.maximum(vmax, v, out=vmax)
+            denom = np.sqrt(vmax)
+        else:
+            denom = np.sqrt(v)
+        denom /= (1 - b2**t) ** 0.5
+        denom += eps
+        tmp = m * -(lr / (1 - b1**t))
+        tmp /= denom
+        p += tmp
+    return p
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["plain", "amsgrad", "l2", "l2_maximize", "adamw"])
+def test_adam_matches_the_whole_array_update_bit_for_bit(nthreads, dtype, kind):
+    kw = {"plain": {}, "amsgrad": {"amsgrad": True}, "l2": {"weight_decay": 0.1},
+          "l2_maximize": {"weight_decay": 0.1, "maximize": True},
+          "adamw": {"weight_decay": 0.1, "decoupled_weight_decay": True}}[kind]
+    rng = np.random.default_rng(3)
+    start = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
+    grads = [[rng.standard_normal(s).astype(dtype) for s in SHAPES] for _ in range(3)]
+    params = [zg.tensor(a.copy(), requires_grad=True) for a in start]
+    opt = optim.Adam(params, lr=1e-2, betas=(0.8, 0.99), eps=1e-6, **kw)
+    for k, step_grads in enumerate(grads):
+        for p, g in zip(params, step_grads):
+            # the second step's 2-D gradients are transposed views (copied before blocking)
+            p.grad = zg.tensor(np.ascontiguousarray(g.T).T if g.ndim == 2 and k == 1 else g)
+        opt.step()
+    for i, p in enumerate(params):
+        want = _reference_adam(
+            start[i].copy(), [g[i] for g in grads], 1e-2, (0.8, 0.99), 1e-6,
+            kw.get("weight_decay", 0.0), kw.get("amsgrad", False), kw.get("maximize", False),
+            kw.get("decoupled_weight_decay", False))
+        np.testing.assert_array_equal(p.array, want)
+        assert p.array.dtype == dtype
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_matches_the_whole_array_update_bit_for_bit(nthreads, momentum):
+    rng = np.random.default_rng(4)
+    start = [rng.standard_normal(s).astype(np.float32) for s in SHAPES]
+    params = [zg.tensor(a.copy(), requires_grad=True) for a in start]
+    opt = optim.SGD(params, lr=0.1, momentum=momentum)
+    want = [a.copy() for a in start]
+    bufs = [None] * len(start)
+    for _ in range(3):
+        for i, p in enumerate(params):
+            g = rng.standard_normal(p.shape).astype(np.float32)
+            p.grad = zg.tensor(g)
+            if momentum:
+                if bufs[i] is None:
+                    bufs[i] = g.copy()
+                else:
+                    bufs[i] *= momentum
+                    bufs[i] += g
+                want[i] += bufs[i] * -0.1
+            else:
+                want[i] += g * -0.1
+        opt.step()
+    for p, w in zip(params, want):
+        np.testing.assert_array_equal(p.array, w)
+
+
+def test_row_width_keeps_large_updates_split_over_threads(nthreads):
+    w = optimizer_mod._row_width(threads.PARALLEL_MIN * 2)
+    if nthreads == 1:
+        assert w == optimizer_mod.ROW
+    else:  # rows enough for for_blocks to spread them
+        assert (threads.PARALLEL_MIN * 2) // w >= threads.PARALLEL_MIN
+
+
+def test_block_scratch_is_per_thread_and_shaped_like_the_block():
+    import threading
+
+    a = np.zeros((4, 6), np.float32)
+    s0, s1 = optimizer_mod.block_scratch(a, 0), optimizer_mod.block_scratch(a, 1)
+    assert s0.shape == a.shape and s0.dtype == a.dtype and not np.shares_memory(s0, s1)
+    assert np.shares_memory(s0, optimizer_mod.block_scratch(a, 0))  # reused, not reallocated
+    other = []
+    t = threading.Thread(target=lambda: other.append(optimizer_mod.block_scratch(a, 0)))
+    t.start()
+    t.join()
+    assert not np.shares_memory(other[0], s0)
+    big = np.zeros(optimizer_mod.ROW * threads.BLOCK + 1, np.float64)
+    assert optimizer_mod.block_scratch(big, 0).shape == big.shape  # larger: a fresh array
