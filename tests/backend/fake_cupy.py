@@ -391,9 +391,17 @@ random = types.SimpleNamespace(
                                "shuffle", "choice")},
 )
 linalg = _namespace("linalg", np.linalg, cupy_names.LINALG, {"LinAlgError": np.linalg.LinAlgError})
-lib = types.SimpleNamespace(
-    stride_tricks=_namespace("lib.stride_tricks", np.lib.stride_tricks,
-                             cupy_names.STRIDE_TRICKS, {}))
+
+
+def _as_strided(x, shape=None, strides=None):
+    """cupy.lib.stride_tricks.as_strided's signature: no writeable= or subok= (a call
+    passing them fails here as on CuPy)."""
+    return np.lib.stride_tricks.as_strided(x, shape, strides)
+
+
+lib = types.SimpleNamespace(stride_tricks=_namespace(
+    "lib.stride_tricks", np.lib.stride_tricks, cupy_names.STRIDE_TRICKS,
+    {"as_strided": _function(_as_strided, "lib.stride_tricks.as_strided")}))
 
 
 class _MemoryPool:

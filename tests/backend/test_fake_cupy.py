@@ -89,3 +89,20 @@ def test_submodules_random_linalg_stride_tricks_and_cuda():
     with pytest.raises(RuntimeError, match="ordinal"):
         fc.cuda.Device(1)
     np.testing.assert_allclose(fc.asnumpy(fc.scipy_special.erf(fc.asarray([0.5]))), [0.5204998778])
+
+
+def test_as_strided_has_cupys_signature():
+    a = _dev(4)
+    with pytest.raises(TypeError, match="writeable"):
+        fc.lib.stride_tricks.as_strided(a, (2,), (16,), writeable=True)
+    view = fc.lib.stride_tricks.as_strided(a, (2,), (16,))
+    np.testing.assert_array_equal(fc.asnumpy(view), [0.0, 2.0])
+
+
+def test_device_arrays_expose_cupys_memory_pointer():
+    a = _dev(3, 4)
+    assert not hasattr(a, "__array_interface__")
+    assert a[1].data.ptr - a.data.ptr == 4 * 8
+    iface = a.T.__cuda_array_interface__
+    assert iface["shape"] == (4, 3) and iface["strides"] == (8, 32)
+    assert iface["data"][0] == a.data.ptr and iface["version"] == 3

@@ -501,8 +501,9 @@ class Einsum(Function):
                 gk = xp.zeros(shape, g.dtype)
                 st = gk.strides
                 strides = [sum(st[i] for i, c in enumerate(sub) if c == u) for u in unique]
-                view = xp.lib.stride_tricks.as_strided(
-                    gk, [sizes[c] for c in unique], strides, writeable=True)
+                # (no writeable=: CuPy's as_strided takes only shape and strides; NumPy's
+                # view of the fresh, writable gk is writable by default)
+                view = xp.lib.stride_tricks.as_strided(gk, [sizes[c] for c in unique], strides)
                 view[...] = gu
             gk = unbroadcast(gk, ctx.shapes[k]) if gk.shape != ctx.shapes[k] else gk
             grads.append(xp.asarray(gk, dtype=g.dtype))
