@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU check of issue 15, for a machine with an NVIDIA GPU (reference: one H200), in about
-# 8 minutes: install CuPy (zengrad[cuda]), run the op and layer tests on device 'cuda' with
-# the real CuPy, and time training steps of zengrad (CuPy) against torch (CUDA).
+# 8 minutes (10 at most: the steps' timeouts): install CuPy (zengrad[cuda]), run the op and
+# layer tests and the DataLoader / save-load / Trainer device tests on device 'cuda' with the
+# real CuPy, and time training steps of zengrad (CuPy) against torch (CUDA).
 #
 #   bash bench/gpu.sh                         # from the repository root, with .venv built
 #   ZENGRAD_WHEELS=/path bash bench/gpu.sh    # offline: install CuPy from a wheel folder
@@ -42,6 +43,13 @@ echo "== 3. op registry and device tests on 'cuda' (real CuPy)"
 status=0
 run env ZENGRAD_TEST_CUDA=cupy timeout 330 "$PY" -m pytest tests/backend -q -p no:randomly \
     -p no:cacheprovider --junitxml=bench/results/gpu_tests.xml || status=$?
+# the device paths above the ops: batches moved to 'cuda' (DataLoader), save/load from the
+# device with map_location, Trainer(device=) and `zengrad train --device cuda` (a pytest run
+# of its own, so a timeout here keeps the registry's results above)
+run env ZENGRAD_TEST_CUDA=cupy timeout 90 "$PY" -m pytest \
+    tests/data/test_loader_devices.py tests/io/test_device_save_load.py \
+    tests/train/test_trainer_device.py -q -p no:randomly -p no:cacheprovider \
+    --junitxml=bench/results/gpu_tests_io.xml || status=$?
 
 echo "== 4. training steps: zengrad (CuPy) vs torch (CUDA)"
 if [ "$DRY" != 1 ] && ! "$PY" -c "import torch, sys; sys.exit(not torch.cuda.is_available())"; then

@@ -15,8 +15,13 @@ def test_gpu_script_dry_run_lists_its_steps():
                          text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     for step in ("pip install", "cupy-cuda12x", "ZENGRAD_TEST_CUDA=cupy", "tests/backend",
-                 "bench/gpu_steps.py --device cuda"):
+                 "tests/data/test_loader_devices.py", "tests/io/test_device_save_load.py",
+                 "tests/train/test_trainer_device.py", "bench/gpu_steps.py --device cuda"):
         assert step in out.stdout, step
+    # every test file the script names exists (a rename must update the script)
+    for word in out.stdout.split():
+        if word.startswith("tests/") and word.endswith(".py"):
+            assert os.path.isfile(os.path.join(ROOT, word)), word
 
 
 def test_gpu_steps_times_both_libraries_on_the_cpu(tmp_path):

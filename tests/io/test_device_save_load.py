@@ -87,7 +87,7 @@ def test_whole_module_comes_back_where_it_was_saved(cuda, tmp_path):  # noqa: F8
     np.testing.assert_allclose(on_cuda(x.to("cuda")).detach().cpu().numpy(), want)
     on_cpu = zg.load(tmp_path / "m.pt", map_location="cpu")
     assert on_cpu.weight.device.type == "cpu"
-    np.testing.assert_allclose(on_cpu(x).detach().numpy(), want, rtol=1e-6)
+    np.testing.assert_allclose(on_cpu(x).detach().numpy(), want, rtol=1e-5, atol=1e-6)
 
 
 def test_weights_api_from_and_into_a_cuda_model(cuda, tmp_path):  # noqa: F811
