@@ -35,7 +35,7 @@ def _sigmoid_(a: np.ndarray) -> None:
 
 
 def _scratch(xp, dtype, *shapes: tuple[int, ...]) -> list:
-    """Work buffers for a loop, carved from one allocation so that no two start at the same
+    """Buffers for a loop, carved from one allocation so that no two start at the same
     address modulo 4 KiB: buffers of a power-of-two size, allocated one by one, all start at
     one offset within a page, and a ufunc reading one while writing another at the same
     page offset stalls on false store-to-load dependences ("4K aliasing", 1.8-2x slower
@@ -197,32 +197,44 @@ class LSTMSequence(Function):
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
         xp = ctx.xp = backend.xp_of(x)
-        seq, n, _ = x.shape
+        seq, n, inp = x.shape
         hid = w_hh.shape[1]
         s3 = 3 * hid
         w_ih_p, w_hh_p = _swap_go(w_ih), _swap_go(w_hh)
-        w_ih_s, w_hh_s = w_ih_p.copy(), w_hh_p.copy()
-        w_ih_s[:s3] *= 0.5  # sigmoid rows halved: tanh(a / 2) for them, tanh(a) for g
-        w_hh_s[:s3] *= 0.5
-        # every step's input projection W_ih x_t^T straight into its gate block: one batched
-        # GEMM (1 thread: 1.8 ms vs 3.2 for one (4H, L*N) GEMM whose strided column blocks
-        # were then added per step)
-        gates = xp.matmul(w_ih_s, x.transpose(0, 2, 1))  # (L, 4H, N), activated in place
+        # one GEMM per step computes the whole pre-activation: [W_hh | W_ih | b] (4H, K) @
+        # z_t = [h_{t-1}; x_t; 1] (K, N). Against a separate input projection (before the
+        # loop) and a per-step `+= W_hh h`, this drops the (L, 4H, N) projection, bias and
+        # add passes, and the elementwise work reads gates the GEMM just wrote (in cache)
+        k = hid + inp + (b_ih is not None)
+        w = xp.empty((4 * hid, k), x.dtype)
+        w[:, :hid] = w_hh_p
+        w[:, hid : hid + inp] = w_ih_p
         if b_ih is not None:
-            bias = _swap_go(b_ih + b_hh)
-            bias[:s3] *= 0.5
-            gates += bias[:, None]
-        hs, cells, tanh_c = (xp.empty((seq, hid, n), x.dtype) for _ in range(3))
-        rec, tmp = _scratch(xp, x.dtype, (4 * hid, n), (hid, n))
+            w[:, -1] = _swap_go(b_ih + b_hh)
+        w[:s3] *= 0.5  # sigmoid rows halved: tanh(a / 2) for them, tanh(a) for g
+        # z_t at position t is z[t] reading forward, z[t + 1] in reverse; the step writes h_t
+        # into the h rows of the next z (the last one's goes to the spare block)
+        gates, cells, tanh_c, z, tmp = _scratch(
+            xp, x.dtype, (seq, 4 * hid, n), (seq, hid, n), (seq, hid, n), (seq + 1, k, n),
+            (hid, n))
+        zin = z[1:] if reverse else z[:seq]
+        hs = z[:seq, :hid] if reverse else z[1:, :hid]
+        zin[:, hid : hid + inp] = x.transpose(0, 2, 1)
+        if b_ih is not None:
+            zin[:, -1] = 1
         i_, f_, o_ = slice(0, hid), slice(hid, 2 * hid), slice(2 * hid, s3)
-        h = None if h0 is None else h0.T
+        order = _order(seq, reverse)
+        if h0 is None:  # no h rows in the first step's GEMM
+            first = order[0]
+            xp.matmul(w[:, hid:], zin[first, hid:], out=gates[first])
+        else:
+            zin[order[0], :hid] = h0.T
         c = None if c0 is None else c0.T
-        tanh, mul = xp.tanh, xp.multiply
-        for t in _order(seq, reverse):
+        tanh, mul, matmul = xp.tanh, xp.multiply, xp.matmul
+        for t in order:
             a = gates[t]
-            if h is not None:
-                xp.matmul(w_hh_s, h, out=rec)
-                a += rec
+            if h0 is not None or t != order[0]:
+                matmul(w, zin[t], out=a)
             tanh(a, out=a)
             sig = a[:s3]
             sig *= 0.5
@@ -234,8 +246,7 @@ class LSTMSequence(Function):
                 ct += tmp
             tc = tanh_c[t]
             tanh(ct, out=tc)
-            h = hs[t]
-            mul(a[o_], tc, out=h)
+            mul(a[o_], tc, out=hs[t])
             c = ct
         # h_1..h_L, then c_last, in the caller's (L + 1, N, H) layout (contiguous, as torch's
         # output: .view works on it)
