@@ -38,6 +38,13 @@ def _stack_arrays(arrays: list) -> Tensor:
     """One Tensor of the samples' arrays stacked, on their device (samples on two devices
     raise torch's same-device error)."""
     _check_shapes(arrays)
+    xp = backend.xp_of(arrays[0])
+    if xp is np:  # the usual case, without a per-sample device lookup
+        try:
+            return _tensor(np.stack(arrays))
+        except TypeError:  # a device array among them: say so (torch's error) if so
+            backend.xp_of_all("default_collate", *arrays)
+            raise
     return _tensor(backend.xp_of_all("default_collate", *arrays).stack(arrays))
 
 
