@@ -117,9 +117,10 @@ def test_default_collate_stacks_device_samples_on_the_device(cuda):  # noqa: F81
     np.testing.assert_array_equal(v.cpu().numpy(), [[0, 0], [1, 1], [2, 2]])
 
 
-def test_default_collate_refuses_samples_on_two_devices(cuda):  # noqa: F811
-    with pytest.raises(RuntimeError, match="same device.*cpu.*cuda:0"):
-        list(DataLoader(_DeviceSamples(["cpu", "cuda"]), batch_size=2))
+@pytest.mark.parametrize("devices", [["cpu", "cuda"], ["cuda", "cpu"], ["cpu", "cpu", "cuda"]])
+def test_default_collate_refuses_samples_on_two_devices(cuda, devices):  # noqa: F811
+    with pytest.raises(RuntimeError, match="same device.*(cpu.*cuda:0|cuda:0.*cpu)"):
+        list(DataLoader(_DeviceSamples(devices), batch_size=len(devices)))
 
 
 def test_pin_memory_with_cuda_is_accepted_without_a_warning(cuda):  # noqa: F811
