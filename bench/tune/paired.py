@@ -79,6 +79,14 @@ VARIANTS: dict[str, dict] = {
     "escape8x2": dict(stall_patience=8, max_excursions=2),
     "sobol+escape8": dict(start_design="sobol", stall_patience=8, own_start=True),
     "sobol+escape5": dict(start_design="sobol", stall_patience=5, own_start=True),
+    # round 3: trust regions (TuRBO-style boxes, restarts that forget the left basin) and a
+    # cap on the GP's lengthscales (the local basin's flat directions cannot grow to 5-10)
+    "tr": dict(trust_region=dict(tol=0.02, failure_tol=2)),
+    "tr_wide": dict(trust_region=dict(init=1.6, tol=0.02, failure_tol=3, min_length=0.2)),
+    "lcap1": dict(max_lengthscale=1.0),
+    "lcap0.7": dict(max_lengthscale=0.7),
+    "lcap2": dict(max_lengthscale=2.0),
+    "ucb5": dict(explore_every=5, explore_beta=3.0),
 }
 RAW = HERE / "results" / "paired.jsonl"
 

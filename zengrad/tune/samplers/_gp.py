@@ -85,11 +85,17 @@ def _prior_arrays(dim: int) -> tuple[np.ndarray, np.ndarray]:
     return mean, std
 
 
-def theta_bounds(dim: int) -> list[tuple[float, float]]:
-    ls = (math.log(BOUNDS_LENGTHSCALE[0]), math.log(BOUNDS_LENGTHSCALE[1]))
+def theta_bounds(
+    dim: int, max_lengthscale: float | np.ndarray | None = None,
+) -> list[tuple[float, float]]:
+    """Box bounds on theta; ``max_lengthscale`` (one value, or one per input column)
+    lowers the lengthscales' upper bound."""
+    top = np.broadcast_to(BOUNDS_LENGTHSCALE[1] if max_lengthscale is None
+                          else np.asarray(max_lengthscale, dtype=float), (dim,))
+    ls = [(math.log(BOUNDS_LENGTHSCALE[0]), math.log(float(t))) for t in top]
     sig = (math.log(BOUNDS_SIGNAL[0]), math.log(BOUNDS_SIGNAL[1]))
     noise = (math.log(BOUNDS_NOISE[0]), math.log(BOUNDS_NOISE[1]))
-    return [ls] * dim + [sig, noise]
+    return ls + [sig, noise]
 
 
 def neg_log_posterior(
@@ -236,10 +242,12 @@ class GaussianProcess:
     def fit(
         cls, X: np.ndarray, y: np.ndarray, rng: np.random.Generator, n_restarts: int = 3,
         theta0: np.ndarray | None = None, lengthscale_prior: str = "lognormal",
+        max_lengthscale: float | np.ndarray | None = None,
     ) -> GaussianProcess:
-        """MAP hyperparameters by L-BFGS-B from several starts (defaults, warm start, prior)."""
+        """MAP hyperparameters by L-BFGS-B from several starts (defaults, warm start, prior),
+        within ``theta_bounds`` (``max_lengthscale``: a lower cap on the lengthscales)."""
         dim = X.shape[1]
-        bounds = theta_bounds(dim)
+        bounds = theta_bounds(dim, max_lengthscale)
         lo, hi = np.array(bounds).T
         mean, std = _prior_arrays(dim)
         starts = [mean.copy()]

@@ -31,6 +31,7 @@ prepared parameters with the best value seen so far, so that parallel proposals 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -38,10 +39,12 @@ import scipy.optimize
 
 from ..distributions import BaseDistribution
 from ..trial import FIXED_PARAMS_KEY, FrozenTrial, TrialState
+from . import _gp
 from ._excursion import Excursions
 from ._gp import LENGTHSCALE_PRIORS, Acquisition, GaussianProcess, OutputWarp
 from ._space import UnitSpace
 from ._start import StartDesign
+from ._trust import TrustRegion
 from .base import (
     BaseSampler,
     completed_trials,
@@ -52,7 +55,7 @@ from .base import (
 from .random import RandomSampler
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Sequence
 
     from ..study import Study
 
@@ -106,6 +109,11 @@ class GPSampler(BaseSampler):
             ``escape_radius`` (RMS distance per numeric unit-cube coordinate) around the
             best trial, with a GP fitted to the trials outside it (``_excursion.py``).
             None: never.  ``max_excursions`` caps them per study (None: no cap).
+        trust_region: True (or a dict of ``TrustRegion`` options: ``init``, ``min_length``,
+            ``max_length``, ``success_tol``, ``failure_tol``, ``radius``, ``tol``) to search
+            a box around the incumbent that doubles on success streaks and halves on
+            failure streaks; when it collapses, its basin is left for good and the GP is
+            refitted without it (``_trust.py``).  Not with ``stall_patience``.
     """
 
     def __init__(
@@ -116,6 +124,8 @@ class GPSampler(BaseSampler):
         start_points: Sequence[Mapping[str, Any]] | None = None,
         stall_patience: int | None = None, excursion_length: int | None = None,
         escape_radius: float = 0.2, max_excursions: int | None = None,
+        trust_region: bool | Mapping[str, Any] = False, max_lengthscale: float | None = None,
+        explore_every: int | None = None, explore_beta: float = 3.0,
     ) -> None:
         if acquisition not in ("logei", "ei", "ucb"):
             raise ValueError(f"acquisition must be 'logei', 'ei' or 'ucb', got {acquisition!r}")
@@ -134,6 +144,20 @@ class GPSampler(BaseSampler):
         self._excursions = None if stall_patience is None else Excursions(
             stall_patience, excursion_length or stall_patience, float(escape_radius),
             limit=max_excursions)
+        if max_lengthscale is not None and not (
+                _gp.BOUNDS_LENGTHSCALE[0] < max_lengthscale <= _gp.BOUNDS_LENGTHSCALE[1]):
+            raise ValueError(f"max_lengthscale must be in ({_gp.BOUNDS_LENGTHSCALE[0]}, "
+                             f"{_gp.BOUNDS_LENGTHSCALE[1]}], got {max_lengthscale!r}")
+        self.max_lengthscale = max_lengthscale
+        if explore_every is not None and explore_every < 2:
+            raise ValueError(f"explore_every must be >= 2 (or None), got {explore_every!r}")
+        self.explore_every, self.explore_beta = explore_every, float(explore_beta)
+        if trust_region and stall_patience is not None:
+            raise ValueError("trust_region and stall_patience are exclusive: choose one way "
+                             "out of a basin")
+        options = dict(trust_region) if isinstance(trust_region, Mapping) else {}
+        self._trust = (TrustRegion(max(n_startup_trials, len(start_points or ())), **options)
+                       if trust_region else None)
         self.n_startup_trials = n_startup_trials
         self.acquisition = acquisition
         self.n_candidates = n_candidates
@@ -154,11 +178,22 @@ class GPSampler(BaseSampler):
                 or self._start.covers(trial.number)):
             return {}
         try:
-            allowed, fit_trials = self._excursion(study, search_space, trials)
+            if self._trust is not None:
+                allowed, fit_trials = self._trust_region(study, search_space, trials)
+            else:
+                allowed, fit_trials = self._excursion(study, search_space, trials)
             fitted = self.fit(study, search_space, fit_trials)
+            box = None
+            if self._trust is not None:
+                box = self._trust.bounds(fitted.gp.lengthscales, fitted.space.numeric,
+                                         _grid_half_steps(fitted.space))
             liars = self._running_points(study, trial, fitted.space)
             taken = taken_points(study, trial, fitted.space)
-            return fitted.space.decode(self._propose(fitted, liars, taken, allowed))
+            kind = self.acquisition
+            if self.explore_every and (len(trials) - self.n_startup_trials) % self.explore_every \
+                    == self.explore_every - 1:
+                kind = "ucb"  # a periodic exploration step (the acquisition portfolio)
+            return fitted.space.decode(self._propose(fitted, liars, taken, allowed, box, kind))
         except (np.linalg.LinAlgError, ValueError, FloatingPointError) as e:
             # a numerically broken model must not stop the study: fall back to random
             warnings.warn(f"GPSampler: model failed ({e!r}); trial {trial.number} is random",
@@ -190,6 +225,25 @@ class GPSampler(BaseSampler):
         fit_trials = [t for t, k in zip(trials, keep) if k] if keep.sum() >= 3 else trials
         return (lambda rows: exc.outside(rows, space.numeric)), fit_trials
 
+    def _trust_region(
+        self, study: Study, search_space: dict[str, BaseDistribution],
+        trials: list[FrozenTrial],
+    ) -> tuple[Any, list[FrozenTrial]]:
+        """Replay the trust region on the history: (the filter of rows outside the left
+        basins, the trials to fit the GP to: those outside them)."""
+        assert self._trust is not None
+        space = UnitSpace(search_space)
+        trials = sorted(trials, key=lambda t: t.number)
+        X = np.array([space.encode(t.params) for t in trials])
+        y = minimize_sign(study) * np.array([t.value for t in trials], dtype=float)
+        tr = self._trust
+        tr.update(X, y, space.numeric)
+        if not tr.basins:
+            return None, trials
+        fit_trials = [t for t, k in zip(trials, tr.free) if k]
+        return ((lambda rows: tr.outside(rows, space.numeric)),
+                fit_trials if len(fit_trials) >= 3 else trials)
+
     # -- model ----------------------------------------------------------------------------
     def fit(
         self, study: Study, search_space: dict[str, BaseDistribution] | None = None,
@@ -210,10 +264,18 @@ class GPSampler(BaseSampler):
             z, warp = OutputWarp.fit(z)
         gp = GaussianProcess.fit(
             X, z, self._rng, self.n_restarts, theta0=self._theta,
-            lengthscale_prior=self.lengthscale_prior,
+            lengthscale_prior=self.lengthscale_prior, max_lengthscale=self._lengthscale_caps(space),
         )
         self._theta = gp.theta
         return FittedGP(space, gp, y_mean, y_std, sign, warp)
+
+    def _lengthscale_caps(self, space: UnitSpace) -> np.ndarray | None:
+        """Per column, the largest lengthscale the fit may take: ``max_lengthscale`` on the
+        continuous columns; grid and one-hot columns keep the wide default (a long
+        lengthscale there shares information between neighbouring values / categories)."""
+        if self.max_lengthscale is None:
+            return None
+        return np.where(space.continuous, self.max_lengthscale, _gp.BOUNDS_LENGTHSCALE[1])
 
     def _running_points(self, study: Study, trial: Any, space: UnitSpace) -> np.ndarray:
         """Encoded prepared params of other RUNNING trials (the constant liars)."""
@@ -228,15 +290,24 @@ class GPSampler(BaseSampler):
         return np.array(rows).reshape(-1, space.dim)
 
     # -- acquisition optimization ------------------------------------------------------------
-    def _candidates(self, space: UnitSpace, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def _candidates(
+        self, space: UnitSpace, X: np.ndarray, y: np.ndarray,
+        box: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> np.ndarray:
         n_random = self.n_candidates - self.n_candidates // 2
         n_local = self.n_candidates // 2
         uniform = space.random(self._rng, n_random)
-        # perturb the best few trials at three scales (local exploitation)
-        top = X[np.argsort(y)[: min(5, len(y))]]
+        lo, hi = (np.zeros(space.dim), np.ones(space.dim)) if box is None else box
+        uniform = lo + uniform * (hi - lo)  # categorical columns: lo 0, hi 1 (unchanged)
+        # perturb the best few trials (in a trust region: its centre) at three scales
+        center = None if self._trust is None else self._trust.center
+        top = X[np.argsort(y)[: min(5, len(y))]] if center is None else center[None]
         base = top[self._rng.integers(len(top), size=n_local)]
         scale = self._rng.choice([0.02, 0.1, 0.3], size=(n_local, 1))
-        local = np.clip(base + scale * self._rng.standard_normal(base.shape) * space.numeric, 0, 1)
+        if box is not None:
+            scale = scale * (hi - lo)
+        local = np.clip(base + scale * self._rng.standard_normal(base.shape) * space.numeric,
+                        lo, hi)
         redraw = space.random(self._rng, n_local)  # sometimes switch a category
         for cols in space.columns:
             if not space.numeric[cols.start]:
@@ -246,7 +317,8 @@ class GPSampler(BaseSampler):
 
     def _propose(
         self, fitted: FittedGP, liars: np.ndarray, taken: np.ndarray | None = None,
-        allowed: Any = None,
+        allowed: Any = None, box: tuple[np.ndarray, np.ndarray] | None = None,
+        kind: str | None = None,
     ) -> np.ndarray:
         """The best acquisition point no trial holds yet (``taken``: encoded points);
         ``allowed(rows) -> mask`` restricts the candidates (an excursion's balls)."""
@@ -256,8 +328,11 @@ class GPSampler(BaseSampler):
             # the liars take the best value: the GP then expects little improvement there
             X_all = np.vstack([gp.X, liars])
             gp = GaussianProcess(X_all, np.concatenate([gp.y, np.full(len(liars), best)]), gp.theta)
-        acq = Acquisition(gp, self.acquisition, best, self.ucb_beta)
-        cands = self._candidates(space, fitted.gp.X, fitted.gp.y)
+        if kind is None or kind == self.acquisition:
+            acq = Acquisition(gp, self.acquisition, best, self.ucb_beta)
+        else:
+            acq = Acquisition(gp, kind, best, self.explore_beta)
+        cands = self._candidates(space, fitted.gp.X, fitted.gp.y, box)
         grid_aware = self.discrete_search and bool(space.discrete)
         if grid_aware:
             cands = space.snap_rows(cands)  # score the points that can actually be proposed
@@ -270,9 +345,9 @@ class GPSampler(BaseSampler):
         # grid (their gradient says nothing about the neighbouring integer)
         mask = space.continuous if grid_aware else space.numeric
         for i in order[: self.n_local_search]:
-            x = self._refine(acq, cands[i], mask)
+            x = self._refine(acq, cands[i], mask, box)
             if grid_aware:
-                x = self._discrete_sweep(acq, space, x, mask)
+                x = self._discrete_sweep(acq, space, x, mask, box=box)
             if allowed is None or allowed(x[None])[0]:  # refinements may walk into a ball
                 scored.append((float(acq(x[None])[0]), x))
         scored.sort(key=lambda item: -item[0])
@@ -290,8 +365,11 @@ class GPSampler(BaseSampler):
 
 
     @staticmethod
-    def _refine(acq: Acquisition, x0: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """L-BFGS-B on the columns in ``mask`` (the others held), from x0."""
+    def _refine(
+        acq: Acquisition, x0: np.ndarray, mask: np.ndarray,
+        box: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """L-BFGS-B on the columns in ``mask`` (the others held), from x0, within ``box``."""
         if not mask.any():
             return x0
 
@@ -301,19 +379,20 @@ class GPSampler(BaseSampler):
             v, g = acq.value_and_grad(x)
             return -v, -g[mask]
 
+        lo, hi = (np.zeros_like(x0), np.ones_like(x0)) if box is None else box
         res = scipy.optimize.minimize(
-            negative, x0[mask], jac=True, method="L-BFGS-B",
-            bounds=[(0.0, 1.0)] * int(mask.sum()), options={"maxiter": 50},
+            negative, np.clip(x0[mask], lo[mask], hi[mask]), jac=True, method="L-BFGS-B",
+            bounds=list(zip(lo[mask], hi[mask])), options={"maxiter": 50},
         )
         if not np.isfinite(res.fun):
             return x0
         x = x0.copy()
-        x[mask] = np.clip(res.x, 0.0, 1.0)
+        x[mask] = np.clip(res.x, lo[mask], hi[mask])
         return x
 
     def _discrete_sweep(
         self, acq: Acquisition, space: UnitSpace, x: np.ndarray, mask: np.ndarray,
-        rounds: int = 3,
+        rounds: int = 3, box: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> np.ndarray:
         """Coordinate search over the grid parameters: for each in turn, every value (all
         categories; ints up to 64 values) scored in one batch, keep the best; then re-refine
@@ -325,6 +404,10 @@ class GPSampler(BaseSampler):
             for i in space.discrete:
                 cols = space.columns[i]
                 grid = space.grid(i)
+                if box is not None and space.numeric[cols.start]:  # the values in the box
+                    inside = (grid[:, 0] >= box[0][cols.start] - 1e-12) & (
+                        grid[:, 0] <= box[1][cols.start] + 1e-12)
+                    grid = grid[inside] if inside.any() else grid
                 trial = np.repeat(x[None], len(grid), axis=0)
                 trial[:, cols] = grid
                 vals = acq(trial)
@@ -333,11 +416,23 @@ class GPSampler(BaseSampler):
                     x, best, changed = trial[j], float(vals[j]), True
             if not changed:
                 break
-            refined = self._refine(acq, x, mask)
+            refined = self._refine(acq, x, mask, box)
             value = float(acq(refined[None])[0])
             if value > best:
                 x, best = refined, value
         return x
+
+
+def _grid_half_steps(space: UnitSpace) -> np.ndarray:
+    """Per column, the smallest half-width of a trust region: a little over one grid step
+    for ints / stepped floats (so the neighbouring values stay reachable), 0 otherwise."""
+    out = np.zeros(space.dim)
+    for i in space.discrete:
+        cols = space.columns[i]
+        if space.numeric[cols.start]:
+            grid = space.grid(i)[:, 0]
+            out[cols.start] = 1.01 * float(np.min(np.diff(grid))) if len(grid) > 1 else 0.5
+    return out
 
 
 def _is_taken(x: np.ndarray, held: np.ndarray) -> bool:
