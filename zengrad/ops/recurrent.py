@@ -34,6 +34,10 @@ def _sigmoid_(a: np.ndarray) -> None:
     a += 0.5
 
 
+# the gate gradients of this many bytes of time steps go to the weight GEMMs at once
+_BLOCK_BYTES = 1 << 20
+
+
 def _scratch(xp, dtype, *shapes: tuple[int, ...]) -> list:
     """Buffers for a loop, carved from one allocation so that no two start at the same
     address modulo 4 KiB: buffers of a power-of-two size, allocated one by one, all start at
@@ -261,20 +265,23 @@ class LSTMSequence(Function):
     @staticmethod
     def backward(ctx, g):
         xp = ctx.xp
-        gates, cells, tanh_c, states = ctx.gates, ctx.cells, ctx.tanh_c, ctx.states
+        gates, cells, tanh_c = ctx.gates, ctx.cells, ctx.tanh_c
         h0, c0, reverse = ctx.h0, ctx.c0, ctx.reverse
         needs = ctx.needs_input_grad
         seq, hid, n = cells.shape
         s3 = 3 * hid
-        d2 = xp.empty((4 * hid, seq * n), g.dtype)  # gate gradients, column block t = step t
-        dgates = d2.reshape(4 * hid, seq, n)
-        d, dsig, dc, dh, dht, tmp = _scratch(
-            xp, g.dtype, (4 * hid, n), (4 * hid, n), (hid, n), (hid, n), (hid, n), (hid, n))
+        # steps per block of gate gradients: the block (4H, k N) is the A of one GEMM per
+        # weight gradient, filled step by step while it stays in cache
+        k = max(1, min(seq, _BLOCK_BYTES // max(1, 4 * hid * n * g.dtype.itemsize)))
+        blk, d, dsig, dc, dh, dht, tmp = _scratch(
+            xp, g.dtype, (4 * hid, k, n), (4 * hid, n), (4 * hid, n), (hid, n), (hid, n),
+            (hid, n), (hid, n))
         xp.copyto(dc, g[seq].T)
         w_hh_t = ctx.w_hh_p.T
         c0t = None if c0 is None else c0.T
         i_, f_, o_ = slice(0, hid), slice(hid, 2 * hid), slice(2 * hid, s3)
         mul = xp.multiply
+        grads = _LSTMWeightGrads(ctx, blk, needs, g.dtype)
         order = _order(seq, reverse)
         first = order[0]  # the step that started from h0
         have_dh = False
@@ -303,42 +310,88 @@ class LSTMSequence(Function):
             dsig[:s3] *= a[:s3]
             mul(a[s3:], a[s3:], out=dsig[s3:])
             xp.subtract(1, dsig[s3:], out=dsig[s3:])
-            d *= dsig
+            # the step's gradients are formed in a contiguous block (ufuncs over the strided
+            # rows of blk ran 2-4x slower), and its last pass writes them into blk
+            dt = blk[:, t % k]
+            mul(d, dsig, out=dt)
             dc *= a[f_]
             if t != first or (h0 is not None and needs[1]):
-                xp.matmul(w_hh_t, d, out=dh)
+                xp.matmul(w_hh_t, dt, out=dh)
                 have_dh = True
-            xp.copyto(dgates[:, t], d)
-        x = ctx.x
-        dx = dw_ih = dw_hh = db_ih = db_hh = None
-        if needs[0]:
-            dx = (d2.T @ ctx.w_ih_p).reshape(x.shape)
-        if needs[3]:
-            dw_ih = _swap_go(d2 @ x.reshape(seq * n, x.shape[2]))
-        if needs[4]:
-            dw_hh = _swap_go(LSTMSequence._recurrent_weight_grad(d2, states, h0, reverse, n))
+            if (t % k == 0) if not reverse else (t % k == k - 1 or t == seq - 1):
+                lo = t - t % k
+                grads.add(lo, min(lo + k, seq))
         dh0 = xp.ascontiguousarray(dh.T) if h0 is not None and needs[1] else None
         dc0 = xp.ascontiguousarray(dc.T) if c0 is not None and needs[2] else None
-        if ctx.has_bias:
-            db = _swap_go(d2.sum(1))
+        return grads.dx, dh0, dc0, *grads.results()
+
+
+class _LSTMWeightGrads:
+    """The LSTM's input and weight gradients, summed block by block of time steps.
+
+    A block holds the gate gradients of steps lo..hi-1 as one (4H, (hi - lo) N) matrix D
+    (column block j = step lo + j); then dx[lo:hi] = D^T W_ih, dW_ih += D X[lo:hi],
+    dW_hh += D H_prev (the states the steps read: a slice of the output, h0 for the first
+    step), db += the row sums of D. One GEMM per gradient per block, each while D is in
+    cache, in place of a copy of every step into one (4H, L N) matrix."""
+
+    def __init__(self, ctx, blk, needs, dtype) -> None:
+        self.xp, self.blk, self.needs = ctx.xp, blk, needs
+        self.x, self.states, self.h0, self.reverse = ctx.x, ctx.states, ctx.h0, ctx.reverse
+        self.w_ih_p = ctx.w_ih_p
+        seq, n, inp = ctx.x.shape
+        hid = ctx.states.shape[2]
+        xp = self.xp
+        self.dx = xp.empty((seq, n, inp), dtype) if needs[0] else None
+        self.dw_hh = xp.zeros((4 * hid, hid), dtype) if needs[4] else None
+        # dW_ih and db as one GEMM: D [X | 1] (a row sum of D was a separate, slower pass)
+        with_db = ctx.has_bias and (needs[5] or needs[6])
+        self.with_db, self.with_dw_ih = with_db, needs[3]
+        self.xa = None
+        if with_db or needs[3]:
+            self.xa = xp.empty((seq, n, inp + 1), dtype)
+            self.xa[..., :inp] = self.x
+            self.xa[..., inp] = 1
+            self.dw_ihb = xp.zeros((4 * hid, inp + 1), dtype)
+
+    def add(self, lo: int, hi: int) -> None:
+        xp, n = self.xp, self.x.shape[1]
+        hid = self.states.shape[2]
+        d = self.blk[:, : hi - lo].reshape(self.blk.shape[0], (hi - lo) * n)
+        if self.dx is not None:
+            xp.matmul(d.T, self.w_ih_p, out=self.dx[lo:hi].reshape((hi - lo) * n, -1))
+        if self.xa is not None:
+            self.dw_ihb += d @ self.xa[lo:hi].reshape((hi - lo) * n, -1)
+        if self.dw_hh is not None:
+            # the states steps lo..hi-1 read: h_{t-1} (h_{t+1} in reverse); the first step
+            # read h0 (zeros when None: no term)
+            first = self.states.shape[0] - 2 if self.reverse else 0
+            p_lo, p_hi = (lo + 1, hi + 1) if self.reverse else (lo - 1, hi - 1)
+            if first in range(lo, hi):
+                if self.reverse:
+                    p_hi -= 1
+                    d_rest, d_first = d[:, : (hi - 1 - lo) * n], d[:, (hi - 1 - lo) * n :]
+                else:
+                    p_lo += 1
+                    d_rest, d_first = d[:, n:], d[:, :n]
+                if self.h0 is not None:
+                    self.dw_hh += d_first @ self.h0
+            else:
+                d_rest = d
+            if p_hi > p_lo:
+                self.dw_hh += d_rest @ self.states[p_lo:p_hi].reshape((p_hi - p_lo) * n, hid)
+
+    def results(self) -> tuple:
+        """dW_ih, dW_hh, db_ih, db_hh in PyTorch's gate order (None where not needed)."""
+        needs = self.needs
+        dw_ih = _swap_go(self.dw_ihb[:, :-1]) if self.with_dw_ih else None
+        dw_hh = None if self.dw_hh is None else _swap_go(self.dw_hh)
+        db_ih = db_hh = None
+        if self.with_db:
+            db = _swap_go(self.dw_ihb[:, -1])
             db_ih = db if needs[5] else None
             db_hh = db.copy() if needs[6] else None  # leaves must not share one gradient array
-        return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh
-
-    @staticmethod
-    def _recurrent_weight_grad(d2, states, h0, reverse, n):
-        """dW_hh = sum_t dgates_t h_{t-1}^T: one GEMM of the (4H, (L-1) N) gate gradients of
-        the steps after the first with the ((L-1) N, H) states they read (both views), plus
-        the first step's term when h0 was given."""
-        seq, hid = states.shape[0] - 1, states.shape[2]
-        if reverse:
-            d_rest, h_rest, d_first = d2[:, : (seq - 1) * n], states[1:seq], d2[:, (seq - 1) * n :]
-        else:
-            d_rest, h_rest, d_first = d2[:, n:], states[: seq - 1], d2[:, :n]
-        dw = d_rest @ h_rest.reshape((seq - 1) * n, hid)
-        if h0 is not None:
-            dw += d_first @ h0
-        return dw
+        return dw_ih, dw_hh, db_ih, db_hh
 
 
 class GRUSequence(Function):
