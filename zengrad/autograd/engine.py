@@ -442,7 +442,10 @@ def _initial_grad(tensor: Tensor, gradient, what: str) -> np.ndarray:
                 f"shape {tuple(tensor.array.shape)}: pass {what}= of that shape, "
                 f"or reduce it first (e.g. .sum())"
             )
-        return backend.xp_of(tensor.array).ones_like(tensor.array)
+        a = tensor.array
+        if type(a) is np.ndarray:
+            return np.ones(a.shape, a.dtype)  # host; np.ones_like's Python layers cost ~1 us
+        return backend.xp_of(a).ones_like(a)
     grad = (gradient.array if isinstance(gradient, Tensor)
             else backend.xp_of(tensor.array).asarray(gradient))
     _check_grad_shape(grad, tensor.array.shape, what)
@@ -522,9 +525,12 @@ def _run(seeds: list, retain_graph: bool, captured: dict | None, inputs: tuple =
     if not grads:
         return
     # non-leaf inputs of autograd.grad: their gradient is the one that reaches their node
-    wanted = {t.grad_fn: id(t) for t in inputs if t.grad_fn is not None}
+    wanted = {t.grad_fn: id(t) for t in inputs if t.grad_fn is not None} if inputs else None
 
     now, inplace = EPOCH[0], RECORDED[0] != 0
+    # a leaf's first gradient goes straight into .grad here (no hooks, shape and dtype its
+    # own, no autograd.grad): the common case, without three calls per leaf
+    direct = captured is None
     for node in _topological_order(list(grads)):
         g = grads.pop(node, None)
         if g is None:  # no gradient flows here (e.g. only non-differentiable paths)
@@ -546,7 +552,7 @@ def _run(seeds: list, retain_graph: bool, captured: dict | None, inputs: tuple =
                 retained = obs.ref()
                 if retained is not None:  # else nobody can read its .grad any more
                     retained._grad = Tensor._make(_copy(g), False, None)
-        if node in wanted:
+        if wanted and node in wanted:
             captured[wanted[node]] = g
         in_grads = node.backward(node, g)  # static: the node is its own ctx
         if type(in_grads) is not tuple:
@@ -565,7 +571,14 @@ def _run(seeds: list, retain_graph: bool, captured: dict | None, inputs: tuple =
             if fn is None:
                 # a backward may hand its incoming gradient through unchanged (add, reshape
                 # views): copy such arrays before a leaf owns them and users modify in place
-                _deliver_leaf(parent, pg, pg is not g and pg.base is None, captured)
+                owned = pg is not g and pg.base is None
+                a = parent.array
+                if (direct and parent._grad is None and parent.requires_grad
+                        and not getattr(parent, "_hooks", None) and pg.shape == a.shape
+                        and (pg.dtype is a.dtype or pg.dtype == a.dtype)):
+                    parent._grad = Tensor._make(pg if owned else pg.copy(), False, None)
+                else:
+                    _deliver_leaf(parent, pg, owned, captured)
             else:
                 prev = grads.get(fn)
                 grads[fn] = pg if prev is None else prev + pg

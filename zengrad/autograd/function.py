@@ -67,11 +67,19 @@ class Function:
     def apply(cls, *args, **kwargs) -> Tensor:
         """Run forward on the inputs' arrays; record a node when an input requires grad."""
         ctx = object.__new__(cls)
-        arrays = [a.array if isinstance(a, Tensor) else a for a in args]
-        needs = [isinstance(a, Tensor) and a.requires_grad for a in args]
-        if GRAFTED and grad_mode.enabled:  # some plain storage entered the graph in place
+        # one loop, not two comprehensions (each is a frame of its own): ~0.3 us an op
+        arrays, needs = [], []
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a.array)
+                needs.append(a.requires_grad)
+            else:
+                arrays.append(a)
+                needs.append(False)
+        enabled = grad_mode.enabled
+        if GRAFTED and enabled:  # some plain storage entered the graph in place
             (_RESOLVE or _views().resolve_stale)(args, needs)
-        if grad_mode.enabled and True in needs:
+        if enabled and True in needs:
             ctx.parents = args
             ctx.needs_input_grad = needs
             ctx._retained = None

@@ -251,6 +251,9 @@ class Tensor:
         self._grad = None
         self.grad_fn = None
         self.requires_grad = False
+        # a leaf made here (a Parameter) has its hook slot set: the engine reads it for every
+        # gradient it delivers, and an unset slot costs that read a caught AttributeError
+        self._hooks = None
         if requires_grad:
             self.requires_grad_(True)
 
