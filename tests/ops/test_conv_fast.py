@@ -149,3 +149,29 @@ def test_empty_batch(rng, small, calls):
     assert_parity(lambda x, w: conv2d(x, w, padding=1), lambda x, w: TF.conv2d(x, w, padding=1),
                   [x, wt])
     assert calls.n == 0
+
+
+def _conv_and_grads(x, w, b, gy):
+    xt, wt, bt = (zg.from_numpy(a.copy()).requires_grad_() for a in (x, w, b))
+    y = conv2d(xt, wt, bt, padding=1)
+    y.backward(zg.from_numpy(gy))
+    return [a.detach().numpy() for a in (y, xt.grad, wt.grad, bt.grad)]
+
+
+def test_two_threads_give_the_one_thread_result_bit_for_bit(rng, small, calls):
+    """Chunks spread over threads: every output, dx and dW bit the same (dW's chunk partial
+    sums are added in chunk order whichever thread made them)."""
+    x = rng.standard_normal((8, 32, 16, 16)).astype(np.float32)
+    w = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(32).astype(np.float32)
+    gy = rng.standard_normal((8, 32, 16, 16)).astype(np.float32)
+    one = _conv_and_grads(x, w, b, gy)
+    before = zg.get_num_threads()
+    zg.set_num_threads(2)
+    try:
+        two = _conv_and_grads(x, w, b, gy)
+    finally:
+        zg.set_num_threads(before)
+    for a, c in zip(one, two):
+        np.testing.assert_array_equal(a, c)
+    assert calls.n == 4

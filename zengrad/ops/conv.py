@@ -179,8 +179,9 @@ class Conv2dFn(Function):
         n, c, h, wd = x.shape
         oc, _, kh, kw = w.shape
         flat = PaddedFlat(x.transpose(1, 0, 2, 3), pads, (kh, kw), dilation)
-        oh = flat.hp - dilation[0] * (kh - 1)
-        ow = flat.wp - dilation[1] * (kw - 1)
+        (pt, pb), (pl, pr) = pads
+        oh = h + pt + pb - dilation[0] * (kh - 1)
+        ow = wd + pl + pr - dilation[1] * (kw - 1)
         taps = ctx.xp.ascontiguousarray(w.transpose(2, 3, 0, 1)).reshape(kh * kw, oc, c)
         out = correlate(flat, taps, (oh, ow))
         if b is not None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from zengrad import backend
+from zengrad.ops import threads
 
 # a chunk holds about this many accumulator floats (OC x L): 64 x 1156 (one 34x34 image)
 # measured fastest for the BasicBlock, 2 or 4 images at once 5-20% slower (1 thread)
@@ -58,10 +59,15 @@ def implicit_gemm_ok(xshape, wshape, stride, pads, dilation, groups, dtype) -> b
 
 
 class PaddedFlat:
-    """src (C, N, H, W) zero padded by pads into X (C, N*Hp*Wp + spare), and the geometry of
-    the taps on that grid."""
+    """src (C, N, H, W) on a zero-padded grid, flattened channel-major: X (C, margin + N*Hq*Wq
+    + tail). Rows have pitch Wq = W + max(pl, pr) and images Hq = H + max(pt, pb) rows: the
+    zeros after one row serve as the right padding of that row and the left padding of the
+    next (likewise for images), so the grid has 6% more positions than the BasicBlock's
+    32x32 outputs instead of 13% with each side padded. Output (n, oy, ox) sits at grid
+    position p = (n Hq + oy) Wq + ox and reads tap (i, j) at X[:, p + off_ij],
+    off_ij = d_h i Wq + d_w j (the margin, pt Wq + pl zeros, holds the first rows' padding)."""
 
-    __slots__ = ("xp", "x", "n", "hp", "wp", "offsets", "kshape")
+    __slots__ = ("xp", "x", "n", "hq", "wq", "offsets", "kshape")
 
     def __init__(self, src, pads, kshape, dilation):
         xp = self.xp = backend.xp_of(src)
@@ -69,24 +75,21 @@ class PaddedFlat:
         (pt, pb), (pl, pr) = pads
         kh, kw = kshape
         dh, dw = dilation
-        self.n, self.hp, self.wp = n, h + pt + pb, w + pl + pr
+        self.n, self.hq, self.wq = n, h + max(pt, pb), w + max(pl, pr)
         self.kshape = kshape
-        self.offsets = [i * dh * self.wp + j * dw for i in range(kh) for j in range(kw)]
-        total = n * self.hp * self.wp
+        self.offsets = [i * dh * self.wq + j * dw for i in range(kh) for j in range(kw)]
+        margin = pt * self.wq + pl
+        total = n * self.hq * self.wq
         self.x = xp.zeros((c, total + self.offsets[-1]), src.dtype)
-        grid = self.x[:, :total].reshape(c, n, self.hp, self.wp)
-        grid[:, :, pt : pt + h, pl : pl + w] = src
+        grid = self.x[:, margin : margin + total].reshape(c, n, self.hq, self.wq)
+        grid[:, :, :h, :w] = src
 
-    def chunks(self, rows: int):
-        """(first image, images, first column) of chunks whose (rows, L) accumulator holds
-        about CHUNK_FLOATS floats, in whole images."""
-        size = self.hp * self.wp
-        step = max(1, CHUNK_FLOATS // max(1, rows * size))
-        for n0 in range(0, self.n, step):
-            yield n0, min(step, self.n - n0), n0 * size
+    def image_block(self, rows: int) -> int:
+        """Images per chunk, so that a (rows, chunk) accumulator holds about CHUNK_FLOATS."""
+        return max(1, CHUNK_FLOATS // max(1, rows * self.hq * self.wq))
 
     def tap_views(self, start: int, length: int):
-        """The (KH, KW, C, length) strided view of every tap's block from column start."""
+        """The (KH, KW, C, length) strided view of every tap's block from grid position start."""
         x = self.x
         s_c, s_p = x.strides
         kh, kw = self.kshape
@@ -98,22 +101,49 @@ class PaddedFlat:
         )
 
 
+_blas = None
+
+
+def _over_threads(fn, arrays, per: int) -> None:
+    """threads.for_blocks(fn, arrays, per): chunks of axis 0 spread over zengrad's threads.
+    With more than one, BLAS runs in the calling thread only (threadpoolctl) while they do:
+    two threads each running its own small products beat OpenBLAS splitting each of them
+    (2 threads, BasicBlock forward: 34 ms against 160 with a machine this loaded)."""
+    global _blas
+    if threads.get_num_threads() == 1:
+        threads.for_blocks(fn, arrays, per)
+        return
+    if _blas is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # BLAS threads stay as they are: slower, same results
+            _blas = False
+        else:
+            _blas = ThreadpoolController().select(user_api="blas")
+    if _blas is False:
+        threads.for_blocks(fn, arrays, per)
+        return
+    with _blas.limit(limits=1):
+        threads.for_blocks(fn, arrays, per)
+
+
 def correlate(flat: PaddedFlat, wk, out_hw: tuple[int, int]):
     """y (OC, N, OH, OW) = sum over taps k of wk[k] (OC, C) applied to the shifted views of flat.
 
-    wk: (KH*KW, OC, C), the taps in row-major (i, j) order."""
+    wk: (KH*KW, OC, C), the taps in row-major (i, j) order. Chunks of whole images: each
+    output element is the same sum whichever thread computes it."""
     oh, ow = out_hw
-    taps, oc, _ = wk.shape
-    hp, wp, xp = flat.hp, flat.wp, flat.xp
+    _, oc, _ = wk.shape
+    hq, wq, xp = flat.hq, flat.wq, flat.xp
     dtype = np.result_type(wk.dtype, flat.x.dtype)
     y = xp.empty((oc, flat.n, oh, ow), dtype)
     x = flat.x
-    acc = tmp = None
-    for n0, g, s in flat.chunks(oc):
-        length = g * hp * wp
-        if acc is None or acc.shape[1] != length:
-            acc = xp.empty((oc, length), dtype)
-            tmp = xp.empty((oc, length), dtype)
+
+    def run(y_part, images):
+        g, s = len(images), int(images[0]) * hq * wq
+        length = g * hq * wq
+        acc = xp.empty((oc, length), dtype)
+        tmp = xp.empty((oc, length), dtype)
         for k, off in enumerate(flat.offsets):
             view = x[:, s + off : s + off + length]
             if k == 0:
@@ -121,29 +151,38 @@ def correlate(flat: PaddedFlat, wk, out_hw: tuple[int, int]):
             else:
                 xp.matmul(wk[k], view, out=tmp)
                 acc += tmp
-        y[:, n0 : n0 + g] = acc.reshape(oc, g, hp, wp)[:, :, :oh, :ow]
+        y_part[...] = acc.reshape(oc, g, hq, wq)[:, :, :oh, :ow].transpose(1, 0, 2, 3)
+
+    images = np.arange(flat.n)  # host: image numbers
+    _over_threads(run, [y.transpose(1, 0, 2, 3), images], flat.image_block(oc))
     return y
 
 
 def weight_grad(flat: PaddedFlat, gy):
     """dW (OC, C, KH, KW): dW_ij = sum over output positions p of dY[:, p] X[:, p + off_ij]^T,
-    with dY (OC, N, OH, OW) laid on the padded grid (zeros at the positions that are not
-    outputs). Per chunk, the taps' views are copied into one (KH KW C, L) block that stays in
-    cache and multiplied at once, as (cols @ dY^T)^T: 1 thread, BasicBlock, 31 ms against
-    35-37 for KH*KW separate or batched products over the views."""
+    with dY (OC, N, OH, OW) laid on the grid (zeros at the positions that are not outputs).
+    Per chunk, the taps' views are copied into one (KH KW C, L) block that stays in cache and
+    multiplied at once, as (cols @ dY^T)^T: 1 thread, BasicBlock, 31 ms against 35-37 for
+    KH*KW separate or batched products over the views. Each chunk's partial sum has its own
+    slot, summed in chunk order at the end: the same result at any thread count."""
     oc, n, oh, ow = gy.shape
-    hp, wp, xp = flat.hp, flat.wp, flat.xp
+    hq, wq, xp = flat.hq, flat.wq, flat.xp
     kh, kw = flat.kshape
     c = flat.x.shape[0]
     dtype = np.result_type(gy.dtype, flat.x.dtype)
-    dw = xp.zeros((kh * kw * c, oc), dtype)
-    grid = cols = None
-    for n0, g, s in flat.chunks(oc):
-        length = g * hp * wp
-        if grid is None or grid.shape[1] != g:
-            grid = xp.zeros((oc, g, hp, wp), dtype)  # the border stays zero
-            cols = xp.empty((kh, kw, c, length), flat.x.dtype)
+    per = flat.image_block(oc)
+    firsts = np.arange(0, n, per)  # host: each chunk's first image
+    parts = xp.empty((len(firsts), kh * kw * c, oc), dtype)
+
+    def run(part, first):
+        n0 = int(first[0])
+        g = min(per, n - n0)
+        length = g * hq * wq
+        grid = xp.zeros((oc, g, hq, wq), dtype)
         grid[:, :, :oh, :ow] = gy[:, n0 : n0 + g]
-        cols[...] = flat.tap_views(s, length)
-        dw += cols.reshape(kh * kw * c, length) @ grid.reshape(oc, length).T
-    return dw.reshape(kh, kw, c, oc).transpose(3, 2, 0, 1)
+        cols = xp.empty((kh, kw, c, length), flat.x.dtype)
+        cols[...] = flat.tap_views(n0 * hq * wq, length)
+        xp.matmul(cols.reshape(kh * kw * c, length), grid.reshape(oc, length).T, out=part[0])
+
+    _over_threads(run, [parts, firsts], 1)
+    return parts.sum(axis=0).reshape(kh, kw, c, oc).transpose(3, 2, 0, 1)
