@@ -14,6 +14,7 @@ import numpy as np
 from zengrad import backend
 from zengrad.autograd.function import Function, unbroadcast
 from zengrad.autograd.tensor import Tensor, as_array
+from zengrad.ops import threads
 from zengrad.ops.dims import as_tensor_operand, broadcast_shapes, promote, shape_of
 
 # ----------------------------------------------------------------- binary arithmetic
@@ -25,7 +26,7 @@ class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.sa, ctx.sb = shape_of(a), shape_of(b)
-        return backend.xp_pair("add", a, b).add(a, b)
+        return threads.ufunc(backend.xp_pair("add", a, b).add, a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -42,7 +43,7 @@ class Sub(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.sa, ctx.sb = shape_of(a), shape_of(b)
-        return backend.xp_pair("sub", a, b).subtract(a, b)
+        return threads.ufunc(backend.xp_pair("sub", a, b).subtract, a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -59,15 +60,16 @@ class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.a, ctx.b = a, b
-        return backend.xp_pair("mul", a, b).multiply(a, b)
+        ctx.mul = backend.xp_pair("mul", a, b).multiply
+        return threads.ufunc(ctx.mul, a, b)
 
     @staticmethod
     def backward(ctx, g):
         n = ctx.needs_input_grad
-        a, b = ctx.a, ctx.b
+        a, b, mul = ctx.a, ctx.b, ctx.mul
         return (
-            unbroadcast(g * b, shape_of(a)) if n[0] else None,
-            unbroadcast(g * a, shape_of(b)) if n[1] else None,
+            unbroadcast(threads.ufunc(mul, g, b), shape_of(a)) if n[0] else None,
+            unbroadcast(threads.ufunc(mul, g, a), shape_of(b)) if n[1] else None,
         )
 
 

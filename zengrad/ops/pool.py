@@ -23,6 +23,7 @@ import numpy as np
 from zengrad import backend
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
+from zengrad.ops import threads
 from zengrad.ops.args import check_positive, ntuple, shape_str
 
 
@@ -69,27 +70,40 @@ def _geometry(shape, kernel, stride, padding, dilation, ceil_mode):
     return (oh, ow), (need_h, need_w), tiles
 
 
+def _lowest(dtype):
+    """The padding value that never wins a max: -inf, or an integer dtype's lowest value."""
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min if dtype.kind in "iu" else 0
+
+
 def _window_max(x, kernel, stride, padding, dilation, ceil_mode):
     """The -inf padded input, the window maxima (NaN-propagating) and the offset slices."""
     xp = backend.xp_of(x)
     (oh, ow), size, tiles = _geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
-    # the padding never wins a max: -inf, or the lowest value of an integer dtype
-    low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min if x.dtype.kind in "iu" else 0
-    xpad = _padded(x, padding[0], padding[1], size, low)
+    xpad = _padded(x, padding[0], padding[1], size, _lowest(x.dtype))
     rows = _offsets(kernel[0], stride[0], dilation[0], oh)
     cols = _offsets(kernel[1], stride[1], dilation[1], ow)
-    views = [xpad[:, :, r, q] for r in rows for q in cols]
-    if len(views) == 1:
-        out = views[0].copy(order="K")
-    else:
-        out = xp.maximum(views[0], views[1])
+    windows = [(r, q) for r in rows for q in cols]
+    r, q = windows[0]
+    out = xp.empty_like(xpad[:, :, r, q], order="K")
+
+    def window_max(xp_, o):
+        views = [xp_[:, :, r, q] for r, q in windows]
+        if len(views) == 1:
+            o[...] = views[0]
+            return
+        xp.maximum(views[0], views[1], out=o)
         for v in views[2:]:
-            xp.maximum(out, v, out=out)
+            xp.maximum(o, v, out=o)
+
+    # pieces along N (the padded input and the output share that axis)
+    threads.split_rows(window_max, (xpad, out))
     return xpad, out, rows, cols, tiles
 
 
 class MaxPool2dFn(Function):
-    """y = max over each window;  dL/dx = g at the first maximum of each window, 0 elsewhere."""
+    """y = max over each window;  dL/dx = g at the first maximum of each window, 0 elsewhere.
+    Large inputs are cut along N into pieces run on the thread pool (zengrad.ops.threads):
+    every step is elementwise over the windows, so the pieces give one call's bits."""
 
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, dilation, ceil_mode):
@@ -111,24 +125,33 @@ class MaxPool2dFn(Function):
                 xpad, out, rows, cols, padding, stride, dilation, xshape[2:]
             )
             return _scatter_planes(g, idx, xshape, empty), None, None, None, None, None
+        if g.strides != out.strides:
+            # g in out's memory order (a flattened pool output comes back C-ordered while
+            # conv's activations are channel-major): the loops below then read one order
+            gd = xp.empty_like(out, dtype=g.dtype)
+            gd[...] = g
+            g = gd
         dxp = xp.empty_like(xpad) if tiles else xp.zeros_like(xpad)
-        free = None  # windows whose gradient is not yet assigned
-        last = len(rows) * len(cols) - 1
-        k = 0
-        for r in rows:
-            for q in cols:
-                hit = xpad[:, :, r, q] == out
+        k = len(rows) * len(cols)
+        win = [(r, q) for r in rows for q in cols]
+
+        def first_max_grads(xp_, dp, o, gp):
+            # window offset i gets g where it holds the max and no earlier offset did
+            free = None  # windows whose gradient is not yet assigned
+            for i, (r, q) in enumerate(win):
+                hit = xp_[:, :, r, q] == o
                 if free is None:
                     free = ~hit
                 else:
                     hit &= free
-                    if k < last:
+                    if i < k - 1:
                         xp.greater(free, hit, out=free)  # free and not hit
-                if tiles:
-                    xp.multiply(g, hit, out=dxp[:, :, r, q])
+                if tiles:  # the windows cover dxp once: write, no zeros to add to
+                    xp.multiply(gp, hit, out=dp[:, :, r, q])
                 else:
-                    dxp[:, :, r, q] += g * hit
-                k += 1
+                    dp[:, :, r, q] += gp * hit
+
+        threads.split_rows(first_max_grads, (xpad, dxp, out, g))
         ph, pw = padding
         return dxp[:, :, ph : ph + xshape[2], pw : pw + xshape[3]], None, None, None, None, None
 

@@ -141,9 +141,7 @@ def for_blocks(fn: Callable[..., None], arrays: Sequence[np.ndarray], block: int
     if n <= block or type(arrays[0]) is not np.ndarray:
         fn(*arrays)
         return
-    big = arrays[0].size >= PARALLEL_MIN
-    threads = get_num_threads() if big and not _in_worker() else 1
-    _run_blocks(fn, arrays, n, block, threads)
+    _run_blocks(fn, arrays, n, block, _threads_for(arrays[0].size))
 
 
 def flat_views(arrays: Sequence[np.ndarray]) -> list[np.ndarray] | None:
@@ -171,25 +169,42 @@ def elementwise(fn: Callable[..., None], arrays: Sequence, block: int | None = N
     block=None: one piece per thread (a one-pass fn; one call at one thread); block=k: pieces
     of about k elements, also at one thread (a fn of several passes keeps its temporaries in
     cache). Small, 0-d or device arrays run in one call."""
-    a0 = arrays[0]
-    size = a0.size
-    big = size >= PARALLEL_MIN
-    threads = get_num_threads() if big else 1
-    if threads > 1 and _in_worker():
-        threads = 1
-    if (
-        type(a0) is not np.ndarray
-        or a0.ndim == 0
-        or size == 0
-        or (threads == 1 and (block is None or size <= block))
-    ):
+    if _one_call(arrays[0], block):
         fn(*arrays)
         return
     views = flat_views(arrays)
-    if views is None:
-        views = arrays
+    _split(fn, arrays if views is None else views, arrays[0], block)
+
+
+def split_rows(fn: Callable[..., None], arrays: Sequence, block: int | None = None) -> None:
+    """As elementwise, for arrays that share only axis 0 (a pool's input and output): fn
+    gets matching ranges of axis 0 and must treat each index of that axis on its own. The
+    first array sets the size (put the largest first)."""
+    if _one_call(arrays[0], block):
+        fn(*arrays)
+        return
+    _split(fn, arrays, arrays[0], block)
+
+
+def _threads_for(size: int) -> int:
+    """How many threads a pass over `size` elements is split over (1 inside a worker)."""
+    if size < PARALLEL_MIN or _in_worker():
+        return 1
+    return get_num_threads()
+
+
+def _one_call(a0, block: int | None) -> bool:
+    """True where splitting cannot pay or cannot be done: device, 0-d or empty arrays, or one
+    thread and no cache blocks asked for (or an array within one block)."""
+    if type(a0) is not np.ndarray or a0.ndim == 0 or a0.size == 0:
+        return True
+    return _threads_for(a0.size) == 1 and (block is None or a0.size <= block)
+
+
+def _split(fn: Callable[..., None], views: Sequence, a0, block: int | None) -> None:
+    threads = _threads_for(a0.size)
     n = views[0].shape[0]
-    row = size // n
+    row = max(1, a0.size // n)
     if block is None:
         per = -(-n // threads)
         if row == 1:  # cut at 64-byte lines: no cache line shared by two threads' writes
