@@ -506,10 +506,13 @@ def block_scratch(like: np.ndarray, slot: int) -> np.ndarray:
     undefined): this thread's buffer for `slot`, reused from block to block and step to step
     instead of a fresh allocation per block (a 256 KB np.empty may be an mmap and its page
     faults). Blocks run in several threads at once, hence one set of buffers per thread;
-    device arrays and arrays larger than a block get a fresh array."""
+    device arrays, arrays larger than a block and small ones (cheaper to allocate than to
+    look up) get a fresh array."""
     n = like.size
-    if type(like) is not np.ndarray or n > ROW * BLOCK:
+    if type(like) is not np.ndarray:
         return backend.xp_of(like).empty_like(like)
+    if n <= BLOCK or n > ROW * BLOCK:
+        return np.empty_like(like)
     bufs = _block_bufs.__dict__
     key = (like.dtype, slot)
     buf = bufs.get(key)

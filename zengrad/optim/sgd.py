@@ -10,6 +10,7 @@ import numpy as np
 
 from zengrad import backend
 from zengrad.autograd.tensor import Tensor
+from zengrad.ops.threads import BLOCK
 from zengrad.optim.optimizer import (
     Optimizer,
     block_scratch,
@@ -60,16 +61,22 @@ class SGD(Optimizer):
         dampening = float(group["dampening"])
         nesterov = group["nesterov"]
         plain = partial(_plain_step, lr=lr)
-        first = partial(_momentum_step, lr=lr, momentum=momentum, nesterov=nesterov,
-                        dampening=None)
-        later = partial(_momentum_step, lr=lr, momentum=momentum, nesterov=nesterov,
-                        dampening=dampening)
+        if momentum != 0:
+            first = partial(_momentum_step, lr=lr, momentum=momentum, nesterov=nesterov,
+                            dampening=None)
+            later = partial(_momentum_step, lr=lr, momentum=momentum, nesterov=nesterov,
+                            dampening=dampening)
+        weight_decay, maximize = float(group["weight_decay"]), group["maximize"]
         for p in group["params"]:
-            if p._grad is None:  # the slot behind .grad: no property call per step
+            grad = p._grad  # the slot behind .grad: no property call per step
+            if grad is None:
                 continue
-            g = self._grad(p, float(group["weight_decay"]), group["maximize"])
+            g = self._grad(p, weight_decay, maximize) if weight_decay or maximize else grad.array
             if momentum == 0:
-                elementwise_update(plain, [p.array, g])
+                if g.size <= BLOCK:  # one block: no partial or blocking to go through
+                    _plain_step(p.array, g, lr)
+                else:
+                    elementwise_update(plain, [p.array, g])
                 continue
             state = self.state.setdefault(p, {})
             buf = state.get("momentum_buffer")
@@ -83,7 +90,7 @@ class SGD(Optimizer):
 def _plain_step(p: np.ndarray, g: np.ndarray, lr: float) -> None:
     """p -= lr g (on one block: see elementwise_update)."""
     xp = np if type(p) is np.ndarray else backend.xp_of(p)
-    tmp = xp.multiply(g, -lr, out=block_scratch(p, 0))
+    tmp = xp.multiply(g, -lr) if p.size <= BLOCK else xp.multiply(g, -lr, out=block_scratch(p, 0))
     p += tmp
 
 
