@@ -117,7 +117,7 @@ def test_row_width_keeps_large_updates_split_over_threads(nthreads):
 def test_block_scratch_is_per_thread_and_shaped_like_the_block():
     import threading
 
-    a = np.zeros((4, 6), np.float32)
+    a = np.zeros((4, threads.BLOCK), np.float32)  # a block's size (small ones allocate)
     s0, s1 = optimizer_mod.block_scratch(a, 0), optimizer_mod.block_scratch(a, 1)
     assert s0.shape == a.shape and s0.dtype == a.dtype and not np.shares_memory(s0, s1)
     assert np.shares_memory(s0, optimizer_mod.block_scratch(a, 0))  # reused, not reallocated
@@ -126,5 +126,8 @@ def test_block_scratch_is_per_thread_and_shaped_like_the_block():
     t.start()
     t.join()
     assert not np.shares_memory(other[0], s0)
-    big = np.zeros(optimizer_mod.ROW * threads.BLOCK + 1, np.float64)
-    assert optimizer_mod.block_scratch(big, 0).shape == big.shape  # larger: a fresh array
+    for n in (optimizer_mod.ROW * threads.BLOCK + 1, 5):  # larger than a block, or small
+        other = np.zeros(n, np.float64)
+        s = optimizer_mod.block_scratch(other, 0)
+        assert s.shape == other.shape and not np.shares_memory(s, optimizer_mod.block_scratch(
+            other, 0))  # a fresh array each time
