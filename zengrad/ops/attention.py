@@ -84,14 +84,17 @@ def attention_forward(q, k, v, mask, scale: float, dropout_p: float):
     return out, (xp, qs, k, v, pt, keep, out, dt.type(scale))
 
 
-def attention_backward(saved, g, need_q: bool, need_k: bool, need_v: bool, need_s: bool):
+def attention_backward(saved, g, need_q: bool, need_k: bool, need_v: bool, need_s: bool,
+                       outs=(None, None, None)):
     """(dq, dk, dv, dS) for the incoming gradient g = dL/dO (unbroadcast by the caller);
-    the work runs on the transposed (..., S, L) layout of attention_forward."""
+    the work runs on the transposed (..., S, L) layout of attention_forward. outs: arrays
+    (or strided views) of the full batch shape for dq, dk, dv to be written into (None:
+    new arrays)."""
     xp, qs, k, v, pt, keep, out, scale = saved
     dq = dk = dv = None
     if need_v:
         pdt = pt if keep is None else pt * keep
-        dv = xp.matmul(pdt, g)
+        dv = xp.matmul(pdt, g, out=outs[2])
     if not (need_q or need_k or need_s):
         return dq, dk, dv, None
     dpt = xp.matmul(v, xp.swapaxes(g, -1, -2))
@@ -101,10 +104,10 @@ def attention_backward(saved, g, need_q: bool, need_k: bool, need_v: bool, need_
     dpt -= delta
     dpt *= pt  # dpt is now dS^T
     if need_q:
-        dq = xp.matmul(xp.swapaxes(dpt, -1, -2), k)
+        dq = xp.matmul(xp.swapaxes(dpt, -1, -2), k, out=outs[0])
         dq *= scale
     if need_k:
-        dk = xp.matmul(dpt, qs)
+        dk = xp.matmul(dpt, qs, out=outs[1])
     return dq, dk, dv, xp.swapaxes(dpt, -1, -2)
 
 
@@ -157,10 +160,11 @@ class SelfAttentionPackedFn(Function):
     def backward(ctx, g):
         perm, (a, b, _, h, d) = ctx.perm, ctx.shape5
         go = g.reshape(a, b, h, d).transpose(perm)
-        dq, dk, dv, _ = attention_backward(ctx.saved, go, True, True, True, False)
+        # the GEMMs write dq, dk, dv straight into the packed gradient's strided views
+        # (each (L, d) slice has unit inner stride, so BLAS takes it as is): no copies
         d5 = ctx.saved[0].empty(ctx.shape5, g.dtype)
-        for i, part in enumerate((dq, dk, dv)):
-            d5[:, :, i].transpose(perm)[...] = part
+        outs = tuple(d5[:, :, i].transpose(perm) for i in range(3))
+        attention_backward(ctx.saved, go, True, True, True, False, outs)
         return d5.reshape(a * b, 3 * h * d), None, None, None, None, None
 
 
