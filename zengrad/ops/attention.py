@@ -54,9 +54,10 @@ def _softmax_cols_(xp, st, masked: bool):
     return st
 
 
-def attention_forward(q, k, v, mask, scale: float, dropout_p: float):
+def attention_forward(q, k, v, mask, scale: float, dropout_p: float, out=None):
     """O = dropout(softmax(q k^T scale + mask)) v on arrays (..., L, E) (..., S, E) (..., S, Ev);
-    returns O and what attention_backward needs.
+    returns O and what attention_backward needs. out: an array or strided view of O's shape
+    to write O into (kept for the backward: the caller must not change it).
 
     The scores are kept transposed, S^T (..., S, L): the softmax's max and sum then reduce
     over axis -2, which NumPy runs as whole-row vector ops along the contiguous L axis
@@ -80,7 +81,7 @@ def attention_forward(q, k, v, mask, scale: float, dropout_p: float):
         keep = xp.swapaxes((draw >= dropout_p).astype(dt), -1, -2)
         keep *= dt.type(1.0 / (1.0 - dropout_p)) if dropout_p < 1 else dt.type(0)
         pdt = pt * keep
-    out = xp.matmul(xp.swapaxes(pdt, -1, -2), v)
+    out = xp.matmul(xp.swapaxes(pdt, -1, -2), v, out=out)
     return out, (xp, qs, k, v, pt, keep, out, dt.type(scale))
 
 
@@ -150,10 +151,12 @@ class SelfAttentionPackedFn(Function):
         # (N, H, L, d) strided views: batched matmul reads them without copies
         perm = (0, 2, 1, 3) if batch_first else (1, 2, 0, 3)
         q, k, v = (q5[:, :, i].transpose(perm) for i in range(3))
-        out, ctx.saved = attention_forward(q, k, v, mask, 1.0 / math.sqrt(d), dropout_p)
+        # the last GEMM writes the context straight into the (a, b, H, d) rows the output
+        # projection reads (a strided view with unit inner stride: BLAS takes it as is)
+        res = backend.xp_of(qkv).empty((a, b, num_heads, d), qkv.dtype)
+        _, ctx.saved = attention_forward(q, k, v, mask, 1.0 / math.sqrt(d), dropout_p,
+                                         out=res.transpose(perm))
         ctx.perm, ctx.shape5 = perm, q5.shape
-        res = ctx.saved[0].empty((a, b, num_heads, d), qkv.dtype)
-        res.transpose(perm)[...] = out
         return res.reshape(a * b, e)
 
     @staticmethod
