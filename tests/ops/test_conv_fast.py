@@ -42,6 +42,7 @@ def small(monkeypatch):
     """Every stride-1 float conv takes the path, and a chunk is about one small image."""
     monkeypatch.setattr(conv_implicit, "MIN_CHANNELS", 1)
     monkeypatch.setattr(conv_implicit, "MIN_WORK", 1)
+    monkeypatch.setattr(conv_implicit, "MIN_POSITIONS", 1)
     monkeypatch.setattr(conv_implicit, "CHUNK_FLOATS", 64)
 
 
@@ -119,6 +120,7 @@ def test_weight_only_and_input_only(rng, small, calls):
 @pytest.mark.parametrize("case, taken", [
     ((1, 16, 16, 16, 16), False),  # 0.6 M multiply-adds: below MIN_WORK
     ((1, 8, 32, 32, 64), False),  # too few input channels
+    ((1, 64, 8, 8, 64), False),  # 2.4 M, but 64 output positions
     ((2, 16, 32, 32, 16), True),  # 4.7 M
     ((3, 64, 9, 11, 32), True),  # odd sizes, several images per chunk
 ])
