@@ -3,7 +3,7 @@
     zengrad train --model mlp --dataset digits --epochs 20 --out runs/digits
     zengrad train --resume lenet_digits          # continue a killed run from its checkpoint
     zengrad train --model lstm --dataset sunspots --horizon 3   # forecast a time series
-    zengrad evaluate runs/digits
+    zengrad evaluate runs/digits --device cuda   # --device: train, evaluate and predict
     zengrad predict runs/digits --input images.npy --output labels.npy
     zengrad tune --model mlp --dataset digits --sampler gp --n-trials 20 --retrain
     zengrad info
@@ -97,9 +97,7 @@ def _build_parser() -> Parser:
                         "size is the global one, split across them; needs zengrad[mpi])")
     t.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                    help="0 silent, 1 progress (default), 2 also a model summary")
-    t.add_argument("--device", default=None,
-                   help="where to train: cpu (default), cuda or cuda:N (an NVIDIA GPU; needs "
-                        "CuPy: pip install 'zengrad[cuda]'); --resume may name another one")
+    _add_device_argument(t, "where to train", "; --resume may name another one")
 
     e = add_subparser(sub, "evaluate", help="test metrics of a trained run",
                       description="Evaluate a run folder (or a weights file beside its "
@@ -107,6 +105,7 @@ def _build_parser() -> Parser:
     e.add_argument("run", help="run folder or .safetensors weights file")
     e.add_argument("--dataset", default=None, choices=dataset_names(),
                    help="evaluate on another dataset with the same input shape")
+    _add_device_argument(e, "where to run the model")
 
     p = add_subparser(sub, "predict", help="predictions for inputs in a .npy file",
                       description="Run a trained model on raw inputs in a .npy file (as the "
@@ -123,6 +122,7 @@ def _build_parser() -> Parser:
                    help="the inputs are already model inputs (preprocessing.json applied, as "
                         "zengrad's own dataset loaders give them): only reshape them")
     p.add_argument("--batch-size", type=number(int, 1, True, "an integer"), default=256)
+    _add_device_argument(p, "where to run the model")
 
     from zengrad.cli_export import add_export_parser
     from zengrad.cli_tune import add_tune_parser
@@ -132,6 +132,13 @@ def _build_parser() -> Parser:
     add_subparser(sub, "info", help="version, backend and library versions",
                   description="Print zengrad's version, backend, NumPy and BLAS details.")
     return parser
+
+
+def _add_device_argument(parser, what: str, note: str = "") -> None:
+    """--device of train, evaluate and predict: one wording, checked by _check_device."""
+    parser.add_argument("--device", default=None,
+                        help=f"{what}: cpu (default), cuda or cuda:N (an NVIDIA GPU; needs "
+                             f"CuPy: pip install 'zengrad[cuda]'){note}")
 
 
 # ----- train -----------------------------------------------------------------------------
@@ -165,7 +172,8 @@ def _check_device(device: str | None) -> None:
     try:
         backend.check_device(device, "--device")
     except RuntimeError as e:  # (DeviceUnavailableError, or an unknown device name)
-        raise UsageError(str(e)) from None
+        text = str(e)  # torch's unknown-name message doesn't say which option it was
+        raise UsageError(text if text.startswith("--device") else f"--device: {text}") from None
 
 
 def _new_config(args) -> tuple[dict, object]:
@@ -265,6 +273,7 @@ def _train_in(run: recipe.RunDir, config: dict, splits, verbose: int, resume: bo
 def _cmd_evaluate(args) -> int:
     from zengrad.train import Trainer
 
+    _check_device(args.device)
     config, weights, pre = recipe.load_run(args.run)
     dataset = args.dataset or config["dataset"]
     task = recipe.load_splits(dataset, int(config.get("seed", 0))).task
@@ -284,7 +293,8 @@ def _cmd_evaluate(args) -> int:
             y = pre.transform_target(own.inverse_transform_target(y))
     model = recipe.restore(config, weights)
     spec = recipe.task_spec(config["task"])
-    trainer = Trainer(model, spec.loss(), None, metrics=spec.metrics, verbose=0)
+    trainer = Trainer(model, spec.loss(), None, metrics=spec.metrics, verbose=0,
+                      device=args.device)
     result = recipe.evaluate_test(trainer, splits, x, y, pre)
     print_metrics(f"test ({dataset}, {len(x)} samples):", result, config)
     return 0
@@ -293,10 +303,12 @@ def _cmd_evaluate(args) -> int:
 def _cmd_predict(args) -> int:
     import numpy as np
 
+    from zengrad import backend
     from zengrad.autograd.engine import no_grad
     from zengrad.autograd.tensor import Tensor
     from zengrad.data.preprocessing import Preprocessing
 
+    _check_device(args.device)
     config, weights, pre = recipe.load_run(args.run)
     if pre is None:
         print(f"zengrad predict: {args.run} has no preprocessing.json (an older run): the "
@@ -334,10 +346,15 @@ def _cmd_predict(args) -> int:
         except ValueError as e:
             raise UsageError(str(e)) from None
     model = recipe.restore(config, weights)
+    if args.device is not None:
+        model.to(args.device)
     preds = []
     with no_grad():
         for batch in batches():
-            out = model(Tensor(pre.transform(batch, args.input))).array
+            x_in = Tensor(pre.transform(batch, args.input))
+            if args.device is not None:
+                x_in = x_in.to(args.device)
+            out = backend.asnumpy(model(x_in).array)  # the outputs come back to the host
             pred = recipe.softmax(out) if args.proba else spec.predictions(out, pre)
             if args.output:
                 preds.append(pred)
