@@ -14,7 +14,17 @@ import zengrad as zg
 from zengrad.nn import functional as F
 from zengrad.ops import threads
 
-P, CB = threads.PARALLEL_MIN, threads.CACHE_BLOCK
+REAL = {k: getattr(threads, k) for k in ("PARALLEL_MIN", "OP_PARALLEL_MIN", "CACHE_BLOCK")}
+SMALL = {"PARALLEL_MIN": 4096, "OP_PARALLEL_MIN": 16384, "CACHE_BLOCK": 4096, "PIECE_MIN": 2048}
+P, CB = SMALL["OP_PARALLEL_MIN"], SMALL["CACHE_BLOCK"]
+
+
+@pytest.fixture(autouse=True)
+def small_thresholds(monkeypatch):
+    """The pool's thresholds lowered, so that test-sized arrays are split over threads and
+    into many cache blocks (test_real_thresholds puts the real ones back)."""
+    for name, value in SMALL.items():
+        monkeypatch.setattr(threads, name, value)
 
 
 @pytest.fixture
@@ -81,7 +91,7 @@ def grads_of(op, *arrays, seed=0):
     return (y.array, *(t.grad.array for t in ts))
 
 
-SIZES = [P - 1, P, P + 17, CB + 5, 3 * CB + 64 * 7 + 3]
+SIZES = [CB - 1, CB + 5, 3 * CB + 64 * 7 + 3, P - 1, P, P + 17, 3 * P + 7]
 
 
 @pytest.mark.parametrize("n", SIZES)
@@ -98,7 +108,7 @@ def test_relu_bits(at_threads, n, dtype):
 
 @pytest.mark.parametrize("kind", ["c", "cm", "strided"])
 def test_relu_layouts(at_threads, kind):
-    base = np.random.default_rng(1).standard_normal((16, 6, 28, 28)).astype(np.float32)
+    base = np.random.default_rng(1).standard_normal((64, 6, 28, 28)).astype(np.float32)
     x = layout(base, kind)
     y, dx = run_twice(at_threads, lambda: grads_of(F.relu, x))
     assert same_bits(y, np.maximum(base, 0))
@@ -125,7 +135,7 @@ def test_binary_bits(at_threads, op, n):
 
 def test_binary_layouts_and_broadcast(at_threads):
     rng = np.random.default_rng(3)
-    base = rng.standard_normal((8, 16, 24, 24)).astype(np.float32)
+    base = rng.standard_normal((32, 16, 24, 24)).astype(np.float32)
     a, b = layout(base, "cm"), layout(base[::-1].copy(), "strided")
     outs = run_twice(at_threads, lambda: grads_of(lambda s, t: s * t + s, a, b))
     assert same_bits(outs[0], a * b + a)
@@ -202,7 +212,7 @@ POOLS = [
 @pytest.mark.parametrize("kind", ["c", "cm", "strided"])
 def test_max_pool_bits(at_threads, kw, kind):
     rng = np.random.default_rng(9)
-    base = np.maximum(rng.standard_normal((16, 6, 29, 29)), 0).astype(np.float32)  # ties at 0
+    base = np.maximum(rng.standard_normal((64, 6, 29, 29)), 0).astype(np.float32)  # ties at 0
     base[:, :, 3, 3:9] = 1.5  # ties at a positive max
     x = layout(base, kind)
     y, dx = run_twice(at_threads, lambda: grads_of(lambda t: F.max_pool2d(t, **kw), x))
@@ -267,3 +277,15 @@ def test_elementwise_reraises_a_piece_error(at_threads):
 
     with pytest.raises(ValueError, match="last piece"):
         at_threads(2, lambda: threads.elementwise(fn, (a,)))
+
+
+@pytest.mark.parametrize("offset", [-1, 0, 17])
+def test_real_thresholds(at_threads, monkeypatch, offset):
+    """At the shipped thresholds: one call below OP_PARALLEL_MIN, the pool from it on."""
+    for name, value in REAL.items():
+        monkeypatch.setattr(threads, name, value)
+    n = REAL["OP_PARALLEL_MIN"] + offset
+    rng = np.random.default_rng(14)
+    a, b = rng.standard_normal((2, n)).astype(np.float32)
+    run_twice(at_threads, lambda: grads_of(F.relu, a), expect_split=offset >= 0)
+    run_twice(at_threads, lambda: grads_of(lambda s, t: s * t, a, b), expect_split=offset >= 0)

@@ -108,6 +108,11 @@ class _Rows:
         the same bits however the blocks were spread over threads."""
         return p if self.major else p.reshape(self.shape[0], self.shape[1]).sum(axis=0)
 
+    def each_block(self, fn, arrays) -> None:
+        """fn(*blocks) over the row blocks of arrays (first axis: rows), on the pool when
+        large (zengrad.ops.threads.for_blocks)."""
+        threads.for_blocks(fn, arrays, block=self.per, least=threads.OP_PARALLEL_MIN)
+
     def row_sums(self, xp, fn, arrays, count: int) -> list:
         """For each row block: fn(*blocks) returns `count` per-row sums of the block (arrays
         of the block's rows, x's dtype); collected into (R,) arrays and folded per channel."""
@@ -118,7 +123,7 @@ class _Rows:
             for o, r in zip(parts[:k], fn(*parts[k:])):
                 o[...] = r
 
-        threads.for_blocks(block, (*outs, *arrays), block=self.per)
+        self.each_block(block, (*outs, *arrays))
         return [self.fold(o) for o in outs]
 
 
@@ -143,7 +148,7 @@ def _normalize_rows(xp, lay: _Rows, x, mu, invstd, w, b):
         else:
             yr[...] = hr
 
-    threads.for_blocks(block, (lay.view(x), xhat_r, y_r, *cols), block=lay.per)
+    lay.each_block(block, (lay.view(x), xhat_r, y_r, *cols))
     return xhat, y
 
 
@@ -250,11 +255,9 @@ def _dx_rows(xp, lay: _Rows, g_r, h_r, scale, sg, sgx, m: int, training: bool):
             dr -= k2r
             dr *= sr
 
-        threads.for_blocks(block, (g_r, h_r, dx_r, k1, k2, sc), block=lay.per)
+        lay.each_block(block, (g_r, h_r, dx_r, k1, k2, sc))
     else:
-        threads.for_blocks(
-            lambda gr, dr, sr: xp.multiply(gr, sr, out=dr), (g_r, dx_r, sc), block=lay.per
-        )
+        lay.each_block(lambda gr, dr, sr: xp.multiply(gr, sr, out=dr), (g_r, dx_r, sc))
     return dx
 
 

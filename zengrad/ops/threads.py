@@ -18,6 +18,7 @@ run on (as torch reads it).
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -30,6 +31,14 @@ import numpy as np
 BLOCK = 16384
 # below this many elements a pass is too short to pay for handing blocks to other threads
 PARALLEL_MIN = 4 * BLOCK
+# an op's pass (elementwise, split_rows, batch norm's row blocks) goes to the pool from this
+# many elements. Waking a pool thread and passing the GIL back and forth costs 15-60 us here
+# (2 cores shared with other work); measured (best of 9, load ~4): ReLU forward / backward /
+# add at 2 threads 1.9x / 1.3x / 1.6x slower than one at 256K elements, 0.92x / 0.88x /
+# 0.77x at 1M, 0.78x / 0.76x / 0.66x at 2M
+OP_PARALLEL_MIN = 1 << 20
+# the smallest piece of a one-pass op cut for threads
+PIECE_MIN = 32768
 # elements per piece of a multi-pass elementwise op (a mask and its product, a batch-norm
 # row block): 256 KB of float32, so its 3-4 arrays stay in L2 through all its passes
 CACHE_BLOCK = 65536
@@ -104,44 +113,60 @@ def _in_worker() -> bool:
 
 
 def _run_blocks(fn: Callable[..., None], arrays: Sequence, n: int, per: int, threads: int) -> None:
-    """fn over consecutive blocks of `per` rows of axis 0 (the last one shorter), the blocks
-    grouped into one contiguous run per thread; the calling thread takes the first run."""
+    """fn over consecutive blocks of `per` rows of axis 0 (the last one shorter). With several
+    threads, the caller and threads - 1 pool workers take the blocks one at a time from one
+    shared ticket counter: a worker that the OS does not run soon (a busy machine) is
+    cancelled unstarted and the caller does its blocks, so a split never waits on a thread
+    that is not running (a fixed share per thread would wait up to a time slice)."""
     starts = range(0, n, per)
-
-    def run_group(group: range) -> None:
-        for s in group:
-            e = s + per
-            fn(*(a[s:e] for a in arrays))
-
     if threads == 1 or len(starts) == 1:
-        run_group(starts)
+        for s in starts:
+            fn(*(a[s : s + per] for a in arrays))
         return
-    share = -(-len(starts) // threads)
-    groups = [starts[i : i + share] for i in range(0, len(starts), share)]
+    ticket = itertools.count()  # next() on it is atomic under the GIL
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        while not errors:
+            i = next(ticket)
+            if i >= len(starts):
+                return
+            s = starts[i]
+            try:
+                fn(*(a[s : s + per] for a in arrays))
+            except BaseException as e:  # handed to the caller, raised there
+                errors.append(e)
+                return
+
     pool = _get_pool()
-    futures = [pool.submit(run_group, grp) for grp in groups[1:]]
-    try:
-        run_group(groups[0])
-    finally:
-        for f in futures:  # every block is done (or failed) before the caller goes on
-            f.exception()
+    futures = [pool.submit(work) for _ in range(min(threads, len(starts)) - 1)]
+    work()
     for f in futures:
-        f.result()  # re-raises the first error of another thread's blocks
+        if not f.cancel():  # started: it is running its last block, wait for it
+            f.result()
+    if errors:
+        raise errors[0]
 
 
-def for_blocks(fn: Callable[..., None], arrays: Sequence[np.ndarray], block: int = BLOCK) -> None:
+def for_blocks(
+    fn: Callable[..., None],
+    arrays: Sequence[np.ndarray],
+    block: int = BLOCK,
+    least: int | None = None,
+) -> None:
     """fn(*(a[s:e] for a in arrays)) over consecutive blocks [s, e) of `block` rows of axis 0
     (1-D arrays: elements) covering the arrays (one length along axis 0), possibly in several
     threads; returns when every block is done and re-raises the first error a block raised.
     The blocks depend on the shape only, never on the thread count, so a block's partial
     result (a per-row sum) is the same whichever thread computes it. Device (CuPy) arrays run
     in one call, unblocked: their kernels are parallel already, and slicing would only launch
-    more of them."""
+    more of them. Threads are used from `least` elements (default PARALLEL_MIN)."""
     n = arrays[0].shape[0]
     if n <= block or type(arrays[0]) is not np.ndarray:
         fn(*arrays)
         return
-    _run_blocks(fn, arrays, n, block, _threads_for(arrays[0].size))
+    least = PARALLEL_MIN if least is None else least
+    _run_blocks(fn, arrays, n, block, _threads_for(arrays[0].size, least))
 
 
 def flat_views(arrays: Sequence[np.ndarray]) -> list[np.ndarray] | None:
@@ -186,9 +211,9 @@ def split_rows(fn: Callable[..., None], arrays: Sequence, block: int | None = No
     _split(fn, arrays, arrays[0], block)
 
 
-def _threads_for(size: int) -> int:
+def _threads_for(size: int, least: int = PARALLEL_MIN) -> int:
     """How many threads a pass over `size` elements is split over (1 inside a worker)."""
-    if size < PARALLEL_MIN or _in_worker():
+    if size < least or _in_worker():
         return 1
     return get_num_threads()
 
@@ -198,15 +223,18 @@ def _one_call(a0, block: int | None) -> bool:
     thread and no cache blocks asked for (or an array within one block)."""
     if type(a0) is not np.ndarray or a0.ndim == 0 or a0.size == 0:
         return True
-    return _threads_for(a0.size) == 1 and (block is None or a0.size <= block)
+    return _threads_for(a0.size, OP_PARALLEL_MIN) == 1 and (block is None or a0.size <= block)
 
 
 def _split(fn: Callable[..., None], views: Sequence, a0, block: int | None) -> None:
-    threads = _threads_for(a0.size)
+    threads = _threads_for(a0.size, OP_PARALLEL_MIN)
     n = views[0].shape[0]
     row = max(1, a0.size // n)
     if block is None:
-        per = -(-n // threads)
+        # a few pieces per thread (so one that starts late still gets a share), none under
+        # PIECE_MIN elements (each piece costs a Python call)
+        pieces = max(threads, min(4 * threads, a0.size // PIECE_MIN))
+        per = -(-n // pieces)
         if row == 1:  # cut at 64-byte lines: no cache line shared by two threads' writes
             step = max(1, 64 // a0.itemsize)
             per = -(-per // step) * step
@@ -221,7 +249,7 @@ def ufunc(op: Callable, a, b):
     if (
         type(a) is np.ndarray
         and type(b) is np.ndarray
-        and a.size >= PARALLEL_MIN
+        and a.size >= OP_PARALLEL_MIN
         and a.shape == b.shape
         and a.dtype == b.dtype
         and get_num_threads() > 1
