@@ -35,7 +35,7 @@ def _sigmoid_(a: np.ndarray) -> None:
 
 
 # the gate gradients of this many bytes of time steps go to the weight GEMMs at once
-_BLOCK_BYTES = 1 << 20
+BLOCK_BYTES = 1 << 20
 
 
 def _scratch(xp, dtype, *shapes: tuple[int, ...]) -> list:
@@ -272,7 +272,7 @@ class LSTMSequence(Function):
         s3 = 3 * hid
         # steps per block of gate gradients: the block (4H, k N) is the A of one GEMM per
         # weight gradient, filled step by step while it stays in cache
-        k = max(1, min(seq, _BLOCK_BYTES // max(1, 4 * hid * n * g.dtype.itemsize)))
+        k = max(1, min(seq, BLOCK_BYTES // max(1, 4 * hid * n * g.dtype.itemsize)))
         blk, d, dsig, dc, dh, dht, tmp = _scratch(
             xp, g.dtype, (4 * hid, k, n), (4 * hid, n), (4 * hid, n), (hid, n), (hid, n),
             (hid, n), (hid, n))

@@ -1,0 +1,62 @@
+"""The LSTM sequence op's blocked backward (ops/recurrent.py): gate gradients go to the
+weight-gradient GEMMs in blocks of BLOCK_BYTES worth of time steps. Sequences longer than
+one block, with a last block that is partial and the first step (the one that read h0)
+inside a block, in both directions: gradcheck with tiny blocks, and torch parity at a size
+where the default block holds 16 of 37 steps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import zengrad as zg
+from tests.rnn.rnn_parity import assert_recurrent_parity
+from zengrad.nn.recurrent import LSTM
+from zengrad.ops import recurrent
+from zengrad.ops.recurrent import lstm_sequence
+
+L, N, I, H = 8, 2, 3, 2  # 3 steps per block: blocks of 3, 3, 2 (h0 read in a full one
+# reading forward, in the partial one in reverse)
+
+
+def _t(rng, *shape, scale=1.0):
+    return zg.tensor(rng.standard_normal(shape) * scale, requires_grad=True)
+
+
+@pytest.mark.parametrize("steps_per_block", [1, 3])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("with_h0", [False, True])
+@pytest.mark.parametrize("bias", [False, True])
+def test_lstm_gradcheck_over_several_blocks(monkeypatch, steps_per_block, reverse, with_h0,
+                                            bias):
+    # a block of steps_per_block steps: (4H, N) float64 gate gradients per step
+    monkeypatch.setattr(recurrent, "BLOCK_BYTES", steps_per_block * 4 * H * N * 8)
+    rng = np.random.default_rng([steps_per_block, reverse, with_h0, bias])
+    x = _t(rng, L, N, I)
+    states = [_t(rng, N, H), _t(rng, N, H)] if with_h0 else []
+    ws = [_t(rng, 4 * H, I, scale=0.7), _t(rng, 4 * H, H, scale=0.7)]
+    if bias:
+        ws += [_t(rng, 4 * H, scale=0.5), _t(rng, 4 * H, scale=0.5)]
+
+    def f(xs, *rest):
+        h0, c0 = rest[:2] if with_h0 else (None, None)
+        w = list(rest[2:] if with_h0 else rest)
+        if not bias:
+            w += [None, None]
+        return lstm_sequence(xs, h0, c0, *w, reverse=reverse)
+
+    assert zg.gradcheck(f, [x, *states, *ws])
+
+
+@pytest.mark.parametrize("with_h0", [False, True])
+def test_lstm_torch_parity_longer_than_a_block(with_h0):
+    seq, n, inp, hid = 37, 32, 5, 64  # float64 (4H, N) block: 64 KiB, 16 steps per block
+    assert recurrent.BLOCK_BYTES // (4 * hid * n * 8) < seq
+    rng = np.random.default_rng(with_h0)
+    torch.manual_seed(7)
+    th = torch.nn.LSTM(inp, hid, bidirectional=True).double()
+    zm = LSTM(inp, hid, bidirectional=True).to(np.float64)
+    x = rng.standard_normal((seq, n, inp))
+    states = [rng.standard_normal((2, n, hid)) for _ in range(2)] if with_h0 else None
+    assert_recurrent_parity(zm, th, x, states, lstm=True, what=f"blocked h0={with_h0}")
