@@ -9,6 +9,11 @@ as_strided at no cost, so activations stay channel-major between layers (PERFORM
 Backward: dW = dY @ cols^T (one GEMM); dx = col2im(W^T @ dY) by KH*KW shifted slice-adds
 (stride 1: on the flattened padded grid, where each offset is one long contiguous slice).
 conv1d is conv2d on a height-1 image.
+Stride-1, one-group convolutions with >= 16 channels in and out on NumPy skip the column
+buffer: ops.conv_implicit runs them as KH*KW accumulated GEMMs over shifted views of the padded
+input, chunked by images over zengrad's threads (1 thread, BasicBlock 3x3 64ch: forward
+42 -> 30 ms; 2 threads: each thread runs its own products instead of OpenBLAS splitting
+thin ones).
 """
 
 from __future__ import annotations
