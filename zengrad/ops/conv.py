@@ -210,16 +210,17 @@ class Conv2dFn(Function):
         dx = dw = db = None
         if needs[2]:
             db = gy.sum(axis=(1, 2, 3))
-        if needs[1]:
-            dw = weight_grad(ctx.flat, gy)
-        if needs[0]:
+        if needs[0] or needs[1]:
             oc, c, kh, kw = wshape
             (pt, pb), (pl, pr) = pads
             eh, ew = dilation[0] * (kh - 1), dilation[1] * (kw - 1)
+            gflat = PaddedFlat(gy, ((eh - pt, eh - pb), (ew - pl, ew - pr)), (kh, kw), dilation)
+        if needs[1]:
+            dw = weight_grad(ctx.flat, gflat)
+        if needs[0]:
             flipped = ctx.w[:, :, ::-1, ::-1].transpose(2, 3, 1, 0)
             taps = ctx.xp.ascontiguousarray(flipped).reshape(kh * kw, c, oc)
-            flat = PaddedFlat(gy, ((eh - pt, eh - pb), (ew - pl, ew - pr)), (kh, kw), dilation)
-            dx = correlate(flat, taps, xshape[2:]).transpose(1, 0, 2, 3)
+            dx = correlate(gflat, taps, xshape[2:]).transpose(1, 0, 2, 3)
         if one_d:
             dx = None if dx is None else dx[:, :, 0, :]
             dw = None if dw is None else dw[:, :, 0, :]

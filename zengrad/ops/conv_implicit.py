@@ -73,7 +73,7 @@ class PaddedFlat:
     position p = (n Hq + oy) Wq + ox and reads tap (i, j) at X[:, p + off_ij],
     off_ij = d_h i Wq + d_w j (the margin, pt Wq + pl zeros, holds the first rows' padding)."""
 
-    __slots__ = ("xp", "x", "n", "hq", "wq", "offsets", "kshape")
+    __slots__ = ("xp", "x", "n", "hq", "wq", "offsets", "kshape", "margin")
 
     def __init__(self, src, pads, kshape, dilation):
         xp = self.xp = backend.xp_of(src)
@@ -84,7 +84,7 @@ class PaddedFlat:
         self.n, self.hq, self.wq = n, h + max(pt, pb), w + max(pl, pr)
         self.kshape = kshape
         self.offsets = [i * dh * self.wq + j * dw for i in range(kh) for j in range(kw)]
-        margin = pt * self.wq + pl
+        margin = self.margin = pt * self.wq + pl
         total = n * self.hq * self.wq
         self.x = xp.empty((c, total + self.offsets[-1]), src.dtype)
         hq, wq = self.hq, self.wq
@@ -170,31 +170,34 @@ def correlate(flat: PaddedFlat, wk, out_hw: tuple[int, int]):
     return y
 
 
-def weight_grad(flat: PaddedFlat, gy):
-    """dW (OC, C, KH, KW): dW_ij = sum over output positions p of dY[:, p] X[:, p + off_ij]^T,
-    with dY (OC, N, OH, OW) laid on the grid (zeros at the positions that are not outputs).
+def weight_grad(flat: PaddedFlat, gflat: PaddedFlat):
+    """dW (OC, C, KH, KW): dW_ij = sum over output positions p of dY[:, p] X[:, p + off_ij]^T.
+
+    gflat: dY (OC, N, OH, OW) padded by d (k - 1) - p, as the input gradient reads it. Its grid
+    is flat's (Hq = OH + max(d(k-1) - pt, d(k-1) - pb) = H + max(pt, pb), likewise Wq), and
+    zero where there is no output, so its (OC, L) blocks are dY on flat's grid as they are.
     Per chunk, the taps' views are copied into one (KH KW C, L) block that stays in cache and
     multiplied at once, as (cols @ dY^T)^T: 1 thread, BasicBlock, 31 ms against 35-37 for
     KH*KW separate or batched products over the views. Each chunk's partial sum has its own
     slot, summed in chunk order at the end: the same result at any thread count."""
-    oc, n, oh, ow = gy.shape
     hq, wq, xp = flat.hq, flat.wq, flat.xp
+    assert (gflat.hq, gflat.wq, gflat.n) == (hq, wq, flat.n), "dY's grid is not the input's"
+    n = flat.n
     kh, kw = flat.kshape
-    c = flat.x.shape[0]
-    dtype = np.result_type(gy.dtype, flat.x.dtype)
+    c, oc = flat.x.shape[0], gflat.x.shape[0]
+    dtype = np.result_type(gflat.x.dtype, flat.x.dtype)
     per = flat.image_block(oc)
     firsts = np.arange(0, n, per)  # host: each chunk's first image
     parts = xp.empty((len(firsts), kh * kw * c, oc), dtype)
+    gx, g0 = gflat.x, gflat.margin
 
     def run(part, first):
-        n0 = int(first[0])
-        g = min(per, n - n0)
-        length = g * hq * wq
-        grid = xp.zeros((oc, g, hq, wq), dtype)
-        grid[:, :, :oh, :ow] = gy[:, n0 : n0 + g]
+        s = int(first[0]) * hq * wq
+        length = min(per, n - int(first[0])) * hq * wq
         cols = xp.empty((kh, kw, c, length), flat.x.dtype)
-        cols[...] = flat.tap_views(n0 * hq * wq, length)
-        xp.matmul(cols.reshape(kh * kw * c, length), grid.reshape(oc, length).T, out=part[0])
+        cols[...] = flat.tap_views(s, length)
+        grid = gx[:, g0 + s : g0 + s + length]
+        xp.matmul(cols.reshape(kh * kw * c, length), grid.T, out=part[0])
 
     _over_threads(run, [parts, firsts], 1)
     return parts.sum(axis=0).reshape(kh, kw, c, oc).transpose(3, 2, 0, 1)
