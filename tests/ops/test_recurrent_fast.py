@@ -60,3 +60,15 @@ def test_lstm_torch_parity_longer_than_a_block(with_h0):
     x = rng.standard_normal((seq, n, inp))
     states = [rng.standard_normal((2, n, hid)) for _ in range(2)] if with_h0 else None
     assert_recurrent_parity(zm, th, x, states, lstm=True, what=f"blocked h0={with_h0}")
+
+
+@pytest.mark.parametrize("with_h0", [False, True])
+def test_lstm_empty_batch(with_h0):
+    """A batch of 0 sequences: empty outputs and gradients, zero weight gradients (as torch)."""
+    rng = np.random.default_rng(3)
+    torch.manual_seed(3)
+    th = torch.nn.LSTM(3, 4, bidirectional=True).double()
+    zm = LSTM(3, 4, bidirectional=True).to(np.float64)
+    states = [np.zeros((2, 0, 4)) for _ in range(2)] if with_h0 else None
+    assert_recurrent_parity(zm, th, rng.standard_normal((5, 0, 3)), states, lstm=True,
+                            what=f"empty batch h0={with_h0}")

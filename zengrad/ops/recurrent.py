@@ -355,13 +355,14 @@ class _LSTMWeightGrads:
             self.dw_ihb = xp.zeros((4 * hid, inp + 1), dtype)
 
     def add(self, lo: int, hi: int) -> None:
-        xp, n = self.xp, self.x.shape[1]
+        xp, (_, n, inp) = self.xp, self.x.shape
         hid = self.states.shape[2]
-        d = self.blk[:, : hi - lo].reshape(self.blk.shape[0], (hi - lo) * n)
+        rows = (hi - lo) * n  # (explicit sizes, not -1: the batch may be empty)
+        d = self.blk[:, : hi - lo].reshape(self.blk.shape[0], rows)
         if self.dx is not None:
-            xp.matmul(d.T, self.w_ih_p, out=self.dx[lo:hi].reshape((hi - lo) * n, -1))
+            xp.matmul(d.T, self.w_ih_p, out=self.dx[lo:hi].reshape(rows, inp))
         if self.xa is not None:
-            self.dw_ihb += d @ self.xa[lo:hi].reshape((hi - lo) * n, -1)
+            self.dw_ihb += d @ self.xa[lo:hi].reshape(rows, inp + 1)
         if self.dw_hh is not None:
             # the states steps lo..hi-1 read: h_{t-1} (h_{t+1} in reverse); the first step
             # read h0 (zeros when None: no term)
