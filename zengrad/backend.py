@@ -596,3 +596,74 @@ def seed_device_generators(seed: int) -> None:
     for device_type, module in _BY_DEVICE.items():
         if device_type != "cpu":
             _device_rngs[module] = module.random.default_rng(seed % 2**64)
+
+
+# A device generator's state, as the bytes of a 1-D uint8 array: a JSON header, a NUL, then
+# the bit generator's state memory copied from the device. CuPy keeps a cuRAND state per GPU
+# thread in a device byte array (`bit_generator._state`, advanced in place by every draw);
+# it has no public way to copy it, so zengrad reads and writes that buffer.
+_DEVICE_RNG_FORMAT = "zengrad-device-rng-1"
+
+
+def _bit_generator(gen, where: str):
+    bit = getattr(gen, "bit_generator", None)
+    if bit is None or not is_array(getattr(bit, "_state", None)):
+        raise RuntimeError(f"{where}: this version of {type(gen).__module__} keeps its "
+                           "generator state where zengrad can't reach it")
+    return bit
+
+
+def device_rng_state(device_type: str = "cuda") -> np.ndarray:
+    """The state of the generator drawing on `device_type` (see rng_for) as host bytes."""
+    module = _BY_DEVICE[device_type]
+    bit = _bit_generator(rng_for(module), "get_rng_state")
+    raw = np.ascontiguousarray(asnumpy(bit._state)).view(np.uint8).ravel()
+    header = json.dumps({"format": _DEVICE_RNG_FORMAT, "bit_generator": type(bit).__name__,
+                         "size": int(getattr(bit, "_size", -1)), "nbytes": int(raw.size)})
+    return np.concatenate([np.frombuffer(header.encode() + b"\0", np.uint8), raw])
+
+
+def parse_device_rng_state(state: np.ndarray) -> tuple[dict, np.ndarray]:
+    """(header, state bytes) of device_rng_state()'s array; ValueError saying what is wrong
+    with anything else."""
+    if not (isinstance(state, np.ndarray) and state.dtype == np.uint8 and state.ndim == 1):
+        what = (f"a {state.dtype} array of shape {state.shape}"
+                if isinstance(state, np.ndarray) else type(state).__name__)
+        raise ValueError(f"a device RNG state is a 1-D uint8 array, got {what}")
+    blob = state.tobytes()
+    end = blob.find(b"\0")
+    try:
+        header = json.loads(blob[:end].decode()) if end > 0 else None
+    except (UnicodeDecodeError, ValueError):
+        header = None
+    if not (isinstance(header, dict) and header.get("format") == _DEVICE_RNG_FORMAT
+            and isinstance(header.get("bit_generator"), str)
+            and isinstance(header.get("size"), int) and isinstance(header.get("nbytes"), int)):
+        raise ValueError(f"not a device RNG state made by zengrad.cuda.get_rng_state() "
+                         f"({state.size} bytes)")
+    raw = state[end + 1:]
+    if raw.size != header["nbytes"]:
+        raise ValueError(f"a device RNG state of {header['nbytes']} bytes is cut short or "
+                         f"padded: it holds {raw.size}")
+    return header, raw
+
+
+def set_device_rng_state(state: np.ndarray, device_type: str = "cuda") -> None:
+    """Restore the generator drawing on `device_type` from device_rng_state()'s bytes (its
+    next draws are those that followed the saved state). A state saved on a GPU with
+    another thread count makes a generator of the saved size."""
+    header, raw = parse_device_rng_state(state)
+    module = _BY_DEVICE[device_type]
+    gen = rng_for(module)
+    bit = _bit_generator(gen, "set_rng_state")
+    if type(bit).__name__ != header["bit_generator"]:
+        raise ValueError(f"set_rng_state: the state is of a {header['bit_generator']} "
+                         f"generator, this device draws with {type(bit).__name__}")
+    if bit._state.nbytes != raw.size and header["size"] > 0:
+        gen = type(gen)(type(bit)(0, size=header["size"]))
+        bit = _bit_generator(gen, "set_rng_state")
+    if bit._state.nbytes != raw.size:
+        raise ValueError(f"set_rng_state: the state holds {raw.size} bytes, this device's "
+                         f"generator {bit._state.nbytes}")
+    bit._state[...] = module.asarray(raw.view(bit._state.dtype).reshape(bit._state.shape))
+    _device_rngs[module] = gen

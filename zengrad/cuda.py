@@ -15,6 +15,7 @@ import importlib.util
 from zengrad import backend
 from zengrad import devices as _device
 from zengrad.amp import cuda_amp as amp  # noqa: F401  (torch.cuda.amp.GradScaler / autocast)
+from zengrad.autograd.tensor import Tensor
 
 
 def _module():
@@ -147,13 +148,54 @@ def get_device_capability(device=None) -> tuple[int, int]:
     return int(props["major"]), int(props["minor"])
 
 
-def get_rng_state(device="cuda"):
+def _checked_index(device, what: str) -> int:
+    index = _index(device)
+    count = device_count()
+    if not 0 <= index < count:
+        raise RuntimeError(f"zengrad.cuda.{what}(): invalid device ordinal {index} "
+                           f"({count} GPU{'s' if count != 1 else ''} here)")
+    return index
+
+
+def get_rng_state(device="cuda") -> Tensor:
+    """The state of the GPU's random generator (dropout masks, device draws) as a 1-D uint8
+    CPU tensor, for set_rng_state. Its bytes are zengrad's own (a header and CuPy's cuRAND
+    state), not torch's. One generator serves every GPU here: each index gives its state."""
     _need("get_rng_state")
-    raise NotImplementedError("zengrad.cuda.get_rng_state: device generator states are not "
-                              "saved yet (reseed with zengrad.manual_seed)")
+    _checked_index(device, "get_rng_state")
+    return Tensor._make(backend.device_rng_state("cuda"), False, None)
 
 
-def set_rng_state(new_state, device="cuda") -> None:
-    _need("set_rng_state")
-    raise NotImplementedError("zengrad.cuda.set_rng_state: device generator states are not "
-                              "restored yet (reseed with zengrad.manual_seed)")
+def set_rng_state(new_state: Tensor, device="cuda") -> None:
+    """Restore the GPU's random generator from get_rng_state(): the draws that followed it
+    come again. As torch, a no-op without a GPU (torch defers it until CUDA starts)."""
+    if not isinstance(new_state, Tensor):
+        raise TypeError(f"set_rng_state: expected a torch.ByteTensor, but got "
+                        f"{type(new_state).__name__}")
+    if _module() is None:
+        return
+    _checked_index(device, "set_rng_state")
+    try:
+        backend.set_device_rng_state(backend.asnumpy(new_state.array), "cuda")
+    except ValueError as e:
+        raise RuntimeError(f"zengrad.cuda.set_rng_state: {e}") from None
+
+
+def get_rng_state_all() -> list[Tensor]:
+    """get_rng_state() of every GPU ([] without one, as torch)."""
+    if _module() is None:
+        return []
+    return [get_rng_state(i) for i in range(device_count())]
+
+
+def set_rng_state_all(new_states) -> None:
+    """Restore from get_rng_state_all()'s list. The GPUs share one generator here, so its
+    first entry is the state restored (the others, saved from the same generator, are
+    the same); a no-op without a GPU, as torch."""
+    states = list(new_states)
+    for state in states:
+        if not isinstance(state, Tensor):
+            raise TypeError(f"set_rng_state_all: expected torch.ByteTensors, but got "
+                            f"{type(state).__name__}")
+    if states:
+        set_rng_state(states[0], 0)

@@ -347,18 +347,68 @@ def get_array_module(*args):
     return _this if any(type(a) is ndarray for a in args) else np
 
 
-class _Generator:
-    """cupy.random.Generator: NumPy's Generator drawing device arrays."""
+_PCG_BYTES = 40  # a PCG64 state: state and increment (128 bits each), has_uint32, uinteger
 
-    def __init__(self, seed=None):
-        self._g = np.random.default_rng(seed)
+
+class _XORWOW:
+    """cupy.random.XORWOW's shape: the state lives in device memory (`_state`, an int8
+    array of `_size` per-thread states) and every draw advances it in place. Here thread
+    0's bytes hold a NumPy PCG64 state; the other threads' bytes are unused."""
+
+    def __init__(self, seed=None, *, size: int = -1):
+        self._size = 4 if size < 0 else int(size)
+        self._state = ndarray(np.zeros(self._size * _PCG_BYTES, np.int8))
+        self._store(np.random.PCG64(seed))
+
+    def _store(self, bit: np.random.PCG64) -> None:
+        st = bit.state
+        blob = (st["state"]["state"].to_bytes(16, "little")
+                + st["state"]["inc"].to_bytes(16, "little")
+                + int(st["has_uint32"]).to_bytes(4, "little")
+                + int(st["uinteger"]).to_bytes(4, "little"))
+        self._state._a[:_PCG_BYTES] = np.frombuffer(blob, np.int8)
+
+    def _load(self) -> np.random.PCG64:
+        blob = self._state._a[:_PCG_BYTES].tobytes()
+        bit = np.random.PCG64()
+        bit.state = {"bit_generator": "PCG64",
+                     "state": {"state": int.from_bytes(blob[:16], "little"),
+                               "inc": int.from_bytes(blob[16:32], "little")},
+                     "has_uint32": int.from_bytes(blob[32:36], "little"),
+                     "uinteger": int.from_bytes(blob[36:40], "little")}
+        return bit
+
+    def state(self) -> int:
+        return self._state.data.ptr
+
+
+class _Generator:
+    """cupy.random.Generator: draws device arrays from its bit_generator's device state."""
+
+    def __init__(self, bit_generator):
+        self.bit_generator = bit_generator
 
     def __getattr__(self, name: str):
         if name not in ("random", "standard_normal", "integers", "uniform", "normal",
                         "permutation", "standard_exponential", "exponential", "binomial",
                         "choice", "shuffle", "poisson", "gamma", "beta"):
             raise AttributeError(f"fake_cupy.random.Generator has no method {name!r}")
-        return _function(getattr(self._g, name), f"random.Generator.{name}")
+        bit = self.__dict__["bit_generator"]
+
+        def draw(*args, **kwargs):
+            pcg = bit._load()
+            try:
+                return _function(getattr(np.random.Generator(pcg), name),
+                                 f"random.Generator.{name}")(*args, **kwargs)
+            finally:
+                bit._store(pcg)  # the state advances in device memory, as cuRAND's
+
+        return draw
+
+
+def _default_rng(seed=None) -> _Generator:
+    """cupy.random.default_rng: an XORWOW generator (a bit generator is wrapped as it is)."""
+    return _Generator(seed if isinstance(seed, _XORWOW) else _XORWOW(seed))
 
 
 class _RandomState:
@@ -385,7 +435,8 @@ def _legacy(name: str):
 
 
 random = types.SimpleNamespace(
-    default_rng=_Generator, Generator=_Generator, RandomState=_RandomState, seed=_seed,
+    default_rng=_default_rng, Generator=_Generator, XORWOW=_XORWOW, RandomState=_RandomState,
+    seed=_seed,
     **{n: _legacy(n) for n in ("rand", "randn", "randint", "random", "random_sample",
                                "standard_normal", "uniform", "normal", "permutation",
                                "shuffle", "choice")},

@@ -7,8 +7,9 @@ loss is the sample-weighted mean of the batch losses; metrics are computed on th
 outputs (train metrics on the outputs seen during training, as Keras does).
 
 Checkpoints (Trainer.save_checkpoint, ModelCheckpoint) hold everything fit needs to go on
-bit for bit: weights, optimizer and scheduler state, zengrad's RNG, the loaders' shuffling
-generators, callback state and the history. `fit(..., resume_from=path)` continues from
+bit for bit: weights, optimizer and scheduler state, zengrad's RNG (and the GPU's, once
+device 'cuda' is used: zengrad.train.device_rng), the loaders' shuffling generators,
+callback state and the history. `fit(..., resume_from=path)` continues from
 there and reaches the same weights as an uninterrupted run.
 
 Under zengrad.distributed (several MPI ranks, e.g. `zengrad train --nproc N`) the model runs
@@ -36,6 +37,7 @@ import numpy as np
 from zengrad import backend
 from zengrad.autograd.engine import no_grad
 from zengrad.autograd.tensor import Tensor
+from zengrad.train import device_rng
 from zengrad.train.callbacks import LRSchedulerCallback
 from zengrad.train.history import History
 from zengrad.train.metrics import get_metric
@@ -459,7 +461,7 @@ class Trainer:
 
     def checkpoint_state(self) -> dict:
         """Everything needed to resume: see the module docstring."""
-        return {
+        state = {
             "epoch": self.epoch,
             "model": {k: v.array for k, v in self.model.state_dict().items()},
             "optimizer": self.optimizer.state_dict(),
@@ -471,6 +473,9 @@ class Trainer:
                           if not isinstance(cb, LRSchedulerCallback)},
             "history": self.history.state_dict(),
         }
+        if device_rng.in_use():  # dropout on a GPU draws from its generator
+            state[device_rng.FIELD] = device_rng.DeviceGenerators().state_dict()
+        return state
 
     def save_checkpoint(self, path: str | os.PathLike) -> None:
         """Write checkpoint_state() atomically to path (a safetensors file); under several
@@ -526,8 +531,13 @@ class Trainer:
                     raise bad(path, f"loaders/{key}", f"must be a dict, got {saved[key]!r}")
                 elif saved[key].get("generator") is not None:
                     check_rng_state(saved[key]["generator"], path, f"loaders/{key}/generator")
+        device_states = state.get(device_rng.FIELD)
+        if device_states is not None:
+            device_states = device_rng.checked(device_states, path)
         # restore, riskiest first; the model last (its load is itself all or nothing)
         steps = [("optimizer", self.optimizer, state["optimizer"])]
+        if device_states and device_rng.in_use():  # (without a GPU, not needed)
+            steps.insert(0, (device_rng.FIELD, device_rng.DeviceGenerators(), device_states))
         if self.scheduler is not None:
             steps.append(("scheduler", self.scheduler, state["scheduler"]))
         for field, live in (("loaders", loaders), ("callbacks", callbacks)):
