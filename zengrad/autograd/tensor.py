@@ -339,15 +339,21 @@ class Tensor:
         return -1 if dev.type == "cpu" else dev.index
 
     def is_pinned(self, device=None) -> bool:
-        """False: there is no page-locked memory without an accelerator."""
+        """False: zengrad never holds page-locked memory (pin_memory is a no-op)."""
         return False
 
     def pin_memory(self, device=None) -> Tensor:
-        """torch's error without an accelerator: pinned memory needs one."""
-        raise RuntimeError(
-            "pin_memory(): Cannot access accelerator device when none is available (pinned "
-            "memory is for copies to an accelerator; this build of zengrad has only 'cpu')"
-        )
+        """With CUDA, this CPU tensor itself (a documented no-op: zengrad has no pinned
+        memory; CuPy copies from pageable memory); without it, torch's error."""
+        from zengrad import cuda  # (cuda imports this module)
+
+        if not cuda.is_available():
+            raise RuntimeError("pin_memory(): Cannot access accelerator device when none is "
+                               "available (pinned memory is for copies to a GPU)")
+        if type(self.array) is not np.ndarray:
+            raise RuntimeError(f"cannot pin a tensor on {self.device}: only dense CPU "
+                               "tensors can be pinned")
+        return self
 
     @property
     def is_leaf(self) -> bool:
