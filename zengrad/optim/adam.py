@@ -10,6 +10,8 @@ import numpy as np
 
 from zengrad import backend
 from zengrad.autograd.tensor import Tensor
+from zengrad.ops.threads import BLOCK
+from zengrad.optim.flat import SmallParams, small_param_runs
 from zengrad.optim.optimizer import (
     Optimizer,
     block_scratch,
@@ -74,10 +76,11 @@ class Adam(Optimizer):
         l2 = 0.0 if decoupled else weight_decay
         states = self.state
         blocks: dict[float, partial] = {}  # by step count: a group's parameters share one
-        for p in group["params"]:
-            grad = p._grad  # the slot behind .grad: no property call per step
-            if grad is None:
-                continue
+        slots = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if amsgrad else (
+            "exp_avg", "exp_avg_sq")
+
+        def block_for(p: Tensor) -> partial:
+            """p's state made and its step counted; the block update for its step."""
             state = states.get(p)
             if not state:
                 xp = backend.xp_of(p.array)
@@ -92,9 +95,27 @@ class Adam(Optimizer):
                     _adam_block, beta1=beta1, beta2=beta2, eps=eps,
                     step_size=lr / (1 - beta1**step), bc2=(1 - beta2**step) ** 0.5,
                     shrink=shrink, l2=l2, maximize=group["maximize"])
-            arrays = [p.array, grad.array, state["exp_avg"], state["exp_avg_sq"]]
-            if amsgrad:
-                arrays.append(state["max_exp_avg_sq"])
+            return block
+
+        single, runs = small_param_runs(group["params"], BLOCK)
+        packs = self.__dict__.setdefault("_small_params", {})
+        for dtype, run in runs.items():
+            run_blocks = {block_for(p) for p in run}
+            if len(run_blocks) != 1:  # steps differ (a parameter skipped some): one by one
+                single.extend(run)
+                continue
+            key = (id(group), dtype)
+            pack = packs.get(key)
+            if pack is None or not pack.matches(run, states, slots):
+                live = {id(g) for g in self.param_groups}  # groups replaced by a load go
+                for stale in [k for k in packs if k[0] not in live]:
+                    del packs[stale]
+                pack = packs[key] = SmallParams(run, states, slots)
+            pack.update(run_blocks.pop(), elementwise_update)
+        counted = {id(p) for run in runs.values() for p in run}
+        for p in single:
+            block = blocks[states[p]["step"]] if id(p) in counted else block_for(p)
+            arrays = [p.array, p._grad.array, *(states[p][s] for s in slots)]
             elementwise_update(block, arrays)
 
 
