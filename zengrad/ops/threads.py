@@ -5,12 +5,24 @@ backward over a few million floats leaves the second core idle where torch split
 NumPy releases the GIL inside a ufunc's inner loop, so Python threads that each run the same
 ufuncs on their own slice of a flat array do run in parallel.
 
-`for_blocks(fn, arrays)` cuts 1-D arrays of one length into blocks of BLOCK elements and
-calls fn(*slices) on each: in this thread when the arrays are short or one thread is set,
-else spread over the pool. Each element is computed by the same ufuncs whichever thread runs
-its block, so results are bit for bit those of one thread (only elementwise work goes here,
-never a reduction). Blocks also keep a multi-pass update's working set in cache: all its
-passes run over one block before the next (an Adam step is 13 passes).
+`for_blocks(fn, arrays)` cuts arrays along axis 0 into blocks of BLOCK rows (1-D: elements)
+and calls fn(*slices) on each: in this thread when the arrays are short or one thread is set,
+else spread over the pool. The blocks depend on the shape only, never on the thread count, so
+whichever thread runs a block computes the same bits: elementwise work, and per-row partial
+sums that the caller folds in a fixed order (batch norm's statistics), give one thread's
+result. Blocks also keep a multi-pass update's working set in cache: all its passes run over
+one block before the next (an Adam step is 13 passes).
+
+For ops: `elementwise(fn, arrays)` splits same-shape arrays along their common memory order
+(`flat_views`: C order, channel-major, any dense permutation) or else axis 0;
+`split_rows(fn, arrays)` splits arrays that share only axis 0 (a pool's input and output);
+`ufunc(op, a, b)` is a binary ufunc split so. Only arrays of OP_PARALLEL_MIN elements or more
+go to the pool; `block=` asks for cache-sized pieces at one thread too. Device (CuPy) arrays
+and 0-d or empty ones always run in one call.
+
+Blocks are handed out from one ticket counter: the caller works too, and a worker the OS has
+not started by the time the caller runs out of blocks is cancelled, so on a busy machine a
+split costs a submit, not a wait for a time slice.
 
 The thread count: `set_num_threads(n)`, else OMP_NUM_THREADS, else the cores this process may
 run on (as torch reads it).
