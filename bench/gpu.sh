@@ -44,11 +44,13 @@ status=0
 run env ZENGRAD_TEST_CUDA=cupy timeout 330 "$PY" -m pytest tests/backend -q -p no:randomly \
     -p no:cacheprovider --junitxml=bench/results/gpu_tests.xml || status=$?
 # the device paths above the ops: batches moved to 'cuda' (DataLoader), save/load from the
-# device with map_location, Trainer(device=) and `zengrad train --device cuda` (a pytest run
-# of its own, so a timeout here keeps the registry's results above)
-run env ZENGRAD_TEST_CUDA=cupy timeout 90 "$PY" -m pytest \
+# device with map_location, Trainer(device=), resuming with dropout (the GPU generator's
+# state) and `zengrad train|evaluate|predict --device cuda` (a pytest run of its own, so a
+# timeout here keeps the registry's results above)
+run env ZENGRAD_TEST_CUDA=cupy timeout 120 "$PY" -m pytest \
     tests/data/test_loader_devices.py tests/io/test_device_save_load.py \
-    tests/train/test_trainer_device.py -q -p no:randomly -p no:cacheprovider \
+    tests/train/test_trainer_device.py tests/train/test_device_rng_resume.py \
+    tests/test_cli_device.py -q -p no:randomly -p no:cacheprovider \
     --junitxml=bench/results/gpu_tests_io.xml || status=$?
 
 echo "== 4. training steps: zengrad (CuPy) vs torch (CUDA)"

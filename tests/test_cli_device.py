@@ -14,6 +14,8 @@ from tests.backend.conftest import (
 )
 from zengrad.cli import main
 
+# the fake computes as the CPU does; a real GPU's kernels round differently
+RTOL = 1e-5 if KIND == "fake" else 1e-4
 no_cuda = pytest.mark.skipif(KIND == "cupy" or zg.cuda.is_available(),
                              reason="needs a machine without CUDA")
 
@@ -64,7 +66,7 @@ def test_predict_on_cuda_matches_the_cpu(cuda, runs, tmp_path, capsys, options):
         assert type(got[device]) is np.ndarray
     if options:
         assert got["cpu"].shape == (5, 3)
-        np.testing.assert_allclose(got["cuda:0"], got["cpu"], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(got["cuda:0"], got["cpu"], rtol=RTOL, atol=RTOL / 10)
     else:
         assert got["cpu"].shape == (5,) and got["cpu"].dtype == np.int64
         np.testing.assert_array_equal(got["cuda:0"], got["cpu"])
@@ -88,7 +90,7 @@ def test_regression_predictions_on_cuda_in_target_units(cuda, runs, tmp_path):  
                      "--output", str(dest), "--device", device]) == 0
         got[device] = np.load(dest)
     assert got["cpu"].shape[0] == 8
-    np.testing.assert_allclose(got["cuda"], got["cpu"], rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(got["cuda"], got["cpu"], rtol=RTOL, atol=1e-4)
 
 
 @no_cuda
