@@ -34,15 +34,24 @@ __all__ = [
 def fork_rng(devices=None, enabled: bool = True, _caller: str = "fork_rng",
              _devices_kw: str = "devices", device_type: str | None = None) -> Iterator[None]:
     """Draws made inside don't advance the default generator: its state (and seed) is saved
-    on entry and restored on exit, as torch.random.fork_rng (cpu only: `devices` is ignored)."""
+    on entry and restored on exit, as torch.random.fork_rng. Once device 'cuda' is in use
+    the GPU generator is forked too, unless `devices` is empty (as torch; the GPUs share one
+    generator here, so any other `devices` list forks it)."""
     if not enabled:
         yield
         return
+    from zengrad import cuda  # (cuda sits beside this module, above the tensor layer)
+
     state = default_generator.get_state()
+    fork_device = (device_type in (None, "cuda") and cuda.is_initialized()
+                   and (devices is None or len(list(devices)) > 0))
+    device_states = cuda.get_rng_state_all() if fork_device else None
     try:
         yield
     finally:
         default_generator.set_state(state)
+        if device_states is not None:
+            cuda.set_rng_state_all(device_states)
 
 
 def _probabilities(input, name: str) -> np.ndarray:

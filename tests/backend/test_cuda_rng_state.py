@@ -96,3 +96,14 @@ def test_without_cuda_the_answers_are_torchs():
     zg.cuda.set_rng_state_all([])
     with pytest.raises(TypeError, match="ByteTensor"):
         zg.cuda.set_rng_state([1, 2])
+
+
+def test_fork_rng_forks_the_gpu_generator_too(cuda):
+    zg.manual_seed(5)
+    before = zg.cuda.get_rng_state().numpy()
+    with zg.random.fork_rng():
+        _masks()
+    np.testing.assert_array_equal(zg.cuda.get_rng_state().numpy(), before)
+    with zg.random.fork_rng(devices=[]):  # as torch: only the CPU generator is forked
+        _masks()
+    assert not np.array_equal(zg.cuda.get_rng_state().numpy(), before)
