@@ -123,3 +123,19 @@ def test_help_names_the_device_option(capsys):
         assert main([command, "--help"]) == 0
         out = capsys.readouterr().out
         assert "--device" in out and "zengrad[cuda]" in out, command
+
+
+def test_info_says_whether_cuda_is_there(capsys):
+    assert main(["info"]) == 0
+    line = next(s for s in capsys.readouterr().out.splitlines() if s.startswith("cuda:"))
+    if zg.cuda.is_available():
+        assert "GPU(s)" in line
+    else:
+        assert "not available" in line and "zengrad[cuda]" in line
+
+
+def test_info_names_the_gpu(cuda, capsys):  # noqa: F811
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    count, name = zg.cuda.device_count(), zg.cuda.get_device_name()
+    assert f"cuda: cupy, {count} GPU(s): {name} (--device cuda)" in out

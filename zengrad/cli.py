@@ -399,6 +399,12 @@ def _cmd_info(_args) -> int:
 
     print(f"zengrad {zg.__version__}")
     print(f"backend: numpy (cpu), default dtype {zg.get_default_dtype()}")
+    if zg.cuda.is_available():  # (imports CuPy only when it is installed)
+        print(f"cuda: cupy, {zg.cuda.device_count()} GPU(s): {zg.cuda.get_device_name()} "
+              "(--device cuda)")
+    else:
+        print("cuda: not available (an NVIDIA GPU and pip install 'zengrad[cuda]' give "
+              "--device cuda)")
     print(f"python {platform.python_version()} on {platform.platform()}")
     print(f"numpy {np.__version__}")
     print(f"BLAS: {_blas_info()}")
