@@ -70,7 +70,7 @@ VARIANTS: dict[str, dict] = {
     "warp+prior": dict(warp_objective=True, discrete_search=False, lengthscale_prior="balanced"),
     "warp+grid": dict(warp_objective=True, discrete_search=True, lengthscale_prior="lognormal"),
     "all": dict(warp_objective=True, discrete_search=True, lengthscale_prior="balanced"),
-    # the moonshot round (on top of the defaults warp+grid); "own_start": the sampler draws
+    # the moonshot round (on top of the then defaults warp+grid); "own_start": the sampler draws
     # its own first 10 points (its start design, seeded by the seed) instead of the shared ones
     "sobol": dict(start_design="sobol", own_start=True),
     "escape8": dict(stall_patience=8),
@@ -86,8 +86,14 @@ VARIANTS: dict[str, dict] = {
     "lcap1": dict(max_lengthscale=1.0),
     "lcap0.7": dict(max_lengthscale=0.7),
     "lcap2": dict(max_lengthscale=2.0),
-    "ucb5": dict(explore_every=5, explore_beta=3.0),
+    "ucb5": dict(explore_every=5, explore_beta=3.0, max_lengthscale=None),
+    "lcap1+ucb5": dict(max_lengthscale=1.0, explore_every=5, explore_beta=3.0),
+    "lcap1+escape8x1": dict(max_lengthscale=1.0, stall_patience=8, max_excursions=1),
+    "lcap1+tr": dict(max_lengthscale=1.0, trust_region=dict(tol=0.02, failure_tol=2)),
 }
+# the variants before "lcap1" ran without the lengthscale cap, the default since round 3
+for _name in list(VARIANTS)[: list(VARIANTS).index("lcap1")]:
+    VARIANTS[_name].setdefault("max_lengthscale", None)
 RAW = HERE / "results" / "paired.jsonl"
 
 

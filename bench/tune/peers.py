@@ -18,8 +18,9 @@ single-threaded BLAS (torch too), on a shared 2-core machine.
 and the rows go to results/peers_unpaired.jsonl.
 
 Rows measured elsewhere with the same procedure are read, not rerun: the paired ``zg_gp``
-runs are ``paired.py``'s ``warp+grid`` rows (the defaults; identical runs, checked: same
-start points, same seed, same regret), whose time is the median ``study.ask()`` alone; the
+runs are ``paired.py``'s ``lcap1`` rows (the defaults since round 3 of issue 14, before
+that the ``warp+grid`` rows; identical runs, checked: same start points, same seed, same
+regret), whose time is the median ``study.ask()`` alone; the
 unpaired Optuna / scikit-optimize runs of ``run.py`` (results/raw.jsonl, seeds 0-9, the
 same budgets and problems except intmix) are read as unpaired rows.
 """
@@ -52,8 +53,10 @@ from run import _suggest_all  # noqa: E402
 import zengrad.tune as tune  # noqa: E402
 
 OPTS = ("zg_gp", "optuna_gp", "skopt_gp")
-# the zengrad sampler measured here: its defaults (the moonshot's options did not pay)
+# the zengrad sampler measured here: its defaults (since round 3 of issue 14 they include
+# max_lengthscale=1.0, paired.py's "lcap1")
 ZG_KWARGS: dict = {}
+DEFAULT_VARIANT = "lcap1"  # the paired.py rows that are the defaults' runs
 
 
 def start_points(problem_name: str, seed: int) -> list[dict]:
@@ -138,7 +141,7 @@ def imported_rows(paired: bool) -> list[dict]:
     rows = []
     if paired and (HERE / "results" / "paired.jsonl").exists():
         for r in map(json.loads, (HERE / "results" / "paired.jsonl").read_text().splitlines()):
-            if r["variant"] == "warp+grid" and r["budget"] == BUDGETS[r["problem"]]:
+            if r["variant"] == DEFAULT_VARIANT and r["budget"] == BUDGETS[r["problem"]]:
                 rows.append({"problem": r["problem"], "opt": "zg_gp", "seed": r["seed"],
                              "paired": True, "budget": r["budget"], "regret": r["regret"],
                              "ms_per_suggestion": r["ms_per_suggestion"]})

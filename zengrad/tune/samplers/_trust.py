@@ -33,7 +33,8 @@ import numpy as np
 class TrustRegion:
     def __init__(self, n0: int, init: float = 0.8, min_length: float = 0.1,
                  max_length: float = 1.6, success_tol: int = 3, failure_tol: int = 3,
-                 radius: float = 0.2, tol: float = 1e-3, forget: bool = True) -> None:
+                 radius: float = 0.2, tol: float = 1e-3, forget: bool = True,
+                 local: bool = True) -> None:
         if not 0 < min_length < init <= max_length:
             raise ValueError(f"trust region lengths must satisfy 0 < min < init <= max, got "
                              f"{min_length}, {init}, {max_length}")
@@ -45,7 +46,7 @@ class TrustRegion:
         self.n0, self.init, self.min_length, self.max_length = n0, init, min_length, max_length
         self.success_tol, self.failure_tol, self.radius, self.tol = (
             success_tol, failure_tol, radius, tol)
-        self.forget = forget
+        self.forget, self.local = forget, local
         self.length = init
         self.basins: list[np.ndarray] = []
         self.center: np.ndarray | None = None
@@ -97,7 +98,7 @@ class TrustRegion:
                min_width: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(lo, hi) of the box around ``center`` in the unit cube (categorical columns 0..1);
         ``min_width``: the smallest half-width per column (a grid step for ints)."""
-        if self.center is None:
+        if self.center is None or not self.local:  # a global step
             return np.zeros_like(lengthscales), np.ones_like(lengthscales)
         ls = lengthscales[numeric]
         w = np.ones_like(lengthscales)

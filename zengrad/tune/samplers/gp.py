@@ -114,6 +114,12 @@ class GPSampler(BaseSampler):
             a box around the incumbent that doubles on success streaks and halves on
             failure streaks; when it collapses, its basin is left for good and the GP is
             refitted without it (``_trust.py``).  Not with ``stall_patience``.
+        max_lengthscale: the largest lengthscale the GP may fit on a continuous column (the
+            unit cube is 1 wide; None: the hard bound 20).  A basin that is flat along an
+            input otherwise teaches the GP a lengthscale of 5-10 there, and it then predicts
+            a narrower basin elsewhere to be poor (Hartmann-6's local minima).
+        explore_every: every k-th model trial maximizes UCB with ``explore_beta`` instead
+            of the acquisition (an exploration step; None: never).
     """
 
     def __init__(
@@ -124,7 +130,7 @@ class GPSampler(BaseSampler):
         start_points: Sequence[Mapping[str, Any]] | None = None,
         stall_patience: int | None = None, excursion_length: int | None = None,
         escape_radius: float = 0.2, max_excursions: int | None = None,
-        trust_region: bool | Mapping[str, Any] = False, max_lengthscale: float | None = None,
+        trust_region: bool | Mapping[str, Any] = False, max_lengthscale: float | None = 1.0,
         explore_every: int | None = None, explore_beta: float = 3.0,
     ) -> None:
         if acquisition not in ("logei", "ei", "ucb"):
