@@ -17,6 +17,7 @@ from zengrad.tune.samplers._gp import (
     theta_bounds,
     yeo_johnson,
     yeo_johnson_inverse,
+    yeo_johnson_mle,
 )
 
 
@@ -154,6 +155,17 @@ def test_yeo_johnson_matches_scipy_is_monotone_and_inverts(lam):
     order = np.argsort(x)
     assert np.all(np.diff(w[order]) > 0)  # strictly increasing: the best trial stays best
     np.testing.assert_allclose(yeo_johnson_inverse(w, lam), x, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_yeo_johnson_mle_matches_scipy(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(int(rng.integers(3, 60))) * (1 + seed)
+    x = np.exp(x) if seed % 2 else x  # heavy right tails too
+    z = (x - x.mean()) / x.std()
+    assert yeo_johnson_mle(z) == pytest.approx(scipy.stats.yeojohnson(z)[1], abs=1e-6)
+    assert yeo_johnson_mle(-np.abs(z) - 0.1) == pytest.approx(
+        scipy.stats.yeojohnson(-np.abs(z) - 0.1)[1], abs=1e-6)  # all negative
 
 
 def test_output_warp_keeps_the_order_and_inverts_on_heavy_tails():

@@ -22,7 +22,13 @@ a resumed study, or another process, derives the same region):
 
 The box (``bounds``): numeric columns ``center +- L/2 * w_d``, with w the GP's lengthscales
 divided by their geometric mean (long along the directions the objective varies slowly);
-grid columns at least one grid step wide, categorical columns unrestricted.
+grid columns at least one grid step wide, categorical columns unrestricted; ``local=False``
+keeps the restarts and drops the box (every step global).
+
+Measured (bench/tune/README.md, round 3): with 50 model trials on Hartmann-6 it does not
+pay: the box slows the first descent, so designs the plain GP solves end in a local
+minimum, and restarts that forget cost the refinement of runs already in the global basin.
+An option for long searches, not the default.
 """
 
 from __future__ import annotations

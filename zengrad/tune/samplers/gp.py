@@ -11,7 +11,9 @@ Each new trial, after ``n_startup_trials`` random ones:
    a Yeo-Johnson transform fitted by maximum likelihood (``warp_objective``; monotone, so
    the best trial stays the best; it tames heavy tails such as Rosenbrock's).
 3. Fit an ARD Matern-5/2 GP by maximizing the marginal likelihood (plus a weak prior)
-   with L-BFGS-B and analytic gradients, from several starts (``_gp.py`` has the formulas).
+   with L-BFGS-B and analytic gradients, from several starts (``_gp.py`` has the formulas),
+   the lengthscales of continuous inputs capped at ``max_lengthscale`` (1: the cube's
+   width), so that a basin flat along an input cannot make the model sure of far regions.
 4. Maximize the acquisition (log expected improvement by default): score ``n_candidates``
    points (half uniform, half perturbations of the best trials), snapped to the grid of
    the int / stepped / categorical parameters, then refine the best few with L-BFGS-B on
