@@ -41,7 +41,7 @@ def _reduce(loss: np.ndarray, reduction: str) -> np.ndarray:
         if loss.size and type(loss) is np.ndarray and loss.dtype.itemsize >= 4:
             # NumPy's float32/64 mean bit for bit (its sum, divided by an intp count, cast
             # back) without its ~5 us of Python-level argument handling per loss
-            total = np.add.reduce(loss, axis=None)
+            total = np.add.reduce(loss, axis=None)  # host
             return total.dtype.type(total / np.intp(loss.size))
         xp = backend.xp_of(loss)
         with backend.errstate(xp, invalid="ignore", divide="ignore"):  # empty -> nan, as torch

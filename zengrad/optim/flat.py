@@ -31,7 +31,8 @@ from zengrad.autograd.tensor import Tensor
 class SmallParams:
     """The flat state of `params` (host NumPy parameters of one dtype) for `slots`."""
 
-    def __init__(self, params: Sequence[Tensor], states: dict[Tensor, dict[str, Any]],
+    # packs hold host NumPy parameters only (small_param_runs)
+    def __init__(self, params: Sequence[Tensor], states: dict[Tensor, dict[str, Any]],  # host
                  slots: Sequence[str]) -> None:
         self.params = list(params)
         self.slots = tuple(slots)
@@ -70,7 +71,7 @@ class SmallParams:
                     return False
         return True
 
-    def update(self, fn: Callable[..., None], run: Callable[[Callable, list], None]) -> None:
+    def update(self, fn: Callable[..., None], run: Callable) -> None:  # host
         """fn(values, grads, *state slots) over all parameters at once (through `run`, e.g.
         elementwise_update), then each parameter's new values copied back into its array."""
         params = self.params

@@ -512,7 +512,7 @@ def block_scratch(like: np.ndarray, slot: int) -> np.ndarray:
     if type(like) is not np.ndarray:
         return backend.xp_of(like).empty_like(like)
     if n <= BLOCK or n > ROW * BLOCK:
-        return np.empty_like(like)
+        return np.empty_like(like)  # host
     bufs = _block_bufs.__dict__
     key = (like.dtype, slot)
     buf = bufs.get(key)
