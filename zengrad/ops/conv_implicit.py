@@ -122,7 +122,7 @@ def _over_threads(fn, arrays, per: int) -> None:
     two threads each running its own small products beat OpenBLAS splitting each of them
     (2 threads, BasicBlock forward: 34 ms against 160 with a machine this loaded)."""
     global _blas
-    if threads.get_num_threads() == 1:
+    if threads.get_num_threads() == 1 or arrays[0].shape[0] <= per:  # one chunk: BLAS splits it
         threads.for_blocks(fn, arrays, per)
         return
     if _blas is None:
