@@ -1,23 +1,28 @@
 """Stride-1 convolution as KH*KW accumulated GEMMs over shifted views: no column buffer.
 
-On the zero-padded input flattened channel-major to X (C, N*Hp*Wp), output position
-p = (n Hp + h) Wp + w reads input p + off_ij through kernel tap (i, j), off_ij = d_h i Wp + d_w j.
-So for every tap, the (C, L) block of X starting at column s + off_ij is one strided view
-(row stride N Hp Wp, unit column stride), which BLAS reads in place:
+On the zero-padded input flattened channel-major to X (C, positions) (PaddedFlat: row pitch
+Wq, image pitch Hq rows), output position p = (n Hq + oy) Wq + ox reads its input through
+kernel tap (i, j) at p + off_ij, off_ij = d_h i Wq + d_w j. So for every tap the (C, L) block
+of X from column s + off_ij is one strided view (row stride = X's row, unit column stride)
+that BLAS reads in place:
 
     Y[:, s:s+L] = sum_ij  W_ij (OC, C) @ X[:, s+off_ij : s+off_ij+L]
 
-Positions of the padded grid that are not outputs (the right and bottom border, kh-1 rows and
-kw-1 columns of each image) are computed too and dropped; X carries max(off) spare zero
-columns so that the last image's views stay in bounds.
-The work is cut into chunks of whole images, so each chunk's accumulator stays in cache and
-OpenBLAS sees (OC, C) @ (C, L) products with L of a few thousand, which it runs at 2-3x the
-rate of one (OC, C*KH*KW) @ (C*KH*KW, N*OH*OW) product with a long output (1 thread,
-BasicBlock 64ch 32x32 b32 forward: 46 -> 30 ms, including the 75 MB im2col copy it avoids).
+Grid positions that are not outputs (one padding column per row, one padding row per image
+for a 3x3 'same' conv) are computed too and dropped. The work is cut into chunks of whole
+images: each chunk's accumulator stays in cache, and the chunks run on zengrad's threads, each
+with one BLAS thread (OpenBLAS splitting every thin product over two threads was 5x slower on
+a loaded machine). Measured (1 thread, CPU time, BasicBlock 3x3 64ch 32x32 batch 32): forward
+42 -> 30 ms (the 75 MB im2col copy is gone; the products run at ~118 GFLOP/s of the 157 peak).
 
-The same loop gives the input gradient (a correlation of dY, padded by d(k-1)-p, with the
-flipped, transposed kernel) and, with the roles swapped, the weight gradient
-dW_ij = sum_p dY_pad[:, p] X[:, p+off_ij]^T, one batched product over the KH*KW taps per chunk.
+The input gradient is the same loop: dY padded by d(k-1) - p, correlated with the flipped,
+transposed kernel. The weight gradient dW_ij = sum_p dY[:, p] X[:, p + off_ij]^T copies each
+chunk's tap views into one cached (KH KW C, L) block for one product (31 ms; 23 ms from the
+im2col path's saved columns, whose copy cost 17 ms in the forward).
+Not kept (measured, same conditions): Winograd F(2x2, 3x3) (its GEMMs take 11.5 ms instead of
+22, but NumPy's passes over the 4x larger transformed tiles cost 20+ ms more, channel-major or
+channels-last) and F(2, 3) along rows on this flat grid (GEMMs 22 -> 15 ms, transforms eat all
+but 5%).
 Written against the array's module, but taken on NumPy only (ops.conv decides): the speed
 comes from NumPy's matmul handing strided operands to OpenBLAS without a copy.
 """
@@ -29,7 +34,7 @@ import numpy as np
 from zengrad import backend
 from zengrad.ops import threads
 
-# a chunk holds about this many accumulator floats (OC x L): 64 x 1156 (one 34x34 image)
+# a chunk holds about this many accumulator floats (OC x L): 64 x 1089 (one 33x33 grid)
 # measured fastest for the BasicBlock, 2 or 4 images at once 5-20% slower (1 thread)
 CHUNK_FLOATS = 96 * 1024
 # the path is taken when C and OC are both at least this: below it one im2col GEMM costs
