@@ -142,3 +142,12 @@ def test_max_lengthscale_caps_only_the_continuous_columns():
     ls = fitted.gp.lengthscales
     assert np.all(ls[fitted.space.continuous] <= 0.5 + 1e-9)
     assert sampler._lengthscale_caps(fitted.space)[~fitted.space.continuous].min() > 0.5
+
+
+def test_the_default_caps_continuous_lengthscales_at_the_cube_width():
+    sampler = tune.GPSampler(seed=0, n_startup_trials=6, n_candidates=200)
+    study = _run(sampler, objs.branin, 8)
+    assert sampler.max_lengthscale == 1.0
+    assert np.all(sampler.fit(study).gp.lengthscales <= 1.0 + 1e-9)
+    wide = tune.GPSampler(max_lengthscale=None)
+    assert wide._lengthscale_caps(UnitSpace(study.trials[0].distributions)) is None
