@@ -57,6 +57,7 @@ class TrustRegion:
         self.basins: list[np.ndarray] = []
         self.center: np.ndarray | None = None
         self.restarts = 0
+        self.free = np.zeros(0, dtype=bool)  # per trial: in the model (outside the basins)
 
     def update(self, X: np.ndarray, y: np.ndarray, numeric: np.ndarray) -> None:
         """Replay the history (X encoded, y minimized, trial order): sets ``length``,

@@ -112,12 +112,14 @@ class GPSampler(BaseSampler):
             best trial, with a GP fitted to the trials outside it (``_excursion.py``).
             None: never.  ``max_excursions`` caps them per study (None: no cap).
         trust_region: True (or a dict of ``TrustRegion`` options: ``init``, ``min_length``,
-            ``max_length``, ``success_tol``, ``failure_tol``, ``radius``, ``tol``) to search
+            ``max_length``, ``success_tol``, ``failure_tol``, ``radius``, ``tol``,
+            ``forget``, ``local``) to search
             a box around the incumbent that doubles on success streaks and halves on
             failure streaks; when it collapses, its basin is left for good and the GP is
             refitted without it (``_trust.py``).  Not with ``stall_patience``.
-        max_lengthscale: the largest lengthscale the GP may fit on a continuous column (the
-            unit cube is 1 wide; None: the hard bound 20).  A basin that is flat along an
+        max_lengthscale: the largest lengthscale the GP may fit on a continuous column
+            (default 1: the unit cube's width; None: the hard bound 20; grid and one-hot
+            columns always keep 20).  A basin that is flat along an
             input otherwise teaches the GP a lengthscale of 5-10 there, and it then predicts
             a narrower basin elsewhere to be poor (Hartmann-6's local minima).
         explore_every: every k-th model trial maximizes UCB with ``explore_beta`` instead
@@ -197,7 +199,7 @@ class GPSampler(BaseSampler):
                                          _grid_half_steps(fitted.space))
             liars = self._running_points(study, trial, fitted.space)
             taken = taken_points(study, trial, fitted.space)
-            kind = self.acquisition
+            kind = None
             if self.explore_every and (len(trials) - self.n_startup_trials) % self.explore_every \
                     == self.explore_every - 1:
                 kind = "ucb"  # a periodic exploration step (the acquisition portfolio)
@@ -336,9 +338,9 @@ class GPSampler(BaseSampler):
             # the liars take the best value: the GP then expects little improvement there
             X_all = np.vstack([gp.X, liars])
             gp = GaussianProcess(X_all, np.concatenate([gp.y, np.full(len(liars), best)]), gp.theta)
-        if kind is None or kind == self.acquisition:
+        if kind is None:
             acq = Acquisition(gp, self.acquisition, best, self.ucb_beta)
-        else:
+        else:  # an exploration step
             acq = Acquisition(gp, kind, best, self.explore_beta)
         cands = self._candidates(space, fitted.gp.X, fitted.gp.y, box)
         grid_aware = self.discrete_search and bool(space.discrete)
