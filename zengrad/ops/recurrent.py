@@ -6,12 +6,14 @@ state of every time step (L, N, H), indexed by position in x (a reverse op reads
 end, so its state after reading x_t sits at t, as in PyTorch's bidirectional layers).
 
 Speed comes from keeping the loop over time thin:
-- the input projection of all time steps is one GEMM before the loop, X (L*N, I) @ W_ih^T;
-- each step does only h @ W_hh^T and the gate math, in place in buffers allocated once;
+- RNN and GRU: the input projection of all time steps is one GEMM before the loop,
+  X (L*N, I) @ W_ih^T, and each step does only h @ W_hh^T and the gate math; the LSTM does
+  both in one GEMM per step, [W_hh | W_ih | b] @ [h; x_t; 1];
+- the gate math runs in place in buffers allocated once;
 - sigmoid(a) = 0.5 tanh(a / 2) + 0.5 (one transcendental, no overflow); the LSTM works on its
   gates in i, f, o, g order internally so one call covers the three sigmoid gates;
-- backward stores every step's gate gradients and then forms dW_ih, dW_hh, db and dx with
-  one GEMM (or sum) each over all time steps.
+- backward stores the steps' gate gradients and forms dW_ih, dW_hh, db and dx with one GEMM
+  (or sum) each over all time steps (the LSTM: over blocks of steps, while in cache).
 """
 
 from __future__ import annotations
@@ -187,15 +189,17 @@ class LSTMSequence(Function):
     dh_{t-1} = W_hh^T dgates.
 
     Layout (why it is fast): everything a step touches is feature-major and contiguous. A
-    step's gates are one (4H, N) block and each gate an (H, N) block; h_t, c_t and tanh c_t
-    are (H, N) blocks of (L, H, N) arrays. Elementwise passes over strided views ran 2-4x
-    slower than over contiguous blocks: the column slices of (N, 4H) rows, the transposed
-    (H, N) view of an (N, H) row block, and the rows of one step in a (4H, L * N) matrix (one
-    row of N floats per page). So the step's gate gradients are formed in one contiguous
-    (4H, N) block and copied once into the (4H, L * N) matrix the weight-gradient GEMMs read,
-    and the states are transposed into the caller's (L + 1, N, H) layout in one pass after
-    the loop. The sigmoid rows of W_ih, W_hh and the bias are halved once, so ONE tanh
-    covers all four gates (sigmoid(a) = 0.5 tanh(a / 2) + 0.5; halving is exact).
+    step's gates are one (4H, N) block and each gate an (H, N) block; c_t and tanh c_t are
+    (H, N) blocks of (L, H, N) arrays, h_t the h rows of the next step's GEMM operand
+    z = [h; x_t; 1]. Elementwise passes over strided views ran 2-4x slower than over
+    contiguous blocks: the column slices of (N, 4H) rows, the transposed (H, N) view of an
+    (N, H) row block, and the rows of one step in a (4H, L * N) matrix (one row of N floats
+    per page). So the states are transposed into the caller's (L + 1, N, H) layout in one
+    pass after the loop, and the backward forms a step's gate gradients in one contiguous
+    (4H, N) block whose last pass writes them into a block of BLOCK_BYTES worth of steps,
+    the operand of the weight-gradient GEMMs (_LSTMWeightGrads). The sigmoid rows of W_ih,
+    W_hh and the bias are halved once, so ONE tanh covers all four gates
+    (sigmoid(a) = 0.5 tanh(a / 2) + 0.5; halving is exact).
     """
 
     @staticmethod
