@@ -2,7 +2,8 @@
 weight-gradient GEMMs in blocks of BLOCK_BYTES worth of time steps. Sequences longer than
 one block, with a last block that is partial and the first step (the one that read h0)
 inside a block, in both directions: gradcheck with tiny blocks, and torch parity at a size
-where the default block holds 16 of 37 steps."""
+where the default block holds 16 of 37 steps. And an empty batch, for every fused
+sequence op."""
 
 from __future__ import annotations
 
@@ -62,13 +63,15 @@ def test_lstm_torch_parity_longer_than_a_block(with_h0):
     assert_recurrent_parity(zm, th, x, states, lstm=True, what=f"blocked h0={with_h0}")
 
 
+@pytest.mark.parametrize("kind", ["RNN", "GRU", "LSTM"])
 @pytest.mark.parametrize("with_h0", [False, True])
-def test_lstm_empty_batch(with_h0):
+def test_empty_batch(kind, with_h0):
     """A batch of 0 sequences: empty outputs and gradients, zero weight gradients (as torch)."""
     rng = np.random.default_rng(3)
     torch.manual_seed(3)
-    th = torch.nn.LSTM(3, 4, bidirectional=True).double()
-    zm = LSTM(3, 4, bidirectional=True).to(np.float64)
-    states = [np.zeros((2, 0, 4)) for _ in range(2)] if with_h0 else None
-    assert_recurrent_parity(zm, th, rng.standard_normal((5, 0, 3)), states, lstm=True,
-                            what=f"empty batch h0={with_h0}")
+    th = getattr(torch.nn, kind)(3, 4, bidirectional=True).double()
+    zm = getattr(zg.nn, kind)(3, 4, bidirectional=True).to(np.float64)
+    count = 2 if kind == "LSTM" else 1
+    states = [np.zeros((2, 0, 4)) for _ in range(count)] if with_h0 else None
+    assert_recurrent_parity(zm, th, rng.standard_normal((5, 0, 3)), states,
+                            lstm=kind == "LSTM", what=f"{kind} empty batch h0={with_h0}")

@@ -68,7 +68,7 @@ def _input_projection(x: np.ndarray, w_ih: np.ndarray, bias: np.ndarray | None) 
     seq, n, _ = x.shape
     xp = backend.xp_of(x)
     a = xp.empty((seq, n, w_ih.shape[0]), x.dtype)
-    xp.matmul(x.reshape(seq * n, -1), w_ih.T, out=a.reshape(seq * n, -1))
+    xp.matmul(x.reshape(seq * n, x.shape[2]), w_ih.T, out=a.reshape(seq * n, w_ih.shape[0]))
     if bias is not None:
         a += bias
     return a
@@ -109,7 +109,7 @@ def _input_grads(ctx, dgates: np.ndarray, w_ih: np.ndarray, w_ih_index: int):
     seq, n, g = dgates.shape
     d2 = dgates.reshape(seq * n, g)
     dx = (d2 @ w_ih).reshape(x.shape) if ctx.needs_input_grad[0] else None
-    dw_ih = d2.T @ x.reshape(seq * n, -1) if ctx.needs_input_grad[w_ih_index] else None
+    dw_ih = d2.T @ x.reshape(seq * n, x.shape[2]) if ctx.needs_input_grad[w_ih_index] else None
     return dx, dw_ih
 
 
