@@ -1,5 +1,5 @@
-"""The blocked optimizer updates (rows of several elements per block, per-thread scratch,
-an odd-sized tail) give bit for bit a one-call, whole-array update in torch's op order."""
+"""The blocked optimizer updates (blocks of several threads.BLOCK, per-thread scratch, a
+short last block) give bit for bit a one-call, whole-array update in torch's op order."""
 
 import numpy as np
 import pytest
@@ -9,9 +9,9 @@ from zengrad import optim
 from zengrad.ops import threads
 from zengrad.optim import optimizer as optimizer_mod
 
-# a size over ROW * BLOCK with a tail of 3 (not a multiple of the row width), one just over
-# BLOCK, one under it, a 2-D one and a size-0 one
-SHAPES = [(optimizer_mod.ROW * threads.BLOCK * 3 + 3,), (threads.BLOCK + 1,), (5,), (301, 257),
+# a size of several update blocks and a short last one, one just over BLOCK, one under it,
+# a 2-D one and a size-0 one
+SHAPES = [(optimizer_mod.UPDATE_BLOCK * 3 + 3,), (threads.BLOCK + 1,), (5,), (301, 257),
           (0, 3)]
 
 
@@ -106,12 +106,15 @@ def test_sgd_matches_the_whole_array_update_bit_for_bit(nthreads, momentum):
         np.testing.assert_array_equal(p.array, w)
 
 
-def test_row_width_keeps_large_updates_split_over_threads(nthreads):
-    w = optimizer_mod._row_width(threads.PARALLEL_MIN * 2)
+def test_update_blocks_stay_large_but_numerous_enough_for_the_threads(nthreads):
+    big = optimizer_mod.update_block(100 * threads.BLOCK)
+    assert big == optimizer_mod.UPDATE_BLOCK
+    n = 2 * threads.PARALLEL_MIN
+    block = optimizer_mod.update_block(n)
     if nthreads == 1:
-        assert w == optimizer_mod.ROW
-    else:  # rows enough for for_blocks to spread them
-        assert (threads.PARALLEL_MIN * 2) // w >= threads.PARALLEL_MIN
+        assert block == optimizer_mod.UPDATE_BLOCK
+    else:  # blocks enough for the pool's threads to share
+        assert threads.BLOCK <= block < optimizer_mod.UPDATE_BLOCK and n >= 4 * block
 
 
 def test_block_scratch_is_per_thread_and_shaped_like_the_block():
@@ -126,7 +129,7 @@ def test_block_scratch_is_per_thread_and_shaped_like_the_block():
     t.start()
     t.join()
     assert not np.shares_memory(other[0], s0)
-    for n in (optimizer_mod.ROW * threads.BLOCK + 1, 5):  # larger than a block, or small
+    for n in (optimizer_mod.UPDATE_BLOCK + 1, 5):  # larger than a block, or small
         other = np.zeros(n, np.float64)
         s = optimizer_mod.block_scratch(other, 0)
         assert s.shape == other.shape and not np.shares_memory(s, optimizer_mod.block_scratch(

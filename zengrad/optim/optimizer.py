@@ -450,33 +450,30 @@ def ema_sq_(v: np.ndarray, g: np.ndarray, decay: float, tmp: np.ndarray) -> None
     v += tmp
 
 
-# elements per row of the 2-D views elementwise_update hands to for_blocks, whose blocks are
-# BLOCK rows: 4 * 16K float32 = 256 KB per array, so the 4-6 arrays of a step (1.5 MB) stay in
-# this machine's 2 MB L2 while each of Adam's 13 ufunc calls per block does 4x the work (1
-# thread, MLP Adam step: 16K blocks 1.50 ms, 32K 1.37, 64K 1.31; the calls cost ~1 us each
-# and at 2 threads every call also hands the GIL over)
-ROW = 4
+# an update's blocks are UPDATE_BLOCK elements: 64K float32 = 256 KB per array, so the 4-6
+# arrays of a step (1.5 MB) stay in this machine's 2 MB L2 while each of Adam's 13 ufunc
+# calls per block does 4x threads.BLOCK's work (1 thread, MLP Adam step alone: blocks of 16K
+# 1.50 ms, 32K 1.37, 64K 1.31; in the whole training step 64K beats 16K by 3% and 32K by
+# 1%); each call costs ~1 us, and at 2 threads every call also hands the GIL over
+UPDATE_BLOCK = 4 * BLOCK
 
 
-def _row_width(n: int) -> int:
-    """Elements per row for an update over n elements: ROW, or fewer where the rows would be
-    too few to split over the pool's threads (for_blocks runs under PARALLEL_MIN rows in one)."""
-    if get_num_threads() == 1:
-        return ROW
-    w = ROW
-    while w > 1 and n // w < PARALLEL_MIN:
-        w //= 2
-    return w
+def update_block(n: int) -> int:
+    """Elements per block for an update over n elements: UPDATE_BLOCK, halved (down to
+    threads.BLOCK) while there would be fewer than 4 blocks to share among several threads."""
+    block = UPDATE_BLOCK
+    if get_num_threads() > 1:
+        while block > BLOCK and n < PARALLEL_MIN // BLOCK * block:
+            block //= 2
+    return block
 
 
 def elementwise_update(fn: Callable[..., None], arrays: list[np.ndarray]) -> None:
     """fn(*arrays) for an update that is elementwise over arrays of one shape (a parameter,
-    its gradient, its state), run block by block over their flat views (cache-sized blocks,
-    spread over zengrad.ops.threads' pool when large); bit for bit fn(*arrays). Arrays that
-    are not all contiguous run in one call; a non-contiguous gradient is copied first.
-
-    The blocks fn sees are 2-D (rows of _row_width elements, a tail of fewer rows as 1-D): an
-    elementwise fn computes each element alike whatever the block's shape."""
+    its gradient, its state), run block by block over their flat views (cache-sized blocks of
+    update_block(n) elements, spread over zengrad.ops.threads' pool when large); bit for bit
+    fn(*arrays). Arrays that are not all contiguous run in one call; a non-contiguous
+    gradient is copied first."""
     if arrays[0].size <= BLOCK or type(arrays[0]) is not np.ndarray:
         fn(*arrays)  # one block (no views to make), or device arrays (not blocked)
         return
@@ -485,16 +482,7 @@ def elementwise_update(fn: Callable[..., None], arrays: list[np.ndarray]) -> Non
     if not all(a.flags.c_contiguous for a in arrays):
         fn(*arrays)
         return
-    n = arrays[0].size
-    w = _row_width(n)
-    flat = [a.reshape(-1) for a in arrays]
-    if w == 1:
-        for_blocks(fn, flat)
-        return
-    head = n - n % w
-    for_blocks(fn, [a[:head].reshape(-1, w) for a in flat])
-    if head < n:
-        fn(*(a[head:] for a in flat))
+    for_blocks(fn, [a.reshape(-1) for a in arrays], block=update_block(arrays[0].size))
 
 
 # per thread: reusable work arrays of update blocks, by (dtype, slot)
@@ -511,11 +499,11 @@ def block_scratch(like: np.ndarray, slot: int) -> np.ndarray:
     n = like.size
     if type(like) is not np.ndarray:
         return backend.xp_of(like).empty_like(like)
-    if n <= BLOCK or n > ROW * BLOCK:
+    if n <= BLOCK or n > UPDATE_BLOCK:
         return np.empty_like(like)  # host
     bufs = _block_bufs.__dict__
     key = (like.dtype, slot)
     buf = bufs.get(key)
     if buf is None:
-        buf = bufs[key] = np.empty(ROW * BLOCK, like.dtype)  # host
+        buf = bufs[key] = np.empty(UPDATE_BLOCK, like.dtype)  # host
     return buf[:n].reshape(like.shape)
