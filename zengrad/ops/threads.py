@@ -44,10 +44,12 @@ BLOCK = 16384
 # below this many elements a pass is too short to pay for handing blocks to other threads
 PARALLEL_MIN = 4 * BLOCK
 # an op's pass (elementwise, split_rows, batch norm's row blocks) goes to the pool from this
-# many elements. Waking a pool thread and passing the GIL back and forth costs 15-60 us here
-# (2 cores shared with other work); measured (best of 9, load ~4): ReLU forward / backward /
-# add at 2 threads 1.9x / 1.3x / 1.6x slower than one at 256K elements, 0.92x / 0.88x /
-# 0.77x at 1M, 0.78x / 0.76x / 0.66x at 2M
+# many elements. Waking a pool thread and passing the GIL back and forth costs 15-60 us on the
+# 2-core machine this was measured on (shared: its second core was never idle). ReLU forward
+# / backward / add, 2 threads against 1, best of 9 at load ~4: 1.9x / 1.3x / 1.6x slower at
+# 256K elements, 0.92x / 0.88x / 0.77x at 1M, 0.78x / 0.76x / 0.66x at 2M; at load 1.4 with
+# one foreign process holding the other core, 1.1-1.8x slower at every size (a split can only
+# lose when the second core is busy). Re-measure on a quiet machine before lowering it.
 OP_PARALLEL_MIN = 1 << 20
 # the smallest piece of a one-pass op cut for threads
 PIECE_MIN = 32768
