@@ -67,6 +67,9 @@ class Adam(Optimizer):
         check_nonnegative("weight_decay", group["weight_decay"])
 
     def _step_group(self, group: dict[str, Any]) -> None:
+        """The update of each parameter with a gradient, by _adam_block: the small ones of
+        one dtype together, over their state in one flat buffer per moment (optim/flat.py),
+        the others one by one, each in cache-sized blocks (elementwise_update)."""
         lr, eps = float(group["lr"]), float(group["eps"])
         beta1, beta2 = (float(b) for b in group["betas"])
         weight_decay = float(group["weight_decay"])
