@@ -2,7 +2,8 @@
 (outputs, input, weight and bias gradients) on the cases it takes, with the size threshold
 lowered so that small cases reach it and the chunk made small so that several chunks (and a
 ragged last one) run; and the real threshold: sizes just below take the im2col path, just
-above the shifted one, both equal to torch."""
+above the shifted one, both equal to torch. Then the input gradient alone on that path (fewer
+channels: the forward and dW on im2col)."""
 
 import numpy as np
 import pytest
@@ -178,3 +179,65 @@ def test_two_threads_give_the_one_thread_result_bit_for_bit(rng, small, calls, n
     for a, c in zip(one, two):
         np.testing.assert_array_equal(a, c)
     assert calls.n == 4
+
+
+# ----- the input gradient alone on the shifted path (MIN_DX_CHANNELS <= C < MIN_CHANNELS) -----
+# (N, C, H, W, OC, kernel, padding, dilation, bias), at the real thresholds
+DX_CASES = [
+    (4, 6, 14, 14, 16, 5, 0, 1, True),  # LeNet's conv2, a smaller batch
+    (4, 3, 9, 8, 5, 3, 1, 1, False),  # the fewest channels that take it, padded
+    (3, 4, 10, 9, 2, (3, 2), "same", 1, True),  # asymmetric padding
+    (3, 5, 11, 11, 3, 3, 2, 2, True),  # dilation 2, the largest padding that fits
+]
+
+
+@pytest.mark.parametrize("case", DX_CASES)
+def test_input_gradient_alone_gradcheck(rng, calls, case):
+    x, w, b = _inputs(rng, case)
+    fn, _ = _fns(case)
+    assert check_grad(fn, *((x, w) if b is None else (x, w, b)))
+    assert calls.n > 0  # only backward passes call it: the forward stays on im2col
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", DX_CASES)
+def test_input_gradient_alone_parity(rng, calls, case, dtype):
+    x, w, b = _inputs(rng, case, dtype)
+    fn, tfn = _fns(case)
+    assert_parity(fn, tfn, [x, w] if b is None else [x, w, b])
+    assert calls.n == 1  # the input gradient only
+
+
+@pytest.mark.parametrize("c, taken", [(2, False), (3, True)])
+def test_input_gradient_channel_threshold(rng, calls, c, taken):
+    x = rng.standard_normal((2, c, 12, 12)).astype(np.float32)
+    wt = rng.standard_normal((8, c, 3, 3)).astype(np.float32)
+    assert_parity(lambda x, w: conv2d(x, w, padding=1), lambda x, w: TF.conv2d(x, w, padding=1),
+                  [x, wt])
+    assert calls.n == int(taken)
+
+
+def test_input_gradient_alone_conv1d(rng, calls):
+    x = rng.standard_normal((3, 4, 90))
+    w = rng.standard_normal((5, 4, 3))
+    assert check_grad(lambda x, w: conv1d(x, w, padding=1), x, w)
+    assert_parity(lambda x, w: conv1d(x, w, padding=1),
+                  lambda x, w: TF.conv1d(x, w, padding=1), [x, w])
+    assert calls.n > 0
+
+
+def test_input_gradient_alone_two_threads_bit_for_bit(rng, calls):
+    x = rng.standard_normal((16, 6, 14, 14)).astype(np.float32)
+    w = rng.standard_normal((16, 6, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(16).astype(np.float32)
+    gy = rng.standard_normal((16, 16, 14, 14)).astype(np.float32)
+    one = _conv_and_grads(x, w, b, gy)
+    before = zg.get_num_threads()
+    zg.set_num_threads(2)
+    try:
+        two = _conv_and_grads(x, w, b, gy)
+    finally:
+        zg.set_num_threads(before)
+    for a, c in zip(one, two):
+        np.testing.assert_array_equal(a, c)
+    assert calls.n == 2

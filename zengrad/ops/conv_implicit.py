@@ -34,8 +34,10 @@ import numpy as np
 from zengrad import backend
 from zengrad.ops import threads
 
-# a chunk holds about this many accumulator floats (OC x L): 64 x 1089 (one 33x33 grid)
-# measured fastest for the BasicBlock, 2 or 4 images at once 5-20% slower (1 thread)
+# a chunk's working set (input rows, accumulator and product: (C + 2 OC) x L floats) is about
+# this many floats, at least one image: the BasicBlock's (64 + 128) x 1089 (one 33x33 grid)
+# measured fastest at one image, 2 or 4 at once 5-20% slower; LeNet's conv2 input gradient
+# (16 + 2 x 6 rows, 14x14 grid) 2.3x faster at 13-20 images a chunk than all 64 (1 thread)
 CHUNK_FLOATS = 96 * 1024
 # the path is taken when C and OC are both at least this: below it one im2col GEMM costs
 # less than KH*KW thin products and their adds (conv + backward, 1 thread, 3x3 pad 1:
@@ -47,6 +49,11 @@ MIN_WORK = 2 * 1024 * 1024  # N*OH*OW*C*OC*KH*KW multiply-adds
 MIN_POSITIONS = 256
 # the padded copy is filled by zengrad's threads in blocks of this many channels
 PAD_BLOCK_ROWS = 8
+# below MIN_CHANNELS the input gradient alone takes the path, from this many input channels
+# (the forward and dW stay on the im2col path). 1 thread, CPU time, dx against the flat
+# col2im: LeNet's conv2 6 -> 16 5x5 0.56x, 3 -> 16 3x3 pad 1 0.59x, 4 -> 8 5x5 0.79x,
+# 16 -> 3 3x3 0.30x; with 2 input channels 1.25x, with 1 1.05x
+MIN_DX_CHANNELS = 3
 
 
 def implicit_gemm_ok(xshape, wshape, stride, pads, dilation, groups, dtype) -> bool:
@@ -59,14 +66,50 @@ def implicit_gemm_ok(xshape, wshape, stride, pads, dilation, groups, dtype) -> b
         return False
     if np.dtype(dtype) not in (np.float32, np.float64):
         return False
-    (pt, pb), (pl, pr) = pads
-    dh, dw = dilation
-    if max(pt, pb) > dh * (kh - 1) or max(pl, pr) > dw * (kw - 1):
+    if not _pads_fit(pads, (kh, kw), dilation):
         return False
-    oh, ow = h + pt + pb - dh * (kh - 1), w + pl + pr - dw * (kw - 1)
+    (pt, pb), (pl, pr) = pads
+    oh, ow = h + pt + pb - dilation[0] * (kh - 1), w + pl + pr - dilation[1] * (kw - 1)
     if min(c, oc) < MIN_CHANNELS or n * oh * ow < MIN_POSITIONS:
         return False
     return n * oh * ow * c * oc * kh * kw >= MIN_WORK
+
+
+def _pads_fit(pads, kshape, dilation) -> bool:
+    """Pads of at most d (k - 1): the input gradient's padding d (k - 1) - p is not negative."""
+    (pt, pb), (pl, pr) = pads
+    kh, kw = kshape
+    return max(pt, pb) <= dilation[0] * (kh - 1) and max(pl, pr) <= dilation[1] * (kw - 1)
+
+
+def shifted_input_grad_ok(xshape, wshape, stride, pads, dilation, groups, dtype) -> bool:
+    """Whether the input gradient of a conv2d on the im2col path is computed here (see
+    MIN_DX_CHANNELS): the conditions of implicit_gemm_ok but the channel counts and work."""
+    n, c, h, w = xshape
+    oc, _, kh, kw = wshape
+    if stride != (1, 1) or groups != 1 or kh * kw == 1 or c < MIN_DX_CHANNELS or oc == 0:
+        return False
+    if np.dtype(dtype) not in (np.float32, np.float64) or not _pads_fit(pads, (kh, kw), dilation):
+        return False
+    (pt, pb), (pl, pr) = pads
+    oh, ow = h + pt + pb - dilation[0] * (kh - 1), w + pl + pr - dilation[1] * (kw - 1)
+    return n * oh * ow >= MIN_POSITIONS
+
+
+def dy_flat(gy, pads, kshape, dilation) -> PaddedFlat:
+    """dY (OC, N, OH, OW) padded by d (k - 1) - p on the input's grid, as input_grad and
+    weight_grad read it."""
+    (pt, pb), (pl, pr) = pads
+    eh, ew = dilation[0] * (kshape[0] - 1), dilation[1] * (kshape[1] - 1)
+    return PaddedFlat(gy, ((eh - pt, eh - pb), (ew - pl, ew - pr)), kshape, dilation)
+
+
+def flipped_taps(w):
+    """The taps (KH*KW, C, OC) of the input gradient's kernel: dx (C, N, H, W) is dY (padded
+    by dy_flat) correlated with W'[c, o, i, j] = W[o, c, KH-1-i, KW-1-j] (w: (OC, C, KH, KW))."""
+    oc, c, kh, kw = w.shape
+    flipped = w[:, :, ::-1, ::-1].transpose(2, 3, 1, 0)
+    return backend.xp_of(w).ascontiguousarray(flipped).reshape(kh * kw, c, oc)
 
 
 class PaddedFlat:
@@ -102,7 +145,7 @@ class PaddedFlat:
         threads.for_blocks(fill, [self.x, src], PAD_BLOCK_ROWS)
 
     def image_block(self, rows: int) -> int:
-        """Images per chunk, so that a (rows, chunk) accumulator holds about CHUNK_FLOATS."""
+        """Images per chunk, so that rows floats per grid position make about CHUNK_FLOATS."""
         return max(1, CHUNK_FLOATS // max(1, rows * self.hq * self.wq))
 
     def tap_views(self, start: int, length: int):
@@ -171,7 +214,8 @@ def correlate(flat: PaddedFlat, wk, out_hw: tuple[int, int]):
         y_part[...] = acc.reshape(oc, g, hq, wq)[:, :, :oh, :ow].transpose(1, 0, 2, 3)
 
     images = np.arange(flat.n)  # host: image numbers
-    _over_threads(run, [y.transpose(1, 0, 2, 3), images], flat.image_block(oc))
+    per = flat.image_block(x.shape[0] + 2 * oc)
+    _over_threads(run, [y.transpose(1, 0, 2, 3), images], per)
     return y
 
 
@@ -191,7 +235,7 @@ def weight_grad(flat: PaddedFlat, gflat: PaddedFlat):
     kh, kw = flat.kshape
     c, oc = flat.x.shape[0], gflat.x.shape[0]
     dtype = np.result_type(gflat.x.dtype, flat.x.dtype)
-    per = flat.image_block(oc)
+    per = flat.image_block(kh * kw * c + oc)  # the tap block and dY's rows
     firsts = np.arange(0, n, per)  # host: each chunk's first image
     parts = xp.empty((len(firsts), kh * kw * c, oc), dtype)
     gx, g0 = gflat.x, gflat.margin
