@@ -241,3 +241,37 @@ def test_input_gradient_alone_two_threads_bit_for_bit(rng, calls):
     for a, c in zip(one, two):
         np.testing.assert_array_equal(a, c)
     assert calls.n == 2
+
+
+# ----- buffers kept between steps (conv_implicit.kept_empty) -----------------------------------
+def test_kept_buffer_is_handed_out_again_only_when_free():
+    shape = (64, 1024)  # 256 KiB of float32: kept
+    a = conv_implicit.kept_empty(np, shape, np.float32)
+    b = conv_implicit.kept_empty(np, shape, np.float32)
+    assert not np.shares_memory(a, b)  # a is still held
+    view = a[1:]
+    del a
+    c = conv_implicit.kept_empty(np, shape, np.float32)
+    assert not np.shares_memory(c, view)  # a view keeps its base busy
+    del view, b, c
+    small = conv_implicit.kept_empty(np, (4, 4), np.float32)
+    assert small.shape == (4, 4)  # small ones are plain allocations
+
+
+def test_graphs_alive_at_once_keep_their_own_columns(rng):
+    """Two forwards of the same shapes before either backward (LeNet's conv2 sizes: the
+    im2col columns are kept buffers): each backward reads its own input's columns."""
+    xs = [rng.standard_normal((64, 6, 14, 14)).astype(np.float32) for _ in range(3)]
+    w = rng.standard_normal((16, 6, 5, 5)).astype(np.float32)
+    wz = zg.from_numpy(w).requires_grad_()
+    outs = [conv2d(zg.from_numpy(x), wz) for x in xs]
+    grads = []
+    for y in outs[::-1]:
+        wz.grad = None
+        y.sum().backward()
+        grads.append(wz.grad.numpy().copy())
+    wt = torch.from_numpy(w).requires_grad_()
+    for x, g in zip(xs[::-1], grads):
+        wt.grad = None
+        TF.conv2d(torch.from_numpy(x), wt).sum().backward()
+        np.testing.assert_allclose(g, wt.grad.numpy(), rtol=1e-4, atol=1e-3)
