@@ -93,13 +93,23 @@ _kept_bytes = 0
 _kept_lock = threading.Lock()
 
 
+def _refs_when_free() -> int:
+    """What sys.getrefcount says of a list's item that nothing else refers to (2 on CPython
+    3.10-3.13: the list's reference and the argument's), measured, not assumed."""
+    probe = [object()]
+    return sys.getrefcount(probe[0])
+
+
+_FREE_REFS = _refs_when_free()
+
+
 def _drop_free_buffers() -> None:
     """Forget every kept buffer that nothing refers to (to make room for other shapes)."""
     global _kept_bytes
     for key in list(_kept):
         bufs = _kept[key]
         for i in range(len(bufs) - 1, -1, -1):
-            if sys.getrefcount(bufs[i]) == 2:  # the list's reference and the argument's
+            if sys.getrefcount(bufs[i]) == _FREE_REFS:
                 _kept_bytes -= bufs.pop(i).nbytes
         if not bufs:
             del _kept[key]
@@ -117,7 +127,7 @@ def kept_empty(xp, shape: tuple, dtype):
     with _kept_lock:
         bufs = _kept.get(key, ())
         for i in range(len(bufs)):
-            if sys.getrefcount(bufs[i]) == 2:  # the list's reference and the argument's
+            if sys.getrefcount(bufs[i]) == _FREE_REFS:
                 return bufs[i]
         buf = np.empty(shape, dtype)  # host: only NumPy arrays are kept
         if len(bufs) < KEEP_PER_SHAPE:
