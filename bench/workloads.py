@@ -1,9 +1,14 @@
 """The seven training-step workloads of issue 12, each built for torch and for zengrad from the
-same weights and data (float32; one step = forward + loss + backward + optimizer step).
+same weights and data (float32; one step = forward + loss + backward + optimizer step, which
+returns the loss before the update, detached).
 
-`build(name)` returns a Workload: two step functions, the GEMM FLOPs of one step (what a
-training step must multiply: forward, input gradient where one is needed, weight gradient),
-and a one-line description. Used by bench_all.py and profile_ops.py.
+`build(name, batch=None, device="cpu")` returns a Workload: two step functions, the GEMM FLOPs
+of one step (what a training step must multiply: forward, input gradient where one is needed,
+weight gradient), a one-line description and, for timing on a GPU, each library's
+synchronize (a no-op on the CPU: a block of steps is timed between two of them). The batch
+defaults to the CPU size of issue 12 (DEFAULT_BATCH); on device 'cuda' both models and the
+data live on the GPU (torch CUDA, zengrad's CuPy arrays). Used by bench_all.py, ab_trees.py,
+profile_ops.py (defaults) and gpu_steps.py (GPU batch sizes).
 """
 
 from __future__ import annotations
@@ -11,9 +16,13 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def _no_sync() -> None:
+    """The CPU's synchronize: every step has finished when it returns."""
 
 
 @dataclass
@@ -22,6 +31,10 @@ class Workload:
     torch_step: Callable[[], object]
     zengrad_step: Callable[[], object]
     flops: float  # GEMM floating-point operations in one training step
+    batch: int = 0
+    device: str = "cpu"
+    torch_sync: Callable[[], None] = field(default=_no_sync)
+    zengrad_sync: Callable[[], None] = field(default=_no_sync)
 
 
 def _linear_flops(batch: int, sizes: tuple[int, ...]) -> float:
@@ -30,22 +43,68 @@ def _linear_flops(batch: int, sizes: tuple[int, ...]) -> float:
     return 3 * sum(per) - per[0]
 
 
-def _mlp_pair(batch, sizes, act, loss, opt, lr, seed=0):
-    import numpy as np
+def _on_gpu(device: str) -> bool:
+    return device.startswith("cuda")
+
+
+def _pair(make, x, y, loss, opt, lr, device, weights=None):
+    """Steps of make(lib, F) for torch and zengrad: the same weights (torch's initial ones, or
+    `weights` in torch's state_dict layout), the same data x, y, both moved to `device`.
+
+    Returns (torch_step, zengrad_step, torch_sync, zengrad_sync)."""
     import torch
 
     import zengrad as zg
     from zengrad import nn, optim
     from zengrad.nn import functional as F
 
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
-    if loss == "ce":
-        y = rng.integers(0, sizes[-1], batch)
+    tm = make(torch.nn, torch.nn.functional)
+    zm = make(nn, F)
+    if weights is not None:
+        tm.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in weights.items()})
+    zm.load_state_dict({k: v.detach().numpy().copy() for k, v in tm.state_dict().items()})
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+    zx, zy = zg.from_numpy(x), zg.from_numpy(y)
+    tsync = zsync = _no_sync
+    if device != "cpu":  # on the CPU: exactly the tensors bench_all always timed
+        tm, zm = tm.to(device), zm.to(device)  # before the optimizers, as a user writes it
+        tx, ty, zx, zy = tx.to(device), ty.to(device), zx.to(device), zy.to(device)
+        if _on_gpu(device):
+            tsync, zsync = torch.cuda.synchronize, zg.cuda.synchronize
+    if opt == "sgd":
+        topt = torch.optim.SGD(tm.parameters(), lr=lr)
+        zopt = optim.SGD(zm.parameters(), lr=lr)
     else:
-        y = rng.standard_normal((batch, sizes[-1])).astype(np.float32)
+        topt = torch.optim.Adam(tm.parameters(), lr=lr)
+        zopt = optim.Adam(zm.parameters(), lr=lr)
+    tloss = torch.nn.functional.cross_entropy if loss == "ce" else torch.nn.functional.mse_loss
+    zloss = F.cross_entropy if loss == "ce" else F.mse_loss
 
-    def layers(lib):
+    # each step returns its loss (a tensor on the device: reading it would synchronize)
+    def torch_step():
+        topt.zero_grad(set_to_none=True)
+        out = tloss(tm(tx), ty)
+        out.backward()
+        topt.step()
+        return out.detach()
+
+    def zg_step():
+        zopt.zero_grad()
+        out = zloss(zm(zx), zy)
+        out.backward()
+        zopt.step()
+        return out.detach()
+
+    return torch_step, zg_step, tsync, zsync
+
+
+def _workload(what, pair, flops, batch, device) -> Workload:
+    t, z, ts, zs = pair
+    return Workload(what, t, z, flops, batch, device, ts, zs)
+
+
+def _mlp(sizes, act):
+    def make(lib, F):
         mods = []
         for k, (i, o) in enumerate(zip(sizes[:-1], sizes[1:])):
             mods.append(lib.Linear(i, o))
@@ -53,76 +112,44 @@ def _mlp_pair(batch, sizes, act, loss, opt, lr, seed=0):
                 mods.append(lib.ReLU() if act == "relu" else lib.Tanh())
         return lib.Sequential(*mods)
 
-    tm = layers(torch.nn)
-    zm = layers(nn)
-    zm.load_state_dict({k: v.detach().numpy().copy() for k, v in tm.state_dict().items()})
-    if opt == "sgd":
-        topt = torch.optim.SGD(tm.parameters(), lr=lr)
-        zopt = optim.SGD(zm.parameters(), lr=lr)
+    return make
+
+
+def _mlp_workload(name, batch, sizes, act, loss, opt, lr, device, seed=0) -> Workload:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
+    if loss == "ce":
+        y = rng.integers(0, sizes[-1], batch)
     else:
-        topt = torch.optim.Adam(tm.parameters(), lr=lr)
-        zopt = optim.Adam(zm.parameters(), lr=lr)
-    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
-    zx, zy = zg.from_numpy(x), zg.from_numpy(y)
-    tloss = torch.nn.functional.cross_entropy if loss == "ce" else torch.nn.functional.mse_loss
-    zloss = F.cross_entropy if loss == "ce" else F.mse_loss
-
-    def torch_step():
-        topt.zero_grad(set_to_none=True)
-        tloss(tm(tx), ty).backward()
-        topt.step()
-
-    def zg_step():
-        zopt.zero_grad()
-        zloss(zm(zx), zy).backward()
-        zopt.step()
-
-    return torch_step, zg_step
+        y = rng.standard_normal((batch, sizes[-1])).astype(np.float32)
+    pair = _pair(_mlp(sizes, act), x, y, loss, opt, lr, device)
+    what = (f"{name} {'-'.join(map(str, sizes))} {'ReLU' if act == 'relu' else 'tanh'} "
+            f"b{batch}, {loss.upper()}, {'SGD' if opt == 'sgd' else 'Adam'}")
+    return _workload(what, pair, _linear_flops(batch, sizes), batch, device)
 
 
-def tiny() -> Workload:
-    t, z = _mlp_pair(16, (16, 16, 16, 1), "tanh", "mse", "sgd", 0.01)
-    flops = _linear_flops(16, (16, 16, 16, 1))
-    return Workload("tiny MLP 16-16-16-1 tanh b16, MSE, SGD", t, z, flops)
+def tiny(batch: int | None = None, device: str = "cpu") -> Workload:
+    b = batch or DEFAULT_BATCH["tiny"]
+    return _mlp_workload("tiny MLP", b, (16, 16, 16, 1), "tanh", "mse", "sgd", 0.01, device)
 
 
-def mlp() -> Workload:
-    sizes = (784, 512, 256, 10)
-    t, z = _mlp_pair(128, sizes, "relu", "ce", "sgd", 0.01)
-    return Workload("MLP 784-512-256-10 ReLU b128, CE, SGD", t, z, _linear_flops(128, sizes))
+def mlp(batch: int | None = None, device: str = "cpu") -> Workload:
+    b = batch or DEFAULT_BATCH["mlp"]
+    return _mlp_workload("MLP", b, (784, 512, 256, 10), "relu", "ce", "sgd", 0.01, device)
 
 
-def mlp_adam() -> Workload:
-    sizes = (784, 512, 256, 10)
-    t, z = _mlp_pair(128, sizes, "relu", "ce", "adam", 1e-3)
-    return Workload("MLP 784-512-256-10 ReLU b128, CE, Adam", t, z, _linear_flops(128, sizes))
+def mlp_adam(batch: int | None = None, device: str = "cpu") -> Workload:
+    b = batch or DEFAULT_BATCH["adam"]
+    return _mlp_workload("MLP", b, (784, 512, 256, 10), "relu", "ce", "adam", 1e-3, device)
 
 
-def _conv_pair(build_torch, build_zg, x, y, lr):
-    import torch
-
-    import zengrad as zg
-    from zengrad import optim
-    from zengrad.nn import functional as F
-
-    tm, zm = build_torch(), build_zg()
-    zm.load_state_dict({k: v.detach().numpy().copy() for k, v in tm.state_dict().items()})
-    topt = torch.optim.SGD(tm.parameters(), lr=lr)
-    zopt = optim.SGD(zm.parameters(), lr=lr)
-    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
-    zx, zy = zg.from_numpy(x), zg.from_numpy(y)
-
-    def torch_step():
-        topt.zero_grad(set_to_none=True)
-        torch.nn.functional.cross_entropy(tm(tx), ty).backward()
-        topt.step()
-
-    def zg_step():
-        zopt.zero_grad()
-        F.cross_entropy(zm(zx), zy).backward()
-        zopt.step()
-
-    return torch_step, zg_step
+def wide(batch: int | None = None, device: str = "cpu") -> Workload:
+    """A GEMM-bound MLP for the GPU (not one of issue 12's seven)."""
+    b = batch or DEFAULT_BATCH["wide"]
+    return _mlp_workload("wide MLP", b, (2048, 2048, 2048, 10), "relu", "ce", "sgd", 0.01,
+                         device)
 
 
 def _lenet(lib, F):
@@ -141,23 +168,18 @@ def _lenet(lib, F):
     return LeNet()
 
 
-def lenet() -> Workload:
+def lenet(batch: int | None = None, device: str = "cpu") -> Workload:
     import numpy as np
-    import torch
 
-    from zengrad import nn
-    from zengrad.nn import functional as F
-
-    n = 64
+    n = batch or DEFAULT_BATCH["lenet"]
     rng = np.random.default_rng(1)
     x = rng.standard_normal((n, 1, 28, 28)).astype(np.float32)
     y = rng.integers(0, 10, n)
-    t, z = _conv_pair(lambda: _lenet(torch.nn, torch.nn.functional), lambda: _lenet(nn, F),
-                      x, y, 0.01)
+    pair = _pair(_lenet, x, y, "ce", "sgd", 0.01, device)
     conv1 = 2.0 * n * 28 * 28 * 6 * 25
     conv2 = 2.0 * n * 10 * 10 * 16 * 150
     flops = 2 * conv1 + 3 * conv2 + _linear_flops(n, (400, 120, 84, 10)) + 2.0 * n * 400 * 120
-    return Workload("LeNet-5 1x28x28 b64, CE, SGD", t, z, flops)
+    return _workload(f"LeNet-5 1x28x28 b{n}, CE, SGD", pair, flops, n, device)
 
 
 def _block(lib, F):
@@ -178,52 +200,107 @@ def _block(lib, F):
     return Block()
 
 
-def basic_block() -> Workload:
+def basic_block(batch: int | None = None, device: str = "cpu") -> Workload:
     import numpy as np
-    import torch
 
-    from zengrad import nn
-    from zengrad.nn import functional as F
-
-    n = 32
+    n = batch or DEFAULT_BATCH["block"]
     rng = np.random.default_rng(2)
     x = rng.standard_normal((n, 64, 32, 32)).astype(np.float32)
     y = rng.integers(0, 10, n)
-    t, z = _conv_pair(lambda: _block(torch.nn, torch.nn.functional), lambda: _block(nn, F),
-                      x, y, 0.01)
+    pair = _pair(_block, x, y, "ce", "sgd", 0.01, device)
     conv = 2.0 * n * 32 * 32 * 64 * 64 * 9
-    return Workload("BasicBlock 64ch 32x32 b32 + linear head, CE, SGD", t, z,
-                    5 * conv + _linear_flops(n, (64, 10)))
+    return _workload(f"BasicBlock 64ch 32x32 b{n} + linear head, CE, SGD", pair,
+                     5 * conv + _linear_flops(n, (64, 10)), n, device)
 
 
-def lstm() -> Workload:
+def _lstm_head(inp, hidden):
+    def make(lib, F):
+        class LSTMHead(lib.Module):
+            """Sequence-first LSTM; its last hidden state -> Linear(hidden, 1)."""
+
+            def __init__(self):
+                super().__init__()
+                self.lstm = lib.LSTM(inp, hidden)
+                self.head = lib.Linear(hidden, 1)
+
+            def forward(self, x):
+                _, (h, _) = self.lstm(x)
+                return self.head(h[-1])
+
+        return LSTMHead()
+
+    return make
+
+
+def lstm(batch: int | None = None, device: str = "cpu") -> Workload:
     import bench_lstm as bl
+    import numpy as np
 
-    params, x, y = bl.make_problem(32)
-    t, z = bl.TorchLSTM(params, x, y), bl.ZengradLSTM(params, x, y)
-    tb, h, i = bl.T * bl.B, bl.H, 32
+    b, i, h = batch or DEFAULT_BATCH["lstm"], 32, bl.H
+    params, x, y = bl.make_problem(i)  # bench_lstm's weights; its data at its batch
+    if b != bl.B:
+        rng = np.random.default_rng(3)
+        x = rng.standard_normal((bl.T, b, i)).astype(np.float32)
+        y = rng.standard_normal((b, 1)).astype(np.float32)
+    weights = {(k if k.startswith("head.") else "lstm." + k): v for k, v in params.items()}
+    pair = _pair(_lstm_head(i, h), x, y, "mse", "sgd", bl.LR, device, weights)
+    tb = bl.T * b
     fwd = 2.0 * tb * (i + h) * 4 * h
     flops = fwd + 2.0 * tb * (i + h) * 4 * h + 2.0 * tb * h * 4 * h  # + dW_ih, dW_hh, dh
-    return Workload(f"LSTM T={bl.T} b{bl.B} in {i} hidden {h}, last h -> Linear, MSE, SGD",
-                    t.step, z.step, flops)
+    return _workload(f"LSTM T={bl.T} b{b} in {i} hidden {h}, last h -> Linear, MSE, SGD",
+                     pair, flops, b, device)
 
 
-def encoder() -> Workload:
+def _encoder_head(bt):
+    def make(lib, F):
+        class EncoderHead(lib.Module):
+            """A post-LN encoder layer; the sequence mean -> Linear(d, classes)."""
+
+            def __init__(self):
+                super().__init__()
+                self.layer = lib.TransformerEncoderLayer(bt.D, bt.NH, bt.FF, dropout=0.0,
+                                                         batch_first=True)
+                self.head = lib.Linear(bt.D, bt.C)
+
+            def forward(self, x):
+                return self.head(self.layer(x).mean(1))
+
+        return EncoderHead()
+
+    return make
+
+
+def encoder(batch: int | None = None, device: str = "cpu") -> Workload:
     import bench_transformer as bt
+    import numpy as np
 
-    state = bt.make_state()
-    tok, d, ff = bt.B * bt.S, bt.D, bt.FF
+    b = batch or DEFAULT_BATCH["encoder"]
+    sd, head, x, y = bt.make_state()  # bench_transformer's weights; its data at its batch
+    if b != bt.B:
+        rng = np.random.default_rng(4)
+        x = rng.standard_normal((b, bt.S, bt.D)).astype(np.float32)
+        y = rng.integers(0, bt.C, b)
+    weights = {**{"layer." + k: v for k, v in sd.items()},
+               **{"head." + k: v for k, v in head.items()}}
+    pair = _pair(_encoder_head(bt), x, y, "ce", "sgd", bt.LR, device, weights)
+    tok, d, ff = b * bt.S, bt.D, bt.FF
     proj = 2.0 * tok * d * (3 * d + d + 2 * ff)  # qkv, out projection, feed-forward
-    attn = 2 * 2.0 * bt.B * bt.S * bt.S * d  # scores and weighted values
+    attn = 2 * 2.0 * b * bt.S * bt.S * d  # scores and weighted values
     flops = 3 * (proj + attn) - 2.0 * tok * d * 3 * d  # no gradient for the input
-    return Workload(f"Transformer encoder layer b{bt.B} s{bt.S} d{d} h{bt.NH} ff{ff}, SGD",
-                    bt.torch_step_fn(*state), bt.zengrad_step_fn(*state), flops)
+    return _workload(f"Transformer encoder layer b{b} s{bt.S} d{d} h{bt.NH} ff{ff}, SGD",
+                     pair, flops, b, device)
 
 
-WORKLOADS: dict[str, Callable[[], Workload]] = {
+WORKLOADS: dict[str, Callable[..., Workload]] = {
     "tiny": tiny, "mlp": mlp, "adam": mlp_adam, "lenet": lenet, "block": basic_block,
     "lstm": lstm, "encoder": encoder,
 }
+# built by name too, but not part of issue 12's table (bench_all.py runs WORKLOADS only)
+EXTRA: dict[str, Callable[..., Workload]] = {"wide": wide}
+
+# issue 12's CPU batch sizes (bench_all.py, ab_trees.py, profile_ops.py)
+DEFAULT_BATCH = {"tiny": 16, "mlp": 128, "adam": 128, "lenet": 64, "block": 32, "lstm": 64,
+                 "encoder": 32, "wide": 1024}
 
 # issue 12's targets: zengrad / torch median time at (1 thread, 2 threads)
 TARGETS = {
@@ -232,5 +309,11 @@ TARGETS = {
 }
 
 
-def build(name: str) -> Workload:
-    return WORKLOADS[name]()
+def build(name: str, batch: int | None = None, device: str = "cpu") -> Workload:
+    """The workload `name` at `batch` (DEFAULT_BATCH's when None) on `device`."""
+    builder = WORKLOADS.get(name) or EXTRA.get(name)
+    if builder is None:
+        raise KeyError(f"no workload {name!r}; known: {', '.join([*WORKLOADS, *EXTRA])}")
+    if batch is not None and batch < 1:
+        raise ValueError(f"batch must be at least 1, got {batch}")
+    return builder(batch, device)
