@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # The GPU check of issue 15, for a machine with an NVIDIA GPU (reference: one H200), in about
-# 8 minutes (10 at most: the steps' timeouts): install CuPy (zengrad[cuda]), run the op and
-# layer tests and the DataLoader / save-load / Trainer device tests on device 'cuda' with the
-# real CuPy, and time training steps of zengrad (CuPy) against torch (CUDA).
+# 8 minutes at most (the sum of the steps' timeouts): install CuPy (zengrad[cuda]) unless it
+# imports already, run the op and layer tests and the DataLoader / save-load / Trainer device
+# tests on device 'cuda' with the real CuPy, and time the training steps of bench/workloads.py
+# (MLP, LeNet, BasicBlock, LSTM, Transformer encoder at GPU batch sizes, then the extras) of
+# zengrad (CuPy) against torch (CUDA), same weights and data, in the same run.
 #
 #   bash bench/gpu.sh                         # from the repository root, with .venv built
+#   PYTHON=python3 bash bench/gpu.sh          # a Python that has CuPy, CUDA torch, numpy,
+#                                             # scipy, safetensors, pytest (the lent H200's
+#                                             # image): nothing installed, zengrad from here
 #   ZENGRAD_WHEELS=/path bash bench/gpu.sh    # offline: install CuPy from a wheel folder
 #   ZENGRAD_GPU_DRY_RUN=1 bash bench/gpu.sh   # print the steps, run nothing (tests/backend)
 #
@@ -12,7 +17,13 @@
 # bench/results/gpu.jsonl. Exit status: that of the tests (the timings never fail the run).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-.venv/bin/python}
+# the venv when there is one, else python3 (the lent machine has no venv)
+if [ -n "${PYTHON:-}" ]; then PY=$PYTHON
+elif [ -x .venv/bin/python ]; then PY=.venv/bin/python
+else PY=python3
+fi
+# zengrad from this checkout, installed or not (bench/ scripts run with bench/ as sys.path[0])
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 DRY=${ZENGRAD_GPU_DRY_RUN:-0}
 
 run() {  # echo a step, run it unless dry
@@ -41,13 +52,13 @@ echo "== 3. op registry and device tests on 'cuda' (real CuPy)"
 # tests/backend: every registry entry run on 'cuda' against NumPy, devices, gradcheck;
 # the op families not on the seam yet are xfails naming their line
 status=0
-run env ZENGRAD_TEST_CUDA=cupy timeout 330 "$PY" -m pytest tests/backend -q -p no:randomly \
+run env ZENGRAD_TEST_CUDA=cupy timeout 240 "$PY" -m pytest tests/backend -q -p no:randomly \
     -p no:cacheprovider --junitxml=bench/results/gpu_tests.xml || status=$?
 # the device paths above the ops: batches moved to 'cuda' (DataLoader), save/load from the
 # device with map_location, Trainer(device=), resuming with dropout (the GPU generator's
 # state) and `zengrad train|evaluate|predict --device cuda` (a pytest run of its own, so a
 # timeout here keeps the registry's results above)
-run env ZENGRAD_TEST_CUDA=cupy timeout 120 "$PY" -m pytest \
+run env ZENGRAD_TEST_CUDA=cupy timeout 90 "$PY" -m pytest \
     tests/data/test_loader_devices.py tests/io/test_device_save_load.py \
     tests/train/test_trainer_device.py tests/train/test_device_rng_resume.py \
     tests/test_cli_device.py -q -p no:randomly -p no:cacheprovider \
@@ -55,8 +66,10 @@ run env ZENGRAD_TEST_CUDA=cupy timeout 120 "$PY" -m pytest \
 
 echo "== 4. training steps: zengrad (CuPy) vs torch (CUDA)"
 if [ "$DRY" != 1 ] && ! "$PY" -c "import torch, sys; sys.exit(not torch.cuda.is_available())"; then
-    echo "note: this venv's torch has no CUDA (make test installs the CPU build); torch's column"
+    echo "note: this Python's torch has no CUDA (make test installs the CPU build): every row"
     echo "      reads 'failed' unless a CUDA torch is installed (pip install torch==2.13.0)"
 fi
-run timeout 150 "$PY" bench/gpu_steps.py --device cuda --json bench/results/gpu.jsonl || true
+# --budget-s: no workload starts after 110 s, so the table ends before the timeout
+run timeout 150 "$PY" bench/gpu_steps.py --device cuda --budget-s 110 \
+    --json bench/results/gpu.jsonl || true
 exit $status

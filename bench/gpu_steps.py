@@ -1,95 +1,56 @@
 """Training steps on a device: zengrad (CuPy arrays) against torch, ms per step, one process.
 
-Each workload is built for both libraries from the same weights and data (float32, one step =
-forward + loss + backward + SGD update), moved to --device, warmed up, then timed in
-interleaved blocks with a device synchronize around each block; median and best ms/step.
-A library that fails on the device (zengrad before every op family is on the seam) is
-reported with its error instead of a time.
+The workloads are bench/workloads.py's (issue 15 names MLP, LeNet, BasicBlock, LSTM and the
+Transformer encoder; tiny, Adam and a wide MLP come after them), each built for both
+libraries from the same weights and data (float32, one step = forward + loss + backward +
+optimizer update) at a batch size that fills a GPU (GPU_BATCH; --small: a few samples, to run
+the same code on the CPU in seconds). Both models and the data live on --device. The first
+step's losses are compared (same weights, same data: they must agree), a few more steps warm
+up (CuPy compiles its kernels on first use), then each library is timed in interleaved
+blocks of steps with a device synchronize at both ends of a block; median and best ms/step.
+TF32 is off in torch (CuPy's GEMMs are plain float32 too) unless --tf32.
 
-    .venv/bin/python bench/gpu_steps.py --device cuda          # on an NVIDIA GPU (bench/gpu.sh)
-    .venv/bin/python bench/gpu_steps.py --device cpu --steps 2 # the same code on the CPU
+A library that fails on the device (zengrad before every op family is on the seam) is
+reported with its error instead of a time. Rows are printed, and appended to --json, as each
+workload finishes, so a run cut short by a timeout keeps what it measured.
+
+    python bench/gpu_steps.py --device cuda --json bench/results/gpu.jsonl   # bench/gpu.sh
+    python bench/gpu_steps.py --device cpu --small --steps 1 --rounds 1      # the same code
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import math
+import os
 import statistics
+import sys
 import time
 
-import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-WORKLOADS = {
-    # name: (batch, layer sizes, activation, loss)
-    "tiny": (16, (16, 16, 16, 1), "tanh", "mse"),
-    "mlp": (128, (784, 512, 256, 10), "relu", "ce"),
-    "wide": (1024, (2048, 2048, 2048, 10), "relu", "ce"),
-}
+from workloads import EXTRA, WORKLOADS, build  # noqa: E402
 
-
-def _data(batch, sizes, loss, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
-    if loss == "ce":
-        y = rng.integers(0, sizes[-1], batch)
-    else:
-        y = rng.standard_normal((batch, sizes[-1])).astype(np.float32)
-    return x, y
+# issue 15's five first, then the others (cheap at these sizes)
+ORDER = ["mlp", "lenet", "block", "lstm", "encoder", "tiny", "adam", "wide"]
+assert sorted(ORDER) == sorted([*WORKLOADS, *EXTRA])
+# batch sizes that keep an H200 busy (issue 15: MLP b4096, BasicBlock b256, encoder b256)
+GPU_BATCH = {"mlp": 4096, "lenet": 2048, "block": 256, "lstm": 1024, "encoder": 256,
+             "tiny": 16, "adam": 4096, "wide": 1024}
+SMALL_BATCH = {"mlp": 8, "lenet": 4, "block": 2, "lstm": 4, "encoder": 2, "tiny": 4,
+               "adam": 8, "wide": 2}
+# issue 15's goal: zengrad / torch CUDA time at most this (the extras have none)
+GOALS = {"mlp": 1.1, "encoder": 1.1, "lenet": 1.5, "block": 1.5, "lstm": 1.5}
 
 
-def _model(lib, sizes, act):
-    mods = []
-    for k, (i, o) in enumerate(zip(sizes[:-1], sizes[1:])):
-        mods.append(lib.Linear(i, o))
-        if k < len(sizes) - 2:
-            mods.append(lib.ReLU() if act == "relu" else lib.Tanh())
-    return lib.Sequential(*mods)
+def _failed(e: BaseException) -> str:
+    return f"failed: {type(e).__name__}: {e}"[:300]
 
 
-def torch_step(name: str, device: str):
-    import torch
-
-    batch, sizes, act, loss = WORKLOADS[name]
-    x, y = _data(batch, sizes, loss)
-    torch.manual_seed(0)
-    model = _model(torch.nn, sizes, act).to(device)
-    opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    tx, ty = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
-    fn = torch.nn.functional.cross_entropy if loss == "ce" else torch.nn.functional.mse_loss
-
-    def step():
-        opt.zero_grad()
-        fn(model(tx), ty).backward()
-        opt.step()
-
-    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-    return step, sync, {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
-
-
-def zengrad_step(name: str, device: str, weights: dict):
-    import zengrad as zg
-    from zengrad import nn, optim
-    from zengrad.nn import functional as F
-
-    batch, sizes, act, loss = WORKLOADS[name]
-    x, y = _data(batch, sizes, loss)
-    model = _model(nn, sizes, act)
-    model.load_state_dict(weights)  # the same weights as torch's
-    model = model.to(device)
-    opt = optim.SGD(model.parameters(), lr=0.01)
-    zx, zy = zg.from_numpy(x).to(device), zg.from_numpy(y).to(device)
-    fn = F.cross_entropy if loss == "ce" else F.mse_loss
-
-    def step():
-        opt.zero_grad()
-        fn(model(zx), zy).backward()
-        opt.step()
-
-    sync = zg.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-    return step, sync
-
-
-def _time(step, sync, steps: int) -> float:
+def _block_ms(step, sync, steps: int) -> float:
+    """ms/step over `steps` steps, the device drained before and after."""
     sync()
     t0 = time.perf_counter()
     for _ in range(steps):
@@ -98,58 +59,149 @@ def _time(step, sync, steps: int) -> float:
     return (time.perf_counter() - t0) / steps * 1e3
 
 
-def run(name: str, device: str, steps: int, rounds: int) -> dict:
-    """{'workload', 'torch', 'zengrad'}: [median, best] ms/step each, or an error string."""
-    result: dict = {"workload": name, "device": device}
-    impls = {}
-    try:
-        step, sync, weights = torch_step(name, device)
-        impls["torch"] = (step, sync)
-    except Exception as e:  # no CUDA torch on this machine: zengrad alone
-        result["torch"], weights = f"failed: {type(e).__name__}: {e}"[:300], None
-    if weights is None:
+def _release(device: str) -> None:
+    """Give the last workload's device memory back before the next one is built."""
+    gc.collect()
+    if device.startswith("cuda"):
         import torch
 
-        torch.manual_seed(0)
-        weights = {k: v.detach().numpy() for k, v in
-                   _model(torch.nn, WORKLOADS[name][1], WORKLOADS[name][2]).state_dict().items()}
+        import zengrad as zg
+
+        torch.cuda.empty_cache()
+        zg.cuda.empty_cache()
+
+
+def run(name: str, device: str, batch: int, steps: int, rounds: int, block_s: float) -> dict:
+    """One workload: {'torch', 'zengrad'}: [median, best] ms/step or an error string, the
+    first step's losses, the ratio and the goal."""
+    result: dict = {"workload": name, "batch": batch, "device": device, "goal": GOALS.get(name)}
     try:
-        step, sync = zengrad_step(name, device, weights)
-        for _ in range(2):  # first steps: CuPy compiles its kernels
-            step()
-        impls["zengrad"] = (step, sync)
-    except Exception as e:
-        result["zengrad"] = f"failed: {type(e).__name__}: {e}"[:300]
-    times = {k: [] for k in impls}
-    for step, _ in impls.values():
-        step()  # warm-up
+        w = build(name, batch, device)
+    except Exception as e:  # e.g. a torch without CUDA, or a zengrad module that cannot move
+        result["torch"] = result["zengrad"] = _failed(e)
+        return result
+    result["what"] = w.what
+    impls, losses = {}, {}
+    for lib, step, sync in (("torch", w.torch_step, w.torch_sync),
+                            ("zengrad", w.zengrad_step, w.zengrad_sync)):
+        try:
+            losses[lib] = float(step())  # the same weights and data: the same first loss
+            for _ in range(2):  # warm-up (CuPy compiles kernels, allocators fill their pools)
+                step()
+            sync()
+            impls[lib] = (step, sync)
+        except Exception as e:
+            result[lib] = _failed(e)
+    result["first_loss"] = losses
+    if len(losses) == 2:
+        t, z = losses["torch"], losses["zengrad"]
+        result["loss_agrees"] = abs(t - z) <= 1e-3 * max(1.0, abs(t))
+    # steps per block: enough for block_s seconds (one step timed first), at least `steps`
+    per_block = {}
+    for lib, (step, sync) in impls.items():
+        one = _block_ms(step, sync, 1) / 1e3
+        per_block[lib] = max(steps, min(1000, math.ceil(block_s / max(one, 1e-6))))
+    times: dict[str, list[float]] = {lib: [] for lib in impls}
     for _ in range(rounds):
-        for k, (step, sync) in impls.items():
-            times[k].append(_time(step, sync, steps))
-    for k, ts in times.items():
-        result[k] = [round(statistics.median(ts), 4), round(min(ts), 4)]
+        for lib, (step, sync) in impls.items():
+            try:
+                times[lib].append(_block_ms(step, sync, per_block[lib]))
+            except Exception as e:  # e.g. out of device memory after a few steps
+                result[lib] = _failed(e)
+    for lib, ts in times.items():
+        if ts and not isinstance(result.get(lib), str):
+            result[lib] = [round(statistics.median(ts), 4), round(min(ts), 4)]
+    t, z = result.get("torch"), result.get("zengrad")
+    if isinstance(t, list) and isinstance(z, list):
+        result["ratio"] = round(z[0] / t[0], 3)
+    del w, impls
+    _release(device)
     return result
+
+
+def _cell(v) -> str:
+    if isinstance(v, list):
+        return f"{v[0]:.3f} / {v[1]:.3f}"
+    return "-" if v is None else str(v).replace("|", "/")
+
+
+def row(r: dict) -> str:
+    """A Markdown row: times, ratio, goal and whether it is met, first losses."""
+    ratio, goal = r.get("ratio"), r.get("goal")
+    verdict = "-" if goal is None else f"<= {goal}"
+    if goal is not None and ratio is not None:
+        verdict += " ok" if ratio <= goal else " **missed**"
+    loss = r.get("first_loss", {})
+    agree = {True: "agree", False: "**differ**"}.get(r.get("loss_agrees"), "-")
+    losses = " / ".join(f"{loss[k]:.5f}" for k in ("torch", "zengrad") if k in loss)
+    return (f"| {r['workload']} | {r['batch']} | {_cell(r.get('torch'))} | "
+            f"{_cell(r.get('zengrad'))} | {'-' if ratio is None else f'{ratio:.2f}x'} | "
+            f"{verdict} | {losses} ({agree}) |")
+
+
+def environment(device: str) -> dict:
+    """Versions and the GPU's name, recorded with every row."""
+    import numpy as np
+    import torch
+
+    env = {"numpy": np.__version__, "torch": torch.__version__}
+    if device.startswith("cuda"):
+        try:
+            import cupy
+
+            import zengrad as zg
+
+            env["cupy"] = cupy.__version__
+            env["gpu"] = zg.cuda.get_device_name()
+        except Exception as e:
+            env["cupy"] = _failed(e)
+    return env
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cuda")
-    p.add_argument("--steps", type=int, default=20, help="steps per timed block")
+    p.add_argument("--small", action="store_true",
+                   help="a few samples per batch (the code path, on the CPU, in seconds)")
+    p.add_argument("--steps", type=int, default=1, help="least steps per timed block")
     p.add_argument("--rounds", type=int, default=5, help="timed blocks per library")
-    p.add_argument("--only", nargs="*", default=list(WORKLOADS), choices=list(WORKLOADS))
-    p.add_argument("--json", help="also write the results here (one JSON object a line)")
+    p.add_argument("--block-s", type=float, default=0.2,
+                   help="seconds a timed block should last (more steps when they are fast)")
+    p.add_argument("--budget-s", type=float, default=130.0,
+                   help="start no workload after this many seconds (the rest: skipped)")
+    p.add_argument("--tf32", action="store_true", help="let torch use TF32 (off by default)")
+    p.add_argument("--only", nargs="*", default=ORDER, choices=ORDER)
+    p.add_argument("--json", help="also append the results here (one JSON object a line)")
     args = p.parse_args(argv)
-    rows = [run(name, args.device, args.steps, args.rounds) for name in args.only]
-    print(f"| workload ({args.device}) | torch ms/step (median, best) | zengrad ms/step | ratio |")
-    print("|---|---|---|---|")
-    for r in rows:
-        t, z = r.get("torch"), r.get("zengrad")
-        ratio = f"{z[0] / t[0]:.2f}x" if isinstance(t, list) and isinstance(z, list) else "-"
-        print(f"| {r['workload']} | {t} | {z} | {ratio} |")
-    if args.json:
-        with open(args.json, "a") as f:
-            for r in rows:
+    import torch
+
+    torch.backends.cuda.matmul.allow_tf32 = args.tf32
+    torch.backends.cudnn.allow_tf32 = args.tf32
+    env = environment(args.device)
+    sizes = SMALL_BATCH if args.small else GPU_BATCH
+    print(f"{args.device}: " + ", ".join(f"{k} {v}" for k, v in env.items())
+          + f"; TF32 {'on' if args.tf32 else 'off'}", flush=True)
+    print("\n| workload | batch | torch ms/step (median / best) | zengrad ms/step "
+          "(median / best) | zengrad / torch | goal | first loss torch / zengrad |")
+    print("|---|---|---|---|---|---|---|", flush=True)
+    t0, met, goals = time.perf_counter(), 0, 0
+    for name in args.only:
+        if time.perf_counter() - t0 > args.budget_s:
+            r = {"workload": name, "batch": sizes[name], "device": args.device,
+                 "goal": GOALS.get(name), "torch": "skipped: --budget-s spent",
+                 "zengrad": "skipped: --budget-s spent"}
+        else:
+            r = run(name, args.device, sizes[name], args.steps, args.rounds, args.block_s)
+        r.update(env=env, tf32=args.tf32, time=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        print(row(r), flush=True)
+        if r.get("goal") is not None:
+            goals += 1
+            met += r.get("ratio") is not None and r["ratio"] <= r["goal"]
+        if args.json:
+            with open(args.json, "a") as f:
                 f.write(json.dumps(r) + "\n")
+    print(f"\nissue 15's goal met by {met} of {goals} timed workloads "
+          f"({time.perf_counter() - t0:.0f} s)")
 
 
 if __name__ == "__main__":
