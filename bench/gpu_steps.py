@@ -71,12 +71,15 @@ def _release(device: str) -> None:
         zg.cuda.empty_cache()
 
 
-def run(name: str, device: str, batch: int, steps: int, rounds: int, block_s: float) -> dict:
+def run(name: str, device: str, batch: int, steps: int, rounds: int, block_s: float,
+        torch_device: str | None = None) -> dict:
     """One workload: {'torch', 'zengrad'}: [median, best] ms/step or an error string, the
     first step's losses, the ratio and the goal."""
     result: dict = {"workload": name, "batch": batch, "device": device, "goal": GOALS.get(name)}
+    if torch_device not in (None, device):
+        result["torch_device"] = torch_device
     try:
-        w = build(name, batch, device)
+        w = build(name, batch, device, torch_device)
     except Exception as e:  # e.g. a torch without CUDA, or a zengrad module that cannot move
         result["torch"] = result["zengrad"] = _failed(e)
         return result
@@ -116,6 +119,8 @@ def run(name: str, device: str, batch: int, steps: int, rounds: int, block_s: fl
         result["ratio"] = round(z[0] / t[0], 3)
     del w, impls
     _release(device)
+    if torch_device:
+        _release(torch_device)
     return result
 
 
@@ -169,6 +174,8 @@ def main(argv=None) -> None:
                    help="seconds a timed block should last (more steps when they are fast)")
     p.add_argument("--budget-s", type=float, default=130.0,
                    help="start no workload after this many seconds (the rest: skipped)")
+    p.add_argument("--torch-device", help="torch's device when not --device (e.g. cpu where "
+                   "torch has no CUDA: zengrad's times and losses, ratios not comparable)")
     p.add_argument("--tf32", action="store_true", help="let torch use TF32 (off by default)")
     p.add_argument("--only", nargs="*", default=ORDER, choices=ORDER)
     p.add_argument("--json", help="also append the results here (one JSON object a line)")
@@ -179,7 +186,8 @@ def main(argv=None) -> None:
     torch.backends.cudnn.allow_tf32 = args.tf32
     env = environment(args.device)
     sizes = SMALL_BATCH if args.small else GPU_BATCH
-    print(f"{args.device}: " + ", ".join(f"{k} {v}" for k, v in env.items())
+    torch_on = f" (torch on {args.torch_device})" if args.torch_device else ""
+    print(f"{args.device}{torch_on}: " + ", ".join(f"{k} {v}" for k, v in env.items())
           + f"; TF32 {'on' if args.tf32 else 'off'}", flush=True)
     print("\n| workload | batch | torch ms/step (median / best) | zengrad ms/step "
           "(median / best) | zengrad / torch | goal | first loss torch / zengrad |")
@@ -191,7 +199,8 @@ def main(argv=None) -> None:
                  "goal": GOALS.get(name), "torch": "skipped: --budget-s spent",
                  "zengrad": "skipped: --budget-s spent"}
         else:
-            r = run(name, args.device, sizes[name], args.steps, args.rounds, args.block_s)
+            r = run(name, args.device, sizes[name], args.steps, args.rounds, args.block_s,
+                    args.torch_device)
         r.update(env=env, tf32=args.tf32, time=time.strftime("%Y-%m-%dT%H:%M:%S"))
         print(row(r), flush=True)
         if r.get("goal") is not None:

@@ -47,9 +47,10 @@ def _on_gpu(device: str) -> bool:
     return device.startswith("cuda")
 
 
-def _pair(make, x, y, loss, opt, lr, device, weights=None):
+def _pair(make, x, y, loss, opt, lr, device, weights=None, torch_device=None):
     """Steps of make(lib, F) for torch and zengrad: the same weights (torch's initial ones, or
-    `weights` in torch's state_dict layout), the same data x, y, both moved to `device`.
+    `weights` in torch's state_dict layout), the same data x, y, both moved to `device`
+    (torch's to `torch_device` when given: a check of zengrad on a GPU against torch's CPU).
 
     Returns (torch_step, zengrad_step, torch_sync, zengrad_sync)."""
     import torch
@@ -65,12 +66,16 @@ def _pair(make, x, y, loss, opt, lr, device, weights=None):
     zm.load_state_dict({k: v.detach().numpy().copy() for k, v in tm.state_dict().items()})
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)
     zx, zy = zg.from_numpy(x), zg.from_numpy(y)
+    tdev = torch_device or device
     tsync = zsync = _no_sync
-    if device != "cpu":  # on the CPU: exactly the tensors bench_all always timed
-        tm, zm = tm.to(device), zm.to(device)  # before the optimizers, as a user writes it
-        tx, ty, zx, zy = tx.to(device), ty.to(device), zx.to(device), zy.to(device)
-        if _on_gpu(device):
-            tsync, zsync = torch.cuda.synchronize, zg.cuda.synchronize
+    # moved before the optimizers are made, as a user writes it; on the CPU nothing is moved
+    # (exactly the tensors bench_all always timed)
+    if tdev != "cpu":
+        tm, tx, ty = tm.to(tdev), tx.to(tdev), ty.to(tdev)
+        tsync = torch.cuda.synchronize if _on_gpu(tdev) else _no_sync
+    if device != "cpu":
+        zm, zx, zy = zm.to(device), zx.to(device), zy.to(device)
+        zsync = zg.cuda.synchronize if _on_gpu(device) else _no_sync
     if opt == "sgd":
         topt = torch.optim.SGD(tm.parameters(), lr=lr)
         zopt = optim.SGD(zm.parameters(), lr=lr)
@@ -115,7 +120,8 @@ def _mlp(sizes, act):
     return make
 
 
-def _mlp_workload(name, batch, sizes, act, loss, opt, lr, device, seed=0) -> Workload:
+def _mlp_workload(name, batch, sizes, act, loss, opt, lr, device, torch_device,
+                  seed=0) -> Workload:
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -124,32 +130,39 @@ def _mlp_workload(name, batch, sizes, act, loss, opt, lr, device, seed=0) -> Wor
         y = rng.integers(0, sizes[-1], batch)
     else:
         y = rng.standard_normal((batch, sizes[-1])).astype(np.float32)
-    pair = _pair(_mlp(sizes, act), x, y, loss, opt, lr, device)
+    pair = _pair(_mlp(sizes, act), x, y, loss, opt, lr, device, torch_device=torch_device)
     what = (f"{name} {'-'.join(map(str, sizes))} {'ReLU' if act == 'relu' else 'tanh'} "
             f"b{batch}, {loss.upper()}, {'SGD' if opt == 'sgd' else 'Adam'}")
     return _workload(what, pair, _linear_flops(batch, sizes), batch, device)
 
 
-def tiny(batch: int | None = None, device: str = "cpu") -> Workload:
+def tiny(batch: int | None = None, device: str = "cpu",
+         torch_device: str | None = None) -> Workload:
     b = batch or DEFAULT_BATCH["tiny"]
-    return _mlp_workload("tiny MLP", b, (16, 16, 16, 1), "tanh", "mse", "sgd", 0.01, device)
+    return _mlp_workload("tiny MLP", b, (16, 16, 16, 1), "tanh", "mse", "sgd", 0.01, device,
+                         torch_device)
 
 
-def mlp(batch: int | None = None, device: str = "cpu") -> Workload:
+def mlp(batch: int | None = None, device: str = "cpu",
+        torch_device: str | None = None) -> Workload:
     b = batch or DEFAULT_BATCH["mlp"]
-    return _mlp_workload("MLP", b, (784, 512, 256, 10), "relu", "ce", "sgd", 0.01, device)
+    return _mlp_workload("MLP", b, (784, 512, 256, 10), "relu", "ce", "sgd", 0.01, device,
+                         torch_device)
 
 
-def mlp_adam(batch: int | None = None, device: str = "cpu") -> Workload:
+def mlp_adam(batch: int | None = None, device: str = "cpu",
+             torch_device: str | None = None) -> Workload:
     b = batch or DEFAULT_BATCH["adam"]
-    return _mlp_workload("MLP", b, (784, 512, 256, 10), "relu", "ce", "adam", 1e-3, device)
+    return _mlp_workload("MLP", b, (784, 512, 256, 10), "relu", "ce", "adam", 1e-3, device,
+                         torch_device)
 
 
-def wide(batch: int | None = None, device: str = "cpu") -> Workload:
+def wide(batch: int | None = None, device: str = "cpu",
+         torch_device: str | None = None) -> Workload:
     """A GEMM-bound MLP for the GPU (not one of issue 12's seven)."""
     b = batch or DEFAULT_BATCH["wide"]
     return _mlp_workload("wide MLP", b, (2048, 2048, 2048, 10), "relu", "ce", "sgd", 0.01,
-                         device)
+                         device, torch_device)
 
 
 def _lenet(lib, F):
@@ -168,14 +181,15 @@ def _lenet(lib, F):
     return LeNet()
 
 
-def lenet(batch: int | None = None, device: str = "cpu") -> Workload:
+def lenet(batch: int | None = None, device: str = "cpu",
+          torch_device: str | None = None) -> Workload:
     import numpy as np
 
     n = batch or DEFAULT_BATCH["lenet"]
     rng = np.random.default_rng(1)
     x = rng.standard_normal((n, 1, 28, 28)).astype(np.float32)
     y = rng.integers(0, 10, n)
-    pair = _pair(_lenet, x, y, "ce", "sgd", 0.01, device)
+    pair = _pair(_lenet, x, y, "ce", "sgd", 0.01, device, torch_device=torch_device)
     conv1 = 2.0 * n * 28 * 28 * 6 * 25
     conv2 = 2.0 * n * 10 * 10 * 16 * 150
     flops = 2 * conv1 + 3 * conv2 + _linear_flops(n, (400, 120, 84, 10)) + 2.0 * n * 400 * 120
@@ -200,14 +214,15 @@ def _block(lib, F):
     return Block()
 
 
-def basic_block(batch: int | None = None, device: str = "cpu") -> Workload:
+def basic_block(batch: int | None = None, device: str = "cpu",
+                torch_device: str | None = None) -> Workload:
     import numpy as np
 
     n = batch or DEFAULT_BATCH["block"]
     rng = np.random.default_rng(2)
     x = rng.standard_normal((n, 64, 32, 32)).astype(np.float32)
     y = rng.integers(0, 10, n)
-    pair = _pair(_block, x, y, "ce", "sgd", 0.01, device)
+    pair = _pair(_block, x, y, "ce", "sgd", 0.01, device, torch_device=torch_device)
     conv = 2.0 * n * 32 * 32 * 64 * 64 * 9
     return _workload(f"BasicBlock 64ch 32x32 b{n} + linear head, CE, SGD", pair,
                      5 * conv + _linear_flops(n, (64, 10)), n, device)
@@ -232,7 +247,8 @@ def _lstm_head(inp, hidden):
     return make
 
 
-def lstm(batch: int | None = None, device: str = "cpu") -> Workload:
+def lstm(batch: int | None = None, device: str = "cpu",
+         torch_device: str | None = None) -> Workload:
     import bench_lstm as bl
     import numpy as np
 
@@ -243,7 +259,8 @@ def lstm(batch: int | None = None, device: str = "cpu") -> Workload:
         x = rng.standard_normal((bl.T, b, i)).astype(np.float32)
         y = rng.standard_normal((b, 1)).astype(np.float32)
     weights = {(k if k.startswith("head.") else "lstm." + k): v for k, v in params.items()}
-    pair = _pair(_lstm_head(i, h), x, y, "mse", "sgd", bl.LR, device, weights)
+    pair = _pair(_lstm_head(i, h), x, y, "mse", "sgd", bl.LR, device, weights,
+                 torch_device)
     tb = bl.T * b
     fwd = 2.0 * tb * (i + h) * 4 * h
     flops = fwd + 2.0 * tb * (i + h) * 4 * h + 2.0 * tb * h * 4 * h  # + dW_ih, dW_hh, dh
@@ -270,7 +287,8 @@ def _encoder_head(bt):
     return make
 
 
-def encoder(batch: int | None = None, device: str = "cpu") -> Workload:
+def encoder(batch: int | None = None, device: str = "cpu",
+            torch_device: str | None = None) -> Workload:
     import bench_transformer as bt
     import numpy as np
 
@@ -282,7 +300,8 @@ def encoder(batch: int | None = None, device: str = "cpu") -> Workload:
         y = rng.integers(0, bt.C, b)
     weights = {**{"layer." + k: v for k, v in sd.items()},
                **{"head." + k: v for k, v in head.items()}}
-    pair = _pair(_encoder_head(bt), x, y, "ce", "sgd", bt.LR, device, weights)
+    pair = _pair(_encoder_head(bt), x, y, "ce", "sgd", bt.LR, device, weights,
+                 torch_device)
     tok, d, ff = b * bt.S, bt.D, bt.FF
     proj = 2.0 * tok * d * (3 * d + d + 2 * ff)  # qkv, out projection, feed-forward
     attn = 2 * 2.0 * b * bt.S * bt.S * d  # scores and weighted values
@@ -309,11 +328,13 @@ TARGETS = {
 }
 
 
-def build(name: str, batch: int | None = None, device: str = "cpu") -> Workload:
-    """The workload `name` at `batch` (DEFAULT_BATCH's when None) on `device`."""
+def build(name: str, batch: int | None = None, device: str = "cpu",
+          torch_device: str | None = None) -> Workload:
+    """The workload `name` at `batch` (DEFAULT_BATCH's when None) on `device` (torch's on
+    `torch_device` when given)."""
     builder = WORKLOADS.get(name) or EXTRA.get(name)
     if builder is None:
         raise KeyError(f"no workload {name!r}; known: {', '.join([*WORKLOADS, *EXTRA])}")
     if batch is not None and batch < 1:
         raise ValueError(f"batch must be at least 1, got {batch}")
-    return builder(batch, device)
+    return builder(batch, device, torch_device)

@@ -107,3 +107,15 @@ def test_workloads_default_to_the_cpu_sizes_and_name_bad_input(wl):
         wl.build("nope")
     with pytest.raises(ValueError, match="batch must be at least 1, got 0"):
         wl.build("mlp", 0)
+
+
+@pytest.mark.parametrize("name", FIVE)
+def test_zengrad_side_of_a_workload_runs_on_the_cuda_backend(wl, cuda, name):
+    """zengrad's model and data on 'cuda' (the fake CuPy here; with ZENGRAD_TEST_CUDA=cupy,
+    bench/gpu.sh's real one), torch's on the CPU: the same first losses."""
+    w = wl.build(name, 2, "cuda", torch_device="cpu")
+    losses = [float(w.torch_step()), float(w.zengrad_step())]
+    w.zengrad_sync()
+    assert abs(losses[0] - losses[1]) <= 1e-4 * max(1.0, abs(losses[0])), losses
+    second = [float(w.torch_step()), float(w.zengrad_step())]  # after one SGD update each
+    assert abs(second[0] - second[1]) <= 1e-4 * max(1.0, abs(second[0])), second
