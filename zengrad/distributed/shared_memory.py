@@ -80,11 +80,11 @@ class NodeReducer:
         if pg.size() == 1:
             return None
         mpi = pgm._mpi()
-        want = np.array([os.environ.get(ENV_SWITCH, "1") != "0"], np.int32)
         node = pg.comm.Split_type(mpi.COMM_TYPE_SHARED)
         agree = np.empty(1, np.int32)
         # every rank must take the same path: one machine for all, and nobody opted out
-        ok = np.array([node.Get_size() == pg.size() and bool(want[0])], np.int32)
+        ok = np.array([node.Get_size() == pg.size()
+                       and os.environ.get(ENV_SWITCH, "1") != "0"], np.int32)
         req = pg.comm.Iallreduce(ok, agree, op=mpi.MIN)
         pgm.wait(pg, [req], "DistributedDataParallel shared-memory setup")
         if not agree[0]:

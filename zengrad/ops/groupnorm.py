@@ -17,6 +17,7 @@ from zengrad import backend
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
 from zengrad.ops.args import shape_str
+from zengrad.ops.batchnorm import affine
 
 __all__ = ["group_norm"]  # torch.group_norm too
 # Tensor methods this family gives: {method name: function}
@@ -39,12 +40,7 @@ class GroupNormFn(Function):
         xhat = xhat.reshape(x.shape)
         bshape = (1, c) + (1,) * (x.ndim - 2)
         ctx.xhat, ctx.invstd, ctx.w, ctx.geom = xhat, invstd, w, (groups, bshape)
-        if w is None:
-            return xhat.copy() if b is None else xhat + b.reshape(bshape)
-        y = xhat * w.reshape(bshape)
-        if b is not None:
-            y += b.reshape(bshape)
-        return y
+        return affine(xhat, w, b, bshape)
 
     @staticmethod
     def backward(ctx, g):

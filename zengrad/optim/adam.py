@@ -6,8 +6,6 @@ from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
-import numpy as np
-
 from zengrad import backend
 from zengrad.autograd.tensor import Tensor
 from zengrad.ops.threads import BLOCK
@@ -128,7 +126,7 @@ def _adam_block(p, g, exp_avg, exp_avg_sq, max_sq=None, *, beta1: float, beta2: 
     """Adam's update of one block (elementwise_update): its 13 passes (more with weight
     decay, maximize or amsgrad) run over the block before the next block, in the order and
     with the rounding of torch's single-tensor Adam."""
-    xp = np if type(p) is np.ndarray else backend.xp_of(p)
+    xp = backend.xp_of(p)
     if shrink is not None:
         p *= shrink
     if l2 != 0:  # g + l2 p (l2 p - g when maximizing), never written into p.grad

@@ -89,7 +89,7 @@ class SGD(Optimizer):
 
 def _plain_step(p: np.ndarray, g: np.ndarray, lr: float) -> None:
     """p -= lr g (on one block: see elementwise_update)."""
-    xp = np if type(p) is np.ndarray else backend.xp_of(p)
+    xp = backend.xp_of(p)
     tmp = xp.multiply(g, -lr) if p.size <= BLOCK else xp.multiply(g, -lr, out=block_scratch(p, 0))
     p += tmp
 
@@ -97,7 +97,7 @@ def _plain_step(p: np.ndarray, g: np.ndarray, lr: float) -> None:
 def _momentum_step(p, g, buf, lr: float, momentum: float, nesterov: bool, dampening) -> None:
     """b = momentum b + (1 - dampening) g (dampening None: b already holds g, the first step);
     p -= lr (g + momentum b if nesterov else b). One block."""
-    xp = np if type(p) is np.ndarray else backend.xp_of(p)
+    xp = backend.xp_of(p)
     tmp = block_scratch(p, 0)
     if dampening is not None:
         buf *= momentum

@@ -56,7 +56,7 @@ class _Bucket:
         sizes = [p.array.size for p in params]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
         self.size = self.offsets[-1] + len(params)
-        self.place(np.zeros(self.size, dtype), None)
+        self.place(np.empty(self.size, dtype), None)  # place() zeroes it
         self.request = None
 
     def _split(self, flat: np.ndarray) -> tuple[list, np.ndarray]:
@@ -295,9 +295,11 @@ class DistributedDataParallel(Module):
             else:
                 np.multiply(p.grad.array, scale, out=view)
         else:
-            if p.grad is not None:
-                last = last + p.grad.array  # the same sum (old + last) the engine would form
-            np.multiply(last, scale, out=view)
+            if p.grad is not None:  # the same sum (old + last) the engine would form
+                np.add(last, p.grad.array, out=view)
+                view *= scale
+            else:
+                np.multiply(last, scale, out=view)
             bucket.used[s] = 1
         step.pending[b] -= 1
         while step.next_bucket < len(self._buckets) and step.pending[step.next_bucket] == 0:
