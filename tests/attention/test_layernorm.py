@@ -76,3 +76,31 @@ def test_errors():
         m(zg.ones(2, 4, dtype=np.float64))
     with pytest.raises(ValueError, match="positive"):
         LayerNorm(0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_row_blocks_match_torch_and_any_thread_count(rng, dtype):
+    """Past ROW_SPLIT_MIN elements the rows run in blocks on zengrad's threads: the result
+    matches torch and is the same bits at one thread and at two."""
+    from zengrad.ops import layernorm as ln_op
+    from zengrad.ops import threads
+
+    shape = (3, 350, 130)  # 136,500 elements: 4 blocks, the last one short
+    assert np.prod(shape) >= ln_op.ROW_SPLIT_MIN
+    x = rand_array(rng, shape, dtype, -3, 5)
+    w, b = rand_array(rng, (130,), dtype), rand_array(rng, (130,), dtype)
+    assert_parity(lambda x, w, b: layer_norm(x, 130, w, b),
+                  lambda x, w, b: torch.nn.functional.layer_norm(x, (130,), w, b), [x, w, b])
+    g = rand_array(rng, shape, dtype)
+    before = threads.get_num_threads()
+    results = []
+    try:
+        for n in (1, 2):
+            threads.set_num_threads(n)
+            xt, wt, bt = (zg.tensor(a, requires_grad=True) for a in (x, w, b))
+            y = layer_norm(xt, 130, wt, bt)
+            y.backward(zg.tensor(g))
+            results.append([t.detach().numpy().tobytes() for t in (y, xt.grad, wt.grad, bt.grad)])
+    finally:
+        threads.set_num_threads(before)
+    assert results[0] == results[1]

@@ -15,6 +15,18 @@ from numbers import Integral
 from zengrad import backend
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
+from zengrad.ops import threads
+
+# rows per block of the row-wise passes: blocks are cut by shape only (so the bits never depend
+# on the thread count) and spread over zengrad's threads from ROW_SPLIT_MIN elements; one
+# block below that. 2 threads, (2048, 128) float32: forward / backward 0.55x / 0.6x of one
+# unsplit call; 1 thread the 4 blocks cost what one call does.
+ROW_BLOCKS = 4
+ROW_SPLIT_MIN = 1 << 17
+
+
+def _row_block(rows: int, k: int) -> int:
+    return rows if rows * k < ROW_SPLIT_MIN else -(-rows // ROW_BLOCKS)
 
 
 class LayerNormFn(Function):
@@ -22,30 +34,43 @@ class LayerNormFn(Function):
 
     Speed: every row or column reduction is a matrix-vector product with a constant vector
     (BLAS GEMV, 4-5x faster here than NumPy's sum or einsum over rows of 128), and each
-    (rows, K) pass is an in-place or out= ufunc: forward 4 passes, backward 6."""
+    (rows, K) pass is an in-place or out= ufunc: forward 4 passes, backward 6. Each row is
+    normalized on its own, so the passes run over blocks of rows on zengrad's threads
+    (threads.for_blocks); the column sums of the backward (dw, db) run once over all rows."""
 
     @staticmethod
     def forward(ctx, x, w, b, normalized_shape, eps):
         xp = ctx.xp = backend.xp_of(x)
         k = math.prod(normalized_shape)
-        x2 = x.reshape(x.size // k, k)  # (not -1: a size-0 batch is allowed)
+        rows = x.size // k  # (not -1: a size-0 batch is allowed)
+        x2 = x.reshape(rows, k)
         dt = x.dtype.type
-        mu = x2 @ xp.full(k, dt(1.0 / k), x.dtype)
-        xhat = xp.subtract(x2, mu[:, None])
-        var = xp.einsum("ij,ij->i", xhat, xhat)[:, None]
-        var *= dt(1.0 / k)
-        var += dt(eps)
-        rstd = xp.sqrt(var, out=var)
-        xp.reciprocal(rstd, out=rstd)
-        xhat *= rstd
+        inv_k = xp.full(k, dt(1.0 / k), x.dtype)
+        w1 = None if w is None else w.reshape(k)
+        b1 = None if b is None else b.reshape(k)
+        xhat = xp.empty((rows, k), x.dtype)
+        y = xp.empty((rows, k), x.dtype)
+        rstd = xp.empty((rows, 1), x.dtype)
+
+        def block(xb, xhb, yb, rb) -> None:
+            mu = xb @ inv_k
+            xp.subtract(xb, mu[:, None], out=xhb)
+            rb[:, 0] = xp.einsum("ij,ij->i", xhb, xhb)
+            rb *= dt(1.0 / k)
+            rb += dt(eps)
+            xp.sqrt(rb, out=rb)
+            xp.reciprocal(rb, out=rb)
+            xhb *= rb
+            if w1 is None:
+                xp.copyto(yb, xhb)
+            else:
+                xp.multiply(xhb, w1, out=yb)
+            if b1 is not None:
+                yb += b1
+
+        threads.for_blocks(block, [x2, xhat, y, rstd], _row_block(rows, k), ROW_SPLIT_MIN)
         ctx.xhat, ctx.rstd, ctx.shape, ctx.wshape = xhat, rstd, x.shape, normalized_shape
-        ctx.w = None if w is None else w.reshape(k)
-        if ctx.w is None:
-            y = xhat.copy() if b is None else xhat + b.reshape(k)
-        else:
-            y = xp.multiply(xhat, ctx.w)
-            if b is not None:
-                y += b.reshape(k)
+        ctx.w = w1
         return y.reshape(x.shape)
 
     @staticmethod
@@ -59,21 +84,33 @@ class LayerNormFn(Function):
         n = ctx.needs_input_grad
         dt = g.dtype.type
         dx = dw = db = None
-        gx = xp.multiply(g2, xhat) if n[0] or n[1] else None
+        gx = xp.multiply(g2, xhat) if n[1] and not n[0] else None
+        if n[0]:
+            inv_k = xp.full(k, dt(1.0 / k), g.dtype)
+            w_k = inv_k if w is None else w * dt(1.0 / k)
+            dx = xp.empty((rows, k), g.dtype)
+            gx = xp.empty((rows, k), g.dtype)
+
+            def block(gb, xhb, rb, gxb, dxb) -> None:
+                xp.multiply(gb, xhb, out=gxb)
+                if w is None:
+                    xp.copyto(dxb, gb)
+                else:
+                    xp.multiply(gb, w, out=dxb)
+                m1 = dxb @ inv_k
+                m2 = gxb @ w_k
+                dxb -= m1[:, None]
+                tmp = xp.multiply(xhb, m2[:, None])
+                dxb -= tmp
+                dxb *= rb
+
+            threads.for_blocks(block, [g2, xhat, rstd, gx, dx], _row_block(rows, k),
+                               ROW_SPLIT_MIN)
+            dx = dx.reshape(ctx.shape)
         if n[1]:
             dw = (xp.ones(rows, g.dtype) @ gx).reshape(ctx.wshape)
         if n[2]:
             db = (xp.ones(rows, g.dtype) @ g2).reshape(ctx.wshape)
-        if n[0]:
-            inv_k = xp.full(k, dt(1.0 / k), g.dtype)
-            dxh = xp.multiply(g2, w) if w is not None else g2.copy()
-            m1 = dxh @ inv_k
-            m2 = gx @ (inv_k if w is None else w * dt(1.0 / k))
-            dxh -= m1[:, None]
-            xp.multiply(xhat, m2[:, None], out=gx)
-            dxh -= gx
-            dxh *= rstd
-            dx = dxh.reshape(ctx.shape)
         return dx, dw, db, None, None
 
 
