@@ -47,10 +47,10 @@ def _reference_adam(p, grads, lr, betas, eps, wd, amsgrad, maximize, decoupled):
             denom = np.sqrt(vmax)
         else:
             denom = np.sqrt(v)
-        denom /= (1 - b2**t) ** 0.5
-        denom += eps
-        tmp = m * -(lr / (1 - b1**t))
-        tmp /= denom
+        bc2 = (1 - b2**t) ** 0.5  # folded into the constants: m / (sqrt(v) + eps bc2)
+        denom += eps * bc2
+        tmp = m / denom
+        tmp *= -(lr / (1 - b1**t)) * bc2
         p += tmp
     return p
 

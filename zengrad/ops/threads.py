@@ -11,7 +11,7 @@ else spread over the pool. The blocks depend on the shape only, never on the thr
 whichever thread runs a block computes the same bits: elementwise work, and per-row partial
 sums that the caller folds in a fixed order (batch norm's statistics), give one thread's
 result. Blocks also keep a multi-pass update's working set in cache: all its passes run over
-one block before the next (an Adam step is 13 passes).
+one block before the next (an Adam step is 12 passes).
 
 For ops: `elementwise(fn, arrays)` splits same-shape arrays along their common memory order
 (`flat_views`: C order, channel-major, any dense permutation) or else axis 0;

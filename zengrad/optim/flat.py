@@ -1,6 +1,6 @@
 """Small parameters updated together: their state in one flat buffer per slot.
 
-An elementwise update costs each parameter a dozen ufunc calls (Adam: 13) whatever its size;
+An elementwise update costs each parameter a dozen ufunc calls (Adam: 12) whatever its size;
 for biases and other parameters of a few hundred elements those calls are all the cost (4
 biases of the MLP 784-512-256-10: 47 us of Adam's step, against ~15 us for one pass over
 the four together). A SmallParams pack keeps the state of such a run of parameters (the
