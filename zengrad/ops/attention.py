@@ -26,6 +26,7 @@ import numpy as np
 from zengrad import backend
 from zengrad.autograd.function import Function, unbroadcast
 from zengrad.autograd.tensor import Tensor
+from zengrad.ops import blas_threads
 
 _NEG_INF = -np.inf
 
@@ -56,10 +57,11 @@ def _softmax_cols_(xp, st, masked: bool):
     return st
 
 
-def attention_forward(q, k, v, mask, scale: float, dropout_p: float, out=None):
+def attention_forward(q, k, v, mask, scale: float, dropout_p: float, out=None, draw=None):
     """O = dropout(softmax(q k^T scale + mask)) v on arrays (..., L, E) (..., S, E) (..., S, Ev);
     returns O and what attention_backward needs. out: an array or strided view of O's shape
-    to write O into (kept for the backward: the caller must not change it).
+    to write O into (kept for the backward: the caller must not change it). draw: the
+    dropout's uniform draws, (..., L, S), where the caller made them (None: drawn here).
 
     The scores are kept transposed, S^T (..., S, L): the softmax's max and sum then reduce
     over axis -2, which NumPy runs as whole-row vector ops along the contiguous L axis
@@ -79,12 +81,18 @@ def attention_forward(q, k, v, mask, scale: float, dropout_p: float, out=None):
     keep = None
     pdt = pt
     if dropout_p > 0:  # drawn in (..., L, S) order, as the untransposed scores
-        draw = backend.rng_for(xp).random(pt.shape[:-2] + pt.shape[:-3:-1], dtype=dt)
+        if draw is None:
+            draw = dropout_draw(xp, pt.shape[:-2] + pt.shape[:-3:-1], dt)
         keep = xp.swapaxes((draw >= dropout_p).astype(dt), -1, -2)
         keep *= dt.type(1.0 / (1.0 - dropout_p)) if dropout_p < 1 else dt.type(0)
         pdt = pt * keep
     out = xp.matmul(xp.swapaxes(pdt, -1, -2), v, out=out)
     return out, (xp, qs, k, v, pt, keep, out, dt.type(scale))
+
+
+def dropout_draw(xp, shape: tuple, dt):
+    """The dropout's uniform draws for scores of shape (..., L, S), in that order."""
+    return backend.rng_for(xp).random(shape, dtype=dt)
 
 
 def attention_backward(saved, g, need_q: bool, need_k: bool, need_v: bool, need_s: bool,
@@ -135,6 +143,15 @@ class ScaledDotProductAttentionFn(Function):
         return dq, dk, dv, dm, None, None
 
 
+# batch items per block of the packed self-attention: from ATTN_SPLIT_MIN score elements the
+# items run in ATTN_BLOCKS blocks (cut by shape only: every block's products and softmax are
+# the ones of the whole batch, item by item, so the bits do not depend on the thread count) on
+# zengrad's threads, BLAS held to one thread. Its batched products are too small for OpenBLAS
+# to thread, so at 2 threads the whole core used to run on one.
+ATTN_BLOCKS = 4
+ATTN_SPLIT_MIN = 1 << 18
+
+
 class SelfAttentionPackedFn(Function):
     """Multi-head self-attention core on a packed projection.
 
@@ -149,16 +166,40 @@ class SelfAttentionPackedFn(Function):
         a, b = rows
         e = qkv.shape[-1] // 3
         d = e // num_heads
+        xp = ctx.xp = backend.xp_of(qkv)
         q5 = qkv.reshape(a, b, 3, num_heads, d)
         # (N, H, L, d) strided views: batched matmul reads them without copies
         perm = (0, 2, 1, 3) if batch_first else (1, 2, 0, 3)
         q, k, v = (q5[:, :, i].transpose(perm) for i in range(3))
         # the last GEMM writes the context straight into the (a, b, H, d) rows the output
         # projection reads (a strided view with unit inner stride: BLAS takes it as is)
-        res = backend.xp_of(qkv).empty((a, b, num_heads, d), qkv.dtype)
-        _, ctx.saved = attention_forward(q, k, v, mask, 1.0 / math.sqrt(d), dropout_p,
-                                         out=res.transpose(perm))
-        ctx.perm, ctx.shape5 = perm, q5.shape
+        res = xp.empty((a, b, num_heads, d), qkv.dtype)
+        out = res.transpose(perm)
+        n, length = q.shape[0], q.shape[2]
+        per = n
+        if xp is np and n * num_heads * length * length >= ATTN_SPLIT_MIN:
+            per = -(-n // ATTN_BLOCKS)
+        # a mask with a batch axis is cut with the items; one without is shared
+        cut_mask = mask is not None and mask.ndim == 4 and mask.shape[0] == n > 1
+        if mask is not None and mask.ndim > 4:
+            per = n
+        scale = 1.0 / math.sqrt(d)
+        ctx.perm, ctx.shape5, ctx.per = perm, q5.shape, per
+        if per >= n:
+            _, saved = attention_forward(q, k, v, mask, scale, dropout_p, out=out)
+            ctx.saved = {0: saved}
+            return res.reshape(a * b, e)
+        # drawn for the whole batch in one call, so the stream is the unsplit one
+        draw = dropout_draw(xp, (n, num_heads, length, length), qkv.dtype) if dropout_p else None
+        ctx.saved = {}
+
+        def block(items, qb, kb, vb, ob) -> None:
+            lo, hi = int(items[0]), int(items[-1]) + 1
+            _, ctx.saved[lo] = attention_forward(
+                qb, kb, vb, mask[lo:hi] if cut_mask else mask, scale, dropout_p, out=ob,
+                draw=None if draw is None else draw[lo:hi])
+
+        blas_threads.over_threads(block, [np.arange(n), q, k, v, out], per)
         return res.reshape(a * b, e)
 
     @staticmethod
@@ -167,9 +208,16 @@ class SelfAttentionPackedFn(Function):
         go = g.reshape(a, b, h, d).transpose(perm)
         # the GEMMs write dq, dk, dv straight into the packed gradient's strided views
         # (each (L, d) slice has unit inner stride, so BLAS takes it as is): no copies
-        d5 = ctx.saved[0].empty(ctx.shape5, g.dtype)
+        d5 = ctx.xp.empty(ctx.shape5, g.dtype)
         outs = tuple(d5[:, :, i].transpose(perm) for i in range(3))
-        attention_backward(ctx.saved, go, True, True, True, False, outs)
+        if len(ctx.saved) == 1:
+            attention_backward(ctx.saved[0], go, True, True, True, False, outs)
+        else:
+            def block(items, gb, dq, dk, dv) -> None:
+                attention_backward(ctx.saved[int(items[0])], gb, True, True, True, False,
+                                   (dq, dk, dv))
+
+            blas_threads.over_threads(block, [np.arange(go.shape[0]), go, *outs], ctx.per)
         return d5.reshape(a * b, 3 * h * d), None, None, None, None, None
 
 
