@@ -7,8 +7,6 @@ the 2-thread runs do hand work to another thread (else the comparison proves not
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import pytest
 
@@ -31,16 +29,16 @@ def small_thresholds(monkeypatch):
 
 @pytest.fixture
 def at_threads(monkeypatch):
-    """at_threads(n, f): f() run with n pool threads; counts the pool's submits."""
+    """at_threads(n, f): f() run with n pool threads; counts the jobs posted to the pool."""
     before = threads.get_num_threads()
     submits = []
-    real = ThreadPoolExecutor.submit
+    real = threads.WorkerPool.post
 
-    def spy(pool, *a, **k):  # (these ops use no other executor)
+    def spy(pool, *a, **k):
         submits.append(1)
         return real(pool, *a, **k)
 
-    monkeypatch.setattr(ThreadPoolExecutor, "submit", spy)
+    monkeypatch.setattr(threads.WorkerPool, "post", spy)
 
     def run(n, f):
         threads.set_num_threads(n)

@@ -22,7 +22,11 @@ and 0-d or empty ones always run in one call.
 
 Blocks are handed out from one ticket counter: the caller works too, and a worker the OS has
 not started by the time the caller runs out of blocks is cancelled, so on a busy machine a
-split costs a submit, not a wait for a time slice.
+split costs a post, not a wait for a time slice. The workers are plain daemon threads, each
+waiting on its own queue (WorkerPool): posting a job costs one queue put (~7 us on the 2-core
+VM measured, a worker running ~20 us later), where ThreadPoolExecutor.submit cost ~22 us
+and its worker started ~35 us later (Future, locks and semaphores in Python); every split
+of an op or an optimizer step pays it once.
 
 The thread count: `set_num_threads(n)`, else OMP_NUM_THREADS, else the cores this process may
 run on (as torch reads it).
@@ -32,9 +36,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import queue
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -57,8 +61,62 @@ PIECE_MIN = 32768
 # row block): 256 KB of float32, so its 3-4 arrays stay in L2 through all its passes
 CACHE_BLOCK = 65536
 
+_NAME = "zengrad-ew"  # the workers' thread names (a worker's own split runs in one thread)
+
+
+class _Job:
+    """fn() for one worker, claimed once: by the worker that starts it, or by the caller
+    that cancels it (a worker that finds its job claimed skips it)."""
+
+    __slots__ = ("fn", "claim", "done")
+
+    def __init__(self, fn: Callable[[], None]) -> None:
+        self.fn = fn
+        self.claim = threading.Lock()
+        self.done = threading.Lock()
+        self.done.acquire()  # released when fn has run
+
+    def cancel(self) -> bool:
+        """True when the job had not started (now it never will)."""
+        return self.claim.acquire(blocking=False)
+
+    def wait(self) -> None:
+        """Return once a started job has finished."""
+        self.done.acquire()
+
+
+class WorkerPool:
+    """n daemon threads, each taking jobs from its own queue; post(i, job) hands job to
+    worker i. Jobs catch their own errors (the caller collects them)."""
+
+    def __init__(self, n: int) -> None:
+        self.queues: list[queue.SimpleQueue] = [queue.SimpleQueue() for _ in range(n)]
+        for i, q in enumerate(self.queues):
+            threading.Thread(target=_serve, args=(q,), name=f"{_NAME}-{i}", daemon=True).start()
+
+    def post(self, i: int, job: _Job) -> None:
+        self.queues[i].put(job)
+
+    def shutdown(self) -> None:
+        """The workers exit once their queued jobs are done."""
+        for q in self.queues:
+            q.put(None)
+
+
+def _serve(jobs: queue.SimpleQueue) -> None:
+    while True:
+        job = jobs.get()
+        if job is None:
+            return
+        if job.claim.acquire(blocking=False):
+            try:
+                job.fn()
+            finally:
+                job.done.release()
+
+
 _lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
+_pool: WorkerPool | None = None
 _threads: int | None = None
 
 
@@ -92,7 +150,7 @@ def set_num_threads(n: int) -> None:
     with _lock:
         _threads = n
         if _pool is not None:
-            _pool.shutdown(wait=False)
+            _pool.shutdown()
             _pool = None
     try:
         from threadpoolctl import threadpool_limits
@@ -113,53 +171,78 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
-def _get_pool() -> ThreadPoolExecutor:
+def _get_pool() -> WorkerPool:
+    """get_num_threads() - 1 workers: the calling thread is the other one."""
     global _pool
     with _lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(get_num_threads(), thread_name_prefix="zengrad-ew")
+            _pool = WorkerPool(max(1, get_num_threads() - 1))
         return _pool
 
 
 def _in_worker() -> bool:
     """True in one of the pool's own threads: a nested split would wait on itself."""
-    return threading.current_thread().name.startswith("zengrad-ew")
+    return threading.current_thread().name.startswith(_NAME)
 
 
 def _run_blocks(fn: Callable[..., None], arrays: Sequence, n: int, per: int, threads: int) -> None:
-    """fn over consecutive blocks of `per` rows of axis 0 (the last one shorter). With several
-    threads, the caller and threads - 1 pool workers take the blocks one at a time from one
-    shared ticket counter: a worker that the OS does not run soon (a busy machine) is
-    cancelled unstarted and the caller does its blocks, so a split never waits on a thread
-    that is not running (a fixed share per thread would wait up to a time slice)."""
+    """fn over consecutive blocks of `per` rows of axis 0 (the last one shorter), shared
+    among `threads` threads (_share)."""
     starts = range(0, n, per)
     if threads == 1 or len(starts) == 1:
         for s in starts:
             fn(*(a[s : s + per] for a in arrays))
         return
+    _share(lambda i: fn(*(a[starts[i] : starts[i] + per] for a in arrays)), len(starts), threads)
+
+
+def _share(run: Callable[[int], None], count: int, threads: int) -> None:
+    """run(i) for i in range(count), by the caller and threads - 1 pool workers that take
+    the indices one at a time from one shared ticket counter: a worker that the OS does not
+    run soon (a busy machine) is cancelled unstarted and the caller does its share, so a
+    split never waits on a thread that is not running (a fixed share per thread would wait
+    up to a time slice). Re-raises the first error a run raised."""
     ticket = itertools.count()  # next() on it is atomic under the GIL
     errors: list[BaseException] = []
 
     def work() -> None:
         while not errors:
             i = next(ticket)
-            if i >= len(starts):
+            if i >= count:
                 return
-            s = starts[i]
             try:
-                fn(*(a[s : s + per] for a in arrays))
+                run(i)
             except BaseException as e:  # handed to the caller, raised there
                 errors.append(e)
                 return
 
     pool = _get_pool()
-    futures = [pool.submit(work) for _ in range(min(threads, len(starts)) - 1)]
+    jobs = [_Job(work) for _ in range(min(threads, count) - 1)]
+    for i, job in enumerate(jobs):
+        pool.post(i, job)
     work()
-    for f in futures:
-        if not f.cancel():  # started: it is running its last block, wait for it
-            f.result()
+    for job in jobs:
+        if not job.cancel():  # started: it is running its last block, wait for it
+            job.wait()
     if errors:
         raise errors[0]
+
+
+def for_tasks(tasks: Sequence[tuple[Callable[..., None], Sequence]], size: int,
+              least: int | None = None) -> None:
+    """fn(*args) for each (fn, args) of tasks, possibly in several threads: the caller and
+    the pool's workers take the tasks in their order from one ticket counter (put the
+    largest first, so that the small ones fill the end), from `size` (the elements all
+    tasks touch, the caller's count) of `least` (default PARALLEL_MIN) on. One split for
+    many pieces of work (all blocks of all parameters of an optimizer step) wakes the pool
+    once, not once per piece. Tasks run concurrently: where one writes, no other may read
+    or write. Returns when all are done; re-raises the first error a task raised."""
+    threads = _threads_for(size, PARALLEL_MIN if least is None else least)
+    if threads == 1 or len(tasks) <= 1:
+        for fn, args in tasks:
+            fn(*args)
+        return
+    _share(lambda i: tasks[i][0](*tasks[i][1]), len(tasks), threads)
 
 
 def for_blocks(
