@@ -156,7 +156,9 @@ class BatchNormFn(Function):
     """y = w (x - mu) / sqrt(var + eps) + b with batch (training) or running statistics.
     Large NumPy inputs go through row blocks (_Rows): 3 passes over x forward (sum; centred
     squares; normalize and affine) and 2 backward (two sums; dx), where whole-array ufuncs
-    take 11 and 13."""
+    take 11 and 13. A channel-major input (a convolution's output) in training has whole
+    channels as rows, so each block is finished in one visit forward and backward (the same
+    ufuncs per value: the same bits)."""
 
     @staticmethod
     def forward(ctx, x, w, b, running_mean, running_var, training, momentum, eps):
@@ -165,6 +167,11 @@ class BatchNormFn(Function):
         bshape = (1, -1) + (1,) * (x.ndim - 2)
         lay = ctx.lay = _Rows.of(x, w, b, running_mean, running_var)
         m = x.size // x.shape[1]
+        if training and lay is not None and lay.major:
+            ctx.training, ctx.axes, ctx.bshape, ctx.w = training, axes, bshape, w
+            mu, var, ctx.invstd, ctx.xhat, y = _train_forward_major(xp, lay, x, w, b, eps)
+            update_running_stats(running_mean, running_var, mu, var, momentum, m)
+            return y
         if training:
             if lay is None:
                 mu = x.mean(axis=axes)
@@ -206,6 +213,9 @@ class BatchNormFn(Function):
         want_sgx = needs[1] or (needs[0] and ctx.training)
         if lay is not None and g.dtype != xhat.dtype:
             lay = None
+        if lay is not None and lay.major and ctx.training and needs[0]:
+            sg, sgx, dx = _train_backward_major(xp, lay, g, xhat, ctx.w, ctx.invstd)
+            return dx, sgx if needs[1] else None, sg if needs[2] else None, *(None,) * 5
         if lay is None:
             sg = g.sum(axis=axes) if want_sg else None
             sgx = xp.sum(g * xhat, axis=axes) if want_sgx else None
@@ -240,6 +250,75 @@ class BatchNormFn(Function):
         dw = sgx if needs[1] else None
         db = sg if needs[2] else None
         return dx, dw, db, None, None, None, None, None
+
+
+def _channel_rows(a):
+    """a (N, C, *S) as (C, N, *S): axis 0 is the channel (a view)."""
+    return a.transpose(1, 0, *range(2, a.ndim))
+
+
+def _train_forward_major(xp, lay: _Rows, x, w, b, eps: float):
+    """Training forward for channel-major x, where each row of the row view is one whole
+    channel: per block of channels, in one visit while the block is in cache, the mean, the
+    centred squares' mean, invstd, xhat and y (x read from memory once, where the row-sum
+    path reads it three times). Each value is computed with the ufuncs of the three-pass
+    path, so the results are the same bits. Returns mu, var, invstd (C,) and xhat, y."""
+    m = lay.length
+    xhat, xhat_r = lay.empty(xp, x.dtype)
+    y, y_r = lay.empty(xp, x.dtype)
+    mu, var, invstd = (xp.empty(lay.rows, x.dtype) for _ in range(3))
+    params = [v for v in (w, b) if v is not None]
+    has_w, has_b = w is not None, b is not None
+
+    def block(xr, hr, yr, mu_r, var_r, inv_r, *wb):
+        mu_r[...] = xr.sum(axis=1) / m
+        xp.subtract(xr, mu_r[:, None], out=hr)
+        var_r[...] = xp.square(hr).sum(axis=1) / m
+        inv_r[...] = 1 / xp.sqrt(var_r + eps)
+        hr *= inv_r[:, None]
+        if has_w:
+            xp.multiply(hr, wb[0][:, None], out=yr)
+            if has_b:
+                yr += wb[1][:, None]
+        elif has_b:
+            xp.add(hr, wb[0][:, None], out=yr)
+        else:
+            yr[...] = hr
+
+    lay.each_block(block, (lay.view(x), xhat_r, y_r, mu, var, invstd, *params))
+    return mu, var, invstd, xhat, y
+
+
+def _train_backward_major(xp, lay: _Rows, g, xhat, w, invstd):
+    """Training backward for channel-major xhat: per block of whole channels, sum(g),
+    sum(g xhat) and then dx of those channels while the block is in cache (g and xhat read
+    from memory once, not twice). g in another layout (C order, after a residual add) is
+    copied block by block into a cached piece, not as a whole. The ufuncs per value are the
+    two-pass path's: the same bits. Returns sum(g), sum(g xhat) (C,) and dx laid out as x."""
+    m = lay.length
+    dx, dx_r = lay.empty(xp, g.dtype)
+    sg, sgx = xp.empty(lay.rows, g.dtype), xp.empty(lay.rows, g.dtype)
+    scale = invstd if w is None else w * invstd
+    g_r = lay.view(g)
+    dense = g_r is not None
+    if not dense:
+        g_r = _channel_rows(g)  # (C, N, *S), strided
+
+    def block(gr, hr, dr, sg_r, sgx_r, sc):
+        if not dense:
+            piece = xp.empty(hr.shape, gr.dtype)
+            piece.reshape(gr.shape)[...] = gr
+            gr = piece
+        sg_r[...] = gr.sum(axis=1)
+        t = xp.multiply(gr, hr)
+        sgx_r[...] = t.sum(axis=1)
+        xp.multiply(hr, (sgx_r / m)[:, None], out=dr)
+        xp.subtract(gr, dr, out=dr)
+        dr -= (sg_r / m)[:, None]
+        dr *= sc[:, None]
+
+    lay.each_block(block, (g_r, lay.view(xhat), dx_r, sg, sgx, scale))
+    return sg, sgx, dx
 
 
 def _dx_rows(xp, lay: _Rows, g_r, h_r, scale, sg, sgx, m: int, training: bool):

@@ -1,0 +1,75 @@
+"""The BasicBlock's fast paths (batch norm over whole channels of a channel-major input, the
+shifted-view convolution's scratch buffers) against the plain formulas, and the same bits at
+one and two threads."""
+
+import numpy as np
+import pytest
+
+import zengrad as zg
+from zengrad.ops import threads
+from zengrad.ops.batchnorm import batch_norm
+
+
+def _channel_major(a):
+    """a (N, C, *S) with memory order (C, N, *S), as a convolution's output."""
+    perm = (1, 0, *range(2, a.ndim))
+    return np.ascontiguousarray(a.transpose(perm)).transpose(perm)
+
+
+def _reference(x, g, w, b, eps):
+    """Training batch norm and its gradients by the textbook formulas (float64)."""
+    axes = (0, *range(2, x.ndim))
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    mu = x.mean(axis=axes)
+    var = x.var(axis=axes)
+    xhat = (x - mu.reshape(shape)) / np.sqrt(var + eps).reshape(shape)
+    y = w.reshape(shape) * xhat + b.reshape(shape)
+    m = x.size // x.shape[1]
+    sg, sgx = g.sum(axis=axes), (g * xhat).sum(axis=axes)
+    scale = (w / np.sqrt(var + eps)).reshape(shape)
+    dx = scale * (g - sg.reshape(shape) / m - xhat * (sgx / m).reshape(shape))
+    return y, dx, sgx, sg, mu, var * m / (m - 1)
+
+
+def _run(x, g, w, b, eps=1e-5):
+    xt = zg.tensor(x, requires_grad=True)
+    xt.array = x  # keep the channel-major memory order of x
+    wt, bt = zg.tensor(w, requires_grad=True), zg.tensor(b, requires_grad=True)
+    rm, rv = zg.tensor(np.zeros_like(w)), zg.tensor(np.zeros_like(w))
+    y = batch_norm(xt, rm, rv, wt, bt, training=True, momentum=1.0, eps=eps)
+    y.backward(zg.tensor(g))
+    return [y.array, xt.grad.array, wt.grad.array, bt.grad.array, rm.array, rv.array]
+
+
+@pytest.mark.parametrize("shape", [(4, 3, 5, 6), (32, 8, 16, 16), (3, 5, 700)])
+@pytest.mark.parametrize("g_channel_major", [True, False])
+def test_batch_norm_channel_major_matches_formulas(rng, shape, g_channel_major):
+    x = _channel_major(rng.standard_normal(shape) * 2 + 1)
+    g = rng.standard_normal(shape)
+    if g_channel_major:
+        g = _channel_major(g)
+    c = shape[1]
+    w, b = rng.standard_normal(c), rng.standard_normal(c)
+    got = _run(x, g, w, b)
+    for a, e in zip(got, _reference(x, g, w, b, 1e-5)):
+        np.testing.assert_allclose(a, e, rtol=1e-10, atol=1e-10)
+    y = got[0]
+    assert y.transpose(1, 0, *range(2, y.ndim)).flags.c_contiguous  # x's layout kept
+
+
+def test_batch_norm_channel_major_same_bits_at_any_thread_count(rng):
+    shape = (32, 64, 32, 32)  # 2M values: split over the pool at two threads
+    x = _channel_major(rng.standard_normal(shape).astype(np.float32))
+    g = rng.standard_normal(shape).astype(np.float32)  # C order, as after a residual add
+    w = rng.standard_normal(64).astype(np.float32)
+    b = rng.standard_normal(64).astype(np.float32)
+    before = threads.get_num_threads()
+    try:
+        threads.set_num_threads(1)
+        one = _run(x, g, w, b)
+        threads.set_num_threads(2)
+        two = _run(x, g, w, b)
+    finally:
+        threads.set_num_threads(before)
+    for a, e in zip(one, two):
+        assert np.array_equal(a, e)
