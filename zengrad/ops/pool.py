@@ -100,6 +100,99 @@ def _window_max(x, kernel, stride, padding, dilation, ceil_mode):
     return xpad, out, rows, cols, tiles
 
 
+# ----- 2x2 max pooling over dense rows -----------------------------------------------------------
+# kernel 2, stride 2, no padding or dilation, even H and W, on an input whose memory holds
+# whole rows of W with H the next axis (C order, or conv's channel-major activations): as
+# (R, W) rows in memory order, the window max is a max over the two halves of each row pair
+# and then over the two rows. The first pass reads the flat rows at stride 2 in ONE long loop
+# (NumPy gets no such loop from an (OH, OW) view with step 2 on both axes: 14-float inner
+# loops, 15-20 ns each), and the per-pass masks are dense arrays of the halved sizes.
+# LeNet-5 pool 1 (6 x 64 x 28 x 28 channel-major), 1 thread: forward + backward 832 -> 705 us
+# (the forward 195 -> 375, the backward 637 -> 330).
+
+
+def _dense_rows(x):
+    """(order, x.transpose(order) as (R, W) rows) when x (N, C, H, W) lies densely in memory
+    with W its innermost axis and H the next; else None. Size-1 axes count as outermost."""
+    order = sorted(range(4), key=lambda k: (x.shape[k] > 1, -abs(x.strides[k])))
+    if order[2:] != [2, 3] or x.strides[3] != x.itemsize:
+        return None
+    t = x.transpose(order)
+    if not t.flags.c_contiguous:
+        return None
+    return order, t.reshape(-1, x.shape[3])
+
+
+def _pool2x2_ok(x, kernel, stride, padding, dilation) -> bool:
+    """Whether max pooling takes the 2x2 dense-rows path (NumPy floats only)."""
+    if kernel != (2, 2) or stride != (2, 2) or any(padding) or dilation != (1, 1):
+        return False
+    if type(x) is not np.ndarray or x.dtype.kind != "f" or x.size == 0:
+        return False
+    return x.shape[2] % 2 == 0 and x.shape[3] % 2 == 0 and _dense_rows(x) is not None
+
+
+def _from_rows(flat, order, shape):
+    """A flat array in memory order `order` as the (N, C, H, W) array of that shape."""
+    t = flat.reshape(tuple(shape[k] for k in order))
+    return t.transpose(np.argsort(order))
+
+
+def _pool2x2_forward(x, masks: bool):
+    """(y, (order, mh, mv)): y the 2x2 window maxima in x's memory order; with masks, mh
+    (R, W/2) = 1.0 where a row's right element beats its left one (strictly: a tie goes left)
+    and mv (R/2, W/2) = 1.0 where the lower row's pair max beats the upper one's (a tie goes
+    up), so following them picks each window's first maximum in row-major order."""
+    order, rows = _dense_rows(x)
+    r, w = rows.shape
+    n, c, h, _ = x.shape
+    pair = rows.reshape(r // 2, 2 * w)  # a row pair: axis 0 is what threads may split
+    half = np.empty((r // 2, w), x.dtype)  # each row's pair maxima, the two rows side by side
+    out = np.empty((r // 2, w // 2), x.dtype)
+    mh = np.empty((r // 2, w), x.dtype) if masks else None
+    mv = np.empty((r // 2, w // 2), x.dtype) if masks else None
+
+    def run(pair, half, out, mh=None, mv=None):
+        flat, hf = pair.reshape(-1), half.reshape(-1)
+        left, right = flat[0::2], flat[1::2]
+        if mh is not None:
+            np.greater(right, left, out=mh.reshape(-1), casting="unsafe")
+        np.maximum(left, right, out=hf)
+        up, down = half[:, : w // 2], half[:, w // 2 :]
+        if mv is not None:
+            np.greater(down, up, out=mv, casting="unsafe")
+        np.maximum(up, down, out=out)
+
+    threads.split_rows(run, (pair, half, out) + ((mh, mv) if masks else ()))
+    y = _from_rows(out, order, (n, c, h // 2, w // 2))
+    return y, (order, mh, mv)
+
+
+def _pool2x2_backward(g, xshape, saved):
+    """dx: g routed down the masks, g * mv to the lower row and the rest to the upper, then
+    within the row g * mh to the right element and the rest to the left (g - g m is g or 0
+    exactly: m is 1 or 0)."""
+    order, mh, mv = saved
+    r2, w = mh.shape
+    gt = g.transpose(order)
+    if not gt.flags.c_contiguous:  # g in y's memory order (a flattened y comes back C-ordered)
+        gt = np.ascontiguousarray(gt)
+    gt = gt.reshape(r2, w // 2)
+    dx = np.empty((r2, 2 * w), g.dtype)
+    half = np.empty((r2, w), g.dtype)
+
+    def run(dx, half, gt, mh, mv):
+        up, down = half[:, : w // 2], half[:, w // 2 :]
+        np.multiply(gt, mv, out=down)
+        np.subtract(gt, down, out=up)
+        flat, hf = dx.reshape(-1), half.reshape(-1)
+        np.multiply(hf, mh.reshape(-1), out=flat[1::2])
+        np.subtract(hf, flat[1::2], out=flat[0::2])
+
+    threads.split_rows(run, (dx, half, gt, mh, mv))
+    return _from_rows(dx, order, xshape)
+
+
 class MaxPool2dFn(Function):
     """y = max over each window;  dL/dx = g at the first maximum of each window, 0 elsewhere.
     Large inputs are cut along N into pieces run on the thread pool (zengrad.ops.threads):
@@ -108,6 +201,12 @@ class MaxPool2dFn(Function):
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, dilation, ceil_mode):
         ctx.xp = backend.xp_of(x)
+        ctx.fast = _pool2x2_ok(x, kernel, stride, padding, dilation)
+        if ctx.fast:
+            out, ctx.saved = _pool2x2_forward(x, masks=ctx.needs_input_grad[0])
+            ctx.x, ctx.out, ctx.steps = x, out, (stride, dilation)
+            ctx.geom = (kernel, padding, ceil_mode)
+            return out
         xpad, out, rows, cols, tiles = _window_max(x, kernel, stride, padding, dilation, ceil_mode)
         ctx.xpad, ctx.out, ctx.geom = xpad, out, (rows, cols, padding, x.shape, tiles)
         ctx.steps = (stride, dilation)
@@ -115,6 +214,16 @@ class MaxPool2dFn(Function):
 
     @staticmethod
     def backward(ctx, g):
+        if ctx.fast:
+            x = ctx.x
+            if not np.isnan(ctx.out).any():
+                return _pool2x2_backward(g, x.shape, ctx.saved), None, None, None, None, None
+            # a NaN window: torch's indices, as below
+            stride, dilation = ctx.steps
+            kernel, padding, ceil_mode = ctx.geom
+            _, out, rows, cols, _ = _window_max(x, kernel, stride, padding, dilation, ceil_mode)
+            idx, empty = _argmax_indices(x, out, rows, cols, padding, stride, dilation, x.shape[2:])
+            return _scatter_planes(g, idx, x.shape, empty), None, None, None, None, None
         rows, cols, padding, xshape, tiles = ctx.geom
         xp, xpad, out = ctx.xp, ctx.xpad, ctx.out
         if xp.isnan(out).any() or (any(padding) and xp.isneginf(out).any()):

@@ -1,0 +1,91 @@
+"""max_pool2d's 2x2 dense-rows path (ops/pool.py) against the general path and torch: values,
+the first-maximum rule for ties (ReLU's zeros, repeated values, -inf), layouts, NaN."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import zengrad as zg
+from zengrad.nn import functional as F
+from zengrad.ops import pool
+
+
+def _layout(base: np.ndarray, kind: str) -> np.ndarray:
+    if kind == "cm":  # conv's channel-major activations
+        return np.ascontiguousarray(base.swapaxes(0, 1)).swapaxes(0, 1)
+    if kind == "nhwc":  # W not innermost: the general path
+        return np.ascontiguousarray(base.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    return base
+
+
+def _grads(x: np.ndarray, g: np.ndarray):
+    t = zg.from_numpy(x).requires_grad_()
+    y = F.max_pool2d(t, 2)
+    y.backward(zg.from_numpy(g))
+    return y.array, t.grad.array
+
+
+def _inputs(kind: str, dtype, ties: bool):
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((3, 4, 8, 10))
+    if ties:
+        base = np.maximum(np.round(base), 0)  # all-zero windows and repeated maxima
+        base[0, 0, :2, :2] = -np.inf
+        base[0, 1, 2:4, 4:6] = 2.0
+    x = _layout(base.astype(dtype), kind)
+    g = rng.standard_normal((3, 4, 4, 5)).astype(dtype)
+    return x, g
+
+
+@pytest.mark.parametrize("kind", ["c", "cm", "nhwc"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ties", [False, True])
+def test_same_as_general_path(monkeypatch, kind, dtype, ties):
+    x, g = _inputs(kind, dtype, ties)
+    assert pool._pool2x2_ok(x, (2, 2), (2, 2), (0, 0), (1, 1)) == (kind != "nhwc")
+    y, dx = _grads(x, g)
+    monkeypatch.setattr(pool, "_pool2x2_ok", lambda *a: False)
+    y0, dx0 = _grads(x, g)
+    np.testing.assert_array_equal(y, y0)
+    np.testing.assert_array_equal(dx, dx0)
+    assert y.dtype == dx.dtype == dtype
+
+
+@pytest.mark.parametrize("kind", ["c", "cm"])
+def test_ties_match_torch(kind):
+    x, g = _inputs(kind, np.float64, True)
+    y, dx = _grads(x, g)
+    tx = torch.from_numpy(np.ascontiguousarray(x)).requires_grad_()
+    ty = TF.max_pool2d(tx, 2)
+    ty.backward(torch.from_numpy(g))
+    np.testing.assert_array_equal(y, ty.detach().numpy())
+    np.testing.assert_array_equal(dx, tx.grad.numpy())
+
+
+def test_output_keeps_the_input_memory_order():
+    x, g = _inputs("cm", np.float32, False)
+    y, saved = pool._pool2x2_forward(x, masks=True)
+    dx = pool._pool2x2_backward(g, x.shape, saved)  # (g C-ordered: copied into y's order)
+    assert y.transpose(1, 0, 2, 3).flags.c_contiguous
+    assert dx.transpose(1, 0, 2, 3).flags.c_contiguous
+
+
+def test_nan_window_follows_torch():
+    x, g = _inputs("cm", np.float64, False)
+    x = x.copy()
+    x[1, 2, 3, 4] = x[1, 2, 2, 5] = np.nan  # two NaNs in one window: torch takes the last
+    y, dx = _grads(x, g)
+    tx = torch.from_numpy(np.ascontiguousarray(x)).requires_grad_()
+    ty = TF.max_pool2d(tx, 2)
+    ty.backward(torch.from_numpy(g))
+    np.testing.assert_array_equal(y, ty.detach().numpy())
+    np.testing.assert_array_equal(dx, tx.grad.numpy())
+
+
+def test_no_grad_saves_no_masks():
+    x, _ = _inputs("cm", np.float32, False)
+    with zg.no_grad():
+        y = F.max_pool2d(zg.from_numpy(x), 2)
+    assert y.grad_fn is None
+    np.testing.assert_array_equal(y.array, TF.max_pool2d(torch.from_numpy(x.copy()), 2).numpy())
