@@ -2,12 +2,15 @@
 shifted-view convolution's scratch buffers) against the plain formulas, and the same bits at
 one and two threads."""
 
+import threading
+
 import numpy as np
 import pytest
 
 import zengrad as zg
 from zengrad.ops import threads
 from zengrad.ops.batchnorm import batch_norm
+from zengrad.ops.scratch import scratch
 
 
 def _channel_major(a):
@@ -73,3 +76,40 @@ def test_batch_norm_channel_major_same_bits_at_any_thread_count(rng):
         threads.set_num_threads(before)
     for a, e in zip(one, two):
         assert np.array_equal(a, e)
+
+
+def test_scratch_is_per_slot_and_per_thread():
+    a = scratch(np, (4, 100), np.float32, 0)
+    b = scratch(np, (4, 100), np.float32, 1)
+    assert not np.shares_memory(a, b)
+    assert np.shares_memory(a, scratch(np, (2, 50), np.float32, 0))  # the same slot again
+    big = scratch(np, (8, 100), np.float32, 0)  # grown
+    assert big.shape == (8, 100) and big.dtype == np.float32
+    other = []
+    t = threading.Thread(target=lambda: other.append(scratch(np, (8, 100), np.float32, 0)))
+    t.start()
+    t.join()
+    assert not np.shares_memory(big, other[0])
+
+
+def test_kept_outputs_alive_at_once_do_not_share_memory(rng):
+    """Batch norm's outputs and saved xhat come from kept buffers: graphs alive at once (and
+    outputs the caller still holds) each keep their own."""
+    shape = (8, 16, 32, 32)  # 512 KiB of float32 per array: kept
+    xs = [_channel_major(rng.standard_normal(shape).astype(np.float32)) for _ in range(3)]
+    w = zg.tensor(np.ones(16, np.float32), requires_grad=True)
+    outs = []
+    for x in xs:
+        xt = zg.tensor(x, requires_grad=True)
+        xt.array = x
+        outs.append((xt, batch_norm(xt, None, None, w, None, training=True)))
+    arrays = [y.array for _, y in outs]
+    for i in range(len(arrays)):
+        for j in range(i):
+            assert not np.shares_memory(arrays[i], arrays[j])
+    for xt, y in outs[::-1]:
+        y.sum().backward()
+        ref = _reference(xt.array.astype(np.float64), np.ones(shape), np.ones(16),
+                         np.zeros(16), 1e-5)
+        np.testing.assert_allclose(y.array, ref[0], rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(xt.grad.array, ref[1], rtol=1e-3, atol=1e-4)

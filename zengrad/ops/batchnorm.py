@@ -18,6 +18,10 @@ from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
 from zengrad.ops import threads
 from zengrad.ops.args import shape_str
+from zengrad.ops.scratch import kept_empty, scratch
+
+# ops.scratch slots of the one-visit blocks (a block's temporary; g's copied piece)
+_TEMP, _PIECE = 10, 11
 
 
 def update_running_stats(running_mean, running_var, mu, var, momentum: float, m: int) -> None:
@@ -81,12 +85,13 @@ class _Rows:
         return a.reshape(self.rows, self.length) if a.flags.c_contiguous else None
 
     def empty(self, xp, dtype):
-        """(a new array laid out as x, its row view)."""
+        """(a new array laid out as x, its row view): a kept buffer (ops.scratch.kept_empty),
+        as the activations of a convolution stack are allocated again every step."""
         n, c, *rest = self.shape
         if self.major:
-            a = xp.empty((c, n, *rest), dtype)
+            a = kept_empty(xp, (c, n, *rest), dtype)
             return a.transpose(1, 0, *range(2, a.ndim)), a.reshape(self.rows, self.length)
-        a = xp.empty(self.shape, dtype)
+        a = kept_empty(xp, self.shape, dtype)
         return a, a.reshape(self.rows, self.length)
 
     def rows_of(self, xp, a):
@@ -273,7 +278,7 @@ def _train_forward_major(xp, lay: _Rows, x, w, b, eps: float):
     def block(xr, hr, yr, mu_r, var_r, inv_r, *wb):
         mu_r[...] = xr.sum(axis=1) / m
         xp.subtract(xr, mu_r[:, None], out=hr)
-        var_r[...] = xp.square(hr).sum(axis=1) / m
+        var_r[...] = xp.square(hr, out=scratch(xp, hr.shape, hr.dtype, _TEMP)).sum(axis=1) / m
         inv_r[...] = 1 / xp.sqrt(var_r + eps)
         hr *= inv_r[:, None]
         if has_w:
@@ -306,11 +311,11 @@ def _train_backward_major(xp, lay: _Rows, g, xhat, w, invstd):
 
     def block(gr, hr, dr, sg_r, sgx_r, sc):
         if not dense:
-            piece = xp.empty(hr.shape, gr.dtype)
+            piece = scratch(xp, hr.shape, gr.dtype, _PIECE)
             piece.reshape(gr.shape)[...] = gr
             gr = piece
         sg_r[...] = gr.sum(axis=1)
-        t = xp.multiply(gr, hr)
+        t = xp.multiply(gr, hr, out=scratch(xp, hr.shape, hr.dtype, _TEMP))
         sgx_r[...] = t.sum(axis=1)
         xp.multiply(hr, (sgx_r / m)[:, None], out=dr)
         xp.subtract(gr, dr, out=dr)

@@ -29,14 +29,11 @@ comes from NumPy's matmul handing strided operands to OpenBLAS without a copy.
 
 from __future__ import annotations
 
-import math
-import sys
-import threading
-
 import numpy as np
 
 from zengrad import backend
 from zengrad.ops import threads
+from zengrad.ops.scratch import kept_empty, scratch
 
 # a chunk's working set (input rows, accumulator and product: (C + 2 OC) x L floats) is about
 # this many floats, at least one image: the BasicBlock's (64 + 128) x 1089 (one 33x33 grid)
@@ -77,66 +74,6 @@ def implicit_gemm_ok(xshape, wshape, stride, pads, dilation, groups, dtype) -> b
     if min(c, oc) < MIN_CHANNELS or n * oh * ow < MIN_POSITIONS:
         return False
     return n * oh * ow * c * oc * kh * kw >= MIN_WORK
-
-
-# ----- buffers kept between steps -------------------------------------------------------
-# A large temporary allocated afresh every step comes from newly mapped memory, and the kernel
-# zeroes each page at its first touch: LeNet-5's step took ~2,100 such page faults, 1 thread
-# 11.2 ms against 7.2 without them. The convolutions' column buffers and padded copies (kept
-# from the forward to the backward) come from here instead: an array is handed out again once
-# nothing else refers to it. NumPy only (CuPy pools its device memory itself).
-KEEP_MIN_BYTES = 256 * 1024
-KEEP_MAX_BYTES = 128 * 1024 * 1024  # all kept buffers together
-KEEP_PER_SHAPE = 2  # a graph kept past the next forward holds one, the next step the other
-_kept: dict[tuple, list] = {}
-_kept_bytes = 0
-_kept_lock = threading.Lock()
-
-
-def _refs_when_free() -> int:
-    """What sys.getrefcount says of a list's item that nothing else refers to (2 on CPython
-    3.10-3.13: the list's reference and the argument's), measured, not assumed."""
-    probe = [object()]
-    return sys.getrefcount(probe[0])
-
-
-_FREE_REFS = _refs_when_free()
-
-
-def _drop_free_buffers() -> None:
-    """Forget every kept buffer that nothing refers to (to make room for other shapes)."""
-    global _kept_bytes
-    for key in list(_kept):
-        bufs = _kept[key]
-        for i in range(len(bufs) - 1, -1, -1):
-            if sys.getrefcount(bufs[i]) == _FREE_REFS:
-                _kept_bytes -= bufs.pop(i).nbytes
-        if not bufs:
-            del _kept[key]
-
-
-def kept_empty(xp, shape: tuple, dtype):
-    """xp.empty(shape, dtype), from a kept buffer that nothing else refers to if there is one
-    (its contents are arbitrary, as empty's)."""
-    global _kept_bytes
-    dtype = np.dtype(dtype)
-    nbytes = math.prod(shape) * dtype.itemsize
-    if xp is not np or nbytes < KEEP_MIN_BYTES:
-        return xp.empty(shape, dtype)
-    key = (tuple(shape), dtype)
-    with _kept_lock:
-        bufs = _kept.get(key, ())
-        for i in range(len(bufs)):
-            if sys.getrefcount(bufs[i]) == _FREE_REFS:
-                return bufs[i]
-        buf = np.empty(shape, dtype)  # host: only NumPy arrays are kept
-        if len(bufs) < KEEP_PER_SHAPE:
-            if _kept_bytes + nbytes > KEEP_MAX_BYTES:
-                _drop_free_buffers()
-            if _kept_bytes + nbytes <= KEEP_MAX_BYTES:
-                _kept.setdefault(key, []).append(buf)
-                _kept_bytes += nbytes
-        return buf
 
 
 def _pads_fit(pads, kshape, dilation) -> bool:
@@ -260,14 +197,14 @@ def correlate(flat: PaddedFlat, wk, out_hw: tuple[int, int]):
     _, oc, _ = wk.shape
     hq, wq, xp = flat.hq, flat.wq, flat.xp
     dtype = np.result_type(wk.dtype, flat.x.dtype)
-    y = xp.empty((oc, flat.n, oh, ow), dtype)
+    y = kept_empty(xp, (oc, flat.n, oh, ow), dtype)
     x = flat.x
 
     def run(y_part, images):
         g, s = len(images), int(images[0]) * hq * wq
         length = g * hq * wq
-        acc = xp.empty((oc, length), dtype)
-        tmp = xp.empty((oc, length), dtype)
+        acc = scratch(xp, (oc, length), dtype, 0)
+        tmp = scratch(xp, (oc, length), dtype, 1)
         for k, off in enumerate(flat.offsets):
             view = x[:, s + off : s + off + length]
             if k == 0:
@@ -315,7 +252,7 @@ def weight_grad(flat: PaddedFlat, gflat: PaddedFlat):
     def run(part, first):
         s = int(first[0]) * hq * wq
         length = min(per, n - int(first[0])) * hq * wq
-        cols = xp.empty((kh, kw, c, length), flat.x.dtype)
+        cols = scratch(xp, (kh, kw, c, length), flat.x.dtype, 2)
         cols[...] = flat.tap_views(s, length)
         grid = gx[:, g0 + s : g0 + s + length]
         xp.matmul(cols.reshape(kh * kw * c, length), grid.T, out=part[0])
