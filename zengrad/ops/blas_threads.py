@@ -1,33 +1,55 @@
 """Chunks of work on zengrad's threads with BLAS held to one thread while they run.
 
-Two threads that each run their own small matrix products beat OpenBLAS splitting each product
-over both cores (the products of a chunk are too small to pay for its hand-offs), and the two
-must not both split: four threads on two cores. `over_threads(fn, arrays, per)` is
-threads.for_blocks(fn, arrays, per) (chunks of `per` rows of axis 0, cut by shape only) with,
-when more than one chunk runs on more than one thread, BLAS limited to one thread
-(threadpoolctl, process-wide) for the duration. Without threadpoolctl BLAS keeps its threads:
-slower, the same results.
+Two threads that each run their own small products beat OpenBLAS splitting each of them, and
+the two must not both split (four threads on two cores). Also, a product BLAS runs on one
+thread does not wake OpenBLAS's workers, which spin for about 0.1 s after every product they
+share (measured here: 120 ms of a core burnt in a 200 ms sleep after one 2-thread GEMM; a
+split attention core took 2.1 ms right after a threaded GEMM against 1.2 ms without one).
+
+- `over_threads(fn, arrays, per)`: threads.for_blocks with BLAS held to one thread, for ops
+  whose chunks run their own small products (convolutions, attention, recurrences).
+- `one_blas_thread()`: the hold itself, a context manager (about 2 us; threadpoolctl's
+  `limit` costs 150 us).
+Without threadpoolctl BLAS keeps its threads: slower, the same results.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 
 from zengrad.ops import threads
 
-_blas = None
+_libs: list | None = None
 
 
-def _controller():
-    global _blas
-    if _blas is None:
+def _blas_libs() -> list:
+    """threadpoolctl's controllers of the BLAS libraries loaded ([] without threadpoolctl)."""
+    global _libs
+    if _libs is None:
         try:
             from threadpoolctl import ThreadpoolController
         except ImportError:
-            _blas = False
+            _libs = []
         else:
-            _blas = ThreadpoolController().select(user_api="blas")
-    return _blas
+            _libs = list(ThreadpoolController().select(user_api="blas").lib_controllers)
+    return _libs
+
+
+@contextmanager
+def one_blas_thread():
+    """BLAS at one thread inside the block (process-wide), its thread count restored after."""
+    libs = _blas_libs()
+    before = [lib.get_num_threads() for lib in libs]
+    for lib, n in zip(libs, before):
+        if n != 1:
+            lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib, n in zip(libs, before):
+            if n != 1:
+                lib.set_num_threads(n)
 
 
 def over_threads(fn: Callable[..., None], arrays: Sequence, per: int, least: int = 0) -> None:
@@ -36,9 +58,5 @@ def over_threads(fn: Callable[..., None], arrays: Sequence, per: int, least: int
     if threads.get_num_threads() == 1 or arrays[0].shape[0] <= per or arrays[0].size < least:
         threads.for_blocks(fn, arrays, per, least)  # one at a time: BLAS splits each product
         return
-    blas = _controller()
-    if blas is False:
-        threads.for_blocks(fn, arrays, per, least)
-        return
-    with blas.limit(limits=1):
+    with one_blas_thread():
         threads.for_blocks(fn, arrays, per, least)

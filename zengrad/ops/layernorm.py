@@ -15,7 +15,7 @@ from numbers import Integral
 from zengrad import backend
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
-from zengrad.ops import threads
+from zengrad.ops import blas_threads
 
 # rows per block of the row-wise passes: blocks are cut by shape only (so the bits never depend
 # on the thread count) and spread over zengrad's threads from ROW_SPLIT_MIN elements; one
@@ -36,7 +36,7 @@ class LayerNormFn(Function):
     (BLAS GEMV, 4-5x faster here than NumPy's sum or einsum over rows of 128), and each
     (rows, K) pass is an in-place or out= ufunc: forward 4 passes, backward 6. Each row is
     normalized on its own, so the passes run over blocks of rows on zengrad's threads
-    (threads.for_blocks); the column sums of the backward (dw, db) run once over all rows."""
+    (blas_threads.over_threads); the column sums of the backward (dw, db) run once over all rows."""
 
     @staticmethod
     def forward(ctx, x, w, b, normalized_shape, eps):
@@ -68,7 +68,7 @@ class LayerNormFn(Function):
             if b1 is not None:
                 yb += b1
 
-        threads.for_blocks(block, [x2, xhat, y, rstd], _row_block(rows, k), ROW_SPLIT_MIN)
+        blas_threads.over_threads(block, [x2, xhat, y, rstd], _row_block(rows, k), ROW_SPLIT_MIN)
         ctx.xhat, ctx.rstd, ctx.shape, ctx.wshape = xhat, rstd, x.shape, normalized_shape
         ctx.w = w1
         return y.reshape(x.shape)
@@ -104,7 +104,7 @@ class LayerNormFn(Function):
                 dxb -= tmp
                 dxb *= rb
 
-            threads.for_blocks(block, [g2, xhat, rstd, gx, dx], _row_block(rows, k),
+            blas_threads.over_threads(block, [g2, xhat, rstd, gx, dx], _row_block(rows, k),
                                ROW_SPLIT_MIN)
             dx = dx.reshape(ctx.shape)
         if n[1]:
