@@ -25,6 +25,9 @@ def machine_load() -> float:
     return os.getloadavg()[0]
 
 
+SPIN_GAP_S = 0.2
+
+
 def time_interleaved(
     impls: dict[str, Callable[[], object]],
     warmup: int = 5,
@@ -49,7 +52,10 @@ def time_interleaved(
             for _ in range(n):
                 fn()
             samples[name].append((time.perf_counter() - t0) * 1000 / n)
-            time.sleep(0.05)  # let idle BLAS worker threads stop spinning
+            # let idle worker threads stop spinning before the other side's block: OpenBLAS's
+            # spin ~0.12 s after a shared product (a core's worth of CPU time, measured), so a
+            # shorter gap slowed torch's next block; torch's OpenMP threads spin ~5-10 ms
+            time.sleep(SPIN_GAP_S)
     return {
         name: {"median_ms": statistics.median(v), "best_ms": min(v)} for name, v in samples.items()
     }
