@@ -31,6 +31,7 @@ import numpy as np
 from zengrad import backend
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
+from zengrad.ops import blas_threads
 from zengrad.ops.args import LazyName, check_positive, ntuple, shape_str
 from zengrad.ops.conv_implicit import (
     PaddedFlat,
@@ -59,6 +60,12 @@ SMALL_OUT_BLOCK = 4096
 # a batched product over sum blocks of this length, then summed (conv1: 3.5 -> 0.7 ms)
 TINY_DW_SIZE = 1024
 TINY_DW_BLOCK = 1024
+# one-group forwards on NumPy copy and multiply chunks of whole images whose columns and
+# products (C KH KW + 1 + OC rows) make about this many floats, so the GEMM reads each chunk's
+# columns from L2 right after the copy wrote them (LeNet forward, 1 thread: conv1 844 -> 779
+# us, conv2 1060 -> 1000 us; 2 threads, the chunks on zengrad's threads with BLAS at one
+# thread: 840 -> 676, 940 -> 793). 64K floats or 256K: 5-30% slower
+CHUNK_FLOATS = 128 * 1024
 
 
 # ----- padding ---------------------------------------------------------------------------
@@ -175,16 +182,22 @@ class Conv2dFn(Function):
         win = as_strided(
             xp, xpad, (c, kh, kw, n, oh, ow), (s_c, s_h * dh, s_w * dw, s_n, s_h * sh, s_w * sw)
         )
-        cols = kept_empty(xp, (c * kh * kw, n * oh * ow), xpad.dtype)
-        cols.reshape(c, kh, kw, n, oh, ow)[...] = win  # the im2col copy
-        if groups == 1:
-            out = _small_rows_matmul(xp, w.reshape(oc, -1), cols)
-        else:
-            cols = cols.reshape(groups, cg * kh * kw, n * oh * ow)
-            out = xp.matmul(w.reshape(groups, oc // groups, -1), cols).reshape(oc, -1)
-        if b is not None:
-            out += b[:, None]
         needs = ctx.needs_input_grad
+        k = c * kh * kw
+        ctx.bias_row = groups == 1 and xp is np and b is not None  # cols[k] = 1: b in the GEMM
+        if ctx.bias_row:
+            cols = kept_empty(xp, (k + 1, n * oh * ow), xpad.dtype)
+            out = Conv2dFn._chunked_forward(w, b, win, cols, (n, oh, ow))
+        else:
+            cols = kept_empty(xp, (k, n * oh * ow), xpad.dtype)
+            cols.reshape(c, kh, kw, n, oh, ow)[...] = win  # the im2col copy
+            if groups == 1:
+                out = _small_rows_matmul(xp, w.reshape(oc, -1), cols)
+            else:
+                cols = cols.reshape(groups, cg * kh * kw, n * oh * ow)
+                out = xp.matmul(w.reshape(groups, oc // groups, -1), cols).reshape(oc, -1)
+            if b is not None:
+                out += b[:, None]
         if needs[1]:
             ctx.cols = cols
         if needs[0]:
@@ -195,6 +208,33 @@ class Conv2dFn(Function):
         ctx.geom = (one_d, x.shape, w.shape, pads, stride, dilation, groups, oh, ow)
         y = out.reshape(oc, n, oh, ow).transpose(1, 0, 2, 3)
         return y[:, :, 0, :] if one_d else y
+
+    @staticmethod
+    def _chunked_forward(w, b, win, cols, grid):
+        """out (OC, N OH OW) = [W | b] @ [cols; 1], im2col copy and GEMM per chunk of whole
+        images (CHUNK_FLOATS); cols (C KH KW + 1, N OH OW) is filled for the weight gradient
+        (its last row of ones gives db in the same product). The chunks depend on the shape
+        only: the bits do not depend on the thread count."""
+        n, oh, ow = grid
+        oc, k = w.shape[0], cols.shape[0] - 1
+        c, kh, kw = win.shape[:3]
+        wb = np.empty((oc, k + 1), np.result_type(w.dtype, cols.dtype))
+        wb[:, :k] = w.reshape(oc, k)
+        wb[:, k] = b
+        out = kept_empty(np, (oc, n * oh * ow), wb.dtype)
+        plane = oh * ow
+        per = max(1, CHUNK_FLOATS // ((k + 1 + oc) * plane))
+        cols4 = cols.reshape(k + 1, n, oh, ow)
+
+        def run(images):
+            i, j = int(images[0]), int(images[-1]) + 1
+            # (splitting axis 0 only: a view of cols)
+            cols4[:k, i:j].reshape(c, kh, kw, j - i, oh, ow)[...] = win[:, :, :, i:j]
+            cols4[k, i:j] = 1
+            np.matmul(wb, cols[:, i * plane : j * plane], out=out[:, i * plane : j * plane])
+
+        blas_threads.over_threads(run, [np.arange(n)], per)  # host: image numbers
+        return out
 
     @staticmethod
     def _forward_shifted(ctx, x, w, b, pads, dilation, one_d):
@@ -252,12 +292,15 @@ class Conv2dFn(Function):
         needs = ctx.needs_input_grad
         gm = g.transpose(1, 0, 2, 3).reshape(oc, n * oh * ow)  # free for channel-major g
         dx = dw = db = None
-        if needs[2]:
+        if needs[2] and not (needs[1] and ctx.bias_row):
             db = gm.sum(axis=1)
         if needs[1]:
             cols = ctx.cols
             if groups == 1:
                 dw = _weight_grad(xp, gm, cols)
+                if ctx.bias_row:  # the ones row: its column is db
+                    db = dw[:, -1].copy() if needs[2] else None
+                    dw = dw[:, :-1]
             else:
                 gg = gm.reshape(groups, oc // groups, -1)
                 dw = xp.matmul(gg, cols.transpose(0, 2, 1))
