@@ -31,7 +31,6 @@ import numpy as np
 from zengrad import backend
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
-from zengrad.ops import blas_threads
 from zengrad.ops.args import LazyName, check_positive, ntuple, shape_str
 from zengrad.ops.conv_implicit import (
     PaddedFlat,
@@ -63,8 +62,7 @@ TINY_DW_BLOCK = 1024
 # one-group forwards on NumPy copy and multiply chunks of whole images whose columns and
 # products (C KH KW + 1 + OC rows) make about this many floats, so the GEMM reads each chunk's
 # columns from L2 right after the copy wrote them (LeNet forward, 1 thread: conv1 844 -> 779
-# us, conv2 1060 -> 1000 us; 2 threads, the chunks on zengrad's threads with BLAS at one
-# thread: 840 -> 676, 940 -> 793). 64K floats or 256K: 5-30% slower
+# us, conv2 1060 -> 1000 us). 64K floats or 256K: 5-30% slower
 CHUNK_FLOATS = 128 * 1024
 
 
@@ -233,7 +231,12 @@ class Conv2dFn(Function):
             cols4[k, i:j] = 1
             np.matmul(wb, cols[:, i * plane : j * plane], out=out[:, i * plane : j * plane])
 
-        blas_threads.over_threads(run, [np.arange(n)], per)  # host: image numbers
+        # in order, on this thread: on zengrad's threads (BLAS at one thread) the chunks took
+        # 1.3x the step's time at 2 threads, with OpenBLAS's workers still spinning from the
+        # step's other products; BLAS keeps its threads for each chunk's product
+        images = np.arange(n)  # host: image numbers
+        for i in range(0, n, per):
+            run(images[i : i + per])
         return out
 
     @staticmethod
