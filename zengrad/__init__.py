@@ -3,7 +3,7 @@
 The public API mirrors PyTorch: zengrad.tensor, zengrad.no_grad, zengrad.nn, zengrad.optim.
 """
 
-from zengrad import backend
+from zengrad import allocator, backend  # noqa: F401  (allocator tunes malloc on import)
 from zengrad.autograd import (
     Function,
     Tensor,
