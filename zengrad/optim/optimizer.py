@@ -510,12 +510,15 @@ class BlockUpdates:
     block_scratch).
     """
 
-    __slots__ = ("tasks", "size", "seen")
+    __slots__ = ("tasks", "size", "seen", "least")
 
-    def __init__(self) -> None:
+    def __init__(self, least: int | None = None) -> None:
+        """least: split over the threads from this many elements in all (default
+        threads.PARALLEL_MIN: an update of a dozen passes per block)."""
         self.tasks: list[tuple[int, Callable[..., None], Sequence]] = []
         self.size = 0
         self.seen: set[int] = set()
+        self.least = least
 
     def add(self, fn: Callable[..., None], arrays: list[np.ndarray]) -> None:
         p = arrays[0]
@@ -555,7 +558,7 @@ class BlockUpdates:
         self.tasks, self.size = [], 0
         if len(tasks) > 1 and get_num_threads() > 1:
             tasks.sort(key=lambda t: -t[0])  # stable: the largest first
-        for_tasks([(fn, args) for _, fn, args in tasks], size)
+        for_tasks([(fn, args) for _, fn, args in tasks], size, self.least)
 
 
 # per thread: reusable work arrays of update blocks, by (dtype, slot)
