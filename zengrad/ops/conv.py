@@ -6,6 +6,9 @@ Layout: the window matrix is channel-major, cols (C*KH*KW, N*OH*OW), built with 
 so `W (OC, C*KH*KW) @ cols` lands in (OC, N, OH, OW) memory; the NCHW result is a transposed
 view of it (no copy). Elementwise ops keep that memory order and the next conv reads it with
 as_strided at no cost, so activations stay channel-major between layers (PERFORMANCE.md).
+On NumPy, one-group forwards copy and multiply the columns in chunks of whole images (each
+chunk's GEMM reads its columns from L2), with the bias as a row of ones in the GEMM: [W | b] @
+[cols; 1], so the weight-gradient product gives db as its last column.
 Backward: dW = dY @ cols^T (one GEMM); dx = col2im(W^T @ dY) by KH*KW shifted slice-adds
 (stride 1: on the flattened padded grid, where each offset is one long contiguous slice).
 conv1d is conv2d on a height-1 image.
