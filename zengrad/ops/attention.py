@@ -199,7 +199,8 @@ class SelfAttentionPackedFn(Function):
                 qb, kb, vb, mask[lo:hi] if cut_mask else mask, scale, dropout_p, out=ob,
                 draw=None if draw is None else draw[lo:hi])
 
-        blas_threads.over_threads(block, [np.arange(n), q, k, v, out], per)
+        items = np.arange(n)  # host: the items' indices (blocks run on NumPy arrays only)
+        blas_threads.over_threads(block, [items, q, k, v, out], per)
         return res.reshape(a * b, e)
 
     @staticmethod
@@ -217,7 +218,8 @@ class SelfAttentionPackedFn(Function):
                 attention_backward(ctx.saved[int(items[0])], gb, True, True, True, False,
                                    (dq, dk, dv))
 
-            blas_threads.over_threads(block, [np.arange(go.shape[0]), go, *outs], ctx.per)
+            items = np.arange(go.shape[0])  # host: the items' indices
+            blas_threads.over_threads(block, [items, go, *outs], ctx.per)
         return d5.reshape(a * b, 3 * h * d), None, None, None, None, None
 
 
