@@ -18,7 +18,18 @@ For ops: `elementwise(fn, arrays)` splits same-shape arrays along their common m
 `split_rows(fn, arrays)` splits arrays that share only axis 0 (a pool's input and output);
 `ufunc(op, a, b)` is a binary ufunc split so. Only arrays of OP_PARALLEL_MIN elements or more
 go to the pool; `block=` asks for cache-sized pieces at one thread too. Device (CuPy) arrays
-and 0-d or empty ones always run in one call.
+and 0-d or empty ones always run in one call. `for_tasks(tasks, size)` runs a list of
+(fn, args) pieces of different work in one split (all blocks of all parameters of an
+optimizer step).
+
+What a split costs beyond the post: every ufunc call gives the GIL up and takes it back, and
+a thread that finds it taken sleeps; on the 2-core VM measured its wake-up took longer than a
+short ufunc, so the other thread, cycling the GIL, kept it, and the sleeper starved (CPython
+only forces a switch after a 5 ms interval without any). Two threads looping over one
+multiply each on their own array, time per thread against one thread alone: 32K elements
+(~7 us a call) 1.0 and 2.2-4.8 (one thread starves until the other is done), 128K (~27 us)
+1.1-1.4 both, 256K and more (>= 55 us) 0.9-1.1. So a split pays for passes of long calls
+only: large blocks, few passes of work per GIL hand-off.
 
 Blocks are handed out from one ticket counter: the caller works too, and a worker the OS has
 not started by the time the caller runs out of blocks is cancelled, so on a busy machine a
