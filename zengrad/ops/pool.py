@@ -107,8 +107,8 @@ def _window_max(x, kernel, stride, padding, dilation, ceil_mode):
 # and then over the two rows. The first pass reads the flat rows at stride 2 in ONE long loop
 # (NumPy gets no such loop from an (OH, OW) view with step 2 on both axes: 14-float inner
 # loops, 15-20 ns each), and the per-pass masks are dense arrays of the halved sizes.
-# LeNet-5 pool 1 (6 x 64 x 28 x 28 channel-major), 1 thread: forward + backward 832 -> 705 us
-# (the forward 195 -> 375, the backward 637 -> 330).
+# LeNet-5 pool 1 (6 x 64 x 28 x 28 channel-major), 1 thread: forward + backward 832 -> 650 us
+# (the forward 195 -> 330, the backward 637 -> 320).
 
 
 def _dense_rows(x):
@@ -141,8 +141,8 @@ def _from_rows(flat, order, shape):
 def _pool2x2_forward(x, masks: bool):
     """(y, (order, mh, mv)): y the 2x2 window maxima in x's memory order; with masks, mh
     (R, W/2) = 1.0 where a row's right element beats its left one (strictly: a tie goes left)
-    and mv (R/2, W/2) = 1.0 where the lower row's pair max beats the upper one's (a tie goes
-    up), so following them picks each window's first maximum in row-major order."""
+    and mv (R/2, W/2) = 1.0 where the upper row's pair max is the window's (a tie goes up), so
+    following them picks each window's first maximum in row-major order."""
     order, rows = _dense_rows(x)
     r, w = rows.shape
     n, c, h, _ = x.shape
@@ -159,9 +159,9 @@ def _pool2x2_forward(x, masks: bool):
             np.greater(right, left, out=mh.reshape(-1), casting="unsafe")
         np.maximum(left, right, out=hf)
         up, down = half[:, : w // 2], half[:, w // 2 :]
-        if mv is not None:
-            np.greater(down, up, out=mv, casting="unsafe")
         np.maximum(up, down, out=out)
+        if mv is not None:  # the upper row wins where it holds the max (a tie too)
+            np.equal(out, up, out=mv, casting="unsafe")  # 47 us; greater(down, up) 75
 
     threads.split_rows(run, (pair, half, out) + ((mh, mv) if masks else ()))
     y = _from_rows(out, order, (n, c, h // 2, w // 2))
@@ -169,7 +169,7 @@ def _pool2x2_forward(x, masks: bool):
 
 
 def _pool2x2_backward(g, xshape, saved):
-    """dx: g routed down the masks, g * mv to the lower row and the rest to the upper, then
+    """dx: g routed down the masks, g * mv to the upper row and the rest to the lower, then
     within the row g * mh to the right element and the rest to the left (g - g m is g or 0
     exactly: m is 1 or 0)."""
     order, mh, mv = saved
@@ -183,8 +183,8 @@ def _pool2x2_backward(g, xshape, saved):
 
     def run(dx, half, gt, mh, mv):
         up, down = half[:, : w // 2], half[:, w // 2 :]
-        np.multiply(gt, mv, out=down)
-        np.subtract(gt, down, out=up)
+        np.multiply(gt, mv, out=up)
+        np.subtract(gt, up, out=down)
         flat, hf = dx.reshape(-1), half.reshape(-1)
         np.multiply(hf, mh.reshape(-1), out=flat[1::2])
         np.subtract(hf, flat[1::2], out=flat[0::2])
