@@ -93,8 +93,8 @@ def test_scratch_is_per_slot_and_per_thread():
 
 
 def test_kept_outputs_alive_at_once_do_not_share_memory(rng):
-    """Batch norm's outputs and saved xhat come from kept buffers: graphs alive at once (and
-    outputs the caller still holds) each keep their own."""
+    """Graphs alive at once (and outputs the caller still holds) each keep their own batch
+    norm output and saved xhat, and each backward reads its own."""
     shape = (8, 16, 32, 32)  # 512 KiB of float32 per array: kept
     xs = [_channel_major(rng.standard_normal(shape).astype(np.float32)) for _ in range(3)]
     w = zg.tensor(np.ones(16, np.float32), requires_grad=True)

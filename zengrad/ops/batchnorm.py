@@ -18,7 +18,7 @@ from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
 from zengrad.ops import threads
 from zengrad.ops.args import shape_str
-from zengrad.ops.scratch import kept_empty, scratch
+from zengrad.ops.scratch import scratch
 
 # ops.scratch slots of the one-visit blocks (a block's temporary, in cache: writing it into
 # the output's block instead made them 1.2-1.4x slower; g's copied piece)
@@ -90,13 +90,12 @@ class _Rows:
         return a.reshape(self.rows, self.length) if a.flags.c_contiguous else None
 
     def empty(self, xp, dtype):
-        """(a new array laid out as x, its row view): a kept buffer (ops.scratch.kept_empty),
-        as the activations of a convolution stack are allocated again every step."""
+        """(a new array laid out as x, its row view)."""
         n, c, *rest = self.shape
         if self.major:
-            a = kept_empty(xp, (c, n, *rest), dtype)
+            a = xp.empty((c, n, *rest), dtype)
             return a.transpose(1, 0, *range(2, a.ndim)), a.reshape(self.rows, self.length)
-        a = kept_empty(xp, self.shape, dtype)
+        a = xp.empty(self.shape, dtype)
         return a, a.reshape(self.rows, self.length)
 
     def rows_of(self, xp, a):

@@ -1,6 +1,10 @@
 """Memory handed out again instead of allocated afresh: per-thread work arrays for the
 inside of one op call (`scratch`), and large arrays kept between steps (`kept_empty`).
 
+(Since zengrad.allocator keeps glibc from returning freed memory, handing batch norm's and
+the shifted-view convolution's outputs out of kept buffers too gained nothing: ab_trees
+BasicBlock 1.00x at 1 and 2 threads; they are plain allocations.)
+
 A chunk's accumulator, product or tap block (0.3-2.5 MB) or a batch-norm block's temporary
 (256 KB) taken afresh for every chunk comes from glibc's mmap or from a heap it trimmed, so
 its pages are faulted in (and zeroed by the kernel) again each time; with two threads every
@@ -44,10 +48,7 @@ def scratch(xp, shape: tuple, dtype, slot: int):
 # nothing else refers to it. NumPy only (CuPy pools its device memory itself).
 KEEP_MIN_BYTES = 256 * 1024
 KEEP_MAX_BYTES = 128 * 1024 * 1024  # all kept buffers together
-# a graph kept past the next forward holds one, the next step another; batch norm's and the
-# shifted-view convolution's outputs take up to 8 of one shape at once (the BasicBlock's
-# (64, 32, 32, 32) activations and gradients)
-KEEP_PER_SHAPE = 8
+KEEP_PER_SHAPE = 2  # a graph kept past the next forward holds one, the next step the other
 _kept: dict[tuple, list] = {}
 _kept_bytes = 0
 _kept_lock = threading.Lock()
