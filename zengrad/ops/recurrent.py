@@ -288,11 +288,19 @@ class LSTMSequence(Function):
         grads = _LSTMWeightGrads(ctx, blk, needs, g.dtype)
         order = _order(seq, reverse)
         first = order[0]  # the step that started from h0
+        # a model that reads only the last state (h_n -> a head) sends zeros for every other
+        # step: then dh_t is the recurrent term alone, without the (H, N) add of a transposed
+        # view (7 us a step; the check reads g once, 36 us). The bits are the add's (x + 0 = x)
+        # but for the sign of a zero
+        zero_g = not (g[1:seq] if reverse else g[: seq - 1]).any()  # (the first step copies)
         have_dh = False
         for t in reversed(order):
             a, tc = gates[t], tanh_c[t]
             if have_dh:
-                xp.add(g[t].T, dh, out=dht)
+                if zero_g:
+                    dht, dh = dh, dht  # dh_t = the recurrent term; the other buffer is free
+                else:
+                    xp.add(g[t].T, dh, out=dht)
             else:
                 xp.copyto(dht, g[t].T)
             mul(dht, a[o_], out=tmp)  # dc += dh o (1 - tanh^2 c)
@@ -334,66 +342,58 @@ class _LSTMWeightGrads:
     """The LSTM's input and weight gradients, summed block by block of time steps.
 
     A block holds the gate gradients of steps lo..hi-1 as one (4H, (hi - lo) N) matrix D
-    (column block j = step lo + j); then dx[lo:hi] = D^T W_ih, dW_ih += D X[lo:hi],
-    dW_hh += D H_prev (the states the steps read: a slice of the output, h0 for the first
-    step), db += the row sums of D. One GEMM per gradient per block, each while D is in
-    cache, in place of a copy of every step into one (4H, L N) matrix."""
+    (column block j = step lo + j); then dx[lo:hi] = D^T W_ih and
+    [dW_hh | dW_ih | db] += D Z[lo:hi], Z (L N, K) holding [h_{t-1} | x_t | 1] for every step
+    and sequence (h_{t+1} in reverse; h0, or zeros, for the first step). One GEMM per block
+    for all three gradients, while D is in cache: 609 us against 468 + 189 for D H_prev and
+    D [X | 1] apart (1 thread, 8 steps of batch 64, hidden 128, input 32); Z costs one copy
+    of the states."""
 
     def __init__(self, ctx, blk, needs, dtype) -> None:
         self.xp, self.blk, self.needs = ctx.xp, blk, needs
-        self.x, self.states, self.h0, self.reverse = ctx.x, ctx.states, ctx.h0, ctx.reverse
+        self.has_bias = ctx.has_bias
         self.w_ih_p = ctx.w_ih_p
         seq, n, inp = ctx.x.shape
         hid = ctx.states.shape[2]
         xp = self.xp
         self.dx = xp.empty((seq, n, inp), dtype) if needs[0] else None
-        self.dw_hh = xp.zeros((4 * hid, hid), dtype) if needs[4] else None
-        # dW_ih and db as one GEMM: D [X | 1] (a row sum of D was a separate, slower pass)
-        with_db = ctx.has_bias and (needs[5] or needs[6])
-        self.with_db, self.with_dw_ih = with_db, needs[3]
-        self.xa = None
-        if with_db or needs[3]:
-            self.xa = xp.empty((seq, n, inp + 1), dtype)
-            self.xa[..., :inp] = self.x
-            self.xa[..., inp] = 1
-            self.dw_ihb = xp.zeros((4 * hid, inp + 1), dtype)
+        self.z = self.dw = None
+        if needs[3] or needs[4] or (ctx.has_bias and (needs[5] or needs[6])):
+            k = hid + inp + int(ctx.has_bias)
+            z = self.z = xp.empty((seq, n, k), dtype)
+            states, h0 = ctx.states, ctx.h0
+            # the state step t read: h_{t-1} reading forward, h_{t+1} in reverse
+            first = seq - 1 if ctx.reverse else 0
+            if ctx.reverse:
+                z[: seq - 1, :, :hid] = states[1:seq]
+            else:
+                z[1:, :, :hid] = states[: seq - 1]
+            z[first, :, :hid] = 0 if h0 is None else h0
+            z[..., hid : hid + inp] = ctx.x
+            if ctx.has_bias:
+                z[..., -1] = 1
+            self.dw = xp.zeros((4 * hid, k), dtype)
 
     def add(self, lo: int, hi: int) -> None:
-        xp, (_, n, inp) = self.xp, self.x.shape
-        hid = self.states.shape[2]
+        xp, n, inp = self.xp, self.blk.shape[2], self.w_ih_p.shape[1]
         rows = (hi - lo) * n  # (explicit sizes, not -1: the batch may be empty)
         d = self.blk[:, : hi - lo].reshape(self.blk.shape[0], rows)
         if self.dx is not None:
             xp.matmul(d.T, self.w_ih_p, out=self.dx[lo:hi].reshape(rows, inp))
-        if self.xa is not None:
-            self.dw_ihb += d @ self.xa[lo:hi].reshape(rows, inp + 1)
-        if self.dw_hh is not None:
-            # the states steps lo..hi-1 read: h_{t-1} (h_{t+1} in reverse); the first step
-            # read h0 (zeros when None: no term)
-            first = self.states.shape[0] - 2 if self.reverse else 0
-            p_lo, p_hi = (lo + 1, hi + 1) if self.reverse else (lo - 1, hi - 1)
-            if first in range(lo, hi):
-                if self.reverse:
-                    p_hi -= 1
-                    d_rest, d_first = d[:, : (hi - 1 - lo) * n], d[:, (hi - 1 - lo) * n :]
-                else:
-                    p_lo += 1
-                    d_rest, d_first = d[:, n:], d[:, :n]
-                if self.h0 is not None:
-                    self.dw_hh += d_first @ self.h0
-            else:
-                d_rest = d
-            if p_hi > p_lo:
-                self.dw_hh += d_rest @ self.states[p_lo:p_hi].reshape((p_hi - p_lo) * n, hid)
+        if self.dw is not None:
+            self.dw += d @ self.z[lo:hi].reshape(rows, self.z.shape[2])
 
     def results(self) -> tuple:
         """dW_ih, dW_hh, db_ih, db_hh in PyTorch's gate order (None where not needed)."""
-        needs = self.needs
-        dw_ih = _swap_go(self.dw_ihb[:, :-1]) if self.with_dw_ih else None
-        dw_hh = None if self.dw_hh is None else _swap_go(self.dw_hh)
+        needs, dw = self.needs, self.dw
+        if dw is None:
+            return None, None, None, None
+        hid, inp = dw.shape[0] // 4, self.w_ih_p.shape[1]
+        dw_ih = _swap_go(dw[:, hid : hid + inp]) if needs[3] else None
+        dw_hh = _swap_go(dw[:, :hid]) if needs[4] else None
         db_ih = db_hh = None
-        if self.with_db:
-            db = _swap_go(self.dw_ihb[:, -1])
+        if self.has_bias:
+            db = _swap_go(dw[:, -1])
             db_ih = db if needs[5] else None
             db_hh = db.copy() if needs[6] else None  # leaves must not share one gradient array
         return dw_ih, dw_hh, db_ih, db_hh
