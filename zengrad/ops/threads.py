@@ -75,7 +75,7 @@ CACHE_BLOCK = 65536
 _NAME = "zengrad-ew"  # the workers' thread names (a worker's own split runs in one thread)
 
 
-class _Job:
+class Job:
     """fn() for one worker, claimed once: by the worker that starts it, or by the caller
     that cancels it (a worker that finds its job claimed skips it)."""
 
@@ -105,7 +105,7 @@ class WorkerPool:
         for i, q in enumerate(self.queues):
             threading.Thread(target=_serve, args=(q,), name=f"{_NAME}-{i}", daemon=True).start()
 
-    def post(self, i: int, job: _Job) -> None:
+    def post(self, i: int, job: Job) -> None:
         self.queues[i].put(job)
 
     def shutdown(self) -> None:
@@ -228,7 +228,7 @@ def _share(run: Callable[[int], None], count: int, threads: int) -> None:
                 return
 
     pool = _get_pool()
-    jobs = [_Job(work) for _ in range(min(threads, count) - 1)]
+    jobs = [Job(work) for _ in range(min(threads, count) - 1)]
     for i, job in enumerate(jobs):
         pool.post(i, job)
     work()
