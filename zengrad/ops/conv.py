@@ -62,11 +62,12 @@ SMALL_OUT_BLOCK = 4096
 # a batched product over sum blocks of this length, then summed (conv1: 3.5 -> 0.7 ms)
 TINY_DW_SIZE = 1024
 TINY_DW_BLOCK = 1024
-# one-group forwards on NumPy copy and multiply chunks of whole images whose columns and
-# products (C KH KW + 1 + OC rows) make about this many floats, so the GEMM reads each chunk's
-# columns from L2 right after the copy wrote them (LeNet forward, 1 thread: conv1 844 -> 779
-# us, conv2 1060 -> 1000 us). 64K floats or 256K: 5-30% slower
-CHUNK_FLOATS = 128 * 1024
+# one-group forwards on NumPy copy and multiply chunks of whole images, at most
+# SMALL_OUT_BLOCK columns and this many floats of columns and products (C KH KW + 1 + OC
+# rows), so the GEMM reads each chunk's columns from L2 right after the copy wrote them.
+# LeNet forward (1 / 2 threads): conv1 844 / 840 -> 780 / 780 us (5 images a chunk; 10: 1.1 ms),
+# conv2 1060 / 940 -> 975 / 960 us (31 images; 7: 1000 / 1090, BLAS splitting thin products)
+CHUNK_FLOATS = 512 * 1024
 
 
 # ----- padding ---------------------------------------------------------------------------
@@ -224,7 +225,7 @@ class Conv2dFn(Function):
         wb[:, k] = b
         out = kept_empty(np, (oc, n * oh * ow), wb.dtype)
         plane = oh * ow
-        per = max(1, CHUNK_FLOATS // ((k + 1 + oc) * plane))
+        per = max(1, min(SMALL_OUT_BLOCK // plane, CHUNK_FLOATS // ((k + 1 + oc) * plane)))
         cols4 = cols.reshape(k + 1, n, oh, ow)
 
         def run(images):
