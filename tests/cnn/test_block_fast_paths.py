@@ -113,3 +113,28 @@ def test_kept_outputs_alive_at_once_do_not_share_memory(rng):
                          np.zeros(16), 1e-5)
         np.testing.assert_allclose(y.array, ref[0], rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(xt.grad.array, ref[1], rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "kernel, padding, dilation",
+    [(3, 1, 1), (3, 2, 2), (5, 2, 1), (3, 0, 1), (3, 2, 1), ((3, 5), (1, 2), 1)],
+)
+def test_shifted_view_weight_grad_matches_torch(rng, kernel, padding, dilation):
+    """dW on the shifted-view path: with dY shifted (a zero last grid row: pads below
+    d (k - 1)) or with X's taps copied (full padding), against torch in float64."""
+    import torch
+
+    x = rng.standard_normal((8, 16, 12, 13))
+    kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+    w = rng.standard_normal((24, 16, kh, kw)) * 0.1
+    xt, wt = zg.tensor(x, requires_grad=True), zg.tensor(w, requires_grad=True)
+    y = zg.nn.functional.conv2d(xt, wt, padding=padding, dilation=dilation)
+    g = rng.standard_normal(y.shape)
+    y.backward(zg.tensor(g))
+    tx = torch.from_numpy(x).requires_grad_()
+    tw = torch.from_numpy(w).requires_grad_()
+    ty = torch.nn.functional.conv2d(tx, tw, padding=padding, dilation=dilation)
+    ty.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(y.array, ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(wt.grad.array, tw.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(xt.grad.array, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
