@@ -217,15 +217,16 @@ class Conv2dFn(Function):
         images (CHUNK_FLOATS); cols (C KH KW + 1, N OH OW) is filled for the weight gradient
         (its last row of ones gives db in the same product). The chunks depend on the shape
         only: the bits do not depend on the thread count."""
+        xp = backend.xp_of(cols)
         n, oh, ow = grid
         oc, k = w.shape[0], cols.shape[0] - 1
         c, kh, kw = win.shape[:3]
-        wb = np.empty((oc, k + 1), np.result_type(w.dtype, cols.dtype))
+        wb = xp.empty((oc, k + 1), np.result_type(w.dtype, cols.dtype))  # host: dtype
         wb[:, :k] = w.reshape(oc, k)
         wb[:, k] = b
         # a plain allocation (freed memory stays mapped: zengrad.allocator): the LeNet step is
         # level with a kept one (ab_trees 1.00 / 1.02 at 1 / 2 threads), which pins memory
-        out = np.empty((oc, n * oh * ow), wb.dtype)
+        out = xp.empty((oc, n * oh * ow), wb.dtype)
         plane = oh * ow
         per = max(1, min(SMALL_OUT_BLOCK // plane, CHUNK_FLOATS // ((k + 1 + oc) * plane)))
         cols4 = cols.reshape(k + 1, n, oh, ow)
@@ -235,7 +236,7 @@ class Conv2dFn(Function):
             # (splitting axis 0 only: a view of cols)
             cols4[:k, i:j].reshape(c, kh, kw, j - i, oh, ow)[...] = win[:, :, :, i:j]
             cols4[k, i:j] = 1
-            np.matmul(wb, cols[:, i * plane : j * plane], out=out[:, i * plane : j * plane])
+            xp.matmul(wb, cols[:, i * plane : j * plane], out=out[:, i * plane : j * plane])
 
         # in order, on this thread: on zengrad's threads (BLAS at one thread) the chunks took
         # 1.3x the step's time at 2 threads, with OpenBLAS's workers still spinning from the

@@ -135,7 +135,7 @@ def _pool2x2_ok(x, kernel, stride, padding, dilation) -> bool:
 def _from_rows(flat, order, shape):
     """A flat array in memory order `order` as the (N, C, H, W) array of that shape."""
     t = flat.reshape(tuple(shape[k] for k in order))
-    return t.transpose(np.argsort(order))
+    return t.transpose(np.argsort(order))  # host: an axis order
 
 
 def _pool2x2_forward(x, masks: bool):
@@ -143,25 +143,26 @@ def _pool2x2_forward(x, masks: bool):
     (R, W/2) = 1.0 where a row's right element beats its left one (strictly: a tie goes left)
     and mv (R/2, W/2) = 1.0 where the upper row's pair max is the window's (a tie goes up), so
     following them picks each window's first maximum in row-major order."""
+    xp = backend.xp_of(x)
     order, rows = _dense_rows(x)
     r, w = rows.shape
     n, c, h, _ = x.shape
     pair = rows.reshape(r // 2, 2 * w)  # a row pair: axis 0 is what threads may split
-    half = np.empty((r // 2, w), x.dtype)  # each row's pair maxima, the two rows side by side
-    out = np.empty((r // 2, w // 2), x.dtype)
-    mh = np.empty((r // 2, w), x.dtype) if masks else None
-    mv = np.empty((r // 2, w // 2), x.dtype) if masks else None
+    half = xp.empty((r // 2, w), x.dtype)  # each row's pair maxima, the two rows side by side
+    out = xp.empty((r // 2, w // 2), x.dtype)
+    mh = xp.empty((r // 2, w), x.dtype) if masks else None
+    mv = xp.empty((r // 2, w // 2), x.dtype) if masks else None
 
     def run(pair, half, out, mh=None, mv=None):
         flat, hf = pair.reshape(-1), half.reshape(-1)
         left, right = flat[0::2], flat[1::2]
         if mh is not None:
-            np.greater(right, left, out=mh.reshape(-1), casting="unsafe")
-        np.maximum(left, right, out=hf)
+            xp.greater(right, left, out=mh.reshape(-1), casting="unsafe")
+        xp.maximum(left, right, out=hf)
         up, down = half[:, : w // 2], half[:, w // 2 :]
-        np.maximum(up, down, out=out)
+        xp.maximum(up, down, out=out)
         if mv is not None:  # the upper row wins where it holds the max (a tie too)
-            np.equal(out, up, out=mv, casting="unsafe")  # 47 us; greater(down, up) 75
+            xp.equal(out, up, out=mv, casting="unsafe")  # 47 us; greater(down, up) 75
 
     threads.split_rows(run, (pair, half, out) + ((mh, mv) if masks else ()))
     y = _from_rows(out, order, (n, c, h // 2, w // 2))
@@ -172,22 +173,23 @@ def _pool2x2_backward(g, xshape, saved):
     """dx: g routed down the masks, g * mv to the upper row and the rest to the lower, then
     within the row g * mh to the right element and the rest to the left (g - g m is g or 0
     exactly: m is 1 or 0)."""
+    xp = backend.xp_of(g)
     order, mh, mv = saved
     r2, w = mh.shape
     gt = g.transpose(order)
     if not gt.flags.c_contiguous:  # g in y's memory order (a flattened y comes back C-ordered)
-        gt = np.ascontiguousarray(gt)
+        gt = xp.ascontiguousarray(gt)
     gt = gt.reshape(r2, w // 2)
-    dx = np.empty((r2, 2 * w), g.dtype)
-    half = np.empty((r2, w), g.dtype)
+    dx = xp.empty((r2, 2 * w), g.dtype)
+    half = xp.empty((r2, w), g.dtype)
 
     def run(dx, half, gt, mh, mv):
         up, down = half[:, : w // 2], half[:, w // 2 :]
-        np.multiply(gt, mv, out=up)
-        np.subtract(gt, up, out=down)
+        xp.multiply(gt, mv, out=up)
+        xp.subtract(gt, up, out=down)
         flat, hf = dx.reshape(-1), half.reshape(-1)
-        np.multiply(hf, mh.reshape(-1), out=flat[1::2])
-        np.subtract(hf, flat[1::2], out=flat[0::2])
+        xp.multiply(hf, mh.reshape(-1), out=flat[1::2])
+        xp.subtract(hf, flat[1::2], out=flat[0::2])
 
     threads.split_rows(run, (dx, half, gt, mh, mv))
     return _from_rows(dx, order, xshape)
@@ -216,7 +218,7 @@ class MaxPool2dFn(Function):
     def backward(ctx, g):
         if ctx.fast:
             x = ctx.x
-            if not np.isnan(ctx.out).any():
+            if not ctx.xp.isnan(ctx.out).any():
                 return _pool2x2_backward(g, x.shape, ctx.saved), None, None, None, None, None
             # a NaN window: torch's indices, as below
             stride, dilation = ctx.steps
