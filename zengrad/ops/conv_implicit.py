@@ -139,13 +139,21 @@ class PaddedFlat:
         self.x = kept_empty(xp, (c, total + self.offsets[-1]), src.dtype)
         hq, wq = self.hq, self.wq
 
+        # zeros written only around the image where the padding is a small part of the grid
+        # (BasicBlock 3x3 pad 1, 6%: fill 1.05 -> 0.95 ms); where it is a large part, its
+        # many short strided runs cost more than zeroing the whole block first (LeNet's dY
+        # padded by 4 on a 14x14 grid, 49%: 86 -> 113 us)
+        pads_only = (hq * wq - h * w) * 4 <= hq * wq
+
         def fill(rows, src_rows):  # a block of channels: the image, zeros around it
-            # (zeros written only where there is no image: the whole block zeroed first made
-            # the BasicBlock's fill 2.3 ms in a training step)
+            grid = rows[:, margin : margin + total].reshape(len(rows), n, hq, wq)
+            if not pads_only:
+                rows[...] = 0
+                grid[:, :, :h, :w] = src_rows
+                return
             rows[:, :margin] = 0
             rows[:, margin + total :] = 0
-            grid = rows[:, margin : margin + total].reshape(len(rows), n, hq, wq)
-            grid[:, :, :h, :w] = src_rows
+            grid[:, :, :h, :w] = src_rows  # before the zeros beside it: 0.95 ms, not 1.03
             grid[:, :, :h, w:] = 0
             grid[:, :, h:, :] = 0
 
