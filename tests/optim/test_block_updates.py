@@ -12,14 +12,6 @@ from zengrad.optim.optimizer import BlockUpdates, block_scratch
 BIG = 3 * optimizer_mod.THREAD_BLOCK + 5  # several blocks at any thread count, a short last
 
 
-@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
-def nthreads(request):
-    before = threads.get_num_threads()
-    threads.set_num_threads(request.param)
-    yield request.param
-    threads.set_num_threads(before)
-
-
 def _step(p, g, m):
     """Three passes with a work array: m = 0.9 m + g; p -= 0.1 m / (1 + |g|)."""
     tmp = block_scratch(p, 0)

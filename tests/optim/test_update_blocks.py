@@ -15,14 +15,6 @@ SHAPES = [(optimizer_mod.UPDATE_BLOCK * 3 + 3,), (threads.BLOCK + 1,), (5,), (30
           (0, 3)]
 
 
-@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
-def nthreads(request):
-    before = threads.get_num_threads()
-    threads.set_num_threads(request.param)
-    yield request.param
-    threads.set_num_threads(before)
-
-
 def _reference_adam(p, grads, lr, betas, eps, wd, amsgrad, maximize, decoupled):
     """Adam on whole arrays, one ufunc per pass, in the order the blocked update uses."""
     b1, b2 = betas
