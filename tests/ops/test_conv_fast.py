@@ -13,7 +13,7 @@ import torch.nn.functional as TF
 import zengrad as zg
 from tests.helpers import assert_parity, check_grad
 from zengrad.ops import conv as conv_ops
-from zengrad.ops import conv_implicit
+from zengrad.ops import conv_implicit, scratch
 from zengrad.ops.conv import conv1d, conv2d
 
 # torch warns that even kernels with padding='same' need a padded copy
@@ -243,18 +243,18 @@ def test_input_gradient_alone_two_threads_bit_for_bit(rng, calls):
     assert calls.n == 2
 
 
-# ----- buffers kept between steps (conv_implicit.kept_empty) -----------------------------------
+# ----- buffers kept between steps (scratch.kept_empty) -----------------------------------
 def test_kept_buffer_is_handed_out_again_only_when_free():
     shape = (64, 1024)  # 256 KiB of float32: kept
-    a = conv_implicit.kept_empty(np, shape, np.float32)
-    b = conv_implicit.kept_empty(np, shape, np.float32)
+    a = scratch.kept_empty(np, shape, np.float32)
+    b = scratch.kept_empty(np, shape, np.float32)
     assert not np.shares_memory(a, b)  # a is still held
     view = a[1:]
     del a
-    c = conv_implicit.kept_empty(np, shape, np.float32)
+    c = scratch.kept_empty(np, shape, np.float32)
     assert not np.shares_memory(c, view)  # a view keeps its base busy
     del view, b, c
-    small = conv_implicit.kept_empty(np, (4, 4), np.float32)
+    small = scratch.kept_empty(np, (4, 4), np.float32)
     assert small.shape == (4, 4)  # small ones are plain allocations
 
 

@@ -20,7 +20,7 @@ thin ones).
 Below those channel counts the forward and dW stay here, but from 3 input channels the input
 gradient is that path's correlation of dY with the flipped kernel, in cache-sized chunks (1
 thread, LeNet-5 step: conv2's dx 1.4 -> 0.65 ms, the whole step 0.80x its time).
-The column buffer is a kept one (conv_implicit.kept_empty): allocated afresh each step its
+The column buffer is a kept one (ops.scratch.kept_empty): allocated afresh each step its
 pages were zeroed by the kernel at first touch (LeNet-5 step, 1 thread: 0.65x the time).
 """
 
@@ -41,10 +41,10 @@ from zengrad.ops.conv_implicit import (
     dy_flat,
     flipped_taps,
     implicit_gemm_ok,
-    kept_empty,
     shifted_input_grad_ok,
     weight_grad,
 )
+from zengrad.ops.scratch import kept_empty
 
 Pads = tuple[tuple[int, int], tuple[int, int]]
 
