@@ -161,14 +161,8 @@ def _conv_and_grads(x, w, b, gy):
     return [a.detach().numpy() for a in (y, xt.grad, wt.grad, bt.grad)]
 
 
-@pytest.mark.parametrize("n", [8, 1])  # 8 chunks over the threads; one (BLAS splits it)
-def test_two_threads_give_the_one_thread_result_bit_for_bit(rng, small, calls, n):
-    """Chunks spread over threads: every output, dx and dW bit the same (dW's chunk partial
-    sums are added in chunk order whichever thread made them)."""
-    x = rng.standard_normal((n, 32, 16, 16)).astype(np.float32)
-    w = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
-    b = rng.standard_normal(32).astype(np.float32)
-    gy = rng.standard_normal((n, 32, 16, 16)).astype(np.float32)
+def _assert_same_at_two_threads(x, w, b, gy):
+    """The output and gradients at 2 zengrad threads are the current count's, bit for bit."""
     one = _conv_and_grads(x, w, b, gy)
     before = zg.get_num_threads()
     zg.set_num_threads(2)
@@ -178,6 +172,17 @@ def test_two_threads_give_the_one_thread_result_bit_for_bit(rng, small, calls, n
         zg.set_num_threads(before)
     for a, c in zip(one, two):
         np.testing.assert_array_equal(a, c)
+
+
+@pytest.mark.parametrize("n", [8, 1])  # 8 chunks over the threads; one (BLAS splits it)
+def test_two_threads_give_the_one_thread_result_bit_for_bit(rng, small, calls, n):
+    """Chunks spread over threads: every output, dx and dW bit the same (dW's chunk partial
+    sums are added in chunk order whichever thread made them)."""
+    x = rng.standard_normal((n, 32, 16, 16)).astype(np.float32)
+    w = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(32).astype(np.float32)
+    gy = rng.standard_normal((n, 32, 16, 16)).astype(np.float32)
+    _assert_same_at_two_threads(x, w, b, gy)
     assert calls.n == 4
 
 
@@ -231,15 +236,7 @@ def test_input_gradient_alone_two_threads_bit_for_bit(rng, calls):
     w = rng.standard_normal((16, 6, 3, 3)).astype(np.float32)
     b = rng.standard_normal(16).astype(np.float32)
     gy = rng.standard_normal((16, 16, 14, 14)).astype(np.float32)
-    one = _conv_and_grads(x, w, b, gy)
-    before = zg.get_num_threads()
-    zg.set_num_threads(2)
-    try:
-        two = _conv_and_grads(x, w, b, gy)
-    finally:
-        zg.set_num_threads(before)
-    for a, c in zip(one, two):
-        np.testing.assert_array_equal(a, c)
+    _assert_same_at_two_threads(x, w, b, gy)
     assert calls.n == 2
 
 

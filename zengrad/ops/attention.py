@@ -177,12 +177,11 @@ class SelfAttentionPackedFn(Function):
         out = res.transpose(perm)
         n, length = q.shape[0], q.shape[2]
         per = n
-        if xp is np and n * num_heads * length * length >= ATTN_SPLIT_MIN:
+        if (xp is np and n * num_heads * length * length >= ATTN_SPLIT_MIN
+                and (mask is None or mask.ndim <= 4)):
             per = -(-n // ATTN_BLOCKS)
         # a mask with a batch axis is cut with the items; one without is shared
         cut_mask = mask is not None and mask.ndim == 4 and mask.shape[0] == n > 1
-        if mask is not None and mask.ndim > 4:
-            per = n
         scale = 1.0 / math.sqrt(d)
         ctx.perm, ctx.shape5, ctx.per = perm, q5.shape, per
         if per >= n:

@@ -22,7 +22,7 @@ from zengrad.ops.scratch import scratch
 
 # ops.scratch slots of the one-visit blocks (a block's temporary, in cache: writing it into
 # the output's block instead made them 1.2-1.4x slower; g's copied piece)
-_TEMP, _PIECE = 10, 11
+_TEMP, _PIECE = ("batchnorm", "temp"), ("batchnorm", "piece")
 # the one-visit passes take blocks of 2 cache blocks (4 channels of the BasicBlock's 32x32x32).
 # Alone, forward / backward ms, 2 threads: 3.0 / 3.0 at 2 channels a block, 2.35 / 2.35 at 4;
 # 1 thread 3.0 / 3.2 and 3.1 / 3.3 (each block's dozen small calls pass the GIL back and forth)

@@ -18,16 +18,18 @@ from __future__ import annotations
 import math
 import sys
 import threading
+from collections.abc import Hashable
 
 import numpy as np
 
 _local = threading.local()
 
 
-def scratch(xp, shape: tuple, dtype, slot: int):
+def scratch(xp, shape: tuple, dtype, slot: Hashable):
     """An array of `shape` and `dtype` (contents arbitrary) kept for this thread and `slot`:
     the caller must be done with it before the same thread asks for that slot again (each
-    user takes its own slot numbers). Other array modules get xp.empty."""
+    user names its own slots: ("conv", "acc"), ("update", 0), ...). Other array modules get
+    xp.empty."""
     if xp is not np:
         return xp.empty(shape, dtype)
     bufs = getattr(_local, "bufs", None)

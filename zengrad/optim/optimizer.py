@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import math
-import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -21,6 +20,7 @@ from zengrad import backend
 from zengrad.autograd import enable_grad
 from zengrad.autograd.engine import record_writes
 from zengrad.autograd.tensor import Tensor, zero_grads
+from zengrad.ops.scratch import scratch
 from zengrad.ops.threads import BLOCK, for_blocks, for_tasks, get_num_threads
 
 
@@ -482,13 +482,21 @@ def elementwise_update(fn: Callable[..., None], arrays: list[np.ndarray],
     if arrays[0].size <= BLOCK or type(arrays[0]) is not np.ndarray:
         fn(*arrays)  # one block (no views to make), or device arrays (not blocked)
         return
+    flat = _flat_views(fn, arrays)
+    if flat is not None:
+        n = arrays[0].size
+        for_blocks(fn, flat, update_block(n), None if threaded else n + 1)
+
+
+def _flat_views(fn: Callable[..., None], arrays: list[np.ndarray]) -> list | None:
+    """The 1-D views of NumPy arrays to cut into blocks (a non-contiguous gradient, arrays[1],
+    copied first); None when they are not all contiguous, after running fn(*arrays) whole."""
     if not arrays[1].flags.c_contiguous:
         arrays = [arrays[0], np.ascontiguousarray(arrays[1]), *arrays[2:]]  # host
     if not all(a.flags.c_contiguous for a in arrays):
         fn(*arrays)
-        return
-    n = arrays[0].size
-    for_blocks(fn, [a.reshape(-1) for a in arrays], update_block(n), None if threaded else n + 1)
+        return None
+    return [a.reshape(-1) for a in arrays]
 
 
 class BlockUpdates:
@@ -533,12 +541,9 @@ class BlockUpdates:
         if p.size <= BLOCK:  # one block: now, no slicing
             fn(*arrays)
             return
-        if not arrays[1].flags.c_contiguous:
-            arrays = [p, np.ascontiguousarray(arrays[1]), *arrays[2:]]  # host
-        if not all(a.flags.c_contiguous for a in arrays):
-            fn(*arrays)
+        flat = _flat_views(fn, arrays)
+        if flat is None:
             return
-        flat = [a.reshape(-1) for a in arrays]
         n = p.size
         block = update_block(n)
         self.size += n
@@ -561,25 +566,16 @@ class BlockUpdates:
         for_tasks([(fn, args) for _, fn, args in tasks], size, self.least)
 
 
-# per thread: reusable work arrays of update blocks, by (dtype, slot)
-_block_bufs = threading.local()
-
-
 def block_scratch(like: np.ndarray, slot: int) -> np.ndarray:
     """A work array shaped like `like`, one block of an elementwise update (contents
-    undefined): this thread's buffer for `slot`, reused from block to block and step to step
-    instead of a fresh allocation per block (a 256 KB np.empty may be an mmap and its page
-    faults). Blocks run in several threads at once, hence one set of buffers per thread;
-    device arrays, arrays larger than a block and small ones (cheaper to allocate than to
-    look up) get a fresh array."""
+    undefined): this thread's ops.scratch buffer for ("update", slot), reused from block to
+    block and step to step instead of a fresh allocation per block (a 256 KB np.empty may be
+    an mmap and its page faults). Blocks run in several threads at once, hence one set of
+    buffers per thread; device arrays, arrays larger than a block and small ones (cheaper to
+    allocate than to look up) get a fresh array."""
     n = like.size
     if type(like) is not np.ndarray:
         return backend.xp_of(like).empty_like(like)
     if n <= BLOCK or n > THREAD_BLOCK:
         return np.empty_like(like)  # host
-    bufs = _block_bufs.__dict__
-    key = (like.dtype, slot)
-    buf = bufs.get(key)
-    if buf is None:
-        buf = bufs[key] = np.empty(THREAD_BLOCK, like.dtype)  # host
-    return buf[:n].reshape(like.shape)
+    return scratch(np, like.shape, like.dtype, ("update", slot))
