@@ -138,3 +138,20 @@ def test_shifted_view_weight_grad_matches_torch(rng, kernel, padding, dilation):
     np.testing.assert_allclose(y.array, ty.detach().numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(wt.grad.array, tw.grad.numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(xt.grad.array, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_channel_major_gradcheck(rng, affine):
+    """float64 finite differences through the one-visit path: x enters channel-major (a
+    transposed view of a (C, N, H, W) leaf, as a convolution's output lies in memory)."""
+    leaf = zg.tensor(rng.standard_normal((3, 4, 3, 3)) * 2 + 1, requires_grad=True)
+    w = zg.tensor(rng.standard_normal(3), requires_grad=True) if affine else None
+    b = zg.tensor(rng.standard_normal(3), requires_grad=True) if affine else None
+    inputs = [leaf] + ([w, b] if affine else [])
+
+    def fn(xc, *wb):
+        x = xc.permute(1, 0, 2, 3)  # (N, C, H, W), channel-major in memory
+        assert x.array.transpose(1, 0, 2, 3).flags.c_contiguous
+        return batch_norm(x, None, None, *(wb or (None, None)), training=True)
+
+    assert zg.gradcheck(fn, inputs)
