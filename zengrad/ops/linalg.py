@@ -102,26 +102,62 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     return matmul(input, mat2)
 
 
+# the bias is folded into the product, [x | 1] @ [W | b]^T, when the output is at least
+# FOLD_BIAS_RATIO times as wide as the input and there are FOLD_BIAS_MIN_ROWS rows: one GEMM
+# (K + 1 deep) instead of the GEMM and a pass over the (rows, out) output, for a copy of the
+# narrower input; the backward's [dW | db] is then one GEMM too. 1 thread, x (2048, 128),
+# forward: out 384 1582 -> 1497 us, out 512 2199 -> 2036; out 128 546 -> 576 (not folded).
+FOLD_BIAS_RATIO = 2
+FOLD_BIAS_MIN_ROWS = 256
+
+
+def _with_ones(xp, a):
+    """[a | 1]: a (rows, k) copied into a new (rows, k + 1) array whose last column is 1."""
+    rows, k = a.shape
+    out = xp.empty((rows, k + 1), a.dtype)
+    out[:, :k] = a
+    out[:, k] = 1
+    return out
+
+
 class LinearFn(Function):
-    """y = x W^T + b (x (.., in), W (out, in));  dL/dx = g W,  dL/dW = g^T x,  dL/db = 1^T g."""
+    """y = x W^T + b (x (.., in), W (out, in));  dL/dx = g W,  dL/dW = g^T x,  dL/db = 1^T g.
+
+    Wide outputs: y = [x | 1] [W | b]^T and [dL/dW | dL/db] = g^T [x | 1] (FOLD_BIAS_RATIO)."""
 
     @staticmethod
     def forward(ctx, x, w, b):
         # batched inputs as one (rows, in) matrix: one GEMM, not one per leading index
         # (explicit row count: reshape(-1, 0) is ambiguous for in_features = 0)
         x2 = x.reshape(math.prod(x.shape[:-1]), x.shape[-1]) if x.ndim != 2 else x
-        ctx.x2, ctx.w, ctx.xshape = x2, w, x.shape
-        out = x2 @ w.T
-        if b is not None:
-            out += b  # out is fresh: add the bias in place
+        ctx.w, ctx.xshape = w, x.shape
+        rows, k = x2.shape
+        if (b is not None and w.shape[0] >= FOLD_BIAS_RATIO * k > 0
+                and rows >= FOLD_BIAS_MIN_ROWS):
+            xp = backend.xp_of(x2)
+            xa = ctx.xa = _with_ones(xp, x2)
+            wa = xp.empty((w.shape[0], k + 1), w.dtype)
+            wa[:, :k] = w
+            wa[:, k] = b
+            ctx.x2 = xa[:, :k]
+            out = xa @ wa.T
+        else:
+            ctx.x2, ctx.xa = x2, None
+            out = x2 @ w.T
+            if b is not None:
+                out += b  # out is fresh: add the bias in place
         return out.reshape(x.shape[:-1] + (w.shape[0],)) if x.ndim != 2 else out
 
     @staticmethod
     def backward(ctx, g):
-        x2, w = ctx.x2, ctx.w
+        x2, w, xa = ctx.x2, ctx.w, ctx.xa
         n = ctx.needs_input_grad
         g2 = g.reshape(math.prod(g.shape[:-1]), g.shape[-1]) if g.ndim != 2 else g
         gx = (g2 @ w).reshape(ctx.xshape) if n[0] else None
+        if xa is not None and n[1] and n[2]:  # [dW | db] = g^T [x | 1]: one GEMM
+            k = x2.shape[1]
+            gwb = g2.T @ xa
+            return gx, gwb[:, :k].copy(), gwb[:, k].copy()
         gw = g2.T @ x2 if n[1] else None
         # the bias gradient as a GEMV 1^T g: 3-6x faster than NumPy's sum over axis 0 here,
         # and BLAS threads it (sum does not)
