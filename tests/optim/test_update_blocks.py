@@ -98,13 +98,29 @@ def test_sgd_matches_the_whole_array_update_bit_for_bit(nthreads, momentum):
         np.testing.assert_array_equal(p.array, w)
 
 
-def test_update_blocks_are_larger_at_several_threads(nthreads):
-    """One cache block at one thread; at several, blocks twice as large (fewer GIL hand-offs:
-    BlockUpdates shares the blocks of all parameters, none is cut finer for the threads)."""
-    for n in (threads.BLOCK + 1, 2 * threads.PARALLEL_MIN, 100 * threads.BLOCK):
-        block = optimizer_mod.update_block(n)
-        assert block == (optimizer_mod.UPDATE_BLOCK if nthreads == 1
-                         else optimizer_mod.THREAD_BLOCK)
+def test_updates_run_in_the_caller_in_blocks_at_any_thread_count(nthreads, monkeypatch):
+    """Inside a training step OpenBLAS's workers still spin on the other cores, so a split
+    lost (optim/optimizer.py): every block runs in the caller's thread, UPDATE_BLOCK long."""
+    import threading
+
+    from zengrad.optim import adam as adam_mod
+
+    calls = []
+    block = adam_mod._adam_block
+
+    def spy(p, *args, **kwargs):
+        calls.append((threading.current_thread().name, p.size))
+        block(p, *args, **kwargs)
+
+    monkeypatch.setattr(adam_mod, "_adam_block", spy)
+    n = 3 * optimizer_mod.UPDATE_BLOCK + 5
+    w = zg.tensor(np.ones(n, np.float32), requires_grad=True)
+    opt = optim.Adam([w], lr=0.1)
+    w.grad = zg.tensor(np.full(n, 0.5, np.float32))
+    opt.step()
+    assert calls == [(threading.current_thread().name, optimizer_mod.UPDATE_BLOCK)] * 3 + [
+        (threading.current_thread().name, 5)]
+    np.testing.assert_allclose(w.array, 1 - 0.1, rtol=1e-6)  # the first step: lr * sign(g)
 
 
 def test_block_scratch_is_per_thread_and_shaped_like_the_block():
@@ -119,7 +135,7 @@ def test_block_scratch_is_per_thread_and_shaped_like_the_block():
     t.start()
     t.join()
     assert not np.shares_memory(other[0], s0)
-    for n in (optimizer_mod.THREAD_BLOCK + 1, 5):  # larger than a block, or small
+    for n in (optimizer_mod.UPDATE_BLOCK + 1, 5):  # larger than a block, or small
         other = np.zeros(n, np.float64)
         s = optimizer_mod.block_scratch(other, 0)
         assert s.shape == other.shape and not np.shares_memory(s, optimizer_mod.block_scratch(

@@ -18,9 +18,7 @@ For ops: `elementwise(fn, arrays)` splits same-shape arrays along their common m
 `split_rows(fn, arrays)` splits arrays that share only axis 0 (a pool's input and output);
 `ufunc(op, a, b)` is a binary ufunc split so. Only arrays of OP_PARALLEL_MIN elements or more
 go to the pool; `block=` asks for cache-sized pieces at one thread too. Device (CuPy) arrays
-and 0-d or empty ones always run in one call. `for_tasks(tasks, size)` runs a list of
-(fn, args) pieces of different work in one split (all blocks of all parameters of an
-optimizer step).
+and 0-d or empty ones always run in one call.
 
 What a split costs beyond the post: every ufunc call gives the GIL up and takes it back, and
 a thread that finds it taken sleeps; on the 2-core VM measured its wake-up took longer than a
@@ -237,23 +235,6 @@ def _share(run: Callable[[int], None], count: int, threads: int) -> None:
             job.wait()
     if errors:
         raise errors[0]
-
-
-def for_tasks(tasks: Sequence[tuple[Callable[..., None], Sequence]], size: int,
-              least: int | None = None) -> None:
-    """fn(*args) for each (fn, args) of tasks, possibly in several threads: the caller and
-    the pool's workers take the tasks in their order from one ticket counter (put the
-    largest first, so that the small ones fill the end), from `size` (the elements all
-    tasks touch, the caller's count) of `least` (default PARALLEL_MIN) on. One split for
-    many pieces of work (all blocks of all parameters of an optimizer step) wakes the pool
-    once, not once per piece. Tasks run concurrently: where one writes, no other may read
-    or write. Returns when all are done; re-raises the first error a task raised."""
-    threads = _threads_for(size, PARALLEL_MIN if least is None else least)
-    if threads == 1 or len(tasks) <= 1:
-        for fn, args in tasks:
-            fn(*args)
-        return
-    _share(lambda i: tasks[i][0](*tasks[i][1]), len(tasks), threads)
 
 
 def for_blocks(

@@ -11,7 +11,6 @@ from zengrad.autograd.tensor import Tensor
 from zengrad.ops.threads import BLOCK
 from zengrad.optim.flat import SmallParams, small_param_runs
 from zengrad.optim.optimizer import (
-    BlockUpdates,
     Optimizer,
     block_scratch,
     check_nonnegative,
@@ -68,8 +67,7 @@ class Adam(Optimizer):
     def _step_group(self, group: dict[str, Any]) -> None:
         """The update of each parameter with a gradient, by _adam_block: the small ones of
         one dtype together, over their state in one flat buffer per moment (optim/flat.py),
-        the others in cache-sized blocks; all of it run together (BlockUpdates: one split
-        over the threads per step)."""
+        the others in cache-sized blocks (elementwise_update)."""
         lr, eps = float(group["lr"]), float(group["eps"])
         beta1, beta2 = (float(b) for b in group["betas"])
         weight_decay = float(group["weight_decay"])
@@ -102,7 +100,6 @@ class Adam(Optimizer):
 
         single, runs = small_param_runs(group["params"], BLOCK)
         packs = self.__dict__.setdefault("_small_params", {})
-        updates = BlockUpdates()
         for dtype, run in runs.items():
             run_blocks = {block_for(p) for p in run}
             if len(run_blocks) != 1:  # steps differ (a parameter skipped some): one by one
@@ -115,14 +112,11 @@ class Adam(Optimizer):
                 for stale in [k for k in packs if k[0] not in live]:
                     del packs[stale]
                 pack = packs[key] = SmallParams(run, states, slots)
-            # one task (gather, update, copy back), its blocks in the thread that runs it
-            updates.add_call(partial(pack.update, run_blocks.pop(), partial(
-                elementwise_update, threaded=False)), pack.values.size)
+            pack.update(run_blocks.pop(), elementwise_update)  # gather, update, copy back
         counted = {id(p) for run in runs.values() for p in run}
         for p in single:
             block = blocks[states[p]["step"]] if id(p) in counted else block_for(p)
-            updates.add(block, [p.array, p._grad.array, *(states[p][s] for s in slots)])
-        updates.run()
+            elementwise_update(block, [p.array, p._grad.array, *(states[p][s] for s in slots)])
 
 
 def _adam_block(p, g, exp_avg, exp_avg_sq, max_sq=None, *, beta1: float, beta2: float,

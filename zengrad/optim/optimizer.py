@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -21,7 +21,7 @@ from zengrad.autograd import enable_grad
 from zengrad.autograd.engine import record_writes
 from zengrad.autograd.tensor import Tensor, zero_grads
 from zengrad.ops.scratch import scratch
-from zengrad.ops.threads import BLOCK, for_blocks, for_tasks, get_num_threads
+from zengrad.ops.threads import BLOCK
 
 
 class _RequiredParameter:
@@ -450,42 +450,33 @@ def ema_sq_(v: np.ndarray, g: np.ndarray, decay: float, tmp: np.ndarray) -> None
     v += tmp
 
 
-# an update's blocks are UPDATE_BLOCK elements at one thread: 64K float32 = 256 KB per array,
-# so the 4-6 arrays of a step (1.5 MB) stay in this machine's 2 MB L2 while each of Adam's
-# ufunc calls per block does 4x threads.BLOCK's work (1 thread, MLP Adam step alone: blocks
-# of 16K 1.50 ms, 32K 1.37, 64K 1.31; in the whole training step 64K beats 16K by 3% and 32K
-# by 1%); each call costs ~1 us.
+# an update's blocks are UPDATE_BLOCK elements: 64K float32 = 256 KB per array, so the 4-6
+# arrays of a step (1.5 MB) stay in this machine's 2 MB L2 while each of Adam's ufunc calls
+# per block does 4x threads.BLOCK's work (1 thread, MLP Adam step alone: blocks of 16K 1.50
+# ms, 32K 1.37, 64K 1.31; in the whole training step 64K beats 16K by 3% and 32K by 1%);
+# each call costs ~1 us.
 UPDATE_BLOCK = 4 * BLOCK
-# at several threads every ufunc call also passes the GIL to and from the other thread (1.5-6
-# us a call, measured: two threads each running one ufunc over 64K elements in a loop took
-# 1.2-1.9x one thread's time per call), so blocks are twice as large: fewer calls, still in
-# L2 (a core's own). MLP Adam step alone, 12 passes, 2 threads: blocks of 32K 1.39 ms, 64K
-# 0.89-0.99, 100K 0.83-0.95, 128K 0.79-0.94, 160K 0.77-0.82, 200K 0.88 (1 thread: 1.14 at
-# 64K, 1.17 at 128K).
-THREAD_BLOCK = 2 * UPDATE_BLOCK
+# Updates run in the calling thread at any thread count. Spread over zengrad's pool, an Adam
+# step alone took 0.99 ms against 1.42 at 2 threads, but inside a training step it comes
+# right after the backward's products, whose OpenBLAS workers spin on the other cores for
+# ~0.1 s: a pool thread shares a core with a spinning one, and the split lost at every size
+# tried (2 threads, MLP 784-512-256-10 Adam step 3.82 -> 3.58 ms without it; 2048-2048-2048-10,
+# 8.4M parameters, 59.9 -> 57.0 ms).
 
 
-def update_block(n: int) -> int:
-    """Elements per block for an update over n elements: UPDATE_BLOCK at one thread,
-    THREAD_BLOCK at several (BlockUpdates shares blocks of all parameters among the threads,
-    so one parameter need not be cut finer to keep them busy). Any cut gives the same bits."""
-    return UPDATE_BLOCK if get_num_threads() == 1 else THREAD_BLOCK
-
-
-def elementwise_update(fn: Callable[..., None], arrays: list[np.ndarray],
-                       threaded: bool = True) -> None:
+def elementwise_update(fn: Callable[..., None], arrays: list[np.ndarray]) -> None:
     """fn(*arrays) for an update that is elementwise over arrays of one shape (a parameter,
     its gradient, its state), run block by block over their flat views (cache-sized blocks of
-    update_block(n) elements, spread over zengrad.ops.threads' pool when large, unless not
-    `threaded`); bit for bit fn(*arrays). Arrays that are not all contiguous run in one call;
-    a non-contiguous gradient is copied first."""
+    UPDATE_BLOCK elements: all passes over one block while it is in cache); bit for bit
+    fn(*arrays). Arrays that are not all contiguous run in one call; a non-contiguous
+    gradient is copied first."""
     if arrays[0].size <= BLOCK or type(arrays[0]) is not np.ndarray:
         fn(*arrays)  # one block (no views to make), or device arrays (not blocked)
         return
     flat = _flat_views(fn, arrays)
     if flat is not None:
-        n = arrays[0].size
-        for_blocks(fn, flat, update_block(n), None if threaded else n + 1)
+        for s in range(0, arrays[0].size, UPDATE_BLOCK):
+            fn(*(a[s : s + UPDATE_BLOCK] for a in flat))
 
 
 def _flat_views(fn: Callable[..., None], arrays: list[np.ndarray]) -> list | None:
@@ -499,83 +490,16 @@ def _flat_views(fn: Callable[..., None], arrays: list[np.ndarray]) -> list | Non
     return [a.reshape(-1) for a in arrays]
 
 
-class BlockUpdates:
-    """The elementwise updates of one optimizer step, cut into blocks and run together.
-
-    add(fn, arrays) stands for elementwise_update(fn, arrays): parameters of more than one
-    block are queued as blocks of update_block(n) elements, small ones run at once. add_call
-    queues one call. run() runs what is queued: in this thread, or at several threads from
-    one ticket counter over zengrad.ops.threads' pool, largest first, so a step wakes the
-    pool once (not once per parameter: a post and a final wait each, ~20-50 us) and the
-    short blocks of all parameters fill the end. Each element goes through the same ufuncs
-    as in elementwise_update, so the bits are the same.
-
-    Queued blocks run concurrently, so they must not overlap: a parameter whose array is a
-    view (possibly of another parameter's memory) or one seen before in this step runs on its
-    own, after everything queued before it, in the order of the parameters. Gradients and
-    state are read or written by their own parameter's update only (work arrays such as
-    Optimizer._scratch, shared by the parameters, must not be passed in: one per thread is
-    block_scratch).
-    """
-
-    __slots__ = ("tasks", "size", "seen", "least")
-
-    def __init__(self, least: int | None = None) -> None:
-        """least: split over the threads from this many elements in all (default
-        threads.PARALLEL_MIN: an update of a dozen passes per block)."""
-        self.tasks: list[tuple[int, Callable[..., None], Sequence]] = []
-        self.size = 0
-        self.seen: set[int] = set()
-        self.least = least
-
-    def add(self, fn: Callable[..., None], arrays: list[np.ndarray]) -> None:
-        p = arrays[0]
-        if type(p) is not np.ndarray:  # device arrays: one call, their kernels are parallel
-            fn(*arrays)
-            return
-        if p.base is not None or id(p) in self.seen:  # may overlap a queued parameter
-            self.run()
-            elementwise_update(fn, arrays)
-            return
-        self.seen.add(id(p))
-        if p.size <= BLOCK:  # one block: now, no slicing
-            fn(*arrays)
-            return
-        flat = _flat_views(fn, arrays)
-        if flat is None:
-            return
-        n = p.size
-        block = update_block(n)
-        self.size += n
-        for s in range(0, n, block):
-            self.tasks.append((min(block, n - s), fn, [a[s : s + block] for a in flat]))
-
-    def add_call(self, fn: Callable[[], None], size: int) -> None:
-        """Queue fn() (it touches `size` elements: where it goes in the order)."""
-        self.tasks.append((size, fn, ()))
-        self.size += size
-
-    def run(self) -> None:
-        """Run and forget everything queued."""
-        tasks, size = self.tasks, self.size
-        if not tasks:
-            return
-        self.tasks, self.size = [], 0
-        if len(tasks) > 1 and get_num_threads() > 1:
-            tasks.sort(key=lambda t: -t[0])  # stable: the largest first
-        for_tasks([(fn, args) for _, fn, args in tasks], size, self.least)
-
-
 def block_scratch(like: np.ndarray, slot: int) -> np.ndarray:
     """A work array shaped like `like`, one block of an elementwise update (contents
     undefined): this thread's ops.scratch buffer for ("update", slot), reused from block to
     block and step to step instead of a fresh allocation per block (a 256 KB np.empty may be
-    an mmap and its page faults). Blocks run in several threads at once, hence one set of
-    buffers per thread; device arrays, arrays larger than a block and small ones (cheaper to
+    an mmap and its page faults). One set of buffers per thread (optimizers may step in
+    several threads); device arrays, arrays larger than a block and small ones (cheaper to
     allocate than to look up) get a fresh array."""
     n = like.size
     if type(like) is not np.ndarray:
         return backend.xp_of(like).empty_like(like)
-    if n <= BLOCK or n > THREAD_BLOCK:
+    if n <= BLOCK or n > UPDATE_BLOCK:
         return np.empty_like(like)  # host
     return scratch(np, like.shape, like.dtype, ("update", slot))

@@ -10,9 +10,8 @@ import numpy as np
 
 from zengrad import backend
 from zengrad.autograd.tensor import Tensor
-from zengrad.ops.threads import BLOCK, OP_PARALLEL_MIN
+from zengrad.ops.threads import BLOCK
 from zengrad.optim.optimizer import (
-    BlockUpdates,
     Optimizer,
     block_scratch,
     check_nonnegative,
@@ -68,34 +67,24 @@ class SGD(Optimizer):
             later = partial(_momentum_step, lr=lr, momentum=momentum, nesterov=nesterov,
                             dampening=dampening)
         weight_decay, maximize = float(group["weight_decay"]), group["maximize"]
-        # the parameters' blocks run together, except with weight decay or maximize: their
-        # gradient lives in a work array that the next parameter reuses, so each update runs
-        # before the next is prepared. Split over the threads only from OP_PARALLEL_MIN
-        # elements, as a one-pass op: two to four passes per block hand the GIL over too
-        # often (MLP 784-512-256-10 SGD step alone, 2 threads: split 0.30-0.33 ms best,
-        # blocks of 256K-128K, 0.41 at 64K; in one thread 0.25)
-        updates = BlockUpdates(OP_PARALLEL_MIN)
-        update = elementwise_update if weight_decay or maximize else updates.add
         for p in group["params"]:
             grad = p._grad  # the slot behind .grad: no property call per step
             if grad is None:
                 continue
             g = self._grad(p, weight_decay, maximize) if weight_decay or maximize else grad.array
             if momentum == 0:
-                # one block of its own memory: now (it overlaps nothing queued), no partial
-                if g.size <= BLOCK and p.array.base is None:
+                if g.size <= BLOCK:  # one block: no partial, no views
                     _plain_step(p.array, g, lr)
                 else:
-                    update(plain, [p.array, g])
+                    elementwise_update(plain, [p.array, g])
                 continue
             state = self.state.setdefault(p, {})
             buf = state.get("momentum_buffer")
             if buf is None:  # b = g at the first step
                 buf = state["momentum_buffer"] = backend.xp_of(g).array(g, copy=True)
-                update(first, [p.array, g, buf])
+                elementwise_update(first, [p.array, g, buf])
             else:
-                update(later, [p.array, g, buf])
-        updates.run()
+                elementwise_update(later, [p.array, g, buf])
 
 
 def _plain_step(p: np.ndarray, g: np.ndarray, lr: float) -> None:
