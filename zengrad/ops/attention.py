@@ -69,7 +69,7 @@ def attention_forward(q, k, v, mask, scale: float, dropout_p: float, out=None, d
     transposes as strided views at no cost."""
     xp = backend.xp_of_all("scaled_dot_product_attention", q, k, v, mask)
     dt = q.dtype
-    qs = q * dt.type(scale)
+    qs = q if scale == 1 else q * dt.type(scale)  # 1: q comes scaled (the packed path)
     st = xp.matmul(k, xp.swapaxes(qs, -1, -2))
     if mask is not None:
         mt = xp.swapaxes(mask, -1, -2)
@@ -116,7 +116,8 @@ def attention_backward(saved, g, need_q: bool, need_k: bool, need_v: bool, need_
     dpt *= pt  # dpt is now dS^T
     if need_q:
         dq = xp.matmul(xp.swapaxes(dpt, -1, -2), k, out=outs[0])
-        dq *= scale
+        if scale != 1:
+            dq *= scale
     if need_k:
         dk = xp.matmul(dpt, qs, out=outs[1])
     return dq, dk, dv, xp.swapaxes(dpt, -1, -2)
@@ -158,11 +159,13 @@ class SelfAttentionPackedFn(Function):
     qkv (a b, 3E): the rows of (N, L) when batch_first else of (L, N), given as rows=(a, b);
     columns [q | k | v] with the heads contiguous inside each (PyTorch's in_proj layout).
     Returns the context (a b, E) in the same row order, ready for the output projection.
-    mask: an additive constant broadcastable to (N, H, L, L).
+    mask: an additive constant broadcastable to (N, H, L, L). scale: the scores' factor
+    (None: 1 / sqrt(E / H)); 1 when the caller folded it into q's projection, which saves
+    the passes of q * scale and dq * scale.
     """
 
     @staticmethod
-    def forward(ctx, qkv, mask, num_heads, batch_first, dropout_p, rows):
+    def forward(ctx, qkv, mask, num_heads, batch_first, dropout_p, rows, scale=None):
         a, b = rows
         e = qkv.shape[-1] // 3
         d = e // num_heads
@@ -182,7 +185,7 @@ class SelfAttentionPackedFn(Function):
             per = -(-n // ATTN_BLOCKS)
         # a mask with a batch axis is cut with the items; one without is shared
         cut_mask = mask is not None and mask.ndim == 4 and mask.shape[0] == n > 1
-        scale = 1.0 / math.sqrt(d)
+        scale = 1.0 / math.sqrt(d) if scale is None else scale
         ctx.perm, ctx.shape5, ctx.per = perm, q5.shape, per
         if per >= n:
             _, saved = attention_forward(q, k, v, mask, scale, dropout_p, out=out)
@@ -219,7 +222,7 @@ class SelfAttentionPackedFn(Function):
 
             items = np.arange(go.shape[0])  # host: the items' indices
             blas_threads.over_threads(block, [items, go, *outs], ctx.per)
-        return d5.reshape(a * b, 3 * h * d), None, None, None, None, None
+        return d5.reshape(a * b, 3 * h * d), None, None, None, None, None, None
 
 
 # ------------------------------------------------------------------ masks and the public API

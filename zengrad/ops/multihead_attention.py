@@ -229,8 +229,15 @@ def multi_head_attention_forward(
     out_shape = (*(rows if batched else rows[1:]), e)
 
     if not need_weights and self_attention:
-        qkv = linear(query.reshape(-1, e), in_proj_weight, in_proj_bias)
-        ctx = SelfAttentionPackedFn.apply(qkv, mask, h, bf, p, rows)
+        # the scores' 1 / sqrt(d) folded into the query's rows of the packed projection: a
+        # pass over (3E, E) and (3E,) instead of over q and dq ((N L, E) each)
+        col = xp.ones((3 * e, 1), dt)
+        col[:e] = 1.0 / math.sqrt(e // h)
+        w = in_proj_weight * Tensor._make(col, False, None)
+        b = None if in_proj_bias is None else (
+            in_proj_bias * Tensor._make(col.reshape(3 * e), False, None))
+        qkv = linear(query.reshape(-1, e), w, b)
+        ctx = SelfAttentionPackedFn.apply(qkv, mask, h, bf, p, rows, 1.0)
         return linear(ctx, out_proj_weight, out_proj_bias).reshape(*out_shape), None
 
     q, k, v = _project(query, key, value, e, in_proj_weight, in_proj_bias, separate,
