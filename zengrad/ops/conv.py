@@ -44,7 +44,7 @@ from zengrad.ops.conv_implicit import (
     shifted_input_grad_ok,
     weight_grad,
 )
-from zengrad.ops.scratch import kept_empty
+from zengrad.ops.scratch import kept_empty, scratch
 
 Pads = tuple[tuple[int, int], tuple[int, int]]
 
@@ -155,6 +155,22 @@ def _weight_grad(xp, gm, cols):
     return (cols @ gm.T).T
 
 
+def _row_windows(xp, dst, rows_view, kh: int, dh: int, oh: int) -> None:
+    """The im2col copy for stride 1 along H in two stages: first the KW horizontal shifts of
+    every padded row, R[c, j, m, h, :] = x_pad[c, m, h, d_w j + s_w (0..OW-1)] (runs of OW),
+    then dst[(c, i, j), m, :, :] = R[c, j, m, d_h i : d_h i + OH, :], one run of OH*OW floats
+    per (c, i, j, image) since R's rows are OW long. dst (C KH KW, M, OH, OW) may be a view
+    (rows strided); rows_view (C, KW, M, HU, OW) reads the padded input. LeNet-5, 1 thread:
+    conv2's copy (6 x 64 x 14 x 14 in: 96,000 runs of 10 floats in one stage) 507 -> 355 us
+    for the whole batch, its forward 1006 -> 894 us; conv1's (one channel) 387 -> 375 us."""
+    c, kw, m, hu, ow = rows_view.shape
+    r = scratch(xp, rows_view.shape, rows_view.dtype, ("conv2d", "rows"))
+    r[...] = rows_view
+    rs = r.strides
+    src = as_strided(xp, r, (c, kh, kw, m, oh * ow), (rs[0], dh * rs[3], rs[1], rs[2], rs[4]))
+    dst.reshape(c, kh, kw, m, oh * ow)[...] = src
+
+
 class Conv2dFn(Function):
     """y = W * x + b (cross-correlation, as PyTorch);  dW = dY cols^T, dx = col2im(W^T dY),
     db = sum of dY over (N, OH, OW). Inputs of rank 3 are conv1d (a height-1 image).
@@ -189,7 +205,7 @@ class Conv2dFn(Function):
         ctx.bias_row = groups == 1 and xp is np and b is not None  # cols[k] = 1: b in the GEMM
         if ctx.bias_row:
             cols = kept_empty(xp, (k + 1, n * oh * ow), xpad.dtype)
-            out = Conv2dFn._chunked_forward(w, b, win, cols, (n, oh, ow))
+            out = Conv2dFn._chunked_forward(w, b, xpad, win, cols, (n, oh, ow), dh, sh)
         else:
             cols = kept_empty(xp, (k, n * oh * ow), xpad.dtype)
             cols.reshape(c, kh, kw, n, oh, ow)[...] = win  # the im2col copy
@@ -212,11 +228,13 @@ class Conv2dFn(Function):
         return y[:, :, 0, :] if one_d else y
 
     @staticmethod
-    def _chunked_forward(w, b, win, cols, grid):
+    def _chunked_forward(w, b, xpad, win, cols, grid, dh, sh):
         """out (OC, N OH OW) = [W | b] @ [cols; 1], im2col copy and GEMM per chunk of whole
         images (CHUNK_FLOATS); cols (C KH KW + 1, N OH OW) is filled for the weight gradient
         (its last row of ones gives db in the same product). The chunks depend on the shape
-        only: the bits do not depend on the thread count."""
+        only: the bits do not depend on the thread count.
+        With stride 1 along H the copy runs in two stages (_row_windows): a kernel row's
+        columns of one image are then one run of OH*OW floats instead of OH runs of OW."""
         xp = backend.xp_of(cols)
         n, oh, ow = grid
         oc, k = w.shape[0], cols.shape[0] - 1
@@ -230,11 +248,21 @@ class Conv2dFn(Function):
         plane = oh * ow
         per = max(1, min(SMALL_OUT_BLOCK // plane, CHUNK_FLOATS // ((k + 1 + oc) * plane)))
         cols4 = cols.reshape(k + 1, n, oh, ow)
+        two_stage = sh == 1 and kh > 1
+        if two_stage:
+            hu = oh + dh * (kh - 1)  # the padded rows the windows read
+            s_c, s_n, s_h, s_w = xpad.strides
+            s_wj, s_wo = win.strides[2], win.strides[5]
+            rows_view = as_strided(xp, xpad, (c, kw, n, hu, ow), (s_c, s_wj, s_n, s_h, s_wo))
 
         def run(images):
             i, j = int(images[0]), int(images[-1]) + 1
             # (splitting axis 0 only: a view of cols)
-            cols4[:k, i:j].reshape(c, kh, kw, j - i, oh, ow)[...] = win[:, :, :, i:j]
+            dst = cols4[:k, i:j]
+            if two_stage:
+                _row_windows(xp, dst, rows_view[:, :, i:j], kh, dh, oh)
+            else:
+                dst.reshape(c, kh, kw, j - i, oh, ow)[...] = win[:, :, :, i:j]
             cols4[k, i:j] = 1
             xp.matmul(wb, cols[:, i * plane : j * plane], out=out[:, i * plane : j * plane])
 
