@@ -34,6 +34,7 @@ from zengrad.nn.layernorm import LayerNorm
 from zengrad.nn.linear import Linear
 from zengrad.nn.module import Module
 from zengrad.nn.placement import layer_device
+from zengrad.ops.layernorm import add_layer_norm
 
 _ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
 
@@ -63,6 +64,15 @@ def _feed_forward(layer: Module, x: Tensor, out_dropout: Module) -> Tensor:
     x = x.reshape(-1, shape[-1])
     x = layer.linear2(layer.dropout(layer.activation(layer.linear1(x))))
     return out_dropout(x.reshape(*shape))
+
+
+def _add_norm(norm: Module, x: Tensor, y: Tensor) -> Tensor:
+    """norm(x + y). A plain LayerNorm without hooks takes the sum and the norm as one op (the
+    same values: the sum goes straight into the norm's buffer instead of a tensor of its own)."""
+    if (type(norm) is LayerNorm and not (norm._forward_pre_hooks or norm._forward_hooks
+                                         or norm._backward_hooks or norm._backward_pre_hooks)):
+        return add_layer_norm(x, y, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+    return norm(x + y)
 
 
 def _num_layers(who: str, num_layers) -> int:
@@ -151,8 +161,9 @@ class TransformerEncoderLayer(_TransformerLayer):
             x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
             x = x + self._ff_block(self.norm2(x))
         else:
-            x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
-            x = self.norm2(x + self._ff_block(x))
+            x = _add_norm(self.norm1, x,
+                          self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
+            x = _add_norm(self.norm2, x, self._ff_block(x))
         return x
 
     def _ff_block(self, x) -> Tensor:
@@ -306,10 +317,12 @@ class TransformerDecoderLayer(_TransformerLayer):
                                     memory_key_padding_mask, memory_is_causal)
             x = x + _feed_forward(self, self.norm3(x), self.dropout3)
         else:
-            x = self.norm1(x + self._sa_block(x, tgt_mask, tgt_key_padding_mask, tgt_is_causal))
-            x = self.norm2(x + self._mha_block(x, memory, memory_mask, memory_key_padding_mask,
-                                               memory_is_causal))
-            x = self.norm3(x + _feed_forward(self, x, self.dropout3))
+            x = _add_norm(self.norm1, x,
+                          self._sa_block(x, tgt_mask, tgt_key_padding_mask, tgt_is_causal))
+            x = _add_norm(self.norm2, x, self._mha_block(x, memory, memory_mask,
+                                                         memory_key_padding_mask,
+                                                         memory_is_causal))
+            x = _add_norm(self.norm3, x, _feed_forward(self, x, self.dropout3))
         return x
 
     def _mha_block(self, x, mem, attn_mask, key_padding_mask, is_causal) -> Tensor:

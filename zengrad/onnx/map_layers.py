@@ -99,8 +99,19 @@ def batch_norm(g, node):
 def layer_norm(g, node):
     """LayerNormalization over the last len(normalized_shape) axes (opset 17)."""
     x, w, b, normalized_shape, eps = node.args[:5]
-    shape, dt = tuple(normalized_shape), g.dtype(x)
-    ins = [g.value(x), _affine(g, w, 1.0, shape, dt, "ln_scale")]
+    return _layer_norm(g, g.value(x), g.dtype(x), w, b, normalized_shape, eps)
+
+
+def add_layer_norm(g, node):
+    """LayerNormalization of x + r (the post-LN residual block's fused add and norm)."""
+    x, r, w, b, normalized_shape, eps = node.args[:6]
+    s = g.node("Add", [g.value(x), g.value(r)])
+    return _layer_norm(g, s, g.dtype(x), w, b, normalized_shape, eps)
+
+
+def _layer_norm(g, x, dt, w, b, normalized_shape, eps):
+    shape = tuple(normalized_shape)
+    ins = [x, _affine(g, w, 1.0, shape, dt, "ln_scale")]
     if b is not None:
         ins.append(g.value(b))
     return g.node("LayerNormalization", ins, axis=-len(shape), epsilon=float(eps))
@@ -192,6 +203,7 @@ def self_attention_packed(g, node):
     """The fused multi-head self-attention on qkv (rows, 3E) -> (rows, E): reshape to
     (a, b, 3, heads, d), one (N, heads, L, d) tensor per q, k, v, attend, and back."""
     qkv, mask, heads, batch_first, _p, rows = node.args[:6]
+    scale = node.args[6] if len(node.args) > 6 else None  # 1: folded into q's projection
     e3 = g.shape(qkv)[-1]
     e, dt = e3 // 3, g.dtype(qkv)
     d = e // heads
@@ -200,7 +212,8 @@ def self_attention_packed(g, node):
     q5 = g.node("Transpose", [q5], perm=[2, 0, 3, 1, 4] if batch_first else [2, 1, 3, 0, 4])
     q, k, v = (g.node("Gather", [q5, g.scalar(i, np.int64, "index")], axis=0)
                for i in range(3))
-    o = _attend(g, node, q, k, v, mask, 1.0 / math.sqrt(d), dt)  # (N, heads, L, d)
+    o = _attend(g, node, q, k, v, mask, 1.0 / math.sqrt(d) if scale is None else scale,
+                dt)  # (N, heads, L, d)
     o = g.node("Transpose", [o], perm=[0, 2, 1, 3] if batch_first else [2, 0, 1, 3])
     return g.node("Reshape", [o, g.ints([-1, e], "shape")])
 

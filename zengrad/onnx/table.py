@@ -50,7 +50,8 @@ OPS: dict[str, Callable] = {
     # linear algebra and layers
     "MatMul": T.matmul, "Linear": L.linear, "Conv2d": L.conv2d, "MaxPool2d": L.max_pool2d,
     "AvgPool2d": L.avg_pool2d, "AdaptiveAvgPool2d": L.adaptive_avg_pool2d,
-    "BatchNorm": L.batch_norm, "LayerNorm": L.layer_norm, "Embedding": L.embedding,
+    "BatchNorm": L.batch_norm, "LayerNorm": L.layer_norm,
+    "AddLayerNorm": L.add_layer_norm, "Embedding": L.embedding,
     "LSTMSequence": L.lstm, "GRUSequence": L.gru, "RNNSequence": L.rnn,
     "SelfAttentionPacked": L.self_attention_packed,
     "ScaledDotProductAttention": L.scaled_dot_product_attention,
