@@ -140,6 +140,36 @@ def test_shifted_view_weight_grad_matches_torch(rng, kernel, padding, dilation):
     np.testing.assert_allclose(xt.grad.array, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize(
+    "kernel, padding, dilation",
+    [(3, 1, 1), (3, 2, 2), (5, 2, 1), (3, 0, 1), ((3, 5), (1, 2), 1), (3, 2, 1)],
+)
+def test_input_and_weight_grad_in_one_pass_matches_the_two_apart(
+    rng, monkeypatch, kernel, padding, dilation
+):
+    """dx and dW in one pass over chunks sharing dY's column-shift block: the same as
+    correlate and weight_grad apart (float64), the shared pass taken where dY's grid has a
+    zero last row (pads below d (k - 1)), the two apart otherwise."""
+    from zengrad.ops import conv_implicit as ci
+
+    kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+    ph, pw = (padding, padding) if isinstance(padding, int) else padding
+    pads = ((ph, ph), (pw, pw))
+    x = rng.standard_normal((16, 5, 12, 13))  # (C, N, H, W)
+    w = rng.standard_normal((24, 16, kh, kw))
+    flat = ci.PaddedFlat(x, pads, (kh, kw), (dilation, dilation))
+    oh, ow = 12 + 2 * ph - dilation * (kh - 1), 13 + 2 * pw - dilation * (kw - 1)
+    gflat = ci.dy_flat(rng.standard_normal((24, 5, oh, ow)), pads, (kh, kw), (dilation,) * 2)
+    taps = ci.flipped_taps(w)
+    apart = ci.correlate(gflat, taps, (12, 13)), ci.weight_grad(flat, gflat)
+    fallback = []
+    monkeypatch.setattr(ci, "correlate", lambda *a: fallback.append(1) or apart[0])
+    dx, dw = ci.input_and_weight_grad(flat, gflat, taps, (12, 13))
+    assert bool(fallback) == (ph == dilation * (kh - 1))  # no zero last row: apart
+    np.testing.assert_allclose(dx, apart[0], rtol=1e-13, atol=1e-12)
+    np.testing.assert_allclose(dw, apart[1], rtol=1e-13, atol=1e-12)
+
+
 @pytest.mark.parametrize("affine", [True, False])
 def test_batch_norm_channel_major_gradcheck(rng, affine):
     """float64 finite differences through the one-visit path: x enters channel-major (a

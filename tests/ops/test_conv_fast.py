@@ -21,20 +21,26 @@ pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning
 
 
 class _Calls:
-    """Counts the calls of ops.conv's correlate (forward and input gradient)."""
+    """Counts the calls of ops.conv's correlate (forward and input gradient) and
+    input_and_weight_grad (the input gradient with dW)."""
 
     def __init__(self):
         self.n = 0
 
-    def __call__(self, *args):
-        self.n += 1
-        return conv_implicit.correlate(*args)
+    def wrap(self, fn):
+        def counted(*args):
+            self.n += 1
+            return fn(*args)
+
+        return counted
 
 
 @pytest.fixture
 def calls(monkeypatch):
     spy = _Calls()
-    monkeypatch.setattr(conv_ops, "correlate", spy)
+    monkeypatch.setattr(conv_ops, "correlate", spy.wrap(conv_implicit.correlate))
+    both = spy.wrap(conv_implicit.input_and_weight_grad)
+    monkeypatch.setattr(conv_ops, "input_and_weight_grad", both)
     return spy
 
 

@@ -41,6 +41,7 @@ from zengrad.ops.conv_implicit import (
     dy_flat,
     flipped_taps,
     implicit_gemm_ok,
+    input_and_weight_grad,
     shifted_input_grad_ok,
     weight_grad,
 )
@@ -308,9 +309,12 @@ class Conv2dFn(Function):
             db = gy.sum(axis=(1, 2, 3))
         if needs[0] or needs[1]:
             gflat = dy_flat(gy, pads, wshape[2:], dilation)
-        if needs[1]:
+        if needs[0] and needs[1]:  # one pass sharing dY's blocks
+            dx, dw = input_and_weight_grad(ctx.flat, gflat, flipped_taps(ctx.w), xshape[2:])
+            dx = dx.transpose(1, 0, 2, 3)
+        elif needs[1]:
             dw = weight_grad(ctx.flat, gflat)
-        if needs[0]:
+        elif needs[0]:
             dx = correlate(gflat, flipped_taps(ctx.w), xshape[2:]).transpose(1, 0, 2, 3)
         if one_d:
             dx = None if dx is None else dx[:, :, 0, :]

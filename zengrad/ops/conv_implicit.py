@@ -221,13 +221,9 @@ def correlate(flat: PaddedFlat, wk, out_hw: tuple[int, int]):
         for s in range(0, flat.n, per):
             run(yt[s : s + per], images[s : s + per])
         return y
-    kh, kw = flat.kshape
-    c = x.shape[0]
-    # the taps of one kernel row side by side: (KH, OC, KW C), [i][o, j C + c] = wk[i KW + j][o, c]
-    wrows = xp.ascontiguousarray(wk.reshape(kh, kw, oc, c).transpose(0, 2, 1, 3))
-    wrows = wrows.reshape(kh, oc, kw * c)
+    kw = flat.kshape[1]
+    wrows = _kernel_rows(wk, flat.kshape)
     shifts, rows = flat.offsets[:kw], flat.offsets[::kw]
-    span = rows[-1]
 
     def run_rows(y_part, images):
         # the KW column shifts of the chunk's rows copied once into a (KW C, L + span) block
@@ -235,18 +231,85 @@ def correlate(flat: PaddedFlat, wk, out_hw: tuple[int, int]):
         # (KH products and KH - 1 adds, not KH KW and KH KW - 1; BasicBlock correlate
         # alone 26.6 -> 25.3 ms at 1 thread, 14.5 -> 13.1 at 2; block step 0.98-0.99x)
         g, s = len(images), int(images[0]) * hq * wq
-        length = g * hq * wq
-        block = scratch(xp, (kw, c, length + span), x.dtype, ("conv", "shifts"))
-        for j, off in enumerate(shifts):
-            block[j] = x[:, s + off : s + off + length + span]
-        stacked = block.reshape(kw * c, length + span)
-        krows = ((wrows[i], stacked[:, off : off + length]) for i, off in enumerate(rows))
-        acc = _sum_of_products(xp, krows, (oc, length), dtype)
-        y_part[...] = acc.reshape(oc, g, hq, wq)[:, :, :oh, :ow].transpose(1, 0, 2, 3)
+        block = _shift_block(x, s, g * hq * wq, shifts, rows[-1])
+        _kernel_rows_into(wrows, block, rows, y_part.transpose(1, 0, 2, 3), (hq, wq), dtype)
 
-    per = flat.image_block(kw * c + 2 * oc)
+    per = flat.image_block(kw * x.shape[0] + 2 * oc)
     over_threads(run_rows, [y.transpose(1, 0, 2, 3), images], per, threads.PARALLEL_MIN)
     return y
+
+
+def _kernel_rows(wk, kshape):
+    """The taps (KH*KW, OC, C) of one kernel row side by side: (KH, OC, KW C),
+    [i][o, j C + c] = wk[i KW + j][o, c]."""
+    kh, kw = kshape
+    _, oc, c = wk.shape
+    wrows = backend.xp_of(wk).ascontiguousarray(wk.reshape(kh, kw, oc, c).transpose(0, 2, 1, 3))
+    return wrows.reshape(kh, oc, kw * c)
+
+
+def _shift_block(x, s: int, length: int, shifts, span: int):
+    """This thread's ("conv", "shifts") block (KW, C, length + span): [j] = x[:, s + shifts[j]:]."""
+    block = scratch(
+        backend.xp_of(x), (len(shifts), x.shape[0], length + span), x.dtype, ("conv", "shifts")
+    )
+    for j, off in enumerate(shifts):
+        block[j] = x[:, s + off : s + off + length + span]
+    return block
+
+
+def _kernel_rows_into(wrows, block, rows, out, grid_hw: tuple[int, int], dtype) -> None:
+    """out (OC, g, OH, OW) = the crop of sum_i wrows[i] @ block[:, rows[i]:][:, :L] on the
+    chunk's (g, Hq, Wq) grid (L = g Hq Wq): each kernel row one product with K = KW C."""
+    xp = backend.xp_of(block)
+    oc, g, oh, ow = out.shape
+    hq, wq = grid_hw
+    length = g * hq * wq
+    stacked = block.reshape(-1, block.shape[-1])
+    krows = ((wrows[i], stacked[:, off : off + length]) for i, off in enumerate(rows))
+    acc = _sum_of_products(xp, krows, (oc, length), dtype)
+    out[...] = acc.reshape(oc, g, hq, wq)[:, :, :oh, :ow]
+
+
+def input_and_weight_grad(flat: PaddedFlat, gflat: PaddedFlat, wk, in_hw: tuple[int, int]):
+    """(dx (C, N, H, W), dW (OC, C, KH, KW)): correlate(gflat, wk, in_hw) and
+    weight_grad(flat, gflat) in one pass over the chunks, which share dY's block of column
+    shifts (wk: flipped_taps of the weight). The input gradient's block holds
+    gx[s + d_w j' + t'] in row j'; the shifted-dY weight gradient needs
+    gx[g0 + s - d_w j + t], which is row j' = KW - 1 - j at t' = t + e, e = g0 - d_w (KW - 1),
+    so its (KW OC, L) operand is a view of the block (rows in reversed j order) and its KW
+    copies of dY are saved, with dY's chunk read from memory once. Where either path does
+    not apply (few input channels, pads at d (k - 1)), the two are computed apart."""
+    hq, wq, xp = flat.hq, flat.wq, flat.xp
+    n, (kh, kw) = flat.n, flat.kshape
+    c, oc = flat.x.shape[0], gflat.x.shape[0]
+    gx, x = gflat.x, flat.x
+    shifts, rows = flat.offsets[:kw], flat.offsets[::kw]
+    span, e = rows[-1], gflat.margin - shifts[-1]
+    if c < MIN_CHANNELS or not gflat.h < hq or not 0 <= e <= span:
+        return correlate(gflat, wk, in_hw), weight_grad(flat, gflat)
+    assert (gflat.hq, gflat.wq, gflat.n) == (hq, wq, n), "dY's grid is not the input's"
+    dtype = np.result_type(wk.dtype, gx.dtype, x.dtype)
+    dx = xp.empty((c, n, *in_hw), dtype)
+    wrows = _kernel_rows(wk, flat.kshape)
+    per = flat.image_block(kw * oc + 2 * c + kh * c)  # dY's block, dx's two, X's rows
+    firsts = np.arange(0, n, per)  # host: each chunk's first image
+    parts = xp.empty((len(firsts), kw * oc, kh * c), dtype)
+
+    def run(part, first):
+        i0 = int(first[0])
+        g = min(per, n - i0)
+        s, length = i0 * hq * wq, g * hq * wq
+        block = _shift_block(gx, s, length, shifts, span)
+        _kernel_rows_into(wrows, block, rows, dx[:, i0 : i0 + g], (hq, wq), dtype)
+        xrows = scratch(xp, (kh, c, length), x.dtype, ("conv", "dw rows"))
+        for i, off in enumerate(rows):
+            xrows[i] = x[:, s + off : s + off + length]
+        dys = block.reshape(kw * oc, length + span)[:, e : e + length]
+        xp.matmul(dys, xrows.reshape(kh * c, length).T, out=part[0])
+
+    over_threads(run, [parts, firsts], 1, threads.PARALLEL_MIN)
+    return dx, parts.sum(axis=0).reshape(kw, oc, kh, c)[::-1].transpose(1, 3, 2, 0)
 
 
 def weight_grad(flat: PaddedFlat, gflat: PaddedFlat):
