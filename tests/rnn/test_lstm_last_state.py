@@ -66,3 +66,24 @@ def test_last_state_gradients_do_not_depend_on_the_thread_count():
         zg.set_num_threads(before)
     for a, b in zip(*grads):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("value", [-1.0, 1e-3, -0.0])
+def test_one_nonzero_early_output_gradient_is_not_skipped(value):
+    """The zero check reads the incoming gradient's bits: a single negative (sign bit set) or
+    small entry at an early step must reach the gradients, and a -0.0 changes nothing."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((5, 3, 5))
+    zm, tm = _twins(False, True, torch.float64)
+    zx, tx = zg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    zo, (zh, _) = zm(zx)
+    to, (th, _) = tm(tx)
+    go = np.zeros((5, 3, 7))
+    go[1, 2, 4] = value
+    head = rng.standard_normal((7,))
+    ((zo * zg.tensor(go)).sum() + (zh * zg.tensor(head)).sum()).backward()
+    ((to * torch.tensor(go)).sum() + (th * torch.tensor(head)).sum()).backward()
+    pairs = [(zx.grad, tx.grad)] + [(a.grad, b.grad) for a, b in zip(zm.parameters(),
+                                                                     tm.parameters())]
+    for a, b in pairs:
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-12)
