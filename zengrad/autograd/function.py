@@ -116,7 +116,8 @@ class Function:
 # without its Fn suffix -> torch's node name; the others read <ClassBackward0>); where torch
 # picks among overloads by the arguments (SumBackward0/1), the usual one is given
 _TORCH_NODE_NAMES = {
-    "Linear": "AddmmBackward0", "MatMul": "MmBackward0", "ReLU": "ReluBackward0",
+    "Linear": "AddmmBackward0", "FeedForwardReLU": "AddmmBackward0", "MatMul": "MmBackward0",
+    "ReLU": "ReluBackward0",
     "LeakyReLU": "LeakyReluBackward0", "ELU": "EluBackward0", "GELU": "GeluBackward0",
     "SiLU": "SiluBackward0", "Softsign": "DivBackward0", "Reshape": "ViewBackward0",
     "GetItem": "SliceBackward0", "Cast": "ToCopyBackward0", "Contiguous": "CloneBackward0",

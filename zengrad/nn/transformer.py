@@ -35,6 +35,7 @@ from zengrad.nn.linear import Linear
 from zengrad.nn.module import Module
 from zengrad.nn.placement import layer_device
 from zengrad.ops.layernorm import add_layer_norm
+from zengrad.ops.linalg import feed_forward_relu
 
 _ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
 
@@ -59,18 +60,30 @@ def _activation(who: str, activation: str | Callable) -> Callable:
 
 def _feed_forward(layer: Module, x: Tensor, out_dropout: Module) -> Tensor:
     """out_dropout(linear2(dropout(activation(linear1(x))))), on (rows, d_model): one GEMM per
-    linear (NumPy loops GEMMs over a 3-D batch)."""
+    linear (NumPy loops GEMMs over a 3-D batch). ReLU without dropout between plain Linears
+    (no hooks) runs as one op (ops.linalg.feed_forward_relu: the same values)."""
     shape = x.array.shape
     x = x.reshape(-1, shape[-1])
-    x = layer.linear2(layer.dropout(layer.activation(layer.linear1(x))))
+    l1, l2, drop = layer.linear1, layer.linear2, layer.dropout
+    if (layer.activation is F.relu and _plain(l1, Linear) and _plain(l2, Linear)
+            and _plain(drop, Dropout) and (drop.p == 0 or not drop.training)):
+        x = feed_forward_relu(x, l1.weight, l1.bias, l2.weight, l2.bias)
+    else:
+        x = l2(drop(layer.activation(l1(x))))
     return out_dropout(x.reshape(*shape))
+
+
+def _plain(module: Module, cls: type) -> bool:
+    """module is a cls itself (not a subclass) without hooks: its forward may be fused."""
+    return type(module) is cls and not (module._forward_pre_hooks or module._forward_hooks
+                                        or module._backward_hooks
+                                        or module._backward_pre_hooks)
 
 
 def _add_norm(norm: Module, x: Tensor, y: Tensor) -> Tensor:
     """norm(x + y). A plain LayerNorm without hooks takes the sum and the norm as one op (the
     same values: the sum goes straight into the norm's buffer instead of a tensor of its own)."""
-    if (type(norm) is LayerNorm and not (norm._forward_pre_hooks or norm._forward_hooks
-                                         or norm._backward_hooks or norm._backward_pre_hooks)):
+    if _plain(norm, LayerNorm):
         return add_layer_norm(x, y, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
     return norm(x + y)
 

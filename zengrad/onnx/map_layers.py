@@ -19,10 +19,22 @@ from zengrad.onnx.trace import Const, Node
 def linear(g: GraphBuilder, node: Node) -> str:
     """y = x W^T + b: Gemm for a matrix x, MatMul (+ Add) for more dims."""
     x, w, b = node.args[:3]
-    if rank(g, x) == 2 and rank(g, w) == 2:
-        ins = [g.value(x), g.value(w)] + ([g.value(b)] if b is not None else [])
+    return _dense(g, g.value(x), rank(g, x) == 2 and rank(g, w) == 2, w, b)
+
+
+def feed_forward_relu(g: GraphBuilder, node: Node) -> str:
+    """The fused feed-forward block: linear, Relu, linear."""
+    x, w1, b1, w2, b2 = node.args[:5]
+    matrix = rank(g, x) == 2
+    h = g.node("Relu", [_dense(g, g.value(x), matrix, w1, b1)])
+    return _dense(g, h, matrix, w2, b2)
+
+
+def _dense(g: GraphBuilder, x: str, matrix: bool, w, b) -> str:
+    if matrix:
+        ins = [x, g.value(w)] + ([g.value(b)] if b is not None else [])
         return g.node("Gemm", ins, transB=1)
-    y = g.node("MatMul", [g.value(x), g.node("Transpose", [g.value(w)], perm=[1, 0])])
+    y = g.node("MatMul", [x, g.node("Transpose", [g.value(w)], perm=[1, 0])])
     return y if b is None else g.node("Add", [y, g.value(b)])
 
 

@@ -48,7 +48,8 @@ OPS: dict[str, Callable] = {
     "Contiguous": T.identity, "MaskedFill": T.masked_fill, "KeepWhere": T.keep_where,
     "IndexSelect": T.index_select, "BorderPad": S.border_pad,
     # linear algebra and layers
-    "MatMul": T.matmul, "Linear": L.linear, "Conv2d": L.conv2d, "MaxPool2d": L.max_pool2d,
+    "MatMul": T.matmul, "Linear": L.linear, "FeedForwardReLU": L.feed_forward_relu,
+    "Conv2d": L.conv2d, "MaxPool2d": L.max_pool2d,
     "AvgPool2d": L.avg_pool2d, "AdaptiveAvgPool2d": L.adaptive_avg_pool2d,
     "BatchNorm": L.batch_norm, "LayerNorm": L.layer_norm,
     "AddLayerNorm": L.add_layer_norm, "Embedding": L.embedding,

@@ -120,6 +120,44 @@ def _with_ones(xp, a):
     return out
 
 
+def _linear_forward(x2, w, b):
+    """(x2 W^T + b, what _linear_backward needs) for x2 (rows, in): the bias folded into the
+    product for wide outputs (FOLD_BIAS_RATIO), else added in place to the fresh output."""
+    rows, k = x2.shape
+    if b is not None and w.shape[0] >= FOLD_BIAS_RATIO * k > 0 and rows >= FOLD_BIAS_MIN_ROWS:
+        xp = backend.xp_of(x2)
+        xa = _with_ones(xp, x2)
+        wa = xp.empty((w.shape[0], k + 1), w.dtype)
+        wa[:, :k] = w
+        wa[:, k] = b
+        return xa @ wa.T, (xa[:, :k], w, xa)
+    out = x2 @ w.T
+    if b is not None:
+        out += b
+    return out, (x2, w, None)
+
+
+def _linear_backward(saved, g2, need_x: bool, need_w: bool, need_b: bool):
+    """(dL/dx, dL/dW, dL/db) of _linear_forward for the gradient g2 (rows, out)."""
+    x2, w, xa = saved
+    gx = g2 @ w if need_x else None
+    if xa is not None and need_w and need_b:  # [dW | db] = g^T [x | 1]: one GEMM
+        k = x2.shape[1]
+        gwb = g2.T @ xa
+        return gx, gwb[:, :k].copy(), gwb[:, k].copy()
+    gw = g2.T @ x2 if need_w else None
+    # the bias gradient as a GEMV 1^T g: 3-6x faster than NumPy's sum over axis 0 here,
+    # and BLAS threads it (sum does not)
+    gb = backend.xp_of(g2).ones(g2.shape[0], g2.dtype) @ g2 if need_b else None
+    return gx, gw, gb
+
+
+def _rows(a):
+    """a (.., n) as one (rows, n) matrix (explicit row count: reshape(-1, 0) is ambiguous
+    for n = 0)."""
+    return a.reshape(math.prod(a.shape[:-1]), a.shape[-1]) if a.ndim != 2 else a
+
+
 class LinearFn(Function):
     """y = x W^T + b (x (.., in), W (out, in));  dL/dx = g W,  dL/dW = g^T x,  dL/db = 1^T g.
 
@@ -128,45 +166,45 @@ class LinearFn(Function):
     @staticmethod
     def forward(ctx, x, w, b):
         # batched inputs as one (rows, in) matrix: one GEMM, not one per leading index
-        # (explicit row count: reshape(-1, 0) is ambiguous for in_features = 0)
-        x2 = x.reshape(math.prod(x.shape[:-1]), x.shape[-1]) if x.ndim != 2 else x
-        ctx.w, ctx.xshape = w, x.shape
-        rows, k = x2.shape
-        if (b is not None and w.shape[0] >= FOLD_BIAS_RATIO * k > 0
-                and rows >= FOLD_BIAS_MIN_ROWS):
-            xp = backend.xp_of(x2)
-            xa = ctx.xa = _with_ones(xp, x2)
-            wa = xp.empty((w.shape[0], k + 1), w.dtype)
-            wa[:, :k] = w
-            wa[:, k] = b
-            ctx.x2 = xa[:, :k]
-            out = xa @ wa.T
-        else:
-            ctx.x2, ctx.xa = x2, None
-            out = x2 @ w.T
-            if b is not None:
-                out += b  # out is fresh: add the bias in place
+        out, ctx.saved = _linear_forward(_rows(x), w, b)
+        ctx.xshape = x.shape
         return out.reshape(x.shape[:-1] + (w.shape[0],)) if x.ndim != 2 else out
 
     @staticmethod
     def backward(ctx, g):
-        x2, w, xa = ctx.x2, ctx.w, ctx.xa
         n = ctx.needs_input_grad
-        g2 = g.reshape(math.prod(g.shape[:-1]), g.shape[-1]) if g.ndim != 2 else g
-        gx = (g2 @ w).reshape(ctx.xshape) if n[0] else None
-        if xa is not None and n[1] and n[2]:  # [dW | db] = g^T [x | 1]: one GEMM
-            k = x2.shape[1]
-            gwb = g2.T @ xa
-            return gx, gwb[:, :k].copy(), gwb[:, k].copy()
-        gw = g2.T @ x2 if n[1] else None
-        # the bias gradient as a GEMV 1^T g: 3-6x faster than NumPy's sum over axis 0 here,
-        # and BLAS threads it (sum does not)
-        gb = backend.xp_of(g2).ones(g2.shape[0], g2.dtype) @ g2 if n[2] else None
-        return gx, gw, gb
+        gx, gw, gb = _linear_backward(ctx.saved, _rows(g), n[0], n[1], n[2])
+        return (None if gx is None else gx.reshape(ctx.xshape)), gw, gb
 
 
-def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """y = input @ weight^T + bias, with weight (out_features, in_features) as in PyTorch."""
+class FeedForwardReLUFn(Function):
+    """y = relu(x W1^T + b1) W2^T + b2 (a Transformer's feed-forward block without dropout):
+    h = relu(z), dL/dh = g W2, dL/dz = dL/dh [h > 0], then LinearFn's gradients of both.
+
+    One op instead of three: the ReLU runs in place on the fresh first product and its mask
+    in place on the fresh dL/dh (two (rows, hidden) arrays fewer a step); the values are those
+    of linear, relu, linear."""
+
+    @staticmethod
+    def forward(ctx, x, w1, b1, w2, b2):
+        xp = ctx.xp = backend.xp_of(x)
+        h, ctx.first = _linear_forward(_rows(x), w1, b1)
+        xp.maximum(h, 0, out=h)
+        out, ctx.second = _linear_forward(h, w2, b2)
+        ctx.h, ctx.xshape = h, x.shape
+        return out.reshape(x.shape[:-1] + (w2.shape[0],)) if x.ndim != 2 else out
+
+    @staticmethod
+    def backward(ctx, g):
+        n = ctx.needs_input_grad
+        gh, gw2, gb2 = _linear_backward(ctx.second, _rows(g), True, n[3], n[4])
+        gh *= ctx.h > 0  # gh is this op's own array
+        gx, gw1, gb1 = _linear_backward(ctx.first, gh, n[0], n[1], n[2])
+        return (None if gx is None else gx.reshape(ctx.xshape)), gw1, gb1, gw2, gb2
+
+
+def _check_linear(input: Tensor, weight: Tensor, bias: Tensor | None) -> None:
+    """linear's errors, raised at the call: shapes and dtypes."""
     if weight.array.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (out, in), got shape {tuple(weight.shape)}")
     if input.array.ndim == 0 or input.array.shape[-1] != weight.array.shape[1]:
@@ -184,4 +222,26 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"linear: input dtype {input.array.dtype} does not match weight dtype "
             f"{weight.array.dtype} (convert with .to(dtype))"
         )
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = input @ weight^T + bias, with weight (out_features, in_features) as in PyTorch."""
+    _check_linear(input, weight, bias)
     return LinearFn.apply(input, weight, bias)
+
+
+def feed_forward_relu(input: Tensor, w1: Tensor, b1: Tensor | None, w2: Tensor,
+                      b2: Tensor | None) -> Tensor:
+    """linear(relu(linear(input, w1, b1)), w2, b2) as one op (FeedForwardReLUFn), with
+    linear's checks on both layers."""
+    _check_linear(input, w1, b1)
+    if w2.array.ndim != 2 or w2.array.shape[1] != w1.array.shape[0]:
+        raise ValueError(f"linear: the second weight's shape {tuple(w2.shape)} does not take "
+                         f"the first's {w1.array.shape[0]} outputs")
+    if b2 is not None and b2.array.shape != (w2.array.shape[0],):
+        raise ValueError(
+            f"linear: bias must have shape ({w2.array.shape[0]},), got {tuple(b2.shape)}"
+        )
+    if w2.array.dtype != w1.array.dtype:
+        raise TypeError(f"linear: weight dtypes {w1.array.dtype} and {w2.array.dtype} differ")
+    return FeedForwardReLUFn.apply(input, w1, b1, w2, b2)
