@@ -60,6 +60,24 @@ def test_batch_norm_channel_major_matches_formulas(rng, shape, g_channel_major):
     assert y.transpose(1, 0, *range(2, y.ndim)).flags.c_contiguous  # x's layout kept
 
 
+def test_batch_norm_channel_major_parameter_grads_only(rng):
+    """The one-visit forward keeps x, not xhat: a backward that needs only dw and db (x a
+    constant) makes xhat again from x for the row-sum path."""
+    shape = (6, 5, 7, 8)
+    x = _channel_major(rng.standard_normal(shape) * 2 + 1)
+    g = rng.standard_normal(shape)
+    w, b = rng.standard_normal(5), rng.standard_normal(5)
+    wt, bt = zg.tensor(w, requires_grad=True), zg.tensor(b, requires_grad=True)
+    xt = zg.tensor(x)
+    xt.array = x
+    y = batch_norm(xt, None, None, wt, bt, training=True)
+    y.backward(zg.tensor(g))
+    ref = _reference(x, g, w, b, 1e-5)
+    np.testing.assert_allclose(y.array, ref[0], rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(wt.grad.array, ref[2], rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(bt.grad.array, ref[3], rtol=1e-10, atol=1e-10)
+
+
 def test_batch_norm_channel_major_same_bits_at_any_thread_count(rng):
     shape = (32, 64, 32, 32)  # 2M values: split over the pool at two threads
     x = _channel_major(rng.standard_normal(shape).astype(np.float32))
