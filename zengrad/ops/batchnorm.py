@@ -324,15 +324,10 @@ def _train_forward_major(xp, lay: _Rows, x, w, b, eps: float):
         xp.vecdot(hr, hr, out=var_r)
         var_r /= m
         inv_r[...] = 1 / xp.sqrt(var_r + eps)
-        hr *= inv_r[:, None]
-        if has_w:
-            xp.multiply(hr, wb[0][:, None], out=yr)
-            if has_b:
-                yr += wb[1][:, None]
-        elif has_b:
-            xp.add(hr, wb[0][:, None], out=yr)
-        else:
-            yr[...] = hr
+        # y = (x - mu) (invstd w) + b: xhat itself is not kept, so its pass is folded away
+        xp.multiply(hr, (inv_r * wb[0] if has_w else inv_r)[:, None], out=yr)
+        if has_b:
+            yr += wb[-1][:, None]
 
     arrays = (lay.view(x), y_r, mu, var, invstd, *params)
     with one_blas_thread():  # the BLAS sums in a fixed order whatever the thread count
