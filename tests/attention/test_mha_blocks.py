@@ -27,6 +27,12 @@ def _masks(rng, kind):
     return {}
 
 
+@pytest.fixture(autouse=True)
+def _threaded_blocks(monkeypatch):
+    """These sizes' blocks run in turn (ATTN_THREAD_MIN); on zengrad's threads here."""
+    monkeypatch.setattr(attention_op, "ATTN_THREAD_MIN", attention_op.ATTN_SPLIT_MIN)
+
+
 def test_sizes_split():
     assert N * H * L * L >= attention_op.ATTN_SPLIT_MIN
 

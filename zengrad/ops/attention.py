@@ -190,6 +190,10 @@ class ScaledDotProductAttentionFn(Function):
 # to thread, so at 2 threads the whole core used to run on one.
 ATTN_BLOCKS = 4
 ATTN_SPLIT_MIN = 1 << 18
+# the blocks go to zengrad's threads from ATTN_THREAD_MIN score elements, one after another
+# below (as layernorm.ROW_THREAD_MIN: the encoder step at 2 threads, 2^19 score elements,
+# took 0.85-0.92x the time so); the bits are the same either way
+ATTN_THREAD_MIN = 1 << 21
 
 
 class SelfAttentionPackedFn(Function):
@@ -226,6 +230,9 @@ class SelfAttentionPackedFn(Function):
         cut_mask = mask is not None and mask.ndim == 4 and mask.shape[0] == n > 1
         scale = 1.0 / math.sqrt(d) if scale is None else scale
         ctx.perm, ctx.shape5, ctx.per = perm, q5.shape, per
+        # over_threads compares `least` with its first array's size, the item count: n + 1
+        # keeps the blocks in turn on this thread
+        ctx.least = 0 if n * num_heads * length * length >= ATTN_THREAD_MIN else n + 1
         if per >= n:
             _, saved = attention_forward(q, k, v, mask, scale, dropout_p, out=out)
             ctx.saved = {0: saved}
@@ -241,7 +248,7 @@ class SelfAttentionPackedFn(Function):
                 draw=None if draw is None else draw[lo:hi])
 
         items = np.arange(n)  # host: the items' indices (blocks run on NumPy arrays only)
-        blas_threads.over_threads(block, [items, q, k, v, out], per)
+        blas_threads.over_threads(block, [items, q, k, v, out], per, ctx.least)
         return res.reshape(a * b, e)
 
     @staticmethod
@@ -260,7 +267,7 @@ class SelfAttentionPackedFn(Function):
                                    (dq, dk, dv))
 
             items = np.arange(go.shape[0])  # host: the items' indices
-            blas_threads.over_threads(block, [items, go, *outs], ctx.per)
+            blas_threads.over_threads(block, [items, go, *outs], ctx.per, ctx.least)
         return d5.reshape(a * b, 3 * h * d), None, None, None, None, None, None
 
 
