@@ -358,11 +358,13 @@ def _train_backward_major(xp, lay: _Rows, g, x, mu, w, invstd):
             piece = scratch(xp, xr.shape, gr.dtype, _PIECE)
             piece.reshape(gr.shape)[...] = gr
             gr = piece
+        # xhat = (x - mu) invstd with invstd folded into the per-channel factors:
+        # sum(g xhat) = invstd sum(g (x - mu)), xhat sum(g xhat) / M = (x - mu) invstd^2 ...
         hr = xp.subtract(xr, mu_r[:, None], out=scratch(xp, xr.shape, xr.dtype, _XHAT))
-        hr *= inv_r[:, None]
         xp.matmul(gr, ones, out=sg_r)
         xp.vecdot(gr, hr, out=sgx_r)
-        xp.multiply(hr, (sgx_r / m)[:, None], out=dr)
+        sgx_r *= inv_r
+        xp.multiply(hr, (inv_r * sgx_r / m)[:, None], out=dr)
         xp.subtract(gr, dr, out=dr)
         dr -= (sg_r / m)[:, None]
         dr *= sc[:, None]
