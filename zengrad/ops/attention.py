@@ -34,40 +34,9 @@ _NEG_INF = -np.inf
 # ------------------------------------------------------------------ the shared math
 
 
-# the shared shift of _softmax_cols_: every key column must keep its largest exp(s - c) above
-# exp(-SHIFT_SPAN) (checked through the column sums), so the terms that count stay normal floats
-SHIFT_SPAN = 70.0
-
-
 def _softmax_cols_(xp, st, masked: bool):
     """softmax over axis -2 (the keys of transposed scores), in place; columns that are -inf
-    everywhere become 0. Returns None, with st overwritten, where the shared shift does not
-    fit (the caller recomputes the scores for _softmax_cols_exact_).
-
-    Softmax is the same for any shift per column; one shift per (S, L) matrix, its maximum c,
-    is one contiguous reduction instead of a short-loop one per column (3x faster here). It
-    holds when every column's largest score is within SHIFT_SPAN of c: then that column's sum
-    is at least exp(-SHIFT_SPAN), and terms down to exp(-SHIFT_SPAN - 17) (float32's precision
-    below the column's largest) are still normal floats."""
-    if not st.flags.c_contiguous or st.ndim < 2 or st.size == 0:
-        return _softmax_cols_exact_(xp, st, masked)
-    s, length = st.shape[-2:]
-    flat = st.reshape(-1, s * length)
-    c = flat.max(axis=1, keepdims=True)
-    if not bool(xp.isfinite(c).all()):  # a matrix masked out, or inf / nan scores
-        return _softmax_cols_exact_(xp, st, masked)
-    flat -= c
-    xp.exp(st, out=st)
-    tot = xp.matmul(xp.ones((1, s), st.dtype), st)
-    if float(tot.min()) < math.exp(-SHIFT_SPAN) * s:  # some column's max too far below c
-        return None
-    xp.reciprocal(tot, out=tot)
-    st *= tot
-    return st
-
-
-def _softmax_cols_exact_(xp, st, masked: bool):
-    """_softmax_cols_ with each column's own maximum as its shift."""
+    everywhere become 0."""
     m = st.max(axis=-2, keepdims=True)
     dead = None
     if masked:
@@ -101,10 +70,14 @@ def attention_forward(q, k, v, mask, scale: float, dropout_p: float, out=None, d
     xp = backend.xp_of_all("scaled_dot_product_attention", q, k, v, mask)
     dt = q.dtype
     qs = q if scale == 1 else q * dt.type(scale)  # 1: q comes scaled (the packed path)
-    st = _scores_t(xp, k, qs, mask)
+    st = xp.matmul(k, xp.swapaxes(qs, -1, -2))
+    if mask is not None:
+        mt = xp.swapaxes(mask, -1, -2)
+        if np.broadcast_shapes(st.shape, mt.shape) == st.shape:
+            st += mt
+        else:  # the mask has more batch dims than q and k: the result takes them
+            st = st + mt
     pt = _softmax_cols_(xp, st, mask is not None)
-    if pt is None:  # the shared shift did not fit: the scores again, each column its own
-        pt = _softmax_cols_exact_(xp, _scores_t(xp, k, qs, mask), mask is not None)
     keep = None
     pdt = pt
     if dropout_p > 0:  # drawn in (..., L, S) order, as the untransposed scores
@@ -115,18 +88,6 @@ def attention_forward(q, k, v, mask, scale: float, dropout_p: float, out=None, d
         pdt = pt * keep
     out = xp.matmul(xp.swapaxes(pdt, -1, -2), v, out=out)
     return out, (xp, qs, k, v, pt, keep, out, dt.type(scale))
-
-
-def _scores_t(xp, k, qs, mask):
-    """S^T = k (q scale)^T + mask^T, (..., S, L)."""
-    st = xp.matmul(k, xp.swapaxes(qs, -1, -2))
-    if mask is not None:
-        mt = xp.swapaxes(mask, -1, -2)
-        if np.broadcast_shapes(st.shape, mt.shape) == st.shape:
-            st += mt
-        else:  # the mask has more batch dims than q and k: the result takes them
-            st = st + mt
-    return st
 
 
 def dropout_draw(xp, shape: tuple, dt):
