@@ -18,6 +18,12 @@ CASES = [
     ((6, 1, 28, 28), (6, 1, 5, 5), dict(padding=2)),
     ((6, 6, 14, 14), (16, 6, 5, 5), {}),
     ((3, 2, 9, 8), (4, 2, 3, 3), dict(stride=2, padding=1)),
+    # stride 1 along H: the two-stage im2col copy (row shifts, then one run per kernel row),
+    # with W strided, H dilated, W dilated, asymmetric padding, a kernel one row high
+    ((3, 2, 9, 11), (4, 2, 3, 2), dict(stride=(1, 2), padding=(1, 0))),
+    ((2, 3, 12, 9), (5, 3, 3, 3), dict(dilation=(2, 1), padding=(2, 1))),
+    ((2, 2, 8, 10), (3, 2, 2, 3), dict(stride=(1, 3), dilation=(3, 2))),
+    ((2, 2, 6, 7), (3, 2, 1, 3), dict(padding=(0, 1))),
 ]
 
 
