@@ -22,10 +22,8 @@ from zengrad.ops.args import shape_str
 from zengrad.ops.blas_threads import one_blas_thread
 from zengrad.ops.scratch import scratch
 
-# ops.scratch slots of the one-visit passes: a block's xhat (in cache: the forward keeps x, not
-# xhat: one 8-MB write fewer per BasicBlock batch norm, forward alone with a cold cache 3.9 ->
-# 2.9 ms) and g's copied piece (a C-ordered g)
-_XHAT, _PIECE = ("batchnorm", "xhat"), ("batchnorm", "piece")
+# ops.scratch slot of the one-visit backward: g's copied piece (a C-ordered g, in cache)
+_PIECE = ("batchnorm", "piece")
 # the one-visit passes take blocks of 2 cache blocks (4 channels of the BasicBlock's 32x32x32).
 # Alone, forward / backward ms, 2 threads: 3.0 / 3.0 at 2 channels a block, 2.35 / 2.35 at 4;
 # 1 thread 3.0 / 3.2 and 3.1 / 3.3 (each block's dozen small calls pass the GIL back and forth)
@@ -188,8 +186,7 @@ class BatchNormFn(Function):
         m = x.size // x.shape[1]
         if training and lay is not None and lay.major:
             ctx.training, ctx.axes, ctx.bshape, ctx.w = training, axes, bshape, w
-            mu, var, ctx.invstd, y = _train_forward_major(xp, lay, x, w, b, eps)
-            ctx.x, ctx.mu, ctx.xhat = x, mu, None  # xhat made again where backward needs it
+            mu, var, ctx.invstd, ctx.xhat, y = _train_forward_major(xp, lay, x, w, b, eps)
             update_running_stats(running_mean, running_var, mu, var, momentum, m)
             return y
         if training:
@@ -227,19 +224,15 @@ class BatchNormFn(Function):
     @staticmethod
     def backward(ctx, g):
         xp, lay = ctx.xp, ctx.lay
-        axes, bshape = ctx.axes, ctx.bshape
+        axes, bshape, xhat = ctx.axes, ctx.bshape, ctx.xhat
         needs = ctx.needs_input_grad
         want_sg = needs[2] or (needs[0] and ctx.training)
         want_sgx = needs[1] or (needs[0] and ctx.training)
-        kept_x = ctx.xhat is None  # the one-visit forward (channel-major, training) kept x
-        if lay is not None and g.dtype != (ctx.x if kept_x else ctx.xhat).dtype:
+        if lay is not None and g.dtype != xhat.dtype:
             lay = None
-        if lay is not None and kept_x and needs[0]:
-            sg, sgx, dx = _train_backward_major(xp, lay, g, ctx.x, ctx.mu, ctx.w, ctx.invstd)
+        if lay is not None and lay.major and ctx.training and needs[0]:
+            sg, sgx, dx = _train_backward_major(xp, lay, g, xhat, ctx.w, ctx.invstd)
             return dx, sgx if needs[1] else None, sg if needs[2] else None, *(None,) * 5
-        if kept_x:
-            ctx.xhat = _xhat_major(xp, ctx.lay, ctx.x, ctx.mu, ctx.invstd)
-        xhat = ctx.xhat
         if lay is None:
             sg = g.sum(axis=axes) if want_sg else None
             sgx = xp.sum(g * xhat, axis=axes) if want_sgx else None
@@ -290,25 +283,17 @@ def _channel_rows(a):
     return a.transpose(1, 0, *range(2, a.ndim))
 
 
-def _xhat_major(xp, lay: _Rows, x, mu, invstd):
-    """xhat = (x - mu) invstd laid out as channel-major x (the one-visit passes' ufuncs)."""
-    xhat, xhat_r = lay.empty(xp, x.dtype)
-    xp.subtract(lay.view(x), mu[:, None], out=xhat_r)
-    xhat_r *= invstd[:, None]
-    return xhat
-
-
 def _train_forward_major(xp, lay: _Rows, x, w, b, eps: float):
     """Training forward for channel-major x, where each row of the row view is one whole
     channel: per block of channels, in one visit while the block is in cache, the mean, the
-    centred squares' mean, invstd, xhat (in a cached work array: the backward makes it again
-    from x) and y (x read from memory once, where the row-sum path reads it three times).
-    The sums are BLAS products at one thread, sum(x) = x @ 1 and
+    centred squares' mean, invstd, xhat and y (x read from memory once, where the row-sum
+    path reads it three times). The sums are BLAS products at one thread, sum(x) = x @ 1 and
     sum((x - mu)^2) = vecdot(x - mu, x - mu): one call each where x.sum and a squared
     temporary took three (per block of 4 channels, 1 thread: 28 -> 8 us and 41 -> 11 us;
     the forward alone 3.3 -> 2.2 ms); a row's order of additions depends on its length only,
-    so the bits do not depend on the thread count. Returns mu, var, invstd (C,) and y."""
+    so the bits do not depend on the thread count. Returns mu, var, invstd (C,) and xhat, y."""
     m = lay.length
+    xhat, xhat_r = lay.empty(xp, x.dtype)
     y, y_r = lay.empty(xp, x.dtype)
     mu, var, invstd = (xp.empty(lay.rows, x.dtype) for _ in range(3))
     params = [v for v in (w, b) if v is not None]
@@ -316,31 +301,34 @@ def _train_forward_major(xp, lay: _Rows, x, w, b, eps: float):
 
     ones = _ones(m, x.dtype)
 
-    def block(xr, yr, mu_r, var_r, inv_r, *wb):
-        hr = scratch(xp, xr.shape, xr.dtype, _XHAT)
+    def block(xr, hr, yr, mu_r, var_r, inv_r, *wb):
         xp.matmul(xr, ones, out=mu_r)
         mu_r /= m
         xp.subtract(xr, mu_r[:, None], out=hr)
         xp.vecdot(hr, hr, out=var_r)
         var_r /= m
         inv_r[...] = 1 / xp.sqrt(var_r + eps)
-        # y = (x - mu) (invstd w) + b: xhat itself is not kept, so its pass is folded away
-        xp.multiply(hr, (inv_r * wb[0] if has_w else inv_r)[:, None], out=yr)
-        if has_b:
-            yr += wb[-1][:, None]
+        hr *= inv_r[:, None]
+        if has_w:
+            xp.multiply(hr, wb[0][:, None], out=yr)
+            if has_b:
+                yr += wb[1][:, None]
+        elif has_b:
+            xp.add(hr, wb[0][:, None], out=yr)
+        else:
+            yr[...] = hr
 
-    arrays = (lay.view(x), y_r, mu, var, invstd, *params)
+    arrays = (lay.view(x), xhat_r, y_r, mu, var, invstd, *params)
     with one_blas_thread():  # the BLAS sums in a fixed order whatever the thread count
         lay.each_block(block, arrays, lay.channel_blocks())
-    return mu, var, invstd, y
+    return mu, var, invstd, xhat, y
 
 
-def _train_backward_major(xp, lay: _Rows, g, x, mu, w, invstd):
-    """Training backward for channel-major x: per block of whole channels, xhat (made again
-    from x with the forward's ufuncs, in cache), sum(g), sum(g xhat) and then dx of those
-    channels while the block is in cache (g and x read from memory once, not twice). g in
-    another layout (C order, after a residual add) is copied block by block into a cached
-    piece, not as a whole. sum(g) = g @ 1 and
+def _train_backward_major(xp, lay: _Rows, g, xhat, w, invstd):
+    """Training backward for channel-major xhat: per block of whole channels, sum(g),
+    sum(g xhat) and then dx of those channels while the block is in cache (g and xhat read
+    from memory once, not twice). g in another layout (C order, after a residual add) is
+    copied block by block into a cached piece, not as a whole. sum(g) = g @ 1 and
     sum(g xhat) = vecdot(g, xhat) are BLAS products at one thread, as in the forward (the
     backward alone 3.7 -> 2.65 ms, 1 thread). Returns sum(g), sum(g xhat) (C,) and dx laid
     out as x."""
@@ -353,26 +341,21 @@ def _train_backward_major(xp, lay: _Rows, g, x, mu, w, invstd):
     if not dense:
         g_r = _channel_rows(g)  # (C, N, *S), strided
 
-    def block(gr, xr, dr, sg_r, sgx_r, mu_r, inv_r, sc):
+    def block(gr, hr, dr, sg_r, sgx_r, sc):
         if not dense:
-            piece = scratch(xp, xr.shape, gr.dtype, _PIECE)
+            piece = scratch(xp, hr.shape, gr.dtype, _PIECE)
             piece.reshape(gr.shape)[...] = gr
             gr = piece
-        # xhat = (x - mu) invstd with invstd folded into the per-channel factors:
-        # sum(g xhat) = invstd sum(g (x - mu)), xhat sum(g xhat) / M = (x - mu) invstd^2 ...
-        hr = xp.subtract(xr, mu_r[:, None], out=scratch(xp, xr.shape, xr.dtype, _XHAT))
         xp.matmul(gr, ones, out=sg_r)
         xp.vecdot(gr, hr, out=sgx_r)
-        sgx_r *= inv_r
-        xp.multiply(hr, (inv_r * sgx_r / m)[:, None], out=dr)
+        xp.multiply(hr, (sgx_r / m)[:, None], out=dr)
         xp.subtract(gr, dr, out=dr)
         dr -= (sg_r / m)[:, None]
         dr *= sc[:, None]
 
     ones = _ones(m, g.dtype)
     with one_blas_thread():  # the BLAS sums in a fixed order whatever the thread count
-        arrays = (g_r, lay.view(x), dx_r, sg, sgx, mu, invstd, scale)
-        lay.each_block(block, arrays, lay.channel_blocks())
+        lay.each_block(block, (g_r, lay.view(xhat), dx_r, sg, sgx, scale), lay.channel_blocks())
     return sg, sgx, dx
 
 
