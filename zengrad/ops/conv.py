@@ -69,6 +69,9 @@ TINY_DW_BLOCK = 1024
 # LeNet forward (1 / 2 threads): conv1 844 / 840 -> 780 / 780 us (5 images a chunk; 10: 1.1 ms),
 # conv2 1060 / 940 -> 975 / 960 us (31 images; 7: 1000 / 1090, BLAS splitting thin products)
 CHUNK_FLOATS = 512 * 1024
+# the im2col copy runs in two stages (_row_windows) for output rows shorter than this: LeNet
+# conv2 (OW 10) forward 1006 -> 894 us alone; conv1 (OW 28) 881-917 -> 985 us in the step
+TWO_STAGE_MAX_OW = 16
 
 
 # ----- padding ---------------------------------------------------------------------------
@@ -249,7 +252,7 @@ class Conv2dFn(Function):
         plane = oh * ow
         per = max(1, min(SMALL_OUT_BLOCK // plane, CHUNK_FLOATS // ((k + 1 + oc) * plane)))
         cols4 = cols.reshape(k + 1, n, oh, ow)
-        two_stage = sh == 1 and kh > 1
+        two_stage = sh == 1 and kh > 1 and ow < TWO_STAGE_MAX_OW
         if two_stage:
             hu = oh + dh * (kh - 1)  # the padded rows the windows read
             s_c, s_n, s_h, s_w = xpad.strides
