@@ -166,7 +166,8 @@ def _row_windows(xp, dst, rows_view, kh: int, dh: int, oh: int) -> None:
     per (c, i, j, image) since R's rows are OW long. dst (C KH KW, M, OH, OW) may be a view
     (rows strided); rows_view (C, KW, M, HU, OW) reads the padded input. LeNet-5, 1 thread:
     conv2's copy (6 x 64 x 14 x 14 in: 96,000 runs of 10 floats in one stage) 507 -> 355 us
-    for the whole batch, its forward 1006 -> 894 us; conv1's (one channel) 387 -> 375 us."""
+    for the whole batch, its forward 1006 -> 894 us; conv1's (28-float rows) 387 -> 375 us
+    alone but slower in the step (TWO_STAGE_MAX_OW)."""
     c, kw, m, hu, ow = rows_view.shape
     r = scratch(xp, rows_view.shape, rows_view.dtype, ("conv2d", "rows"))
     r[...] = rows_view
