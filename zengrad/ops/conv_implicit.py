@@ -49,7 +49,9 @@ MIN_WORK = 2 * 1024 * 1024  # N*OH*OW*C*OC*KH*KW multiply-adds
 # ... and at least this many output positions: one 8x8 image with 64 channels (64 columns
 # per product) ran 1.17x the im2col path's time, four of them 0.95x
 MIN_POSITIONS = 256
-# the padded copy is filled by zengrad's threads in blocks of this many channels
+# the padded copy is filled by zengrad's threads in blocks of this many channels, from
+# threads.OP_PARALLEL_MIN elements (LeNet's padded dY, 0.5M: inside a step the split lost 4% of
+# the 2-thread step, its thread sharing the other core with OpenBLAS's spinning workers)
 PAD_BLOCK_ROWS = 8
 # below MIN_CHANNELS the input gradient alone takes the path, from this many input channels
 # (the forward and dW stay on the im2col path). 1 thread, CPU time, dx against the flat
@@ -157,7 +159,7 @@ class PaddedFlat:
             grid[:, :, :h, w:] = 0
             grid[:, :, h:, :] = 0
 
-        threads.for_blocks(fill, [self.x, src], PAD_BLOCK_ROWS)
+        threads.for_blocks(fill, [self.x, src], PAD_BLOCK_ROWS, threads.OP_PARALLEL_MIN)
 
     def image_block(self, rows: int) -> int:
         """Images per chunk, so that rows floats per grid position make about CHUNK_FLOATS."""
