@@ -13,9 +13,12 @@ library and symbol they fell in:
               `*_to_contig`); OpenBLAS's clearing of C before every beta = 0 product is a
               memset (its caller, not sampled here, is `sgemm_beta`)
     python    the interpreter (module calls, the autograd engine's bookkeeping)
+    spin      idle worker threads waiting for work: OpenBLAS's `blas_thread_server`,
+              OpenMP's (libgomp) barriers and waits (at several threads only)
     other     malloc, the kernel, thread hand-offs, the rest
 
-and scaled by the median step time of the same loop, so each share is ms per step. The
+and scaled by the median step time of the same loop, so each share is ms per step (at several
+threads the samples of all threads together: a category's ms is its share of the CPU time). The
 "gemm bound" column is zengrad's gemm ms over torch's whole step: no work outside the BLAS
 calls can take zengrad below it without a faster product or fewer FLOPs.
 
@@ -39,7 +42,7 @@ from collections import Counter
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-CATEGORIES = ("gemm", "loops", "copies", "python", "other")
+CATEGORIES = ("gemm", "loops", "copies", "python", "spin", "other")
 READY = "perf_shares: loop starts"
 
 _COPY_SYMBOLS = re.compile(
@@ -50,6 +53,8 @@ _GEMM_SYMBOLS = re.compile(r"gemm|gemv|mkl_blas|brgemm|jit_|gates_reduction|dnnl
 def category(dso: str, symbol: str) -> str:
     """The category of one sample from its shared object and symbol."""
     sym = symbol.lower()
+    if "blas_thread_server" in sym or "libgomp" in dso:
+        return "spin"
     if dso.startswith("[JIT]") or "openblas" in dso or _GEMM_SYMBOLS.search(sym):
         return "gemm"
     if _COPY_SYMBOLS.search(sym):
