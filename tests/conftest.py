@@ -38,6 +38,15 @@ def train_seed() -> int:
     return _env_int("ZENGRAD_TEST_SEED", 0)
 
 
+@pytest.fixture
+def two_threads():
+    """Run with 2 zengrad pool threads (whatever the machine), the count restored after."""
+    before = zg.get_num_threads()
+    zg.set_num_threads(2)
+    yield
+    zg.set_num_threads(before)
+
+
 @pytest.fixture(autouse=True)
 def _seed_zengrad():
     """Every test starts from the same zengrad RNG state and with grad mode on."""

@@ -5,17 +5,8 @@ import threading
 import time
 
 import numpy as np
-import pytest
 
 from zengrad.ops import threads
-
-
-@pytest.fixture
-def two_threads():
-    before = threads.get_num_threads()
-    threads.set_num_threads(2)
-    yield
-    threads.set_num_threads(before)
 
 
 def _workers() -> list[threading.Thread]:

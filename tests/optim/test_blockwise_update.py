@@ -8,17 +8,8 @@ from zengrad import optim
 from zengrad.ops import threads
 
 
-@pytest.fixture
-def pool_threads():
-    """Run with 2 pool threads (whatever the machine), restoring the count afterwards."""
-    before = threads.get_num_threads()
-    threads.set_num_threads(2)
-    yield
-    threads.set_num_threads(before)
-
-
 @pytest.mark.parametrize("n", [1, threads.BLOCK - 1, threads.BLOCK + 3, 5 * threads.BLOCK + 7])
-def test_for_blocks_covers_every_element_once(pool_threads, n):
+def test_for_blocks_covers_every_element_once(two_threads, n):
     a = np.arange(n, dtype=np.float64)
     out = np.zeros(n)
 
@@ -29,7 +20,7 @@ def test_for_blocks_covers_every_element_once(pool_threads, n):
     np.testing.assert_array_equal(out, a + 1)
 
 
-def test_for_blocks_reraises_a_block_error(pool_threads):
+def test_for_blocks_reraises_a_block_error(two_threads):
     a = np.arange(6 * threads.BLOCK, dtype=np.float64)
 
     def fn(x):
@@ -77,7 +68,7 @@ def test_adam_blockwise_threaded_equals_one_thread(amsgrad, dtype):
             np.testing.assert_array_equal(v, state_two["state"][k][name])
 
 
-def test_pool_works_in_a_forked_child(pool_threads):
+def test_pool_works_in_a_forked_child(two_threads):
     """A child forked after the pool started gets a fresh pool (not the parent's dead one)."""
     import multiprocessing as mp
 

@@ -260,9 +260,7 @@ class Conv2dFn(Function):
             s_wj, s_wo = win.strides[2], win.strides[5]
             rows_view = as_strided(xp, xpad, (c, kw, n, hu, ow), (s_c, s_wj, s_n, s_h, s_wo))
 
-        def run(images):
-            i, j = int(images[0]), int(images[-1]) + 1
-            # (splitting axis 0 only: a view of cols)
+        def run(i, j):  # images i..j-1
             dst = cols4[:k, i:j]
             if two_stage:
                 _row_windows(xp, dst, rows_view[:, :, i:j], kh, dh, oh)
@@ -274,9 +272,8 @@ class Conv2dFn(Function):
         # in order, on this thread: on zengrad's threads (BLAS at one thread) the chunks took
         # 1.3x the step's time at 2 threads, with OpenBLAS's workers still spinning from the
         # step's other products; BLAS keeps its threads for each chunk's product
-        images = np.arange(n)  # host: image numbers
         for i in range(0, n, per):
-            run(images[i : i + per])
+            run(i, min(i + per, n))
         return out
 
     @staticmethod

@@ -250,14 +250,18 @@ def _kernel_rows(wk, kshape):
     return wrows.reshape(kh, oc, kw * c)
 
 
-def _shift_block(x, s: int, length: int, shifts, span: int):
-    """This thread's ("conv", "shifts") block (KW, C, length + span): [j] = x[:, s + shifts[j]:]."""
-    block = scratch(
-        backend.xp_of(x), (len(shifts), x.shape[0], length + span), x.dtype, ("conv", "shifts")
-    )
-    for j, off in enumerate(shifts):
-        block[j] = x[:, s + off : s + off + length + span]
+def _views_block(x, starts, length: int, slot):
+    """This thread's scratch block `slot` (len(starts), C, length) holding the views of x's
+    flat grid: [j] = x[:, starts[j] : starts[j] + length]."""
+    block = scratch(backend.xp_of(x), (len(starts), x.shape[0], length), x.dtype, slot)
+    for j, start in enumerate(starts):
+        block[j] = x[:, start : start + length]
     return block
+
+
+def _shift_block(x, s: int, length: int, shifts, span: int):
+    """The ("conv", "shifts") block (KW, C, length + span): [j] = x[:, s + shifts[j]:]."""
+    return _views_block(x, [s + off for off in shifts], length + span, ("conv", "shifts"))
 
 
 def _kernel_rows_into(wrows, block, rows, out, grid_hw: tuple[int, int], dtype) -> None:
@@ -304,9 +308,7 @@ def input_and_weight_grad(flat: PaddedFlat, gflat: PaddedFlat, wk, in_hw: tuple[
         s, length = i0 * hq * wq, g * hq * wq
         block = _shift_block(gx, s, length, shifts, span)
         _kernel_rows_into(wrows, block, rows, dx[:, i0 : i0 + g], (hq, wq), dtype)
-        xrows = scratch(xp, (kh, c, length), x.dtype, ("conv", "dw rows"))
-        for i, off in enumerate(rows):
-            xrows[i] = x[:, s + off : s + off + length]
+        xrows = _views_block(x, [s + off for off in rows], length, ("conv", "dw rows"))
         dys = block.reshape(kw * oc, length + span)[:, e : e + length]
         xp.matmul(dys, xrows.reshape(kh * c, length).T, out=part[0])
 
@@ -377,12 +379,8 @@ def _weight_grad_shifted_dy(flat: PaddedFlat, gflat: PaddedFlat, per: int, first
     def run(part, first):
         s = int(first[0]) * hq * wq
         length = min(per, n - int(first[0])) * hq * wq
-        dys = scratch(xp, (kw, oc, length), gx.dtype, ("conv", "dw block"))
-        for j, off in enumerate(shifts):
-            dys[j] = gx[:, g0 + s - off : g0 + s - off + length]
-        xrows = scratch(xp, (kh, c, length), x.dtype, ("conv", "dw rows"))
-        for i, off in enumerate(rows):
-            xrows[i] = x[:, s + off : s + off + length]
+        dys = _views_block(gx, [g0 + s - off for off in shifts], length, ("conv", "dw block"))
+        xrows = _views_block(x, [s + off for off in rows], length, ("conv", "dw rows"))
         xp.matmul(dys.reshape(kw * oc, length), xrows.reshape(kh * c, length).T, out=part[0])
 
     over_threads(run, [parts, firsts], 1, threads.PARALLEL_MIN)

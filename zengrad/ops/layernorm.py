@@ -18,9 +18,9 @@ from zengrad.autograd.tensor import Tensor
 from zengrad.ops import blas_threads
 
 # rows per block of the row-wise passes: blocks are cut by shape only (so the bits never depend
-# on the thread count) and spread over zengrad's threads from ROW_SPLIT_MIN elements; one
-# block below that. 2 threads, (2048, 128) float32: forward / backward 0.55x / 0.6x of one
-# unsplit call; 1 thread the 4 blocks cost what one call does.
+# on the thread count), ROW_BLOCKS of them from ROW_SPLIT_MIN elements, one below that. 2
+# threads, (2048, 128) float32, alone: forward / backward 0.55x / 0.6x of one unsplit call;
+# 1 thread the 4 blocks cost what one call does.
 ROW_BLOCKS = 4
 ROW_SPLIT_MIN = 1 << 17
 # the blocks run on zengrad's threads only from ROW_THREAD_MIN elements, one after another
