@@ -98,13 +98,20 @@ def test_sgd_matches_the_whole_array_update_bit_for_bit(nthreads, momentum):
         np.testing.assert_array_equal(p.array, w)
 
 
-def test_updates_run_in_the_caller_in_blocks_at_any_thread_count(nthreads, monkeypatch):
+@pytest.mark.parametrize("compiled", [True, False], ids=["numba", "ufuncs"])
+def test_updates_run_in_the_caller_in_blocks_at_any_thread_count(nthreads, monkeypatch,
+                                                                  compiled):
     """Inside a training step OpenBLAS's workers still spin on the other cores, so a split
-    lost (optim/optimizer.py): every block runs in the caller's thread, UPDATE_BLOCK long."""
+    lost (optim/optimizer.py): every block runs in the caller's thread, UPDATE_BLOCK long;
+    Adam's compiled kernel (one pass) runs over the whole parameter at once."""
     import threading
 
+    from zengrad.ops import kernels
     from zengrad.optim import adam as adam_mod
 
+    if compiled and not kernels.numba_enabled():
+        pytest.skip("Numba is off or not installed")
+    monkeypatch.setattr(kernels, "_numba", kernels._numba_module() if compiled else False)
     calls = []
     block = adam_mod._adam_block
 
@@ -118,8 +125,9 @@ def test_updates_run_in_the_caller_in_blocks_at_any_thread_count(nthreads, monke
     opt = optim.Adam([w], lr=0.1)
     w.grad = zg.tensor(np.full(n, 0.5, np.float32))
     opt.step()
-    assert calls == [(threading.current_thread().name, optimizer_mod.UPDATE_BLOCK)] * 3 + [
-        (threading.current_thread().name, 5)]
+    me = threading.current_thread().name
+    assert calls == ([(me, n)] if compiled else
+                     [(me, optimizer_mod.UPDATE_BLOCK)] * 3 + [(me, 5)])
     np.testing.assert_allclose(w.array, 1 - 0.1, rtol=1e-6)  # the first step: lr * sign(g)
 
 

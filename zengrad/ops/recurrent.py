@@ -25,6 +25,7 @@ import numpy as np
 from zengrad import backend
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
+from zengrad.ops.kernels import Kernel
 
 
 def _sigmoid_(a: np.ndarray) -> None:
@@ -34,6 +35,32 @@ def _sigmoid_(a: np.ndarray) -> None:
     xp.tanh(a, out=a)
     a *= 0.5
     a += 0.5
+
+
+def _lstm_kernels(with_prev: bool) -> tuple[Kernel, Kernel]:
+    """The elementwise work of one LSTM step (ops.kernels), forward and backward, over the
+    (H, N) blocks of the gates i, f, o, g; with_prev: a previous cell state c_{t-1} (cp)
+    exists (every step but a first one without c_0)."""
+
+    def cell(ai, af, ao, ag, cp, half):
+        """Gates already tanh'd (sigmoid rows from halved pre-activations): s = 0.5 t + 0.5
+        for i, f, o, and c_t = i g + f c_{t-1}."""
+        i, f, o = ai * half + half, af * half + half, ao * half + half
+        return i, f, o, (i * ag + f * cp if with_prev else i * ag)
+
+    def gate_grads(ai, af, ao, ag, tc, h, cp, dh, dc, one, zero):
+        """dc_t = dc + dh o (1 - tanh^2 c) = dc + dh (o - h tanh c) (h = o tanh c), then the
+        pre-activation gradients (sigma' = (1 - s) s, tanh' = 1 - g^2) and dc_{t-1} = dc_t f."""
+        c = dc + (ao - h * tc) * dh
+        df = c * cp * ((one - af) * af) if with_prev else zero * ((one - af) * af)
+        return (c * ag * ((one - ai) * ai), df, dh * tc * ((one - ao) * ao),
+                c * ai * (one - ag * ag), c * af)
+
+    return (Kernel(cell, 5, 1, (0, 1, 2, None)),
+            Kernel(gate_grads, 9, 2, (None, None, None, None, 8)))
+
+
+_STEP_KERNELS = {True: _lstm_kernels(True), False: _lstm_kernels(False)}
 
 
 def _all_zero(a) -> bool:
@@ -233,9 +260,8 @@ class LSTMSequence(Function):
         w[:s3] *= 0.5  # sigmoid rows halved: tanh(a / 2) for them, tanh(a) for g
         # z_t at position t is z[t] reading forward, z[t + 1] in reverse; the step writes h_t
         # into the h rows of the next z (the last one's goes to the spare block)
-        gates, cells, tanh_c, z, tmp = _scratch(
-            xp, x.dtype, (seq, 4 * hid, n), (seq, hid, n), (seq, hid, n), (seq + 1, k, n),
-            (hid, n))
+        gates, cells, tanh_c, z = _scratch(
+            xp, x.dtype, (seq, 4 * hid, n), (seq, hid, n), (seq, hid, n), (seq + 1, k, n))
         zin = z[1:] if reverse else z[:seq]
         hs = z[:seq, :hid] if reverse else z[1:, :hid]
         zin[:, hid : hid + inp] = x.transpose(0, 2, 1)
@@ -248,21 +274,16 @@ class LSTMSequence(Function):
             xp.matmul(w[:, hid:], zin[first, hid:], out=gates[first])
         else:
             zin[order[0], :hid] = h0.T
-        c = None if c0 is None else c0.T
+        c = None if c0 is None else xp.ascontiguousarray(c0.T)
         tanh, mul, matmul = xp.tanh, xp.multiply, xp.matmul
         for t in order:
             a = gates[t]
             if h0 is not None or t != order[0]:
                 matmul(w, zin[t], out=a)
-            tanh(a, out=a)
-            sig = a[:s3]
-            sig *= 0.5
-            sig += 0.5
+            tanh(a, out=a)  # NumPy's tanh (SIMD), then the sigmoids and c_t in one kernel
             ct = cells[t]
-            mul(a[i_], a[s3:], out=ct)  # i g
-            if c is not None:
-                mul(a[f_], c, out=tmp)  # + f c_{t-1}
-                ct += tmp
+            cell = _STEP_KERNELS[c is not None][0]
+            cell([a[i_], a[f_], a[o_], a[s3:], a[s3:] if c is None else c], (0.5,), [ct])
             tc = tanh_c[t]
             tanh(ct, out=tc)
             mul(a[o_], tc, out=hs[t])
@@ -289,14 +310,12 @@ class LSTMSequence(Function):
         # steps per block of gate gradients: the block (4H, k N) is the A of one GEMM per
         # weight gradient, filled step by step while it stays in cache
         k = max(1, min(seq, BLOCK_BYTES // max(1, 4 * hid * n * g.dtype.itemsize)))
-        blk, d, dsig, dc, dh, dht, tmp = _scratch(
-            xp, g.dtype, (4 * hid, k, n), (4 * hid, n), (4 * hid, n), (hid, n), (hid, n),
-            (hid, n), (hid, n))
+        blk, d, dc, dh, dht = _scratch(
+            xp, g.dtype, (4 * hid, k, n), (4 * hid, n), (hid, n), (hid, n), (hid, n))
         xp.copyto(dc, g[seq].T)
         w_hh_t = ctx.w_hh_p.T
-        c0t = None if c0 is None else c0.T
+        c0t = None if c0 is None else xp.ascontiguousarray(c0.T)
         i_, f_, o_ = slice(0, hid), slice(hid, 2 * hid), slice(2 * hid, s3)
-        mul = xp.multiply
         grads = _LSTMWeightGrads(ctx, blk, needs, g.dtype)
         order = _order(seq, reverse)
         first = order[0]  # the step that started from h0
@@ -315,32 +334,16 @@ class LSTMSequence(Function):
                     xp.add(g[t].T, dh, out=dht)
             else:
                 xp.copyto(dht, g[t].T)
-            # dc += dh o (1 - tanh^2 c) = dh (o - h tanh c), h = o tanh c the step's output
-            mul(hs[t], tc, out=tmp)
-            xp.subtract(a[o_], tmp, out=tmp)
-            tmp *= dht
-            dc += tmp
-            mul(dc, a[s3:], out=d[i_])
+            # the gate gradients into a contiguous block, then copied into the step's column
+            # of blk (ufuncs over blk's strided rows ran 2-4x slower)
             c_prev = c0t if t == first else cells[t + 1 if reverse else t - 1]
-            if c_prev is None:
-                d[f_] = 0
-            else:
-                mul(dc, c_prev, out=d[f_])
-            mul(dht, tc, out=d[o_])
-            mul(dc, a[i_], out=d[s3:])
-            # the activations' derivatives, then one pass over the block: sigma' = (1 - s) s
-            # for the sigmoid rows, tanh' = 1 - g^2 for the tanh row
-            xp.subtract(1, a[:s3], out=dsig[:s3])
-            dsig[:s3] *= a[:s3]
-            mul(a[s3:], a[s3:], out=dsig[s3:])
-            xp.subtract(1, dsig[s3:], out=dsig[s3:])
-            # the step's gradients are formed in a contiguous block (ufuncs over the strided
-            # rows of blk ran 2-4x slower), and its last pass writes them into blk
-            dt = blk[:, t % k]
-            mul(d, dsig, out=dt)
-            dc *= a[f_]
+            grad_kernel = _STEP_KERNELS[c_prev is not None][1]
+            grad_kernel([a[i_], a[f_], a[o_], a[s3:], tc, hs[t],
+                         tc if c_prev is None else c_prev, dht, dc], (1, 0),
+                        [d[i_], d[f_], d[o_], d[s3:]])
+            xp.copyto(blk[:, t % k], d)
             if t != first or (h0 is not None and needs[1]):
-                xp.matmul(w_hh_t, dt, out=dh)
+                xp.matmul(w_hh_t, d, out=dh)
                 have_dh = True
             if (t % k == 0) if not reverse else (t % k == k - 1 or t == seq - 1):
                 lo = t - t % k

@@ -8,15 +8,13 @@ from typing import Any
 
 from zengrad import backend
 from zengrad.autograd.tensor import Tensor
+from zengrad.ops.kernels import Kernel, kmath
 from zengrad.ops.threads import BLOCK
 from zengrad.optim.flat import SmallParams, small_param_runs
 from zengrad.optim.optimizer import (
     Optimizer,
-    block_scratch,
     check_nonnegative,
-    elementwise_update,
-    ema_sq_,
-    lerp_,
+    fused_update,
 )
 
 
@@ -67,7 +65,7 @@ class Adam(Optimizer):
     def _step_group(self, group: dict[str, Any]) -> None:
         """The update of each parameter with a gradient, by _adam_block: the small ones of
         one dtype together, over their state in one flat buffer per moment (optim/flat.py),
-        the others in cache-sized blocks (elementwise_update)."""
+        the others one by one (fused_update: whole, or in cache-sized blocks without Numba)."""
         lr, eps = float(group["lr"]), float(group["eps"])
         beta1, beta2 = (float(b) for b in group["betas"])
         weight_decay = float(group["weight_decay"])
@@ -112,49 +110,72 @@ class Adam(Optimizer):
                 for stale in [k for k in packs if k[0] not in live]:
                     del packs[stale]
                 pack = packs[key] = SmallParams(run, states, slots)
-            pack.update(run_blocks.pop(), elementwise_update)  # gather, update, copy back
+            pack.update(run_blocks.pop(), fused_update)  # gather, update, copy back
         counted = {id(p) for run in runs.values() for p in run}
         for p in single:
             block = blocks[states[p]["step"]] if id(p) in counted else block_for(p)
-            elementwise_update(block, [p.array, p._grad.array, *(states[p][s] for s in slots)])
+            fused_update(block, [p.array, p._grad.array, *(states[p][s] for s in slots)])
 
 
 def _adam_block(p, g, exp_avg, exp_avg_sq, max_sq=None, *, beta1: float, beta2: float,
                 eps: float, step_size: float, bc2: float, shrink: float | None, l2: float,
                 maximize: bool) -> None:
-    """Adam's update of one block (elementwise_update), 12 passes (more with weight decay,
-    maximize or amsgrad) over the block before the next block, with one work array.
+    """Adam's update of one block (elementwise_update): one fused kernel (ops.kernels), one
+    pass over the block with Numba, where the ufunc form is 12 passes (more with weight
+    decay, maximize or amsgrad).
 
     The moments are torch's lerp_ and mul_/addcmul_ (same rounding). The step folds the
     bias correction c2 = sqrt(1 - b2^t) into the constants:
         p - s m / (sqrt(v) / c2 + eps) = p + (m / (sqrt(v) + eps c2)) (-s c2),
-    two passes fewer than torch's sqrt, div, add, mul, div order (one of them a division);
-    the result differs from that order by a rounding or two (float64: ~1e-16 relative)."""
-    xp = backend.xp_of(p)
-    if shrink is not None:
-        p *= shrink
-    if l2 != 0:  # g + l2 p (l2 p - g when maximizing), never written into p.grad
-        out = block_scratch(p, 2)
-        xp.multiply(p, l2, out=out)
-        if maximize:
-            out -= g
+    two operations fewer than torch's sqrt, div, add, mul, div order (one of them a
+    division); the result differs from that order by a rounding or two (float64: ~1e-16
+    relative)."""
+    weight = 1.0 - beta1
+    b_side = weight >= 0.5  # torch's lerp: b - (b - a)(1 - w) for w >= 0.5
+    fn = _adam_kernel(shrink is not None, l2 != 0, maximize, max_sq is not None, b_side)
+    arrays = [p, g, exp_avg, exp_avg_sq] + ([] if max_sq is None else [max_sq])
+    scalars = (1.0 if shrink is None else shrink, l2, 1.0 - weight if b_side else weight,
+               beta2, 1.0 - beta2, eps * bc2, -step_size * bc2)
+    fn(arrays, scalars)
+
+
+_ADAM_KERNELS: dict[tuple[bool, ...], Kernel] = {}
+
+
+def _adam_kernel(shrinks: bool, l2: bool, maximize: bool, amsgrad: bool,
+                 b_side: bool) -> Kernel:
+    """The fused update for one combination of options (each its own compiled loop)."""
+    key = (shrinks, l2, maximize, amsgrad, b_side)
+    fn = _ADAM_KERNELS.get(key)
+    if fn is not None:
+        return fn
+
+    def update(p, g, m, v, *rest):
+        if amsgrad:
+            mx, shrink, l2c, w, b2, ob2, e, k = rest
         else:
-            out += g
-        g = out
-    elif maximize:
-        g = xp.negative(g, out=block_scratch(p, 2))
-    tmp = block_scratch(p, 0)
-    lerp_(exp_avg, g, 1.0 - beta1, tmp)
-    ema_sq_(exp_avg_sq, g, beta2, tmp)
-    if max_sq is not None:
-        xp.maximum(max_sq, exp_avg_sq, out=max_sq)
-        xp.sqrt(max_sq, out=tmp)
-    else:
-        xp.sqrt(exp_avg_sq, out=tmp)
-    tmp += eps * bc2
-    xp.divide(exp_avg, tmp, out=tmp)
-    tmp *= -step_size * bc2
-    p += tmp
+            shrink, l2c, w, b2, ob2, e, k = rest
+        if shrinks:  # AdamW: p (1 - lr wd) first
+            p = p * shrink
+        if l2:  # g + l2 p (l2 p - g when maximizing), never written into p.grad
+            g = p * l2c - g if maximize else p * l2c + g
+        elif maximize:
+            g = -g
+        t = g - m  # torch's lerp_(g, 1 - b1)
+        m = g - t * w if b_side else m + t * w
+        v = v * b2 + g * ob2 * g  # torch's mul_(b2).addcmul_(g, g, value=1 - b2)
+        if amsgrad:
+            mx = kmath.maximum(mx, v)
+            d = kmath.sqrt(mx) + e
+        else:
+            d = kmath.sqrt(v) + e
+        p = p + m / d * k
+        return (p, m, v, mx) if amsgrad else (p, m, v)
+
+    update.__name__ = "adam_update"
+    n = 5 if amsgrad else 4
+    fn = _ADAM_KERNELS[key] = Kernel(update, n, 7, (0, 2, 3, 4)[: n - 1])
+    return fn
 
 
 class AdamW(Adam):

@@ -20,6 +20,7 @@ from zengrad import backend
 from zengrad.autograd import enable_grad
 from zengrad.autograd.engine import record_writes
 from zengrad.autograd.tensor import Tensor, zero_grads
+from zengrad.ops.kernels import numba_enabled
 from zengrad.ops.scratch import scratch
 from zengrad.ops.threads import BLOCK
 
@@ -464,12 +465,20 @@ UPDATE_BLOCK = 4 * BLOCK
 # 8.4M parameters, 59.9 -> 57.0 ms).
 
 
-def elementwise_update(fn: Callable[..., None], arrays: list[np.ndarray]) -> None:
+def elementwise_update(fn: Callable[..., None], arrays: list[np.ndarray],
+                       fused: bool = False) -> None:
     """fn(*arrays) for an update that is elementwise over arrays of one shape (a parameter,
     its gradient, its state), run block by block over their flat views (cache-sized blocks of
     UPDATE_BLOCK elements: all passes over one block while it is in cache); bit for bit
     fn(*arrays). Arrays that are not all contiguous run in one call; a non-contiguous
-    gradient is copied first."""
+    gradient is copied first. A `fused` fn (one ops.kernels kernel: one pass when compiled)
+    runs over whole arrays when kernels compile (Adam's step 0.50 -> 0.40 ms against
+    blocks)."""
+    if fused and numba_enabled() and type(arrays[0]) is np.ndarray:
+        if not arrays[1].flags.c_contiguous:
+            arrays = [arrays[0], np.ascontiguousarray(arrays[1]), *arrays[2:]]  # host
+        fn(*arrays)
+        return
     if arrays[0].size <= BLOCK or type(arrays[0]) is not np.ndarray:
         fn(*arrays)  # one block (no views to make), or device arrays (not blocked)
         return
@@ -477,6 +486,11 @@ def elementwise_update(fn: Callable[..., None], arrays: list[np.ndarray]) -> Non
     if flat is not None:
         for s in range(0, arrays[0].size, UPDATE_BLOCK):
             fn(*(a[s : s + UPDATE_BLOCK] for a in flat))
+
+
+def fused_update(fn: Callable[..., None], arrays: list[np.ndarray]) -> None:
+    """elementwise_update for an fn that is one ops.kernels kernel (fused=True)."""
+    elementwise_update(fn, arrays, fused=True)
 
 
 def _flat_views(fn: Callable[..., None], arrays: list[np.ndarray]) -> list | None:

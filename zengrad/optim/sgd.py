@@ -10,13 +10,8 @@ import numpy as np
 
 from zengrad import backend
 from zengrad.autograd.tensor import Tensor
-from zengrad.ops.threads import BLOCK
-from zengrad.optim.optimizer import (
-    Optimizer,
-    block_scratch,
-    check_nonnegative,
-    elementwise_update,
-)
+from zengrad.ops.kernels import Kernel
+from zengrad.optim.optimizer import Optimizer, check_nonnegative, fused_update
 
 
 class SGD(Optimizer):
@@ -60,12 +55,6 @@ class SGD(Optimizer):
         momentum = float(group["momentum"])
         dampening = float(group["dampening"])
         nesterov = group["nesterov"]
-        plain = partial(_plain_step, lr=lr)
-        if momentum != 0:
-            first = partial(_momentum_step, lr=lr, momentum=momentum, nesterov=nesterov,
-                            dampening=None)
-            later = partial(_momentum_step, lr=lr, momentum=momentum, nesterov=nesterov,
-                            dampening=dampening)
         weight_decay, maximize = float(group["weight_decay"]), group["maximize"]
         for p in group["params"]:
             grad = p._grad  # the slot behind .grad: no property call per step
@@ -73,43 +62,45 @@ class SGD(Optimizer):
                 continue
             g = self._grad(p, weight_decay, maximize) if weight_decay or maximize else grad.array
             if momentum == 0:
-                if g.size <= BLOCK:  # one block: no partial, no views
-                    _plain_step(p.array, g, lr)
-                else:
-                    elementwise_update(plain, [p.array, g])
+                fused_update(partial(_plain_step, lr=lr), [p.array, g])
                 continue
             state = self.state.setdefault(p, {})
             buf = state.get("momentum_buffer")
-            if buf is None:  # b = g at the first step
+            first = buf is None
+            if first:  # b = g at the first step
                 buf = state["momentum_buffer"] = backend.xp_of(g).array(g, copy=True)
-                elementwise_update(first, [p.array, g, buf])
-            else:
-                elementwise_update(later, [p.array, g, buf])
+            fused_update(partial(_momentum_step, lr=lr, momentum=momentum, nesterov=nesterov,
+                                 dampening=None if first else dampening), [p.array, g, buf])
 
 
 def _plain_step(p: np.ndarray, g: np.ndarray, lr: float) -> None:
-    """p -= lr g (on one block: see elementwise_update)."""
-    xp = backend.xp_of(p)
-    tmp = xp.multiply(g, -lr) if p.size <= BLOCK else xp.multiply(g, -lr, out=block_scratch(p, 0))
-    p += tmp
+    """p = p - lr g (one kernel: ops.kernels)."""
+    _PLAIN([p, g], (-lr,))
+
+
+_PLAIN = Kernel(lambda p, g, nlr: p + g * nlr, 2, 1, (0,))
 
 
 def _momentum_step(p, g, buf, lr: float, momentum: float, nesterov: bool, dampening) -> None:
     """b = momentum b + (1 - dampening) g (dampening None: b already holds g, the first step);
-    p -= lr (g + momentum b if nesterov else b). One block."""
-    xp = backend.xp_of(p)
-    tmp = block_scratch(p, 0)
-    if dampening is not None:
-        buf *= momentum
-        if dampening == 0:
-            buf += g
-        else:
-            xp.multiply(g, 1.0 - dampening, out=tmp)
-            buf += tmp
-    if nesterov:
-        xp.multiply(buf, momentum, out=tmp)
-        tmp += g
-        tmp *= -lr
-    else:
-        xp.multiply(buf, -lr, out=tmp)
-    p += tmp
+    p = p - lr (g + momentum b if nesterov else b). One kernel (ops.kernels)."""
+    _momentum_kernel(dampening is not None, bool(dampening), nesterov)(
+        [p, g, buf], (momentum, 1.0 - (dampening or 0.0), -lr))
+
+
+_MOMENTUM_KERNELS: dict[tuple[bool, bool, bool], Kernel] = {}
+
+
+def _momentum_kernel(updates: bool, damps: bool, nesterov: bool) -> Kernel:
+    """The fused momentum step for one combination of options (each its own compiled loop)."""
+    key = (updates, damps, nesterov)
+    fn = _MOMENTUM_KERNELS.get(key)
+    if fn is None:
+        def step(p, g, b, mom, keep, nlr):
+            if updates:
+                b = b * mom + (g * keep if damps else g)
+            d = b * mom + g if nesterov else b
+            return p + d * nlr, b
+
+        fn = _MOMENTUM_KERNELS[key] = Kernel(step, 3, 3, (0, 2))
+    return fn
