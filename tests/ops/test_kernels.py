@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from zengrad.ops import kernels
+from zengrad.ops.activation import _RELU_GRAD
+from zengrad.ops.batchnorm import _AFFINE, _TRAIN_DX
 from zengrad.ops.kernels import Kernel, kmath
 from zengrad.ops.recurrent import _STEP_KERNELS
 from zengrad.optim.adam import _adam_kernel
@@ -26,11 +28,16 @@ def _values(rng, n: int, dtype, special: bool) -> np.ndarray:
     return a
 
 
+_NUMBA = kernels._numba_module()  # the module (or False), whatever a test switches off
+
+
 def _run(kernel: Kernel, arrays, scalars, outs, compiled: bool, monkeypatch) -> list:
     arrays = [a.copy() for a in arrays]
     outs = [o.copy() for o in outs]
-    monkeypatch.setattr(kernels, "_numba", kernels._numba_module() if compiled else False)
+    monkeypatch.setattr(kernels, "_numba", _NUMBA if compiled else False)
+    assert kernel.compiles(arrays, outs) == compiled
     kernel(arrays, scalars, outs)
+    monkeypatch.setattr(kernels, "_numba", _NUMBA)
     return [arrays[i] for i in kernel.outs if i is not None] + outs
 
 
@@ -44,6 +51,7 @@ def _cases():
     out.append(("sgd", _PLAIN, (-0.05,)))
     for key in [(u, d, n) for u in (False, True) for d in (False, True) for n in (False, True)]:
         out.append((f"momentum{key}", _momentum_kernel(*key), (0.9, 0.7, -0.05)))
+    out.append(("relu_grad", _RELU_GRAD, (0.0,)))
     for prev in (False, True):
         cell, grads = _STEP_KERNELS[prev]
         out.append((f"lstm_cell{prev}", cell, (0.5,)))
@@ -123,3 +131,44 @@ def test_numba_off_by_environment():
             "sys.exit(0 if not kernels.numba_enabled() else 1)")
     env = {"ZENGRAD_NUMBA": "0", "PATH": ""}
     assert subprocess.run([sys.executable, "-c", code], env=env).returncode == 0
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> None:
+    nan = np.isnan(a)
+    np.testing.assert_array_equal(nan, np.isnan(b))
+    np.testing.assert_array_equal(a[~nan].view(f"u{a.itemsize}"), b[~nan].view(f"u{b.itemsize}"))
+
+
+@needs_numba
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rows,cols", [(4, 37), (1, 1), (3, 0), (0, 5)])
+def test_rows_and_columns_broadcast_alike_in_both_forms(rows, cols, dtype, monkeypatch):
+    """A 2-D first array (R, C) with values per row (R, 1) and per column (C,): batch
+    norm's kernels and a column one, compiled and whole-array."""
+    rng = np.random.default_rng(rows * 100 + cols)
+    full = [_values(rng, rows * cols, dtype, True).reshape(rows, cols) for _ in range(2)]
+    row = [_values(rng, rows, dtype, False).reshape(rows, 1) for _ in range(3)]
+    col = _values(rng, cols, dtype, False)
+    cases = [(_TRAIN_DX, [*full, *row])]
+    cases += [(k, [full[0], *row[: 1 + w + b]]) for (w, b), k in _AFFINE.items()]
+    cases.append((Kernel(lambda x, c, r: x * c + r, 3, 0, (None,)), [full[0], col, row[0]]))
+    for kernel, arrays in cases:
+        outs = [np.empty((rows, cols), dtype) for i in kernel.outs if i is None]
+        assert kernel.compiles(arrays, outs)
+        fast = _run(kernel, arrays, (), outs, True, monkeypatch)
+        slow = _run(kernel, arrays, (), outs, False, monkeypatch)
+        for a, b in zip(fast, slow):
+            _same(a, b)
+
+
+@needs_numba
+def test_arrays_dense_in_another_memory_order_compile(monkeypatch):
+    """Channel-major (N, C, H, W) views of one layout run through the flat loop."""
+    rng = np.random.default_rng(0)
+    g, y = (rng.standard_normal((3, 5, 4, 2)).transpose(1, 0, 2, 3) for _ in range(2))
+    dx = np.empty_like(g)
+    assert not g.flags.c_contiguous and _RELU_GRAD.compiles([g, y], [dx])
+    _RELU_GRAD([g, y], (0,), [dx])
+    np.testing.assert_array_equal(dx, g * (y > 0))
+    assert not _RELU_GRAD.compiles([g, np.ascontiguousarray(y)], [dx])  # two layouts

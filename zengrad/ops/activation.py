@@ -19,6 +19,7 @@ from zengrad.autograd.tensor import Tensor
 from zengrad.backend import get_default_dtype
 from zengrad.ops import threads
 from zengrad.ops.dims import normalize_dim
+from zengrad.ops.kernels import Kernel
 
 
 def _sigmoid(x, xp):
@@ -74,20 +75,29 @@ class ReLUFn(Function):
 
     @staticmethod
     def backward(ctx, g):
-        xp, y = ctx.xp, ctx.out
-        if g.size < threads.PARALLEL_MIN or g.dtype != y.dtype or type(g) is not np.ndarray:
+        y = ctx.out
+        if type(g) is not np.ndarray:
             return g * (y > 0)
-        dx = xp.empty_like(g)
-
-        def grad(g, y, dx):
-            # the mask written as 1.0 / 0.0 straight into dx: the float32 * bool product
-            # would cast the mask through a buffer; the same values, g * 1 or g * 0
-            xp.greater(y, 0, out=dx, casting="unsafe")
-            dx *= g
-
-        # blocks: the mask stays in cache between its two passes (also at one thread)
-        threads.elementwise(grad, (g, y, dx), block=threads.CACHE_BLOCK)
+        dx = np.empty_like(g)  # host
+        # one pass (a fused kernel) per piece where it compiles, else the mask and the
+        # product in cache blocks; pieces on zengrad's threads from OP_PARALLEL_MIN elements
+        whole = _RELU_GRAD.compiles([g, y], [dx])
+        threads.elementwise(_relu_grad, (g, y, dx), None if whole else threads.CACHE_BLOCK)
         return dx
+
+
+def _relu_grad(g, y, dx) -> None:
+    """dx = g [y > 0]: g * 1 or g * 0, as torch's threshold_backward (0 where y is NaN)."""
+    if _RELU_GRAD.compiles([g, y], [dx]):
+        _RELU_GRAD([g, y], (0,), [dx])
+        return
+    # a broadcast or strided g (a mean's backward), other dtypes: two passes in place, the
+    # mask written as 1.0 / 0.0 straight into dx (the same values)
+    np.greater(y, 0, out=dx, casting="unsafe")  # host
+    dx *= g
+
+
+_RELU_GRAD = Kernel(lambda g, y, zero: g * (y > zero), 2, 1, (None,))
 
 
 class LeakyReLUFn(Function):

@@ -20,6 +20,7 @@ from zengrad.autograd.tensor import Tensor
 from zengrad.ops import threads
 from zengrad.ops.args import shape_str
 from zengrad.ops.blas_threads import one_blas_thread
+from zengrad.ops.kernels import Kernel
 from zengrad.ops.scratch import scratch
 
 # ops.scratch slot of the one-visit backward: g's copied piece (a C-ordered g, in cache)
@@ -283,6 +284,24 @@ def _channel_rows(a):
     return a.transpose(1, 0, *range(2, a.ndim))
 
 
+def _affine_kernel(has_w: bool, has_b: bool) -> Kernel:
+    """xhat = xhat invstd (in place), y = w xhat + b: per-channel rows (R, 1) of invstd, w, b."""
+    def fn(h, inv, *wb):
+        h = h * inv
+        if has_w and has_b:
+            return h, h * wb[0] + wb[1]
+        if has_w:
+            return h, h * wb[0]
+        if has_b:
+            return h, h + wb[0]
+        return h, h
+    return Kernel(fn, 2 + has_w + has_b, 0, (0, None))
+
+
+_AFFINE = {(w, b): _affine_kernel(w, b) for w in (False, True) for b in (False, True)}
+_TRAIN_DX = Kernel(lambda g, h, k1, k2, sc: (g - h * k1 - k2) * sc, 5, 0, (None,))
+
+
 def _train_forward_major(xp, lay: _Rows, x, w, b, eps: float):
     """Training forward for channel-major x, where each row of the row view is one whole
     channel: per block of channels, in one visit while the block is in cache, the mean, the
@@ -300,6 +319,7 @@ def _train_forward_major(xp, lay: _Rows, x, w, b, eps: float):
     has_w, has_b = w is not None, b is not None
 
     ones = _ones(m, x.dtype)
+    finish = _AFFINE[has_w, has_b]
 
     def block(xr, hr, yr, mu_r, var_r, inv_r, *wb):
         xp.matmul(xr, ones, out=mu_r)
@@ -308,15 +328,8 @@ def _train_forward_major(xp, lay: _Rows, x, w, b, eps: float):
         xp.vecdot(hr, hr, out=var_r)
         var_r /= m
         inv_r[...] = 1 / xp.sqrt(var_r + eps)
-        hr *= inv_r[:, None]
-        if has_w:
-            xp.multiply(hr, wb[0][:, None], out=yr)
-            if has_b:
-                yr += wb[1][:, None]
-        elif has_b:
-            xp.add(hr, wb[0][:, None], out=yr)
-        else:
-            yr[...] = hr
+        # xhat = (x - mu) invstd and y = w xhat + b in one pass (ops.kernels)
+        finish([hr, inv_r[:, None], *(v[:, None] for v in wb)], (), [yr])
 
     arrays = (lay.view(x), xhat_r, y_r, mu, var, invstd, *params)
     with one_blas_thread():  # the BLAS sums in a fixed order whatever the thread count
@@ -348,10 +361,8 @@ def _train_backward_major(xp, lay: _Rows, g, xhat, w, invstd):
             gr = piece
         xp.matmul(gr, ones, out=sg_r)
         xp.vecdot(gr, hr, out=sgx_r)
-        xp.multiply(hr, (sgx_r / m)[:, None], out=dr)
-        xp.subtract(gr, dr, out=dr)
-        dr -= (sg_r / m)[:, None]
-        dr *= sc[:, None]
+        # dx = (g - xhat sum(g xhat) / m - sum(g) / m) scale in one pass (ops.kernels)
+        _TRAIN_DX([gr, hr, (sgx_r / m)[:, None], (sg_r / m)[:, None], sc[:, None]], (), [dr])
 
     ones = _ones(m, g.dtype)
     with one_blas_thread():  # the BLAS sums in a fixed order whatever the thread count

@@ -36,6 +36,7 @@ from collections.abc import Callable, Sequence
 import numpy as kmath  # the ufuncs a kernel function may call (see the module docstring)
 
 from zengrad import backend
+from zengrad.ops.threads import flat_views
 
 _FLOATS = (kmath.dtype(kmath.float32), kmath.dtype(kmath.float64))
 _numba = None  # the numba module once imported; False when it is off or not installed
@@ -63,30 +64,58 @@ def numba_enabled() -> bool:
 
 class Kernel:
     """An elementwise function `fn(*arrays, *scalars)` -> one value or a tuple, run over
-    arrays of one size (see the module docstring). `outs` says where each result goes: an
-    int i writes it into arrays[i] (in place), None into the next array of the call's `outs`.
-    The in-place pattern is fixed here, not found per call: the compiled loop writes such a
-    result through the input's own argument (with an argument of its own the compiler must
-    assume that any store may change any input, and it neither keeps values in registers
-    nor vectorizes: Adam 0.84 against 0.25 ms)."""
+    arrays of one shape, or broadcast over a 2-D (R, C) first array: an array shaped (R, 1)
+    holds one value per row, one shaped (C,) one value per column (see the module docstring).
+    `outs` says where each result goes: an int i writes it into arrays[i] (in place), None
+    into the next array of the call's `outs` (full (R, C) arrays). The in-place pattern is
+    fixed here, not found per call: the compiled loop writes such a result through the
+    input's own argument (with an argument of its own the compiler must assume that any
+    store may change any input, and it neither keeps values in registers nor vectorizes:
+    Adam 0.84 against 0.25 ms)."""
 
     def __init__(self, fn: Callable, n_arrays: int, n_scalars: int,
                  outs: Sequence[int | None]) -> None:
         self.fn, self.n_arrays, self.n_scalars = fn, n_arrays, n_scalars
         self.outs = tuple(outs)
         self.__name__ = getattr(fn, "__name__", "kernel")
-        self._loop = None
+        self._loops: dict[tuple[str, ...], Callable] = {}
+        self._flat = None  # the flat loop once compiled (Numba on)
         self._eager_fns: dict = {}
 
     def __call__(self, arrays: Sequence, scalars: Sequence[float], outs: Sequence = ()) -> None:
         """Each result of fn(*arrays, *scalars) into its array (self.outs); scalars are
         converted to the first array's dtype first."""
-        dtype = arrays[0].dtype
-        typed = [dtype.type(s) for s in scalars]
-        if self._compiled_applies(arrays, outs, dtype):
-            if self._loop is None:
-                self._loop = self._compile()
-            self._loop(*(a.reshape(-1) for a in arrays), *typed, *(o.reshape(-1) for o in outs))
+        a0 = arrays[0]
+        dtype = a0.dtype
+        to = dtype.type
+        typed = [to(s) for s in scalars]
+        loop = self._flat
+        if loop is not None and _numba and a0.ndim == 1:  # the common case first (~1 us)
+            shape = a0.shape
+            for a in (*arrays, *outs):
+                if (type(a) is not kmath.ndarray or a.shape != shape or a.dtype != dtype
+                        or not a.flags.c_contiguous):
+                    break
+            else:
+                loop(*arrays, *typed, *outs)
+                return
+        kinds = self._compiled_kinds(arrays, outs, dtype)
+        if kinds is not None:
+            flat = kinds in (("flat",), ("memory",))
+            key = ("flat",) if flat else kinds
+            loop = self._loops.get(key)
+            if loop is None:
+                loop = self._loops[key] = self._compile(key)
+                if flat:
+                    self._flat = loop
+            if kinds == ("flat",):
+                loop(*(a.reshape(-1) for a in arrays), *typed, *(o.reshape(-1) for o in outs))
+            elif flat:
+                views = flat_views([*arrays, *outs])  # in their common memory order
+                loop(*views[: len(arrays)], *typed, *views[len(arrays):])
+            else:  # rows (R, 1) as (R,), columns (1, C) as (C,)
+                loop(*(a if k == "f" else a.reshape(-1) for a, k in zip(arrays, kinds)),
+                     *typed, *outs)
             return
         values = self._eager(backend.xp_of(arrays[0]))(*arrays, *typed)
         if len(self.outs) == 1:
@@ -96,6 +125,11 @@ class Kernel:
             out = next(own) if where is None else arrays[where]
             if value is not out:
                 out[...] = value
+
+    def compiles(self, arrays: Sequence, outs: Sequence = ()) -> bool:
+        """Whether a call on these arrays runs the compiled loop (else whole-array ufuncs,
+        which allocate their temporaries and copy each result into its output)."""
+        return self._compiled_kinds(arrays, outs, arrays[0].dtype) is not None
 
     def _eager(self, xp) -> Callable:
         """fn over whole arrays of module xp: a copy of fn whose `kmath` is xp (its ufuncs
@@ -108,33 +142,70 @@ class Kernel:
                 f.__closure__)
         return fn
 
-    def _compiled_applies(self, arrays: Sequence, outs: Sequence, dtype) -> bool:
-        """Contiguous host float arrays of one dtype and size, and Numba on."""
+    def _compiled_kinds(self, arrays: Sequence, outs: Sequence, dtype) -> tuple | None:
+        """("flat",) for C-contiguous host float arrays of one dtype and shape, ("memory",)
+        where they lie densely in another axis order (channel-major: threads.flat_views); for a 2-D
+        first array (R, C), each array's kind: "f" (R, C) C-contiguous, "r" (R, 1), "c" (C,)
+        or (1, C) contiguous; None where the compiled loop does not apply (or Numba is off)."""
         if dtype not in _FLOATS or not _numba_module():
-            return False
-        size = arrays[0].size
+            return None
+        a0 = arrays[0]
         for a in (*arrays, *outs):
-            if (type(a) is not kmath.ndarray or a.dtype != dtype or a.size != size
-                    or not a.flags.c_contiguous):
-                return False
-        return True
+            if type(a) is not kmath.ndarray or a.dtype != dtype:
+                return None
+        shape = a0.shape
+        if all(a.shape == shape for a in (*arrays, *outs)):
+            if all(a.flags.c_contiguous for a in (*arrays, *outs)):
+                return ("flat",)
+            if flat_views([*arrays, *outs]) is not None:  # dense in another memory order
+                return ("memory",)
+            return None
+        if a0.ndim != 2 or not all(o.shape == shape and o.flags.c_contiguous for o in outs):
+            return None
+        rows, cols = shape
+        kinds = []
+        for a in arrays:
+            if a.shape == shape and a.flags.c_contiguous:
+                kinds.append("f")
+            elif a.shape == (rows, 1):
+                kinds.append("r")
+            elif a.shape in ((cols,), (1, cols)) and a.flags.c_contiguous:
+                kinds.append("c")
+            else:
+                return None
+        if any(arrays[i] is not None and kinds[i] != "f" for i in self.outs if i is not None):
+            return None  # a result written in place into a row or column vector
+        return tuple(kinds)
 
-    def _compile(self):
-        """The loop over j, generated for this arity and compiled by Numba (lazily, per
-        dtype, on its first call: ~0.2 s)."""
+    def _compile(self, kinds: tuple[str, ...]):
+        """The loop over the elements, generated for this arity and these kinds and
+        compiled by Numba (lazily, per dtype, on its first call: ~0.2 s)."""
         numba = _numba_module()
+        flat = kinds == ("flat",)
         ins = [f"a{i}" for i in range(self.n_arrays)]
         scal = [f"s{i}" for i in range(self.n_scalars)]
         own = [f"o{k}" for k, i in enumerate(self.outs) if i is None]
         outs = [f"o{k}" if i is None else ins[i] for k, i in enumerate(self.outs)]
-        call = f"fn({', '.join([f'{a}[j]' for a in ins] + scal)})"
-        lines = [f"def loop({', '.join(ins + scal + own)}):",
-                 "    for j in range(a0.size):"]
-        if len(outs) == 1:
-            lines.append(f"        {outs[0]}[j] = {call}")
+        if flat:
+            at = "[j]"
+            elems = [f"{a}[j]" for a in ins]
+            lines = [f"def loop({', '.join(ins + scal + own)}):",
+                     "    for j in range(a0.size):"]
         else:
-            lines.append(f"        r = {call}")
-            lines += [f"        {o}[j] = r[{k}]" for k, o in enumerate(outs)]
+            at = "[r, c]"
+            elems = [f"{a}[r, c]" if k == "f" else (f"v{i}" if k == "r" else f"{a}[c]")
+                     for i, (a, k) in enumerate(zip(ins, kinds))]
+            lines = [f"def loop({', '.join(ins + scal + own)}):",
+                     "    for r in range(a0.shape[0]):"]
+            lines += [f"        v{i} = {ins[i]}[r]" for i, k in enumerate(kinds) if k == "r"]
+            lines.append("        for c in range(a0.shape[1]):")
+        pad = " " * (8 if flat else 12)
+        call = f"fn({', '.join(elems + scal)})"
+        if len(outs) == 1:
+            lines.append(f"{pad}{outs[0]}{at} = {call}")
+        else:
+            lines.append(f"{pad}res = {call}")
+            lines += [f"{pad}{o}{at} = res[{k}]" for k, o in enumerate(outs)]
         namespace = {"fn": numba.njit(self.fn, nogil=True, error_model="numpy")}
         exec("\n".join(lines), namespace)  # generated source of a fixed shape, no user input
         return numba.njit(namespace["loop"], nogil=True, error_model="numpy")
