@@ -12,8 +12,8 @@ import pytest
 
 from zengrad.ops import kernels
 from zengrad.ops.activation import _RELU_GRAD
-from zengrad.ops.batchnorm import _AFFINE, _TRAIN_DX
 from zengrad.ops.kernels import Kernel, kmath
+from zengrad.ops.norm_kernels import AFFINE, BATCH_DX, LAYER_DX, LAYER_DX_FROM_G
 from zengrad.ops.recurrent import _STEP_KERNELS
 from zengrad.optim.adam import _adam_kernel
 from zengrad.optim.sgd import _PLAIN, _momentum_kernel
@@ -150,8 +150,10 @@ def test_rows_and_columns_broadcast_alike_in_both_forms(rows, cols, dtype, monke
     full = [_values(rng, rows * cols, dtype, True).reshape(rows, cols) for _ in range(2)]
     row = [_values(rng, rows, dtype, False).reshape(rows, 1) for _ in range(3)]
     col = _values(rng, cols, dtype, False)
-    cases = [(_TRAIN_DX, [*full, *row])]
-    cases += [(k, [full[0], *row[: 1 + w + b]]) for (w, b), k in _AFFINE.items()]
+    cases = [(BATCH_DX, [*full, *row])]
+    cases += [(k, [full[0], *row[: 1 + w + b]]) for (w, b), k in AFFINE.items()]
+    cases += [(k, [full[0], row[0], *((col,) * (w + b))]) for (w, b), k in AFFINE.items()]
+    cases += [(k, [*full, *row]) for k in (LAYER_DX, LAYER_DX_FROM_G)]
     cases.append((Kernel(lambda x, c, r: x * c + r, 3, 0, (None,)), [full[0], col, row[0]]))
     for kernel, arrays in cases:
         outs = [np.empty((rows, cols), dtype) for i in kernel.outs if i is None]

@@ -20,7 +20,7 @@ from zengrad.autograd.tensor import Tensor
 from zengrad.ops import threads
 from zengrad.ops.args import shape_str
 from zengrad.ops.blas_threads import one_blas_thread
-from zengrad.ops.kernels import Kernel
+from zengrad.ops.norm_kernels import AFFINE, BATCH_DX
 from zengrad.ops.scratch import scratch
 
 # ops.scratch slot of the one-visit backward: g's copied piece (a C-ordered g, in cache)
@@ -284,24 +284,6 @@ def _channel_rows(a):
     return a.transpose(1, 0, *range(2, a.ndim))
 
 
-def _affine_kernel(has_w: bool, has_b: bool) -> Kernel:
-    """xhat = xhat invstd (in place), y = w xhat + b: per-channel rows (R, 1) of invstd, w, b."""
-    def fn(h, inv, *wb):
-        h = h * inv
-        if has_w and has_b:
-            return h, h * wb[0] + wb[1]
-        if has_w:
-            return h, h * wb[0]
-        if has_b:
-            return h, h + wb[0]
-        return h, h
-    return Kernel(fn, 2 + has_w + has_b, 0, (0, None))
-
-
-_AFFINE = {(w, b): _affine_kernel(w, b) for w in (False, True) for b in (False, True)}
-_TRAIN_DX = Kernel(lambda g, h, k1, k2, sc: (g - h * k1 - k2) * sc, 5, 0, (None,))
-
-
 def _train_forward_major(xp, lay: _Rows, x, w, b, eps: float):
     """Training forward for channel-major x, where each row of the row view is one whole
     channel: per block of channels, in one visit while the block is in cache, the mean, the
@@ -319,7 +301,7 @@ def _train_forward_major(xp, lay: _Rows, x, w, b, eps: float):
     has_w, has_b = w is not None, b is not None
 
     ones = _ones(m, x.dtype)
-    finish = _AFFINE[has_w, has_b]
+    finish = AFFINE[has_w, has_b]
 
     def block(xr, hr, yr, mu_r, var_r, inv_r, *wb):
         xp.matmul(xr, ones, out=mu_r)
@@ -362,7 +344,7 @@ def _train_backward_major(xp, lay: _Rows, g, xhat, w, invstd):
         xp.matmul(gr, ones, out=sg_r)
         xp.vecdot(gr, hr, out=sgx_r)
         # dx = (g - xhat sum(g xhat) / m - sum(g) / m) scale in one pass (ops.kernels)
-        _TRAIN_DX([gr, hr, (sgx_r / m)[:, None], (sg_r / m)[:, None], sc[:, None]], (), [dr])
+        BATCH_DX([gr, hr, (sgx_r / m)[:, None], (sg_r / m)[:, None], sc[:, None]], (), [dr])
 
     ones = _ones(m, g.dtype)
     with one_blas_thread():  # the BLAS sums in a fixed order whatever the thread count

@@ -16,6 +16,7 @@ from zengrad import backend
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
 from zengrad.ops import blas_threads
+from zengrad.ops.norm_kernels import AFFINE, LAYER_DX, LAYER_DX_FROM_G
 
 # rows per block of the row-wise passes: blocks are cut by shape only (so the bits never depend
 # on the thread count), ROW_BLOCKS of them from ROW_SPLIT_MIN elements, one below that. 2
@@ -48,6 +49,8 @@ def _normalize(ctx, x, r, w, b, normalized_shape, eps):
     xhat = xp.empty((rows, k), x.dtype)
     y = xp.empty((rows, k), x.dtype)
     rstd = xp.empty((rows, 1), x.dtype)
+    finish = AFFINE[w1 is not None, b1 is not None]
+    affine = [v for v in (w1, b1) if v is not None]
 
     def block(xb, xhb, yb, rb, *res) -> None:
         if res:
@@ -60,13 +63,7 @@ def _normalize(ctx, x, r, w, b, normalized_shape, eps):
         rb += dt(eps)
         xp.sqrt(rb, out=rb)
         xp.reciprocal(rb, out=rb)
-        xhb *= rb
-        if w1 is None:
-            xp.copyto(yb, xhb)
-        else:
-            xp.multiply(xhb, w1, out=yb)
-        if b1 is not None:
-            yb += b1
+        finish([xhb, rb, *affine], (), [yb])  # xhat = c rstd, y = w xhat + b: one pass
 
     arrays = [x2, xhat, y, rstd] + ([] if r is None else [r.reshape(rows, k)])
     blas_threads.over_threads(block, arrays, _row_block(rows, k), ROW_THREAD_MIN)
@@ -79,8 +76,9 @@ class LayerNormFn(Function):
     """y = w (x - mu) / sqrt(var + eps) + b over the trailing normalized dims.
 
     Speed: every row or column reduction is a matrix-vector product with a constant vector
-    (BLAS GEMV, 4-5x faster here than NumPy's sum or einsum over rows of 128), and each
-    (rows, K) pass is an in-place or out= ufunc: forward 4 passes, backward 6. Each row is
+    (BLAS GEMV, 4-5x faster here than NumPy's sum or einsum over rows of 128), and the
+    elementwise finish of each direction is one fused kernel (ops.norm_kernels): forward 2
+    passes (centring, then xhat and y) and backward 3 (g xhat, g w, then dx). Each row is
     normalized on its own, so the passes run over blocks of rows on zengrad's threads
     (blas_threads.over_threads); the column sums of the backward (dw, db) run once over all rows."""
 
@@ -112,16 +110,15 @@ def _backward(ctx, g, need_x: bool, need_w: bool, need_b: bool):
 
         def block(gb, xhb, rb, gxb, dxb) -> None:
             xp.multiply(gb, xhb, out=gxb)
-            if w is None:
-                xp.copyto(dxb, gb)
+            if w is None:  # dxhat = g
+                m1 = gb @ inv_k
+                m2 = gxb @ w_k
+                LAYER_DX_FROM_G([gb, xhb, m1[:, None], m2[:, None], rb], (), [dxb])
             else:
                 xp.multiply(gb, w, out=dxb)
-            m1 = dxb @ inv_k
-            m2 = gxb @ w_k
-            dxb -= m1[:, None]
-            tmp = xp.multiply(xhb, m2[:, None])
-            dxb -= tmp
-            dxb *= rb
+                m1 = dxb @ inv_k
+                m2 = gxb @ w_k
+                LAYER_DX([dxb, xhb, m1[:, None], m2[:, None], rb], ())  # in place: one pass
 
         blas_threads.over_threads(block, [g2, xhat, rstd, gx, dx], _row_block(rows, k),
                                   ROW_THREAD_MIN)
