@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from zengrad.ops import kernels
-from zengrad.ops.activation import _RELU_GRAD
+from zengrad.ops.activation import RELU_GRAD, RELU_GRAD_INPLACE
 from zengrad.ops.kernels import Kernel, kmath
 from zengrad.ops.norm_kernels import AFFINE, BATCH_DX, LAYER_DX, LAYER_DX_FROM_G
 from zengrad.ops.recurrent import _STEP_KERNELS
@@ -51,7 +51,8 @@ def _cases():
     out.append(("sgd", _PLAIN, (-0.05,)))
     for key in [(u, d, n) for u in (False, True) for d in (False, True) for n in (False, True)]:
         out.append((f"momentum{key}", _momentum_kernel(*key), (0.9, 0.7, -0.05)))
-    out.append(("relu_grad", _RELU_GRAD, (0.0,)))
+    out.append(("relu_grad", RELU_GRAD, (0.0,)))
+    out.append(("relu_grad_inplace", RELU_GRAD_INPLACE, (0.0,)))
     for prev in (False, True):
         cell, grads = _STEP_KERNELS[prev]
         out.append((f"lstm_cell{prev}", cell, (0.5,)))
@@ -170,7 +171,7 @@ def test_arrays_dense_in_another_memory_order_compile(monkeypatch):
     rng = np.random.default_rng(0)
     g, y = (rng.standard_normal((3, 5, 4, 2)).transpose(1, 0, 2, 3) for _ in range(2))
     dx = np.empty_like(g)
-    assert not g.flags.c_contiguous and _RELU_GRAD.compiles([g, y], [dx])
-    _RELU_GRAD([g, y], (0,), [dx])
+    assert not g.flags.c_contiguous and RELU_GRAD.compiles([g, y], [dx])
+    RELU_GRAD([g, y], (0,), [dx])
     np.testing.assert_array_equal(dx, g * (y > 0))
-    assert not _RELU_GRAD.compiles([g, np.ascontiguousarray(y)], [dx])  # two layouts
+    assert not RELU_GRAD.compiles([g, np.ascontiguousarray(y)], [dx])  # two layouts

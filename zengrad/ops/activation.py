@@ -81,15 +81,15 @@ class ReLUFn(Function):
         dx = np.empty_like(g)  # host
         # one pass (a fused kernel) per piece where it compiles, else the mask and the
         # product in cache blocks; pieces on zengrad's threads from OP_PARALLEL_MIN elements
-        whole = _RELU_GRAD.compiles([g, y], [dx])
+        whole = RELU_GRAD.compiles([g, y], [dx])
         threads.elementwise(_relu_grad, (g, y, dx), None if whole else threads.CACHE_BLOCK)
         return dx
 
 
 def _relu_grad(g, y, dx) -> None:
     """dx = g [y > 0]: g * 1 or g * 0, as torch's threshold_backward (0 where y is NaN)."""
-    if _RELU_GRAD.compiles([g, y], [dx]):
-        _RELU_GRAD([g, y], (0,), [dx])
+    if RELU_GRAD.compiles([g, y], [dx]):
+        RELU_GRAD([g, y], (0,), [dx])
         return
     # a broadcast or strided g (a mean's backward), other dtypes: two passes in place, the
     # mask written as 1.0 / 0.0 straight into dx (the same values)
@@ -97,7 +97,12 @@ def _relu_grad(g, y, dx) -> None:
     dx *= g
 
 
-_RELU_GRAD = Kernel(lambda g, y, zero: g * (y > zero), 2, 1, (None,))
+def _relu_mask(g, y, zero):
+    return g * (y > zero)
+
+
+RELU_GRAD = Kernel(_relu_mask, 2, 1, (None,))
+RELU_GRAD_INPLACE = Kernel(_relu_mask, 2, 1, (0,))  # g <- g [y > 0]
 
 
 class LeakyReLUFn(Function):

@@ -9,6 +9,7 @@ import numpy as np
 from zengrad import backend
 from zengrad.autograd.function import Function, unbroadcast
 from zengrad.autograd.tensor import Tensor
+from zengrad.ops.activation import RELU_GRAD_INPLACE
 from zengrad.ops.dims import promote
 
 
@@ -198,7 +199,7 @@ class FeedForwardReLUFn(Function):
     def backward(ctx, g):
         n = ctx.needs_input_grad
         gh, gw2, gb2 = _linear_backward(ctx.second, _rows(g), True, n[3], n[4])
-        gh *= ctx.h > 0  # gh is this op's own array
+        RELU_GRAD_INPLACE([gh, ctx.h], (0,))  # gh <- gh [h > 0] (gh: this op's own array)
         gx, gw1, gb1 = _linear_backward(ctx.first, gh, n[0], n[1], n[2])
         return (None if gx is None else gx.reshape(ctx.xshape)), gw1, gb1, gw2, gb2
 
