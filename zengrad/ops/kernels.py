@@ -90,14 +90,14 @@ class Kernel:
         to = dtype.type
         typed = [to(s) for s in scalars]
         loop = self._flat
-        if loop is not None and _numba and a0.ndim == 1:  # the common case first (~1 us)
+        if loop is not None and _numba:  # the common case first (~1 us)
             shape = a0.shape
             for a in (*arrays, *outs):
                 if (type(a) is not kmath.ndarray or a.shape != shape or a.dtype != dtype
                         or not a.flags.c_contiguous):
                     break
             else:
-                loop(*arrays, *typed, *outs)
+                loop(*arrays, *typed, *outs)  # (the loop flattens them: no reshape here)
                 return
         kinds = self._compiled_kinds(arrays, outs, dtype)
         if kinds is not None:
@@ -109,7 +109,7 @@ class Kernel:
                 if flat:
                     self._flat = loop
             if kinds == ("flat",):
-                loop(*(a.reshape(-1) for a in arrays), *typed, *(o.reshape(-1) for o in outs))
+                loop(*arrays, *typed, *outs)
             elif flat:
                 views = flat_views([*arrays, *outs])  # in their common memory order
                 loop(*views[: len(arrays)], *typed, *views[len(arrays):])
@@ -186,11 +186,12 @@ class Kernel:
         scal = [f"s{i}" for i in range(self.n_scalars)]
         own = [f"o{k}" for k, i in enumerate(self.outs) if i is None]
         outs = [f"o{k}" if i is None else ins[i] for k, i in enumerate(self.outs)]
-        if flat:
+        if flat:  # C-contiguous arrays of any number of dims, as 1-D inside the loop
             at = "[j]"
             elems = [f"{a}[j]" for a in ins]
-            lines = [f"def loop({', '.join(ins + scal + own)}):",
-                     "    for j in range(a0.size):"]
+            lines = [f"def loop({', '.join(ins + scal + own)}):"]
+            lines += [f"    {a} = {a}.reshape(-1)" for a in ins + own]
+            lines.append("    for j in range(a0.size):")
         else:
             at = "[r, c]"
             elems = [f"{a}[r, c]" if k == "f" else (f"v{i}" if k == "r" else f"{a}[c]")
