@@ -1,5 +1,5 @@
 # Two entry points on a fresh clone: `make train` (the main job) and `make test`.
-# `make train` installs only what training needs (numpy, scipy, safetensors, tqdm and the
+# `make train` installs only what training needs (numpy, scipy, numba, safetensors, tqdm and the
 # data and plot extras); `make test` adds the test tools (pytest, hypothesis, torch, dask,
 # mpi4py+mpich, onnx+onnxruntime, mkdocs so the tests build the site strictly,
 # ruff) to the same environment.
