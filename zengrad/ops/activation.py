@@ -79,20 +79,24 @@ class ReLUFn(Function):
         if type(g) is not np.ndarray or g.size <= threads.BLOCK:
             return g * (y > 0)  # (small: a kernel call costs more, 9 us against 5 at 7,680)
         dx = np.empty_like(g)  # host
-        # one pass (a fused kernel) per piece where it compiles, else the mask and the
-        # product in cache blocks; pieces on zengrad's threads from OP_PARALLEL_MIN elements
-        whole = RELU_GRAD.compiles([g, y], [dx])
-        threads.elementwise(_relu_grad, (g, y, dx), None if whole else threads.CACHE_BLOCK)
+        # one pass (a fused kernel) per piece where it compiles (the pieces of arrays dense
+        # in one memory order are too), else the mask and the product in cache blocks;
+        # pieces on zengrad's threads from OP_PARALLEL_MIN elements
+        if RELU_GRAD.compiles([g, y], [dx]):
+            threads.elementwise(_relu_grad_fused, (g, y, dx))
+        else:
+            threads.elementwise(_relu_grad_ufuncs, (g, y, dx), threads.CACHE_BLOCK)
         return dx
 
 
-def _relu_grad(g, y, dx) -> None:
+def _relu_grad_fused(g, y, dx) -> None:
     """dx = g [y > 0]: g * 1 or g * 0, as torch's threshold_backward (0 where y is NaN)."""
-    if RELU_GRAD.compiles([g, y], [dx]):
-        RELU_GRAD([g, y], (0,), [dx])
-        return
-    # a broadcast or strided g (a mean's backward), other dtypes: two passes in place, the
-    # mask written as 1.0 / 0.0 straight into dx (the same values)
+    RELU_GRAD([g, y], (0,), [dx])
+
+
+def _relu_grad_ufuncs(g, y, dx) -> None:
+    """The same for a broadcast or strided g (a mean's backward) or other dtypes: two passes
+    in place, the mask written as 1.0 / 0.0 straight into dx (the same values)."""
     np.greater(y, 0, out=dx, casting="unsafe")  # host
     dx *= g
 

@@ -110,15 +110,12 @@ def _backward(ctx, g, need_x: bool, need_w: bool, need_b: bool):
 
         def block(gb, xhb, rb, gxb, dxb) -> None:
             xp.multiply(gb, xhb, out=gxb)
-            if w is None:  # dxhat = g
-                m1 = gb @ inv_k
-                m2 = gxb @ w_k
-                LAYER_DX_FROM_G([gb, xhb, m1[:, None], m2[:, None], rb], (), [dxb])
+            d = gb if w is None else xp.multiply(gb, w, out=dxb)  # dxhat
+            args = [d, xhb, (d @ inv_k)[:, None], (gxb @ w_k)[:, None], rb]
+            if w is None:
+                LAYER_DX_FROM_G(args, (), [dxb])
             else:
-                xp.multiply(gb, w, out=dxb)
-                m1 = dxb @ inv_k
-                m2 = gxb @ w_k
-                LAYER_DX([dxb, xhb, m1[:, None], m2[:, None], rb], ())  # in place: one pass
+                LAYER_DX(args, ())  # in place over dxhat: one pass
 
         blas_threads.over_threads(block, [g2, xhat, rstd, gx, dx], _row_block(rows, k),
                                   ROW_THREAD_MIN)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from functools import partial
 from typing import Any
@@ -139,16 +140,10 @@ def _adam_block(p, g, exp_avg, exp_avg_sq, max_sq=None, *, beta1: float, beta2: 
     fn(arrays, scalars)
 
 
-_ADAM_KERNELS: dict[tuple[bool, ...], Kernel] = {}
-
-
+@functools.cache
 def _adam_kernel(shrinks: bool, l2: bool, maximize: bool, amsgrad: bool,
                  b_side: bool) -> Kernel:
     """The fused update for one combination of options (each its own compiled loop)."""
-    key = (shrinks, l2, maximize, amsgrad, b_side)
-    fn = _ADAM_KERNELS.get(key)
-    if fn is not None:
-        return fn
 
     def update(p, g, m, v, *rest):
         if amsgrad:
@@ -174,8 +169,7 @@ def _adam_kernel(shrinks: bool, l2: bool, maximize: bool, amsgrad: bool,
 
     update.__name__ = "adam_update"
     n = 5 if amsgrad else 4
-    fn = _ADAM_KERNELS[key] = Kernel(update, n, 7, (0, 2, 3, 4)[: n - 1])
-    return fn
+    return Kernel(update, n, 7, (0, 2, 3, 4)[: n - 1])
 
 
 class AdamW(Adam):

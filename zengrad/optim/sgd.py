@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from functools import partial
 from typing import Any
@@ -93,19 +94,13 @@ def _momentum_step(p, g, buf, lr: float, momentum: float, nesterov: bool, dampen
         [p, g, buf], (momentum, 1.0 - (dampening or 0.0), -lr))
 
 
-_MOMENTUM_KERNELS: dict[tuple[bool, bool, bool], Kernel] = {}
-
-
+@functools.cache
 def _momentum_kernel(updates: bool, damps: bool, nesterov: bool) -> Kernel:
     """The fused momentum step for one combination of options (each its own compiled loop)."""
-    key = (updates, damps, nesterov)
-    fn = _MOMENTUM_KERNELS.get(key)
-    if fn is None:
-        def step(p, g, b, mom, keep, nlr):
-            if updates:
-                b = b * mom + (g * keep if damps else g)
-            d = b * mom + g if nesterov else b
-            return p + d * nlr, b
+    def step(p, g, b, mom, keep, nlr):
+        if updates:
+            b = b * mom + (g * keep if damps else g)
+        d = b * mom + g if nesterov else b
+        return p + d * nlr, b
 
-        fn = _MOMENTUM_KERNELS[key] = Kernel(step, 3, 3, (0, 2))
-    return fn
+    return Kernel(step, 3, 3, (0, 2))
