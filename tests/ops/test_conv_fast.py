@@ -129,7 +129,7 @@ def test_weight_only_and_input_only(rng, small, calls):
     ((1, 8, 32, 32, 64), False),  # too few input channels
     ((1, 64, 8, 8, 64), False),  # 2.4 M, but 64 output positions
     ((2, 16, 32, 32, 16), True),  # 4.7 M
-    ((3, 64, 9, 11, 32), True),  # odd sizes, several images per chunk
+    ((3, 16, 9, 11, 64), True),  # odd sizes, several images per chunk (Winograd: >= 32 in)
 ])
 def test_real_threshold(rng, calls, case, taken):
     n, c, h, w, oc = case
@@ -184,10 +184,10 @@ def _assert_same_at_two_threads(x, w, b, gy):
 def test_two_threads_give_the_one_thread_result_bit_for_bit(rng, small, calls, n):
     """Chunks spread over threads: every output, dx and dW bit the same (dW's chunk partial
     sums are added in chunk order whichever thread made them)."""
-    x = rng.standard_normal((n, 32, 16, 16)).astype(np.float32)
-    w = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
-    b = rng.standard_normal(32).astype(np.float32)
-    gy = rng.standard_normal((n, 32, 16, 16)).astype(np.float32)
+    x = rng.standard_normal((n, 24, 16, 16)).astype(np.float32)  # (< 32: not Winograd)
+    w = rng.standard_normal((24, 24, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(24).astype(np.float32)
+    gy = rng.standard_normal((n, 24, 16, 16)).astype(np.float32)
     _assert_same_at_two_threads(x, w, b, gy)
     assert calls.n == 4
 

@@ -34,6 +34,7 @@ import numpy as np
 from zengrad import backend
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
+from zengrad.ops import conv_winograd
 from zengrad.ops.args import LazyName, check_positive, ntuple, shape_str
 from zengrad.ops.conv_implicit import (
     PaddedFlat,
@@ -180,7 +181,9 @@ class Conv2dFn(Function):
     """y = W * x + b (cross-correlation, as PyTorch);  dW = dY cols^T, dx = col2im(W^T dY),
     db = sum of dY over (N, OH, OW). Inputs of rank 3 are conv1d (a height-1 image).
     Stride-1 convolutions with enough channels on NumPy take the shifted-view path instead
-    (ops.conv_implicit: no column buffer; dx is the correlation of dY with the flipped kernel)."""
+    (ops.conv_implicit: no column buffer; dx is the correlation of dY with the flipped kernel),
+    and 3x3 ones of ResNet's sizes compute y and dx by Winograd F(2x2, 3x3)
+    (ops.conv_winograd), dW on the shifted views."""
 
     @staticmethod
     def forward(ctx, x, w, b, stride, pads, dilation, groups):
@@ -190,8 +193,12 @@ class Conv2dFn(Function):
             x, w = x[:, :, None, :], w[:, :, None, :]
         n, c, h, wd = x.shape
         oc, cg, kh, kw = w.shape
-        ctx.shifted = xp is np and implicit_gemm_ok(
-            x.shape, w.shape, stride, pads, dilation, groups, np.result_type(x.dtype, w.dtype)
+        dtype = np.result_type(x.dtype, w.dtype)
+        ctx.winograd = xp is np and conv_winograd.winograd_ok(
+            x.shape, w.shape, stride, pads, dilation, groups, dtype
+        )
+        ctx.shifted = ctx.winograd or (
+            xp is np and implicit_gemm_ok(x.shape, w.shape, stride, pads, dilation, groups, dtype)
         )
         if ctx.shifted:
             return Conv2dFn._forward_shifted(ctx, x, w, b, pads, dilation, one_d)
@@ -281,15 +288,21 @@ class Conv2dFn(Function):
         """The forward of the shifted-view path: y = sum over taps of W_ij @ shifted X."""
         n, c, h, wd = x.shape
         oc, _, kh, kw = w.shape
-        flat = PaddedFlat(x.transpose(1, 0, 2, 3), pads, (kh, kw), dilation)
+        needs = ctx.needs_input_grad
+        flat = None
+        if needs[1] or not ctx.winograd:
+            flat = PaddedFlat(x.transpose(1, 0, 2, 3), pads, (kh, kw), dilation)
         (pt, pb), (pl, pr) = pads
         oh = h + pt + pb - dilation[0] * (kh - 1)
         ow = wd + pl + pr - dilation[1] * (kw - 1)
-        taps = ctx.xp.ascontiguousarray(w.transpose(2, 3, 0, 1)).reshape(kh * kw, oc, c)
-        out = correlate(flat, taps, (oh, ow))
+        if ctx.winograd:  # (flat: the weight gradient's operand)
+            xc = x.transpose(1, 0, 2, 3)
+            out = conv_winograd.correlate(xc, conv_winograd.filter_transform(w), pads, (oh, ow))
+        else:
+            taps = ctx.xp.ascontiguousarray(w.transpose(2, 3, 0, 1)).reshape(kh * kw, oc, c)
+            out = correlate(flat, taps, (oh, ow))
         if b is not None:
             out += b[:, None, None, None]
-        needs = ctx.needs_input_grad
         if needs[1]:
             ctx.flat = flat
         if needs[0]:
@@ -308,9 +321,16 @@ class Conv2dFn(Function):
         dx = dw = db = None
         if needs[2]:
             db = gy.sum(axis=(1, 2, 3))
-        if needs[0] or needs[1]:
+        if needs[1] or (needs[0] and not ctx.winograd):
             gflat = dy_flat(gy, pads, wshape[2:], dilation)
-        if needs[0] and needs[1]:  # one pass sharing dY's blocks
+        if needs[0] and ctx.winograd:  # dY padded by 2 - p, correlated with W turned
+            (pt, pb), (pl, pr) = pads
+            u = conv_winograd.input_grad_filter(ctx.w)
+            dpads = ((2 - pt, 2 - pb), (2 - pl, 2 - pr))
+            dx = conv_winograd.correlate(gy, u, dpads, xshape[2:]).transpose(1, 0, 2, 3)
+            if needs[1]:
+                dw = weight_grad(ctx.flat, gflat)
+        elif needs[0] and needs[1]:  # one pass sharing dY's blocks
             dx, dw = input_and_weight_grad(ctx.flat, gflat, flipped_taps(ctx.w), xshape[2:])
             dx = dx.transpose(1, 0, 2, 3)
         elif needs[1]:

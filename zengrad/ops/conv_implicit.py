@@ -19,10 +19,11 @@ The input gradient is the same loop: dY padded by d(k-1) - p, correlated with th
 transposed kernel. The weight gradient dW_ij = sum_p dY[:, p] X[:, p + off_ij]^T copies each
 chunk's tap views into one cached (KH KW C, L) block for one product (31 ms; 23 ms from the
 im2col path's saved columns, whose copy cost 17 ms in the forward).
-Not kept (measured, same conditions): Winograd F(2x2, 3x3) (its GEMMs take 11.5 ms instead of
-22, but NumPy's passes over the 4x larger transformed tiles cost 20+ ms more, channel-major or
-channels-last) and F(2, 3) along rows on this flat grid (GEMMs 22 -> 15 ms, transforms eat all
-but 5%).
+Winograd F(2x2, 3x3) with NumPy's passes over the 4x larger transformed tiles cost 20+ ms
+more than its GEMMs save; with the transforms compiled by Numba it is ops.conv_winograd, which
+takes 3x3 convolutions with 32-128 channels and 16x16 outputs or more (forward and input
+gradient; their weight gradient stays here). Not kept: F(2, 3) along rows on this flat grid
+(GEMMs 22 -> 15 ms, transforms eat all but 5%).
 Written against the array's module, but taken on NumPy only (ops.conv decides): the speed
 comes from NumPy's matmul handing strided operands to OpenBLAS without a copy.
 """

@@ -57,6 +57,11 @@ def _numba_module():
     return _numba
 
 
+def numba_module():
+    """The numba module (imported on the first call), or False where it is off or missing."""
+    return _numba_module()
+
+
 def numba_enabled() -> bool:
     """Whether kernels on contiguous NumPy float arrays run as compiled loops."""
     return bool(_numba_module())

@@ -1,0 +1,194 @@
+"""3x3 stride-1 convolutions by Winograd F(2x2, 3x3) (ops.conv_winograd): the correlation
+itself against torch on random shapes and pads (odd sizes, size-1 dims, several chunks);
+through conv2d with the thresholds lowered, float64 gradcheck and torch parity (output, input,
+weight and bias gradients); the real thresholds; the same bits at one and two threads; and the
+shifted-view path where Numba is off."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import zengrad as zg
+from tests.helpers import assert_parity, check_grad
+from zengrad.ops import conv_winograd, kernels
+from zengrad.ops.conv import conv2d
+
+pytestmark = pytest.mark.skipif(not kernels.numba_enabled(), reason="needs Numba")
+
+
+class _Calls:
+    def __init__(self):
+        self.n = 0
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """Counts conv_winograd.correlate calls (the forward and the input gradient)."""
+    spy = _Calls()
+    real = conv_winograd.correlate
+
+    def counted(*args):
+        spy.n += 1
+        return real(*args)
+
+    monkeypatch.setattr(conv_winograd, "correlate", counted)
+    return spy
+
+
+@pytest.fixture
+def small(monkeypatch):
+    """Every 3x3 stride-1 float conv takes the path, a chunk about one small image."""
+    monkeypatch.setattr(conv_winograd, "MIN_CHANNELS", 1)
+    monkeypatch.setattr(conv_winograd, "MIN_SIDE", 1)
+    monkeypatch.setattr(conv_winograd, "MIN_POSITIONS", 1)
+    monkeypatch.setattr(conv_winograd, "CHUNK_FLOATS", 64)
+
+
+def _torch_correlate(x, w, pads):
+    (pt, pb), (pl, pr) = pads
+    xt = torch.from_numpy(np.ascontiguousarray(x.transpose(1, 0, 2, 3)))
+    y = TF.conv2d(TF.pad(xt, (pl, pr, pt, pb)), torch.from_numpy(w))
+    return y.numpy().transpose(1, 0, 2, 3)
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-14), (np.float32, 3e-6)])
+@pytest.mark.parametrize("chunk", [64, conv_winograd.CHUNK_FLOATS])
+def test_correlate_matches_torch(rng, monkeypatch, dtype, tol, chunk):
+    monkeypatch.setattr(conv_winograd, "CHUNK_FLOATS", chunk)
+    done = 0
+    while done < 25:
+        c, oc, n = (int(v) for v in rng.integers(1, 6, 3))
+        h, w = (int(v) for v in rng.integers(1, 10, 2))
+        pads = tuple(tuple(int(v) for v in rng.integers(0, 3, 2)) for _ in range(2))
+        oh, ow = h + sum(pads[0]) - 2, w + sum(pads[1]) - 2
+        if oh <= 0 or ow <= 0:
+            continue
+        x = rng.standard_normal((c, n, h, w)).astype(dtype)
+        wt = rng.standard_normal((oc, c, 3, 3)).astype(dtype)
+        y = conv_winograd.correlate(x, conv_winograd.filter_transform(wt), pads, (oh, ow))
+        ref = _torch_correlate(x, wt, pads)
+        assert y.shape == ref.shape and y.dtype == dtype
+        err = np.abs(y - ref).max() / max(1.0, np.abs(ref).max())
+        assert err < tol, (x.shape, wt.shape, pads, err)
+        done += 1
+
+
+# (N, C, H, W, OC, padding, bias)
+CASES = [
+    (2, 3, 5, 6, 4, 1, True),
+    (3, 2, 7, 5, 3, 0, False),
+    (1, 1, 4, 4, 1, 1, True),  # size-1 batch and channels
+    (2, 2, 3, 3, 3, 2, True),  # padding 2: the input gradient pads by 0
+    (3, 2, 5, 7, 2, (0, 1), True),
+    (2, 3, 1, 6, 2, (1, 2), False),  # a height-1 image
+]
+
+
+def _inputs(rng, case, dtype=np.float64):
+    n, c, h, w, oc, _, bias = case
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    wt = rng.standard_normal((oc, c, 3, 3)).astype(dtype)
+    b = rng.standard_normal(oc).astype(dtype) if bias else None
+    return x, wt, b
+
+
+def _fns(case):
+    p = case[5]
+    if case[6]:
+        return (lambda x, w, b: conv2d(x, w, b, 1, p), lambda x, w, b: TF.conv2d(x, w, b, 1, p))
+    return (lambda x, w: conv2d(x, w, None, 1, p), lambda x, w: TF.conv2d(x, w, None, 1, p))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_gradcheck(rng, small, calls, case):
+    x, w, b = _inputs(rng, case)
+    fn, _ = _fns(case)
+    assert check_grad(fn, *((x, w) if b is None else (x, w, b)))
+    assert calls.n > 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", CASES)
+def test_parity_with_torch(rng, small, calls, case, dtype):
+    x, w, b = _inputs(rng, case, dtype)
+    fn, tfn = _fns(case)
+    assert_parity(fn, tfn, [x, w] if b is None else [x, w, b])
+    assert calls.n == 2  # the forward and the input gradient
+
+
+def test_two_layers_channel_major_input(rng, small, calls):
+    """The second conv reads the first one's channel-major output."""
+    x = rng.standard_normal((2, 3, 6, 5))
+    w1 = rng.standard_normal((4, 3, 3, 3))
+    w2 = rng.standard_normal((2, 4, 3, 3))
+    assert_parity(lambda x, a, b: conv2d(conv2d(x, a, None, 1, 1).relu(), b, None, 1, 1),
+                  lambda x, a, b: TF.conv2d(TF.conv2d(x, a, None, 1, 1).relu(), b, None, 1, 1),
+                  [x, w1, w2])
+    assert calls.n == 4
+
+
+@pytest.mark.parametrize("case, taken", [
+    ((4, 32, 32, 32, 32), True),  # 4096 positions, 32 channels
+    ((4, 16, 32, 32, 32), False),  # 16 input channels: the shifted path
+    ((4, 32, 32, 32, 256), False),  # 256 output channels
+    ((64, 32, 8, 8, 32), False),  # 8x8 outputs
+    ((3, 32, 32, 32, 32), False),  # 3072 positions
+    ((16, 48, 17, 19, 40), True),  # odd sizes
+])
+def test_real_threshold(rng, calls, case, taken):
+    n, c, h, w, oc = case
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    wt = rng.standard_normal((oc, c, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(oc).astype(np.float32)
+    assert_parity(lambda x, w, b: conv2d(x, w, b, padding=1),
+                  lambda x, w, b: TF.conv2d(x, w, b, padding=1), [x, wt, b])
+    assert (calls.n == 2) == taken
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"stride": 2, "padding": 1}, {"padding": 3}, {"dilation": 2, "padding": 2},
+    {"groups": 2, "padding": 1},
+])
+def test_other_convs_keep_their_path(rng, small, calls, kwargs):
+    x = rng.standard_normal((2, 4, 9, 9))
+    wt = rng.standard_normal((4, 4 // kwargs.get("groups", 1), 3, 3))
+    assert_parity(lambda x, w: conv2d(x, w, **kwargs), lambda x, w: TF.conv2d(x, w, **kwargs),
+                  [x, wt])
+    assert calls.n == 0
+
+
+def _conv_and_grads(x, w, b, gy):
+    xt, wt, bt = (zg.from_numpy(a.copy()).requires_grad_() for a in (x, w, b))
+    y = conv2d(xt, wt, bt, padding=1)
+    y.backward(zg.from_numpy(gy))
+    return [a.detach().numpy() for a in (y, xt.grad, wt.grad, bt.grad)]
+
+
+@pytest.mark.parametrize("n", [8, 1])
+def test_two_threads_give_the_one_thread_result_bit_for_bit(rng, monkeypatch, calls, n):
+    monkeypatch.setattr(conv_winograd, "MIN_POSITIONS", 256)
+    x = rng.standard_normal((n, 32, 16, 16)).astype(np.float32)
+    w = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(32).astype(np.float32)
+    gy = rng.standard_normal((n, 32, 16, 16)).astype(np.float32)
+    before = zg.get_num_threads()
+    zg.set_num_threads(1)
+    try:
+        one = _conv_and_grads(x, w, b, gy)
+        zg.set_num_threads(2)
+        two = _conv_and_grads(x, w, b, gy)
+    finally:
+        zg.set_num_threads(before)
+    for a, c in zip(one, two):
+        np.testing.assert_array_equal(a, c)
+    assert calls.n == 4
+
+
+def test_numba_off_takes_the_shifted_path(rng, monkeypatch, calls):
+    monkeypatch.setattr(kernels, "numba_enabled", lambda: False)
+    x = rng.standard_normal((4, 32, 32, 32)).astype(np.float32)
+    wt = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
+    assert_parity(lambda x, w: conv2d(x, w, padding=1), lambda x, w: TF.conv2d(x, w, padding=1),
+                  [x, wt])
+    assert calls.n == 0

@@ -1,0 +1,253 @@
+"""3x3 stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray 2016).
+
+Each 2x2 block of outputs (a tile) comes from the 4x4 block d of the padded input under it:
+
+    Y = A^T [ sum_c (G g_c G^T) * (B^T d_c B) ] A     (* elementwise over the 4x4 positions)
+
+    B^T = [1  0 -1  0]    G = [ 1    0    0 ]    A^T = [1  1  1  0]
+          [0  1  1  0]        [1/2  1/2  1/2]          [0  1 -1 -1]
+          [0 -1  1  0]        [1/2 -1/2  1/2]
+          [0  1  0 -1]        [ 0    0    1 ]
+
+So the sum over channels is 16 products U_k (OC, C) @ V_k (C, tiles), k the 4x4 positions,
+with U = G g G^T (the filter transform, once per call) and V = B^T d B (the input transform):
+16 multiplies per tile and channel pair where the direct sum takes 36 (2.25x fewer).
+The transforms are adds and subtracts, compiled by Numba (they are the cost NumPy's passes
+could not pay: 20+ ms over the BasicBlock's 4x larger V, session 5). Measured, 1 thread,
+BasicBlock conv 64 -> 64 channels, 32x32, batch 32, float32: the shifted-view correlation
+(ops.conv_implicit) 27 ms, this 19-20 ms (products 10.5, input transform 3.5 with the
+planes, output transform 1.9). The weight gradient stays on the shifted views: as
+dU_k = dM_k V_k^T (16 products of 64 x 272 x 64 per image, 76 GFLOP/s in OpenBLAS) it took
+29 ms against their 25.
+
+Layout. Per image and channel the padded input's rows and columns split by parity into four
+planes, P[rp][cp][ry (tw + 1) + cx] = xpad[2 ry + rp, 2 cx + cp]: tile (ty, tx) then reads
+every plane at f = ty (tw + 1) + tx and at f + 1, f + tw + 1, f + tw + 2, so the transform is
+a loop over f over shifted views (vectorized). The column tx = tw is not a tile (computed and
+dropped: 6% more product columns). V's 16 planes lie 256 bytes apart modulo 4 KiB: 16 store
+streams 4 KiB apart share one L1 set (12 ways), and the input transform took 37 ms, not 3.
+In the loops an array is indexed by the loop variable only (an index like f + s keeps LLVM
+from vectorizing: Numba's negative-index check), and the per-row code takes no slices (each
+view costs two reference-count calls: the output transform 5.7 -> 1.9 ms without them).
+
+Accuracy: float64 within ~1e-15 of the direct sum's scale; float32 within a few units in the
+last place of the output's largest value (the transforms' sums of four terms). Where the
+direct sum cancels to near zero, the relative difference can be larger (as for any change of
+summation order). Taken where Numba runs (ops.conv decides); elsewhere the shifted-view path.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+
+import numpy as np
+
+from zengrad.ops import kernels, threads
+from zengrad.ops.blas_threads import over_threads
+from zengrad.ops.scratch import scratch
+
+# Where the path is taken, measured (1 thread, conv forward + backward against the shifted-view
+# path, which keeps the weight gradient): both channel counts 32-128 and outputs of at least
+# 16x16, N OH OW >= 4096: 0.88-0.98 of its time (BasicBlock 64ch 32x32 batch 32: 0.88). Out
+# of it: 16 channels 1.10, 256 channels 1.07 (16x16), every 8x8 output 0.97-1.20, 2 images
+# of 32x32 1.08, one 8x8 image 4.5 (the transforms' setup and thin products).
+MIN_CHANNELS = 32
+MAX_CHANNELS = 128
+MIN_SIDE = 16
+MIN_POSITIONS = 4096
+# a chunk's V and M (16 planes each) and the planes of its images: about this many floats
+CHUNK_FLOATS = 640 * 1024
+_G = ((1.0, 0.0, 0.0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0.0, 0.0, 1.0))
+
+
+def winograd_ok(xshape, wshape, stride, pads, dilation, groups, dtype) -> bool:
+    """Whether a conv2d takes this path: a 3x3 kernel, stride 1, dilation 1, one group, pads
+    of at most 2 (so that the input gradient, a correlation padded by 2 - p, takes it too),
+    host float32/64 with Numba on, enough channels and tiles."""
+    n, c, h, w = xshape
+    oc, _, kh, kw = wshape
+    if (kh, kw) != (3, 3) or stride != (1, 1) or dilation != (1, 1) or groups != 1:
+        return False
+    if np.dtype(dtype) not in (np.float32, np.float64) or not kernels.numba_enabled():
+        return False
+    (pt, pb), (pl, pr) = pads
+    if max(pt, pb, pl, pr) > 2 or min(c, oc) < MIN_CHANNELS or max(c, oc) > MAX_CHANNELS:
+        return False
+    oh, ow = h + pt + pb - 2, w + pl + pr - 2
+    return min(oh, ow) >= MIN_SIDE and n * oh * ow >= MIN_POSITIONS
+
+
+def filter_transform(w):
+    """U (16, OC, C) = G g G^T for every (OC, C) filter g of w (OC, C, 3, 3), position k =
+    4 a + b of the 4x4 transform (the products' left operands)."""
+    g = np.asarray(_G, w.dtype)  # host: the transform's constants
+    u = np.matmul(g, np.matmul(w, g.T))  # host: (OC, C, 4, 4); NumPy only (ops.conv)
+    return np.ascontiguousarray(u.transpose(2, 3, 0, 1)).reshape(16, *w.shape[:2])  # host
+
+
+def input_grad_filter(w):
+    """U of the input gradient's kernel: dx = dY (padded by 2 - p) correlated with
+    W'[c, o] = W[o, c] turned by 180 degrees."""
+    turned = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
+    return filter_transform(np.ascontiguousarray(turned))  # host
+
+
+def correlate(x, u, pads, out_hw: tuple[int, int]):
+    """y (OC, N, OH, OW) = the 3x3 correlation of x (C, N, H, W) (any strides), zero-padded by
+    pads ((top, bottom), (left, right)), with the filters whose transform is u (16, OC, C).
+    Chunks of whole images (each output is the same sum whichever thread computes it)."""
+    c, n, h, w = x.shape
+    oc = u.shape[1]
+    oh, ow = out_hw
+    th, tw = (oh + 1) // 2, (ow + 1) // 2
+    pw = tw + 1
+    length = th * pw  # V's columns per image
+    dtype = np.result_type(x.dtype, u.dtype)
+    x = x.astype(dtype, copy=False)
+    u = u.astype(dtype, copy=False)
+    y = np.empty((oc, n, oh, ow), dtype)  # host: this path is NumPy's
+    per = max(1, CHUNK_FLOATS // (16 * (c + oc) * length))
+    (pt, _), (pl, _) = pads
+    in_tf, out_tf = _compiled()
+
+    def run(y_part, images):
+        n0, n1 = int(images[0]), int(images[-1]) + 1
+        cols = per * length
+        v, vb, vpitch = _planes16(c, cols, dtype, ("wino", "v"))
+        m, mb, mpitch = _planes16(oc, cols, dtype, ("wino", "m"))
+        rows = scratch(np, (4, (th + 1) * pw + 1), dtype, ("wino", "rows"))
+        sums = scratch(np, (8, length), dtype, ("wino", "sums"))
+        in_tf(x, vb, vpitch, cols, n0, n1, pt, pl, th, tw, rows)
+        used = (n1 - n0) * length
+        np.matmul(u, v[:, :, :used], out=m[:, :, :used])  # host
+        out_tf(mb, mpitch, cols, y, n0, n1, th, tw, sums)
+
+    images = np.arange(n)  # host: image numbers
+    over_threads(run, [y.transpose(1, 0, 2, 3), images], per, threads.PARALLEL_MIN)
+    return y
+
+
+def _planes16(rows: int, cols: int, dtype, slot):
+    """This thread's (16, rows, cols) work array whose planes start 256 bytes apart modulo
+    4 KiB (see the module docstring), with its flat buffer and plane pitch (elements)."""
+    size = rows * cols
+    pitch = size + (-size) % 1024 + 256 // np.dtype(dtype).itemsize
+    buf = scratch(np, (16 * pitch,), dtype, slot)
+    item = buf.itemsize
+    shape, strides = (16, rows, cols), (pitch * item, cols * item, item)
+    view = np.lib.stride_tricks.as_strided(buf, shape, strides)  # host
+    return view, buf, pitch
+
+
+# The kernels below index their arrays by the loop variable only (views shifted beforehand;
+# see the module docstring).
+
+def _cols_sub(pe, po, qe, qo, vb, at, pitch, n):  # pragma: no cover - compiled by Numba
+    """Tile row p - q of the padded input (planes of even and odd columns), times B along
+    the columns: four of V's planes from vb[at], pitch apart."""
+    w0, w1, w2, w3 = vb[at:], vb[at + pitch:], vb[at + 2 * pitch:], vb[at + 3 * pitch:]
+    pe1, po1, qe1, qo1 = pe[1:], po[1:], qe[1:], qo[1:]
+    for f in range(n):
+        a0 = pe[f] - qe[f]
+        a1 = po[f] - qo[f]
+        a2 = pe1[f] - qe1[f]
+        a3 = po1[f] - qo1[f]
+        w0[f] = a0 - a2
+        w1[f] = a1 + a2
+        w2[f] = a2 - a1
+        w3[f] = a1 - a3
+
+
+def _cols_add(pe, po, qe, qo, vb, at, pitch, n):  # pragma: no cover - compiled by Numba
+    """_cols_sub for the tile row p + q."""
+    w0, w1, w2, w3 = vb[at:], vb[at + pitch:], vb[at + 2 * pitch:], vb[at + 3 * pitch:]
+    pe1, po1, qe1, qo1 = pe[1:], po[1:], qe[1:], qo[1:]
+    for f in range(n):
+        a0 = pe[f] + qe[f]
+        a1 = po[f] + qo[f]
+        a2 = pe1[f] + qe1[f]
+        a3 = po1[f] + qo1[f]
+        w0[f] = a0 - a2
+        w1[f] = a1 + a2
+        w2[f] = a2 - a1
+        w3[f] = a1 - a3
+
+
+def _input_transform(x, vb, pitch, cols, n0, n1, pt, pl, th, tw, rows):  # pragma: no cover
+    """V = B^T d B for images n0..n1-1 of x (C, N, H, W): V[k, c, t] at vb[k pitch + c cols
+    + t], t = ((n - n0) th + ty)(tw + 1) + tx. rows (4, (th + 1)(tw + 1) + 1): one image and
+    channel's parity planes, filled here (zero outside x)."""
+    c_in, _, h, w = x.shape
+    pw = tw + 1
+    length = th * pw
+    for c in range(c_in):
+        for n in range(n0, n1):
+            for rp in range(2):
+                for cp in range(2):
+                    plane = rows[2 * rp + cp]
+                    plane[:] = 0
+                    # the plane's columns cx that hold x's columns 2 cx + cp - pl in [0, w)
+                    lo = (pl - cp + 1) // 2
+                    hi = min(pw, (w - 1 + pl - cp) // 2 + 1)
+                    first = 2 * lo + cp - pl
+                    for ry in range(th + 1):
+                        r = 2 * ry + rp - pt
+                        if 0 <= r < h:  # (indices, not slices: a view costs two calls)
+                            at = ry * pw + lo
+                            for k in range(hi - lo):
+                                plane[at + k] = x[c, n, r, first + 2 * k]
+            e0, o0, e1, o1 = rows[0], rows[1], rows[2], rows[3]
+            e0d, o0d, e1d, o1d = e0[pw:], o0[pw:], e1[pw:], o1[pw:]
+            b = c * cols + (n - n0) * length
+            _cols_sub(e0, o0, e0d, o0d, vb, b, pitch, length)  # rows 0 - 2
+            _cols_add(e1, o1, e0d, o0d, vb, b + 4 * pitch, pitch, length)  # 1 + 2
+            _cols_sub(e0d, o0d, e1, o1, vb, b + 8 * pitch, pitch, length)  # 2 - 1
+            _cols_sub(e1, o1, e1d, o1d, vb, b + 12 * pitch, pitch, length)  # 1 - 3
+
+
+def _output_transform(mb, pitch, cols, y, n0, n1, th, tw, sums):  # pragma: no cover
+    """y[o, n] = A^T M A per tile for images n0..n1-1, M[k, o, t] at mb[k pitch + o cols + t]
+    (as V). sums (8, th (tw + 1)): A^T along the rows, then A along the columns into y."""
+    oc, _, oh, ow = y.shape
+    pw = tw + 1
+    length = th * pw
+    for o in range(oc):
+        for n in range(n0, n1):
+            b = o * cols + (n - n0) * length
+            for j in range(4):
+                m0, m1 = mb[b + j * pitch:], mb[b + (4 + j) * pitch:]
+                m2, m3 = mb[b + (8 + j) * pitch:], mb[b + (12 + j) * pitch:]
+                s0, s1 = sums[j], sums[4 + j]
+                for f in range(length):
+                    s0[f] = m0[f] + m1[f] + m2[f]
+                for f in range(length):
+                    s1[f] = m1[f] - m2[f] - m3[f]
+            for i in range(2):
+                s0, s1, s2, s3 = sums[4 * i], sums[4 * i + 1], sums[4 * i + 2], sums[4 * i + 3]
+                for ty in range(th):
+                    r = 2 * ty + i
+                    if r < oh:
+                        at = ty * pw
+                        for tx in range(ow // 2):
+                            f = at + tx
+                            y[o, n, r, 2 * tx] = s0[f] + s1[f] + s2[f]
+                            y[o, n, r, 2 * tx + 1] = s1[f] - s2[f] - s3[f]
+                        if ow % 2:  # the last tile's second column is not an output
+                            f = at + tw - 1
+                            y[o, n, r, ow - 1] = s0[f] + s1[f] + s2[f]
+
+
+@functools.cache
+def _compiled():
+    """The two transforms compiled (on the first call: Numba imported, ~1 s per dtype)."""
+    numba = kernels.numba_module()
+    jit = functools.partial(numba.njit, nogil=True, error_model="numpy")
+    glob = globals()
+    helpers = {name: jit(glob[name]) for name in ("_cols_sub", "_cols_add")}
+    out = []
+    for name in ("_input_transform", "_output_transform"):
+        fn = glob[name]
+        copy = types.FunctionType(fn.__code__, {**glob, **helpers}, fn.__name__)
+        out.append(jit(copy))
+    return tuple(out)
