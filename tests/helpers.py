@@ -135,3 +135,18 @@ def check_grad(fn: Callable, *arrays, **kwargs) -> bool:
     """zengrad.gradcheck of fn on float64 copies of arrays (all requiring grad)."""
     inputs = [zg.tensor(np.asarray(a, np.float64), requires_grad=True) for a in arrays]
     return zg.gradcheck(fn, inputs, **kwargs)
+
+
+def assert_same_bits_at_one_and_two_threads(run: Callable[[], list]) -> None:
+    """run() (a list of arrays) gives the same bits at 1 and at 2 zengrad threads."""
+    before = zg.get_num_threads()
+    try:
+        zg.set_num_threads(1)
+        one = run()
+        zg.set_num_threads(2)
+        two = run()
+    finally:
+        zg.set_num_threads(before)
+    assert len(one) == len(two)
+    for a, c in zip(one, two):
+        np.testing.assert_array_equal(a, c)

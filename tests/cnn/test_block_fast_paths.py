@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import zengrad as zg
-from zengrad.ops import threads
+from tests.helpers import assert_same_bits_at_one_and_two_threads
 from zengrad.ops.batchnorm import batch_norm
 from zengrad.ops.scratch import scratch
 
@@ -84,16 +84,7 @@ def test_batch_norm_channel_major_same_bits_at_any_thread_count(rng):
     g = rng.standard_normal(shape).astype(np.float32)  # C order, as after a residual add
     w = rng.standard_normal(64).astype(np.float32)
     b = rng.standard_normal(64).astype(np.float32)
-    before = threads.get_num_threads()
-    try:
-        threads.set_num_threads(1)
-        one = _run(x, g, w, b)
-        threads.set_num_threads(2)
-        two = _run(x, g, w, b)
-    finally:
-        threads.set_num_threads(before)
-    for a, e in zip(one, two):
-        assert np.array_equal(a, e)
+    assert_same_bits_at_one_and_two_threads(lambda: list(_run(x, g, w, b)))
 
 
 def test_scratch_is_per_slot_and_per_thread():

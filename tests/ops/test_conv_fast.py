@@ -12,6 +12,13 @@ import torch.nn.functional as TF
 
 import zengrad as zg
 from tests.helpers import assert_parity, check_grad
+from tests.ops.conv_cases import (
+    assert_same_at_one_and_two_threads,
+    case_fns,
+    case_inputs,
+    gradcheck_case,
+    parity_case,
+)
 from zengrad.ops import conv as conv_ops
 from zengrad.ops import conv_implicit, scratch
 from zengrad.ops.conv import conv1d, conv2d
@@ -66,39 +73,16 @@ CASES = [
 ]
 
 
-def _inputs(rng, case, dtype=np.float64):
-    n, c, h, w, oc, k, _, _, bias = case
-    kh, kw = k if isinstance(k, tuple) else (k, k)
-    x = rng.standard_normal((n, c, h, w)).astype(dtype)
-    wt = rng.standard_normal((oc, c, kh, kw)).astype(dtype)
-    b = rng.standard_normal(oc).astype(dtype) if bias else None
-    return x, wt, b
-
-
-def _fns(case):
-    p, d = case[6], case[7]
-    if case[8]:
-        return (lambda x, w, b: conv2d(x, w, b, 1, p, d),
-                lambda x, w, b: TF.conv2d(x, w, b, 1, p, d))
-    return (lambda x, w: conv2d(x, w, None, 1, p, d),
-            lambda x, w: TF.conv2d(x, w, None, 1, p, d))
-
-
 @pytest.mark.parametrize("case", CASES)
 def test_gradcheck(rng, small, calls, case):
-    x, w, b = _inputs(rng, case)
-    fn, _ = _fns(case)
-    args = (x, w) if b is None else (x, w, b)
-    assert check_grad(fn, *args)
+    assert gradcheck_case(rng, case)
     assert calls.n > 0
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", CASES)
 def test_parity_with_torch(rng, small, calls, case, dtype):
-    x, w, b = _inputs(rng, case, dtype)
-    fn, tfn = _fns(case)
-    assert_parity(fn, tfn, [x, w] if b is None else [x, w, b])
+    parity_case(rng, case, dtype)
     assert calls.n == 2  # the forward and the input gradient
 
 
@@ -116,7 +100,7 @@ def test_conv1d(rng, small, calls):
 
 def test_weight_only_and_input_only(rng, small, calls):
     """A frozen weight (no dW, no saved input) or an input that needs no gradient."""
-    x, w, b = _inputs(rng, CASES[0])
+    x, w, b = case_inputs(rng, CASES[0])
     assert_parity(lambda x: conv2d(x, zg.from_numpy(w.copy()), None, padding=1),
                   lambda x: TF.conv2d(x, torch.from_numpy(w.copy()), None, padding=1), [x])
     assert_parity(lambda w: conv2d(zg.from_numpy(x.copy()), w, None, padding=1),
@@ -160,26 +144,6 @@ def test_empty_batch(rng, small, calls):
     assert calls.n == 0
 
 
-def _conv_and_grads(x, w, b, gy):
-    xt, wt, bt = (zg.from_numpy(a.copy()).requires_grad_() for a in (x, w, b))
-    y = conv2d(xt, wt, bt, padding=1)
-    y.backward(zg.from_numpy(gy))
-    return [a.detach().numpy() for a in (y, xt.grad, wt.grad, bt.grad)]
-
-
-def _assert_same_at_two_threads(x, w, b, gy):
-    """The output and gradients at 2 zengrad threads are the current count's, bit for bit."""
-    one = _conv_and_grads(x, w, b, gy)
-    before = zg.get_num_threads()
-    zg.set_num_threads(2)
-    try:
-        two = _conv_and_grads(x, w, b, gy)
-    finally:
-        zg.set_num_threads(before)
-    for a, c in zip(one, two):
-        np.testing.assert_array_equal(a, c)
-
-
 @pytest.mark.parametrize("n", [8, 1])  # 8 chunks over the threads; one (BLAS splits it)
 def test_two_threads_give_the_one_thread_result_bit_for_bit(rng, small, calls, n):
     """Chunks spread over threads: every output, dx and dW bit the same (dW's chunk partial
@@ -188,7 +152,7 @@ def test_two_threads_give_the_one_thread_result_bit_for_bit(rng, small, calls, n
     w = rng.standard_normal((24, 24, 3, 3)).astype(np.float32)
     b = rng.standard_normal(24).astype(np.float32)
     gy = rng.standard_normal((n, 24, 16, 16)).astype(np.float32)
-    _assert_same_at_two_threads(x, w, b, gy)
+    assert_same_at_one_and_two_threads(x, w, b, gy)
     assert calls.n == 4
 
 
@@ -204,8 +168,8 @@ DX_CASES = [
 
 @pytest.mark.parametrize("case", DX_CASES)
 def test_input_gradient_alone_gradcheck(rng, calls, case):
-    x, w, b = _inputs(rng, case)
-    fn, _ = _fns(case)
+    x, w, b = case_inputs(rng, case)
+    fn, _ = case_fns(case)
     assert check_grad(fn, *((x, w) if b is None else (x, w, b)))
     assert calls.n > 0  # only backward passes call it: the forward stays on im2col
 
@@ -213,8 +177,8 @@ def test_input_gradient_alone_gradcheck(rng, calls, case):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", DX_CASES)
 def test_input_gradient_alone_parity(rng, calls, case, dtype):
-    x, w, b = _inputs(rng, case, dtype)
-    fn, tfn = _fns(case)
+    x, w, b = case_inputs(rng, case, dtype)
+    fn, tfn = case_fns(case)
     assert_parity(fn, tfn, [x, w] if b is None else [x, w, b])
     assert calls.n == 1  # the input gradient only
 
@@ -242,7 +206,7 @@ def test_input_gradient_alone_two_threads_bit_for_bit(rng, calls):
     w = rng.standard_normal((16, 6, 3, 3)).astype(np.float32)
     b = rng.standard_normal(16).astype(np.float32)
     gy = rng.standard_normal((16, 16, 14, 14)).astype(np.float32)
-    _assert_same_at_two_threads(x, w, b, gy)
+    assert_same_at_one_and_two_threads(x, w, b, gy)
     assert calls.n == 2
 
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as TF
 
-import zengrad as zg
-from tests.helpers import assert_parity, check_grad
+from tests.helpers import assert_parity
+from tests.ops.conv_cases import assert_same_at_one_and_two_threads, gradcheck_case, parity_case
 from zengrad.ops import conv_winograd, kernels
 from zengrad.ops.conv import conv2d
 
@@ -74,46 +74,27 @@ def test_correlate_matches_torch(rng, monkeypatch, dtype, tol, chunk):
         done += 1
 
 
-# (N, C, H, W, OC, padding, bias)
+# (N, C, H, W, OC, kernel, padding, dilation, bias)
 CASES = [
-    (2, 3, 5, 6, 4, 1, True),
-    (3, 2, 7, 5, 3, 0, False),
-    (1, 1, 4, 4, 1, 1, True),  # size-1 batch and channels
-    (2, 2, 3, 3, 3, 2, True),  # padding 2: the input gradient pads by 0
-    (3, 2, 5, 7, 2, (0, 1), True),
-    (2, 3, 1, 6, 2, (1, 2), False),  # a height-1 image
+    (2, 3, 5, 6, 4, 3, 1, 1, True),
+    (3, 2, 7, 5, 3, 3, 0, 1, False),
+    (1, 1, 4, 4, 1, 3, 1, 1, True),  # size-1 batch and channels
+    (2, 2, 3, 3, 3, 3, 2, 1, True),  # padding 2: the input gradient pads by 0
+    (3, 2, 5, 7, 2, 3, (0, 1), 1, True),
+    (2, 3, 1, 6, 2, 3, (1, 2), 1, False),  # a height-1 image
 ]
-
-
-def _inputs(rng, case, dtype=np.float64):
-    n, c, h, w, oc, _, bias = case
-    x = rng.standard_normal((n, c, h, w)).astype(dtype)
-    wt = rng.standard_normal((oc, c, 3, 3)).astype(dtype)
-    b = rng.standard_normal(oc).astype(dtype) if bias else None
-    return x, wt, b
-
-
-def _fns(case):
-    p = case[5]
-    if case[6]:
-        return (lambda x, w, b: conv2d(x, w, b, 1, p), lambda x, w, b: TF.conv2d(x, w, b, 1, p))
-    return (lambda x, w: conv2d(x, w, None, 1, p), lambda x, w: TF.conv2d(x, w, None, 1, p))
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_gradcheck(rng, small, calls, case):
-    x, w, b = _inputs(rng, case)
-    fn, _ = _fns(case)
-    assert check_grad(fn, *((x, w) if b is None else (x, w, b)))
+    assert gradcheck_case(rng, case)
     assert calls.n > 0
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", CASES)
 def test_parity_with_torch(rng, small, calls, case, dtype):
-    x, w, b = _inputs(rng, case, dtype)
-    fn, tfn = _fns(case)
-    assert_parity(fn, tfn, [x, w] if b is None else [x, w, b])
+    parity_case(rng, case, dtype)
     assert calls.n == 2  # the forward and the input gradient
 
 
@@ -158,13 +139,6 @@ def test_other_convs_keep_their_path(rng, small, calls, kwargs):
     assert calls.n == 0
 
 
-def _conv_and_grads(x, w, b, gy):
-    xt, wt, bt = (zg.from_numpy(a.copy()).requires_grad_() for a in (x, w, b))
-    y = conv2d(xt, wt, bt, padding=1)
-    y.backward(zg.from_numpy(gy))
-    return [a.detach().numpy() for a in (y, xt.grad, wt.grad, bt.grad)]
-
-
 @pytest.mark.parametrize("n", [8, 1])
 def test_two_threads_give_the_one_thread_result_bit_for_bit(rng, monkeypatch, calls, n):
     monkeypatch.setattr(conv_winograd, "MIN_POSITIONS", 256)
@@ -172,16 +146,7 @@ def test_two_threads_give_the_one_thread_result_bit_for_bit(rng, monkeypatch, ca
     w = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
     b = rng.standard_normal(32).astype(np.float32)
     gy = rng.standard_normal((n, 32, 16, 16)).astype(np.float32)
-    before = zg.get_num_threads()
-    zg.set_num_threads(1)
-    try:
-        one = _conv_and_grads(x, w, b, gy)
-        zg.set_num_threads(2)
-        two = _conv_and_grads(x, w, b, gy)
-    finally:
-        zg.set_num_threads(before)
-    for a, c in zip(one, two):
-        np.testing.assert_array_equal(a, c)
+    assert_same_at_one_and_two_threads(x, w, b, gy)
     assert calls.n == 4
 
 
