@@ -138,13 +138,20 @@ def check_grad(fn: Callable, *arrays, **kwargs) -> bool:
 
 
 def assert_same_bits_at_one_and_two_threads(run: Callable[[], list]) -> None:
-    """run() (a list of arrays) gives the same bits at 1 and at 2 zengrad threads."""
+    """run() (a list of arrays) gives the same bits at 1 and at 2 zengrad threads, BLAS held
+    at one thread in both: how zengrad cuts and spreads its work must not change a bit, but
+    OpenBLAS's own split of one product may (with its Haswell and Zen kernels a product's
+    last bits depend on its thread count; ZENGRAD_TEST_THREADS=2 runs BLAS at two)."""
+    from zengrad.ops.blas_threads import one_blas_thread
+
     before = zg.get_num_threads()
     try:
         zg.set_num_threads(1)
-        one = run()
+        with one_blas_thread():  # (after set_num_threads, which sets BLAS's count too)
+            one = run()
         zg.set_num_threads(2)
-        two = run()
+        with one_blas_thread():
+            two = run()
     finally:
         zg.set_num_threads(before)
     assert len(one) == len(two)

@@ -142,6 +142,7 @@ def test_other_convs_keep_their_path(rng, small, calls, kwargs):
 @pytest.mark.parametrize("n", [8, 1])
 def test_two_threads_give_the_one_thread_result_bit_for_bit(rng, monkeypatch, calls, n):
     monkeypatch.setattr(conv_winograd, "MIN_POSITIONS", 256)
+    monkeypatch.setattr(conv_winograd, "CHUNK_FLOATS", 16 * 64 * 72)  # one image a chunk
     x = rng.standard_normal((n, 32, 16, 16)).astype(np.float32)
     w = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
     b = rng.standard_normal(32).astype(np.float32)
