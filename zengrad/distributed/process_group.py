@@ -252,13 +252,20 @@ def destroy_process_group(group: Any = None) -> None:
 
 
 def _finalize_at_exit() -> None:
-    # MPI_Finalize waits for every rank; after a timeout a peer may be gone, so skip it (the
-    # launcher sees the failing exit status and ends the job)
+    # MPI_Finalize waits for every rank; after a timeout a peer is gone or stuck, so this
+    # rank ends the whole job instead (MPI_Abort, as torch's watchdog tears a process down
+    # after a collective timed out): leaving it to the launcher, which should end the job
+    # when a rank exits with an error, once left a stuck rank running for its full 60 s
     import sys
 
     mpi = sys.modules.get("mpi4py.MPI")
-    if mpi is not None and _broken is None and mpi.Is_initialized() and not mpi.Is_finalized():
+    if mpi is None or not mpi.Is_initialized() or mpi.Is_finalized():
+        return
+    if _broken is None:
         mpi.Finalize()
+    else:
+        sys.stderr.flush()
+        mpi.COMM_WORLD.Abort(1)
 
 
 atexit.register(_finalize_at_exit)
