@@ -28,7 +28,7 @@ def _values(rng, n: int, dtype, special: bool) -> np.ndarray:
     return a
 
 
-_NUMBA = kernels._numba_module()  # the module (or False), whatever a test switches off
+_NUMBA = kernels.numba_module()  # the module (or False), whatever a test switches off
 
 
 def _run(kernel: Kernel, arrays, scalars, outs, compiled: bool, monkeypatch) -> list:

@@ -111,7 +111,7 @@ def test_updates_run_in_the_caller_in_blocks_at_any_thread_count(nthreads, monke
 
     if compiled and not kernels.numba_enabled():
         pytest.skip("Numba is off or not installed")
-    monkeypatch.setattr(kernels, "_numba", kernels._numba_module() if compiled else False)
+    monkeypatch.setattr(kernels, "_numba", kernels.numba_module() if compiled else False)
     calls = []
     block = adam_mod._adam_block
 

@@ -110,6 +110,7 @@ def correlate(x, u, pads, out_hw: tuple[int, int]):
     per = max(1, CHUNK_FLOATS // (16 * (c + oc) * length))
     (pt, _), (pl, _) = pads
     in_tf, out_tf = _compiled()
+    one = np.dtype(dtype).type(1)  # the row combinations' signs, in the arrays' dtype
 
     def run(y_part, images):
         n0, n1 = int(images[0]), int(images[-1]) + 1
@@ -118,7 +119,7 @@ def correlate(x, u, pads, out_hw: tuple[int, int]):
         m, mb, mpitch = _planes16(oc, cols, dtype, ("wino", "m"))
         rows = scratch(np, (4, (th + 1) * pw + 1), dtype, ("wino", "rows"))
         sums = scratch(np, (8, length), dtype, ("wino", "sums"))
-        in_tf(x, vb, vpitch, cols, n0, n1, pt, pl, th, tw, rows)
+        in_tf(x, vb, vpitch, cols, n0, n1, pt, pl, th, tw, rows, one, -one)
         used = (n1 - n0) * length
         np.matmul(u, v[:, :, :used], out=m[:, :, :used])  # host
         out_tf(mb, mpitch, cols, y, n0, n1, th, tw, sums)
@@ -143,41 +144,29 @@ def _planes16(rows: int, cols: int, dtype, slot):
 # The kernels below index their arrays by the loop variable only (views shifted beforehand;
 # see the module docstring).
 
-def _cols_sub(pe, po, qe, qo, vb, at, pitch, n):  # pragma: no cover - compiled by Numba
-    """Tile row p - q of the padded input (planes of even and odd columns), times B along
-    the columns: four of V's planes from vb[at], pitch apart."""
+def _cols(pe, po, qe, qo, sign, vb, at, pitch, n):  # pragma: no cover - compiled by Numba
+    """Tile row p + sign q of the padded input (sign +-1; planes of even and odd columns),
+    times B along the columns: four of V's planes from vb[at], pitch apart. (p + (-1) q is
+    p - q exactly.)"""
     w0, w1, w2, w3 = vb[at:], vb[at + pitch:], vb[at + 2 * pitch:], vb[at + 3 * pitch:]
     pe1, po1, qe1, qo1 = pe[1:], po[1:], qe[1:], qo[1:]
     for f in range(n):
-        a0 = pe[f] - qe[f]
-        a1 = po[f] - qo[f]
-        a2 = pe1[f] - qe1[f]
-        a3 = po1[f] - qo1[f]
+        a0 = pe[f] + sign * qe[f]
+        a1 = po[f] + sign * qo[f]
+        a2 = pe1[f] + sign * qe1[f]
+        a3 = po1[f] + sign * qo1[f]
         w0[f] = a0 - a2
         w1[f] = a1 + a2
         w2[f] = a2 - a1
         w3[f] = a1 - a3
 
 
-def _cols_add(pe, po, qe, qo, vb, at, pitch, n):  # pragma: no cover - compiled by Numba
-    """_cols_sub for the tile row p + q."""
-    w0, w1, w2, w3 = vb[at:], vb[at + pitch:], vb[at + 2 * pitch:], vb[at + 3 * pitch:]
-    pe1, po1, qe1, qo1 = pe[1:], po[1:], qe[1:], qo[1:]
-    for f in range(n):
-        a0 = pe[f] + qe[f]
-        a1 = po[f] + qo[f]
-        a2 = pe1[f] + qe1[f]
-        a3 = po1[f] + qo1[f]
-        w0[f] = a0 - a2
-        w1[f] = a1 + a2
-        w2[f] = a2 - a1
-        w3[f] = a1 - a3
-
-
-def _input_transform(x, vb, pitch, cols, n0, n1, pt, pl, th, tw, rows):  # pragma: no cover
+def _input_transform(x, vb, pitch, cols, n0, n1, pt, pl, th, tw, rows,  # pragma: no cover
+                     plus, minus):
     """V = B^T d B for images n0..n1-1 of x (C, N, H, W): V[k, c, t] at vb[k pitch + c cols
     + t], t = ((n - n0) th + ty)(tw + 1) + tx. rows (4, (th + 1)(tw + 1) + 1): one image and
-    channel's parity planes, filled here (zero outside x)."""
+    channel's parity planes, filled here (zero outside x). plus, minus: 1 and -1 in the
+    arrays' dtype (no literals: see ops.kernels)."""
     c_in, _, h, w = x.shape
     pw = tw + 1
     length = th * pw
@@ -200,10 +189,10 @@ def _input_transform(x, vb, pitch, cols, n0, n1, pt, pl, th, tw, rows):  # pragm
             e0, o0, e1, o1 = rows[0], rows[1], rows[2], rows[3]
             e0d, o0d, e1d, o1d = e0[pw:], o0[pw:], e1[pw:], o1[pw:]
             b = c * cols + (n - n0) * length
-            _cols_sub(e0, o0, e0d, o0d, vb, b, pitch, length)  # rows 0 - 2
-            _cols_add(e1, o1, e0d, o0d, vb, b + 4 * pitch, pitch, length)  # 1 + 2
-            _cols_sub(e0d, o0d, e1, o1, vb, b + 8 * pitch, pitch, length)  # 2 - 1
-            _cols_sub(e1, o1, e1d, o1d, vb, b + 12 * pitch, pitch, length)  # 1 - 3
+            _cols(e0, o0, e0d, o0d, minus, vb, b, pitch, length)  # rows 0 - 2
+            _cols(e1, o1, e0d, o0d, plus, vb, b + 4 * pitch, pitch, length)  # 1 + 2
+            _cols(e0d, o0d, e1, o1, minus, vb, b + 8 * pitch, pitch, length)  # 2 - 1
+            _cols(e1, o1, e1d, o1d, minus, vb, b + 12 * pitch, pitch, length)  # 1 - 3
 
 
 def _output_transform(mb, pitch, cols, y, n0, n1, th, tw, sums):  # pragma: no cover
@@ -240,14 +229,9 @@ def _output_transform(mb, pitch, cols, y, n0, n1, th, tw, sums):  # pragma: no c
 
 @functools.cache
 def _compiled():
-    """The two transforms compiled (on the first call: Numba imported, ~1 s per dtype)."""
-    numba = kernels.numba_module()
-    jit = functools.partial(numba.njit, nogil=True, error_model="numpy")
-    glob = globals()
-    helpers = {name: jit(glob[name]) for name in ("_cols_sub", "_cols_add")}
-    out = []
-    for name in ("_input_transform", "_output_transform"):
-        fn = glob[name]
-        copy = types.FunctionType(fn.__code__, {**glob, **helpers}, fn.__name__)
-        out.append(jit(copy))
-    return tuple(out)
+    """The two transforms compiled (on the first call: Numba imported, ~1 s per dtype); the
+    input transform's copy sees the compiled _cols."""
+    jit = functools.partial(kernels.numba_module().njit, nogil=True, error_model="numpy")
+    namespace = {**globals(), "_cols": jit(_cols)}
+    in_tf = types.FunctionType(_input_transform.__code__, namespace, "_input_transform")
+    return jit(in_tf), jit(_output_transform)

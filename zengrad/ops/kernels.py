@@ -42,7 +42,7 @@ _FLOATS = (kmath.dtype(kmath.float32), kmath.dtype(kmath.float64))
 _numba = None  # the numba module once imported; False when it is off or not installed
 
 
-def _numba_module():
+def numba_module():
     """numba, imported on the first kernel call (import costs ~0.25 s); False without it."""
     global _numba
     if _numba is None:
@@ -57,14 +57,9 @@ def _numba_module():
     return _numba
 
 
-def numba_module():
-    """The numba module (imported on the first call), or False where it is off or missing."""
-    return _numba_module()
-
-
 def numba_enabled() -> bool:
     """Whether kernels on contiguous NumPy float arrays run as compiled loops."""
-    return bool(_numba_module())
+    return bool(numba_module())
 
 
 class Kernel:
@@ -153,7 +148,7 @@ class Kernel:
         for a 2-D first array (R, C), each array's kind: "f" (R, C) C-contiguous, "r" (R, 1),
         "c" (C,) or (1, C) contiguous; None where the compiled loop does not apply (or Numba
         is off)."""
-        if dtype not in _FLOATS or not _numba_module():
+        if dtype not in _FLOATS or not numba_module():
             return None
         a0 = arrays[0]
         for a in (*arrays, *outs):
@@ -186,7 +181,7 @@ class Kernel:
     def _compile(self, kinds: tuple[str, ...]):
         """The loop over the elements, generated for this arity and these kinds and
         compiled by Numba (lazily, per dtype, on its first call: ~0.2 s)."""
-        numba = _numba_module()
+        numba = numba_module()
         flat = kinds == ("flat",)
         ins = [f"a{i}" for i in range(self.n_arrays)]
         scal = [f"s{i}" for i in range(self.n_scalars)]
