@@ -64,8 +64,8 @@ def report(r: dict) -> None:
     from workloads import TARGETS
 
     th = r["threads"]
-    print(f"\n### {th} thread(s): numpy {r['numpy']}, torch {r['torch']}; load average "
-          f"{r['load_before']:.2f} -> {r['load_after']:.2f}; sgemm peak NumPy "
+    print(f"\n### {th} thread(s): numpy {r['numpy']} ({r['blas']}), torch {r['torch']}; "
+          f"load average {r['load_before']:.2f} -> {r['load_after']:.2f}; sgemm peak NumPy "
           f"{r['peak_numpy']:.0f} GFLOP/s, torch {r['peak_torch']:.0f}\n")
     print("| workload | torch median / best ms | zengrad median / best ms | x torch "
           "| target | GEMM GFLOP/step | zengrad % peak | torch % peak |")

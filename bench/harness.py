@@ -76,8 +76,29 @@ def set_torch_threads(torch_module) -> None:
     torch_module.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
 
 
+def blas_kernels() -> str:
+    """NumPy's BLAS as threadpoolctl sees it (library, version, kernel set) and the
+    environment variables that force OpenBLAS's kernels. Some machines set those two for
+    older OpenBLAS builds; a current one then runs slower kernels than it would pick (here:
+    AVX2 Haswell instead of AVX-512 SkylakeX, products 1.5-2x slower), so every table says
+    which kernels it measured."""
+    import numpy  # noqa: F401  (loads NumPy's BLAS for threadpoolctl to find)
+
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        libs = "BLAS unknown (no threadpoolctl)"
+    else:
+        libs = ", ".join(f"{p.get('internal_api')} {p.get('version')} {p.get('architecture')}"
+                         for p in threadpool_info() if p.get("user_api") == "blas")
+    forced = [f"{k}={os.environ[k]}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+              if k in os.environ]
+    return libs + (f" (forced: {' '.join(forced)})" if forced else "")
+
+
 def run_info() -> dict:
-    """What an --inner run reports first: its thread count and the NumPy and torch versions."""
+    """What an --inner run reports first: its thread count, the NumPy and torch versions and
+    NumPy's BLAS kernels."""
     import numpy as np
     import torch
 
@@ -85,6 +106,7 @@ def run_info() -> dict:
         "threads": int(os.environ.get("BENCH_THREADS", "1")),
         "numpy": np.__version__,
         "torch": torch.__version__,
+        "blas": blas_kernels(),
     }
 
 
@@ -96,7 +118,7 @@ def report_per_thread_count(
     print(f"load average before: {machine_load():.2f} (2 cores; > 0.3 means a busy neighbour)")
     for n in threads:
         r = run_in_subprocess(script, n)
-        print(f"\n### {n} thread(s) — numpy {r['numpy']}, torch {r['torch']}\n")
+        print(f"\n### {n} thread(s) — numpy {r['numpy']} ({r['blas']}), torch {r['torch']}\n")
         report(r)
     print(f"\nload average after: {machine_load():.2f}")
 

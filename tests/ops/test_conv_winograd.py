@@ -1,8 +1,8 @@
 """3x3 stride-1 convolutions by Winograd F(2x2, 3x3) (ops.conv_winograd): the correlation
-itself against torch on random shapes and pads (odd sizes, size-1 dims, several chunks);
-through conv2d with the thresholds lowered, float64 gradcheck and torch parity (output, input,
-weight and bias gradients); the real thresholds; the same bits at one and two threads; and the
-shifted-view path where Numba is off."""
+itself against torch on random shapes and pads (odd sizes, size-1 dims, several chunks), the
+weight gradient likewise; through conv2d with the thresholds lowered, float64 gradcheck and
+torch parity (output, input, weight and bias gradients); the real thresholds; the same bits at
+one and two threads; and the shifted-view path where Numba is off."""
 
 import numpy as np
 import pytest
@@ -19,20 +19,26 @@ pytestmark = pytest.mark.skipif(not kernels.numba_enabled(), reason="needs Numba
 
 class _Calls:
     def __init__(self):
-        self.n = 0
+        self.n = 0  # correlate: the forward and the input gradient
+        self.dw = 0  # weight_grad
 
 
 @pytest.fixture
 def calls(monkeypatch):
-    """Counts conv_winograd.correlate calls (the forward and the input gradient)."""
+    """Counts conv_winograd.correlate and conv_winograd.weight_grad calls."""
     spy = _Calls()
-    real = conv_winograd.correlate
+    real, real_dw = conv_winograd.correlate, conv_winograd.weight_grad
 
     def counted(*args):
         spy.n += 1
         return real(*args)
 
+    def counted_dw(*args):
+        spy.dw += 1
+        return real_dw(*args)
+
     monkeypatch.setattr(conv_winograd, "correlate", counted)
+    monkeypatch.setattr(conv_winograd, "weight_grad", counted_dw)
     return spy
 
 
@@ -43,6 +49,7 @@ def small(monkeypatch):
     monkeypatch.setattr(conv_winograd, "MIN_SIDE", 1)
     monkeypatch.setattr(conv_winograd, "MIN_POSITIONS", 1)
     monkeypatch.setattr(conv_winograd, "CHUNK_FLOATS", 64)
+    monkeypatch.setattr(conv_winograd, "DW_CHUNK_FLOATS", 64)
 
 
 def _torch_correlate(x, w, pads):
@@ -74,6 +81,38 @@ def test_correlate_matches_torch(rng, monkeypatch, dtype, tol, chunk):
         done += 1
 
 
+def _torch_weight_grad(x, gy, pads):
+    (pt, pb), (pl, pr) = pads
+    xt = torch.from_numpy(np.ascontiguousarray(x.transpose(1, 0, 2, 3)))
+    gt = torch.from_numpy(np.ascontiguousarray(gy.transpose(1, 0, 2, 3)))
+    wshape = (gy.shape[0], x.shape[0], 3, 3)
+    return torch.nn.grad.conv2d_weight(TF.pad(xt, (pl, pr, pt, pb)), wshape, gt).numpy()
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-14), (np.float32, 3e-6)])
+@pytest.mark.parametrize("chunk", [64, conv_winograd.DW_CHUNK_FLOATS])
+def test_weight_grad_matches_torch(rng, monkeypatch, dtype, tol, chunk):
+    """dW = G^T (sum over tiles of dM V^T) G against torch's, odd sizes and uneven pads: the
+    tiles past the outputs and the column that is not a tile must add nothing."""
+    monkeypatch.setattr(conv_winograd, "DW_CHUNK_FLOATS", chunk)
+    done = 0
+    while done < 25:
+        c, oc, n = (int(v) for v in rng.integers(1, 6, 3))
+        h, w = (int(v) for v in rng.integers(1, 10, 2))
+        pads = tuple(tuple(int(v) for v in rng.integers(0, 3, 2)) for _ in range(2))
+        oh, ow = h + sum(pads[0]) - 2, w + sum(pads[1]) - 2
+        if oh <= 0 or ow <= 0:
+            continue
+        x = rng.standard_normal((c, n, h, w)).astype(dtype)
+        gy = rng.standard_normal((oc, n, oh, ow)).astype(dtype)
+        dw = conv_winograd.weight_grad(x, gy, pads)
+        ref = _torch_weight_grad(x, gy, pads)
+        assert dw.shape == ref.shape and dw.dtype == dtype
+        err = np.abs(dw - ref).max() / max(1.0, np.abs(ref).max())
+        assert err < tol, (x.shape, gy.shape, pads, err)
+        done += 1
+
+
 # (N, C, H, W, OC, kernel, padding, dilation, bias)
 CASES = [
     (2, 3, 5, 6, 4, 3, 1, 1, True),
@@ -88,14 +127,14 @@ CASES = [
 @pytest.mark.parametrize("case", CASES)
 def test_gradcheck(rng, small, calls, case):
     assert gradcheck_case(rng, case)
-    assert calls.n > 0
+    assert calls.n > 0 and calls.dw > 0
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", CASES)
 def test_parity_with_torch(rng, small, calls, case, dtype):
     parity_case(rng, case, dtype)
-    assert calls.n == 2  # the forward and the input gradient
+    assert (calls.n, calls.dw) == (2, 1)  # the forward, the input and weight gradients
 
 
 def test_two_layers_channel_major_input(rng, small, calls):
@@ -106,7 +145,7 @@ def test_two_layers_channel_major_input(rng, small, calls):
     assert_parity(lambda x, a, b: conv2d(conv2d(x, a, None, 1, 1).relu(), b, None, 1, 1),
                   lambda x, a, b: TF.conv2d(TF.conv2d(x, a, None, 1, 1).relu(), b, None, 1, 1),
                   [x, w1, w2])
-    assert calls.n == 4
+    assert (calls.n, calls.dw) == (4, 2)
 
 
 @pytest.mark.parametrize("case, taken", [
@@ -124,7 +163,7 @@ def test_real_threshold(rng, calls, case, taken):
     b = rng.standard_normal(oc).astype(np.float32)
     assert_parity(lambda x, w, b: conv2d(x, w, b, padding=1),
                   lambda x, w, b: TF.conv2d(x, w, b, padding=1), [x, wt, b])
-    assert (calls.n == 2) == taken
+    assert (calls.n, calls.dw) == ((2, 1) if taken else (0, 0))
 
 
 @pytest.mark.parametrize("kwargs", [
@@ -136,19 +175,20 @@ def test_other_convs_keep_their_path(rng, small, calls, kwargs):
     wt = rng.standard_normal((4, 4 // kwargs.get("groups", 1), 3, 3))
     assert_parity(lambda x, w: conv2d(x, w, **kwargs), lambda x, w: TF.conv2d(x, w, **kwargs),
                   [x, wt])
-    assert calls.n == 0
+    assert (calls.n, calls.dw) == (0, 0)
 
 
 @pytest.mark.parametrize("n", [8, 1])
 def test_two_threads_give_the_one_thread_result_bit_for_bit(rng, monkeypatch, calls, n):
     monkeypatch.setattr(conv_winograd, "MIN_POSITIONS", 256)
     monkeypatch.setattr(conv_winograd, "CHUNK_FLOATS", 16 * 64 * 72)  # one image a chunk
+    monkeypatch.setattr(conv_winograd, "DW_CHUNK_FLOATS", 16 * 64 * 72)
     x = rng.standard_normal((n, 32, 16, 16)).astype(np.float32)
     w = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
     b = rng.standard_normal(32).astype(np.float32)
     gy = rng.standard_normal((n, 32, 16, 16)).astype(np.float32)
     assert_same_at_one_and_two_threads(x, w, b, gy)
-    assert calls.n == 4
+    assert (calls.n, calls.dw) == (4, 2)
 
 
 def test_numba_off_takes_the_shifted_path(rng, monkeypatch, calls):
@@ -157,4 +197,4 @@ def test_numba_off_takes_the_shifted_path(rng, monkeypatch, calls):
     wt = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
     assert_parity(lambda x, w: conv2d(x, w, padding=1), lambda x, w: TF.conv2d(x, w, padding=1),
                   [x, wt])
-    assert calls.n == 0
+    assert (calls.n, calls.dw) == (0, 0)

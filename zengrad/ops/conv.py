@@ -183,7 +183,7 @@ class Conv2dFn(Function):
     Stride-1 convolutions with enough channels on NumPy take the shifted-view path instead
     (ops.conv_implicit: no column buffer; dx is the correlation of dY with the flipped kernel),
     and 3x3 ones of ResNet's sizes compute y and dx by Winograd F(2x2, 3x3)
-    (ops.conv_winograd), dW on the shifted views."""
+    (ops.conv_winograd), dW too."""
 
     @staticmethod
     def forward(ctx, x, w, b, stride, pads, dilation, groups):
@@ -290,12 +290,12 @@ class Conv2dFn(Function):
         oc, _, kh, kw = w.shape
         needs = ctx.needs_input_grad
         flat = None
-        if needs[1] or not ctx.winograd:
+        if not ctx.winograd:
             flat = PaddedFlat(x.transpose(1, 0, 2, 3), pads, (kh, kw), dilation)
         (pt, pb), (pl, pr) = pads
         oh = h + pt + pb - dilation[0] * (kh - 1)
         ow = wd + pl + pr - dilation[1] * (kw - 1)
-        if ctx.winograd:  # (flat: the weight gradient's operand)
+        if ctx.winograd:
             xc = x.transpose(1, 0, 2, 3)
             out = conv_winograd.correlate(xc, conv_winograd.filter_transform(w), pads, (oh, ow))
         else:
@@ -303,8 +303,8 @@ class Conv2dFn(Function):
             out = correlate(flat, taps, (oh, ow))
         if b is not None:
             out += b[:, None, None, None]
-        if needs[1]:
-            ctx.flat = flat
+        if needs[1]:  # the weight gradient's operand: x as it is for Winograd's transform
+            ctx.flat = x.transpose(1, 0, 2, 3) if ctx.winograd else flat
         if needs[0]:
             ctx.w = w
         ctx.geom = (one_d, x.shape, w.shape, pads, (1, 1), dilation, 1, oh, ow)
@@ -321,16 +321,17 @@ class Conv2dFn(Function):
         dx = dw = db = None
         if needs[2]:
             db = gy.sum(axis=(1, 2, 3))
-        if needs[1] or (needs[0] and not ctx.winograd):
-            gflat = dy_flat(gy, pads, wshape[2:], dilation)
-        if needs[0] and ctx.winograd:  # dY padded by 2 - p, correlated with W turned
-            (pt, pb), (pl, pr) = pads
-            u = conv_winograd.input_grad_filter(ctx.w)
-            dpads = ((2 - pt, 2 - pb), (2 - pl, 2 - pr))
-            dx = conv_winograd.correlate(gy, u, dpads, xshape[2:]).transpose(1, 0, 2, 3)
+        if ctx.winograd:
+            if needs[0]:  # dY padded by 2 - p, correlated with W turned
+                (pt, pb), (pl, pr) = pads
+                u = conv_winograd.input_grad_filter(ctx.w)
+                dpads = ((2 - pt, 2 - pb), (2 - pl, 2 - pr))
+                dx = conv_winograd.correlate(gy, u, dpads, xshape[2:]).transpose(1, 0, 2, 3)
             if needs[1]:
-                dw = weight_grad(ctx.flat, gflat)
-        elif needs[0] and needs[1]:  # one pass sharing dY's blocks
+                dw = conv_winograd.weight_grad(ctx.flat, gy, pads)
+            return dx, dw, db, None, None, None, None
+        gflat = dy_flat(gy, pads, wshape[2:], dilation)
+        if needs[0] and needs[1]:  # one pass sharing dY's blocks
             dx, dw = input_and_weight_grad(ctx.flat, gflat, flipped_taps(ctx.w), xshape[2:])
             dx = dx.transpose(1, 0, 2, 3)
         elif needs[1]:

@@ -21,8 +21,8 @@ chunk's tap views into one cached (KH KW C, L) block for one product (31 ms; 23 
 im2col path's saved columns, whose copy cost 17 ms in the forward).
 Winograd F(2x2, 3x3) with NumPy's passes over the 4x larger transformed tiles cost 20+ ms
 more than its GEMMs save; with the transforms compiled by Numba it is ops.conv_winograd, which
-takes 3x3 convolutions with 32-128 channels and 16x16 outputs or more (forward and input
-gradient; their weight gradient stays here). Not kept: F(2, 3) along rows on this flat grid
+takes 3x3 convolutions with 32-128 channels and 16x16 outputs or more (forward and both
+gradients). Not kept: F(2, 3) along rows on this flat grid
 (GEMMs 22 -> 15 ms, transforms eat all but 5%).
 Written against the array's module, but taken on NumPy only (ops.conv decides): the speed
 comes from NumPy's matmul handing strided operands to OpenBLAS without a copy.

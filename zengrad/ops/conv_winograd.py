@@ -16,9 +16,12 @@ The transforms are adds and subtracts, compiled by Numba (they are the cost NumP
 could not pay: 20+ ms over the BasicBlock's 4x larger V, session 5). Measured, 1 thread,
 BasicBlock conv 64 -> 64 channels, 32x32, batch 32, float32: the shifted-view correlation
 (ops.conv_implicit) 27 ms, this 19-20 ms (products 10.5, input transform 3.5 with the
-planes, output transform 1.9). The weight gradient stays on the shifted views: as
-dU_k = dM_k V_k^T (16 products of 64 x 272 x 64 per image, 76 GFLOP/s in OpenBLAS) it took
-29 ms against their 25.
+planes, output transform 1.9). The weight gradient (weight_grad) runs the forward backwards,
+dU_k = sum over tiles dM_k V_k^T with dM = A dY A^T: on a machine with AVX-512 OpenBLAS
+kernels (session 9) 15-17 ms against the shifted views' 19-23 (chunks of two images: the
+products' inner dimension is 544 tiles; four images, 9 MB of V and dM, leave L2 and the
+transforms take twice as long). On session 8's AVX2 machine, chunks of one image: 29 ms
+against 25 (products of 64 x 272 x 64 at 76 GFLOP/s).
 
 Layout. Per image and channel the padded input's rows and columns split by parity into four
 planes, P[rp][cp][ry (tw + 1) + cx] = xpad[2 ry + rp, 2 cx + cp]: tile (ty, tx) then reads
@@ -58,6 +61,9 @@ MIN_SIDE = 16
 MIN_POSITIONS = 4096
 # a chunk's V and M (16 planes each) and the planes of its images: about this many floats
 CHUNK_FLOATS = 640 * 1024
+# ... and the weight gradient's chunk (V, dM): its products (OC, T) @ (T, C) sum over the
+# chunk's tiles T, which must be long for BLAS to run near its peak
+DW_CHUNK_FLOATS = 1280 * 1024
 _G = ((1.0, 0.0, 0.0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0.0, 0.0, 1.0))
 
 
@@ -127,6 +133,50 @@ def correlate(x, u, pads, out_hw: tuple[int, int]):
     images = np.arange(n)  # host: image numbers
     over_threads(run, [y.transpose(1, 0, 2, 3), images], per, threads.PARALLEL_MIN)
     return y
+
+
+def weight_grad(x, gy, pads):
+    """dW (OC, C, 3, 3) of y = correlate(x, filter_transform(W), pads, gy's (OH, OW)) for the
+    output gradient gy (OC, N, OH, OW); x (C, N, H, W), any strides.
+
+    With U = G g G^T and Y = A^T M A, M_k = U_k V_k per tile, the chain rule runs the forward
+    backwards: dM = A dY A^T per 2x2 tile of dY (zero beyond the outputs and in the column
+    tx = tw that is not a tile), dU_k = sum over tiles dM_k V_k^T (16 products
+    (OC, T) @ (T, C) per chunk of images), dW = G^T dU G. Each chunk's dU has its own slot,
+    summed in chunk order: the same result at any thread count."""
+    c, n, h, w = x.shape
+    oc, _, oh, ow = gy.shape
+    th, tw = (oh + 1) // 2, (ow + 1) // 2
+    pw = tw + 1
+    length = th * pw
+    dtype = np.result_type(x.dtype, gy.dtype)
+    x = x.astype(dtype, copy=False)
+    gy = gy.astype(dtype, copy=False)
+    per = max(1, min(n, DW_CHUNK_FLOATS // (16 * (c + oc) * length)))
+    firsts = np.arange(0, n, per)  # host: each chunk's first image
+    parts = np.empty((len(firsts), 16, oc, c), dtype)  # host: this path is NumPy's
+    (pt, _), (pl, _) = pads
+    in_tf, grad_tf = _compiled()[0], _compiled_grad()
+    one = np.dtype(dtype).type(1)
+    zero = one - one
+
+    def run(part, first):
+        n0 = int(first[0])
+        n1 = min(n, n0 + per)
+        cols = per * length
+        v, vb, vpitch = _planes16(c, cols, dtype, ("wino", "dw v"))
+        m, mb, mpitch = _planes16(oc, cols, dtype, ("wino", "dw m"))
+        rows = scratch(np, (4, (th + 1) * pw + 1), dtype, ("wino", "rows"))
+        sums = scratch(np, (8, length), dtype, ("wino", "sums"))
+        in_tf(x, vb, vpitch, cols, n0, n1, pt, pl, th, tw, rows, one, -one)
+        grad_tf(gy, mb, mpitch, cols, n0, n1, th, tw, sums, zero)
+        used = (n1 - n0) * length
+        np.matmul(m[:, :, :used], v[:, :, :used].transpose(0, 2, 1), out=part[0])  # host
+
+    over_threads(run, [parts, firsts], 1, threads.PARALLEL_MIN)
+    du = parts.sum(axis=0).reshape(4, 4, oc, c).transpose(2, 3, 0, 1)  # (OC, C, 4, 4)
+    g = np.asarray(_G, dtype)  # host: the transform's constants
+    return np.matmul(g.T, np.matmul(du, g))  # host
 
 
 def _planes16(rows: int, cols: int, dtype, slot):
@@ -225,6 +275,69 @@ def _output_transform(mb, pitch, cols, y, n0, n1, th, tw, sums):  # pragma: no c
                         if ow % 2:  # the last tile's second column is not an output
                             f = at + tw - 1
                             y[o, n, r, ow - 1] = s0[f] + s1[f] + s2[f]
+
+
+def _grad_transform(gy, mb, pitch, cols, n0, n1, th, tw, sums, zero):  # pragma: no cover
+    """dM = A dY A^T per 2x2 tile of gy (OC, N, OH, OW) for images n0..n1-1, dM[k, o, t] at
+    mb[k pitch + o cols + t] (as V). sums (8, th (tw + 1)): row i of each tile times A^T,
+    [p, p + q, p - q, -q] (zero beyond the outputs); then the rows combined the same way."""
+    oc, _, oh, ow = gy.shape
+    pw = tw + 1
+    length = th * pw
+    for o in range(oc):
+        for n in range(n0, n1):
+            for i in range(2):
+                s0, s1, s2, s3 = sums[4 * i], sums[4 * i + 1], sums[4 * i + 2], sums[4 * i + 3]
+                for ty in range(th):
+                    r = 2 * ty + i
+                    at = ty * pw
+                    if r < oh:
+                        for tx in range(ow // 2):
+                            f = at + tx
+                            p = gy[o, n, r, 2 * tx]
+                            q = gy[o, n, r, 2 * tx + 1]
+                            s0[f] = p
+                            s1[f] = p + q
+                            s2[f] = p - q
+                            s3[f] = -q
+                        if ow % 2:  # the last tile's second column is not an output
+                            f = at + tw - 1
+                            p = gy[o, n, r, ow - 1]
+                            s0[f] = p
+                            s1[f] = p
+                            s2[f] = p
+                            s3[f] = zero
+                        f = at + tw  # the column that is not a tile
+                        s0[f] = zero
+                        s1[f] = zero
+                        s2[f] = zero
+                        s3[f] = zero
+                    else:
+                        for f in range(at, at + pw):
+                            s0[f] = zero
+                            s1[f] = zero
+                            s2[f] = zero
+                            s3[f] = zero
+            b = o * cols + (n - n0) * length
+            for j in range(4):
+                t0, t1 = sums[j], sums[4 + j]
+                d0, d1 = mb[b + j * pitch:], mb[b + (4 + j) * pitch:]
+                d2, d3 = mb[b + (8 + j) * pitch:], mb[b + (12 + j) * pitch:]
+                for f in range(length):
+                    d0[f] = t0[f]
+                for f in range(length):
+                    d1[f] = t0[f] + t1[f]
+                for f in range(length):
+                    d2[f] = t0[f] - t1[f]
+                for f in range(length):
+                    d3[f] = -t1[f]
+
+
+@functools.cache
+def _compiled_grad():
+    """The weight gradient's transform of dY, compiled on its first call."""
+    jit = functools.partial(kernels.numba_module().njit, nogil=True, error_model="numpy")
+    return jit(_grad_transform)
 
 
 @functools.cache
