@@ -1,5 +1,6 @@
-"""max_pool2d's 2x2 dense-rows path (ops/pool.py) against the general path and torch: values,
-the first-maximum rule for ties (ReLU's zeros, repeated values, -inf), layouts, NaN."""
+"""max_pool2d's 2x2 dense-rows path (ops/pool.py; compiled, or NumPy passes) against the
+general path and torch: values, the first-maximum rule for ties (ReLU's zeros, repeated
+values, -inf), layouts, NaN, inf and NaN gradients, the same bits at one and two threads."""
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ import torch.nn.functional as TF
 
 import zengrad as zg
 from zengrad.nn import functional as F
-from zengrad.ops import pool
+from zengrad.ops import kernels, pool
 
 
 def _layout(base: np.ndarray, kind: str) -> np.ndarray:
@@ -88,3 +89,42 @@ def test_no_grad_saves_no_masks():
         y = F.max_pool2d(zg.from_numpy(x), 2)
     assert y.grad_fn is None
     np.testing.assert_array_equal(y.array, TF.max_pool2d(torch.from_numpy(x.copy()), 2).numpy())
+
+
+@pytest.mark.skipif(not kernels.numba_enabled(), reason="needs Numba")
+@pytest.mark.parametrize("kind", ["c", "cm"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ties", [False, True])
+def test_compiled_and_numpy_passes_give_the_same_bits(monkeypatch, kind, dtype, ties):
+    x, g = _inputs(kind, dtype, ties)
+    y, dx = _grads(x, g)
+    monkeypatch.setattr(kernels, "numba_enabled", lambda: False)
+    y0, dx0 = _grads(x, g)
+    np.testing.assert_array_equal(y, y0)
+    np.testing.assert_array_equal(dx, dx0)
+
+
+@pytest.mark.skipif(not kernels.numba_enabled(), reason="needs Numba")
+def test_compiled_path_routes_inf_and_nan_gradients_as_torch():
+    """g = inf or NaN reaches the window's maximum only (0 elsewhere), as torch's scatter."""
+    x, g = _inputs("cm", np.float64, True)
+    g = g.copy()
+    g[0, 0, 0, 0], g[1, 2, 1, 1], g[2, 3, 3, 4] = np.inf, -np.inf, np.nan
+    _assert_as_torch(x, g)
+
+
+def test_two_threads_give_the_one_thread_bits():
+    rng = np.random.default_rng(5)
+    shape = (32, 16, 64, 64)  # 2M elements: split over the threads (threads.OP_PARALLEL_MIN)
+    x = np.maximum(np.round(rng.standard_normal(shape) * 2), 0).astype(np.float32)
+    g = rng.standard_normal((32, 16, 32, 32)).astype(np.float32)
+    before = zg.get_num_threads()
+    try:
+        zg.set_num_threads(1)
+        y1, dx1 = _grads(x, g)
+        zg.set_num_threads(2)
+        y2, dx2 = _grads(x, g)
+    finally:
+        zg.set_num_threads(before)
+    np.testing.assert_array_equal(y1, y2)
+    np.testing.assert_array_equal(dx1, dx2)
