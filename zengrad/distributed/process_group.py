@@ -251,6 +251,9 @@ def destroy_process_group(group: Any = None) -> None:
         pg.comm.Free()
 
 
+ABORT_GRACE_S = 1.0  # how long a rank whose group timed out waits before MPI_Abort
+
+
 def _finalize_at_exit() -> None:
     # MPI_Finalize waits for every rank; after a timeout a peer is gone or stuck, so this
     # rank ends the whole job instead (MPI_Abort, as torch's watchdog tears a process down
@@ -264,7 +267,13 @@ def _finalize_at_exit() -> None:
     if _broken is None:
         mpi.Finalize()
     else:
+        import time
+
+        sys.stdout.flush()
         sys.stderr.flush()
+        # the launcher forwards this rank's output through a pipe and MPI_Abort ends the job
+        # at once: under load a traceback lost its last lines that way (its error message)
+        time.sleep(ABORT_GRACE_S)
         mpi.COMM_WORLD.Abort(1)
 
 
