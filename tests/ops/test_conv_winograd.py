@@ -52,6 +52,20 @@ def small(monkeypatch):
     monkeypatch.setattr(conv_winograd, "DW_CHUNK_FLOATS", 64)
 
 
+def _random_geometries(rng, count: int):
+    """count random ((C, OC, N, H, W), pads, (OH, OW)) with outputs of at least 1x1: sizes
+    1-9, channels and images 1-5, each pad 0-2."""
+    done = 0
+    while done < count:
+        c, oc, n = (int(v) for v in rng.integers(1, 6, 3))
+        h, w = (int(v) for v in rng.integers(1, 10, 2))
+        pads = tuple(tuple(int(v) for v in rng.integers(0, 3, 2)) for _ in range(2))
+        oh, ow = h + sum(pads[0]) - 2, w + sum(pads[1]) - 2
+        if oh > 0 and ow > 0:
+            done += 1
+            yield (c, oc, n, h, w), pads, (oh, ow)
+
+
 def _torch_correlate(x, w, pads):
     (pt, pb), (pl, pr) = pads
     xt = torch.from_numpy(np.ascontiguousarray(x.transpose(1, 0, 2, 3)))
@@ -63,14 +77,7 @@ def _torch_correlate(x, w, pads):
 @pytest.mark.parametrize("chunk", [64, conv_winograd.CHUNK_FLOATS])
 def test_correlate_matches_torch(rng, monkeypatch, dtype, tol, chunk):
     monkeypatch.setattr(conv_winograd, "CHUNK_FLOATS", chunk)
-    done = 0
-    while done < 25:
-        c, oc, n = (int(v) for v in rng.integers(1, 6, 3))
-        h, w = (int(v) for v in rng.integers(1, 10, 2))
-        pads = tuple(tuple(int(v) for v in rng.integers(0, 3, 2)) for _ in range(2))
-        oh, ow = h + sum(pads[0]) - 2, w + sum(pads[1]) - 2
-        if oh <= 0 or ow <= 0:
-            continue
+    for (c, oc, n, h, w), pads, (oh, ow) in _random_geometries(rng, 25):
         x = rng.standard_normal((c, n, h, w)).astype(dtype)
         wt = rng.standard_normal((oc, c, 3, 3)).astype(dtype)
         y = conv_winograd.correlate(x, conv_winograd.filter_transform(wt), pads, (oh, ow))
@@ -78,7 +85,6 @@ def test_correlate_matches_torch(rng, monkeypatch, dtype, tol, chunk):
         assert y.shape == ref.shape and y.dtype == dtype
         err = np.abs(y - ref).max() / max(1.0, np.abs(ref).max())
         assert err < tol, (x.shape, wt.shape, pads, err)
-        done += 1
 
 
 def _torch_weight_grad(x, gy, pads):
@@ -95,14 +101,7 @@ def test_weight_grad_matches_torch(rng, monkeypatch, dtype, tol, chunk):
     """dW = G^T (sum over tiles of dM V^T) G against torch's, odd sizes and uneven pads: the
     tiles past the outputs and the column that is not a tile must add nothing."""
     monkeypatch.setattr(conv_winograd, "DW_CHUNK_FLOATS", chunk)
-    done = 0
-    while done < 25:
-        c, oc, n = (int(v) for v in rng.integers(1, 6, 3))
-        h, w = (int(v) for v in rng.integers(1, 10, 2))
-        pads = tuple(tuple(int(v) for v in rng.integers(0, 3, 2)) for _ in range(2))
-        oh, ow = h + sum(pads[0]) - 2, w + sum(pads[1]) - 2
-        if oh <= 0 or ow <= 0:
-            continue
+    for (c, oc, n, h, w), pads, (oh, ow) in _random_geometries(rng, 25):
         x = rng.standard_normal((c, n, h, w)).astype(dtype)
         gy = rng.standard_normal((oc, n, oh, ow)).astype(dtype)
         dw = conv_winograd.weight_grad(x, gy, pads)
@@ -110,7 +109,6 @@ def test_weight_grad_matches_torch(rng, monkeypatch, dtype, tol, chunk):
         assert dw.shape == ref.shape and dw.dtype == dtype
         err = np.abs(dw - ref).max() / max(1.0, np.abs(ref).max())
         assert err < tol, (x.shape, gy.shape, pads, err)
-        done += 1
 
 
 # (N, C, H, W, OC, kernel, padding, dilation, bias)

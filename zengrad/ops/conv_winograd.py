@@ -106,26 +106,20 @@ def correlate(x, u, pads, out_hw: tuple[int, int]):
     c, n, h, w = x.shape
     oc = u.shape[1]
     oh, ow = out_hw
-    th, tw = (oh + 1) // 2, (ow + 1) // 2
-    pw = tw + 1
-    length = th * pw  # V's columns per image
+    th, tw, length = _tiles(oh, ow)
     dtype = np.result_type(x.dtype, u.dtype)
     x = x.astype(dtype, copy=False)
     u = u.astype(dtype, copy=False)
     y = np.empty((oc, n, oh, ow), dtype)  # host: this path is NumPy's
     per = max(1, CHUNK_FLOATS // (16 * (c + oc) * length))
-    (pt, _), (pl, _) = pads
-    in_tf, out_tf = _compiled()
-    one = np.dtype(dtype).type(1)  # the row combinations' signs, in the arrays' dtype
+    out_tf = _compiled()[1]
 
     def run(y_part, images):
         n0, n1 = int(images[0]), int(images[-1]) + 1
         cols = per * length
-        v, vb, vpitch = _planes16(c, cols, dtype, ("wino", "v"))
+        v = _transformed_input(x, n0, n1, cols, (th, tw), pads, ("wino", "v"))
         m, mb, mpitch = _planes16(oc, cols, dtype, ("wino", "m"))
-        rows = scratch(np, (4, (th + 1) * pw + 1), dtype, ("wino", "rows"))
         sums = scratch(np, (8, length), dtype, ("wino", "sums"))
-        in_tf(x, vb, vpitch, cols, n0, n1, pt, pl, th, tw, rows, one, -one)
         used = (n1 - n0) * length
         np.matmul(u, v[:, :, :used], out=m[:, :, :used])  # host
         out_tf(mb, mpitch, cols, y, n0, n1, th, tw, sums)
@@ -146,29 +140,23 @@ def weight_grad(x, gy, pads):
     summed in chunk order: the same result at any thread count."""
     c, n, h, w = x.shape
     oc, _, oh, ow = gy.shape
-    th, tw = (oh + 1) // 2, (ow + 1) // 2
-    pw = tw + 1
-    length = th * pw
+    th, tw, length = _tiles(oh, ow)
     dtype = np.result_type(x.dtype, gy.dtype)
     x = x.astype(dtype, copy=False)
     gy = gy.astype(dtype, copy=False)
     per = max(1, min(n, DW_CHUNK_FLOATS // (16 * (c + oc) * length)))
     firsts = np.arange(0, n, per)  # host: each chunk's first image
     parts = np.empty((len(firsts), 16, oc, c), dtype)  # host: this path is NumPy's
-    (pt, _), (pl, _) = pads
-    in_tf, grad_tf = _compiled()[0], _compiled_grad()
-    one = np.dtype(dtype).type(1)
-    zero = one - one
+    grad_tf = _compiled_grad()
+    zero = np.dtype(dtype).type(0)
 
     def run(part, first):
         n0 = int(first[0])
         n1 = min(n, n0 + per)
         cols = per * length
-        v, vb, vpitch = _planes16(c, cols, dtype, ("wino", "dw v"))
+        v = _transformed_input(x, n0, n1, cols, (th, tw), pads, ("wino", "dw v"))
         m, mb, mpitch = _planes16(oc, cols, dtype, ("wino", "dw m"))
-        rows = scratch(np, (4, (th + 1) * pw + 1), dtype, ("wino", "rows"))
         sums = scratch(np, (8, length), dtype, ("wino", "sums"))
-        in_tf(x, vb, vpitch, cols, n0, n1, pt, pl, th, tw, rows, one, -one)
         grad_tf(gy, mb, mpitch, cols, n0, n1, th, tw, sums, zero)
         used = (n1 - n0) * length
         np.matmul(m[:, :, :used], v[:, :, :used].transpose(0, 2, 1), out=part[0])  # host
@@ -177,6 +165,25 @@ def weight_grad(x, gy, pads):
     du = parts.sum(axis=0).reshape(4, 4, oc, c).transpose(2, 3, 0, 1)  # (OC, C, 4, 4)
     g = np.asarray(_G, dtype)  # host: the transform's constants
     return np.matmul(g.T, np.matmul(du, g))  # host
+
+
+def _tiles(oh: int, ow: int) -> tuple[int, int, int]:
+    """(th, tw, length): tile rows and columns of an (OH, OW) output, and V's columns per
+    image, th (tw + 1) (one column per row that is not a tile)."""
+    th, tw = (oh + 1) // 2, (ow + 1) // 2
+    return th, tw, th * (tw + 1)
+
+
+def _transformed_input(x, n0: int, n1: int, cols: int, grid: tuple[int, int], pads, slot):
+    """V = B^T d B (16, C, cols) of images n0..n1-1 of x (C, N, H, W) zero-padded by pads, in
+    this thread's planes `slot` (columns past the images' tiles hold what they held)."""
+    th, tw = grid
+    v, vb, vpitch = _planes16(x.shape[0], cols, x.dtype, slot)
+    rows = scratch(np, (4, (th + 1) * (tw + 1) + 1), x.dtype, ("wino", "rows"))
+    one = x.dtype.type(1)  # the row combinations' signs, in the arrays' dtype
+    (pt, _), (pl, _) = pads
+    _compiled()[0](x, vb, vpitch, cols, n0, n1, pt, pl, th, tw, rows, one, -one)
+    return v
 
 
 def _planes16(rows: int, cols: int, dtype, slot):
