@@ -1,6 +1,6 @@
 """What the tests of the fast convolution paths share: a conv case's inputs and its zengrad
 and torch functions, the gradcheck / parity checks of a case, and a conv's output and
-gradients at one and at two threads."""
+gradients at one and at two threads, and a spy that counts which path's functions ran."""
 
 import numpy as np
 import torch.nn.functional as TF
@@ -8,6 +8,32 @@ import torch.nn.functional as TF
 import zengrad as zg
 from tests.helpers import assert_parity, assert_same_bits_at_one_and_two_threads, check_grad
 from zengrad.ops.conv import conv2d
+
+
+class CallSpy:
+    """Counts calls of functions patched on their modules: count(module, name, key) replaces
+    module.name by a wrapper of `real` (default: module.name itself) that adds one to the
+    count `key`, read back as the attribute spy.key (0 before any call)."""
+
+    def __init__(self, monkeypatch):
+        self._monkeypatch = monkeypatch
+        self._counts: dict[str, int] = {}
+
+    def count(self, module, name: str, key: str, real=None) -> None:
+        real = getattr(module, name) if real is None else real
+        self._counts.setdefault(key, 0)
+
+        def counted(*args):
+            self._counts[key] += 1
+            return real(*args)
+
+        self._monkeypatch.setattr(module, name, counted)
+
+    def __getattr__(self, key: str) -> int:
+        try:
+            return self.__dict__["_counts"][key]
+        except KeyError:
+            raise AttributeError(key) from None
 
 
 def case_inputs(rng, case, dtype=np.float64):

@@ -13,6 +13,7 @@ import torch.nn.functional as TF
 import zengrad as zg
 from tests.helpers import assert_parity, check_grad
 from tests.ops.conv_cases import (
+    CallSpy,
     assert_same_at_one_and_two_threads,
     case_fns,
     case_inputs,
@@ -27,27 +28,13 @@ from zengrad.ops.conv import conv1d, conv2d
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
 
 
-class _Calls:
-    """Counts the calls of ops.conv's correlate (forward and input gradient) and
-    input_and_weight_grad (the input gradient with dW)."""
-
-    def __init__(self):
-        self.n = 0
-
-    def wrap(self, fn):
-        def counted(*args):
-            self.n += 1
-            return fn(*args)
-
-        return counted
-
-
 @pytest.fixture
 def calls(monkeypatch):
-    spy = _Calls()
-    monkeypatch.setattr(conv_ops, "correlate", spy.wrap(conv_implicit.correlate))
-    both = spy.wrap(conv_implicit.input_and_weight_grad)
-    monkeypatch.setattr(conv_ops, "input_and_weight_grad", both)
+    """Counts (as n) the calls of ops.conv's correlate (forward and input gradient) and
+    input_and_weight_grad (the input gradient with dW)."""
+    spy = CallSpy(monkeypatch)
+    spy.count(conv_ops, "correlate", "n", conv_implicit.correlate)
+    spy.count(conv_ops, "input_and_weight_grad", "n", conv_implicit.input_and_weight_grad)
     return spy
 
 

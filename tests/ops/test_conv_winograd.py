@@ -10,35 +10,25 @@ import torch
 import torch.nn.functional as TF
 
 from tests.helpers import assert_parity
-from tests.ops.conv_cases import assert_same_at_one_and_two_threads, gradcheck_case, parity_case
+from tests.ops.conv_cases import (
+    CallSpy,
+    assert_same_at_one_and_two_threads,
+    gradcheck_case,
+    parity_case,
+)
 from zengrad.ops import conv_winograd, kernels
 from zengrad.ops.conv import conv2d
 
 pytestmark = pytest.mark.skipif(not kernels.numba_enabled(), reason="needs Numba")
 
 
-class _Calls:
-    def __init__(self):
-        self.n = 0  # correlate: the forward and the input gradient
-        self.dw = 0  # weight_grad
-
-
 @pytest.fixture
 def calls(monkeypatch):
-    """Counts conv_winograd.correlate and conv_winograd.weight_grad calls."""
-    spy = _Calls()
-    real, real_dw = conv_winograd.correlate, conv_winograd.weight_grad
-
-    def counted(*args):
-        spy.n += 1
-        return real(*args)
-
-    def counted_dw(*args):
-        spy.dw += 1
-        return real_dw(*args)
-
-    monkeypatch.setattr(conv_winograd, "correlate", counted)
-    monkeypatch.setattr(conv_winograd, "weight_grad", counted_dw)
+    """Counts conv_winograd.correlate calls (n: the forward and the input gradient) and
+    conv_winograd.weight_grad calls (dw)."""
+    spy = CallSpy(monkeypatch)
+    spy.count(conv_winograd, "correlate", "n")
+    spy.count(conv_winograd, "weight_grad", "dw")
     return spy
 
 

@@ -288,23 +288,22 @@ class Conv2dFn(Function):
         """The forward of the shifted-view path: y = sum over taps of W_ij @ shifted X."""
         n, c, h, wd = x.shape
         oc, _, kh, kw = w.shape
-        needs = ctx.needs_input_grad
-        flat = None
-        if not ctx.winograd:
-            flat = PaddedFlat(x.transpose(1, 0, 2, 3), pads, (kh, kw), dilation)
         (pt, pb), (pl, pr) = pads
         oh = h + pt + pb - dilation[0] * (kh - 1)
         ow = wd + pl + pr - dilation[1] * (kw - 1)
-        if ctx.winograd:
-            xc = x.transpose(1, 0, 2, 3)
+        xc = x.transpose(1, 0, 2, 3)
+        if ctx.winograd:  # (x as it is is the weight gradient's operand too)
+            operand = xc
             out = conv_winograd.correlate(xc, conv_winograd.filter_transform(w), pads, (oh, ow))
         else:
+            operand = PaddedFlat(xc, pads, (kh, kw), dilation)
             taps = ctx.xp.ascontiguousarray(w.transpose(2, 3, 0, 1)).reshape(kh * kw, oc, c)
-            out = correlate(flat, taps, (oh, ow))
+            out = correlate(operand, taps, (oh, ow))
         if b is not None:
             out += b[:, None, None, None]
-        if needs[1]:  # the weight gradient's operand: x as it is for Winograd's transform
-            ctx.flat = x.transpose(1, 0, 2, 3) if ctx.winograd else flat
+        needs = ctx.needs_input_grad
+        if needs[1]:
+            ctx.flat = operand
         if needs[0]:
             ctx.w = w
         ctx.geom = (one_d, x.shape, w.shape, pads, (1, 1), dilation, 1, oh, ow)
@@ -321,7 +320,7 @@ class Conv2dFn(Function):
         dx = dw = db = None
         if needs[2]:
             db = gy.sum(axis=(1, 2, 3))
-        if ctx.winograd:
+        if ctx.winograd:  # (never conv1d: its kernel is 3x3)
             if needs[0]:  # dY padded by 2 - p, correlated with W turned
                 (pt, pb), (pl, pr) = pads
                 u = conv_winograd.input_grad_filter(ctx.w)

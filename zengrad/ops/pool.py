@@ -204,14 +204,13 @@ def _pool2x2_forward(x, masks: bool):
     r, w = rows.shape
     n, c, h, _ = x.shape
     pair = rows.reshape(r // 2, 2 * w)  # a row pair: axis 0 is what threads may split
+    out = xp.empty((r // 2, w // 2), x.dtype)
+    yshape = (n, c, h // 2, w // 2)
     if kernels.numba_enabled():
-        out = xp.empty((r // 2, w // 2), x.dtype)
         idx = xp.empty((r // 2, w // 2), np.uint8)
         threads.split_rows(_compiled_2x2()[0], (pair, out, idx))
-        y = _from_rows(out, order, (n, c, h // 2, w // 2))
-        return y, (order, None, None, idx if masks else None)
+        return _from_rows(out, order, yshape), (order, None, None, idx if masks else None)
     half = xp.empty((r // 2, w), x.dtype)  # each row's pair maxima, the two rows side by side
-    out = xp.empty((r // 2, w // 2), x.dtype)
     mh = xp.empty((r // 2, w), x.dtype) if masks else None
     mv = xp.empty((r // 2, w // 2), x.dtype) if masks else None
 
@@ -227,8 +226,7 @@ def _pool2x2_forward(x, masks: bool):
             xp.equal(out, up, out=mv, casting="unsafe")  # 47 us; greater(down, up) 75
 
     threads.split_rows(run, (pair, half, out) + ((mh, mv) if masks else ()))
-    y = _from_rows(out, order, (n, c, h // 2, w // 2))
-    return y, (order, mh, mv, None)
+    return _from_rows(out, order, yshape), (order, mh, mv, None)
 
 
 def _pool2x2_backward(g, xshape, saved):
@@ -242,12 +240,11 @@ def _pool2x2_backward(g, xshape, saved):
     if not gt.flags.c_contiguous:  # g in y's memory order (a flattened y comes back C-ordered)
         gt = xp.ascontiguousarray(gt)
     gt = gt.reshape(r2, w // 2)
+    dx = xp.empty((r2, 2 * w), g.dtype)
     if idx is not None:  # (the compiled forward's argmax places)
-        dx = xp.empty((r2, 2 * w), g.dtype)
         zero = g.dtype.type(0)
         threads.split_rows(lambda d, gp, ip: _compiled_2x2()[1](gp, ip, d, zero), (dx, gt, idx))
         return _from_rows(dx, order, xshape)
-    dx = xp.empty((r2, 2 * w), g.dtype)
     half = xp.empty((r2, w), g.dtype)
 
     def run(dx, half, gt, mh, mv):
