@@ -47,7 +47,7 @@ import types
 import numpy as np
 
 from zengrad.ops import kernels, threads
-from zengrad.ops.blas_threads import over_threads
+from zengrad.ops.blas_threads import one_blas_thread, over_threads
 from zengrad.ops.scratch import scratch
 
 # Where the path is taken, measured (1 thread, conv forward + backward against the shifted-view
@@ -86,17 +86,29 @@ def winograd_ok(xshape, wshape, stride, pads, dilation, groups, dtype) -> bool:
 
 def filter_transform(w):
     """U (16, OC, C) = G g G^T for every (OC, C) filter g of w (OC, C, 3, 3), position k =
-    4 a + b of the 4x4 transform (the products' left operands)."""
-    g = np.asarray(_G, w.dtype)  # host: the transform's constants
-    u = np.matmul(g, np.matmul(w, g.T))  # host: (OC, C, 4, 4); NumPy only (ops.conv)
-    return np.ascontiguousarray(u.transpose(2, 3, 0, 1)).reshape(16, *w.shape[:2])  # host
+    4 a + b of the 4x4 transform (the products' left operands): one product
+    U = (G (x) G) (16, 9) @ w's filters as columns (9, OC C). (4096 batched 4x3 @ 3x3
+    products took 0.8 ms for the BasicBlock's 64 x 64 filters.)"""
+    oc, c = w.shape[:2]
+    with one_blas_thread():  # (a shared product wakes OpenBLAS's workers: see blas_threads)
+        return (_kron_g(w.dtype) @ w.reshape(oc * c, 9).T).reshape(16, oc, c)  # host
 
 
 def input_grad_filter(w):
     """U of the input gradient's kernel: dx = dY (padded by 2 - p) correlated with
-    W'[c, o] = W[o, c] turned by 180 degrees."""
-    turned = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
-    return filter_transform(np.ascontiguousarray(turned))  # host
+    W'[c, o] = W[o, c] turned by 180 degrees: U[k, c, o] = sum_m (G (x) G)[k, 8 - m]
+    w[o, c, m] (m = 3 i + j; turning maps it to 8 - m)."""
+    oc, c = w.shape[:2]
+    with one_blas_thread():
+        u = (_kron_g(w.dtype)[:, ::-1] @ w.reshape(oc * c, 9).T).reshape(16, oc, c)  # host
+    return np.ascontiguousarray(u.transpose(0, 2, 1))  # host
+
+
+def _kron_g(dtype):
+    """G (x) G (16, 9): [4 a + b, 3 i + j] = G[a, i] G[b, j] (products of 0, 1 and +-1/2:
+    exact)."""
+    g = np.asarray(_G, dtype)  # host: the transform's constants
+    return np.kron(g, g)  # host
 
 
 def correlate(x, u, pads, out_hw: tuple[int, int]):
@@ -111,6 +123,8 @@ def correlate(x, u, pads, out_hw: tuple[int, int]):
     x = x.astype(dtype, copy=False)
     u = u.astype(dtype, copy=False)
     y = np.empty((oc, n, oh, ow), dtype)  # host: this path is NumPy's
+    yf = y.reshape(-1)
+    place = _output_places(oh, ow, tw, length)
     src = _Source.of(x, pads, (th, tw))
     per = max(1, CHUNK_FLOATS // (16 * (c + oc) * length))
     out_tf = _compiled()[1]
@@ -121,9 +135,10 @@ def correlate(x, u, pads, out_hw: tuple[int, int]):
         v = _transformed_input(src, n0, n1, cols, (th, tw), ("wino", "v"))
         m, mb, mpitch = _planes16(oc, cols, dtype, ("wino", "m"))
         sums = scratch(np, (8, length), dtype, ("wino", "sums"))
+        ends = scratch(np, (4, length), dtype, ("wino", "ends"))
         used = (n1 - n0) * length
         np.matmul(u, v[:, :, :used], out=m[:, :, :used])  # host
-        out_tf(mb, mpitch, cols, y, n0, n1, th, tw, sums)
+        out_tf(mb, mpitch, cols, yf, n, n0, n1, length, sums, ends, ends.reshape(-1), place)
 
     images = np.arange(n)  # host: image numbers
     over_threads(run, [y.transpose(1, 0, 2, 3), images], per, threads.PARALLEL_MIN)
@@ -149,6 +164,10 @@ def weight_grad(x, gy, pads):
     firsts = np.arange(0, n, per)  # host: each chunk's first image
     parts = np.empty((len(firsts), 16, oc, c), dtype)  # host: this path is NumPy's
     src = _Source.of(x, pads, (th, tw))
+    # dY's tile rows as the planes of an unpadded input: plane 2 i + cp at f = ty (tw + 1) + tx
+    # is dY[2 ty + i, 2 tx + cp] (zero beyond the outputs and in the column tx = tw)
+    dys = _Source.of(gy, ((0, 0), (0, 0)), (th, tw))
+    dy_offsets, dy_inside = (a.reshape(4, -1) for a in (dys.offsets, dys.inside))
     grad_tf = _compiled_grad()
     zero = np.dtype(dtype).type(0)
 
@@ -159,14 +178,17 @@ def weight_grad(x, gy, pads):
         v = _transformed_input(src, n0, n1, cols, (th, tw), ("wino", "dw v"))
         m, mb, mpitch = _planes16(oc, cols, dtype, ("wino", "dw m"))
         sums = scratch(np, (8, length), dtype, ("wino", "sums"))
-        grad_tf(gy, mb, mpitch, cols, n0, n1, th, tw, sums, zero)
+        odd = scratch(np, (2, length), dtype, ("wino", "odd"))
+        grad_tf(dys.flat, dys.geom, dy_offsets, dy_inside, mb, mpitch, cols, n0, n1, length,
+                sums, odd, zero)
         used = (n1 - n0) * length
         np.matmul(m[:, :, :used], v[:, :, :used].transpose(0, 2, 1), out=part[0])  # host
 
     over_threads(run, [parts, firsts], 1, threads.PARALLEL_MIN)
-    du = parts.sum(axis=0).reshape(4, 4, oc, c).transpose(2, 3, 0, 1)  # (OC, C, 4, 4)
-    g = np.asarray(_G, dtype)  # host: the transform's constants
-    return np.matmul(g.T, np.matmul(du, g))  # host
+    du = parts.sum(axis=0).reshape(16, oc * c)  # dU[4 a + b, (o, c)]
+    # dW[o, c, i, j] = sum_ab G[a, i] G[b, j] dU[4 a + b, o, c]: one product with G (x) G
+    with one_blas_thread():
+        return (du.T @ _kron_g(dtype)).reshape(oc, c, 3, 3)  # host
 
 
 def _tiles(oh: int, ow: int) -> tuple[int, int, int]:
@@ -297,12 +319,16 @@ def _input_transform(xf, geom, offsets, inside, vb, pitch, cols, n0, n1, th, tw,
             _cols(e1, o1, e1d, o1d, minus, vb, b + 12 * pitch, pitch, length)  # 1 - 3
 
 
-def _output_transform(mb, pitch, cols, y, n0, n1, th, tw, sums):  # pragma: no cover
+def _output_transform(mb, pitch, cols, yf, n_all, n0, n1, length, sums, ends,  # pragma: no cover
+                      flat_ends, place):
     """y[o, n] = A^T M A per tile for images n0..n1-1, M[k, o, t] at mb[k pitch + o cols + t]
-    (as V). sums (8, th (tw + 1)): A^T along the rows, then A along the columns into y."""
-    oc, _, oh, ow = y.shape
-    pw = tw + 1
-    length = th * pw
+    (as V); yf: y (OC, N, OH, OW) C-ordered, flat. sums (8, th (tw + 1)): A^T along the rows;
+    ends (4, th (tw + 1)), flat_ends its 1-D view: each tile's even and odd output columns of
+    rows i = 0, 1 (A along the columns); then every output of the image gathered from its
+    place in ends (_output_places), in one loop of OH OW (stores of each tile's two columns
+    into y's rows ran in loops of OW / 2)."""
+    oc = yf.size // max(1, n_all * place.size)
+    plane = np.uint64(place.size)
     for o in range(oc):
         for n in range(n0, n1):
             b = o * cols + (n - n0) * length
@@ -316,60 +342,54 @@ def _output_transform(mb, pitch, cols, y, n0, n1, th, tw, sums):  # pragma: no c
                     s1[f] = m1[f] - m2[f] - m3[f]
             for i in range(2):
                 s0, s1, s2, s3 = sums[4 * i], sums[4 * i + 1], sums[4 * i + 2], sums[4 * i + 3]
-                for ty in range(th):
-                    r = 2 * ty + i
-                    if r < oh:
-                        at = ty * pw
-                        for tx in range(ow // 2):
-                            f = at + tx
-                            y[o, n, r, 2 * tx] = s0[f] + s1[f] + s2[f]
-                            y[o, n, r, 2 * tx + 1] = s1[f] - s2[f] - s3[f]
-                        if ow % 2:  # the last tile's second column is not an output
-                            f = at + tw - 1
-                            y[o, n, r, ow - 1] = s0[f] + s1[f] + s2[f]
+                even, odd = ends[2 * i], ends[2 * i + 1]
+                for f in range(length):
+                    even[f] = s0[f] + s1[f] + s2[f]
+                for f in range(length):
+                    odd[f] = s1[f] - s2[f] - s3[f]
+            base = np.uint64(o * n_all + n) * plane
+            for q in range(plane):
+                yf[base + q] = flat_ends[place[q]]
 
 
-def _grad_transform(gy, mb, pitch, cols, n0, n1, th, tw, sums, zero):  # pragma: no cover
-    """dM = A dY A^T per 2x2 tile of gy (OC, N, OH, OW) for images n0..n1-1, dM[k, o, t] at
-    mb[k pitch + o cols + t] (as V). sums (8, th (tw + 1)): row i of each tile times A^T,
-    [p, p + q, p - q, -q] (zero beyond the outputs); then the rows combined the same way."""
-    oc, _, oh, ow = gy.shape
-    pw = tw + 1
-    length = th * pw
+@functools.lru_cache(maxsize=64)
+def _output_places(oh: int, ow: int, tw: int, length: int):
+    """For each output (r, q) of an image, row-major, its place in the output transform's
+    ends: row 2 (r mod 2) + (q mod 2), tile (r // 2)(tw + 1) + q // 2 (read-only, unsigned)."""
+    r, q = np.divmod(np.arange(oh * ow), max(1, ow))  # host: geometry
+    place = ((2 * (r % 2) + q % 2) * length + (r // 2) * (tw + 1) + q // 2).astype(np.uint64)
+    place.flags.writeable = False
+    return place
+
+
+def _grad_transform(gf, geom, offsets, inside, mb, pitch, cols, n0, n1, length,  # pragma: no cover
+                    sums, odd, zero):
+    """dM = A dY A^T per 2x2 tile of dY (OC, N, OH, OW) for images n0..n1-1, dM[k, o, t] at
+    mb[k pitch + o cols + t] (as V); dY read through gf, geom, offsets, inside (a _Source of
+    dY unpadded: rows 2 i, 2 i + 1 of offsets and inside give each tile's row i, its even and
+    odd column). sums (8, th (tw + 1)): row i of each tile times A^T, [p, p + q, p - q, -q]
+    with p, q its two values, [p, p, p, 0] where q is not an output (p gathered as 0 where
+    it is not one either); then the rows combined the same way. odd (2, th (tw + 1)): the q
+    of rows 0 and 1. (Gathers of whole rows: loops of OW / 2 ran at their setup's cost.)"""
+    oc, so, sn = geom
     for o in range(oc):
         for n in range(n0, n1):
+            base = np.uint64(o * so + n * sn)
             for i in range(2):
-                s0, s1, s2, s3 = sums[4 * i], sums[4 * i + 1], sums[4 * i + 2], sums[4 * i + 3]
-                for ty in range(th):
-                    r = 2 * ty + i
-                    at = ty * pw
-                    if r < oh:
-                        for tx in range(ow // 2):
-                            f = at + tx
-                            p = gy[o, n, r, 2 * tx]
-                            q = gy[o, n, r, 2 * tx + 1]
-                            s0[f] = p
-                            s1[f] = p + q
-                            s2[f] = p - q
-                            s3[f] = -q
-                        if ow % 2:  # the last tile's second column is not an output
-                            f = at + tw - 1
-                            p = gy[o, n, r, ow - 1]
-                            s0[f] = p
-                            s1[f] = p
-                            s2[f] = p
-                            s3[f] = zero
-                        f = at + tw  # the column that is not a tile
-                        s0[f] = zero
-                        s1[f] = zero
-                        s2[f] = zero
-                        s3[f] = zero
-                    else:
-                        for f in range(at, at + pw):
-                            s0[f] = zero
-                            s1[f] = zero
-                            s2[f] = zero
-                            s3[f] = zero
+                p, q = sums[4 * i], odd[i]
+                p_at, p_in = offsets[2 * i], inside[2 * i]
+                q_at, q_in = offsets[2 * i + 1], inside[2 * i + 1]
+                for f in range(length):
+                    p[f] = gf[base + p_at[f]] if p_in[f] else zero
+                for f in range(length):
+                    q[f] = gf[base + q_at[f]] if q_in[f] else zero
+                s1, s2, s3 = sums[4 * i + 1], sums[4 * i + 2], sums[4 * i + 3]
+                for f in range(length):
+                    s1[f] = p[f] + q[f] if q_in[f] else p[f]
+                for f in range(length):
+                    s2[f] = p[f] - q[f] if q_in[f] else p[f]
+                for f in range(length):
+                    s3[f] = -q[f] if q_in[f] else zero
             b = o * cols + (n - n0) * length
             for j in range(4):
                 t0, t1 = sums[j], sums[4 + j]
