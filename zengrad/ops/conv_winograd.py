@@ -27,8 +27,12 @@ Layout. Per image and channel the padded input's rows and columns split by parit
 planes, P[rp][cp][ry (tw + 1) + cx] = xpad[2 ry + rp, 2 cx + cp]: tile (ty, tx) then reads
 every plane at f = ty (tw + 1) + tx and at f + 1, f + tw + 1, f + tw + 2, so the transform is
 a loop over f over shifted views (vectorized). The column tx = tw is not a tile (computed and
-dropped: 6% more product columns). V's 16 planes lie 256 bytes apart modulo 4 KiB: 16 store
-streams 4 KiB apart share one L1 set (12 ways), and the input transform took 37 ms, not 3.
+dropped: 6% more product columns). The planes are gathered in one loop over a table of
+offsets into x (_Source), y gathered from the output transform's rows and dY's tile rows
+likewise: loops of an image's length, where loops over one image row (16-17 floats at
+32 x 32) cost their setup (session 11, bench/README_all.md). V's 16 planes lie 256 bytes
+apart modulo 4 KiB: 16 store streams 4 KiB apart share one L1 set (12 ways), and the input
+transform took 37 ms, not 3.
 In the loops an array is indexed by the loop variable only (an index like f + s keeps LLVM
 from vectorizing: Numba's negative-index check), and the per-row code takes no slices (each
 view costs two reference-count calls: the output transform 5.7 -> 1.9 ms without them).
@@ -240,7 +244,7 @@ class _Source:
         return src
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=16)  # (a 224 x 224 image: 0.5 MB of table)
 def _plane_table(h: int, w: int, sh: int, sw: int, pt: int, pl: int, th: int, tw: int):
     """(offsets, inside) of _Source: plane p = 2 rp + cp at f = ry (tw + 1) + cx holds the
     padded input's [2 ry + rp, 2 cx + cp], x's [2 ry + rp - pt, 2 cx + cp - pl] (read-only
@@ -352,7 +356,7 @@ def _output_transform(mb, pitch, cols, yf, n_all, n0, n1, length, sums, ends,  #
                 yf[base + q] = flat_ends[place[q]]
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=16)  # (a 224 x 224 image: 0.5 MB of table)
 def _output_places(oh: int, ow: int, tw: int, length: int):
     """For each output (r, q) of an image, row-major, its place in the output transform's
     ends: row 2 (r mod 2) + (q mod 2), tile (r // 2)(tw + 1) + q // 2 (read-only, unsigned)."""
