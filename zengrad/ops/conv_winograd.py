@@ -142,7 +142,8 @@ def correlate(x, u, pads, out_hw: tuple[int, int]):
         ends = scratch(np, (4, length), dtype, ("wino", "ends"))
         used = (n1 - n0) * length
         np.matmul(u, v[:, :, :used], out=m[:, :, :used])  # host
-        out_tf(mb, mpitch, cols, yf, n, n0, n1, length, sums, ends, ends.reshape(-1), place)
+        out_tf(mb, mpitch, cols, yf, oc, n, n0, n1, length, sums, ends, ends.reshape(-1),
+               place)
 
     images = np.arange(n)  # host: image numbers
     over_threads(run, [y.transpose(1, 0, 2, 3), images], per, threads.PARALLEL_MIN)
@@ -323,15 +324,14 @@ def _input_transform(xf, geom, offsets, inside, vb, pitch, cols, n0, n1, th, tw,
             _cols(e1, o1, e1d, o1d, minus, vb, b + 12 * pitch, pitch, length)  # 1 - 3
 
 
-def _output_transform(mb, pitch, cols, yf, n_all, n0, n1, length, sums, ends,  # pragma: no cover
-                      flat_ends, place):
+def _output_transform(mb, pitch, cols, yf, oc, n_all, n0, n1, length, sums,  # pragma: no cover
+                      ends, flat_ends, place):
     """y[o, n] = A^T M A per tile for images n0..n1-1, M[k, o, t] at mb[k pitch + o cols + t]
-    (as V); yf: y (OC, N, OH, OW) C-ordered, flat. sums (8, th (tw + 1)): A^T along the rows;
+    (as V); yf: y (oc, n_all, OH, OW) C-ordered, flat. sums (8, th (tw + 1)): A^T along the rows;
     ends (4, th (tw + 1)), flat_ends its 1-D view: each tile's even and odd output columns of
     rows i = 0, 1 (A along the columns); then every output of the image gathered from its
     place in ends (_output_places), in one loop of OH OW (stores of each tile's two columns
     into y's rows ran in loops of OW / 2)."""
-    oc = yf.size // max(1, n_all * place.size)
     plane = np.uint64(place.size)
     for o in range(oc):
         for n in range(n0, n1):
