@@ -9,7 +9,7 @@ import numpy as np
 from zengrad import backend
 from zengrad.autograd.function import Function, unbroadcast
 from zengrad.autograd.tensor import Tensor
-from zengrad.ops.activation import RELU_GRAD_INPLACE
+from zengrad.ops.activation import RELU_GRAD_INPLACE, relu_inplace
 from zengrad.ops.dims import promote
 
 
@@ -188,9 +188,9 @@ class FeedForwardReLUFn(Function):
 
     @staticmethod
     def forward(ctx, x, w1, b1, w2, b2):
-        xp = ctx.xp = backend.xp_of(x)
+        ctx.xp = backend.xp_of(x)
         h, ctx.first = _linear_forward(_rows(x), w1, b1)
-        xp.maximum(h, 0, out=h)
+        relu_inplace(h)
         out, ctx.second = _linear_forward(h, w2, b2)
         ctx.h, ctx.xshape = h, x.shape
         return out.reshape(x.shape[:-1] + (w2.shape[0],)) if x.ndim != 2 else out
