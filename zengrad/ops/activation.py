@@ -66,11 +66,14 @@ class ReLUFn(Function):
     @staticmethod
     def forward(ctx, x):
         xp = ctx.xp = backend.xp_of(x)
-        if type(x) is not np.ndarray or x.size < RELU_MIN or not RELU.compiles([x]):
+        if type(x) is not np.ndarray or x.size < RELU_MIN:
             ctx.out = xp.maximum(x, 0)  # (small: a kernel call costs more)
             return ctx.out
         out = ctx.out = xp.empty_like(x)  # (the input's memory order: channel-major stays so)
-        threads.elementwise(relu_into, (x, out))
+        if RELU.compiles([x]):
+            threads.elementwise(relu_into, (x, out))
+        else:  # (no Numba, or a dtype it does not take): the ufunc, split where large
+            threads.elementwise(_relu_ufunc_into, (x, out))
         return out
 
     @staticmethod
@@ -118,6 +121,10 @@ RELU_INPLACE = Kernel(_relu_values, 1, 1, (0,))
 def relu_into(x, out) -> None:
     """out = max(x, 0) for float arrays of one shape and memory order (RELU)."""
     RELU([x], (0,), [out])
+
+
+def _relu_ufunc_into(x, out) -> None:
+    np.maximum(x, 0, out=out)  # host (only host arrays come here)
 
 
 def _relu_piece_inplace(a) -> None:
