@@ -102,6 +102,14 @@ def test_relu_bits(at_threads, n, dtype):
     assert same_bits(dx, g * (y > 0))  # the one-call formula
 
 
+@pytest.mark.parametrize("dtype", [np.bool_, np.int32])
+def test_relu_of_large_non_float_arrays_keeps_numpys_result(dtype):
+    x = (np.arange(2 * P) % 3 - 1).astype(dtype)  # (bools: max(x, 0) is an int64 array)
+    y = F.relu(zg.from_numpy(x)).array
+    expected = np.maximum(x, 0)
+    assert y.dtype == expected.dtype and np.array_equal(y, expected)
+
+
 @pytest.mark.parametrize("kind", ["c", "cm", "strided"])
 def test_relu_layouts(at_threads, kind):
     base = np.random.default_rng(1).standard_normal((64, 6, 28, 28)).astype(np.float32)

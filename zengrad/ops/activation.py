@@ -66,14 +66,11 @@ class ReLUFn(Function):
     @staticmethod
     def forward(ctx, x):
         xp = ctx.xp = backend.xp_of(x)
-        if type(x) is not np.ndarray or x.size < RELU_MIN:
-            ctx.out = xp.maximum(x, 0)  # (small: a kernel call costs more)
+        if not _relu_in_pieces(x):
+            ctx.out = xp.maximum(x, 0)
             return ctx.out
         out = ctx.out = xp.empty_like(x)  # (the input's memory order: channel-major stays so)
-        if RELU.compiles([x]):
-            threads.elementwise(relu_into, (x, out))
-        else:  # (no Numba, or a dtype it does not take): the ufunc, split where large
-            threads.elementwise(_relu_ufunc_into, (x, out))
+        threads.elementwise(_relu_compiled if RELU.compiles([x]) else _relu_ufunc, (x, out))
         return out
 
     @staticmethod
@@ -118,25 +115,33 @@ RELU = Kernel(_relu_values, 1, 1, (None,))
 RELU_INPLACE = Kernel(_relu_values, 1, 1, (0,))
 
 
-def relu_into(x, out) -> None:
-    """out = max(x, 0) for float arrays of one shape and memory order (RELU)."""
+def _relu_in_pieces(a) -> bool:
+    """Whether max(a, 0) runs as pieces on zengrad's threads: host float arrays from
+    RELU_MIN elements (below, a kernel call costs more; integers and bools keep NumPy's
+    result dtype through the plain ufunc)."""
+    return type(a) is np.ndarray and a.size >= RELU_MIN and a.dtype.kind == "f"
+
+
+def _relu_compiled(x, out) -> None:
     RELU([x], (0,), [out])
 
 
-def _relu_ufunc_into(x, out) -> None:
-    np.maximum(x, 0, out=out)  # host (only host arrays come here)
-
-
-def _relu_piece_inplace(a) -> None:
+def _relu_compiled_inplace(a) -> None:
     RELU_INPLACE([a], (0,))
+
+
+def _relu_ufunc(x, out=None) -> None:
+    """The pieces without Numba (None: in place)."""
+    np.maximum(x, 0, out=x if out is None else out)  # host (only host arrays come here)
 
 
 def relu_inplace(a) -> None:
     """a = max(a, 0) in place, on any array (compiled and on zengrad's threads where large)."""
-    if type(a) is np.ndarray and a.size >= RELU_MIN and RELU_INPLACE.compiles([a]):
-        threads.elementwise(_relu_piece_inplace, (a,))
-    else:
+    if not _relu_in_pieces(a):
         backend.xp_of(a).maximum(a, 0, out=a)
+        return
+    threads.elementwise(_relu_compiled_inplace if RELU_INPLACE.compiles([a]) else _relu_ufunc,
+                        (a,))
 
 
 def _relu_mask(g, y, zero):
