@@ -21,7 +21,7 @@ from tests.ops.conv_cases import (
     parity_case,
 )
 from zengrad.ops import conv as conv_ops
-from zengrad.ops import conv_implicit, scratch
+from zengrad.ops import conv_direct, conv_implicit, scratch
 from zengrad.ops.conv import conv1d, conv2d
 
 # torch warns that even kernels with padding='same' need a padded copy
@@ -40,7 +40,9 @@ def calls(monkeypatch):
 
 @pytest.fixture
 def small(monkeypatch):
-    """Every stride-1 float conv takes the path, and a chunk is about one small image."""
+    """Every stride-1 float conv takes the path (none the direct one), and a chunk is about
+    one small image."""
+    monkeypatch.setattr(conv_direct, "DIRECT_MAX_CHANNELS", 0)
     monkeypatch.setattr(conv_implicit, "MIN_CHANNELS", 1)
     monkeypatch.setattr(conv_implicit, "MIN_WORK", 1)
     monkeypatch.setattr(conv_implicit, "MIN_POSITIONS", 1)

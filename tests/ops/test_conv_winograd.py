@@ -16,7 +16,7 @@ from tests.ops.conv_cases import (
     gradcheck_case,
     parity_case,
 )
-from zengrad.ops import conv_winograd, kernels
+from zengrad.ops import conv_direct, conv_winograd, kernels
 from zengrad.ops.conv import conv2d
 
 pytestmark = pytest.mark.skipif(not kernels.numba_enabled(), reason="needs Numba")
@@ -34,8 +34,10 @@ def calls(monkeypatch):
 
 @pytest.fixture
 def small(monkeypatch):
-    """Every 3x3 stride-1 float conv takes the path, a chunk about one small image."""
+    """Every 3x3 stride-1 float conv takes the path (none the direct one), a chunk about one
+    small image."""
     monkeypatch.setattr(conv_winograd, "MIN_CHANNELS", 1)
+    monkeypatch.setattr(conv_direct, "DIRECT_MAX_CHANNELS", 0)
     monkeypatch.setattr(conv_winograd, "MIN_SIDE", 1)
     monkeypatch.setattr(conv_winograd, "MIN_POSITIONS", 1)
     monkeypatch.setattr(conv_winograd, "CHUNK_FLOATS", 64)

@@ -12,6 +12,8 @@ chunk's GEMM reads its columns from L2), with the bias as a row of ones in the G
 Backward: dW = dY @ cols^T (one GEMM); dx = col2im(W^T @ dY) by KH*KW shifted slice-adds
 (stride 1: on the flattened padded grid, where each offset is one long contiguous slice).
 conv1d is conv2d on a height-1 image.
+Stride-1 convolutions with one or two input channels on NumPy (where Numba runs) are a direct
+sum, ops.conv_direct: no column buffer (LeNet-5's conv1 would copy its input 25 times over).
 Stride-1, one-group convolutions with >= 16 channels in and out on NumPy skip the column
 buffer: ops.conv_implicit runs them as KH*KW accumulated GEMMs over shifted views of the padded
 input, chunked by images over zengrad's threads (1 thread, BasicBlock 3x3 64ch: forward
@@ -34,7 +36,7 @@ import numpy as np
 from zengrad import backend
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
-from zengrad.ops import conv_winograd
+from zengrad.ops import conv_direct, conv_winograd
 from zengrad.ops.args import LazyName, check_positive, ntuple, shape_str
 from zengrad.ops.conv_implicit import (
     PaddedFlat,
@@ -194,6 +196,12 @@ class Conv2dFn(Function):
         n, c, h, wd = x.shape
         oc, cg, kh, kw = w.shape
         dtype = np.result_type(x.dtype, w.dtype)
+        ctx.direct = xp is np and conv_direct.direct_ok(
+            x.shape, w.shape, stride, pads, dilation, groups, dtype
+        )
+        if ctx.direct:
+            ctx.winograd = ctx.shifted = False
+            return Conv2dFn._forward_direct(ctx, x, w, b, stride, pads, dilation, one_d)
         ctx.winograd = xp is np and conv_winograd.winograd_ok(
             x.shape, w.shape, stride, pads, dilation, groups, dtype
         )
@@ -237,6 +245,24 @@ class Conv2dFn(Function):
             )
         ctx.geom = (one_d, x.shape, w.shape, pads, stride, dilation, groups, oh, ow)
         y = out.reshape(oc, n, oh, ow).transpose(1, 0, 2, 3)
+        return y[:, :, 0, :] if one_d else y
+
+    @staticmethod
+    def _forward_direct(ctx, x, w, b, stride, pads, dilation, one_d):
+        """The forward of the direct path (ops.conv_direct): it keeps the padded input for
+        the weight gradient instead of a column buffer."""
+        out, grid = conv_direct.forward(x, w, b, pads)
+        needs = ctx.needs_input_grad
+        if needs[1]:
+            ctx.grid = grid
+        if needs[0]:
+            ctx.w = w
+            ctx.dx_shifted = shifted_input_grad_ok(
+                x.shape, w.shape, stride, pads, dilation, 1, out.dtype
+            )
+        ctx.bias_row = False
+        ctx.geom = (one_d, x.shape, w.shape, pads, stride, dilation, 1, grid.oh, grid.ow)
+        y = out.transpose(1, 0, 2, 3)
         return y[:, :, 0, :] if one_d else y
 
     @staticmethod
@@ -357,7 +383,11 @@ class Conv2dFn(Function):
         dx = dw = db = None
         if needs[2] and not (needs[1] and ctx.bias_row):
             db = gm.sum(axis=1)
-        if needs[1]:
+        if needs[1] and ctx.direct:
+            dw = conv_direct.weight_grad(ctx.grid, g.transpose(1, 0, 2, 3))
+            if one_d:
+                dw = dw[:, :, 0, :]
+        elif needs[1]:
             cols = ctx.cols
             if groups == 1:
                 dw = _weight_grad(xp, gm, cols)
