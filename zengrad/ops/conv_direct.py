@@ -63,15 +63,12 @@ def direct_ok(xshape, wshape, stride, pads, dilation, groups, dtype) -> bool:
     return h + pt + pb >= kh and w + pl + pr >= kw
 
 
-def _forward_source(kw: int, ob: int) -> str:
-    """The forward kernel's source for kernel rows of kw taps and ob output channels a pass:
-    k(xf, w, b, out, rowoff, L, N, P, C, KH, o_lo, o_hi, n0, n1) adds, for images n0..n1 and
-    output channels o_lo..o_hi (a multiple of ob apart), every (c, i) row pass into out
-    (OC, N, L) flat, the first pass starting from the bias. Indices are unsigned: a signed
-    one makes Numba check it for negative values on every access, and the loop does not
-    vectorize."""
-    lines = [
-        "def k(xf, w, b, out, rowoff, L, N, P, C, KH, o_lo, o_hi, n0, n1):",
+def _loop_head(arrays: str, ob: int) -> list[str]:
+    """The kernels' first lines: k(<arrays>, rowoff, L, N, P, C, KH, o_lo, o_hi, n0, n1) and
+    its loops over images, blocks of ob output channels, input channels and kernel rows
+    (base: where kernel row i of channel c of image n starts reading X)."""
+    return [
+        f"def k({arrays}, rowoff, L, N, P, C, KH, o_lo, o_hi, n0, n1):",
         "    U = np.uint64",
         "    for n in range(n0, n1):",
         f"        for o0 in range(o_lo, o_hi, {ob}):",
@@ -80,11 +77,25 @@ def _forward_source(kw: int, ob: int) -> str:
         "                for i in range(KH):",
         "                    base = xb + U(rowoff[i])",
     ]
+
+
+def _w_at(q: int, j: int, kw: int) -> str:
+    """The flat index of W[o0 + q, c, i, j] (W (OC, C, KH, kw) contiguous)."""
+    return f"U((((o0 + {q}) * C + c) * KH + i) * {kw} + {j})"
+
+
+def _forward_source(kw: int, ob: int) -> str:
+    """The forward kernel's source for kernel rows of kw taps and ob output channels a pass:
+    k(xf, w, b, out, rowoff, L, N, P, C, KH, o_lo, o_hi, n0, n1) adds, for images n0..n1 and
+    output channels o_lo..o_hi (a multiple of ob apart), every (c, i) row pass into out
+    (OC, N, L) flat, the first pass starting from the bias. Indices are unsigned: a signed
+    one makes Numba check it for negative values on every access, and the loop does not
+    vectorize."""
+    lines = _loop_head("xf, w, b, out", ob)
     for q in range(ob):
         lines.append(f"                    a{q} = U(((o0 + {q}) * N + n) * L)")
         for j in range(kw):
-            at = f"U((((o0 + {q}) * C + c) * KH + i) * {kw} + {j})"
-            lines.append(f"                    w{q}_{j} = w[{at}]")
+            lines.append(f"                    w{q}_{j} = w[{_w_at(q, j, kw)}]")
     for first in (True, False):
         lines.append("                    if c == 0 and i == 0:" if first else
                      "                    else:")
@@ -107,16 +118,7 @@ def _weight_grad_source(kw: int, ob: int) -> str:
     """The weight gradient's kernel: k(xf, gf, dw, rowoff, L, N, P, C, KH, o_lo, o_hi, n0, n1)
     adds sum_{n in n0..n1, p} dY[o, n, p] X[c, n, p + rowoff[i] + j] into dw (OC, C, KH, kw)
     flat, the kw ob sums of a pass held as scalars."""
-    lines = [
-        "def k(xf, gf, dw, rowoff, L, N, P, C, KH, o_lo, o_hi, n0, n1):",
-        "    U = np.uint64",
-        "    for n in range(n0, n1):",
-        f"        for o0 in range(o_lo, o_hi, {ob}):",
-        "            for c in range(C):",
-        "                xb = U((c * N + n) * P)",
-        "                for i in range(KH):",
-        "                    base = xb + U(rowoff[i])",
-    ]
+    lines = _loop_head("xf, gf, dw", ob)
     for q in range(ob):
         lines.append(f"                    g{q}b = U(((o0 + {q}) * N + n) * L)")
         for j in range(kw):
@@ -132,8 +134,7 @@ def _weight_grad_source(kw: int, ob: int) -> str:
             lines.append(f"                        s{q}_{j} += g{q} * x{j}")
     for q in range(ob):
         for j in range(kw):
-            lines.append(f"                    dw[U((((o0 + {q}) * C + c) * KH + i) * {kw} + {j})]"
-                         f" += s{q}_{j}")
+            lines.append(f"                    dw[{_w_at(q, j, kw)}] += s{q}_{j}")
     return "\n".join(lines)
 
 
