@@ -185,7 +185,8 @@ class Conv2dFn(Function):
     Stride-1 convolutions with enough channels on NumPy take the shifted-view path instead
     (ops.conv_implicit: no column buffer; dx is the correlation of dY with the flipped kernel),
     and 3x3 ones of ResNet's sizes compute y and dx by Winograd F(2x2, 3x3)
-    (ops.conv_winograd), dW too."""
+    (ops.conv_winograd), dW too; those with one or two input channels are a direct sum
+    (ops.conv_direct: y and dW, the input gradient as here)."""
 
     @staticmethod
     def forward(ctx, x, w, b, stride, pads, dilation, groups):
