@@ -38,7 +38,9 @@ def calls(monkeypatch):
 
 @pytest.fixture
 def small(monkeypatch):
-    """Blocks of two images, split over the threads whatever the work."""
+    """Small images take the path, in blocks of two images, split over the threads whatever
+    the work."""
+    monkeypatch.setattr(conv_direct, "MIN_LENGTH", 1)
     monkeypatch.setattr(conv_direct, "IMAGES_PER_BLOCK", 2)
     monkeypatch.setattr(conv_direct, "SPLIT_MIN_WORK", 0)
 
@@ -97,21 +99,23 @@ def _t(a):
 @pytest.mark.parametrize("n", [1, 7, 33])  # one block, ragged blocks
 def test_same_bits_at_one_and_two_threads(rng, monkeypatch, n):
     monkeypatch.setattr(conv_direct, "SPLIT_MIN_WORK", 0)
-    x = rng.standard_normal((n, 1, 12, 12)).astype(np.float32)
+    x = rng.standard_normal((n, 1, 18, 18)).astype(np.float32)  # (padding 1: L 322)
     w = rng.standard_normal((6, 1, 5, 5)).astype(np.float32)
     b = rng.standard_normal(6).astype(np.float32)
-    gy = rng.standard_normal((n, 6, 10, 10)).astype(np.float32)
+    gy = rng.standard_normal((n, 6, 16, 16)).astype(np.float32)
     assert_same_at_one_and_two_threads(x, w, b, gy)
 
 
 @pytest.mark.parametrize("shape, wshape, kw, taken", [
-    ((2, 1, 8, 8), (4, 1, 3, 3), {}, True),
-    ((2, 2, 8, 8), (4, 2, 5, 5), {"padding": 2}, True),
-    ((2, 3, 8, 8), (4, 3, 3, 3), {}, False),  # three input channels: im2col / shifted views
-    ((2, 1, 8, 12), (4, 1, 3, 9), {}, False),  # kernel rows wider than MAX_KW
-    ((2, 1, 8, 8), (4, 1, 3, 3), {"stride": 2}, False),
-    ((2, 1, 8, 8), (4, 1, 3, 3), {"dilation": 2}, False),
-    ((2, 2, 8, 8), (4, 1, 3, 3), {"groups": 2}, False),
+    ((2, 1, 20, 20), (4, 1, 3, 3), {}, True),  # passes of 17 x 20 + 18 = 358 positions
+    ((2, 2, 16, 16), (4, 2, 5, 5), {"padding": 2}, True),  # 15 x 20 + 16 = 316
+    ((2, 1, 12, 12), (4, 1, 5, 5), {"padding": 2}, False),  # 11 x 16 + 12 = 188: too short
+    ((2, 1, 1, 300), (4, 1, 1, 3), {}, True),  # a long 1-row image
+    ((2, 3, 20, 20), (4, 3, 3, 3), {}, False),  # three input channels: im2col / shifted views
+    ((2, 1, 20, 24), (4, 1, 3, 9), {}, False),  # kernel rows wider than MAX_KW
+    ((2, 1, 20, 20), (4, 1, 3, 3), {"stride": 2}, False),
+    ((2, 1, 20, 20), (4, 1, 3, 3), {"dilation": 2}, False),
+    ((2, 2, 20, 20), (4, 1, 3, 3), {"groups": 2}, False),
 ])
 def test_which_convolutions_take_it(rng, calls, shape, wshape, kw, taken):
     x = rng.standard_normal(shape).astype(np.float32)
@@ -121,7 +125,7 @@ def test_which_convolutions_take_it(rng, calls, shape, wshape, kw, taken):
     assert calls.fwd == int(taken)
 
 
-def test_without_numba_the_im2col_path(rng, monkeypatch, calls):
+def test_without_numba_the_im2col_path(rng, small, monkeypatch, calls):
     monkeypatch.setattr(kernels, "numba_enabled", lambda: False)
     spy = CallSpy(monkeypatch)
     spy.count(conv_ops.Conv2dFn, "_chunked_forward", "n")
@@ -132,7 +136,7 @@ def test_without_numba_the_im2col_path(rng, monkeypatch, calls):
 
 
 def test_only_float_dtypes():
-    args = ((1, 1, 4, 4), (1, 1, 3, 3), (1, 1), ((0, 0), (0, 0)), (1, 1), 1)
+    args = ((1, 1, 20, 20), (1, 1, 3, 3), (1, 1), ((0, 0), (0, 0)), (1, 1), 1)
     assert conv_direct.direct_ok(*args, np.float32) and conv_direct.direct_ok(*args, np.float64)
     assert not conv_direct.direct_ok(*args, np.int64)
     assert not conv_direct.direct_ok(*args, np.float16)

@@ -39,6 +39,11 @@ from zengrad.ops import kernels, threads
 # channels (see the module docstring) and kernel rows of at most MAX_KW taps (unrolled)
 DIRECT_MAX_CHANNELS = 2
 MAX_KW = 8
+# ... and whose passes cover at least this many grid positions, L = (OH - 1) Wp + OW: below
+# it the loops are too short for their setup and the dropped columns (1 thread, conv 1 -> 6
+# channels 5x5 pad 2, batch 64, forward + backward against the im2col path: 8x8 images
+# (L 92) 1.49x its time, 12x12 (188) 0.97x, 16x16 (316) 0.85x, 28x28 (892) 0.59x)
+MIN_LENGTH = 256
 # output channels per pass (unrolled): 3 measured fastest for conv1's 6 (2 / 3 / 6: 405 /
 # 363 / 398 us); the rest of OC one at a time
 OUT_BLOCK = 3
@@ -50,7 +55,7 @@ SPLIT_MIN_WORK = 1 << 20
 
 def direct_ok(xshape, wshape, stride, pads, dilation, groups, dtype) -> bool:
     """Whether conv2d takes the direct path: stride 1, no dilation, one group, a float dtype,
-    few input channels, kernel rows of at most MAX_KW, and Numba."""
+    few input channels, kernel rows of at most MAX_KW, passes of MIN_LENGTH, and Numba."""
     n, c, h, w = xshape
     oc, _, kh, kw = wshape
     if stride != (1, 1) or dilation != (1, 1) or groups != 1 or c > DIRECT_MAX_CHANNELS:
@@ -60,7 +65,10 @@ def direct_ok(xshape, wshape, stride, pads, dilation, groups, dtype) -> bool:
     if min(n, c, oc) == 0 or not kernels.numba_enabled():
         return False
     (pt, pb), (pl, pr) = pads
-    return h + pt + pb >= kh and w + pl + pr >= kw
+    hp, wp = h + pt + pb, w + pl + pr
+    if hp < kh or wp < kw:
+        return False
+    return (hp - kh) * wp + wp - kw + 1 >= MIN_LENGTH
 
 
 def _loop_head(arrays: str, ob: int) -> list[str]:
