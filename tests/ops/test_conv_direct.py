@@ -99,20 +99,20 @@ def _t(a):
 @pytest.mark.parametrize("n", [1, 7, 33])  # one block, ragged blocks
 def test_same_bits_at_one_and_two_threads(rng, monkeypatch, n):
     monkeypatch.setattr(conv_direct, "SPLIT_MIN_WORK", 0)
-    x = rng.standard_normal((n, 1, 18, 18)).astype(np.float32)  # (padding 1: L 322)
+    x = rng.standard_normal((n, 1, 22, 22)).astype(np.float32)  # (padding 1: L 476)
     w = rng.standard_normal((6, 1, 5, 5)).astype(np.float32)
     b = rng.standard_normal(6).astype(np.float32)
-    gy = rng.standard_normal((n, 6, 16, 16)).astype(np.float32)
+    gy = rng.standard_normal((n, 6, 20, 20)).astype(np.float32)
     assert_same_at_one_and_two_threads(x, w, b, gy)
 
 
 @pytest.mark.parametrize("shape, wshape, kw, taken", [
-    ((2, 1, 20, 20), (4, 1, 3, 3), {}, True),  # passes of 17 x 20 + 18 = 358 positions
-    ((2, 2, 16, 16), (4, 2, 5, 5), {"padding": 2}, True),  # 15 x 20 + 16 = 316
-    ((2, 1, 12, 12), (4, 1, 5, 5), {"padding": 2}, False),  # 11 x 16 + 12 = 188: too short
-    ((2, 1, 1, 300), (4, 1, 1, 3), {}, True),  # a long 1-row image
+    ((2, 1, 24, 24), (4, 1, 3, 3), {}, True),  # passes of 21 x 24 + 22 = 526 positions
+    ((2, 2, 20, 20), (4, 2, 5, 5), {"padding": 2}, True),  # 19 x 24 + 20 = 476
+    ((2, 1, 16, 16), (4, 1, 5, 5), {"padding": 2}, False),  # 15 x 20 + 16 = 316: too short
+    ((2, 1, 1, 500), (4, 1, 1, 3), {}, True),  # a long 1-row image
     ((2, 3, 20, 20), (4, 3, 3, 3), {}, False),  # three input channels: im2col / shifted views
-    ((2, 1, 20, 24), (4, 1, 3, 9), {}, False),  # kernel rows wider than MAX_KW
+    ((2, 1, 24, 24), (4, 1, 3, 9), {}, False),  # kernel rows wider than MAX_KW
     ((2, 1, 20, 20), (4, 1, 3, 3), {"stride": 2}, False),
     ((2, 1, 20, 20), (4, 1, 3, 3), {"dilation": 2}, False),
     ((2, 2, 20, 20), (4, 1, 3, 3), {"groups": 2}, False),
@@ -136,7 +136,7 @@ def test_without_numba_the_im2col_path(rng, small, monkeypatch, calls):
 
 
 def test_only_float_dtypes():
-    args = ((1, 1, 20, 20), (1, 1, 3, 3), (1, 1), ((0, 0), (0, 0)), (1, 1), 1)
+    args = ((1, 1, 24, 24), (1, 1, 3, 3), (1, 1), ((0, 0), (0, 0)), (1, 1), 1)
     assert conv_direct.direct_ok(*args, np.float32) and conv_direct.direct_ok(*args, np.float64)
     assert not conv_direct.direct_ok(*args, np.int64)
     assert not conv_direct.direct_ok(*args, np.float16)

@@ -42,8 +42,9 @@ MAX_KW = 8
 # ... and whose passes cover at least this many grid positions, L = (OH - 1) Wp + OW: below
 # it the loops are too short for their setup and the dropped columns (1 thread, conv 1 -> 6
 # channels 5x5 pad 2, batch 64, forward + backward against the im2col path: 8x8 images
-# (L 92) 1.49x its time, 12x12 (188) 0.97x, 16x16 (316) 0.85x, 28x28 (892) 0.59x)
-MIN_LENGTH = 256
+# (L 92) 1.49x its time, 12x12 (188) 0.97-0.99x, 16x16 (316) 0.85-1.03x, 20x20 (476)
+# 0.80-0.89x, 28x28 (892) 0.59-0.87x)
+MIN_LENGTH = 400
 # output channels per pass (unrolled): 3 measured fastest for conv1's 6 (2 / 3 / 6: 405 /
 # 363 / 398 us); the rest of OC one at a time
 OUT_BLOCK = 3
