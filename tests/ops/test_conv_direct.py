@@ -6,6 +6,7 @@ path."""
 
 import numpy as np
 import pytest
+import torch
 import torch.nn.functional as TF
 
 import zengrad as zg
@@ -91,8 +92,6 @@ def test_weight_only_and_input_only(rng, small, calls):
 
 
 def _t(a):
-    import torch
-
     return torch.from_numpy(a.copy())
 
 

@@ -160,16 +160,17 @@ def _kernel(kind: str, kw: int, ob: int):
 
 
 class Grid:
-    """The zero-padded input X (C, N, Hp Wp) of a direct convolution and its geometry."""
+    """The zero-padded input X (C, N, Hp Wp) of a direct convolution, in dtype, and its
+    geometry."""
 
-    def __init__(self, x, pads, kshape) -> None:
+    def __init__(self, x, pads, kshape, dtype) -> None:
         n, c, h, w = x.shape
         (pt, pb), (pl, pr) = pads
         self.kh, self.kw = kshape
         self.hp, self.wp = h + pt + pb, w + pl + pr
         self.oh, self.ow = self.hp - self.kh + 1, self.wp - self.kw + 1
         self.n, self.c = n, c
-        xpad = np.zeros((c, n, self.hp, self.wp), x.dtype)  # host: this path is NumPy's
+        xpad = np.zeros((c, n, self.hp, self.wp), dtype)  # host: this path is NumPy's
         xpad[:, :, pt : pt + h, pl : pl + w] = x.transpose(1, 0, 2, 3)
         self.flat = xpad.reshape(-1)
         self.length = (self.oh - 1) * self.wp + self.ow  # the positions a pass covers
@@ -212,7 +213,7 @@ def forward(x, w, b, pads):
     """(y (OC, N, OH, OW) contiguous, the Grid) of y = W * x + b; x (N, C, H, W)."""
     oc, c, kh, kw = w.shape
     dtype = np.result_type(x.dtype, w.dtype)
-    grid = Grid(x.astype(dtype, copy=False), pads, (kh, kw))
+    grid = Grid(x, pads, (kh, kw), dtype)
     wf = np.ascontiguousarray(w, dtype=dtype).reshape(-1)  # host
     bias = np.zeros(oc, dtype) if b is None else np.ascontiguousarray(b, dtype=dtype)  # host
     out = np.empty(oc * grid.n * grid.length, dtype)  # host
