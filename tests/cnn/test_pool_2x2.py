@@ -128,3 +128,22 @@ def test_two_threads_give_the_one_thread_bits():
         zg.set_num_threads(before)
     np.testing.assert_array_equal(y1, y2)
     np.testing.assert_array_equal(dx1, dx2)
+
+
+@pytest.mark.parametrize("kind", ["cm", "nhwc"])  # the 2x2 path, the general one
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_window_of_special_values_follows_torch(dtype, kind):
+    """All 7^4 windows over NaN, +-inf, +-0 and +-1: the max (its sign bit too) and the
+    place its gradient goes (first maximum, last NaN) are torch's."""
+    vals = np.array([np.nan, -np.inf, -1.0, -0.0, 0.0, 1.0, np.inf], dtype)
+    win = np.stack(np.meshgrid(*[np.arange(7)] * 4, indexing="ij"), -1).reshape(-1, 4)
+    x = vals[win].reshape(7, 343, 2, 2).transpose(0, 2, 1, 3).reshape(1, 7, 2, 686)
+    x = _layout(x, kind)
+    g = np.arange(1, 1 + 7 * 343, dtype=dtype).reshape(1, 7, 1, 343)
+    y, dx = _grads(x, g)
+    tx = torch.from_numpy(np.ascontiguousarray(x)).requires_grad_()
+    ty = TF.max_pool2d(tx, 2)
+    ty.backward(torch.from_numpy(g))
+    np.testing.assert_array_equal(y, ty.detach().numpy())
+    np.testing.assert_array_equal(dx, tx.grad.numpy())
+    np.testing.assert_array_equal(np.signbit(y), np.signbit(ty.detach().numpy()))

@@ -92,9 +92,11 @@ def _window_max(x, kernel, stride, padding, dilation, ceil_mode):
         if len(views) == 1:
             o[...] = views[0]
             return
-        xp.maximum(views[0], views[1], out=o)
+        # maximum(a, b) returns b where a == b: the earlier window element goes second so
+        # that a tie of -0.0 and 0.0 keeps the first one's sign (torch's first maximum)
+        xp.maximum(views[1], views[0], out=o)
         for v in views[2:]:
-            xp.maximum(o, v, out=o)
+            xp.maximum(v, o, out=o)
 
     # pieces along N (the padded input and the output share that axis)
     threads.split_rows(window_max, (xpad, out))
@@ -145,11 +147,19 @@ def _from_rows(flat, order, shape):
 # for negative ones on every access, which kept the loops 3-4x slower (forward 380 us, LeNet's
 # pool 1, against 87; the backward's four select-stores per window 273 us against 71 for a
 # zeroing pass and one store).
+# The forward finds each window's place from comparisons with its max, in integer arithmetic,
+# not by carrying the place through the max's selects: LLVM vectorizes the latter only with
+# AVX-512's mask registers; on AVX2 it left the loop scalar, each select a branch that random
+# data mispredicts (LeNet's pool 1, Zen 3: 1,150 us against 300-450 now, float32 and 64).
 
 def _max2x2(pair, out, idx):  # pragma: no cover - compiled by Numba
     """out[i, j] = the max of window j of row pair i (pair (R/2, 2W): the two rows side by
     side), idx[i, j] = its place 0-3 in row-major window order: torch's rule, the first
-    maximum, or the last NaN (`v > m or v != v`), so the output holds the NaN too."""
+    maximum, or the last NaN (`v > m or v != v`), so the output holds the NaN too.
+
+    The place: with a real max m, the first element equal to it, k = na + na nb + na nb nc
+    (n_v = [v != m]); with a NaN max every n_v is 1 (k = 3), less the run of real values at
+    the window's end, s_d + s_d s_c + s_d s_c s_b (s_v = [v == v]): the last NaN."""
     r2, w2 = out.shape
     w = 2 * w2
     pf, of, xf = pair.reshape(pair.size), out.reshape(out.size), idx.reshape(idx.size)
@@ -158,16 +168,15 @@ def _max2x2(pair, out, idx):  # pragma: no cover - compiled by Numba
             p = np.uint64(2 * (i * w + j))
             a, b = pf[p], pf[p + np.uint64(1)]
             c, d = pf[p + np.uint64(w)], pf[p + np.uint64(w + 1)]
-            tb = (b > a) | (b != b)
-            m = b if tb else a
-            k = np.uint8(1) if tb else np.uint8(0)
-            tc = (c > m) | (c != c)
-            m = c if tc else m
-            k = np.uint8(2) if tc else k
-            td = (d > m) | (d != d)
+            m = b if (b > a) | (b != b) else a
+            m = c if (c > m) | (c != c) else m
+            m = d if (d > m) | (d != d) else m
             q = np.uint64(i * w2 + j)
-            of[q] = d if td else m
-            xf[q] = np.uint8(3) if td else k
+            of[q] = m
+            na, nb, nc = np.int64(a != m), np.int64(b != m), np.int64(c != m)
+            sb, sc, sd = np.int64(b == b), np.int64(c == c), np.int64(d == d)
+            first = na + (na & nb) + (na & nb & nc)
+            xf[q] = first - np.int64(m != m) * (sd + (sd & sc) + (sd & sc & sb))
 
 
 def _max2x2_grad(g, idx, dx, zero):  # pragma: no cover - compiled by Numba
@@ -219,9 +228,9 @@ def _pool2x2_forward(x, masks: bool):
         left, right = flat[0::2], flat[1::2]
         if mh is not None:
             xp.greater(right, left, out=mh.reshape(-1), casting="unsafe")
-        xp.maximum(left, right, out=hf)
+        xp.maximum(right, left, out=hf)  # (a tie keeps the first's sign: see window_max)
         up, down = half[:, : w // 2], half[:, w // 2 :]
-        xp.maximum(up, down, out=out)
+        xp.maximum(down, up, out=out)
         if mv is not None:  # the upper row wins where it holds the max (a tie too)
             xp.equal(out, up, out=mv, casting="unsafe")  # 47 us; greater(down, up) 75
 
