@@ -33,7 +33,7 @@ import functools
 
 import numpy as np
 
-from zengrad.ops import kernels, threads
+from zengrad.ops import jit_cache, kernels, threads
 
 # the path takes stride-1, undilated, one-group convolutions with at most this many input
 # channels (see the module docstring) and kernel rows of at most MAX_KW taps (unrolled)
@@ -152,11 +152,9 @@ def _kernel(kind: str, kw: int, ob: int):
     """The compiled kernel of `kind` ("forward" or "weight_grad") for kw taps and ob channels
     (generated source: the taps and channels unrolled; compiled on the first call)."""
     source = _forward_source(kw, ob) if kind == "forward" else _weight_grad_source(kw, ob)
-    namespace = {"np": np}
-    exec(compile(source, f"<zengrad conv_direct {kind} kw={kw} ob={ob}>", "exec"), namespace)
-    numba = kernels.numba_module()
     fastmath = {"reassoc"} if kind == "weight_grad" else False
-    return numba.njit(nogil=True, error_model="numpy", fastmath=fastmath)(namespace["k"])
+    return jit_cache.compile_source(source, "k", {"np": np}, nogil=True, error_model="numpy",
+                                    fastmath=fastmath)
 
 
 class Grid:

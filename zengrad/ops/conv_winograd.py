@@ -46,11 +46,10 @@ summation order). Taken where Numba runs (ops.conv decides); elsewhere the shift
 from __future__ import annotations
 
 import functools
-import types
 
 import numpy as np
 
-from zengrad.ops import kernels, threads
+from zengrad.ops import jit_cache, kernels, threads
 from zengrad.ops.blas_threads import one_blas_thread, over_threads
 from zengrad.ops.scratch import scratch
 
@@ -412,7 +411,7 @@ def _grad_transform(gf, geom, offsets, inside, mb, pitch, cols, n0, n1, length, 
 @functools.cache
 def _compiled_grad():
     """The weight gradient's transform of dY, compiled on its first call."""
-    jit = functools.partial(kernels.numba_module().njit, nogil=True, error_model="numpy")
+    jit = functools.partial(jit_cache.compile_function, nogil=True, error_model="numpy")
     return jit(_grad_transform)
 
 
@@ -420,7 +419,6 @@ def _compiled_grad():
 def _compiled():
     """The two transforms compiled (on the first call: Numba imported, ~1 s per dtype); the
     input transform's copy sees the compiled _cols."""
-    jit = functools.partial(kernels.numba_module().njit, nogil=True, error_model="numpy")
+    jit = functools.partial(jit_cache.compile_function, nogil=True, error_model="numpy")
     namespace = {**globals(), "_cols": jit(_cols)}
-    in_tf = types.FunctionType(_input_transform.__code__, namespace, "_input_transform")
-    return jit(in_tf), jit(_output_transform)
+    return jit(_input_transform, namespace), jit(_output_transform)

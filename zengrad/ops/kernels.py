@@ -36,6 +36,7 @@ from collections.abc import Callable, Sequence
 import numpy as kmath  # the ufuncs a kernel function may call (see the module docstring)
 
 from zengrad import backend
+from zengrad.ops import jit_cache
 from zengrad.ops.threads import flat_views
 
 _FLOATS = (kmath.dtype(kmath.float32), kmath.dtype(kmath.float64))
@@ -180,7 +181,8 @@ class Kernel:
 
     def _compile(self, kinds: tuple[str, ...]):
         """The loop over the elements, generated for this arity and these kinds and
-        compiled by Numba (lazily, per dtype, on its first call: ~0.2 s)."""
+        compiled by Numba (lazily, per dtype, on its first call: ~0.3 s, or from the disk cache:
+        jit_cache)."""
         numba = numba_module()
         flat = kinds == ("flat",)
         ins = [f"a{i}" for i in range(self.n_arrays)]
@@ -209,6 +211,6 @@ class Kernel:
             lines.append(f"{pad}res = {call}")
             lines += [f"{pad}{o}{at} = res[{k}]" for k, o in enumerate(outs)]
         namespace = {"fn": numba.njit(self.fn, nogil=True, error_model="numpy")}
-        exec("\n".join(lines), namespace)  # generated source of a fixed shape, no user input
-        return numba.njit(namespace["loop"], nogil=True, error_model="numpy")
+        return jit_cache.compile_source("\n".join(lines), "loop", namespace, nogil=True,
+                                        error_model="numpy")
 

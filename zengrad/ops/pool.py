@@ -24,7 +24,7 @@ import numpy as np
 from zengrad import backend
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
-from zengrad.ops import kernels, threads
+from zengrad.ops import jit_cache, kernels, threads
 from zengrad.ops.args import check_positive, ntuple, shape_str
 
 
@@ -196,7 +196,7 @@ def _max2x2_grad(g, idx, dx, zero):  # pragma: no cover - compiled by Numba
 @functools.cache
 def _compiled_2x2():
     """The 2x2 window kernels compiled (on the first call)."""
-    jit = functools.partial(kernels.numba_module().njit, nogil=True, error_model="numpy")
+    jit = functools.partial(jit_cache.compile_function, nogil=True, error_model="numpy")
     return jit(_max2x2), jit(_max2x2_grad)
 
 
