@@ -169,3 +169,16 @@ def test_the_key_sees_a_kernel_edited_under_the_same_name():
     assert key(lambda a: np.float32(a)) != key(lambda a: np.float64(a))
     assert jit_cache._key(source, {"fn": numba.njit(plus_one)}, {"nogil": False}) != key(
         plus_one)
+
+
+def test_the_version_hashes_zengrads_sources_not_the_cache_inside_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(jit_cache, "_PACKAGE", tmp_path)
+    (tmp_path / "ops").mkdir()
+    (tmp_path / "ops" / "a.py").write_text("x = 1\n")
+    before = jit_cache._source_hash()
+    kernel = tmp_path / "__pycache__" / "kernels" / before / "loop-0.py"
+    kernel.parent.mkdir(parents=True)
+    kernel.write_text("def loop():\n    pass\n")
+    assert jit_cache._source_hash() == before
+    (tmp_path / "ops" / "a.py").write_text("x = 2\n")
+    assert jit_cache._source_hash() != before

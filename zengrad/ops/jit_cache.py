@@ -71,6 +71,8 @@ def _source_hash() -> str:
     h = hashlib.sha256(f"numba {numba.__version__} opt {numba.config.OPT} numpy "
                        f"{numpy.__version__} {sys.version}".encode())
     for path in sorted(_PACKAGE.rglob("*.py")):
+        if "__pycache__" in path.parts:  # this cache's own module files
+            continue
         h.update(str(path.relative_to(_PACKAGE)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:20]
