@@ -1,8 +1,8 @@
 # Two entry points on a fresh clone: `make train` (the main job) and `make test`.
-# `make train` installs only what training needs (numpy, scipy, numba, safetensors, tqdm and the
-# data and plot extras); `make test` adds the test tools (pytest, hypothesis, torch, dask,
-# mpi4py+mpich, onnx+onnxruntime, mkdocs so the tests build the site strictly,
-# ruff) to the same environment.
+# `make train` installs only what training needs (numpy, scipy, numba, safetensors, tqdm and
+# the data and plot extras); `make test` adds the test tools (pytest, pytest-xdist,
+# hypothesis, torch, dask, mpi4py+mpich, onnx+onnxruntime, mkdocs so the tests build the
+# site strictly, ruff) to the same environment.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -34,9 +34,11 @@ train: $(TRAIN_STAMP)
 # Many tests start Python processes (CLI runs, DDP ranks, tune and loader workers): with
 # PYTHONDONTWRITEBYTECODE set, each would compile zengrad's sources again (+0.8 s a process),
 # so the tests write bytecode (into the clone's ignored __pycache__ folders) whatever it says.
+# Two pytest workers (pytest-xdist; each test holds BLAS to one thread): the suite took
+# 604-660 s in one process on a 2-core host, 365 s in two.
 test: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
-	env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest tests
+	env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest tests -n 2 --dist worksteal
 
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
