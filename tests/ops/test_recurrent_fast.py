@@ -75,3 +75,27 @@ def test_empty_batch(kind, with_h0):
     states = [np.zeros((2, 0, 4)) for _ in range(count)] if with_h0 else None
     assert_recurrent_parity(zm, th, rng.standard_normal((5, 0, 3)), states,
                             lstm=kind == "LSTM", what=f"{kind} empty batch h0={with_h0}")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lstm_saturated_gates_match_torch_without_warnings(dtype):
+    """Pre-activations of +-1e4: exp(-a) overflows to inf for the sigmoid gates, whose value
+    is then 0, as torch's; no overflow warning leaves the op."""
+    rng = np.random.default_rng(11)
+    seq, n, inp, hid = 4, 3, 2, 3
+    x = rng.standard_normal((seq, n, inp)) * 1e4
+    w_ih = rng.standard_normal((4 * hid, inp))
+    w_hh = rng.standard_normal((4 * hid, hid))
+    b = rng.standard_normal(4 * hid)
+    with np.errstate(all="raise"):  # a warning the op let out would raise here
+        ours = lstm_sequence(zg.tensor(x.astype(dtype)), None, None,
+                             *(zg.tensor(a.astype(dtype)) for a in (w_ih, w_hh, b, b))).numpy()
+    tx, tw_ih, tw_hh, tb = (torch.tensor(a.astype(dtype)) for a in (x, w_ih, w_hh, b))
+    h, c = torch.zeros(n, hid, dtype=tx.dtype), torch.zeros(n, hid, dtype=tx.dtype)
+    hs = []
+    for t in range(seq):
+        h, c = torch._VF.lstm_cell(tx[t], (h, c), tw_ih, tw_hh, tb, tb)
+        hs.append(h)
+    expected = torch.stack([*hs, c]).numpy()
+    assert np.isfinite(ours).all()
+    np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6)
