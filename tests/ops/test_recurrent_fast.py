@@ -90,12 +90,12 @@ def test_lstm_saturated_gates_match_torch_without_warnings(dtype):
     with np.errstate(all="raise"):  # a warning the op let out would raise here
         ours = lstm_sequence(zg.tensor(x.astype(dtype)), None, None,
                              *(zg.tensor(a.astype(dtype)) for a in (w_ih, w_hh, b, b))).numpy()
-    tx, tw_ih, tw_hh, tb = (torch.tensor(a.astype(dtype)) for a in (x, w_ih, w_hh, b))
-    h, c = torch.zeros(n, hid, dtype=tx.dtype), torch.zeros(n, hid, dtype=tx.dtype)
-    hs = []
-    for t in range(seq):
-        h, c = torch._VF.lstm_cell(tx[t], (h, c), tw_ih, tw_hh, tb, tb)
-        hs.append(h)
-    expected = torch.stack([*hs, c]).numpy()
+    th = torch.nn.LSTM(inp, hid).to(torch.float32 if dtype == np.float32 else torch.float64)
+    with torch.no_grad():
+        for name, a in (("weight_ih_l0", w_ih), ("weight_hh_l0", w_hh), ("bias_ih_l0", b),
+                        ("bias_hh_l0", b)):
+            getattr(th, name).copy_(torch.tensor(a.astype(dtype)))
+        hs, (_, c) = th(torch.tensor(x.astype(dtype)))
+    expected = torch.cat([hs, c]).numpy()
     assert np.isfinite(ours).all()
     np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6)
