@@ -19,9 +19,10 @@ buffer: ops.conv_implicit runs them as KH*KW accumulated GEMMs over shifted view
 input, chunked by images over zengrad's threads (1 thread, BasicBlock 3x3 64ch: forward
 42 -> 30 ms; 2 threads: each thread runs its own products instead of OpenBLAS splitting
 thin ones).
-Below those channel counts the forward and dW stay here, but from 3 input channels the input
-gradient is that path's correlation of dY with the flipped kernel, in cache-sized chunks (1
-thread, LeNet-5 step: conv2's dx 1.4 -> 0.65 ms, the whole step 0.80x its time).
+Below those channel counts the forward and dW stay here; the input gradient is a direct sum
+where Numba runs (ops.conv_direct_input_grad: LeNet-5's conv2 dx 2.6 -> 1.35 ms, 1 thread),
+else from 3 input channels that path's correlation of dY with the flipped kernel, in
+cache-sized chunks (1 thread, LeNet-5 step: conv2's dx 1.4 -> 0.65 ms against col2im).
 The column buffer is a kept one (ops.scratch.kept_empty): allocated afresh each step its
 pages were zeroed by the kernel at first touch (LeNet-5 step, 1 thread: 0.65x the time).
 """
@@ -36,7 +37,7 @@ import numpy as np
 from zengrad import backend
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
-from zengrad.ops import conv_direct, conv_winograd
+from zengrad.ops import conv_direct, conv_direct_input_grad, conv_implicit, conv_winograd
 from zengrad.ops.args import LazyName, check_positive, ntuple, shape_str
 from zengrad.ops.conv_implicit import (
     PaddedFlat,
@@ -186,7 +187,8 @@ class Conv2dFn(Function):
     (ops.conv_implicit: no column buffer; dx is the correlation of dY with the flipped kernel),
     and 3x3 ones of ResNet's sizes compute y and dx by Winograd F(2x2, 3x3)
     (ops.conv_winograd), dW too; those with one or two input channels are a direct sum
-    (ops.conv_direct: y and dW, the input gradient as here)."""
+    (ops.conv_direct: y and dW), and stride-1 ones with few input channels take dx as a
+    direct sum too (ops.conv_direct_input_grad)."""
 
     @staticmethod
     def forward(ctx, x, w, b, stride, pads, dilation, groups):
@@ -241,9 +243,8 @@ class Conv2dFn(Function):
             ctx.cols = cols
         if needs[0]:
             ctx.w = w
-            ctx.dx_shifted = xp is np and shifted_input_grad_ok(
-                x.shape, w.shape, stride, pads, dilation, groups, out.dtype
-            )
+            Conv2dFn._pick_input_grad(ctx, x.shape, w.shape, stride, pads, dilation, groups,
+                                      out.dtype)
         ctx.geom = (one_d, x.shape, w.shape, pads, stride, dilation, groups, oh, ow)
         y = out.reshape(oc, n, oh, ow).transpose(1, 0, 2, 3)
         return y[:, :, 0, :] if one_d else y
@@ -258,13 +259,24 @@ class Conv2dFn(Function):
             ctx.grid = grid
         if needs[0]:
             ctx.w = w
-            ctx.dx_shifted = shifted_input_grad_ok(
-                x.shape, w.shape, stride, pads, dilation, 1, out.dtype
-            )
+            Conv2dFn._pick_input_grad(ctx, x.shape, w.shape, stride, pads, dilation, 1,
+                                      out.dtype)
         ctx.bias_row = False
         ctx.geom = (one_d, x.shape, w.shape, pads, stride, dilation, 1, grid.oh, grid.ow)
         y = out.transpose(1, 0, 2, 3)
         return y[:, :, 0, :] if one_d else y
+
+    @staticmethod
+    def _pick_input_grad(ctx, xshape, wshape, stride, pads, dilation, groups, dtype):
+        """How the backward of the im2col and direct paths computes dx: a direct sum
+        (ctx.dx_direct), the shifted-view correlation (ctx.dx_shifted) or col2im."""
+        on_host = ctx.xp is np
+        ctx.dx_direct = on_host and conv_direct_input_grad.input_grad_ok(
+            xshape, wshape, stride, pads, dilation, groups, dtype, conv_implicit.MIN_CHANNELS
+        )
+        ctx.dx_shifted = on_host and not ctx.dx_direct and shifted_input_grad_ok(
+            xshape, wshape, stride, pads, dilation, groups, dtype
+        )
 
     @staticmethod
     def _chunked_forward(w, b, xpad, win, cols, grid, dh, sh):
@@ -401,7 +413,11 @@ class Conv2dFn(Function):
             dw = dw.reshape(wshape)
             if one_d:
                 dw = dw[:, :, 0, :]
-        if needs[0] and ctx.dx_shifted:
+        if needs[0] and ctx.dx_direct:
+            dx = conv_direct_input_grad.input_grad(ctx.w, g.transpose(1, 0, 2, 3), xshape, pads)
+            if one_d:
+                dx = dx[:, :, 0, :]
+        elif needs[0] and ctx.dx_shifted:
             gflat = dy_flat(g.transpose(1, 0, 2, 3), pads, wshape[2:], dilation)
             dx = correlate(gflat, flipped_taps(ctx.w), xshape[2:]).transpose(1, 0, 2, 3)
             if one_d:
