@@ -7,7 +7,7 @@ loads); the parent asks them in turn for a block of steps of each workload and r
 median and best ms/step of each and their ratio.
 
     git archive <rev> | tar -x -C /tmp/base        # the other tree, outside the checkout
-    .venv/bin/python bench/ab_trees.py /tmp/base . --threads 1 --only lenet lstm
+    .venv/bin/python bench/ab_trees.py /tmp/base . --threads 1 --only lenet lstm --procs 3
 """
 
 from __future__ import annotations
@@ -54,6 +54,9 @@ def main() -> None:
     p.add_argument("--only", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
     p.add_argument("--rounds", type=int, default=9)
     p.add_argument("--block-s", type=float, default=0.5, help="seconds per block (about)")
+    p.add_argument("--procs", type=int, default=1,
+                   help="worker processes per tree, asked in turn (a process keeps one memory "
+                        "layout: the same tree in two processes differed by up to 5%%)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
@@ -62,9 +65,10 @@ def main() -> None:
     env = dict(os.environ, BENCH_THREADS=str(args.threads))
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(args.threads)
-    procs = [
-        subprocess.Popen([sys.executable, __file__, "x", "y", "--worker", t], env=env,
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    procs = [  # procs[i]: tree i's workers
+        [subprocess.Popen([sys.executable, __file__, "x", "y", "--worker", t], env=env,
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+         for _ in range(args.procs)]
         for t in args.trees
     ]
 
@@ -78,18 +82,18 @@ def main() -> None:
     print("| workload | A median / best ms | B median / best ms | B / A (median) |")
     print("|---|---|---|---|")
     for name in args.only:
-        one = max(ask(procs[0], name, 1), ask(procs[1], name, 1))
+        one = max(ask(proc, name, 1) for tree in procs for proc in tree)
         n = max(2, int(args.block_s * 1e3 / one))
         times: list[list[float]] = [[], []]
         for r in range(args.rounds):
             order = (0, 1) if r % 2 == 0 else (1, 0)
             for i in order:
-                times[i].append(ask(procs[i], name, n))
+                times[i].append(ask(procs[i][r % args.procs], name, n))
                 time.sleep(SPIN_GAP_S)  # the other tree's BLAS workers stop spinning
         a, b = (statistics.median(t) for t in times)
         print(f"| {name} | {a:.3f} / {min(times[0]):.3f} | {b:.3f} / {min(times[1]):.3f} | "
               f"**{b / a:.2f}** |", flush=True)
-    for proc in procs:
+    for proc in (proc for tree in procs for proc in tree):
         proc.stdin.close()
         proc.wait()
     print(f"\nload average at end: {open('/proc/loadavg').read().strip()}")

@@ -55,3 +55,25 @@ def test_over_threads_covers_every_chunk_once(n_threads):
         np.testing.assert_array_equal(out, a)
     finally:
         threads.set_num_threads(before)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_small_product_holds_only_small_products_at_several_threads(n_threads):
+    """One BLAS thread for products from BLAS_ONE_THREAD_MACS to below SMALL_PRODUCT_MACS
+    multiply-adds while zengrad runs several threads; BLAS's own count otherwise."""
+    if not _blas_threads():
+        pytest.skip("no BLAS library that threadpoolctl controls")
+    before = threads.get_num_threads()
+    try:
+        threads.set_num_threads(n_threads)
+        with threadpoolctl.threadpool_limits(2, user_api="blas"):
+            for macs, held in [(blas_threads.BLAS_ONE_THREAD_MACS - 1, False),
+                               (blas_threads.BLAS_ONE_THREAD_MACS, True),
+                               (blas_threads.SMALL_PRODUCT_MACS - 1, True),
+                               (blas_threads.SMALL_PRODUCT_MACS, False)]:
+                with blas_threads.small_product(macs):
+                    inside = set(_blas_threads())
+                assert inside == ({1} if held and n_threads > 1 else {2}), macs
+                assert set(_blas_threads()) == {2}
+    finally:
+        threads.set_num_threads(before)

@@ -39,6 +39,7 @@ from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
 from zengrad.ops import conv_direct, conv_direct_input_grad, conv_implicit, conv_winograd
 from zengrad.ops.args import LazyName, check_positive, ntuple, shape_str
+from zengrad.ops.blas_threads import BLAS_ONE_THREAD_MACS, over_threads, small_product
 from zengrad.ops.conv_implicit import (
     PaddedFlat,
     correlate,
@@ -67,6 +68,10 @@ SMALL_OUT_BLOCK = 4096
 # a batched product over sum blocks of this length, then summed (conv1: 3.5 -> 0.7 ms)
 TINY_DW_SIZE = 1024
 TINY_DW_BLOCK = 1024
+# other weight gradients are cut into about this many row blocks of dW^T (multiples of 8
+# rows), shared by zengrad's threads (LeNet-5's conv2: 151 rows in blocks of 80; blocks of
+# 40 took 1.12x the time at one thread)
+DW_BLOCKS = 2
 # one-group forwards on NumPy copy and multiply chunks of whole images, at most
 # SMALL_OUT_BLOCK columns and this many floats of columns and products (C KH KW + 1 + OC
 # rows), so the GEMM reads each chunk's columns from L2 right after the copy wrote them.
@@ -160,7 +165,22 @@ def _weight_grad(xp, gm, cols):
         if main < p:
             dw += gm[:, main:] @ cols[:, main:].T
         return dw
-    return (cols @ gm.T).T
+    macs = oc * p * k
+    if macs < BLAS_ONE_THREAD_MACS:
+        return (cols @ gm.T).T
+    # row blocks of dW^T on zengrad's threads, BLAS at one thread (blas_threads): the blocks
+    # depend on the shape only, so the bits do not depend on the thread count
+    per = -(-k // DW_BLOCKS)
+    per += -per % 8
+    out = xp.empty((k, oc), np.result_type(gm.dtype, cols.dtype))  # host: dtype
+    gt = gm.T
+
+    def block(c, o):
+        xp.matmul(c, gt, out=o)
+
+    with small_product(macs // DW_BLOCKS):
+        over_threads(block, [cols, out], per)
+    return out.T
 
 
 def _row_windows(xp, dst, rows_view, kh: int, dh: int, oh: int) -> None:
@@ -315,11 +335,18 @@ class Conv2dFn(Function):
             cols4[k, i:j] = 1
             xp.matmul(wb, cols[:, i * plane : j * plane], out=out[:, i * plane : j * plane])
 
-        # in order, on this thread: on zengrad's threads (BLAS at one thread) the chunks took
-        # 1.3x the step's time at 2 threads, with OpenBLAS's workers still spinning from the
-        # step's other products; BLAS keeps its threads for each chunk's product
-        for i in range(0, n, per):
+        # the chunks on zengrad's threads, each product at one BLAS thread (small_product):
+        # with OpenBLAS's workers spinning from other products of the step they took 1.3x
+        # the step's time at 2 threads, so the step's other small products hold BLAS at one
+        # thread too (linear layers); a chunk's product alone is below SMALL_PRODUCT_MACS
+        firsts = np.arange(0, n, per)  # host: each chunk's first image
+
+        def chunk(first):
+            i = int(first[0])
             run(i, min(i + per, n))
+
+        with small_product(oc * (k + 1) * per * plane):
+            over_threads(chunk, [firsts], 1)
         return out
 
     @staticmethod

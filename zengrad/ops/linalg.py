@@ -10,6 +10,7 @@ from zengrad import backend
 from zengrad.autograd.function import Function, unbroadcast
 from zengrad.autograd.tensor import Tensor
 from zengrad.ops.activation import RELU_GRAD_INPLACE, relu_inplace
+from zengrad.ops.blas_threads import small_product
 from zengrad.ops.dims import promote
 
 
@@ -131,8 +132,11 @@ def _linear_forward(x2, w, b):
         wa = xp.empty((w.shape[0], k + 1), w.dtype)
         wa[:, :k] = w
         wa[:, k] = b
-        return xa @ wa.T, (xa[:, :k], w, xa)
-    out = x2 @ w.T
+        with small_product(rows * (k + 1) * w.shape[0]):
+            out = xa @ wa.T
+        return out, (xa[:, :k], w, xa)
+    with small_product(rows * k * w.shape[0]):
+        out = x2 @ w.T
     if b is not None:
         out += b
     return out, (x2, w, None)
@@ -141,15 +145,16 @@ def _linear_forward(x2, w, b):
 def _linear_backward(saved, g2, need_x: bool, need_w: bool, need_b: bool):
     """(dL/dx, dL/dW, dL/db) of _linear_forward for the gradient g2 (rows, out)."""
     x2, w, xa = saved
-    gx = g2 @ w if need_x else None
-    if xa is not None and need_w and need_b:  # [dW | db] = g^T [x | 1]: one GEMM
-        k = x2.shape[1]
-        gwb = g2.T @ xa
-        return gx, gwb[:, :k].copy(), gwb[:, k].copy()
-    gw = g2.T @ x2 if need_w else None
-    # the bias gradient as a GEMV 1^T g: 3-6x faster than NumPy's sum over axis 0 here,
-    # and BLAS threads it (sum does not)
-    gb = backend.xp_of(g2).ones(g2.shape[0], g2.dtype) @ g2 if need_b else None
+    with small_product(x2.shape[0] * x2.shape[1] * w.shape[0]):
+        gx = g2 @ w if need_x else None
+        if xa is not None and need_w and need_b:  # [dW | db] = g^T [x | 1]: one GEMM
+            k = x2.shape[1]
+            gwb = g2.T @ xa
+            return gx, gwb[:, :k].copy(), gwb[:, k].copy()
+        gw = g2.T @ x2 if need_w else None
+        # the bias gradient as a GEMV 1^T g: 3-6x faster than NumPy's sum over axis 0 here,
+        # and BLAS threads it (sum does not)
+        gb = backend.xp_of(g2).ones(g2.shape[0], g2.dtype) @ g2 if need_b else None
     return gx, gw, gb
 
 
