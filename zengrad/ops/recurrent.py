@@ -12,7 +12,9 @@ Speed comes from keeping the loop over time thin:
 - the gate math runs in place in buffers allocated once;
 - sigmoid(a) = 0.5 tanh(a / 2) + 0.5 for the RNN and GRU (one transcendental, no overflow);
   the LSTM works on its gates in i, f, o, g order internally, so one exp covers the three
-  sigmoid gates (s = 1 / (1 + exp(-a)): NumPy's exp costs about half its tanh);
+  sigmoid gates (s = 1 / (1 + exp(-a)): NumPy's exp costs about half its tanh); in float32
+  where Numba runs, a step's whole elementwise work (sigmoids, tanh of g, c_t, tanh c_t, h_t)
+  is one compiled loop with ops.float32_math's exp and tanh (_fused_step);
 - backward stores the steps' gate gradients and forms dW_ih, dW_hh, db and dx with one GEMM
   (or sum) each over all time steps (the LSTM: over blocks of steps, while in cache).
 """
@@ -26,6 +28,7 @@ import numpy as np
 from zengrad import backend
 from zengrad.autograd.function import Function
 from zengrad.autograd.tensor import Tensor
+from zengrad.ops import float32_math, kernels
 from zengrad.ops.kernels import Kernel
 
 
@@ -62,6 +65,40 @@ def _lstm_kernels(with_prev: bool) -> tuple[Kernel, Kernel]:
 
 
 _STEP_KERNELS = {True: _lstm_kernels(True), False: _lstm_kernels(False)}
+_fused_steps: dict | None = None
+
+
+def _fused_step(dtype):
+    """{with_prev: k(a, cp, ct, tc, h, m)}: one LSTM step's elementwise work over the
+    gate block a (4m flat: i, f, o rows negated pre-activations, then g's), in one compiled
+    loop with ops.float32_math's exp and tanh: i, f, o <- 1 / (1 + exp(-a)), g <- tanh(g),
+    ct = i g + f cp (i g without a previous state), tc = tanh(ct), h = o tc, the values the
+    NumPy path stores. float32 where Numba runs (LSTM step, 1 thread: see bench/README.md);
+    None otherwise."""
+    global _fused_steps
+    if np.dtype(dtype) != np.float32 or float32_math.functions() is None:
+        return None
+    if _fused_steps is None:
+        numba = kernels.numba_module()
+        exp32, tanh32 = float32_math.functions()
+        one = np.float32(1.0)
+
+        def make(with_prev):
+            @numba.njit(nogil=True, error_model="numpy")
+            def step(a, cp, ct, tc, h, m):
+                for j in range(m):
+                    i = one / (one + exp32(a[j]))
+                    f = one / (one + exp32(a[m + j]))
+                    o = one / (one + exp32(a[2 * m + j]))
+                    g = tanh32(a[3 * m + j])
+                    c = i * g + f * cp[j] if with_prev else i * g
+                    t = tanh32(c)
+                    a[j], a[m + j], a[2 * m + j], a[3 * m + j] = i, f, o, g
+                    ct[j], tc[j], h[j] = c, t, o * t
+            return step
+
+        _fused_steps = {True: make(True), False: make(False)}
+    return _fused_steps
 
 
 def _all_zero(a) -> bool:
@@ -283,11 +320,19 @@ class LSTMSequence(Function):
         tanh, exp, mul, matmul = xp.tanh, xp.exp, xp.multiply, xp.matmul
         # exp(-a) = inf is the sigmoid's 0, exp(-a) = 0 its 1: as they should be (NumPy's
         # warning state, on the host; CuPy warns of neither)
+        fused = _fused_step(x.dtype) if xp is np else None
         with np.errstate(over="ignore", under="ignore"):  # host
             for t in order:
                 a = gates[t]
                 if h0 is not None or t != order[0]:
                     matmul(w, zin[t], out=a)
+                if fused is not None:  # float32: the whole step's elementwise work, one loop
+                    ct = cells[t]
+                    fused[c is not None](a.reshape(-1), (ct if c is None else c).reshape(-1),
+                                         ct.reshape(-1), tanh_c[t].reshape(-1),
+                                         hs[t].reshape(-1), hid * n)
+                    c = ct
+                    continue
                 # NumPy's exp and tanh (SIMD), then the sigmoids and c_t in one kernel
                 exp(a[:s3], out=a[:s3])
                 tanh(a[s3:], out=a[s3:])
