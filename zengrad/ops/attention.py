@@ -26,7 +26,7 @@ import numpy as np
 from zengrad import backend
 from zengrad.autograd.function import Function, unbroadcast
 from zengrad.autograd.tensor import Tensor
-from zengrad.ops import blas_threads
+from zengrad.ops import blas_threads, float32_math, kernels
 
 _NEG_INF = -np.inf
 
@@ -36,7 +36,11 @@ _NEG_INF = -np.inf
 
 def _softmax_cols_(xp, st, masked: bool):
     """softmax over axis -2 (the keys of transposed scores), in place; columns that are -inf
-    everywhere become 0."""
+    everywhere become 0 (with a mask; without one they give NaN, as exp(-inf - -inf))."""
+    kernel = _fused_softmax() if xp is np and st.dtype == np.float32 else None
+    if kernel is not None and st.flags.c_contiguous and st.ndim >= 2:
+        kernel[masked](st.reshape(math.prod(st.shape[:-2]), *st.shape[-2:]))
+        return st
     m = st.max(axis=-2, keepdims=True)
     dead = None
     if masked:
@@ -55,6 +59,58 @@ def _softmax_cols_(xp, st, masked: bool):
     xp.reciprocal(tot, out=tot)
     st *= tot
     return st
+
+
+_fused_softmaxes: dict | None = None
+
+
+def _fused_softmax():
+    """{masked: k(st)}: the column softmax of float32 scores st (B, S, L) in place, one item's
+    (S, L) block at a time while it is in cache: column maxima m, then e = exp(st - m) (ops.
+    float32_math's exp) and the column sums t in one pass, then st = e (1 / t), vectorized
+    along the contiguous L axis. NaN propagates through m; with a mask, a column with m = -inf
+    (every key masked) gets m = 0 and t = 1, so it becomes 0. NumPy's passes took 2.1 ms for
+    (32, 4, 64, 64) at one thread (4 ns an element; exp 1.4 of them). None without Numba."""
+    global _fused_softmaxes
+    if _fused_softmaxes is None:
+        fns = float32_math.functions()
+        if fns is None:
+            return None
+        numba = kernels.numba_module()
+        exp32 = fns[0]
+        one, zero, ninf = np.float32(1.0), np.float32(0.0), np.float32(-np.inf)
+
+        def make(masked):
+            @numba.njit(nogil=True, error_model="numpy")
+            def softmax(st):
+                items, keys, cols = st.shape
+                m = np.empty(cols, np.float32)  # host: compiled, NumPy only
+                t = np.empty(cols, np.float32)  # host
+                for b in range(items):
+                    blk = st[b]
+                    m[:] = ninf
+                    for s_ in range(keys):
+                        for c in range(cols):
+                            x = blk[s_, c]
+                            m[c] = x if (x > m[c] or x != x) else m[c]
+                    if masked:
+                        for c in range(cols):
+                            m[c] = zero if m[c] == ninf else m[c]
+                    t[:] = zero
+                    for s_ in range(keys):
+                        for c in range(cols):
+                            e = exp32(blk[s_, c] - m[c])
+                            blk[s_, c] = e
+                            t[c] += e
+                    for c in range(cols):
+                        t[c] = one / (one if (masked and t[c] == zero) else t[c])
+                    for s_ in range(keys):
+                        for c in range(cols):
+                            blk[s_, c] *= t[c]
+            return softmax
+
+        _fused_softmaxes = {True: make(True), False: make(False)}
+    return _fused_softmaxes
 
 
 def attention_forward(q, k, v, mask, scale: float, dropout_p: float, out=None, draw=None):
