@@ -102,3 +102,31 @@ def test_lstm_step_is_float32_only(monkeypatch):
     _lstm(np.random.default_rng(5), np.float32, False)
     assert [np.dtype(d) for d in calls] == [np.float64, np.float32]
     assert real(np.float64) is None and real(np.float32) is not None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("with_state", [False, True])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_lstm_backward_into_the_block_gives_the_same_bits(monkeypatch, dtype, with_state,
+                                                          reverse):
+    """The backward's gate gradients written straight into the weight-gradient block
+    (recurrent._slot_grad_kernels) are the bits of the kernel-then-copy path."""
+
+    def grads():
+        rng = np.random.default_rng(6)
+        seq, n, inp, hid = 5, 3, 4, 6
+        ts = [zg.tensor(rng.standard_normal(s).astype(dtype), requires_grad=True)
+              for s in ((seq, n, inp), (n, hid), (n, hid), (4 * hid, inp), (4 * hid, hid),
+                        (4 * hid,), (4 * hid,))]
+        x, h0, c0, *w = ts
+        out = lstm_sequence(x, h0 if with_state else None, c0 if with_state else None, *w,
+                            reverse=reverse)
+        (out * zg.tensor(rng.standard_normal(out.shape).astype(dtype))).sum().backward()
+        return [t.grad.numpy() for t in ts if t.grad is not None]
+
+    direct = grads()
+    monkeypatch.setattr(recurrent, "_slot_grad_kernels", lambda: None)
+    copied = grads()
+    assert len(direct) == len(copied)
+    for a, b in zip(direct, copied):
+        np.testing.assert_array_equal(a, b)

@@ -16,7 +16,8 @@ Speed comes from keeping the loop over time thin:
   where Numba runs, a step's whole elementwise work (sigmoids, tanh of g, c_t, tanh c_t, h_t)
   is one compiled loop with ops.float32_math's exp and tanh (_fused_step);
 - backward stores the steps' gate gradients and forms dW_ih, dW_hh, db and dx with one GEMM
-  (or sum) each over all time steps (the LSTM: over blocks of steps, while in cache).
+  (or sum) each over all time steps (the LSTM: over blocks of steps, while in cache; where
+  Numba runs its step writes them straight into the block, _slot_grad_kernels).
 """
 
 from __future__ import annotations
@@ -66,6 +67,41 @@ def _lstm_kernels(with_prev: bool) -> tuple[Kernel, Kernel]:
 
 _STEP_KERNELS = {True: _lstm_kernels(True), False: _lstm_kernels(False)}
 _fused_steps: dict | None = None
+_slot_grads: dict | None = None
+
+
+def _slot_grad_kernels():
+    """{with_prev: k(a, tc, h, cp, dh, dc, blk, slot, one, zero)}: the backward step's gate
+    gradients (_lstm_kernels' gate_grads, the same expressions: the same bits) for each (H, N)
+    element, written straight into blk[:, slot] (4H, k, N) and dc in place, where Numba runs;
+    the NumPy path wrote a contiguous block and copied it there (one 4H x N copy a step).
+    None without Numba."""
+    global _slot_grads
+    if _slot_grads is None:
+        numba = kernels.numba_module()
+        if not numba:
+            return None
+
+        def make(with_prev):
+            grads = numba.njit(_STEP_KERNELS[with_prev][1].fn, nogil=True, error_model="numpy")
+
+            @numba.njit(nogil=True, error_model="numpy")
+            def step(a, tc, h, cp, dh, dc, blk, slot, one, zero):
+                hid, n = tc.shape
+                for r in range(hid):
+                    for j in range(n):
+                        di, df, do, dg, dcp = grads(
+                            a[r, j], a[hid + r, j], a[2 * hid + r, j], a[3 * hid + r, j],
+                            tc[r, j], h[r, j], cp[r, j], dh[r, j], dc[r, j], one, zero)
+                        blk[r, slot, j] = di
+                        blk[hid + r, slot, j] = df
+                        blk[2 * hid + r, slot, j] = do
+                        blk[3 * hid + r, slot, j] = dg
+                        dc[r, j] = dcp
+            return step
+
+        _slot_grads = {True: make(True), False: make(False)}
+    return _slot_grads
 
 
 def _fused_step(dtype):
@@ -379,6 +415,8 @@ class LSTMSequence(Function):
         # view (7 us a step; the check reads g's bits once, 8 us). The bits are the add's
         # (x + 0 = x) but for the sign of a zero
         zero_g = _all_zero(g[1:seq] if reverse else g[: seq - 1])  # (the first step copies)
+        slot_kernels = _slot_grad_kernels() if xp is np else None
+        one, zero = g.dtype.type(1), g.dtype.type(0)
         have_dh = False
         for t in reversed(order):
             a, tc = gates[t], tanh_c[t]
@@ -389,16 +427,24 @@ class LSTMSequence(Function):
                     xp.add(g[t].T, dh, out=dht)
             else:
                 xp.copyto(dht, g[t].T)
-            # the gate gradients into a contiguous block, then copied into the step's column
-            # of blk (ufuncs over blk's strided rows ran 2-4x slower)
             c_prev = c0t if t == first else cells[t + 1 if reverse else t - 1]
-            grad_kernel = _STEP_KERNELS[c_prev is not None][1]
-            grad_kernel([a[i_], a[f_], a[o_], a[s3:], tc, hs[t],
-                         tc if c_prev is None else c_prev, dht, dc], (1, 0),
-                        [d[i_], d[f_], d[o_], d[s3:]])
-            xp.copyto(blk[:, t % k], d)
+            slot = blk[:, t % k]  # (4H, N) rows k N apart: BLAS reads it as it is
+            if slot_kernels is not None:  # straight into the step's column of blk
+                slot_kernels[c_prev is not None](
+                    a, tc, hs[t], tc if c_prev is None else c_prev, dht, dc, blk, t % k,
+                    one, zero)
+                dsrc = slot
+            else:
+                # the gate gradients into a contiguous block, then copied into the step's
+                # column of blk (ufuncs over blk's strided rows ran 2-4x slower)
+                grad_kernel = _STEP_KERNELS[c_prev is not None][1]
+                grad_kernel([a[i_], a[f_], a[o_], a[s3:], tc, hs[t],
+                             tc if c_prev is None else c_prev, dht, dc], (1, 0),
+                            [d[i_], d[f_], d[o_], d[s3:]])
+                xp.copyto(slot, d)
+                dsrc = d
             if t != first or (h0 is not None and needs[1]):
-                xp.matmul(w_hh_t, d, out=dh)
+                xp.matmul(w_hh_t, dsrc, out=dh)
                 have_dh = True
             if (t % k == 0) if not reverse else (t % k == k - 1 or t == seq - 1):
                 lo = t - t % k
