@@ -23,6 +23,8 @@ on how LLVM vectorizes (no reassociation), only on these formulas.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from zengrad.ops import kernels
@@ -42,16 +44,11 @@ Q0, Q1, Q2, Q3, Q4, Q5 = (f32(-0.3333333432674408), f32(0.13333310186862946),
                           f32(-0.008365762419998646), f32(0.0023140613920986652))
 ONE, TWO, ZERO, INF = f32(1.0), f32(2.0), f32(0.0), f32(np.inf)
 
-_functions = None
-
-
+@functools.cache
 def functions():
     """(exp32, tanh32), compiled device functions (inline='always'); None without Numba."""
-    global _functions
-    if _functions is None:
-        numba = kernels.numba_module()
-        _functions = _build(numba) if numba else False
-    return _functions or None
+    numba = kernels.numba_module()
+    return _build(numba) if numba else None
 
 
 def _build(numba):

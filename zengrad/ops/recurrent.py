@@ -22,6 +22,7 @@ Speed comes from keeping the loop over time thin:
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -66,42 +67,36 @@ def _lstm_kernels(with_prev: bool) -> tuple[Kernel, Kernel]:
 
 
 _STEP_KERNELS = {True: _lstm_kernels(True), False: _lstm_kernels(False)}
-_fused_steps: dict | None = None
-_slot_grads: dict | None = None
-
-
+@functools.cache
 def _slot_grad_kernels():
     """{with_prev: k(a, tc, h, cp, dh, dc, blk, slot, one, zero)}: the backward step's gate
     gradients (_lstm_kernels' gate_grads, the same expressions: the same bits) for each (H, N)
     element, written straight into blk[:, slot] (4H, k, N) and dc in place, where Numba runs;
     the NumPy path wrote a contiguous block and copied it there (one 4H x N copy a step).
     None without Numba."""
-    global _slot_grads
-    if _slot_grads is None:
-        numba = kernels.numba_module()
-        if not numba:
-            return None
+    numba = kernels.numba_module()
+    if not numba:
+        return None
 
-        def make(with_prev):
-            grads = numba.njit(_STEP_KERNELS[with_prev][1].fn, nogil=True, error_model="numpy")
+    def make(with_prev):
+        grads = numba.njit(_STEP_KERNELS[with_prev][1].fn, nogil=True, error_model="numpy")
 
-            @numba.njit(nogil=True, error_model="numpy")
-            def step(a, tc, h, cp, dh, dc, blk, slot, one, zero):
-                hid, n = tc.shape
-                for r in range(hid):
-                    for j in range(n):
-                        di, df, do, dg, dcp = grads(
-                            a[r, j], a[hid + r, j], a[2 * hid + r, j], a[3 * hid + r, j],
-                            tc[r, j], h[r, j], cp[r, j], dh[r, j], dc[r, j], one, zero)
-                        blk[r, slot, j] = di
-                        blk[hid + r, slot, j] = df
-                        blk[2 * hid + r, slot, j] = do
-                        blk[3 * hid + r, slot, j] = dg
-                        dc[r, j] = dcp
-            return step
+        @numba.njit(nogil=True, error_model="numpy")
+        def step(a, tc, h, cp, dh, dc, blk, slot, one, zero):
+            hid, n = tc.shape
+            for r in range(hid):
+                for j in range(n):
+                    di, df, do, dg, dcp = grads(
+                        a[r, j], a[hid + r, j], a[2 * hid + r, j], a[3 * hid + r, j],
+                        tc[r, j], h[r, j], cp[r, j], dh[r, j], dc[r, j], one, zero)
+                    blk[r, slot, j] = di
+                    blk[hid + r, slot, j] = df
+                    blk[2 * hid + r, slot, j] = do
+                    blk[3 * hid + r, slot, j] = dg
+                    dc[r, j] = dcp
+        return step
 
-        _slot_grads = {True: make(True), False: make(False)}
-    return _slot_grads
+    return {True: make(True), False: make(False)}
 
 
 def _fused_step(dtype):
@@ -111,30 +106,34 @@ def _fused_step(dtype):
     ct = i g + f cp (i g without a previous state), tc = tanh(ct), h = o tc, the values the
     NumPy path stores. float32 where Numba runs (LSTM step, 1 thread: see bench/README.md);
     None otherwise."""
-    global _fused_steps
-    if np.dtype(dtype) != np.float32 or float32_math.functions() is None:
+    return _fused_step_kernels() if np.dtype(dtype) == np.float32 else None
+
+
+@functools.cache
+def _fused_step_kernels():
+    """_fused_step's compiled loops, or None without Numba."""
+    fns = float32_math.functions()
+    if fns is None:
         return None
-    if _fused_steps is None:
-        numba = kernels.numba_module()
-        exp32, tanh32 = float32_math.functions()
-        one = np.float32(1.0)
+    numba = kernels.numba_module()
+    exp32, tanh32 = fns
+    one = np.float32(1.0)
 
-        def make(with_prev):
-            @numba.njit(nogil=True, error_model="numpy")
-            def step(a, cp, ct, tc, h, m):
-                for j in range(m):
-                    i = one / (one + exp32(a[j]))
-                    f = one / (one + exp32(a[m + j]))
-                    o = one / (one + exp32(a[2 * m + j]))
-                    g = tanh32(a[3 * m + j])
-                    c = i * g + f * cp[j] if with_prev else i * g
-                    t = tanh32(c)
-                    a[j], a[m + j], a[2 * m + j], a[3 * m + j] = i, f, o, g
-                    ct[j], tc[j], h[j] = c, t, o * t
-            return step
+    def make(with_prev):
+        @numba.njit(nogil=True, error_model="numpy")
+        def step(a, cp, ct, tc, h, m):
+            for j in range(m):
+                i = one / (one + exp32(a[j]))
+                f = one / (one + exp32(a[m + j]))
+                o = one / (one + exp32(a[2 * m + j]))
+                g = tanh32(a[3 * m + j])
+                c = i * g + f * cp[j] if with_prev else i * g
+                t = tanh32(c)
+                a[j], a[m + j], a[2 * m + j], a[3 * m + j] = i, f, o, g
+                ct[j], tc[j], h[j] = c, t, o * t
+        return step
 
-        _fused_steps = {True: make(True), False: make(False)}
-    return _fused_steps
+    return {True: make(True), False: make(False)}
 
 
 def _all_zero(a) -> bool:
